@@ -1,0 +1,200 @@
+import CMemoryProfilerShims
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A process started with `posix_spawn`: the launcher of `ps` readings, `mprof run` and the tests.
+///
+/// Foundation's `Process` waits in 50 ms slices on Linux; this waits with `waitpid` and costs about a
+/// millisecond to start.
+package struct ChildProcess: Sendable {
+    /// Where one of the child's standard streams goes.
+    package enum Stream: Sendable {
+        /// The same file as the launcher's.
+        case inherit
+        /// `/dev/null`.
+        case null
+        /// A pipe whose other end the launcher keeps (``ChildProcess/standardInput`` or
+        /// ``ChildProcess/standardOutput``).
+        case pipe
+    }
+
+    /// How a child ended.
+    package enum Termination: Hashable, Sendable {
+        case exited(Int32)
+        case signaled(Int32)
+
+        /// The status a shell would report: the exit code, or 128 + the signal number.
+        package var shellStatus: Int32 {
+            switch self {
+            case .exited(let code): code
+            case .signaled(let signal): 128 + signal
+            }
+        }
+    }
+
+    package let id: ProcessID
+    /// The launcher's end of the child's standard input, when it was a ``Stream/pipe``.
+    package let standardInput: Int32?
+    /// The launcher's end of the child's standard output, when it was a ``Stream/pipe``.
+    package let standardOutput: Int32?
+
+    /// Starts `executable` with `arguments` (not including the program name) and the launcher's environment
+    /// plus `environment`.
+    ///
+    /// Signal dispositions and the signal mask are reset to their defaults in the child.
+    package static func spawn(
+        _ executable: String,
+        arguments: [String],
+        environment: [String: String] = [:],
+        standardInput: Stream = .inherit,
+        standardOutput: Stream = .inherit,
+        standardError: Stream = .inherit
+    ) throws(MemoryError) -> ChildProcess {
+        #if canImport(Glibc)
+        var actions = posix_spawn_file_actions_t()
+        var attributes = posix_spawnattr_t()
+        #else
+        var actions: posix_spawn_file_actions_t? = nil
+        var attributes: posix_spawnattr_t? = nil
+        #endif
+        posix_spawn_file_actions_init(&actions)
+        posix_spawnattr_init(&attributes)
+        defer {
+            posix_spawn_file_actions_destroy(&actions)
+            posix_spawnattr_destroy(&attributes)
+        }
+        var defaultSignals = sigset_t()
+        sigfillset(&defaultSignals)
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        var launcherEnds: [Int32?] = [nil, nil]
+        var childEnds: [Int32] = []
+        defer { for descriptor in childEnds { close(descriptor) } }
+        for (target, stream) in [(Int32(0), standardInput), (1, standardOutput), (2, standardError)] {
+            switch stream {
+            case .inherit:
+                break
+            case .null:
+                posix_spawn_file_actions_addopen(&actions, target, "/dev/null", target == 0 ? O_RDONLY : O_WRONLY, 0)
+            case .pipe:
+                var ends: [Int32] = [-1, -1]
+                guard cmp_pipe_cloexec(&ends) == 0 else {
+                    for case let descriptor? in launcherEnds { close(descriptor) }
+                    throw MemoryError(.systemCall, "cannot create a pipe: \(ErrnoText.describe(errno))", errno: errno)
+                }
+                let (childEnd, launcherEnd) = target == 0 ? (ends[0], ends[1]) : (ends[1], ends[0])
+                childEnds.append(childEnd)
+                if target < 2 { launcherEnds[Int(target)] = launcherEnd } else { close(launcherEnd) }
+                posix_spawn_file_actions_adddup2(&actions, childEnd, target)
+            }
+        }
+
+        var environmentLines = environment.map { "\($0.key)=\($0.value)" }
+        var index = 0
+        while let line = environ[index] {
+            let text = String(cString: line)
+            if let equals = text.firstIndex(of: "="), environment[String(text[..<equals])] == nil {
+                environmentLines.append(text)
+            }
+            index += 1
+        }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environmentLines.map { strdup($0) } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid: pid_t = 0
+        let spawnFunction = executable.contains("/") ? posix_spawn : posix_spawnp
+        let result = spawnFunction(&pid, executable, &actions, &attributes, argv, envp)
+        guard result == 0 else {
+            for case let descriptor? in launcherEnds { close(descriptor) }
+            let code: MemoryError.Code = result == ENOENT ? .unavailable : .systemCall
+            throw MemoryError(code, "cannot run \(executable): \(ErrnoText.describe(result))", errno: result)
+        }
+        return ChildProcess(id: ProcessID(pid), standardInput: launcherEnds[0], standardOutput: launcherEnds[1])
+    }
+
+    /// Reads the child's standard output to its end.
+    package func readOutput() -> [UInt8] {
+        guard let descriptor = standardOutput else { return [] }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            bytes.append(contentsOf: chunk[..<count])
+        }
+        return bytes
+    }
+
+    /// Closes the launcher's ends of the pipes.
+    package func closePipes() {
+        if let standardInput { close(standardInput) }
+        if let standardOutput { close(standardOutput) }
+    }
+
+    /// Waits for the child to end and reaps it.
+    ///
+    /// The corresponding C function is `waitpid`.
+    package func wait() throws(MemoryError) -> Termination {
+        var status: Int32 = 0
+        while waitpid(id.rawValue, &status, 0) < 0 {
+            guard errno == EINTR else {
+                throw MemoryError(
+                    .systemCall, "cannot wait for process \(id): \(ErrnoText.describe(errno))", process: id,
+                    errno: errno)
+            }
+        }
+        return Self.termination(fromWaitStatus: status)
+    }
+
+    /// Decodes a `waitpid` status.
+    package static func termination(fromWaitStatus status: Int32) -> Termination {
+        let signal = status & 0x7f
+        return signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
+    }
+}
+
+/// Finds commands on `PATH`, as a shell would.
+enum ExecutableLookup {
+    static func find(_ name: String) -> String? {
+        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(name)"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+}
+
+/// Readings through the `ps` command.
+enum PSCommand {
+    /// The resident set size of `process` as `ps -o rss= -p PID` prints it (KiB).
+    static func residentSetSize(of process: ProcessID, executable: String) throws(MemoryError) -> MemorySize {
+        let child = try ChildProcess.spawn(
+            executable, arguments: ["-o", "rss=", "-p", String(process.rawValue)],
+            standardInput: .null, standardOutput: .pipe, standardError: .null)
+        let output = child.readOutput()
+        child.closePipes()
+        let termination = try child.wait()
+        let kibibytes = output.withUnsafeBytes { ProcText.field(0, in: $0) }
+        guard let kibibytes, termination == .exited(0) else {
+            if kill(process.rawValue, 0) != 0 && errno == ESRCH {
+                throw MemoryError(.processExited, "process \(process) has exited", process: process)
+            }
+            throw MemoryError(
+                .unexpectedFormat, "ps printed no resident set size for PID \(process)", process: process)
+        }
+        return MemorySize(kibibytes: kibibytes)
+    }
+}

@@ -1,0 +1,181 @@
+#if os(Linux)
+import CMemoryProfilerShims
+import Glibc
+
+extension MemoryProbe {
+    /// How a probe takes its readings on Linux: the file or call behind each reader, prepared at init.
+    enum Backend: Sendable {
+        case statm(ProcFile)
+        case smapsRollup(ProcFile, unique: Bool)
+        case status(ProcFile, peakReset: PeakReset)
+        case resourceUsage(peakReset: PeakReset)
+        case psCommand(executable: String)
+        case mallocInfo
+
+        init(reader: MemoryReader, process: ProcessID) throws(MemoryError) {
+            switch reader {
+            case .rss:
+                self = .statm(try ProcFile.open("statm", of: process))
+            case .pss, .uss:
+                self = .smapsRollup(try ProcFile.open("smaps_rollup", of: process), unique: reader == .uss)
+            case .peak:
+                let status = try ProcFile.open("status", of: process)
+                self = .status(status, peakReset: PeakReset(process: process))
+            case .maxrss:
+                self = .resourceUsage(peakReset: PeakReset(process: process))
+            case .ps:
+                guard let executable = ExecutableLookup.find("ps") else {
+                    throw MemoryError(
+                        .unavailable, "the ps command is not on PATH (Debian and Ubuntu: apt-get install procps)")
+                }
+                try ProcessID.requireExistence(of: process)
+                self = .psCommand(executable: executable)
+            case .heap:
+                guard cmp_malloc_heap_in_use_bytes() >= 0 else {
+                    throw MemoryError(.unavailable, "this C library has no mallinfo2 (glibc 2.33 or later needed)")
+                }
+                self = .mallocInfo
+            }
+        }
+
+        @inline(__always)
+        func read(process: ProcessID) throws(MemoryError) -> MemorySize {
+            switch self {
+            case .statm(let file):
+                return try Self.withBuffer(bytes: 128) { buffer throws(MemoryError) in
+                    let count = try file.read(into: buffer)
+                    let text = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+                    guard let size = ProcText.field(0, in: text), let resident = ProcText.field(1, in: text) else {
+                        throw Self.unexpected("statm", process: process)
+                    }
+                    // A zombie or a kernel thread has no address space: all fields read 0.
+                    guard size > 0 else { throw Self.noAddressSpace(process) }
+                    return MemorySize(bytes: resident &* PageSize.bytes)
+                }
+            case .smapsRollup(let file, let unique):
+                return try Self.withBuffer(bytes: 4096) { buffer throws(MemoryError) in
+                    let count = try file.read(into: buffer)
+                    guard count > 0 else { throw Self.noAddressSpace(process) }
+                    let text = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+                    if unique {
+                        guard let clean = ProcText.value(ofKey: "Private_Clean:", in: text),
+                            let dirty = ProcText.value(ofKey: "Private_Dirty:", in: text)
+                        else { throw Self.unexpected("smaps_rollup", process: process) }
+                        let hugetlb = ProcText.value(ofKey: "Private_Hugetlb:", in: text) ?? 0
+                        return MemorySize(kibibytes: clean + dirty + hugetlb)
+                    }
+                    guard let pss = ProcText.value(ofKey: "Pss:", in: text) else {
+                        throw Self.unexpected("smaps_rollup", process: process)
+                    }
+                    return MemorySize(kibibytes: pss)
+                }
+            case .status(let file, _):
+                return try Self.withBuffer(bytes: 4096) { buffer throws(MemoryError) in
+                    let count = try file.read(into: buffer)
+                    let text = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+                    if let kibibytes = ProcText.value(ofKey: "VmHWM:", in: text) {
+                        return MemorySize(kibibytes: kibibytes)
+                    }
+                    // VmHWM comes early in the file; a full buffer without it is a format change, not truncation.
+                    if ProcText.hasLine(startingWith: "State:", in: text) { throw Self.noAddressSpace(process) }
+                    throw Self.unexpected("status", process: process)
+                }
+            case .resourceUsage:
+                var usage = rusage()
+                guard getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage) == 0 else {
+                    throw MemoryError(.systemCall, "getrusage failed: \(ErrnoText.describe(errno))", errno: errno)
+                }
+                return MemorySize(kibibytes: usage.ru_maxrss)
+            case .psCommand(let executable):
+                return try PSCommand.residentSetSize(of: process, executable: executable)
+            case .mallocInfo:
+                return MemorySize(bytes: Int(cmp_malloc_heap_in_use_bytes()))
+            }
+        }
+
+        func resetPeak(process: ProcessID) throws(MemoryError) {
+            switch self {
+            case .status(_, let peakReset), .resourceUsage(let peakReset):
+                try peakReset.reset()
+            default:
+                let file = try ProcFile.open("clear_refs", of: process, writable: true)
+                defer { file.close() }
+                try file.write("5")
+            }
+        }
+
+        func close() {
+            switch self {
+            case .statm(let file), .smapsRollup(let file, _):
+                file.close()
+            case .status(let file, let peakReset):
+                file.close()
+                peakReset.close()
+            case .resourceUsage(let peakReset):
+                peakReset.close()
+            case .psCommand, .mallocInfo:
+                break
+            }
+        }
+
+        /// Runs `body` on an uninitialised stack buffer: readings allocate nothing on the heap.
+        @inline(__always)
+        private static func withBuffer(
+            bytes: Int, _ body: (UnsafeMutableRawBufferPointer) throws(MemoryError) -> MemorySize
+        ) throws(MemoryError) -> MemorySize {
+            let result = withUnsafeTemporaryAllocation(byteCount: bytes, alignment: 16) { buffer in
+                Result { () throws(MemoryError) -> MemorySize in try body(buffer) }
+            }
+            return try result.get()
+        }
+
+        private static func unexpected(_ file: String, process: ProcessID) -> MemoryError {
+            MemoryError(.unexpectedFormat, "cannot parse /proc/\(process)/\(file)", process: process)
+        }
+
+        /// The error for a process whose files show no address space: exited (a zombie), or a kernel thread.
+        private static func noAddressSpace(_ process: ProcessID) -> MemoryError {
+            switch ProcessID.state(of: process) {
+            case nil, "Z", "X":
+                MemoryError(.processExited, "process \(process) has exited", process: process)
+            default:
+                MemoryError(
+                    .unsupportedTarget, "process \(process) is a kernel thread: it has no user memory to measure",
+                    process: process)
+            }
+        }
+    }
+
+    /// The descriptor of `/proc/PID/clear_refs`, opened with the probe for the peak readers.
+    ///
+    /// Opening can fail (another user's process) while reading the peak still works; the failure is kept and
+    /// reported when a reset is asked for.
+    enum PeakReset: Sendable {
+        case ready(ProcFile)
+        case denied(MemoryError)
+
+        init(process: ProcessID) {
+            do {
+                self = .ready(try ProcFile.open("clear_refs", of: process, writable: true))
+            } catch {
+                self = .denied(error)
+            }
+        }
+
+        func reset() throws(MemoryError) {
+            switch self {
+            case .ready(let file): try file.write("5")
+            case .denied(let error): throw error
+            }
+        }
+
+        func close() {
+            if case .ready(let file) = self { file.close() }
+        }
+    }
+}
+
+enum PageSize {
+    static let bytes = Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+#endif

@@ -1,0 +1,84 @@
+/// An amount of memory, stored as a whole number of bytes.
+///
+/// Readers return `MemorySize` values; differences between two readings (an increment) can be negative.
+/// The binary views use powers of two, as memory_profiler does: one mebibyte (MiB) is 2^20 bytes.
+///
+/// ```swift
+/// let size = MemorySize(mebibytes: 200)
+/// print(size.bytes)      // 209715200
+/// print(size)            // 200.0 MiB
+/// ```
+public struct MemorySize: Hashable, Comparable, Sendable, Codable {
+    /// The amount in bytes.
+    public var bytes: Int
+
+    /// Creates an amount from a number of bytes.
+    @inlinable
+    public init(bytes: Int) {
+        self.bytes = bytes
+    }
+
+    /// Creates an amount from a number of kibibytes (2^10 bytes), the unit of `/proc` files and `ps`.
+    @inlinable
+    public init(kibibytes: Int) {
+        self.bytes = kibibytes &* 1024
+    }
+
+    /// Creates an amount from a number of mebibytes (2^20 bytes), rounded to the nearest byte.
+    public init(mebibytes: Double) {
+        self.bytes = Int((mebibytes * 1_048_576).rounded())
+    }
+
+    /// The amount in kibibytes (2^10 bytes).
+    @inlinable
+    public var kibibytes: Double { Double(bytes) / 1024 }
+
+    /// The amount in mebibytes (2^20 bytes), the unit of memory_profiler's reports and `.dat` files.
+    @inlinable
+    public var mebibytes: Double { Double(bytes) / 1_048_576 }
+
+    /// No memory at all.
+    public static let zero = MemorySize(bytes: 0)
+
+    @inlinable
+    public static func < (lhs: MemorySize, rhs: MemorySize) -> Bool { lhs.bytes < rhs.bytes }
+
+    /// The sum of two amounts.
+    @inlinable
+    public static func + (lhs: MemorySize, rhs: MemorySize) -> MemorySize { MemorySize(bytes: lhs.bytes + rhs.bytes) }
+
+    /// The difference of two amounts; negative when memory was given back.
+    @inlinable
+    public static func - (lhs: MemorySize, rhs: MemorySize) -> MemorySize { MemorySize(bytes: lhs.bytes - rhs.bytes) }
+
+    /// Adds an amount in place.
+    @inlinable
+    public static func += (lhs: inout MemorySize, rhs: MemorySize) { lhs.bytes += rhs.bytes }
+
+    /// Subtracts an amount in place.
+    @inlinable
+    public static func -= (lhs: inout MemorySize, rhs: MemorySize) { lhs.bytes -= rhs.bytes }
+
+    // Encoded as a bare number of bytes, so JSON stays plain: `{"rss": 1695744}`.
+    public init(from decoder: any Decoder) throws {
+        self.bytes = try decoder.singleValueContainer().decode(Int.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(bytes)
+    }
+}
+
+extension MemorySize: CustomStringConvertible {
+    /// The amount in MiB with one decimal, as memory_profiler's line report prints it: `200.0 MiB`.
+    public var description: String { formatted(precision: 1) }
+
+    /// The amount in MiB with the given number of decimals, followed by ` MiB`.
+    ///
+    /// - Parameter precision: Digits after the decimal point.
+    /// - Returns: For example `250.445 MiB` for a precision of 3.
+    public func formatted(precision: Int) -> String {
+        "\(DecimalFormat.fixed(mebibytes, decimals: precision)) MiB"
+    }
+}

@@ -1,0 +1,91 @@
+#if os(Linux)
+import Glibc
+
+extension ProcessID {
+    /// All processes descended from this one: its children, their children, and so on, in ascending order.
+    ///
+    /// The kernel lists a process's children per thread (`/proc/PID/task/TID/children` names the children that
+    /// thread forked), so this takes the union over every thread of every process in the tree. Processes that
+    /// exit during the walk are left out; a process re-parented to `init` after its parent exited is no longer a
+    /// descendant.
+    ///
+    /// - Returns: The descendants, without this process.
+    /// - Throws: ``MemoryError`` with ``MemoryError/Code/noSuchProcess`` when this process does not exist, and
+    ///   ``MemoryError/Code/unavailable`` on a kernel built without `CONFIG_PROC_CHILDREN`.
+    /// - Complexity: One directory listing and one small read per thread in the tree.
+    public func descendants() throws(MemoryError) -> [ProcessID] {
+        var found: Set<ProcessID> = []
+        var pending = try children(failIfMissing: true)
+        while let next = pending.popLast() {
+            guard found.insert(next).inserted else { continue }
+            pending.append(contentsOf: (try? next.children(failIfMissing: false)) ?? [])
+        }
+        return found.sorted()
+    }
+
+    /// The direct children of this process, the union over its threads.
+    func children(failIfMissing: Bool) throws(MemoryError) -> [ProcessID] {
+        let taskDirectory = "/proc/\(rawValue)/task"
+        guard let directory = opendir(taskDirectory) else {
+            if failIfMissing { throw ProcFile.openError(errno, path: taskDirectory, process: self, writing: false) }
+            return []
+        }
+        defer { closedir(directory) }
+        var children: [ProcessID] = []
+        var sawChildrenFile = false
+        while let entry = readdir(directory) {
+            let threadName = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard let first = threadName.utf8.first, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9") else {
+                continue
+            }
+            guard let text = Self.readSmallFile("\(taskDirectory)/\(threadName)/children") else { continue }
+            sawChildrenFile = true
+            for word in text.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
+                if let pid = Int32(word) { children.append(ProcessID(pid)) }
+            }
+        }
+        if failIfMissing && !sawChildrenFile && access("/proc/self/task/\(getpid())/children", F_OK) != 0 {
+            throw MemoryError(
+                .unavailable, "this kernel does not list children in /proc (CONFIG_PROC_CHILDREN is off)",
+                process: self)
+        }
+        return children
+    }
+
+    /// Throws ``MemoryError/Code/noSuchProcess`` unless a process with this identifier exists.
+    ///
+    /// The corresponding C function is `kill` with signal 0; `EPERM` means the process exists.
+    static func requireExistence(of process: ProcessID) throws(MemoryError) {
+        if kill(process.rawValue, 0) != 0 && errno == ESRCH {
+            throw MemoryError(.noSuchProcess, "no process with PID \(process)", process: process, errno: ESRCH)
+        }
+    }
+
+    /// The one-letter state of the process from `/proc/PID/stat` (`R`, `S`, `Z`, …), or nil when it is gone.
+    static func state(of process: ProcessID) -> String? {
+        guard let stat = readSmallFile("/proc/\(process.rawValue)/stat") else { return nil }
+        // The command name in parentheses may contain anything, including ") ": the state follows the last ")".
+        guard let close = stat.lastIndex(of: ")") else { return nil }
+        return stat[stat.index(after: close)...].split(separator: " ").first.map(String.init)
+    }
+
+    /// The whole text of a small `/proc` file, or nil when it cannot be read.
+    static func readSmallFile(_ path: String) -> String? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 { return nil }
+            if count == 0 { break }
+            bytes.append(contentsOf: chunk[..<count])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+#endif

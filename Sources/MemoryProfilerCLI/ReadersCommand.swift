@@ -1,0 +1,162 @@
+import ArgumentParser
+import Foundation
+import MemoryProfiler
+
+/// `mprof readers`: one reading of a process with every reader, and with `--bench` what each reading costs.
+struct ReadersCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "readers",
+        abstract: "Read a process's memory with every reader, and time the readers.",
+        discussion: """
+            Without --pid, mprof measures itself. With --bench it reproduces the seed benchmark of \
+            memory_profiler: the time to take --count readings with each reader, the median of --repeats runs.
+            """
+    )
+
+    @Option(help: "The process to measure (default: mprof itself).")
+    var pid: ProcessID?
+
+    @Option(name: .customLong("reader"), help: "Only this reader (repeat for several).")
+    var readers: [MemoryReader] = []
+
+    @Flag(help: "Time the readers.")
+    var bench = false
+
+    @Option(help: "Readings per timed run, with --bench.")
+    var count = 100
+
+    @Option(help: "Timed runs per reader, with --bench; the median is reported.")
+    var repeats = 7
+
+    @Option(help: "Output format: table or json.")
+    var format: OutputFormat = .table
+
+    func validate() throws {
+        guard count > 0 else { throw ValidationError("--count must be at least 1") }
+        guard repeats > 0 else { throw ValidationError("--repeats must be at least 1") }
+    }
+
+    func run() throws {
+        let process = pid ?? .current
+        let rows = (readers.isEmpty ? MemoryReader.allCases : readers).map { reader in
+            ReaderRow.measure(reader, process: process, bench: bench ? (count, repeats) : nil)
+        }
+        switch format {
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let report = ReadersReport(pid: process, readings: rows)
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        case .table:
+            print(ReaderRow.table(rows, process: process, count: count, repeats: repeats, bench: bench))
+        }
+        if rows.allSatisfy({ $0.error != nil }) { throw ExitCode.failure }
+    }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json
+}
+
+struct ReadersReport: Encodable {
+    var pid: ProcessID
+    var readings: [ReaderRow]
+}
+
+/// One reader's line: its reading or error, and optionally what readings cost.
+struct ReaderRow: Encodable {
+    struct Cost: Encodable {
+        /// Readings per timed run.
+        var count: Int
+        var repeats: Int
+        /// Median over the runs of the time for `count` readings.
+        var medianSeconds: Double
+        var minimumSeconds: Double
+        var maximumSeconds: Double
+        var medianMicrosecondsPerReading: Double { medianSeconds / Double(count) * 1e6 }
+
+        enum CodingKeys: String, CodingKey {
+            case count, repeats, medianSeconds, minimumSeconds, maximumSeconds, medianMicrosecondsPerReading
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(count, forKey: .count)
+            try container.encode(repeats, forKey: .repeats)
+            try container.encode(medianSeconds, forKey: .medianSeconds)
+            try container.encode(minimumSeconds, forKey: .minimumSeconds)
+            try container.encode(maximumSeconds, forKey: .maximumSeconds)
+            try container.encode(medianMicrosecondsPerReading, forKey: .medianMicrosecondsPerReading)
+        }
+    }
+
+    var reader: MemoryReader
+    var bytes: Int?
+    var mebibytes: Double?
+    var error: String?
+    var cost: Cost?
+
+    static func measure(_ reader: MemoryReader, process: ProcessID, bench: (count: Int, repeats: Int)?) -> ReaderRow {
+        var row = ReaderRow(reader: reader)
+        do {
+            let probe = try MemoryProbe(reader, process: process)
+            let size = try probe.read()
+            row.bytes = size.bytes
+            row.mebibytes = size.mebibytes
+            if let bench {
+                row.cost = try time(probe, count: bench.count, repeats: bench.repeats)
+            }
+        } catch {
+            row.error = error.description
+        }
+        return row
+    }
+
+    private static func time(_ probe: MemoryProbe, count: Int, repeats: Int) throws(MemoryError) -> Cost {
+        let clock = ContinuousClock()
+        var runs: [Double] = []
+        for _ in 0..<repeats {
+            let start = clock.now
+            for _ in 0..<count { _ = try probe.read() }
+            let elapsed = start.duration(to: clock.now)
+            runs.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+        }
+        runs.sort()
+        return Cost(
+            count: count, repeats: repeats, medianSeconds: runs[runs.count / 2], minimumSeconds: runs[0],
+            maximumSeconds: runs[runs.count - 1])
+    }
+
+    static func table(_ rows: [ReaderRow], process: ProcessID, count: Int, repeats: Int, bench: Bool) -> String {
+        var header = ["reader", "memory (MiB)"]
+        if bench { header += ["\(count) readings (ms)", "per reading (µs)", "spread (ms)"] }
+        header.append("what it measures")
+        var lines = [header]
+        for row in rows {
+            var line = [row.reader.rawValue, row.mebibytes.map { DecimalFormat.fixed($0, decimals: 3) } ?? "-"]
+            if bench {
+                if let cost = row.cost {
+                    line += [
+                        DecimalFormat.fixed(cost.medianSeconds * 1e3, decimals: 3),
+                        DecimalFormat.fixed(cost.medianMicrosecondsPerReading, decimals: 2),
+                        DecimalFormat.fixed(cost.minimumSeconds * 1e3, decimals: 3) + "–"
+                            + DecimalFormat.fixed(cost.maximumSeconds * 1e3, decimals: 3),
+                    ]
+                } else {
+                    line += ["-", "-", "-"]
+                }
+            }
+            line.append(row.error.map { "error: \($0)" } ?? row.reader.summary)
+            lines.append(line)
+        }
+        let widths = (0..<header.count).map { column in lines.map { $0[column].count }.max() ?? 0 }
+        let rendered = lines.map { line in
+            line.enumerated().map { column, cell in
+                column == line.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+        var title = "Memory of PID \(process)\(process.isCurrent ? " (mprof itself)" : "")"
+        if bench { title += ", \(count) readings per run, median of \(repeats) runs" }
+        return ([title, ""] + rendered).joined(separator: "\n")
+    }
+}

@@ -1,0 +1,3 @@
+import MemoryProfilerCLI
+
+MprofCommand.main()
