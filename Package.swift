@@ -32,13 +32,14 @@ let package = Package(
 
         // A program that allocates, forks and exits on command: the real process the tests measure.
         .executableTarget(name: "memory-workload", dependencies: ["MemoryProfiler"], path: "Tests/Workload"),
+        .target(name: "MemoryProfilerTestSupport", dependencies: ["MemoryProfiler"], path: "Tests/TestSupport"),
         .testTarget(
             name: "MemoryProfilerTests",
-            dependencies: ["MemoryProfiler", "memory-workload", "reader-comparison"]
+            dependencies: ["MemoryProfiler", "MemoryProfilerTestSupport", "memory-workload", "reader-comparison"]
         ),
         .testTarget(
             name: "MemoryProfilerCLITests",
-            dependencies: ["MemoryProfilerCLI", "MemoryProfiler", "mprof", "memory-workload"]
+            dependencies: ["MemoryProfilerCLI", "MemoryProfilerTestSupport", "mprof", "memory-workload"]
         ),
     ]
 )

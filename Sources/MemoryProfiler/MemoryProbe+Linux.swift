@@ -49,13 +49,13 @@ extension MemoryProbe {
                         throw Self.unexpected("statm", process: process)
                     }
                     // A zombie or a kernel thread has no address space: all fields read 0.
-                    guard size > 0 else { throw Self.noAddressSpace(process) }
+                    guard size > 0 else { throw process.noAddressSpaceError() }
                     return MemorySize(bytes: resident &* PageSize.bytes)
                 }
             case .smapsRollup(let file, let unique):
                 return try Self.withBuffer(bytes: 4096) { buffer throws(MemoryError) in
                     let count = try file.read(into: buffer)
-                    guard count > 0 else { throw Self.noAddressSpace(process) }
+                    guard count > 0 else { throw process.noAddressSpaceError() }
                     let text = UnsafeRawBufferPointer(rebasing: buffer[..<count])
                     if unique {
                         guard let clean = ProcText.value(ofKey: "Private_Clean:", in: text),
@@ -77,7 +77,7 @@ extension MemoryProbe {
                         return MemorySize(kibibytes: kibibytes)
                     }
                     // VmHWM comes early in the file; a full buffer without it is a format change, not truncation.
-                    if ProcText.hasLine(startingWith: "State:", in: text) { throw Self.noAddressSpace(process) }
+                    if ProcText.hasLine(startingWith: "State:", in: text) { throw process.noAddressSpaceError() }
                     throw Self.unexpected("status", process: process)
                 }
             case .resourceUsage:
@@ -131,18 +131,6 @@ extension MemoryProbe {
 
         private static func unexpected(_ file: String, process: ProcessID) -> MemoryError {
             MemoryError(.unexpectedFormat, "cannot parse /proc/\(process)/\(file)", process: process)
-        }
-
-        /// The error for a process whose files show no address space: exited (a zombie), or a kernel thread.
-        private static func noAddressSpace(_ process: ProcessID) -> MemoryError {
-            switch ProcessID.state(of: process) {
-            case nil, "Z", "X":
-                MemoryError(.processExited, "process \(process) has exited", process: process)
-            default:
-                MemoryError(
-                    .unsupportedTarget, "process \(process) is a kernel thread: it has no user memory to measure",
-                    process: process)
-            }
         }
     }
 

@@ -1,17 +1,18 @@
 /// A way of measuring how much memory a process uses.
 ///
 /// Each reader answers a different question; pick the one that matches yours. A ``MemoryProbe`` takes readings
-/// with a reader. Costs are medians measured on a 2-core Linux 6.x machine with `mprof readers --bench`.
+/// with a reader. Costs are medians of `mprof readers --bench` in a release build on a 2-core Linux 6.18
+/// machine; most of each is the kernel's own work (a bare C `pread` of `/proc/self/status` costs the same 9 µs).
 ///
 /// | reader | what it answers | processes | one reading |
 /// |---|---|---|---|
-/// | ``rss`` | pages resident in RAM now | any | ≈1 µs |
-/// | ``pss`` | resident memory, shared pages split among their users | any you may trace | 30–100 µs + ≈10 µs per resident MiB |
+/// | ``rss`` | pages resident in RAM now | any | 1.2–1.7 µs |
+/// | ``pss`` | resident memory, shared pages split among their users | any you may trace | ≈100 µs + 10 µs per resident MiB (250 µs at 15 MiB, 11 ms at 1 GiB) |
 /// | ``uss`` | resident memory no other process shares | any you may trace | same as `pss` |
-/// | ``peak`` | the most resident memory since start or the last reset | any | ≈3 µs |
-/// | ``maxrss`` | the same high-water mark, through `getrusage` | current only | ≈0.5 µs |
-/// | ``ps`` | resident memory as the `ps` command prints it | any | ≈2–7 ms (spawns a process) |
-/// | ``heap`` | bytes malloc has handed out and not got back | current only | ≈0.2 µs on a tidy heap, ms on a fragmented one |
+/// | ``peak`` | the most resident memory since start or the last reset | any | 8.5–9 µs |
+/// | ``maxrss`` | the same high-water mark, through `getrusage` | current only | 0.7 µs |
+/// | ``ps`` | resident memory as the `ps` command prints it | any | 5–7 ms (spawns a process) |
+/// | ``heap`` | bytes malloc has handed out and not got back | current only | 0.2 µs on a tidy heap, ms on a fragmented one |
 public enum MemoryReader: String, CaseIterable, Hashable, Sendable, Codable {
     /// Resident set size: the process's pages that are in RAM now, from `/proc/PID/statm` (field 2 × page size).
     ///
@@ -48,8 +49,10 @@ public enum MemoryReader: String, CaseIterable, Hashable, Sendable, Codable {
     /// Maximum resident set size from `getrusage(RUSAGE_SELF)`, the approach of Python's `resource` module.
     ///
     /// This is a maximum, not a current value: it never goes down when memory is freed, which is why the seed
-    /// post found it "missing" freed arrays. It is the same high-water mark as ``peak`` (and reset by the same
-    /// reset), cheaper to read, but only for the current process.
+    /// post found it "missing" freed arrays. It is the larger of ``peak`` and the peak of the program image the
+    /// process replaced with `exec` (so a process started by `fork` of a large parent can report the parent's
+    /// size), and ``MemoryProbe/resetPeak()`` cannot lower it below that second part. Cheaper than ``peak``, but
+    /// only for the current process.
     case maxrss
 
     /// Resident set size as printed by `ps -o rss= -p PID` (in KiB).

@@ -63,6 +63,19 @@ extension ProcessID {
         }
     }
 
+    /// The error for a process whose files show no address space: it has exited (a zombie, or reaped), or it is
+    /// a kernel thread.
+    func noAddressSpaceError() -> MemoryError {
+        switch Self.state(of: self) {
+        case nil, "Z", "X":
+            MemoryError(.processExited, "process \(self) has exited", process: self)
+        default:
+            MemoryError(
+                .unsupportedTarget, "process \(self) is a kernel thread: it has no user memory to measure",
+                process: self)
+        }
+    }
+
     /// The one-letter state of the process from `/proc/PID/stat` (`R`, `S`, `Z`, …), or nil when it is gone.
     static func state(of process: ProcessID) -> String? {
         guard let stat = readSmallFile("/proc/\(process.rawValue)/stat") else { return nil }

@@ -17,6 +17,8 @@ package struct ChildProcess: Sendable {
         case inherit
         /// `/dev/null`.
         case null
+        /// A file, created or truncated (for output) or read from its start (for input).
+        case file(String)
         /// A pipe whose other end the launcher keeps (``ChildProcess/standardInput`` or
         /// ``ChildProcess/standardOutput``).
         case pipe
@@ -84,6 +86,9 @@ package struct ChildProcess: Sendable {
                 break
             case .null:
                 posix_spawn_file_actions_addopen(&actions, target, "/dev/null", target == 0 ? O_RDONLY : O_WRONLY, 0)
+            case .file(let path):
+                let flags = target == 0 ? O_RDONLY : O_WRONLY | O_CREAT | O_TRUNC
+                posix_spawn_file_actions_addopen(&actions, target, path, flags, 0o644)
             case .pipe:
                 var ends: [Int32] = [-1, -1]
                 guard cmp_pipe_cloexec(&ends) == 0 else {
@@ -174,27 +179,5 @@ enum ExecutableLookup {
             if access(candidate, X_OK) == 0 { return candidate }
         }
         return nil
-    }
-}
-
-/// Readings through the `ps` command.
-enum PSCommand {
-    /// The resident set size of `process` as `ps -o rss= -p PID` prints it (KiB).
-    static func residentSetSize(of process: ProcessID, executable: String) throws(MemoryError) -> MemorySize {
-        let child = try ChildProcess.spawn(
-            executable, arguments: ["-o", "rss=", "-p", String(process.rawValue)],
-            standardInput: .null, standardOutput: .pipe, standardError: .null)
-        let output = child.readOutput()
-        child.closePipes()
-        let termination = try child.wait()
-        let kibibytes = output.withUnsafeBytes { ProcText.field(0, in: $0) }
-        guard let kibibytes, termination == .exited(0) else {
-            if kill(process.rawValue, 0) != 0 && errno == ESRCH {
-                throw MemoryError(.processExited, "process \(process) has exited", process: process)
-            }
-            throw MemoryError(
-                .unexpectedFormat, "ps printed no resident set size for PID \(process)", process: process)
-        }
-        return MemorySize(kibibytes: kibibytes)
     }
 }

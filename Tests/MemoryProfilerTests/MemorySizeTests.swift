@@ -1,0 +1,38 @@
+import Testing
+
+@testable import MemoryProfiler
+
+@Suite struct MemorySizeTests {
+    @Test func unitsArePowersOfTwo() {
+        #expect(MemorySize(mebibytes: 1).bytes == 1_048_576)
+        #expect(MemorySize(kibibytes: 1724).bytes == 1_765_376)
+        #expect(MemorySize(bytes: 3 << 19).mebibytes == 1.5)
+    }
+
+    @Test func differencesCanBeNegative() {
+        let increment = MemorySize(mebibytes: 50) - MemorySize(mebibytes: 80.5)
+        #expect(increment.mebibytes == -30.5)
+        #expect(increment.description == "-30.5 MiB")
+    }
+
+    @Test(arguments: [
+        (250.4453125, 3, "250.445 MiB"),
+        (62.0, 1, "62.0 MiB"),
+        (0.0, 4, "0.0000 MiB"),
+        (-0.01, 1, "0.0 MiB"),
+    ])
+    func formatting(mebibytes: Double, precision: Int, expected: String) {
+        #expect(MemorySize(mebibytes: mebibytes).formatted(precision: precision) == expected)
+    }
+
+    @Test(arguments: [
+        (1795585948.75111, 4, "1795585948.7511"),
+        (6.449219, 6, "6.449219"),
+        (0.5, 0, "1"),
+        (-2.25, 1, "-2.3"),
+        (Double.nan, 2, "nan"),
+    ])
+    func decimalFormat(value: Double, decimals: Int, expected: String) {
+        #expect(DecimalFormat.fixed(value, decimals: decimals) == expected)
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import MemoryProfiler
+
+/// What a finished command printed and how it ended.
+package struct CommandResult: Sendable {
+    package var termination: ChildProcess.Termination
+    package var standardOutput: String
+    package var standardError: String
+
+    package var status: Int32 { termination.shellStatus }
+}
+
+/// Runs a built product of this package (`mprof`, an example) to its end.
+///
+/// - Parameters:
+///   - product: The executable's name, found beside the running test bundle.
+///   - arguments: Its arguments.
+///   - environment: Variables added to this process's environment.
+package func runProduct(
+    _ product: String, _ arguments: [String], environment: [String: String] = [:]
+) throws -> CommandResult {
+    let errorFile = FileManager.default.temporaryDirectory
+        .appendingPathComponent("stderr-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: errorFile) }
+    let child = try ChildProcess.spawn(
+        BuiltProducts.path(product), arguments: arguments, environment: environment, standardInput: .null,
+        standardOutput: .pipe, standardError: .file(errorFile))
+    let output = child.readOutput()
+    child.closePipes()
+    let termination = try child.wait()
+    let errors = (try? String(contentsOfFile: errorFile, encoding: .utf8)) ?? ""
+    return CommandResult(
+        termination: termination, standardOutput: String(decoding: output, as: UTF8.self), standardError: errors)
+}

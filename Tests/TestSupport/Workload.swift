@@ -1,0 +1,75 @@
+import Foundation
+import MemoryProfiler
+
+/// Where the package's executables were built: beside the test bundle that is running.
+package enum BuiltProducts {
+    package static let directory: String = {
+        let bundle = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+        return (bundle as NSString).deletingLastPathComponent
+    }()
+
+    /// The path of the executable product or target named `name`.
+    package static func path(_ name: String) -> String {
+        "\(directory)/\(name)"
+    }
+}
+
+/// A running `memory-workload` process, driven line by line (see Tests/Workload/main.swift).
+package final class Workload {
+    package let process: ChildProcess
+    package var id: ProcessID { process.id }
+
+    /// Starts `memory-workload` with `arguments`, and `environment` added to ours.
+    package init(_ arguments: [String] = [], environment: [String: String] = [:]) throws {
+        process = try ChildProcess.spawn(
+            BuiltProducts.path("memory-workload"), arguments: arguments, environment: environment,
+            standardInput: .pipe, standardOutput: .pipe)
+    }
+
+    /// Sends one command and returns the answer line.
+    @discardableResult
+    package func send(_ command: String) throws -> String {
+        guard let input = process.standardInput else { throw WorkloadError("no input pipe") }
+        let line = Array((command + "\n").utf8)
+        guard line.withUnsafeBytes({ write(input, $0.baseAddress, $0.count) }) == line.count else {
+            throw WorkloadError("cannot send \(command)")
+        }
+        return try readLine()
+    }
+
+    /// Reads one line of the workload's output.
+    package func readLine() throws -> String {
+        guard let output = process.standardOutput else { throw WorkloadError("no output pipe") }
+        var bytes: [UInt8] = []
+        var byte: UInt8 = 0
+        while read(output, &byte, 1) == 1 {
+            if byte == UInt8(ascii: "\n") { return String(decoding: bytes, as: UTF8.self) }
+            bytes.append(byte)
+        }
+        throw WorkloadError("workload ended without answering")
+    }
+
+    /// The workload's readings of itself, by reader name, in bytes.
+    package func selfReadings() throws -> [String: MemorySize] {
+        let answer = try send("read")
+        let object = try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Int] ?? [:]
+        return object.mapValues { MemorySize(bytes: $0) }
+    }
+
+    /// Closes its input, so that it ends, and reaps it.
+    @discardableResult
+    package func finish() throws -> ChildProcess.Termination {
+        process.closePipes()
+        return try process.wait()
+    }
+
+    deinit {
+        process.closePipes()
+        _ = try? process.wait()
+    }
+}
+
+package struct WorkloadError: Error, CustomStringConvertible {
+    package var description: String
+    package init(_ description: String) { self.description = description }
+}
