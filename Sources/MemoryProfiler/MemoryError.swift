@@ -27,6 +27,8 @@ public struct MemoryError: Error, Hashable, Sendable {
         public static let unavailable = Code("unavailable")
         /// A kernel file or a command printed something we could not parse.
         public static let unexpectedFormat = Code("unexpectedFormat")
+        /// Options that cannot work together, or a value out of range (a non-positive interval, say).
+        public static let invalidOptions = Code("invalidOptions")
         /// Any other failure of a system call; ``MemoryError/errno`` says which.
         public static let systemCall = Code("systemCall")
 

@@ -63,25 +63,38 @@ extension ProcessID {
         }
     }
 
-    /// The error for a process whose files show no address space: it has exited (a zombie, or reaped), or it is
-    /// a kernel thread.
+    /// The error for a process whose files show no address space: it is exiting, has exited (a zombie, or
+    /// reaped), or it is a kernel thread.
+    ///
+    /// A process releases its memory before it becomes a zombie, so "no memory and not a zombie yet" is common;
+    /// only the kernel's `PF_KTHREAD` flag tells a kernel thread apart.
     func noAddressSpaceError() -> MemoryError {
-        switch Self.state(of: self) {
-        case nil, "Z", "X":
-            MemoryError(.processExited, "process \(self) has exited", process: self)
-        default:
-            MemoryError(
+        if Self.isKernelThread(self) {
+            return MemoryError(
                 .unsupportedTarget, "process \(self) is a kernel thread: it has no user memory to measure",
                 process: self)
         }
+        return MemoryError(.processExited, "process \(self) has exited", process: self)
     }
 
     /// The one-letter state of the process from `/proc/PID/stat` (`R`, `S`, `Z`, …), or nil when it is gone.
     static func state(of process: ProcessID) -> String? {
+        statFields(of: process)?.first
+    }
+
+    /// Whether the process is a kernel thread (`PF_KTHREAD` in the flags of `/proc/PID/stat`).
+    static func isKernelThread(_ process: ProcessID) -> Bool {
+        let kernelThreadFlag: UInt = 0x0020_0000
+        guard let fields = statFields(of: process), fields.count > 6, let flags = UInt(fields[6]) else { return false }
+        return flags & kernelThreadFlag != 0
+    }
+
+    /// The fields of `/proc/PID/stat` after the command name: state, ppid, pgrp, session, tty, tpgid, flags, ….
+    private static func statFields(of process: ProcessID) -> [String]? {
         guard let stat = readSmallFile("/proc/\(process.rawValue)/stat") else { return nil }
-        // The command name in parentheses may contain anything, including ") ": the state follows the last ")".
+        // The command name in parentheses may contain anything, including ") ": the fields follow the last ")".
         guard let close = stat.lastIndex(of: ")") else { return nil }
-        return stat[stat.index(after: close)...].split(separator: " ").first.map(String.init)
+        return stat[stat.index(after: close)...].split(separator: " ").map(String.init)
     }
 
     /// The whole text of a small `/proc` file, or nil when it cannot be read.

@@ -73,3 +73,11 @@ package struct WorkloadError: Error, CustomStringConvertible {
     package var description: String
     package init(_ description: String) { self.description = description }
 }
+
+/// Allocates `mebibytes` and writes every byte, so that all of it is resident. Free it with `deallocate()`.
+package func touchedAllocation(mebibytes: Int) -> UnsafeMutableRawPointer {
+    let bytes = mebibytes << 20
+    let block = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 4096)
+    block.initializeMemory(as: UInt8.self, repeating: 0xA5, count: bytes)
+    return block
+}

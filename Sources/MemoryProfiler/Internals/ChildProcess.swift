@@ -1,4 +1,5 @@
 import CMemoryProfilerShims
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -9,8 +10,9 @@ import Darwin
 /// A process started with `posix_spawn`: the launcher of `ps` readings, `mprof run` and the tests.
 ///
 /// Foundation's `Process` waits in 50 ms slices on Linux; this waits with `waitpid` and costs about a
-/// millisecond to start.
-package struct ChildProcess: Sendable {
+/// millisecond to start. Closing the pipes and waiting are idempotent: a descriptor number is closed once only
+/// (closing it twice could close a descriptor another thread has opened since), and the child is reaped once.
+package final class ChildProcess: Sendable {
     /// Where one of the child's standard streams goes.
     package enum Stream: Sendable {
         /// The same file as the launcher's.
@@ -39,10 +41,23 @@ package struct ChildProcess: Sendable {
     }
 
     package let id: ProcessID
-    /// The launcher's end of the child's standard input, when it was a ``Stream/pipe``.
-    package let standardInput: Int32?
-    /// The launcher's end of the child's standard output, when it was a ``Stream/pipe``.
-    package let standardOutput: Int32?
+    /// The launcher's end of the child's standard input, when it was a ``Stream/pipe``; nil once closed.
+    package var standardInput: Int32? { state.withLock { $0.standardInput } }
+    /// The launcher's end of the child's standard output, when it was a ``Stream/pipe``; nil once closed.
+    package var standardOutput: Int32? { state.withLock { $0.standardOutput } }
+
+    private struct State {
+        var standardInput: Int32?
+        var standardOutput: Int32?
+    }
+    private let state: Mutex<State>
+    /// Separate from `state`, so that closing the pipes never waits for a `wait()` in progress.
+    private let termination = Mutex<Termination?>(nil)
+
+    private init(id: ProcessID, standardInput: Int32?, standardOutput: Int32?) {
+        self.id = id
+        self.state = Mutex(State(standardInput: standardInput, standardOutput: standardOutput))
+    }
 
     /// Starts `executable` with `arguments` (not including the program name) and the launcher's environment
     /// plus `environment`.
@@ -142,25 +157,37 @@ package struct ChildProcess: Sendable {
         return bytes
     }
 
-    /// Closes the launcher's ends of the pipes.
+    /// Closes the launcher's ends of the pipes; closing again does nothing.
     package func closePipes() {
-        if let standardInput { close(standardInput) }
-        if let standardOutput { close(standardOutput) }
+        let (input, output) = state.withLock { state in
+            defer {
+                state.standardInput = nil
+                state.standardOutput = nil
+            }
+            return (state.standardInput, state.standardOutput)
+        }
+        if let input { close(input) }
+        if let output { close(output) }
     }
 
-    /// Waits for the child to end and reaps it.
+    /// Waits for the child to end and reaps it; later calls return the same termination at once.
     ///
     /// The corresponding C function is `waitpid`.
     package func wait() throws(MemoryError) -> Termination {
-        var status: Int32 = 0
-        while waitpid(id.rawValue, &status, 0) < 0 {
-            guard errno == EINTR else {
-                throw MemoryError(
-                    .systemCall, "cannot wait for process \(id): \(ErrnoText.describe(errno))", process: id,
-                    errno: errno)
+        try termination.withLock { (known) throws(MemoryError) -> Termination in
+            if let known { return known }
+            var status: Int32 = 0
+            while waitpid(id.rawValue, &status, 0) < 0 {
+                guard errno == EINTR else {
+                    throw MemoryError(
+                        .systemCall, "cannot wait for process \(id): \(ErrnoText.describe(errno))", process: id,
+                        errno: errno)
+                }
             }
+            let termination = Self.termination(fromWaitStatus: status)
+            known = termination
+            return termination
         }
-        return Self.termination(fromWaitStatus: status)
     }
 
     /// Decodes a `waitpid` status.

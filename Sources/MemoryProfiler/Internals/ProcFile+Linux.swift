@@ -86,12 +86,4 @@ struct ProcFile: Sendable {
         }
     }
 }
-
-/// The C library's text for an error number.
-enum ErrnoText {
-    static func describe(_ code: Int32) -> String {
-        guard let text = strerror(code) else { return "error \(code)" }
-        return String(cString: text)
-    }
-}
 #endif

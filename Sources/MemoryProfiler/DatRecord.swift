@@ -1,0 +1,41 @@
+/// One line of a memory_profiler `.dat` file.
+///
+/// Memory is in MiB (2^20 bytes) and times in wall-clock seconds since 1970-01-01 UTC, with memory_profiler's
+/// decimals, so that its `mprof plot` and `mprof peak` read our files.
+public enum DatRecord: Hashable, Sendable {
+    /// `CMDLINE <arguments>`: the profiled command; arguments with a blank or tab are single-quoted.
+    case commandLine([String])
+    /// `MEM <MiB, 6 decimals> <time, 4 decimals>`: a sample of the process (with its children, if included).
+    case memory(MemorySize, wallClock: Double)
+    /// `CHLD <pid> <MiB, 6 decimals> <time, 4 decimals>`: a sample of one descendant process.
+    case child(ProcessID, MemorySize, wallClock: Double)
+    /// `FUNC <name> <start MiB> <start time> <end MiB> <end time> <level>`, all with 4 decimals.
+    case function(FunctionRecord)
+
+    /// The record as one line of text, without the newline.
+    public var line: String {
+        switch self {
+        case .commandLine(let arguments):
+            return "CMDLINE " + arguments.map(Self.quoted).joined(separator: " ")
+        case .memory(let memory, let wallClock):
+            return "MEM \(DecimalFormat.fixed(memory.mebibytes, decimals: 6)) \(DecimalFormat.fixed(wallClock, decimals: 4))"
+        case .child(let process, let memory, let wallClock):
+            return "CHLD \(process) \(DecimalFormat.fixed(memory.mebibytes, decimals: 6)) "
+                + DecimalFormat.fixed(wallClock, decimals: 4)
+        case .function(let record):
+            var fields = [
+                "FUNC", record.name,
+                DecimalFormat.fixed(record.startMemory.mebibytes, decimals: 4),
+                DecimalFormat.fixed(record.startWallClock, decimals: 4),
+                DecimalFormat.fixed(record.endMemory.mebibytes, decimals: 4),
+                DecimalFormat.fixed(record.endWallClock, decimals: 4),
+            ]
+            if let level = record.level { fields.append(String(level)) }
+            return fields.joined(separator: " ")
+        }
+    }
+
+    private static func quoted(_ argument: String) -> String {
+        argument.contains(" ") || argument.contains("\t") ? "'\(argument)'" : argument
+    }
+}
