@@ -29,13 +29,16 @@ let package = Package(
         // Runnable examples; the tests run them too, so they cannot rot.
         .executableTarget(
             name: "reader-comparison", dependencies: ["MemoryProfiler"], path: "Examples/ReaderComparison"),
+        .executableTarget(name: "memory-scaling", dependencies: ["MemoryProfiler"], path: "Examples/MemoryScaling"),
 
         // A program that allocates, forks and exits on command: the real process the tests measure.
         .executableTarget(name: "memory-workload", dependencies: ["MemoryProfiler"], path: "Tests/Workload"),
         .target(name: "MemoryProfilerTestSupport", dependencies: ["MemoryProfiler"], path: "Tests/TestSupport"),
         .testTarget(
             name: "MemoryProfilerTests",
-            dependencies: ["MemoryProfiler", "MemoryProfilerTestSupport", "memory-workload", "reader-comparison"]
+            dependencies: [
+                "MemoryProfiler", "MemoryProfilerTestSupport", "memory-workload", "reader-comparison", "memory-scaling",
+            ]
         ),
         .testTarget(
             name: "MemoryProfilerCLITests",

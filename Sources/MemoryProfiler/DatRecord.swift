@@ -9,7 +9,8 @@ public enum DatRecord: Hashable, Sendable {
     case memory(MemorySize, wallClock: Double)
     /// `CHLD <pid> <MiB, 6 decimals> <time, 4 decimals>`: a sample of one descendant process.
     case child(ProcessID, MemorySize, wallClock: Double)
-    /// `FUNC <name> <start MiB> <start time> <end MiB> <end time> <level>`, all with 4 decimals.
+    /// `FUNC <name> <start MiB> <start time> <end MiB> <end time> <level>`, all with 4 decimals; blanks in the
+    /// name become `_`, since readers split the line on blanks.
     case function(FunctionRecord)
 
     /// The record as one line of text, without the newline.
@@ -24,7 +25,7 @@ public enum DatRecord: Hashable, Sendable {
                 + DecimalFormat.fixed(wallClock, decimals: 4)
         case .function(let record):
             var fields = [
-                "FUNC", record.name,
+                "FUNC", Self.functionName(record.name),
                 DecimalFormat.fixed(record.startMemory.mebibytes, decimals: 4),
                 DecimalFormat.fixed(record.startWallClock, decimals: 4),
                 DecimalFormat.fixed(record.endMemory.mebibytes, decimals: 4),
@@ -33,6 +34,12 @@ public enum DatRecord: Hashable, Sendable {
             if let level = record.level { fields.append(String(level)) }
             return fields.joined(separator: " ")
         }
+    }
+
+    /// A function name as one field: memory_profiler splits records on blanks, so blanks become `_`.
+    static func functionName(_ name: String) -> String {
+        let field = String(name.map { $0.isWhitespace ? "_" : $0 })
+        return field.isEmpty ? "_" : field
     }
 
     private static func quoted(_ argument: String) -> String {

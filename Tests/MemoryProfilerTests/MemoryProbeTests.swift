@@ -35,8 +35,11 @@ import Testing
         let reset = try workload.selfReadings()
         let peakOverResident = try #require(reset["peak"]) - #require(reset["rss"])
         #expect(abs(peakOverResident.mebibytes) <= 20, "peak is \(peakOverResident) away from rss after the reset")
-        let maxrssOverResident = try #require(reset["maxrss"]) - #require(reset["rss"])
-        #expect(abs(maxrssOverResident.mebibytes) <= 20, "the reset did not reset getrusage's max RSS")
+        // getrusage's max RSS also counts the peak of the image this process replaced with exec — here the
+        // test runner's, whose address space posix_spawn borrowed — which no reset lowers. It must not rise.
+        let maxrss = try #require(reset["maxrss"]), rss = try #require(reset["rss"])
+        let maxrssBefore = try #require(freed["maxrss"])
+        #expect(maxrss >= rss && maxrss <= maxrssBefore)
     }
 
     @Test func aChildIsMeasuredByPIDWithEveryReaderThatSeesOtherProcesses() throws {

@@ -158,6 +158,21 @@ import Testing
         }
     }
 
+    @Test func theSamplerAllocatesNothingPerSampleOnceStarted() async {
+        await #expect(processExitsWith: .success) {
+            let heap = try MemoryProbe(.heap)
+            let sampler = try MemorySampler.start(
+                process: .current, options: .init(interval: .microseconds(200), timeout: .seconds(2)))
+            usleep(20_000)
+            let before = try heap.read()
+            usleep(300_000)  // about 1,500 samples
+            let after = try heap.read()
+            let trace = sampler.stop()
+            #expect(trace.sampleCount >= 500)
+            #expect((after - before).bytes < 4096, "the heap grew by \(after - before) while sampling")
+        }
+    }
+
     @Test func theCurrentProcessNeedsATimeoutAndTheIntervalMustBePositive() throws {
         let noTimeout = try #require(throws: MemoryError.self) { try memoryUsage(of: .current) }
         #expect(noTimeout.code == .invalidOptions)
@@ -218,5 +233,22 @@ import Testing
         let alone = try memoryUsage(of: workload.id, options: .init(interval: .milliseconds(10), timeout: .milliseconds(50)))
         #expect(alone.children.isEmpty)
         #expect(alone.peak.mebibytes < own.mebibytes + 10)
+    }
+}
+
+@Suite struct MemoryScalingExampleTests {
+    @Test func thePseudoInverseNeedsSeveralMatricesOfTemporariesAtEverySize() throws {
+        let result = try runProduct("memory-scaling", ["--json", "--sizes", "160,240,320"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let points = try result.standardOutput.split(separator: "\n").map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Int])
+        }
+        #expect(points.map { $0["size"] } == [160, 240, 320])
+        for point in points {
+            let size = try #require(point["size"]), increment = try #require(point["increment"])
+            // Inside the inverse A, Aᵀ, AᵀA and the n×2n working copy are alive: five n×n matrices of doubles.
+            #expect(increment >= 5 * size * size * 8, "size \(size): increment \(increment) bytes")
+            #expect(try #require(point["peak"]) - (try #require(point["baseline"])) == increment)
+        }
     }
 }
