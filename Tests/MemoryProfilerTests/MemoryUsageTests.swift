@@ -158,18 +158,32 @@ import Testing
         }
     }
 
-    @Test func theSamplerAllocatesNothingPerSampleOnceStarted() async {
+    @Test func theSamplerDoesNotGrowTheHeapPerSample() async {
         await #expect(processExitsWith: .success) {
+            final class Counter: MemorySampleSink {
+                let samples = Atomic(0)
+                func record(_ sample: MemorySample) { samples.add(1, ordering: .relaxed) }
+            }
+            let counter = Counter()
             let heap = try MemoryProbe(.heap)
             let sampler = try MemorySampler.start(
-                process: .current, options: .init(interval: .microseconds(200), timeout: .seconds(2)))
-            usleep(20_000)
+                process: .current, options: .init(interval: .microseconds(200), timeout: .seconds(5), sink: counter))
+            // Measure from the 50th sample on: the thread's first steps (the runtime's per-thread set-up) may
+            // allocate once.
+            while counter.samples.load(ordering: .relaxed) < 50 { usleep(1_000) }
             let before = try heap.read()
-            usleep(300_000)  // about 1,500 samples
+            let countBefore = counter.samples.load(ordering: .relaxed)
+            let clock = ContinuousClock(), deadline = clock.now + .seconds(4)
+            while counter.samples.load(ordering: .relaxed) - countBefore < 2_000 && clock.now < deadline {
+                usleep(10_000)
+            }
             let after = try heap.read()
-            let trace = sampler.stop()
-            #expect(trace.sampleCount >= 500)
-            #expect((after - before).bytes < 4096, "the heap grew by \(after - before) while sampling")
+            let taken = counter.samples.load(ordering: .relaxed) - countBefore
+            _ = sampler.stop()
+            // Keeping even 16 bytes a sample would grow the heap by 32 KiB; a stray 4 KiB buffer of this
+            // process's test machinery (seen under load) must not fail the test.
+            #expect(taken >= 2_000)
+            #expect((after - before).bytes < 8 * 1024, "the heap grew by \((after - before).bytes) bytes over \(taken) samples")
         }
     }
 
