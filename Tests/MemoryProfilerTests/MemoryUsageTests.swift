@@ -217,10 +217,14 @@ import Testing
         let sampler = try MemorySampler.start(
             process: workload.id, options: .init(interval: .milliseconds(5), timeout: .seconds(30)))
         try await Task.sleep(for: .milliseconds(100))
+        let input = try #require(workload.process.standardInput)
+        let pipe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(input)")) ?? "?"
         workload.process.closePipes()
+        try await Task.sleep(for: .seconds(1))
+        let holders = processesHolding(pipe)
         let trace = await sampler.waitUntilFinished()
         #expect(trace.end == .processExited, "\(trace.notes)")
-        #expect(trace.duration < .seconds(5))
+        #expect(trace.duration < .seconds(5), "\(pipe) still open in \(holders)")
         #expect(trace.samples.count >= 5)
         #expect(trace.peak.mebibytes >= 20)
         _ = try workload.process.wait()
