@@ -217,20 +217,12 @@ import Testing
         let sampler = try MemorySampler.start(
             process: workload.id, options: .init(interval: .milliseconds(5), timeout: .seconds(30)))
         try await Task.sleep(for: .milliseconds(100))
-        let input = try #require(workload.process.standardInput)
-        let pipe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(input)")) ?? "?"
         workload.process.closePipes()
-        try await Task.sleep(for: .seconds(1))
-        let holders = processesHolding(pipe)
+        // Timed from the close: the sleep above can last seconds while parallel tests hold the task pool.
+        let clock = ContinuousClock(), closed = clock.now
         let trace = await sampler.waitUntilFinished()
         #expect(trace.end == .processExited, "\(trace.notes)")
-        // Once (in CI, not reproduced since) the workload took 5 s to see its input end; say who held it.
-        #expect(trace.duration < .seconds(25), "\(pipe) still open in \(holders)")
-        if trace.duration > .seconds(2) {
-            withKnownIssue("a slow exit is reported, not failed, until its cause is known") {
-                Issue.record("the workload took \(trace.duration) to exit; its input \(pipe) was open in \(holders)")
-            }
-        }
+        #expect(clock.now - closed < .seconds(5))
         #expect(trace.samples.count >= 5)
         #expect(trace.peak.mebibytes >= 20)
         _ = try workload.process.wait()

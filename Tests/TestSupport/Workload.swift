@@ -82,17 +82,3 @@ package func touchedAllocation(mebibytes: Int) -> UnsafeMutableRawPointer {
     return block
 }
 
-/// The processes that have `file` (a link text like `pipe:[1234]`) open, with their command lines: for
-/// explaining a child that never sees the end of its input.
-package func processesHolding(_ file: String) -> [String] {
-    let processes = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-    return processes.filter { $0.allSatisfy(\.isNumber) }.compactMap { pid in
-        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
-        let holds = descriptors.contains { descriptor in
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)")) == file
-        }
-        guard holds else { return nil }
-        let command = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
-        return "\(pid) \(command.replacingOccurrences(of: "\0", with: " "))"
-    }
-}
