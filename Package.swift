@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import CompilerPluginSupport
 import PackageDescription
 
 let package = Package(
@@ -6,15 +7,27 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "MemoryProfiler", targets: ["MemoryProfiler"]),
+        .library(name: "MemoryProfilerMacros", targets: ["MemoryProfilerMacros"]),
         .executable(name: "mprof", targets: ["mprof"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swiftlang/swift-syntax", "600.0.0"..<"604.0.0"),
     ],
     targets: [
         // C declarations Glibc does not export (mallinfo2).
         .target(name: "CMemoryProfilerShims"),
         .target(name: "MemoryProfiler", dependencies: ["CMemoryProfilerShims"]),
+
+        // @MemoryProfiled, line by line. swift-syntax stays in these targets: mprof never compiles it.
+        .macro(
+            name: "MemoryProfilerPlugin",
+            dependencies: [
+                .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
+                .product(name: "SwiftCompilerPlugin", package: "swift-syntax"),
+            ]
+        ),
+        .target(name: "MemoryProfilerMacros", dependencies: ["MemoryProfiler", "MemoryProfilerPlugin"]),
 
         // mprof: the subcommands live in a library so tests can drive them; the executable is only @main.
         .target(
@@ -30,14 +43,26 @@ let package = Package(
         .executableTarget(
             name: "reader-comparison", dependencies: ["MemoryProfiler"], path: "Examples/ReaderComparison"),
         .executableTarget(name: "memory-scaling", dependencies: ["MemoryProfiler"], path: "Examples/MemoryScaling"),
+        .executableTarget(
+            name: "line-profile", dependencies: ["MemoryProfilerMacros"], path: "Examples/LineProfile"),
 
         // A program that allocates, forks and exits on command: the real process the tests measure.
         .executableTarget(name: "memory-workload", dependencies: ["MemoryProfiler"], path: "Tests/Workload"),
+        .executableTarget(
+            name: "line-workload", dependencies: ["MemoryProfilerMacros"], path: "Tests/LineWorkload"),
         .target(name: "MemoryProfilerTestSupport", dependencies: ["MemoryProfiler"], path: "Tests/TestSupport"),
         .testTarget(
             name: "MemoryProfilerTests",
             dependencies: [
                 "MemoryProfiler", "MemoryProfilerTestSupport", "memory-workload", "reader-comparison", "memory-scaling",
+            ]
+        ),
+        .testTarget(
+            name: "MemoryProfilerMacrosTests",
+            dependencies: [
+                "MemoryProfilerMacros", "MemoryProfilerPlugin", "MemoryProfilerTestSupport", "line-workload",
+                "line-profile",
+                .product(name: "SwiftSyntaxMacrosGenericTestSupport", package: "swift-syntax"),
             ]
         ),
         .testTarget(

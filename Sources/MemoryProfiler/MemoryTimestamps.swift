@@ -49,9 +49,14 @@ public enum MemoryTimestamps {
     }
 
     static func end(_ name: String, start: (memory: MemorySize, wallClock: Double), level: Int) {
-        let record = FunctionRecord(
-            name: name, startMemory: start.memory, startWallClock: start.wallClock,
-            endMemory: (try? probe?.read()) ?? .zero, endWallClock: Clocks.wallClockSeconds(), level: level)
+        append(
+            FunctionRecord(
+                name: name, startMemory: start.memory, startWallClock: start.wallClock,
+                endMemory: (try? probe?.read()) ?? .zero, endWallClock: Clocks.wallClockSeconds(), level: level))
+    }
+
+    /// Writes a record to the `.dat` file of `mprof run`, or keeps it in ``records``.
+    static func append(_ record: FunctionRecord) {
         if let outputFile, outputFile.append(DatRecord.function(record).line) { return }
         storage.withLock { $0.append(record) }
     }

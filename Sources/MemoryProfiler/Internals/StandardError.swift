@@ -6,9 +6,10 @@ import Darwin
 
 /// Writes to file descriptor 2 directly: no shared `FILE *` for strict concurrency to object to.
 package enum StandardError {
-    package static func write(_ text: String) {
+    /// Writes `text`, ending it with `terminator` unless it already ends that way.
+    package static func write(_ text: String, terminator: String = "\n") {
         var bytes = Array(text.utf8)
-        if bytes.last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }
+        if !terminator.isEmpty, !text.hasSuffix(terminator) { bytes += terminator.utf8 }
         _ = bytes.withUnsafeBytes { systemWrite(2, $0.baseAddress, $0.count) }
     }
 }

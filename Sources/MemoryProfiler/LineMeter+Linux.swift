@@ -1,0 +1,55 @@
+#if os(Linux)
+import CMemoryProfilerShims
+import Glibc
+
+/// The readings line-by-line profiling takes of the current process at each probe, on Linux.
+///
+/// - Resident set: `/proc/self/statm` through a descriptor opened once (about 1.2 µs).
+/// - Page faults: `getrusage(RUSAGE_SELF)`, minor plus major (a fraction of a microsecond).
+/// - Heap in use: `mallinfo2()` (about 0.2 µs on a small heap; it walks free lists, so it grows with
+///   fragmentation: a reading slower than ``heapTimeLimitNanoseconds`` switches heap readings off).
+/// - High-water mark: `VmHWM` of `/proc/self/status` and its reset through `/proc/self/clear_refs`, only after
+///   page faults (about 9 µs).
+struct LineMeter: Sendable {
+    static let heapTimeLimitNanoseconds: Int64 = 100_000
+
+    private let resident: MemoryProbe?
+    private let peak: MemoryProbe?
+    let canMeasureHeap: Bool
+
+    init() {
+        resident = try? MemoryProbe(.rss)
+        peak = try? MemoryProbe(.peak)
+        canMeasureHeap = cmp_malloc_heap_in_use_bytes() >= 0
+    }
+
+    /// A reading; `heap` is negative (minus the nanoseconds it took) when the heap reading was too slow.
+    @inline(__always)
+    func read(heap measuresHeap: Bool) -> LineReading {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        let residentBytes = (try? resident?.read().bytes) ?? 0
+        var heapBytes = 0
+        if measuresHeap {
+            let start = Clocks.monotonicNanoseconds()
+            heapBytes = Int(cmp_malloc_heap_in_use_bytes())
+            let elapsed = Clocks.monotonicNanoseconds() - start
+            if elapsed > Self.heapTimeLimitNanoseconds { heapBytes = -Int(elapsed) }
+        }
+        return LineReading(resident: residentBytes, faults: usage.ru_minflt + usage.ru_majflt, heap: heapBytes)
+    }
+
+    /// The kernel's high-water mark, reset right after reading; nil when it cannot be read or reset.
+    func resettingHighWaterMark() -> Int? {
+        guard let peak, let mark = try? peak.read() else { return nil }
+        guard (try? peak.resetPeak()) != nil else { return nil }
+        return mark.bytes
+    }
+
+    /// Resets the kernel's high-water mark to the current resident set; false when not permitted.
+    func resetHighWaterMark() -> Bool {
+        guard let peak else { return false }
+        return (try? peak.resetPeak()) != nil
+    }
+}
+#endif

@@ -1,0 +1,222 @@
+import SwiftDiagnostics
+import SwiftSyntax
+import SwiftSyntaxMacros
+
+/// `@MemoryProfiled`: gives a function a body that records, before each statement, the memory the previous
+/// statement left behind.
+///
+/// The expansion keeps the user's statements as they are and puts a probe call between them (rather than
+/// wrapping statements in closures), so `let` bindings stay in scope and `try`, `await`, `return`, labelled
+/// `break`/`continue` and `fallthrough` keep working. See ``StatementInstrumenter`` for the details.
+public struct MemoryProfiledMacro: BodyMacro {
+    public static func expansion(
+        of node: AttributeSyntax,
+        providingBodyFor declaration: some DeclSyntaxProtocol & WithOptionalCodeBlockSyntax,
+        in context: some MacroExpansionContext
+    ) throws -> [CodeBlockItemSyntax] {
+        guard let body = declaration.body else {
+            throw DiagnosticsError(diagnostics: [
+                Diagnostic(node: Syntax(node), message: MacroMessage.missingBody(of: declarationKind(declaration)))
+            ])
+        }
+        let source = SourceText(of: declaration, in: context)
+        let name = qualifiedName(of: declaration, in: context)
+        let precision = try precisionArgument(of: node)
+
+        var instrumenter = StatementInstrumenter(source: source)
+        let statements = body.statements
+        let returned = statements.count == 1 && returnsValue(declaration)
+            ? statements.first.flatMap(implicitlyReturnedExpression) : nil
+        let instrumented = instrumenter.instrumentBody(statements, returnedExpression: returned)
+
+        let enter: CodeBlockItemSyntax = """
+            var \(raw: frameName) = MemoryProfiler.LineProfiler.enter(\
+            function: \(literal: name), file: \(literal: source.filePath), line: \(raw: source.firstLine), \
+            source: \(literal: source.text), precision: \(raw: precision.map(String.init) ?? "nil"))
+            """
+        let exit: CodeBlockItemSyntax = "defer { \(raw: frameName).exit() }"
+        return [enter, exit] + instrumented
+    }
+
+    /// Closures cannot carry a body macro without an experimental compiler feature: point at the expression
+    /// macro instead.
+    public static func expansion(
+        of node: AttributeSyntax,
+        providingBodyFor closure: ClosureExprSyntax,
+        in context: some MacroExpansionContext
+    ) throws -> [CodeBlockItemSyntax] {
+        throw DiagnosticsError(diagnostics: [Diagnostic(node: Syntax(node), message: MacroMessage.closure)])
+    }
+
+    /// The name of the local variable holding the call's frame; unlikely to clash with user names.
+    static let frameName = "__memoryProfilerFrame"
+
+    private static func declarationKind(_ declaration: some DeclSyntaxProtocol) -> String {
+        if declaration.is(InitializerDeclSyntax.self) { return "an initializer" }
+        if declaration.is(DeinitializerDeclSyntax.self) { return "a deinitializer" }
+        if declaration.is(AccessorDeclSyntax.self) { return "an accessor" }
+        return "a function"
+    }
+
+    private static func precisionArgument(of node: AttributeSyntax) throws -> Int? {
+        guard case .argumentList(let arguments) = node.arguments else { return nil }
+        for argument in arguments where argument.label?.text == "precision" {
+            guard let literal = argument.expression.as(IntegerLiteralExprSyntax.self),
+                let value = Int(literal.literal.text.filter { $0 != "_" }), (0...12).contains(value)
+            else {
+                throw DiagnosticsError(diagnostics: [
+                    Diagnostic(node: Syntax(argument.expression), message: MacroMessage.precision)
+                ])
+            }
+            return value
+        }
+        return nil
+    }
+
+    /// Whether a single-expression body's value is the function's result (not `Void`, not `Never`).
+    private static func returnsValue(_ declaration: some DeclSyntaxProtocol) -> Bool {
+        if let function = declaration.as(FunctionDeclSyntax.self) {
+            guard let type = function.signature.returnClause?.type else { return false }
+            return !isVoidOrNever(type)
+        }
+        if let accessor = declaration.as(AccessorDeclSyntax.self) {
+            return accessor.accessorSpecifier.tokenKind == .keyword(.get)
+        }
+        return false
+    }
+
+    private static func isVoidOrNever(_ type: TypeSyntax) -> Bool {
+        if let tuple = type.as(TupleTypeSyntax.self) { return tuple.elements.isEmpty }
+        if let identifier = type.as(IdentifierTypeSyntax.self) {
+            return ["Void", "Never"].contains(identifier.name.text) && identifier.genericArgumentClause == nil
+        }
+        if let member = type.as(MemberTypeSyntax.self) {
+            return member.baseType.trimmedDescription == "Swift" && ["Void", "Never"].contains(member.name.text)
+        }
+        return false
+    }
+
+    private static func implicitlyReturnedExpression(_ item: CodeBlockItemSyntax) -> ExprSyntax? {
+        switch item.item {
+        case .expr(let expression): return expression
+        case .stmt(let statement): return statement.as(ExpressionStmtSyntax.self)?.expression
+        case .decl: return nil
+        }
+    }
+
+    /// `Catalog.load(from:)`: enclosing types and functions from the lexical context, then the declaration.
+    private static func qualifiedName(
+        of declaration: some DeclSyntaxProtocol, in context: some MacroExpansionContext
+    ) -> String {
+        let enclosing = context.lexicalContext.reversed().compactMap { scopeName(of: $0) }
+        return (enclosing + [scopeName(of: Syntax(declaration)) ?? "body"]).joined(separator: ".")
+    }
+
+    private static func scopeName(of node: Syntax) -> String? {
+        if let type = node.asProtocol(NamedDeclSyntax.self), !node.is(FunctionDeclSyntax.self) {
+            return type.name.text
+        }
+        if let function = node.as(FunctionDeclSyntax.self) {
+            return function.name.text + labels(function.signature.parameterClause)
+        }
+        if let initializer = node.as(InitializerDeclSyntax.self) {
+            return "init" + (initializer.optionalMark?.text ?? "") + labels(initializer.signature.parameterClause)
+        }
+        if node.is(DeinitializerDeclSyntax.self) { return "deinit" }
+        if let accessor = node.as(AccessorDeclSyntax.self) { return accessor.accessorSpecifier.text }
+        if let binding = node.as(PatternBindingSyntax.self) { return binding.pattern.trimmedDescription }
+        if let extensionDecl = node.as(ExtensionDeclSyntax.self) { return extensionDecl.extendedType.trimmedDescription }
+        return nil
+    }
+
+    private static func labels(_ parameters: FunctionParameterClauseSyntax) -> String {
+        "(" + parameters.parameters.map { ($0.firstName.text) + ":" }.joined() + ")"
+    }
+}
+
+/// `#memoryProfiled("name") { ... }`: profiles the statements of one closure line by line, for a block inside
+/// a function or a closure the attached macro cannot reach.
+public struct MemoryProfiledBlockMacro: ExpressionMacro {
+    public static func expansion(
+        of node: some FreestandingMacroExpansionSyntax, in context: some MacroExpansionContext
+    ) throws -> ExprSyntax {
+        let closures = node.arguments.compactMap { $0.expression.as(ClosureExprSyntax.self) }
+        guard let closure = node.trailingClosure ?? closures.last else {
+            throw DiagnosticsError(diagnostics: [Diagnostic(node: Syntax(node), message: MacroMessage.missingClosure)])
+        }
+        if let signature = closure.signature {
+            throw DiagnosticsError(diagnostics: [
+                Diagnostic(node: Syntax(signature), message: MacroMessage.closureParameters)
+            ])
+        }
+        // The block starts in the middle of a line: indent its first line like its closing brace.
+        let source = SourceText(of: node, in: context, indentationFromLastLine: true)
+        let name: String
+        if let first = node.arguments.first, first.label == nil, !first.expression.is(ClosureExprSyntax.self) {
+            guard let literal = first.expression.as(StringLiteralExprSyntax.self),
+                let text = literal.representedLiteralValue
+            else {
+                throw DiagnosticsError(diagnostics: [
+                    Diagnostic(node: Syntax(first.expression), message: MacroMessage.blockName)
+                ])
+            }
+            name = text
+        } else {
+            name = "block at line \(source.firstLine)"
+        }
+
+        let statements = closure.statements
+        let returned = statements.count == 1
+            ? statements.first.flatMap(MemoryProfiledMacro.implicitlyReturnedExpressionForClosure) : nil
+        var instrumenter = StatementInstrumenter(source: source)
+        let instrumented = instrumenter.instrumentBody(statements, returnedExpression: returned)
+        let frame = MemoryProfiledMacro.frameName
+        let body = CodeBlockItemListSyntax(instrumented).description
+        return """
+            MemoryProfiler.LineProfiler.profile(\
+            block: \(literal: name), file: \(literal: source.filePath), line: \(raw: source.firstLine), \
+            source: \(literal: source.text)) { (\(raw: frame): inout MemoryProfiler.LineFrame) in
+            \(raw: body)
+            }
+            """
+    }
+}
+
+extension MemoryProfiledMacro {
+    static func implicitlyReturnedExpressionForClosure(_ item: CodeBlockItemSyntax) -> ExprSyntax? {
+        guard let expression = implicitlyReturnedExpression(item) else { return nil }
+        // `if` and `switch` statements stay statements: as expressions they would need a value in each branch.
+        if expression.is(IfExprSyntax.self) || expression.is(SwitchExprSyntax.self) { return nil }
+        return expression
+    }
+}
+
+enum MacroMessage: DiagnosticMessage {
+    case missingBody(of: String)
+    case closure
+    case precision
+    case missingClosure
+    case closureParameters
+    case blockName
+
+    var message: String {
+        switch self {
+        case .missingBody(let kind):
+            "@MemoryProfiled needs \(kind) with a body to profile; a protocol requirement or a declaration "
+                + "without body has no lines to measure"
+        case .closure:
+            "@MemoryProfiled cannot be attached to a closure; profile it with #memoryProfiled { ... } instead"
+        case .precision:
+            "precision must be an integer literal between 0 and 12 (digits after the decimal point of MiB)"
+        case .missingClosure:
+            "#memoryProfiled needs the statements to profile as a trailing closure: #memoryProfiled(\"name\") { ... }"
+        case .closureParameters:
+            "#memoryProfiled takes a closure without parameters; its statements run once, right here"
+        case .blockName:
+            "the block's name must be a string literal, such as #memoryProfiled(\"load\") { ... }"
+        }
+    }
+
+    var diagnosticID: MessageID { MessageID(domain: "MemoryProfilerPlugin", id: "\(self)") }
+    var severity: DiagnosticSeverity { .error }
+}

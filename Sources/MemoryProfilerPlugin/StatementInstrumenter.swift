@@ -1,0 +1,267 @@
+import SwiftSyntax
+
+/// Puts a probe call before every statement of a body, at every depth of statement nesting.
+///
+/// - Every statement gets `frame.line(N)` before it, N being its line in the user's file.
+/// - `if`/`else`, `guard`, `switch` cases, loops, `do`/`catch`, `defer` and `#if` clauses are entered.
+/// - A loop's header is probed before the loop and again at the end of every iteration (a `defer` at the top of
+///   the body), so it counts iterations plus one, like memory_profiler's `for` lines.
+/// - Closures, local functions, local types and `if`/`switch` in expression position are not entered: their
+///   cost lands on the statement that runs them.
+/// - Each statement is preceded by `#sourceLocation(file:line:)` naming its real place, and keeps its indentation,
+///   so compiler diagnostics, `#line`, `#filePath` and debug line tables point at the user's own line and column.
+struct StatementInstrumenter {
+    let source: SourceText
+
+    private let frame = MemoryProfiledMacro.frameName
+
+    init(source: SourceText) {
+        self.source = source
+    }
+
+    /// `#sourceLocation()`, which ends the remapping after the last statement.
+    private var restoringSourceLocation: [CodeBlockItemSyntax] {
+        [CodeBlockItemSyntax(item: .decl("\n#sourceLocation()"))]
+    }
+
+    /// The instrumented body. `returnedExpression`, the expression of a single-expression body whose value is
+    /// the result, becomes `return expression`, as it must once probes stand around it.
+    mutating func instrumentBody(
+        _ items: CodeBlockItemListSyntax, returnedExpression: ExprSyntax?
+    ) -> [CodeBlockItemSyntax] {
+        let positions = MagicLiteralPositions(in: items, source: source)
+        let instrumented: [CodeBlockItemSyntax]
+        if let returnedExpression, items.count == 1, let only = items.first {
+            let line = source.line(of: only)
+            let returned = CodeBlockItemSyntax(
+                leadingTrivia: indentation(of: only),
+                item: .stmt(StmtSyntax(ReturnStmtSyntax(expression: returnedExpression.trimmed))))
+            instrumented = [probe("line", line), sourceLocation(line), returned]
+        } else {
+            instrumented = instrumentStatements(items)
+        }
+        let rewriter = MagicLiteralRewriter(positions: positions)
+        return instrumented.map { rewriter.rewrite($0).cast(CodeBlockItemSyntax.self) } + restoringSourceLocation
+    }
+
+    private mutating func instrumentStatements(_ items: CodeBlockItemListSyntax) -> [CodeBlockItemSyntax] {
+        var result: [CodeBlockItemSyntax] = []
+        for item in items {
+            let line = source.line(of: item)
+            let executes: Bool
+            switch item.item {
+            case .decl(let declaration):
+                executes = declaration.is(VariableDeclSyntax.self)
+            case .stmt, .expr:
+                executes = true
+            }
+            if executes { result.append(probe("line", line)) }
+            result.append(sourceLocation(line))
+            result.append(instrumentNested(in: item).with(\.leadingTrivia, indentation(of: item)))
+        }
+        return result
+    }
+
+    private mutating func instrumentNested(in item: CodeBlockItemSyntax) -> CodeBlockItemSyntax {
+        let line = source.line(of: item)
+        switch item.item {
+        case .stmt(let statement):
+            return item.with(\.item, .stmt(instrument(statement, headerLine: line)))
+        case .expr(let expression):
+            return item.with(\.item, .expr(instrument(expression)))
+        case .decl(let declaration):
+            if let conditional = declaration.as(IfConfigDeclSyntax.self) {
+                return item.with(\.item, .decl(DeclSyntax(instrument(conditional))))
+            }
+            return item
+        }
+    }
+
+    private mutating func instrument(_ statement: StmtSyntax, headerLine: Int) -> StmtSyntax {
+        if let expression = statement.as(ExpressionStmtSyntax.self) {
+            return StmtSyntax(expression.with(\.expression, instrument(expression.expression)))
+        }
+        if let guardStatement = statement.as(GuardStmtSyntax.self) {
+            return StmtSyntax(guardStatement.with(\.body, instrument(guardStatement.body)))
+        }
+        if let loop = statement.as(ForStmtSyntax.self) {
+            return StmtSyntax(loop.with(\.body, instrumentLoopBody(loop.body, headerLine: headerLine)))
+        }
+        if let loop = statement.as(WhileStmtSyntax.self) {
+            return StmtSyntax(loop.with(\.body, instrumentLoopBody(loop.body, headerLine: headerLine)))
+        }
+        if let loop = statement.as(RepeatStmtSyntax.self) {
+            // The condition runs after each iteration, on its own line: that line counts the iterations.
+            let conditionLine = source.line(of: loop.whileKeyword)
+            return StmtSyntax(loop.with(\.body, instrumentLoopBody(loop.body, headerLine: conditionLine)))
+        }
+        if let doStatement = statement.as(DoStmtSyntax.self) {
+            var result = doStatement.with(\.body, instrument(doStatement.body))
+            result.catchClauses = CatchClauseListSyntax(
+                doStatement.catchClauses.map { $0.with(\.body, instrument($0.body)) })
+            return StmtSyntax(result)
+        }
+        if let deferStatement = statement.as(DeferStmtSyntax.self) {
+            return StmtSyntax(deferStatement.with(\.body, instrument(deferStatement.body)))
+        }
+        if let labeled = statement.as(LabeledStmtSyntax.self) {
+            return StmtSyntax(labeled.with(\.statement, instrument(labeled.statement, headerLine: headerLine)))
+        }
+        return statement
+    }
+
+    /// `if` and `switch` in statement position; any other expression is left whole.
+    private mutating func instrument(_ expression: ExprSyntax) -> ExprSyntax {
+        if let ifExpression = expression.as(IfExprSyntax.self) {
+            return ExprSyntax(instrument(ifExpression))
+        }
+        if let switchExpression = expression.as(SwitchExprSyntax.self) {
+            return ExprSyntax(switchExpression.with(\.cases, instrument(switchExpression.cases)))
+        }
+        return expression
+    }
+
+    private mutating func instrument(_ ifExpression: IfExprSyntax) -> IfExprSyntax {
+        var result = ifExpression.with(\.body, instrument(ifExpression.body))
+        switch ifExpression.elseBody {
+        case .ifExpr(let elseIf): result.elseBody = .ifExpr(instrument(elseIf))
+        case .codeBlock(let block): result.elseBody = .codeBlock(instrument(block))
+        case nil: break
+        }
+        return result
+    }
+
+    private mutating func instrument(_ cases: SwitchCaseListSyntax) -> SwitchCaseListSyntax {
+        SwitchCaseListSyntax(
+            cases.map { element in
+                switch element {
+                case .switchCase(let switchCase):
+                    let statements = CodeBlockItemListSyntax(instrumentStatements(switchCase.statements))
+                    return .switchCase(switchCase.with(\.statements, statements))
+                case .ifConfigDecl(let conditional):
+                    return .ifConfigDecl(instrument(conditional))
+                }
+            })
+    }
+
+    private mutating func instrument(_ conditional: IfConfigDeclSyntax) -> IfConfigDeclSyntax {
+        conditional.with(
+            \.clauses,
+            IfConfigClauseListSyntax(
+                conditional.clauses.map { clause in
+                    switch clause.elements {
+                    case .statements(let statements):
+                        return clause.with(\.elements, .statements(CodeBlockItemListSyntax(instrumentStatements(statements))))
+                    case .switchCases(let cases):
+                        return clause.with(\.elements, .switchCases(instrument(cases)))
+                    default:
+                        return clause
+                    }
+                }))
+    }
+
+    private mutating func instrument(_ block: CodeBlockSyntax) -> CodeBlockSyntax {
+        block.with(\.statements, CodeBlockItemListSyntax(instrumentStatements(block.statements)))
+    }
+
+    private mutating func instrumentLoopBody(_ block: CodeBlockSyntax, headerLine: Int) -> CodeBlockSyntax {
+        let statements = instrumentStatements(block.statements)
+        // An empty body gets the call itself: a lone `defer` at the end of a scope draws a warning.
+        let loopBack: CodeBlockItemSyntax =
+            statements.isEmpty
+            ? probe("loopBack", headerLine)
+            : CodeBlockItemSyntax(
+                item: .stmt(StmtSyntax("\n\(raw: "defer { \(frame).loopBack(\(headerLine)) }")")))
+        return block.with(\.statements, CodeBlockItemListSyntax([loopBack] + statements))
+    }
+
+    private func probe(_ method: String, _ line: Int) -> CodeBlockItemSyntax {
+        CodeBlockItemSyntax(item: .expr(ExprSyntax("\n\(raw: frame).\(raw: method)(\(raw: line))")))
+    }
+
+    private func sourceLocation(_ line: Int) -> CodeBlockItemSyntax {
+        let directive: DeclSyntax = "\n#sourceLocation(file: \"\(raw: escaped(source.filePath))\", line: \(raw: line))"
+        return CodeBlockItemSyntax(item: .decl(directive))
+    }
+
+    /// A newline and the statement's original indentation: with the directive above, its column stays true.
+    private func indentation(of item: CodeBlockItemSyntax) -> Trivia {
+        .newline + .spaces(source.column(of: item) - 1)
+    }
+
+    private func escaped(_ path: String) -> String {
+        path.replacingBackslashesAndQuotes()
+    }
+}
+
+extension String {
+    fileprivate func replacingBackslashesAndQuotes() -> String {
+        var result = ""
+        for character in self {
+            switch character {
+            case "\\": result += "\\\\"
+            case "\"": result += "\\\""
+            default: result.append(character)
+            }
+        }
+        return result
+    }
+}
+
+/// The lines and columns of the `#line` and `#column` expressions of a body, in source order.
+///
+/// Inside a macro expansion these resolve to the place of the attribute, even under `#sourceLocation`; the
+/// expansion replaces them with the numbers of their own place.
+struct MagicLiteralPositions {
+    var values: [Int] = []
+
+    init(in items: CodeBlockItemListSyntax, source: SourceText) {
+        final class Collector: SyntaxVisitor {
+            let source: SourceText
+            var values: [Int] = []
+            init(source: SourceText) {
+                self.source = source
+                super.init(viewMode: .sourceAccurate)
+            }
+            override func visit(_ node: MacroExpansionExprSyntax) -> SyntaxVisitorContinueKind {
+                switch MagicLiteralRewriter.kind(of: node) {
+                case "line": values.append(source.line(of: node))
+                case "column": values.append(source.column(of: node))
+                default: break
+                }
+                return .visitChildren
+            }
+        }
+        let collector = Collector(source: source)
+        for item in items { collector.walk(item) }
+        values = collector.values
+    }
+}
+
+/// Replaces the k-th `#line` or `#column` of the instrumented body with the k-th collected number: the
+/// instrumentation adds statements but never reorders or removes the user's expressions.
+final class MagicLiteralRewriter: SyntaxRewriter {
+    private let values: [Int]
+    private var next = 0
+
+    init(positions: MagicLiteralPositions) {
+        values = positions.values
+        super.init(viewMode: .sourceAccurate)
+    }
+
+    static func kind(of node: MacroExpansionExprSyntax) -> String? {
+        let name = node.macroName.text
+        guard name == "line" || name == "column", node.arguments.isEmpty, node.trailingClosure == nil else {
+            return nil
+        }
+        return name
+    }
+
+    override func visit(_ node: MacroExpansionExprSyntax) -> ExprSyntax {
+        guard Self.kind(of: node) != nil, next < values.count else { return super.visit(node) }
+        let value = values[next]
+        next += 1
+        let literal = IntegerLiteralExprSyntax(literal: .integerLiteral(String(value)))
+        return ExprSyntax(literal.with(\.leadingTrivia, node.leadingTrivia).with(\.trailingTrivia, node.trailingTrivia))
+    }
+}

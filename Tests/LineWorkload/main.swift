@@ -1,0 +1,234 @@
+// Profiled functions the line-profiling tests run in a process of their own, one scenario per argument, so
+// each measures memory no other test disturbs. The tests read the report from MPROF_LINE_JSON.
+#if canImport(Glibc)
+import Glibc
+#endif
+import MemoryProfilerMacros
+
+func touched(mebibytes: Int) -> UnsafeMutableRawPointer {
+    let bytes = mebibytes << 20
+    let block = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 4096)
+    block.initializeMemory(as: UInt8.self, repeating: 0xA5, count: bytes)
+    return block
+}
+
+/// A line that keeps 200 MiB, then a temporary of 100 MiB freed within one line.
+@MemoryProfiled
+func allocateAndRelease() -> Int {
+    let kept = touched(mebibytes: 200)  // keeps 200 MiB
+    let sum = withTemporary(mebibytes: 100)  // 100 MiB come and go
+    kept.deallocate()  // gives 200 MiB back
+    return sum
+}
+
+func withTemporary(mebibytes: Int) -> Int {
+    let block = touched(mebibytes: mebibytes)
+    defer { block.deallocate() }
+    return Int(block.load(as: UInt8.self))
+}
+
+@MemoryProfiled
+func loops(_ count: Int) -> Int {
+    var total = 0
+    for value in 0..<count {  // for header
+        total += value  // for body
+    }
+    var index = 0
+    while index < count {  // while header
+        index += 1
+    }
+    repeat {
+        index -= 1
+    } while index > 0  // repeat condition
+    outer: for row in 0..<3 {  // labelled header
+        for column in 0..<3 {
+            if column == 1 { continue outer }  // continue outer
+            if row == 2 { break outer }
+            total += column
+        }
+    }
+    for _ in 0..<count {}
+    return total
+}
+
+enum Failure: Error { case bad(Int) }
+
+@MemoryProfiled
+func controlFlow(_ value: Int) throws(Failure) -> String {
+    var log: [String] = []
+    defer { log.removeAll() }  // defer line
+    guard value >= 0 else {
+        throw .bad(value)  // guard throw
+    }
+    if value % 2 == 0 {
+        log.append("even")  // even branch
+    } else if value % 3 == 0 {
+        log.append("three")  // three branch
+    } else {
+        log.append("odd")  // odd branch
+    }
+    switch value {
+    case 0:
+        log.append("zero")  // case zero
+        fallthrough
+    case 1:
+        log.append("small")  // case small
+    default:
+        log.append("large")  // case default
+    }
+    do {
+        try check(value)  // do try
+        log.append("checked")  // after try
+    } catch {
+        log.append("caught")  // catch body
+    }
+    #if os(Linux)
+    log.append("linux")  // if-config line
+    #endif
+    let reportedLine = #line  // hash line
+    log.append(String(reportedLine))
+    func helper() -> Int { log.count }  // local function
+    let closure = { (x: Int) in x * 2 }  // closure line
+    log.append(String(closure(helper())))
+    return log.joined(separator: ",")
+}
+
+func check(_ value: Int) throws {
+    if value > 10 { throw Failure.bad(value) }
+}
+
+@MemoryProfiled
+func singleExpression(_ value: Int) -> Int { value * 3 }
+
+@MemoryProfiled
+func generic<Element: Numeric>(_ values: [Element]) -> Element {
+    var sum: Element = 0
+    for value in values { sum += value }
+    return sum
+}
+
+@MemoryProfiled
+func recursive(_ depth: Int) -> Int {
+    let block = touched(mebibytes: 8)  // 8 MiB per level
+    defer { block.deallocate() }
+    if depth == 0 { return 0 }
+    return recursive(depth - 1) + 1  // recursive call
+}
+
+@MemoryProfiled
+func asynchronous(_ value: Int) async -> Int {
+    let before = value + 1
+    await Task.yield()  // suspension point
+    let after = before * 2
+    return after
+}
+
+final class Buffer {
+    var storage: UnsafeMutableRawPointer
+
+    @MemoryProfiled
+    init(mebibytes: Int) {
+        storage = touched(mebibytes: mebibytes)  // init allocation
+    }
+
+    @MemoryProfiled
+    deinit {
+        storage.deallocate()  // deinit release
+    }
+}
+
+actor Counter {
+    var count = 0
+
+    @MemoryProfiled
+    func increment(by step: Int) -> Int {
+        count += step  // actor state
+        return count
+    }
+}
+
+struct Accumulator {
+    var values: [Int] = []
+
+    @MemoryProfiled
+    mutating func add(_ value: Int) {
+        values.append(value)  // mutating append
+    }
+}
+
+@MemoryProfiled
+func threadWork(_ index: Int) -> Int {
+    let block = touched(mebibytes: 4)  // thread allocation
+    let value = Int(block.load(as: UInt8.self)) + index
+    block.deallocate()
+    return value
+}
+
+@MemoryProfiled
+func grow() -> Int {
+    var blocks: [UnsafeMutableRawPointer] = []
+    for _ in 0..<6 {
+        blocks.append(touched(mebibytes: 32))  // 32 MiB each
+    }
+    blocks.forEach { $0.deallocate() }
+    return blocks.count
+}
+
+func runThreads(count: Int) {
+    var threads: [pthread_t] = []
+    for index in 0..<count {
+        var thread = pthread_t()
+        let box = Unmanaged.passRetained(index as AnyObject).toOpaque()
+        pthread_create(&thread, nil, { argument in
+            let index = Unmanaged<AnyObject>.fromOpaque(argument!).takeRetainedValue() as! Int
+            for _ in 0..<50 { _ = threadWork(index) }
+            return nil
+        }, box)
+        threads.append(thread)
+    }
+    for thread in threads { pthread_join(thread, nil) }
+}
+
+let scenario = CommandLine.arguments.dropFirst().first ?? ""
+switch scenario {
+case "allocate":
+    print(allocateAndRelease())
+case "loops":
+    print(loops(5))
+case "control":
+    print(try controlFlow(0))
+    print(try controlFlow(9))
+    print(try controlFlow(7))
+    print(try controlFlow(12))
+    print((try? controlFlow(-1)) ?? "thrown")
+case "kinds":
+    print(singleExpression(14))
+    print(generic([1.5, 2.5]), generic([1, 2, 3]))
+    print(recursive(4))
+    print(await asynchronous(20))
+    var buffer: Buffer? = Buffer(mebibytes: 16)
+    _ = buffer
+    buffer = nil
+    print(await Counter().increment(by: 3))
+    var accumulator = Accumulator()
+    accumulator.add(5)
+    print(accumulator.values)
+case "block":
+    let result = #memoryProfiled("block") {
+        let first = touched(mebibytes: 64)  // block allocation
+        first.deallocate()
+        return 42
+    }
+    let asyncResult = await #memoryProfiled("async block") {
+        await Task.yield()
+        return 7
+    }
+    print(result, asyncResult)
+case "threads":
+    runThreads(count: 4)
+case "grow":
+    print(grow())
+default:
+    print("usage: line-workload allocate|loops|control|kinds|block|threads|grow")
+    exit(2)
+}
