@@ -9,6 +9,9 @@ import SwiftSyntaxMacros
 /// wrapping statements in closures), so `let` bindings stay in scope and `try`, `await`, `return`, labelled
 /// `break`/`continue` and `fallthrough` keep working. See ``StatementInstrumenter`` for the details.
 public struct MemoryProfiledMacro: BodyMacro {
+    /// The user's statements keep their exact spelling and columns: no reformatting of the expansion.
+    public static var formatMode: FormatMode { .disabled }
+
     public static func expansion(
         of node: AttributeSyntax,
         providingBodyFor declaration: some DeclSyntaxProtocol & WithOptionalCodeBlockSyntax,
@@ -29,12 +32,14 @@ public struct MemoryProfiledMacro: BodyMacro {
             ? statements.first.flatMap(implicitlyReturnedExpression) : nil
         let instrumented = instrumenter.instrumentBody(statements, returnedExpression: returned)
 
+        let indent = body.statements.first.map(instrumenter.indentation(of:))
+            ?? .newline + .spaces(source.column(of: declaration) + 3)
         let enter: CodeBlockItemSyntax = """
-            var \(raw: frameName) = MemoryProfiler.LineProfiler.enter(\
+            \(indent)var \(raw: frameName) = MemoryProfiler.LineProfiler.enter(\
             function: \(literal: name), file: \(literal: source.filePath), line: \(raw: source.firstLine), \
             source: \(literal: source.text), precision: \(raw: precision.map(String.init) ?? "nil"))
             """
-        let exit: CodeBlockItemSyntax = "defer { \(raw: frameName).exit() }"
+        let exit: CodeBlockItemSyntax = "\(indent)defer { \(raw: frameName).exit() }"
         return [enter, exit] + instrumented
     }
 
@@ -137,6 +142,9 @@ public struct MemoryProfiledMacro: BodyMacro {
 /// `#memoryProfiled("name") { ... }`: profiles the statements of one closure line by line, for a block inside
 /// a function or a closure the attached macro cannot reach.
 public struct MemoryProfiledBlockMacro: ExpressionMacro {
+    /// The user's statements keep their exact spelling and columns: no reformatting of the expansion.
+    public static var formatMode: FormatMode { .disabled }
+
     public static func expansion(
         of node: some FreestandingMacroExpansionSyntax, in context: some MacroExpansionContext
     ) throws -> ExprSyntax {

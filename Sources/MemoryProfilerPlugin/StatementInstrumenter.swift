@@ -21,7 +21,7 @@ struct StatementInstrumenter {
 
     /// `#sourceLocation()`, which ends the remapping after the last statement.
     private var restoringSourceLocation: [CodeBlockItemSyntax] {
-        [CodeBlockItemSyntax(item: .decl("\n#sourceLocation()"))]
+        [CodeBlockItemSyntax(item: .decl("\n#sourceLocation()\n"))]
     }
 
     /// The instrumented body. `returnedExpression`, the expression of a single-expression body whose value is
@@ -35,8 +35,13 @@ struct StatementInstrumenter {
             let line = source.line(of: only)
             let returned = CodeBlockItemSyntax(
                 leadingTrivia: indentation(of: only),
-                item: .stmt(StmtSyntax(ReturnStmtSyntax(expression: returnedExpression.trimmed))))
-            instrumented = [probe("line", line), sourceLocation(line), returned]
+                item: .stmt(
+                    StmtSyntax(
+                        ReturnStmtSyntax(
+                            returnKeyword: .keyword(.return, trailingTrivia: .space),
+                            expression: returnedExpression.trimmed))))
+            let indent = indentation(of: only)
+            instrumented = [probe("line", line, indent), sourceLocation(line, indent), returned]
         } else {
             instrumented = instrumentStatements(items)
         }
@@ -55,9 +60,10 @@ struct StatementInstrumenter {
             case .stmt, .expr:
                 executes = true
             }
-            if executes { result.append(probe("line", line)) }
-            result.append(sourceLocation(line))
-            result.append(instrumentNested(in: item).with(\.leadingTrivia, indentation(of: item)))
+            let indent = indentation(of: item)
+            if executes { result.append(probe("line", line, indent)) }
+            result.append(sourceLocation(line, indent))
+            result.append(instrumentNested(in: item).with(\.leadingTrivia, indent))
         }
         return result
     }
@@ -166,26 +172,27 @@ struct StatementInstrumenter {
 
     private mutating func instrumentLoopBody(_ block: CodeBlockSyntax, headerLine: Int) -> CodeBlockSyntax {
         let statements = instrumentStatements(block.statements)
+        let indent = block.statements.first.map(indentation(of:)) ?? .newline + .spaces(source.column(of: block) + 3)
         // An empty body gets the call itself: a lone `defer` at the end of a scope draws a warning.
         let loopBack: CodeBlockItemSyntax =
             statements.isEmpty
-            ? probe("loopBack", headerLine)
+            ? probe("loopBack", headerLine, indent)
             : CodeBlockItemSyntax(
-                item: .stmt(StmtSyntax("\n\(raw: "defer { \(frame).loopBack(\(headerLine)) }")")))
+                item: .stmt(StmtSyntax("\(indent)\(raw: "defer { \(frame).loopBack(\(headerLine)) }")")))
         return block.with(\.statements, CodeBlockItemListSyntax([loopBack] + statements))
     }
 
-    private func probe(_ method: String, _ line: Int) -> CodeBlockItemSyntax {
-        CodeBlockItemSyntax(item: .expr(ExprSyntax("\n\(raw: frame).\(raw: method)(\(raw: line))")))
+    private func probe(_ method: String, _ line: Int, _ indent: Trivia) -> CodeBlockItemSyntax {
+        CodeBlockItemSyntax(item: .expr(ExprSyntax("\(indent)\(raw: frame).\(raw: method)(\(raw: line))")))
     }
 
-    private func sourceLocation(_ line: Int) -> CodeBlockItemSyntax {
-        let directive: DeclSyntax = "\n#sourceLocation(file: \"\(raw: escaped(source.filePath))\", line: \(raw: line))"
+    private func sourceLocation(_ line: Int, _ indent: Trivia) -> CodeBlockItemSyntax {
+        let directive: DeclSyntax = "\(indent)#sourceLocation(file: \"\(raw: escaped(source.filePath))\", line: \(raw: line))"
         return CodeBlockItemSyntax(item: .decl(directive))
     }
 
     /// A newline and the statement's original indentation: with the directive above, its column stays true.
-    private func indentation(of item: CodeBlockItemSyntax) -> Trivia {
+    func indentation(of item: CodeBlockItemSyntax) -> Trivia {
         .newline + .spaces(source.column(of: item) - 1)
     }
 

@@ -19,11 +19,26 @@ package struct CommandResult: Sendable {
 package func runProduct(
     _ product: String, _ arguments: [String], environment: [String: String] = [:]
 ) throws -> CommandResult {
+    try run(BuiltProducts.path(product), arguments, environment: environment)
+}
+
+/// Runs a command found on `PATH` (a peer tool such as `gdb` or `python3`) to its end; a missing command is
+/// an error, so a test that needs it fails instead of passing without it.
+package func runCommand(
+    _ name: String, _ arguments: [String], environment: [String: String] = [:]
+) throws -> CommandResult {
+    guard let executable = ExecutableLookup.find(name) else {
+        throw MemoryError(.unavailable, "\(name) is not on PATH; the test needs it")
+    }
+    return try run(executable, arguments, environment: environment)
+}
+
+private func run(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> CommandResult {
     let errorFile = FileManager.default.temporaryDirectory
         .appendingPathComponent("stderr-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: errorFile) }
     let child = try ChildProcess.spawn(
-        BuiltProducts.path(product), arguments: arguments, environment: environment, standardInput: .null,
+        executable, arguments: arguments, environment: environment, standardInput: .null,
         standardOutput: .pipe, standardError: .file(errorFile))
     let output = child.readOutput()
     child.closePipes()

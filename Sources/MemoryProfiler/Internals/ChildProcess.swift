@@ -198,8 +198,8 @@ package final class ChildProcess: Sendable {
 }
 
 /// Finds commands on `PATH`, as a shell would.
-enum ExecutableLookup {
-    static func find(_ name: String) -> String? {
+package enum ExecutableLookup {
+    package static func find(_ name: String) -> String? {
         let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
         for directory in path.split(separator: ":") {
             let candidate = "\(directory)/\(name)"
