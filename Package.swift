@@ -67,7 +67,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MemoryProfilerCLITests",
-            dependencies: ["MemoryProfilerCLI", "MemoryProfilerTestSupport", "mprof", "memory-workload"]
+            dependencies: ["MemoryProfilerCLI", "MemoryProfilerTestSupport", "mprof", "memory-workload", "line-workload"]
         ),
     ]
 )

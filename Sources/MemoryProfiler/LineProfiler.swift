@@ -35,6 +35,7 @@ public enum LineProfiler {
         set {
             configurationStorage.withLock { $0 = newValue }
             limitBytes.store(newValue.memoryLimit?.bytes ?? .max, ordering: .relaxed)
+            LineRecorder.shared.measureHeap(newValue.measuresHeap)
         }
     }
 

@@ -68,6 +68,10 @@ final class LineRecorder: Sendable {
         heapEnabled.store(LineProfiler.configuration.measuresHeap && meter.canMeasureHeap, ordering: .relaxed)
     }
 
+    func measureHeap(_ measures: Bool) {
+        heapEnabled.store(measures && meter.canMeasureHeap, ordering: .relaxed)
+    }
+
     // MARK: Probes
 
     func enter(

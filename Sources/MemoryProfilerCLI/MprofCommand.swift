@@ -12,7 +12,7 @@ public struct MprofCommand: ParsableCommand {
             Memory is printed in MiB (2^20 bytes).
             """,
         version: "0.1.0",
-        subcommands: [ReadersCommand.self]
+        subcommands: [ReadersCommand.self, LinesCommand.self]
     )
 
     public init() {}

@@ -16,7 +16,7 @@
 /// Functions, methods, initializers, deinitializers and accessors with a body can be profiled, synchronous or
 /// `async`, throwing (typed too) or not, generic or not. Statements inside `if`, `guard`, `switch`, loops,
 /// `do`/`catch`, `defer` and `#if` are measured one by one; closures and local functions are not entered, so
-/// their cost lands on the line that runs them (profile them with ``memoryProfiled(_:_:)``).
+/// their cost lands on the line that runs them (profile them with `#memoryProfiled`).
 @attached(body)
 public macro MemoryProfiled() = #externalMacro(module: "MemoryProfilerPlugin", type: "MemoryProfiledMacro")
 

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import MemoryProfiler
+
+/// `mprof lines`: prints a line-by-line profile saved as JSON (by `MPROF_LINE_JSON`) as a report.
+struct LinesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lines",
+        abstract: "Print a saved line-by-line profile (@MemoryProfiled) as memory_profiler's report.",
+        discussion: """
+            A program whose functions are marked @MemoryProfiled writes its profile as JSON at exit when \
+            MPROF_LINE_JSON names a file. This command prints it as text, with the precision and columns you \
+            choose, or as JSON again (filtered with --function).
+            """
+    )
+
+    @Argument(help: "The JSON file MPROF_LINE_JSON named.")
+    var file: String
+
+    @Option(help: "Digits after the decimal point of the MiB columns (0 to 12).")
+    var precision = 1
+
+    @Option(help: "Columns: extended (with Peak and Heap) or classic (memory_profiler's).")
+    var style: LineReportStyle = .extended
+
+    @Option(name: .customLong("function"), help: "Only functions with this name (repeat for several).")
+    var functions: [String] = []
+
+    @Option(help: "Output format: text or json.")
+    var format: LinesFormat = .text
+
+    func validate() throws {
+        guard (0...12).contains(precision) else { throw ValidationError("--precision must be from 0 to 12") }
+    }
+
+    func run() throws {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: file))
+        } catch {
+            throw CLIError("cannot read \(file): \((error as NSError).localizedFailureReason ?? "\(error)")")
+        }
+        var report: LineProfileReport
+        do {
+            report = try JSONDecoder().decode(LineProfileReport.self, from: data)
+        } catch {
+            throw CLIError("\(file) is not a line profile (the JSON that MPROF_LINE_JSON writes): \(error)")
+        }
+        if !functions.isEmpty {
+            let missing = functions.filter { name in !report.functions.contains { $0.name == name } }
+            guard missing.isEmpty else {
+                let known = report.functions.map(\.name).joined(separator: ", ")
+                throw CLIError("no function named \(missing.joined(separator: ", ")) in \(file) (it has: \(known))")
+            }
+            report.functions = report.functions.filter { functions.contains($0.name) }
+        }
+        switch format {
+        case .text:
+            print(report.text(precision: precision, style: style), terminator: "")
+        case .json:
+            print(report.json(), terminator: "")
+        }
+    }
+}
+
+enum LinesFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+extension LineReportStyle: ExpressibleByArgument {}
+
+/// A failure the user can act on: printed as `Error: <message>`, exit status 1.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
