@@ -13,8 +13,9 @@
 /// ```
 ///
 /// The report prints at exit; see ``LineProfiler`` for reports on demand, as JSON, and the settings.
-/// Functions, methods, initializers, deinitializers and accessors with a body can be profiled, synchronous or
-/// `async`, throwing (typed too) or not, generic or not. Statements inside `if`, `guard`, `switch`, loops,
+/// Functions, methods (static, `mutating`, actor-isolated), initializers and deinitializers with a body can be
+/// profiled, synchronous or `async`, throwing (typed too), rethrowing or not, generic or not. Property
+/// accessors cannot: swift-syntax's plugin host does not pass them to body macros. Statements inside `if`, `guard`, `switch`, loops,
 /// `do`/`catch`, `defer` and `#if` are measured one by one; closures and local functions are not entered, so
 /// their cost lands on the line that runs them (profile them with `#memoryProfiled`).
 @attached(body)

@@ -137,6 +137,35 @@ final class Buffer {
     }
 }
 
+class Base {
+    let size: Int
+    init(size: Int) { self.size = size }
+}
+
+final class Derived: Base {
+    let label: String
+
+    @MemoryProfiled
+    init(label: String) {
+        self.label = label  // before super.init
+        super.init(size: label.count)
+    }
+
+    @MemoryProfiled
+    convenience init() {
+        let label = "convenience"  // before self.init
+        self.init(label: label)
+    }
+
+    @MemoryProfiled
+    static func make() -> Derived { Derived() }
+
+    @MemoryProfiled
+    func apply(_ body: (Int) throws -> Void) rethrows {
+        try body(size)  // rethrown call
+    }
+}
+
 actor Counter {
     var count = 0
 
@@ -213,6 +242,9 @@ case "kinds":
     var accumulator = Accumulator()
     accumulator.add(5)
     print(accumulator.values)
+    let derived = Derived.make()
+    try? derived.apply { size in if size > 5 { throw Failure.bad(size) } }
+    print(derived.label)
 case "block":
     let result = #memoryProfiled("block") {
         let first = touched(mebibytes: 64)  // block allocation

@@ -63,7 +63,7 @@ import Testing
 
     @Test func methodsInitializersAsyncGenericAndRecursiveFunctionsAreProfiled() throws {
         let run = try LineWorkloadRun("kinds")
-        #expect(run.standardOutput.hasPrefix("42\n4.0 6\n4\n42\n3\n[5]\n"))
+        #expect(run.standardOutput.hasPrefix("42\n4.0 6\n4\n42\n3\n[5]\nconvenience\n"))
 
         let single = try run.function("singleExpression(_:)")
         #expect(try single.line(containing: "func singleExpression").occurrences == 1)
@@ -91,6 +91,10 @@ import Testing
 
         #expect(try run.function("Counter.increment(by:)").line(containing: "// actor state").occurrences == 1)
         #expect(try run.function("Accumulator.add(_:)").line(containing: "// mutating append").occurrences == 1)
+        #expect(try run.function("Derived.init(label:)").line(containing: "// before super.init").occurrences == 1)
+        #expect(try run.function("Derived.init()").line(containing: "// before self.init").occurrences == 1)
+        #expect(try run.function("Derived.make()").calls == 1)
+        #expect(try run.function("Derived.apply(_:)").line(containing: "// rethrown call").occurrences == 1)
     }
 
     @Test func blocksAreProfiledThroughTheExpressionMacro() throws {
