@@ -10,14 +10,17 @@ let package = Package(
         .package(name: "swift-memory-profiler", path: ".."),
     ],
     targets: [
+        .target(name: "BenchmarkSupport"),
         .executableTarget(
             name: "sampler-benchmark",
-            dependencies: [.product(name: "MemoryProfiler", package: "swift-memory-profiler")],
+            dependencies: ["BenchmarkSupport", .product(name: "MemoryProfiler", package: "swift-memory-profiler")],
             path: "Sources/SamplerBenchmark"
         ),
         .executableTarget(
             name: "line-profiler-benchmark",
-            dependencies: [.product(name: "MemoryProfilerMacros", package: "swift-memory-profiler")],
+            dependencies: [
+                "BenchmarkSupport", .product(name: "MemoryProfilerMacros", package: "swift-memory-profiler"),
+            ],
             path: "Sources/LineProfilerBenchmark"
         ),
     ]

@@ -5,6 +5,8 @@
 //   swift run -c release line-profiler-benchmark --iterations 1000000 --repeats 11
 import MemoryProfilerMacros
 
+import BenchmarkSupport
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -86,26 +88,10 @@ func seconds(_ body: () -> Int) -> Double {
     return Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) * 1e-9
 }
 
-func median(_ values: [Double]) -> Double {
-    let sorted = values.sorted()
-    return sorted[sorted.count / 2]
-}
+func median(_ values: [Double]) -> Double { TableText.median(values) }
 
-func format(_ value: Double, _ decimals: Int) -> String {
-    var scale = 1.0
-    for _ in 0..<decimals { scale *= 10 }
-    let rounded = (value * scale).rounded() / scale
-    var text = String(rounded)
-    if let dot = text.firstIndex(of: ".") {
-        let digits = text.distance(from: dot, to: text.endIndex) - 1
-        text += String(repeating: "0", count: max(0, decimals - digits))
-    }
-    return text
-}
-
-func pad(_ text: String, _ width: Int) -> String {
-    String(repeating: " ", count: max(0, width - text.count)) + text
-}
+func format(_ value: Double, _ decimals: Int) -> String { TableText.fixed(value, decimals) }
+func pad(_ text: String, _ width: Int) -> String { TableText.pad(text, width) }
 
 LineProfiler.configuration.reportDestination = .none
 let statements = 3 * iterations + 2

@@ -5,6 +5,8 @@
 //   swift run -c release sampler-benchmark --seconds 2 --spike-runs 10
 import MemoryProfiler
 
+import BenchmarkSupport
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,21 +24,8 @@ while let argument = arguments.popFirst() {
     }
 }
 
-func format(_ value: Double, _ decimals: Int) -> String {
-    var scale = 1.0
-    for _ in 0..<decimals { scale *= 10 }
-    let rounded = (value * scale).rounded() / scale
-    var text = String(rounded)
-    if let dot = text.firstIndex(of: ".") {
-        let digits = text.distance(from: dot, to: text.endIndex) - 1
-        text += String(repeating: "0", count: max(0, decimals - digits))
-    }
-    return text
-}
-
-func pad(_ text: String, _ width: Int) -> String {
-    String(repeating: " ", count: max(0, width - text.count)) + text
-}
+func format(_ value: Double, _ decimals: Int) -> String { TableText.fixed(value, decimals) }
+func pad(_ text: String, _ width: Int) -> String { TableText.pad(text, width) }
 
 /// Starts `count` sleeping children of this process, for the sampler to find and measure.
 func startChildren(_ count: Int) -> [pid_t] {
