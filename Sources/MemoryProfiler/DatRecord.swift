@@ -12,6 +12,12 @@ public enum DatRecord: Hashable, Sendable {
     /// `FUNC <name> <start MiB> <start time> <end MiB> <end time> <level>`, all with 4 decimals; blanks in the
     /// name become `_`, since readers split the line on blanks.
     case function(FunctionRecord)
+    /// `PEAK <MiB, 6 decimals> <time, 4 decimals>` (this package's addition, which memory_profiler skips): the
+    /// kernel's high-water mark over the interval since the previous sample, written when it was above both
+    /// samples around it, so a spike that sampling missed is still in the file.
+    case peak(MemorySize, wallClock: Double)
+    /// `READER <name>` (this package's addition): the reader (backend) that took the samples, such as `rss`.
+    case reader(String)
 
     /// The record as one line of text, without the newline.
     public var line: String {
@@ -23,6 +29,10 @@ public enum DatRecord: Hashable, Sendable {
         case .child(let process, let memory, let wallClock):
             return "CHLD \(process) \(DecimalFormat.fixed(memory.mebibytes, decimals: 6)) "
                 + DecimalFormat.fixed(wallClock, decimals: 4)
+        case .peak(let memory, let wallClock):
+            return "PEAK \(DecimalFormat.fixed(memory.mebibytes, decimals: 6)) \(DecimalFormat.fixed(wallClock, decimals: 4))"
+        case .reader(let name):
+            return "READER \(Self.functionName(name))"
         case .function(let record):
             var fields = [
                 "FUNC", Self.functionName(record.name),

@@ -54,10 +54,34 @@ extension ProcessID {
         return children
     }
 
+    /// The processes whose name is exactly `name`: the kernel's command name (`/proc/PID/comm`, cut to 15
+    /// characters) or the last path component of the first argument (`/proc/PID/cmdline`).
+    ///
+    /// - Parameter name: A program name such as `postgres`.
+    /// - Returns: The matches with their command lines (arguments joined by blanks), in ascending PID order,
+    ///   without the calling process.
+    package static func processes(named name: String) -> [(process: ProcessID, commandLine: String)] {
+        guard let directory = opendir("/proc") else { return [] }
+        defer { closedir(directory) }
+        var matches: [(ProcessID, String)] = []
+        while let entry = readdir(directory) {
+            let entryName = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard let pid = Int32(entryName), pid != getpid() else { continue }
+            let command = readSmallFile("/proc/\(pid)/comm").map { $0.trimmingSuffix("\n") } ?? ""
+            let arguments = (readSmallFile("/proc/\(pid)/cmdline") ?? "").split(separator: "\0").map(String.init)
+            let program = arguments.first.map { String($0.split(separator: "/").last ?? "") } ?? ""
+            guard command == name || program == name else { continue }
+            matches.append((ProcessID(pid), arguments.isEmpty ? "[\(command)]" : arguments.joined(separator: " ")))
+        }
+        return matches.sorted { $0.0 < $1.0 }
+    }
+
     /// Throws ``MemoryError/Code/noSuchProcess`` unless a process with this identifier exists.
     ///
     /// The corresponding C function is `kill` with signal 0; `EPERM` means the process exists.
-    static func requireExistence(of process: ProcessID) throws(MemoryError) {
+    package static func requireExistence(of process: ProcessID) throws(MemoryError) {
         if kill(process.rawValue, 0) != 0 && errno == ESRCH {
             throw MemoryError(.noSuchProcess, "no process with PID \(process)", process: process, errno: ESRCH)
         }
@@ -115,3 +139,9 @@ extension ProcessID {
     }
 }
 #endif
+
+extension String {
+    fileprivate func trimmingSuffix(_ suffix: String) -> String {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
+    }
+}

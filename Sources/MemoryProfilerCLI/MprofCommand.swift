@@ -12,7 +12,10 @@ public struct MprofCommand: ParsableCommand {
             Memory is printed in MiB (2^20 bytes).
             """,
         version: "0.1.0",
-        subcommands: [ReadersCommand.self, LinesCommand.self]
+        subcommands: [
+            RunCommand.self, AttachCommand.self, PeakCommand.self, ListCommand.self, RmCommand.self, CleanCommand.self,
+            ReadersCommand.self, LinesCommand.self,
+        ]
     )
 
     public init() {}

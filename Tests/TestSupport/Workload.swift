@@ -26,6 +26,15 @@ package final class Workload {
             standardInput: .pipe, standardOutput: .pipe)
     }
 
+    /// Starts `memory-workload` under another built product, such as `mprof run [options] -- memory-workload`:
+    /// the wrapper passes its standard input and output through, so commands reach the workload as usual.
+    /// Standard error goes to `errors`.
+    package init(wrappedBy product: String, _ arguments: [String], errors: String) throws {
+        process = try ChildProcess.spawn(
+            BuiltProducts.path(product), arguments: arguments + [BuiltProducts.path("memory-workload")],
+            standardInput: .pipe, standardOutput: .pipe, standardError: .file(errors))
+    }
+
     /// Sends one command and returns the answer line.
     @discardableResult
     package func send(_ command: String) throws -> String {

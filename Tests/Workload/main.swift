@@ -11,6 +11,7 @@
 //   drop-root          become `nobody` if root, to act as another user -> ok
 //   exit CODE          exit with that status
 //   segv               die of SIGSEGV
+//   ignore-sigint      ignore SIGINT from now on              -> ok
 //
 // End of input ends it, and its children with it. `memory-workload hold MIB` allocates, prints `ok`, and waits
 // for end of input without reading commands.
@@ -189,6 +190,9 @@ while let line = readLine() {
         exit(Int32(words[1]) ?? 0)
     case "segv":
         kill(getpid(), SIGSEGV)
+    case "ignore-sigint":
+        signal(SIGINT, SIG_IGN)
+        reply("ok")
     default:
         reply("error unknown command: \(line)")
     }

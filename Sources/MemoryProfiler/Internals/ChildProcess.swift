@@ -53,6 +53,7 @@ package final class ChildProcess: Sendable {
     private let state: Mutex<State>
     /// Separate from `state`, so that closing the pipes never waits for a `wait()` in progress.
     private let termination = Mutex<Termination?>(nil)
+    private let maximumResident = Atomic<Int>(-1)
 
     private init(id: ProcessID, standardInput: Int32?, standardOutput: Int32?) {
         self.id = id
@@ -177,7 +178,8 @@ package final class ChildProcess: Sendable {
         try termination.withLock { (known) throws(MemoryError) -> Termination in
             if let known { return known }
             var status: Int32 = 0
-            while waitpid(id.rawValue, &status, 0) < 0 {
+            var usage = rusage()
+            while wait4(id.rawValue, &status, 0, &usage) < 0 {
                 guard errno == EINTR else {
                     throw MemoryError(
                         .systemCall, "cannot wait for process \(id): \(ErrnoText.describe(errno))", process: id,
@@ -186,8 +188,25 @@ package final class ChildProcess: Sendable {
             }
             let termination = Self.termination(fromWaitStatus: status)
             known = termination
+            maximumResident.store(usage.ru_maxrss * 1024, ordering: .relaxed)
             return termination
         }
+    }
+
+    /// The child's largest resident set over its life (`ru_maxrss` from `wait4`), once ``wait()`` has reaped it.
+    ///
+    /// It counts from the fork, so it is at least what the launcher had resident when it spawned the child.
+    package var maximumResidentBytes: Int? {
+        let bytes = maximumResident.load(ordering: .relaxed)
+        return bytes >= 0 ? bytes : nil
+    }
+
+    /// Waits until the child has ended, without reaping it: its PID stays valid until ``wait()``.
+    ///
+    /// The corresponding C function is `waitid` with `WNOWAIT`.
+    package func waitUntilExited() {
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(id.rawValue), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
     }
 
     /// Decodes a `waitpid` status.

@@ -12,10 +12,12 @@ final class DatAppender: Sendable {
     let path: String
     private let descriptor: Int32
 
-    /// Opens `path` for appending, creating it; nil (with a message on standard error) when that fails.
-    init?(path: String) {
+    /// Opens `path` for appending, creating it; nil (with a message on standard error unless `quiet`) when
+    /// that fails, `errno` telling why.
+    init?(path: String, quiet: Bool = false) {
         let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
+            if quiet { return nil }
             let reason = ErrnoText.describe(errno)
             StandardError.write("swift-memory-profiler: cannot append to \(path): \(reason); keeping records in memory")
             return nil

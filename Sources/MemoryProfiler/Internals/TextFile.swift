@@ -30,3 +30,37 @@ enum TextFile {
 }
 
 private let systemWrite = write
+
+/// Reads a whole file without Foundation.
+enum FileBytes {
+    /// The contents of `path`.
+    ///
+    /// - Throws: ``MemoryError`` with ``MemoryError/Code/systemCall`` when the file cannot be opened or read.
+    static func read(_ path: String) throws(MemoryError) -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            let code = errno
+            throw MemoryError(.systemCall, "cannot open: \(ErrnoText.describe(code))", errno: code)
+        }
+        defer { close(descriptor) }
+        var status = stat()
+        if fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR {
+            throw MemoryError(.systemCall, "is a directory, not a file", errno: EISDIR)
+        }
+        var contents: [UInt8] = []
+        contents.reserveCapacity(max(Int(status.st_size), 0) + 1)
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { systemRead(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                let code = errno
+                if code == EINTR { continue }
+                throw MemoryError(.systemCall, "cannot read: \(ErrnoText.describe(code))", errno: code)
+            }
+            if count == 0 { return contents }
+            contents.append(contentsOf: chunk[..<count])
+        }
+    }
+}
+
+private let systemRead = read

@@ -1,0 +1,85 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// Writes a sampler's readings to a `.dat` file as they come: `MEM` per sample, `CHLD` per child sample, and a
+/// `PEAK` record whenever the kernel's high-water mark shows a spike between two samples.
+///
+/// Each record is one `write` to a file opened for appending, so nothing waits in a buffer: if the recording
+/// process is killed, the file is valid up to the last sample. Other processes (the profiled program writing
+/// `FUNC` records) can append to the same file at the same time.
+///
+/// ```swift
+/// let sink = try DatFileSink(path: "mprofile.dat")
+/// sink.write(.commandLine(["./server", "--port", "8080"]))
+/// let sampler = try MemorySampler.start(process: pid, options: SamplingOptions(sink: sink))
+/// ```
+public final class DatFileSink: MemorySampleSink {
+    /// The file's path.
+    public var path: String { appender.path }
+
+    private let appender: DatAppender
+    private let writesPeaks: Bool
+    private let state = Mutex(State())
+
+    private struct State {
+        var startWallClock = 0.0
+        var previousMemory = Int.min
+        var failed = false
+    }
+
+    /// Opens `path` for appending, creating it: a second recording adds to the file, never truncates it.
+    ///
+    /// - Parameters:
+    ///   - path: The `.dat` file.
+    ///   - writesPeaks: Write `PEAK` records for spikes between samples. Turn it off when samples include
+    ///     children, whose summed high-water marks are an upper bound rather than a peak.
+    /// - Throws: ``MemoryError`` with ``MemoryError/Code/systemCall`` when the file cannot be opened.
+    public init(path: String, writesPeaks: Bool = true) throws(MemoryError) {
+        guard let appender = DatAppender(path: path, quiet: true) else {
+            let code = errno
+            throw MemoryError(.systemCall, "cannot write \(path): \(ErrnoText.describe(code))", errno: code)
+        }
+        self.appender = appender
+        self.writesPeaks = writesPeaks
+    }
+
+    /// Appends one record.
+    ///
+    /// - Returns: False when the write failed (a full disk, say); the first failure is also reported on
+    ///   standard error.
+    @discardableResult
+    public func write(_ record: DatRecord) -> Bool {
+        if appender.append(record.line) { return true }
+        let first = state.withLock { state in
+            defer { state.failed = true }
+            return !state.failed
+        }
+        if first { StandardError.write("mprof: cannot write to \(path): \(ErrnoText.describe(errno))") }
+        return false
+    }
+
+    public func begin(process: ProcessID, startWallClock: Double) {
+        state.withLock { $0.startWallClock = startWallClock }
+    }
+
+    public func record(_ sample: MemorySample) {
+        let (start, previous) = state.withLock { state in
+            defer { state.previousMemory = sample.memory.bytes }
+            return (state.startWallClock, state.previousMemory)
+        }
+        let wallClock = start + sample.time.seconds
+        write(.memory(sample.memory, wallClock: wallClock))
+        if writesPeaks, let peak = sample.intervalPeak, peak.bytes > max(previous, sample.memory.bytes) {
+            write(.peak(peak, wallClock: wallClock))
+        }
+    }
+
+    public func record(_ sample: MemorySample, child: ProcessID) {
+        let start = state.withLock { $0.startWallClock }
+        write(.child(child, sample.memory, wallClock: start + sample.time.seconds))
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import MemoryProfiler
+
+/// `mprof attach`: records the memory of a process that is already running.
+struct AttachCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attach",
+        abstract: "Record the memory of a running process, by PID or exact name.",
+        discussion: """
+            Records until the process exits or the --timeout; Ctrl-C ends the recording and keeps every sample \
+            taken. A name must match exactly one process (its command name or the file name of its program); \
+            when several match, mprof lists them.
+            """
+    )
+
+    @OptionGroup var recording: RecordingOptions
+
+    @Argument(help: "The PID or the exact name of the process.")
+    var target: String
+
+    func run() throws {
+        try Self.record(target: target, options: recording)
+    }
+
+    static func record(target: String, options: RecordingOptions) throws {
+        let process = try resolve(target)
+        // Fail before creating a file when the process cannot be read.
+        do {
+            _ = try MemoryProbe(options.backend.reader, process: process)
+        } catch {
+            throw CLIError(error.message)
+        }
+        let recording = try Recording(options: options, commandLine: [String(process.rawValue)])
+        StandardError.write("mprof: Sampling memory every \(options.intervalText)")
+        StandardError.write("mprof: attaching to process \(process); recording to \(recording.path)")
+        let trace = try recording.start(process)?.waitUntilFinished()
+        let peak = recording.recordExitPeak(bytes: nil, launcherPeak: 0, trace: trace)
+        StandardError.write(recording.summary(of: trace, peak: peak))
+        if trace?.end == .processExited { StandardError.write("mprof: process \(process) exited") }
+    }
+
+    /// A PID, or the one process with that exact name.
+    static func resolve(_ target: String) throws -> ProcessID {
+        if let pid = Int32(target) {
+            guard pid > 0 else { throw CLIError("\(target) is not a process ID") }
+            let process = ProcessID(pid)
+            do {
+                try ProcessID.requireExistence(of: process)
+            } catch {
+                throw CLIError(error.message)
+            }
+            return process
+        }
+        let matches = ProcessID.processes(named: target)
+        switch matches.count {
+        case 0:
+            throw CLIError("no process named \(target)")
+        case 1:
+            return matches[0].process
+        default:
+            let list = matches.map { "  \($0.process)\t\($0.commandLine)" }.joined(separator: "\n")
+            throw CLIError("\(matches.count) processes are named \(target); attach to one by PID:\n\(list)")
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import MemoryProfiler
+
+/// The options `mprof run` and `mprof attach` share, spelled as memory_profiler's `mprof` spells them.
+struct RecordingOptions: ParsableArguments {
+    @Option(name: [.customShort("T"), .long], help: "Seconds between samples.")
+    var interval = 0.1
+
+    @Flag(name: [.customShort("C"), .customLong("include-children")], help: "Add the memory of all descendants.")
+    var includeChildren = false
+
+    @Flag(name: [.customShort("M"), .long], help: "Record each descendant as a series of its own (CHLD records).")
+    var multiprocess = false
+
+    @Option(name: [.customShort("t"), .long], help: "Stop recording after this many seconds.")
+    var timeout: Double?
+
+    @Option(name: [.customShort("o"), .long], help: "The .dat file to append to (default: mprofile_<time>.dat).")
+    var output: String?
+
+    @Option(help: "The reader: rss, pss, uss, ps (or memory_profiler's psutil, psutil_pss, psutil_uss, posix).")
+    var backend: Backend = .rss
+
+    func validate() throws {
+        guard interval > 0, interval.isFinite else { throw ValidationError("--interval must be a positive number of seconds") }
+        if let timeout, !(timeout > 0 && timeout.isFinite) {
+            throw ValidationError("--timeout must be a positive number of seconds")
+        }
+    }
+
+    var samplingOptions: SamplingOptions {
+        SamplingOptions(
+            interval: .nanoseconds(Int64((interval * 1e9).rounded())),
+            timeout: timeout.map { .nanoseconds(Int64(($0 * 1e9).rounded())) },
+            reader: backend.reader, includeChildren: includeChildren, perChildSeries: multiprocess,
+            maximumOnly: true, exactPeaks: true)
+    }
+
+    /// The interval as memory_profiler prints it: `0.1s`.
+    var intervalText: String {
+        interval == interval.rounded() ? "\(Int(interval))s" : "\(interval)s"
+    }
+}
+
+/// A reader that can measure another process, by our name or memory_profiler's backend name.
+enum Backend: String, ExpressibleByArgument, CaseIterable {
+    case rss, pss, uss, ps
+    case psutil, psutilPSS = "psutil_pss", psutilUSS = "psutil_uss", posix
+
+    var reader: MemoryReader {
+        switch self {
+        case .rss, .psutil: .rss
+        case .pss, .psutilPSS: .pss
+        case .uss, .psutilUSS: .uss
+        case .ps, .posix: .ps
+        }
+    }
+}

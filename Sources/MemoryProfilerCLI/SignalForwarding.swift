@@ -1,0 +1,47 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MemoryProfiler
+import Synchronization
+
+/// Passes SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to `mprof` on to the program it runs.
+///
+/// A signal from the terminal (Ctrl-C) goes to the whole foreground process group, so the program has it
+/// already and `mprof` only keeps running to record the end. A signal sent to `mprof` alone, with `kill`, is
+/// sent on to the program. Either way `mprof` stays alive until the program exits and reports how it ended.
+enum SignalForwarding {
+    static let forwarded: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+
+    private static let target = Atomic<Int32>(0)
+
+    /// Forwards signals to `process` from now on.
+    static func start(forwardingTo process: ProcessID) {
+        target.store(process.rawValue, ordering: .sequentiallyConsistent)
+        var action = sigaction()
+        action.__sigaction_handler.sa_sigaction = { signal, info, _ in
+            let pid = SignalForwarding.target.load(ordering: .sequentiallyConsistent)
+            // SI_USER and SI_QUEUE: sent by a process; SI_KERNEL (the terminal): the program got it too.
+            guard pid > 0, let info, info.pointee.si_code <= 0 else { return }
+            kill(pid, signal)
+        }
+        action.sa_flags = SA_SIGINFO | SA_RESTART
+        sigemptyset(&action.sa_mask)
+        for signal in forwarded { sigaction(signal, &action, nil) }
+    }
+
+    /// Restores the default actions.
+    static func stop() {
+        target.store(0, ordering: .sequentiallyConsistent)
+        for signal in forwarded { Glibc.signal(signal, SIG_DFL) }
+    }
+
+    /// `SIGSEGV` for 11, and so on.
+    static func name(of signal: Int32) -> String {
+        let names: [Int32: String] = [
+            SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGILL: "SIGILL", SIGTRAP: "SIGTRAP",
+            SIGABRT: "SIGABRT", SIGBUS: "SIGBUS", SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGUSR1: "SIGUSR1",
+            SIGSEGV: "SIGSEGV", SIGUSR2: "SIGUSR2", SIGPIPE: "SIGPIPE", SIGALRM: "SIGALRM", SIGTERM: "SIGTERM",
+        ]
+        return names[signal] ?? "signal \(signal)"
+    }
+}
