@@ -14,7 +14,7 @@
 //   ignore-sigint      ignore SIGINT from now on              -> ok
 //
 // End of input ends it, and its children with it. `memory-workload hold MIB` allocates, prints `ok`, and waits
-// for end of input without reading commands.
+// for end of input without reading commands; `memory-workload hold MIB --exit` exits right after `ok`.
 import Dispatch
 import Glibc
 import MemoryProfiler
@@ -122,10 +122,10 @@ func targetProcess(_ word: String) -> ProcessID {
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())
-if arguments.first == "hold", arguments.count == 2, let mebibytes = Int(arguments[1]) {
+if arguments.first == "hold", arguments.count >= 2, let mebibytes = Int(arguments[1]) {
     let block = allocateTouched(mebibytes: mebibytes)
     reply("ok")
-    waitForEndOfInput()
+    if arguments.last != "--exit" { waitForEndOfInput() }
     block.deallocate()
     exit(0)
 }
@@ -189,6 +189,8 @@ while let line = readLine() {
         children.endAll()
         exit(Int32(words[1]) ?? 0)
     case "segv":
+        // Swift's backtracer would catch a signal sent with kill, print, and let the program go on.
+        signal(SIGSEGV, SIG_DFL)
         kill(getpid(), SIGSEGV)
     case "ignore-sigint":
         signal(SIGINT, SIG_IGN)
