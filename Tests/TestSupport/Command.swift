@@ -27,7 +27,7 @@ package func runProduct(
 package func runCommand(
     _ name: String, _ arguments: [String], environment: [String: String] = [:]
 ) throws -> CommandResult {
-    guard let executable = ExecutableLookup.find(name) else {
+    guard let executable = name.contains("/") ? name : ExecutableLookup.find(name) else {
         throw MemoryError(.unavailable, "\(name) is not on PATH; the test needs it")
     }
     return try run(executable, arguments, environment: environment)
