@@ -41,6 +41,12 @@ public struct LineFrame: Sendable {
         LineRecorder.shared.advance(&self, to: line, loopBack: true)
     }
 
+    /// Marks the loop just left as finished normally: its header's last run (the test that ended it) counts.
+    @inline(never)
+    public mutating func loopExited() {
+        activeLineIsLoopBack = false
+    }
+
     /// Ends the call: the last statement's numbers are recorded, and under `mprof run` a `FUNC` record is written.
     @inline(never)
     public mutating func exit() {

@@ -23,20 +23,21 @@ struct LineMeter: Sendable {
         canMeasureHeap = cmp_malloc_heap_in_use_bytes() >= 0
     }
 
-    /// A reading; `heap` is negative (minus the nanoseconds it took) when the heap reading was too slow.
+    /// A reading; `heap` is -1 when not measured. `heapNanoseconds` is what the heap reading took.
     @inline(__always)
-    func read(heap measuresHeap: Bool) -> LineReading {
+    func read(heap measuresHeap: Bool) -> (reading: LineReading, heapNanoseconds: Int64) {
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         let residentBytes = (try? resident?.read().bytes) ?? 0
-        var heapBytes = 0
+        var heapBytes = -1
+        var elapsed: Int64 = 0
         if measuresHeap {
             let start = Clocks.monotonicNanoseconds()
             heapBytes = Int(cmp_malloc_heap_in_use_bytes())
-            let elapsed = Clocks.monotonicNanoseconds() - start
-            if elapsed > Self.heapTimeLimitNanoseconds { heapBytes = -Int(elapsed) }
+            elapsed = Clocks.monotonicNanoseconds() - start
         }
-        return LineReading(resident: residentBytes, faults: usage.ru_minflt + usage.ru_majflt, heap: heapBytes)
+        let reading = LineReading(resident: residentBytes, faults: usage.ru_minflt + usage.ru_majflt, heap: heapBytes)
+        return (reading, elapsed)
     }
 
     /// The kernel's high-water mark, reset right after reading; nil when it cannot be read or reset.

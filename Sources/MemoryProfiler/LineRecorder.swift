@@ -40,6 +40,12 @@ final class LineRecorder: Sendable {
         var heapIncrement = 0
     }
 
+    struct FunctionKey: Hashable {
+        var source: UInt
+        var file: UInt
+        var line: Int
+    }
+
     struct FunctionStatistics {
         let name: String
         let file: String
@@ -52,7 +58,7 @@ final class LineRecorder: Sendable {
 
     struct State {
         var functions: [FunctionStatistics] = []
-        var functionIndexBySource: [UInt: Int] = [:]
+        var functionIndexBySource: [FunctionKey: Int] = [:]
         var lastResident = 0
         var lastFaults = -1
         var markBaseline = Int.max
@@ -77,11 +83,13 @@ final class LineRecorder: Sendable {
     func enter(
         function: StaticString, file: StaticString, line: Int, source: StaticString, precision: Int?
     ) -> LineFrame {
-        let key = UInt(bitPattern: source.utf8Start)
+        // Identical literals may be merged by the linker: the file and line tell two such functions apart.
+        let key = FunctionKey(
+            source: UInt(bitPattern: source.utf8Start), file: UInt(bitPattern: file.utf8Start), line: line)
         let index = state.withLock { state in
             if let known = state.functionIndexBySource[key] { return known }
             let text = source.description
-            let lineCount = text.split(separator: "\n", omittingEmptySubsequences: false).count
+            let lineCount = Self.sourceLines(text).count
             let index = state.functions.count
             state.functions.append(
                 FunctionStatistics(
@@ -162,20 +170,19 @@ final class LineRecorder: Sendable {
 
     private func read() -> LineReading {
         let measuresHeap = heapEnabled.load(ordering: .relaxed)
-        var reading = meter.read(heap: measuresHeap)
+        let (reading, heapNanoseconds) = meter.read(heap: measuresHeap)
         guard measuresHeap else { return reading }
-        if reading.heap >= 0 {
+        if heapNanoseconds <= LineMeter.heapTimeLimitNanoseconds {
             if slowHeapReadings.load(ordering: .relaxed) != 0 { slowHeapReadings.store(0, ordering: .relaxed) }
             return reading
         }
-        let microseconds = -reading.heap / 1000
-        reading.heap = 0
-        // mallinfo2 walks the free lists: on a large, fragmented heap it is too slow to call per line.
+        // mallinfo2 walks the free lists: on a large, fragmented heap it is too slow to call per line. One slow
+        // reading is usually the thread being descheduled; the value is right either way.
         if slowHeapReadings.add(1, ordering: .relaxed).newValue >= Self.slowHeapReadingLimit {
             heapEnabled.store(false, ordering: .relaxed)
             state.withLock {
                 $0.heapNote = "Heap stopped: \(Self.slowHeapReadingLimit) mallinfo2() calls in a row took over "
-                    + "\(LineMeter.heapTimeLimitNanoseconds / 1000) µs (the last \(microseconds) µs)"
+                    + "\(LineMeter.heapTimeLimitNanoseconds / 1000) µs (the last \(heapNanoseconds / 1000) µs)"
             }
         }
         return reading
@@ -219,7 +226,8 @@ final class LineRecorder: Sendable {
         line.largestMemory = max(line.largestMemory, reading.resident)
         line.increment += reading.resident - frame.lineStartMemory
         line.largestPeak = max(line.largestPeak, peak)
-        line.heapIncrement += reading.heap - frame.lineStartHeap
+        // Heap readings that were switched off (or on) during the line leave its Heap alone.
+        if reading.heap >= 0 && frame.lineStartHeap >= 0 { line.heapIncrement += reading.heap - frame.lineStartHeap }
         state.functions[frame.function].lines[offset] = line
 
         guard !state.limitCrossed, let limit = LineProfiler.memoryLimitBytes, peak > limit else { return nil }
@@ -239,8 +247,11 @@ final class LineRecorder: Sendable {
                 notes.append("Peak is a lower bound: the high-water mark cannot be reset here (/proc/self/clear_refs)")
             }
             if let heapNote = state.heapNote { notes.append(heapNote) }
-            let functions = state.functions.filter { $0.calls > 0 }.map { function in
-                let texts = function.source.split(separator: "\n", omittingEmptySubsequences: false)
+            // A function still running when the counts were zeroed has calls == 0 but lines that ran since.
+            let functions = state.functions.filter { function in
+                function.calls > 0 || function.lines.contains { $0.occurrences > 0 }
+            }.map { function in
+                let texts = Self.sourceLines(function.source)
                 let lines = texts.enumerated().map { offset, text in
                     let statistics = function.lines.indices.contains(offset) ? function.lines[offset] : .init()
                     return LineProfile(
@@ -253,6 +264,27 @@ final class LineRecorder: Sendable {
             }
             return LineProfileReport(functions: functions, notes: notes)
         }
+    }
+
+    /// The lines of a function's source; `\r\n`, `\r` and `\n` all end a line, as they do for the compiler.
+    static func sourceLines(_ text: String) -> [String] {
+        var lines: [String] = []
+        var current: [UInt8] = []
+        var previous: UInt8 = 0
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: "\n") {
+                if previous != UInt8(ascii: "\r") { lines.append(String(decoding: current, as: UTF8.self)) }
+                current.removeAll(keepingCapacity: true)
+            } else if byte == UInt8(ascii: "\r") {
+                lines.append(String(decoding: current, as: UTF8.self))
+                current.removeAll(keepingCapacity: true)
+            } else {
+                current.append(byte)
+            }
+            previous = byte
+        }
+        lines.append(String(decoding: current, as: UTF8.self))
+        return lines
     }
 
     /// Zeroes every count; functions stay registered, so frames still running keep valid indices.

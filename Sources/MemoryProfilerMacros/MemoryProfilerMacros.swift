@@ -49,3 +49,13 @@ public macro memoryProfiled<Result>(_ name: String, _ body: () throws -> Result)
 @freestanding(expression)
 public macro memoryProfiled<Result>(_ name: String, _ body: () async throws -> Result) -> Result =
     #externalMacro(module: "MemoryProfilerPlugin", type: "MemoryProfiledBlockMacro")
+
+/// Runs the closure's statements now, profiled line by line as "block at line N", and returns its result.
+@freestanding(expression)
+public macro memoryProfiled<Result>(_ body: () throws -> Result) -> Result =
+    #externalMacro(module: "MemoryProfilerPlugin", type: "MemoryProfiledBlockMacro")
+
+/// Runs the asynchronous closure's statements now, profiled line by line as "block at line N".
+@freestanding(expression)
+public macro memoryProfiled<Result>(_ body: () async throws -> Result) -> Result =
+    #externalMacro(module: "MemoryProfilerPlugin", type: "MemoryProfiledBlockMacro")

@@ -22,6 +22,11 @@ public struct MemoryProfiledMacro: BodyMacro {
                 Diagnostic(node: Syntax(node), message: MacroMessage.missingBody(of: declarationKind(declaration)))
             ])
         }
+        if let builder = resultBuilderAttribute(of: declaration) {
+            throw DiagnosticsError(diagnostics: [
+                Diagnostic(node: Syntax(builder), message: MacroMessage.resultBuilder(builder.trimmedDescription))
+            ])
+        }
         let source = SourceText(of: declaration, in: context)
         let name = qualifiedName(of: declaration, in: context)
         let precision = try precisionArgument(of: node)
@@ -29,7 +34,7 @@ public struct MemoryProfiledMacro: BodyMacro {
         var instrumenter = StatementInstrumenter(source: source)
         let statements = body.statements
         let returned = statements.count == 1 && returnsValue(declaration)
-            ? statements.first.flatMap(implicitlyReturnedExpression) : nil
+            ? statements.first.flatMap(returnableExpression) : nil
         let instrumented = instrumenter.instrumentBody(statements, returnedExpression: returned)
 
         let indent = body.statements.first.map(instrumenter.indentation(of:))
@@ -39,8 +44,67 @@ public struct MemoryProfiledMacro: BodyMacro {
             function: \(literal: name), file: \(literal: source.filePath), line: \(raw: source.firstLine), \
             source: \(literal: source.text), precision: \(raw: precision.map(String.init) ?? "nil"))
             """
+        // Nothing runs in a body of declarations only: a `defer` would end the scope and draw a warning.
+        guard statements.contains(where: StatementInstrumenter.executes) else {
+            return [enter] + instrumented + ["\(indent)\(raw: frameName).exit()"]
+        }
         let exit: CodeBlockItemSyntax = "\(indent)defer { \(raw: frameName).exit() }"
         return [enter, exit] + instrumented
+    }
+
+    /// An attribute naming a result builder (by the convention that their names end in `Builder`): its body is
+    /// builder content, where probe calls cannot go.
+    private static func resultBuilderAttribute(of declaration: some DeclSyntaxProtocol) -> AttributeSyntax? {
+        guard let attributes = declaration.asProtocol(WithAttributesSyntax.self)?.attributes else { return nil }
+        for case .attribute(let attribute) in attributes {
+            let name = attribute.attributeName.trimmedDescription
+            if name.hasSuffix("Builder") { return attribute }
+        }
+        return nil
+    }
+
+    /// The expression a single-expression body returns, when `return` can be written before it: not a call of
+    /// a function that never returns, and an `if` or `switch` only when every branch is one expression.
+    static func returnableExpression(_ item: CodeBlockItemSyntax) -> ExprSyntax? {
+        guard let expression = implicitlyReturnedExpression(item) else { return nil }
+        if let call = expression.as(FunctionCallExprSyntax.self),
+            let callee = call.calledExpression.as(DeclReferenceExprSyntax.self),
+            neverReturning.contains(callee.baseName.text)
+        {
+            return nil
+        }
+        if let ifExpression = expression.as(IfExprSyntax.self) {
+            return isValueBranching(ifExpression) ? expression : nil
+        }
+        if let switchExpression = expression.as(SwitchExprSyntax.self) {
+            let branches = switchExpression.cases.allSatisfy { element in
+                guard case .switchCase(let switchCase) = element else { return false }
+                return isSingleValue(switchCase.statements)
+            }
+            return branches ? expression : nil
+        }
+        return expression
+    }
+
+    private static let neverReturning: Set<String> = ["fatalError", "preconditionFailure", "abort", "exit", "dispatchMain"]
+
+    private static func isValueBranching(_ ifExpression: IfExprSyntax) -> Bool {
+        guard isSingleValue(ifExpression.body.statements) else { return false }
+        switch ifExpression.elseBody {
+        case .ifExpr(let elseIf): return isValueBranching(elseIf)
+        case .codeBlock(let block): return isSingleValue(block.statements)
+        case nil: return false
+        }
+    }
+
+    /// A branch of an `if` or `switch` expression: one expression, or one `throw`.
+    private static func isSingleValue(_ statements: CodeBlockItemListSyntax) -> Bool {
+        guard statements.count == 1, let only = statements.first else { return false }
+        switch only.item {
+        case .expr: return true
+        case .stmt(let statement): return statement.is(ExpressionStmtSyntax.self) || statement.is(ThrowStmtSyntax.self)
+        case .decl: return false
+        }
     }
 
     /// Closures cannot carry a body macro without an experimental compiler feature: point at the expression
@@ -175,7 +239,7 @@ public struct MemoryProfiledBlockMacro: ExpressionMacro {
 
         let statements = closure.statements
         let returned = statements.count == 1
-            ? statements.first.flatMap(MemoryProfiledMacro.implicitlyReturnedExpressionForClosure) : nil
+            ? statements.first.flatMap(MemoryProfiledMacro.returnableExpression) : nil
         var instrumenter = StatementInstrumenter(source: source)
         let instrumented = instrumenter.instrumentBody(statements, returnedExpression: returned)
         let frame = MemoryProfiledMacro.frameName
@@ -190,14 +254,6 @@ public struct MemoryProfiledBlockMacro: ExpressionMacro {
     }
 }
 
-extension MemoryProfiledMacro {
-    static func implicitlyReturnedExpressionForClosure(_ item: CodeBlockItemSyntax) -> ExprSyntax? {
-        guard let expression = implicitlyReturnedExpression(item) else { return nil }
-        // `if` and `switch` statements stay statements: as expressions they would need a value in each branch.
-        if expression.is(IfExprSyntax.self) || expression.is(SwitchExprSyntax.self) { return nil }
-        return expression
-    }
-}
 
 enum MacroMessage: DiagnosticMessage {
     case missingBody(of: String)
@@ -206,6 +262,7 @@ enum MacroMessage: DiagnosticMessage {
     case missingClosure
     case closureParameters
     case blockName
+    case resultBuilder(String)
 
     var message: String {
         switch self {
@@ -219,7 +276,10 @@ enum MacroMessage: DiagnosticMessage {
         case .missingClosure:
             "#memoryProfiled needs the statements to profile as a trailing closure: #memoryProfiled(\"name\") { ... }"
         case .closureParameters:
-            "#memoryProfiled takes a closure without parameters; its statements run once, right here"
+            "#memoryProfiled takes a closure without parameters or capture list; its statements run once, right here"
+        case .resultBuilder(let attribute):
+            "@MemoryProfiled cannot instrument a result builder body (\(attribute)): its statements are the "
+                + "builder's content; profile the function that calls it, or a helper it calls"
         case .blockName:
             "the block's name must be a string literal, such as #memoryProfiled(\"load\") { ... }"
         }

@@ -45,6 +45,7 @@ struct StatementInstrumenter {
         } else {
             instrumented = instrumentStatements(items)
         }
+        guard !instrumented.isEmpty else { return [] }
         let rewriter = MagicLiteralRewriter(positions: positions)
         return instrumented.map { rewriter.rewrite($0).cast(CodeBlockItemSyntax.self) } + restoringSourceLocation
     }
@@ -53,17 +54,16 @@ struct StatementInstrumenter {
         var result: [CodeBlockItemSyntax] = []
         for item in items {
             let line = source.line(of: item)
-            let executes: Bool
-            switch item.item {
-            case .decl(let declaration):
-                executes = declaration.is(VariableDeclSyntax.self)
-            case .stmt, .expr:
-                executes = true
-            }
+            let executes = Self.executes(item)
             let indent = indentation(of: item)
             if executes { result.append(probe("line", line, indent)) }
             result.append(sourceLocation(line, indent))
             result.append(instrumentNested(in: item).with(\.leadingTrivia, indent))
+            if Self.endsReachably(loop: item) {
+                // A loop that ran to its end tested its header once more: that run counts even when nothing
+                // follows the loop.
+                result.append(probe("loopExited", line, indent, argument: false))
+            }
         }
         return result
     }
@@ -182,8 +182,9 @@ struct StatementInstrumenter {
         return block.with(\.statements, CodeBlockItemListSyntax([loopBack] + statements))
     }
 
-    private func probe(_ method: String, _ line: Int, _ indent: Trivia) -> CodeBlockItemSyntax {
-        CodeBlockItemSyntax(item: .expr(ExprSyntax("\(indent)\(raw: frame).\(raw: method)(\(raw: line))")))
+    private func probe(_ method: String, _ line: Int, _ indent: Trivia, argument: Bool = true) -> CodeBlockItemSyntax {
+        let call = argument ? "\(frame).\(method)(\(line))" : "\(frame).\(method)()"
+        return CodeBlockItemSyntax(item: .expr(ExprSyntax("\(indent)\(raw: call)")))
     }
 
     private func sourceLocation(_ line: Int, _ indent: Trivia) -> CodeBlockItemSyntax {
@@ -194,6 +195,29 @@ struct StatementInstrumenter {
     /// A newline and the statement's original indentation: with the directive above, its column stays true.
     func indentation(of item: CodeBlockItemSyntax) -> Trivia {
         .newline + .spaces(source.column(of: item) - 1)
+    }
+
+    /// Whether the item runs where it stands: statements, expressions and variable declarations, not local
+    /// functions, types or compiler directives.
+    static func executes(_ item: CodeBlockItemSyntax) -> Bool {
+        switch item.item {
+        case .decl(let declaration): declaration.is(VariableDeclSyntax.self)
+        case .stmt, .expr: true
+        }
+    }
+
+    /// Whether the item is a loop whose end can be reached (not `while true`, after which code is unreachable).
+    static func endsReachably(loop item: CodeBlockItemSyntax) -> Bool {
+        guard case .stmt(var statement) = item.item else { return false }
+        while let labeled = statement.as(LabeledStmtSyntax.self) { statement = labeled.statement }
+        if statement.is(ForStmtSyntax.self) { return true }
+        if let loop = statement.as(WhileStmtSyntax.self) {
+            return loop.conditions.trimmedDescription != "true"
+        }
+        if let loop = statement.as(RepeatStmtSyntax.self) {
+            return loop.condition.trimmedDescription != "true"
+        }
+        return false
     }
 
     private func escaped(_ path: String) -> String {

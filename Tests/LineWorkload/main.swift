@@ -203,6 +203,75 @@ func grow() -> Int {
     return blocks.count
 }
 
+@MemoryProfiled
+func trailingLoop(_ count: Int) -> Int {
+    var total = 0
+    for value in 0..<count {  // trailing header
+        total += value
+    }
+    return total
+}
+
+@MemoryProfiled
+func endsWithLoop(_ count: Int) {
+    for _ in 0..<count {  // last statement header
+        _ = count
+    }
+}
+
+@MemoryProfiled
+func leavesLoopEarly(_ values: [Int]) -> Int? {
+    for value in values {  // search header
+        if value > 2 { return value }  // found it
+    }
+    return nil
+}
+
+@MemoryProfiled
+func label(_ value: Int) -> String {
+    if value > 0 { "positive" } else if value < 0 { "negative" } else { "zero" }
+}
+
+@MemoryProfiled
+func describe(_ value: Int) -> String {
+    switch value {
+    case 0: return "zero"  // switch with returns
+    default: return "other"
+    }
+}
+
+@MemoryProfiled
+func unimplemented() -> Int { fatalError("never called") }
+
+@MemoryProfiled
+func nothingToDo() {}
+
+@MemoryProfiled
+func onlyDeclarations() {
+    func unused() {}
+}
+
+func callerLine(_ line: Int = #line) -> Int { line }
+
+@MemoryProfiled
+func defaultArgumentLine() -> Int {
+    callerLine()  // default argument line
+}
+
+/// Maps memory the kernel fills in at once (no page fault in user code), and unmaps it.
+func populateAndRelease(mebibytes: Int) -> Int {
+    let size = mebibytes << 20
+    let mapped = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0)
+    munmap(mapped, size)
+    return size
+}
+
+@MemoryProfiled
+func populate() -> Int {
+    let size = populateAndRelease(mebibytes: 64)  // populated and gone
+    return size
+}
+
 func runThreads(count: Int) {
     var threads: [pthread_t] = []
     for index in 0..<count {
@@ -256,6 +325,17 @@ case "block":
         return 7
     }
     print(result, asyncResult)
+case "edges":
+    print(trailingLoop(4), leavesLoopEarly([1, 2, 3, 4]) ?? 0, label(-3), describe(0))
+    endsWithLoop(3)
+    nothingToDo()
+    onlyDeclarations()
+    print("default-line", defaultArgumentLine())
+    print(populate())
+    let captured = 5
+    let block = #memoryProfiled { captured * 2 }
+    print(block)
+    if CommandLine.arguments.count > 5 { print(unimplemented()) }
 case "threads":
     runThreads(count: 4)
 case "grow":

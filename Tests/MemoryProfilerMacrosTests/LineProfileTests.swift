@@ -97,6 +97,24 @@ import Testing
         #expect(try run.function("Derived.apply(_:)").line(containing: "// rethrown call").occurrences == 1)
     }
 
+    @Test func edgeShapesOfFunctionsCompileAndCount() throws {
+        let run = try LineWorkloadRun("edges")
+        #expect(run.standardOutput.hasPrefix("6 3 negative zero\n"))
+        // A loop as the last statement still counts its final header test; one left by return does not.
+        #expect(try run.function("trailingLoop(_:)").line(containing: "// trailing header").occurrences == 5)
+        #expect(try run.function("endsWithLoop(_:)").line(containing: "// last statement header").occurrences == 4)
+        #expect(try run.function("leavesLoopEarly(_:)").line(containing: "// search header").occurrences == 3)
+        #expect(try run.function("label(_:)").calls == 1)
+        #expect(try run.function("describe(_:)").line(containing: "// switch with returns").occurrences == 1)
+        #expect(try run.function("nothingToDo()").calls == 1)
+        #expect(try run.function("onlyDeclarations()").calls == 1)
+        // Memory the kernel filled in for mmap(MAP_POPULATE) and took back within the line: Peak sees it.
+        let populated = try run.function("populate()").line(containing: "// populated and gone")
+        let usage = try #require(populated.memoryUsage)
+        #expect(try #require(populated.peak).mebibytes - usage.mebibytes >= 60)
+        #expect(try run.function("block at line 336").calls == 1)
+    }
+
     @Test func blocksAreProfiledThroughTheExpressionMacro() throws {
         let run = try LineWorkloadRun("block")
         #expect(run.standardOutput.hasPrefix("42 7\n"))

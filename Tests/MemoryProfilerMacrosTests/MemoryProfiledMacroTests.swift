@@ -39,6 +39,7 @@ import Testing
                         #sourceLocation(file: "test.swift", line: 5)
                         total += value
                     }
+                    __memoryProfilerFrame.loopExited()
                     __memoryProfilerFrame.line(7)
                     #sourceLocation(file: "test.swift", line: 7)
                     return total
@@ -184,6 +185,26 @@ import Testing
             macroSpecs: macros, failureHandler: record)
     }
 
+    @Test func rejectsAResultBuilderBody() {
+        assertMacroExpansion(
+            """
+            @MemoryProfiled
+            @ViewBuilder
+            func content() -> some View { Text("a") }
+            """,
+            expandedSource: """
+                @ViewBuilder
+                func content() -> some View { Text("a") }
+                """,
+            diagnostics: [
+                DiagnosticSpec(
+                    message: "@MemoryProfiled cannot instrument a result builder body (@ViewBuilder): its statements "
+                        + "are the builder's content; profile the function that calls it, or a helper it calls",
+                    line: 2, column: 1)
+            ],
+            macroSpecs: macros, failureHandler: record)
+    }
+
     @Test func rejectsAPrecisionOutOfRange() {
         assertMacroExpansion(
             """
@@ -212,7 +233,8 @@ import Testing
                 """,
             diagnostics: [
                 DiagnosticSpec(
-                    message: "#memoryProfiled takes a closure without parameters; its statements run once, right here",
+                    message: "#memoryProfiled takes a closure without parameters or capture list; its statements run once, "
+                        + "right here",
                     line: 1, column: 36)
             ],
             macroSpecs: macros, failureHandler: record)
