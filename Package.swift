@@ -43,6 +43,7 @@ let package = Package(
         .executableTarget(
             name: "reader-comparison", dependencies: ["MemoryProfiler"], path: "Examples/ReaderComparison"),
         .executableTarget(name: "memory-scaling", dependencies: ["MemoryProfiler"], path: "Examples/MemoryScaling"),
+        .executableTarget(name: "step-alloc", dependencies: ["MemoryProfiler"], path: "Examples/StepAlloc"),
         .executableTarget(
             name: "line-profile", dependencies: ["MemoryProfilerMacros"], path: "Examples/LineProfile"),
 
@@ -67,7 +68,9 @@ let package = Package(
         ),
         .testTarget(
             name: "MemoryProfilerCLITests",
-            dependencies: ["MemoryProfilerCLI", "MemoryProfilerTestSupport", "mprof", "memory-workload", "line-workload"]
+            dependencies: [
+                "MemoryProfilerCLI", "MemoryProfilerTestSupport", "mprof", "memory-workload", "line-workload", "step-alloc",
+            ]
         ),
     ]
 )

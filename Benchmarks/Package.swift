@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // Benchmarks live in their own package so that `swift test` of the main package never builds them.
-// Run from this directory: swift run -c release sampler-benchmark (or line-profiler-benchmark)
+// Run from this directory: swift run -c release sampler-benchmark (or line-profiler-benchmark, mprof-benchmark)
 import PackageDescription
 
 let package = Package(
@@ -16,6 +16,7 @@ let package = Package(
             dependencies: ["BenchmarkSupport", .product(name: "MemoryProfiler", package: "swift-memory-profiler")],
             path: "Sources/SamplerBenchmark"
         ),
+        .executableTarget(name: "mprof-benchmark", dependencies: ["BenchmarkSupport"], path: "Sources/MprofBenchmark"),
         .executableTarget(
             name: "line-profiler-benchmark",
             dependencies: [

@@ -45,9 +45,19 @@ public struct MprofFile: Sendable {
     public var reader: String?
     /// `MEM` records: the process (with `-C`, plus its descendants), in file order.
     public var samples: [Sample] = []
-    /// `PEAK` records (this package's addition): the kernel's high-water mark for the interval that ends at
-    /// `time`, written where it was above both samples around it — the spikes that sampling missed.
-    public var intervalPeaks: [Sample] = []
+    /// The highest memory over a stretch of time, from a `PEAK` record.
+    public struct IntervalPeak: Hashable, Sendable {
+        /// Memory in MiB.
+        public var mebibytes: Double
+        /// The time of the sample before the stretch (nil for a `PEAK` before any sample).
+        public var start: Double?
+        /// The end of the stretch: the record's time.
+        public var end: Double
+    }
+
+    /// `PEAK` records (this package's addition): the kernel's high-water mark for the stretch since the sample
+    /// before, written where it was above the samples around it — the spikes that sampling missed.
+    public var intervalPeaks: [IntervalPeak] = []
     /// `CHLD` records, one series per child, in the order children first appear.
     public var children: [ChildSeries] = []
     /// `FUNC` records: profiled calls and timestamped regions, in file order.
@@ -107,7 +117,8 @@ public struct MprofFile: Sendable {
     /// The peak of the main series, over the whole file or over the time ranges of the calls of `function`.
     ///
     /// Like memory_profiler, a function's peak is the highest sample whose time falls in one of the function's
-    /// calls; a `PEAK` record counts when its interval ends inside a call.
+    /// calls; a `PEAK` record counts when its stretch overlaps a call (the spike may lie just outside it: the
+    /// kernel says how high, not when).
     ///
     /// - Parameter function: A `FUNC` name, or nil for the whole file.
     /// - Returns: Nil when there is no sample (in the function's calls, or at all), or no such function.
@@ -122,13 +133,17 @@ public struct MprofFile: Sendable {
             guard let ranges else { return true }
             return ranges.contains { $0.0 <= time && time <= $0.1 }
         }
+        func overlaps(_ peak: IntervalPeak) -> Bool {
+            guard let ranges else { return true }
+            return ranges.contains { range in (peak.start ?? -.infinity) < range.1 && peak.end >= range.0 }
+        }
         var sampled = -Double.infinity
         for sample in samples where sample.mebibytes > sampled && counts(sample.time) {
             sampled = sample.mebibytes
         }
         guard sampled > -Double.infinity else { return nil }
         var kernel = -Double.infinity
-        for peak in intervalPeaks where peak.mebibytes > kernel && counts(peak.time) {
+        for peak in intervalPeaks where peak.mebibytes > kernel && overlaps(peak) {
             kernel = peak.mebibytes
         }
         if kernel > sampled {
@@ -147,6 +162,9 @@ public struct MprofFile: Sendable {
 
     private mutating func parse(_ bytes: UnsafeRawBufferPointer) throws(MprofFileError) {
         var childIndex: [Int32: Int] = [:]
+        samples.reserveCapacity(bytes.count / 32)
+        var lastSampleTime: Double?
+        var previousSampleTime: Double?
         var lineNumber = 0
         var start = 0
         let count = bytes.count
@@ -178,10 +196,15 @@ public struct MprofFile: Sendable {
             switch Self.text(kind) {
             case "MEM":
                 let mebibytes = try number("the memory in MiB")
-                samples.append(Sample(mebibytes: mebibytes, time: try number("the time")))
+                let time = try number("the time")
+                samples.append(Sample(mebibytes: mebibytes, time: time))
+                (previousSampleTime, lastSampleTime) = (lastSampleTime, time)
             case "PEAK":
                 let mebibytes = try number("the memory in MiB")
-                intervalPeaks.append(Sample(mebibytes: mebibytes, time: try number("the time")))
+                let end = try number("the time")
+                // The stretch began at the sample before: the one before this record's own sample, if it has one.
+                let start = lastSampleTime.map { $0 < end ? $0 : previousSampleTime } ?? nil
+                intervalPeaks.append(IntervalPeak(mebibytes: mebibytes, start: start, end: end))
             case "CHLD":
                 guard let pidField = fields.next(), let pid = Int32(Self.text(pidField)), pid > 0 else {
                     throw fail("CHLD needs a child's PID first: \"\(Self.text(line))\"")

@@ -131,6 +131,22 @@ import Testing
         #expect(result.standardError.contains("mprof: peak"))
     }
 
+    @Test func theBundledExampleLeavesItsPhasesAndTheSpikeSamplingMisses() throws {
+        let file = temporaryFile("dat")
+        defer { remove(file) }
+        let result = try runProduct("mprof", ["run", "-o", file, BuiltProducts.path("step-alloc")])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput == "step-alloc: done\n")
+        let recorded = try MprofFile(path: file)
+        #expect(recorded.functionNames == ["grow", "spike", "shrink", "main"])
+        let peak = try #require(recorded.peak())
+        // 200 MiB held, then 80 MiB more for 30 ms: the samples (every 100 ms) mostly miss it; the kernel's mark
+        // does not.
+        #expect(peak.mebibytes >= 280)
+        #expect(try #require(recorded.peak(function: "spike")).mebibytes >= 280)
+        #expect(try #require(recorded.peak(function: "shrink")).sampledMebibytes < 215)
+    }
+
     @Test func aProgramThatCannotBeRunGetsTheShellsStatus() throws {
         let missing = try runProduct("mprof", ["run", "-o", "/dev/null", "no-such-program-anywhere"])
         #expect(missing.status == 127)

@@ -47,9 +47,18 @@ enum FileBytes {
         if fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR {
             throw MemoryError(.systemCall, "is a directory, not a file", errno: EISDIR)
         }
-        var contents: [UInt8] = []
-        contents.reserveCapacity(max(Int(status.st_size), 0) + 1)
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        // Read straight into one buffer sized from fstat; a file that grows meanwhile continues in chunks.
+        let expected = max(Int(status.st_size), 0)
+        var contents = [UInt8](unsafeUninitializedCapacity: expected) { buffer, count in
+            count = 0
+            while count < expected {
+                let got = systemRead(descriptor, buffer.baseAddress.map { $0 + count }, expected - count)
+                if got < 0 && errno == EINTR { continue }
+                if got <= 0 { break }
+                count += got
+            }
+        }
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let count = chunk.withUnsafeMutableBytes { systemRead(descriptor, $0.baseAddress, $0.count) }
             if count < 0 {
