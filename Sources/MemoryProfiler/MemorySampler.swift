@@ -331,7 +331,8 @@ extension MemorySampler {
 
         /// Takes the last sample if asked and the process is there, and builds the trace.
         func finish(takingLastSample: Bool) -> MemoryTrace {
-            if takingLastSample && alive {
+            // After the timeout the trace is complete: a later stop() adds nothing.
+            if takingLastSample && alive && end != .timeout {
                 _ = sample(atMonotonic: Clocks.monotonicNanoseconds())
             }
             let peakSource: MemoryTrace.PeakSource

@@ -147,6 +147,22 @@ import Testing
         #expect(try #require(recorded.peak(function: "shrink")).sampledMebibytes < 215)
     }
 
+    @Test func theTimeoutStopsRecordingButNotTheProgram() throws {
+        let file = temporaryFile("dat")
+        let errors = temporaryFile("txt")
+        defer { remove(file, errors) }
+        let workload = try Workload(wrappedBy: "mprof", ["run", "-T", "0.02", "-t", "0.3", "-o", file], errors: errors)
+        #expect(try workload.send("alloc 8") == "ok")
+        usleep(800_000)
+        #expect(try workload.send("alloc 8") == "ok")
+        _ = try? workload.send("exit 0")
+        #expect(try workload.finish() == .exited(0))
+        let times = try MprofFile(path: file).samples.map(\.time)
+        let span = try #require(times.last) - #require(times.first)
+        #expect(span <= 0.4)
+        #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("recording stopped at the timeout"))
+    }
+
     @Test func aProgramThatCannotBeRunGetsTheShellsStatus() throws {
         let missing = try runProduct("mprof", ["run", "-o", "/dev/null", "no-such-program-anywhere"])
         #expect(missing.status == 127)
