@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .library(name: "MemoryProfiler", targets: ["MemoryProfiler"]),
         .library(name: "MemoryProfilerMacros", targets: ["MemoryProfilerMacros"]),
+        .library(name: "MemoryPlot", targets: ["MemoryPlot"]),
         .executable(name: "mprof", targets: ["mprof"]),
     ],
     dependencies: [
@@ -18,6 +19,9 @@ let package = Package(
         // C declarations Glibc does not export (mallinfo2).
         .target(name: "CMemoryProfilerShims"),
         .target(name: "MemoryProfiler", dependencies: ["CMemoryProfilerShims"]),
+
+        // Plots of .dat files as SVG, HTML and terminal text, with no dependency beyond the library.
+        .target(name: "MemoryPlot", dependencies: ["MemoryProfiler"]),
 
         // @MemoryProfiled, line by line. swift-syntax stays in these targets: mprof never compiles it.
         .macro(
@@ -33,7 +37,7 @@ let package = Package(
         .target(
             name: "MemoryProfilerCLI",
             dependencies: [
-                "MemoryProfiler",
+                "MemoryProfiler", "MemoryPlot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -13,7 +13,8 @@ public struct MprofCommand: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            RunCommand.self, AttachCommand.self, PeakCommand.self, ListCommand.self, RmCommand.self, CleanCommand.self,
+            RunCommand.self, AttachCommand.self, PlotCommand.self, PeakCommand.self, ListCommand.self, RmCommand.self,
+            CleanCommand.self,
             ReadersCommand.self, LinesCommand.self,
         ]
     )

@@ -1,0 +1,106 @@
+/// Maps a range of data values onto a range of pixels, and picks round tick values for its axis.
+struct LinearScale {
+    var domain: ClosedRange<Double>
+    var range: ClosedRange<Double>
+    /// Pixels grow downward on a y axis: the domain's lower end maps to the range's upper end.
+    var inverted = false
+
+    func callAsFunction(_ value: Double) -> Double {
+        let span = domain.upperBound - domain.lowerBound
+        let fraction = span > 0 ? (value - domain.lowerBound) / span : 0.5
+        let position = inverted ? 1 - fraction : fraction
+        return range.lowerBound + position * (range.upperBound - range.lowerBound)
+    }
+
+    /// The data value at a pixel.
+    func value(at pixel: Double) -> Double {
+        let width = range.upperBound - range.lowerBound
+        var fraction = width > 0 ? (pixel - range.lowerBound) / width : 0
+        if inverted { fraction = 1 - fraction }
+        return domain.lowerBound + fraction * (domain.upperBound - domain.lowerBound)
+    }
+
+    /// About `count` ticks at multiples of 1, 2 or 5 times a power of ten, inside the domain.
+    func ticks(count: Int = 6) -> [Double] {
+        let step = Self.niceStep(span: domain.upperBound - domain.lowerBound, count: count)
+        guard step > 0 else { return [domain.lowerBound] }
+        var ticks: [Double] = []
+        var tick = (domain.lowerBound / step).rounded(.up) * step
+        while tick <= domain.upperBound + step * 1e-9 {
+            ticks.append(abs(tick) < step * 1e-9 ? 0 : tick)
+            tick += step
+        }
+        return ticks
+    }
+
+    static func niceStep(span: Double, count: Int) -> Double {
+        guard span > 0, span.isFinite, count > 0 else { return 0 }
+        let raw = span / Double(count)
+        var magnitude = 1.0
+        while magnitude * 10 <= raw { magnitude *= 10 }
+        while magnitude > raw { magnitude /= 10 }
+        let fraction = raw / magnitude
+        let nice: Double = fraction < 1.5 ? 1 : fraction < 3.5 ? 2 : fraction < 7.5 ? 5 : 10
+        return nice * magnitude
+    }
+
+    /// A domain widened to round tick values at both ends.
+    static func niceDomain(_ low: Double, _ high: Double, count: Int = 6) -> ClosedRange<Double> {
+        var low = low
+        var high = high
+        if !(high > low) {
+            let pad = max(abs(low) * 0.1, 1)
+            low -= pad
+            high += pad
+        }
+        let step = niceStep(span: high - low, count: count)
+        guard step > 0 else { return low...high }
+        return (low / step).rounded(.down) * step...(high / step).rounded(.up) * step
+    }
+
+    /// A tick label: as many decimals as the tick step needs, no more.
+    static func label(_ value: Double, step: Double) -> String {
+        var decimals = 0
+        var scaled = step
+        while decimals < 6 && abs(scaled - scaled.rounded()) > 1e-9 * max(1, abs(scaled)) {
+            scaled *= 10
+            decimals += 1
+        }
+        return Format.fixed(value, decimals: decimals)
+    }
+}
+
+/// Fixed-point number text without Foundation.
+enum Format {
+    static func fixed(_ value: Double, decimals: Int) -> String {
+        guard value.isFinite else { return value.isNaN ? "nan" : (value < 0 ? "-inf" : "inf") }
+        var scale = 1.0
+        for _ in 0..<decimals { scale *= 10 }
+        let units = (abs(value) * scale).rounded()
+        guard units < 9e18 else { return String(value) }
+        let integer = UInt64(units)
+        let whole = integer / UInt64(scale)
+        let fraction = integer % UInt64(scale)
+        let sign = value < 0 && integer != 0 ? "-" : ""
+        guard decimals > 0 else { return "\(sign)\(whole)" }
+        let digits = String(fraction)
+        return "\(sign)\(whole).\(String(repeating: "0", count: decimals - digits.count))\(digits)"
+    }
+}
+
+/// Approximate text widths for layout: average advance widths of a sans-serif face, in ems.
+enum TextWidth {
+    static func of(_ text: String, fontSize: Double) -> Double {
+        var ems = 0.0
+        for character in text {
+            switch character {
+            case "i", "l", "j", "I", "!", "|", ".", ",", ":", ";", "'", "[", "]", "(", ")", " ": ems += 0.32
+            case "m", "w", "M", "W", "@": ems += 0.9
+            case "A"..."Z": ems += 0.68
+            case "0"..."9": ems += 0.56
+            default: ems += 0.54
+            }
+        }
+        return ems * fontSize
+    }
+}

@@ -1,0 +1,281 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension MemoryPlot {
+    /// Where things go on the picture.
+    struct Layout {
+        let left: Double
+        let right: Double
+        let top: Double
+        let bottom: Double
+        let time: LinearScale
+        let memory: LinearScale
+
+        init(plot: MemoryPlot) {
+            left = 72
+            right = plot.options.width - 24
+            top = 48
+            bottom = plot.options.height - 56
+            time = LinearScale(domain: plot.timeDomain, range: left...right)
+            memory = LinearScale(domain: plot.memoryDomain, range: top...bottom, inverted: true)
+        }
+    }
+
+    /// The plot as an SVG document.
+    public func svg() -> String {
+        var writer = SVGWriter(width: options.width, height: options.height)
+        drawSVG(into: &writer, layout: Layout(plot: self))
+        return writer.finish()
+    }
+
+    func drawSVG(into svg: inout SVGWriter, layout: Layout) {
+        let n = SVGWriter.number
+        svg.element("rect", [("width", "100%"), ("height", "100%"), ("fill", "#ffffff")])
+        svg.element(
+            "text",
+            [("x", n(options.width / 2)), ("y", "26"), ("text-anchor", "middle"), ("font-size", "15"), ("class", "title")],
+            content: title)
+
+        // Grid and axes.
+        let timeTicks = layout.time.ticks(count: 8)
+        let memoryTicks = layout.memory.ticks(count: 6)
+        let timeStep = timeTicks.count > 1 ? timeTicks[1] - timeTicks[0] : 1
+        let memoryStep = memoryTicks.count > 1 ? memoryTicks[1] - memoryTicks[0] : 1
+        svg.open("g", [("class", "grid"), ("stroke", "#e3e3e3"), ("stroke-width", "1")])
+        for tick in timeTicks {
+            svg.element("line", [("x1", n(layout.time(tick))), ("x2", n(layout.time(tick))), ("y1", n(layout.top)), ("y2", n(layout.bottom))])
+        }
+        for tick in memoryTicks {
+            svg.element("line", [("x1", n(layout.left)), ("x2", n(layout.right)), ("y1", n(layout.memory(tick))), ("y2", n(layout.memory(tick)))])
+        }
+        svg.close("g")
+        svg.element(
+            "rect",
+            [("x", n(layout.left)), ("y", n(layout.top)), ("width", n(layout.right - layout.left)),
+             ("height", n(layout.bottom - layout.top)), ("fill", "none"), ("stroke", "#555555"), ("class", "frame")])
+        svg.open("g", [("id", "x-axis"), ("class", "axis"), ("fill", "#333333"), ("text-anchor", "middle")])
+        for tick in timeTicks {
+            svg.element(
+                "text", [("x", n(layout.time(tick))), ("y", n(layout.bottom + 18)), ("class", "tick-label")],
+                content: LinearScale.label(tick, step: timeStep))
+        }
+        svg.element(
+            "text", [("x", n((layout.left + layout.right) / 2)), ("y", n(layout.bottom + 42)), ("class", "axis-label")],
+            content: "time (s)")
+        svg.close("g")
+        svg.open("g", [("id", "y-axis"), ("class", "axis"), ("fill", "#333333"), ("text-anchor", "end")])
+        for tick in memoryTicks {
+            svg.element(
+                "text", [("x", n(layout.left - 8)), ("y", n(layout.memory(tick) + 4)), ("class", "tick-label")],
+                content: LinearScale.label(tick, step: memoryStep))
+        }
+        svg.element(
+            "text",
+            [("x", "18"), ("y", n((layout.top + layout.bottom) / 2)), ("text-anchor", "middle"),
+             ("transform", "rotate(-90 18 \(n((layout.top + layout.bottom) / 2)))"), ("class", "axis-label")],
+            content: "memory used (MiB)")
+        svg.close("g")
+
+        svg.open("clipPath", [("id", "plot-area")])
+        svg.element(
+            "rect",
+            [("x", n(layout.left)), ("y", n(layout.top)), ("width", n(layout.right - layout.left)), ("height", n(layout.bottom - layout.top))])
+        svg.close("clipPath")
+        svg.open("g", [("clip-path", "url(#plot-area)"), ("class", "data")])
+
+        if options.flame { drawFlame(into: &svg, layout: layout) }
+
+        for (index, series) in series.enumerated() {
+            if !series.envelope.isEmpty {
+                svg.element(
+                    "polyline",
+                    [("class", "envelope"), ("data-series", String(index)), ("fill", "none"), ("stroke", "#d62728"),
+                     ("stroke-opacity", "0.55"), ("stroke-width", "1"), ("stroke-dasharray", "3 2"),
+                     ("points", Self.polyline(Self.reduced(series.envelope, scale: layout.time), layout))])
+            }
+            svg.element(
+                "polyline",
+                [("class", series.isChild ? "curve child" : "curve"), ("data-series", String(index)),
+                 ("data-label", series.label), ("fill", "none"), ("stroke", series.color),
+                 ("stroke-width", series.isChild ? "1.2" : "1.6"), ("stroke-linejoin", "round"),
+                 ("points", Self.polyline(Self.reduced(series.points, scale: layout.time), layout))])
+            if let slope = series.slope {
+                let start = layout.time.domain.lowerBound
+                let end = layout.time.domain.upperBound
+                svg.element(
+                    "line",
+                    [("class", "slope"), ("x1", n(layout.time(start))), ("y1", n(layout.memory(slope.intercept + slope.mebibytesPerSecond * start))),
+                     ("x2", n(layout.time(end))), ("y2", n(layout.memory(slope.intercept + slope.mebibytesPerSecond * end))),
+                     ("stroke", series.color), ("stroke-width", "1.2"), ("stroke-dasharray", "8 4"), ("stroke-opacity", "0.8")])
+            }
+        }
+
+        if options.showsFunctions && !options.flame { drawBrackets(into: &svg, layout: layout) }
+        svg.close("g")
+        drawPeaks(into: &svg, layout: layout)
+        drawLegend(into: &svg, layout: layout)
+    }
+
+    private func drawPeaks(into svg: inout SVGWriter, layout: Layout) {
+        let n = SVGWriter.number
+        for series in series where !series.isChild {
+            guard let peak = series.peak else { continue }
+            let x = layout.time(peak.time)
+            let y = layout.memory(peak.mebibytes)
+            let color = "#d62728"
+            svg.open("g", [("class", "peak"), ("data-mebibytes", Format.fixed(peak.mebibytes, decimals: 3)), ("data-true-peak", series.peakIsTrue ? "yes" : "no")])
+            svg.element("line", [("x1", n(x)), ("x2", n(x)), ("y1", n(layout.top)), ("y2", n(layout.bottom)), ("stroke", color), ("stroke-width", "1.2"), ("stroke-dasharray", "6 4")])
+            svg.element("line", [("x1", n(layout.left)), ("x2", n(layout.right)), ("y1", n(y)), ("y2", n(y)), ("stroke", color), ("stroke-width", "0.8"), ("stroke-dasharray", "2 4"), ("stroke-opacity", "0.7")])
+            let label = "peak \(Format.fixed(peak.mebibytes, decimals: 1)) MiB" + (series.peakIsTrue ? " (kernel high-water mark)" : "")
+            let width = TextWidth.of(label, fontSize: 12)
+            let leftSide = x + 6 + width > layout.right
+            svg.element(
+                "text",
+                [("x", n(leftSide ? x - 6 : x + 6)), ("y", n(max(layout.top + 14, y - 6))), ("fill", color),
+                 ("text-anchor", leftSide ? "end" : "start"), ("class", "peak-label")],
+                content: label)
+            svg.close("g")
+        }
+    }
+
+    private func drawBrackets(into svg: inout SVGWriter, layout: Layout) {
+        let n = SVGWriter.number
+        var placed: [(x0: Double, x1: Double, y: Double)] = []
+        for call in calls {
+            let x0 = layout.time(call.start.time)
+            let y0 = layout.memory(call.start.mebibytes)
+            let x1 = layout.time(call.end.time)
+            let y1 = layout.memory(call.end.mebibytes)
+            svg.open("g", [("class", "call"), ("data-function", call.name), ("stroke", call.color), ("fill", "none"), ("stroke-width", "1.6")])
+            svg.element("path", [("class", "bracket-start"), ("d", "M\(n(x0 + 5)) \(n(y0 - 7))H\(n(x0))V\(n(y0 + 7))H\(n(x0 + 5))")])
+            svg.element("path", [("class", "bracket-end"), ("d", "M\(n(x1 - 5)) \(n(y1 - 7))H\(n(x1))V\(n(y1 + 7))H\(n(x1 - 5))")])
+            let duration = call.end.time - call.start.time
+            let label = "\(call.shortName) \(Format.fixed(duration, decimals: 3))s"
+            let width = TextWidth.of(label, fontSize: 11)
+            // Labels of calls that start close together go one above the other instead of on top of each other.
+            var labelY = y0 - 11
+            while placed.contains(where: { $0.x0 < x0 + 2 + width && x0 + 2 < $0.x1 && abs($0.y - labelY) < 13 }) {
+                labelY -= 13
+            }
+            placed.append((x0 + 2, x0 + 2 + width, labelY))
+            svg.element(
+                "text",
+                [("x", n(x0 + 2)), ("y", n(max(layout.top + 12, labelY))), ("fill", call.color), ("stroke", "none"), ("font-size", "11"), ("class", "call-label")],
+                content: label)
+            svg.close("g")
+        }
+    }
+
+    private func drawFlame(into svg: inout SVGWriter, layout: Layout) {
+        let n = SVGWriter.number
+        let band = 18.0
+        for call in calls {
+            let x0 = layout.time(call.start.time)
+            let x1 = max(layout.time(call.end.time), x0 + 1)
+            let y = layout.bottom - band * Double(call.level + 1)
+            svg.open("g", [("class", "flame"), ("data-function", call.name), ("data-level", String(call.level))])
+            svg.element(
+                "rect",
+                [("x", n(x0)), ("y", n(y)), ("width", n(x1 - x0)), ("height", n(band - 2)), ("fill", call.color),
+                 ("fill-opacity", "0.45"), ("stroke", call.color), ("stroke-width", "0.8")],
+                content: nil)
+            let label = "\(call.shortName) \(Format.fixed(call.end.time - call.start.time, decimals: 3))s"
+            if TextWidth.of(label, fontSize: 11) < x1 - x0 - 6 {
+                svg.element("text", [("x", n(x0 + 4)), ("y", n(y + band - 6)), ("font-size", "11"), ("fill", "#111111"), ("class", "flame-label")], content: label)
+            } else {
+                svg.element("title", [], content: label)
+            }
+            svg.close("g")
+        }
+    }
+
+    private func drawLegend(into svg: inout SVGWriter, layout: Layout) {
+        let n = SVGWriter.number
+        var entries: [(color: String, dashed: Bool, text: String)] = []
+        for series in series {
+            if series.isChild {
+                entries.append((series.color, false, series.label))
+                continue
+            }
+            entries.append((series.color, false, "\(series.label) (started \(Self.clockText(series.startWallClock)))"))
+            if !series.envelope.isEmpty { entries.append(("#d62728", true, "true peak (kernel high-water mark)")) }
+            if let slope = series.slope {
+                entries.append((series.color, true, "slope \(Format.fixed(slope.mebibytesPerSecond, decimals: 3)) MiB/s"))
+            }
+        }
+        guard !entries.isEmpty else { return }
+        let width = (entries.map { TextWidth.of($0.text, fontSize: 11) }.max() ?? 0) + 40
+        let height = Double(entries.count) * 17 + 8
+        let (x, y) = legendCorner(width: width, height: height, layout: layout)
+        svg.open("g", [("class", "legend"), ("font-size", "11")])
+        svg.element(
+            "rect",
+            [("x", n(x)), ("y", n(y)), ("width", n(width)), ("height", n(height)), ("fill", "#ffffff"), ("fill-opacity", "0.85"), ("stroke", "#cccccc")])
+        for (index, entry) in entries.enumerated() {
+            let rowY = y + 14 + Double(index) * 17
+            svg.open("g", [("class", "legend-entry")])
+            var line: [(String, String)] = [("x1", n(x + 8)), ("x2", n(x + 28)), ("y1", n(rowY - 4)), ("y2", n(rowY - 4)), ("stroke", entry.color), ("stroke-width", "2")]
+            if entry.dashed { line.append(("stroke-dasharray", "4 3")) }
+            svg.element("line", line)
+            svg.element("text", [("x", n(x + 34)), ("y", n(rowY)), ("fill", "#222222")], content: entry.text)
+            svg.close("g")
+        }
+        svg.close("g")
+    }
+
+    /// The corner of the plot area where the legend covers the fewest points (and the peak label least).
+    private func legendCorner(width: Double, height: Double, layout: Layout) -> (Double, Double) {
+        let corners = [
+            (layout.left + 10, layout.top + 10), (layout.right - 10 - width, layout.top + 10),
+            (layout.right - 10 - width, layout.bottom - 10 - height), (layout.left + 10, layout.bottom - 10 - height),
+        ]
+        var points: [(Double, Double)] = []
+        for series in series {
+            for point in Self.reduced(series.points + series.envelope, scale: layout.time) {
+                points.append((layout.time(point.time), layout.memory(point.mebibytes)))
+            }
+            if let peak = series.peak {
+                // The peak's label runs right of the peak: weigh it heavily.
+                for offset in stride(from: 0.0, through: 240, by: 8) {
+                    for _ in 0..<8 { points.append((layout.time(peak.time) + offset, layout.memory(peak.mebibytes) - 8)) }
+                }
+            }
+        }
+        for call in calls where options.flame {
+            for x in stride(from: layout.time(call.start.time), through: layout.time(call.end.time), by: 8) {
+                points.append((x, layout.bottom - 18 * Double(call.level + 1) + 8))
+            }
+        }
+        func covered(_ corner: (Double, Double)) -> Int {
+            points.reduce(0) { count, point in
+                let inside = point.0 >= corner.0 && point.0 <= corner.0 + width && point.1 >= corner.1
+                    && point.1 <= corner.1 + height
+                return count + (inside ? 1 : 0)
+            }
+        }
+        return corners.min { covered($0) < covered($1) } ?? corners[0]
+    }
+
+    static func polyline(_ points: [Point], _ layout: Layout) -> String {
+        var text = ""
+        text.reserveCapacity(points.count * 14)
+        for point in points {
+            if !text.isEmpty { text += " " }
+            text += SVGWriter.number(layout.time(point.time))
+            text += ","
+            text += SVGWriter.number(layout.memory(point.mebibytes))
+        }
+        return text
+    }
+
+    /// `14:02:07` in local time.
+    static func clockText(_ wallClock: Double) -> String {
+        var seconds = time_t(wallClock)
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
+    }
+}
+

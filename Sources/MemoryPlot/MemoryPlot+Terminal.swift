@@ -1,0 +1,102 @@
+extension MemoryPlot {
+    /// The plot drawn with braille characters (2×4 dots a cell): the curve of the first file, its peak, the time
+    /// axis, and the function calls as spans below it.
+    ///
+    /// - Parameters:
+    ///   - columns: The terminal's width in characters.
+    ///   - rows: The height of the drawing area in lines.
+    ///   - color: Use ANSI colours (only on a terminal, and never when `NO_COLOR` is set: the caller decides).
+    public func terminal(columns: Int, rows: Int = 18, color: Bool = false) -> String {
+        let labelWidth = 9
+        let width = max(10, columns - labelWidth - 2)
+        let dotsWide = width * 2
+        let dotsHigh = rows * 4
+        var cells = [[UInt8]](repeating: [UInt8](repeating: 0, count: width), count: rows)
+        var cellSeries = [[Int]](repeating: [Int](repeating: -1, count: width), count: rows)
+        let time = LinearScale(domain: timeDomain, range: 0...Double(dotsWide - 1))
+        let memory = LinearScale(domain: memoryDomain, range: 0...Double(dotsHigh - 1), inverted: true)
+
+        func plot(_ x: Int, _ y: Int, series: Int) {
+            guard x >= 0, x < dotsWide, y >= 0, y < dotsHigh else { return }
+            let bits: [[UInt8]] = [[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]]
+            cells[y / 4][x / 2] |= bits[y % 4][x % 2]
+            if cellSeries[y / 4][x / 2] < 0 { cellSeries[y / 4][x / 2] = series }
+        }
+        for (index, series) in series.enumerated() {
+            var previous: (Int, Int)?
+            for point in Self.reduced(series.points, scale: time) {
+                let x = Int(time(point.time).rounded())
+                let y = Int(memory(point.mebibytes).rounded())
+                if let (x0, y0) = previous {
+                    // A line between the points, so steep steps stay connected.
+                    let steps = max(abs(x - x0), abs(y - y0), 1)
+                    for step in 0...steps {
+                        plot(x0 + (x - x0) * step / steps, y0 + (y - y0) * step / steps, series: index)
+                    }
+                } else {
+                    plot(x, y, series: index)
+                }
+                previous = (x, y)
+            }
+        }
+
+        let colors = ["\u{1B}[36m", "\u{1B}[33m", "\u{1B}[32m", "\u{1B}[35m", "\u{1B}[34m", "\u{1B}[31m"]
+        let reset = "\u{1B}[0m"
+        let red = "\u{1B}[31m"
+        var output = color ? "\u{1B}[1m\(title)\(reset)\n" : "\(title)\n"
+        let peak = series.first { !$0.isChild }?.peak
+        let peakRow = peak.map { Int(memory($0.mebibytes).rounded()) / 4 }
+        for row in 0..<rows {
+            let value = memory.value(at: Double(row * 4))
+            var label = ""
+            if row == 0 || row == rows - 1 || row == rows / 2 || row == peakRow {
+                label = Format.fixed(row == peakRow ? peak?.mebibytes ?? value : value, decimals: value >= 100 ? 0 : 1)
+            }
+            label = String(repeating: " ", count: max(0, labelWidth - 1 - label.count)) + label
+            if color && row == peakRow { label = red + label + reset }
+            output += label + " ┤"
+            for column in 0..<width {
+                let bits = cells[row][column]
+                let character = bits == 0 ? " " : String(Character(Unicode.Scalar(0x2800 + UInt32(bits)) ?? " "))
+                if color && bits != 0 {
+                    output += colors[max(0, cellSeries[row][column]) % colors.count] + character + reset
+                } else {
+                    output += character
+                }
+            }
+            output += "\n"
+        }
+        output += String(repeating: " ", count: labelWidth) + "└" + String(repeating: "─", count: width) + "\n"
+        let start = Format.fixed(timeDomain.lowerBound, decimals: 1) + " s"
+        let end = Format.fixed(timeDomain.upperBound, decimals: 1) + " s"
+        output += String(repeating: " ", count: labelWidth + 1) + start
+            + String(repeating: " ", count: max(1, width - start.count - end.count)) + end + "\n"
+
+        for call in calls where call.level <= 1 {
+            let x0 = Int(time(call.start.time)) / 2
+            let x1 = max(x0 + 1, Int(time(call.end.time)) / 2)
+            let name = "\(call.shortName) \(Format.fixed(call.end.time - call.start.time, decimals: 2))s"
+            var span = Array(String(repeating: "─", count: max(0, x1 - x0 - 1)))
+            for (index, character) in name.enumerated() where index + 1 < span.count { span[index + 1] = character }
+            let line = String(repeating: " ", count: labelWidth + 1 + x0) + "├" + String(span) + "┤"
+            output += (color ? colors[(call.level + 2) % colors.count] + line + reset : line) + "\n"
+        }
+        for series in series where !series.isChild {
+            if let peak = series.peak {
+                let text = "peak \(Format.fixed(peak.mebibytes, decimals: 1)) MiB at \(Format.fixed(peak.time, decimals: 2)) s"
+                    + (series.peakIsTrue ? " (kernel high-water mark)" : "")
+                output += (color ? red + text + reset : text) + "\n"
+            }
+            if let slope = series.slope {
+                output += "slope \(Format.fixed(slope.mebibytesPerSecond, decimals: 3)) MiB/s\n"
+            }
+        }
+        if series.count > 1 {
+            for (index, series) in series.enumerated() {
+                let swatch = color ? colors[index % colors.count] + "⣿" + reset : "⣿"
+                output += "\(swatch) \(series.label)\n"
+            }
+        }
+        return output
+    }
+}

@@ -1,0 +1,234 @@
+import MemoryProfiler
+
+/// What `mprof plot` draws: memory over time from one or more `.dat` files, with function brackets, the peak,
+/// the kernel's true peaks, flame rectangles, a trend line and child processes.
+///
+/// Build it from parsed files, then render it as SVG, self-contained HTML or terminal text:
+///
+/// ```swift
+/// let plot = MemoryPlot(files: [try MprofFile(path: "mprofile_20261125140000.dat")], options: .init(slope: true))
+/// let svg = plot.svg()
+/// ```
+///
+/// Big files are reduced per pixel column to the first, lowest, highest and last sample, so no peak or trough
+/// is lost and the drawing stays small.
+public struct MemoryPlot: Sendable {
+    /// What to draw besides the curves.
+    public struct Options: Sendable, Hashable {
+        /// The title; nil for the command line of the first file.
+        public var title: String?
+        /// Only this stretch of time, in seconds from each file's first sample.
+        public var window: ClosedRange<Double>?
+        /// Draw `[` … `]` brackets for function records (single file only, as memory_profiler).
+        public var showsFunctions: Bool
+        /// Draw function calls as rectangles stacked by nesting level.
+        public var flame: Bool
+        /// Draw a least-squares trend line per file, with its slope in the legend.
+        public var slope: Bool
+        /// The picture's size in pixels.
+        public var width: Double
+        public var height: Double
+
+        /// Creates options; the defaults draw brackets, no flame, no slope, at 960×540.
+        public init(
+            title: String? = nil, window: ClosedRange<Double>? = nil, showsFunctions: Bool = true, flame: Bool = false,
+            slope: Bool = false, width: Double = 960, height: Double = 540
+        ) {
+            self.title = title
+            self.window = window
+            self.showsFunctions = showsFunctions
+            self.flame = flame
+            self.slope = slope
+            self.width = width
+            self.height = height
+        }
+    }
+
+    /// One curve: a file's main series or one of its children.
+    struct Series: Sendable {
+        var label: String
+        var color: String
+        var points: [Point]
+        var isChild: Bool
+        /// The kernel's true peaks, merged with the samples: drawn as a faint envelope.
+        var envelope: [Point]
+        var peak: Point?
+        var peakIsTrue: Bool
+        var startWallClock: Double
+        var slope: (mebibytesPerSecond: Double, intercept: Double)?
+    }
+
+    struct Point: Sendable, Hashable {
+        var time: Double
+        var mebibytes: Double
+    }
+
+    /// A function call: a bracket pair, or a flame rectangle.
+    struct Call: Sendable {
+        var name: String
+        var shortName: String
+        var start: Point
+        var end: Point
+        var level: Int
+        var color: String
+    }
+
+    let options: Options
+    let title: String
+    var series: [Series] = []
+    var calls: [Call] = []
+    let timeDomain: ClosedRange<Double>
+    let memoryDomain: ClosedRange<Double>
+
+    static let palette = [
+        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    ]
+
+    /// Lays out the plot of `files` (each from its own time zero).
+    public init(files: [MprofFile], options: Options = Options()) {
+        self.options = options
+        title = options.title ?? files.first.map { ($0.commandLine ?? $0.path).trimmingBlanks } ?? "memory"
+        let single = files.count == 1
+        var colorIndex = 0
+        func nextColor() -> String {
+            defer { colorIndex += 1 }
+            return Self.palette[colorIndex % Self.palette.count]
+        }
+        for file in files {
+            guard let zero = file.samples.first?.time else { continue }
+            let window = options.window
+            func inWindow(_ time: Double) -> Bool { window.map { $0.contains(time) } ?? true }
+            let points = file.samples.lazy.map { Point(time: $0.time - zero, mebibytes: $0.mebibytes) }
+                .filter { inWindow($0.time) }
+            let main = Array(points)
+            let peaks = file.intervalPeaks.compactMap { peak -> Point? in
+                let end = peak.end - zero
+                let start = (peak.start ?? peak.end) - zero
+                let point = Point(time: (start + end) / 2, mebibytes: peak.mebibytes)
+                return inWindow(point.time) ? point : nil
+            }
+            let color = single ? "#222222" : nextColor()
+            var mainSeries = Series(
+                label: String(file.path.split(separator: "/").last ?? Substring(file.path)), color: color, points: main,
+                isChild: false,
+                envelope: peaks.isEmpty ? [] : Self.merge(main, peaks), peak: nil, peakIsTrue: false,
+                startWallClock: zero, slope: options.slope ? Self.leastSquares(main) : nil)
+            let highestSample = main.max { $0.mebibytes < $1.mebibytes }
+            let highestPeak = peaks.max { $0.mebibytes < $1.mebibytes }
+            if let highestPeak, highestPeak.mebibytes > (highestSample?.mebibytes ?? -.infinity) {
+                mainSeries.peak = highestPeak
+                mainSeries.peakIsTrue = true
+            } else {
+                mainSeries.peak = highestSample
+            }
+            series.append(mainSeries)
+            for child in file.children {
+                let childPoints = child.samples.map { Point(time: $0.time - zero, mebibytes: $0.mebibytes) }
+                    .filter { inWindow($0.time) }
+                guard !childPoints.isEmpty else { continue }
+                series.append(
+                    Series(
+                        label: "child \(child.process)", color: nextColor(), points: childPoints, isChild: true,
+                        envelope: [], peak: nil, peakIsTrue: false, startWallClock: zero, slope: nil))
+            }
+            // Brackets and flames belong to one time line: with several files, memory_profiler leaves them out.
+            if single && (options.showsFunctions || options.flame) {
+                var functionColors: [String: String] = [:]
+                for record in file.functions {
+                    let start = Point(time: record.startWallClock - zero, mebibytes: record.startMemory.mebibytes)
+                    let end = Point(time: record.endWallClock - zero, mebibytes: record.endMemory.mebibytes)
+                    if let window, end.time < window.lowerBound || start.time > window.upperBound { continue }
+                    let color = functionColors[record.name] ?? {
+                        let color = Self.palette[(functionColors.count + 1) % Self.palette.count]
+                        functionColors[record.name] = color
+                        return color
+                    }()
+                    calls.append(
+                        Call(
+                            name: record.name, shortName: Self.shortName(record.name), start: start, end: end,
+                            level: record.level ?? 0, color: color))
+                }
+            }
+        }
+
+        let allPoints = series.flatMap { $0.points + $0.envelope }
+        let lastTime = allPoints.map(\.time).max() ?? 1
+        let firstTime = options.window?.lowerBound ?? 0
+        let endTime = options.window.map { min($0.upperBound, lastTime) } ?? lastTime
+        timeDomain = firstTime...max(endTime, firstTime + 1e-3)
+        let highest = max(allPoints.map(\.mebibytes).max() ?? 1, calls.map { max($0.start.mebibytes, $0.end.mebibytes) }.max() ?? 0)
+        memoryDomain = LinearScale.niceDomain(0, highest * 1.02)
+    }
+
+    /// `__main__.grow` → `grow`, `Catalog.load(from:)` → `load(from:)`: the last component, for labels.
+    static func shortName(_ name: String) -> String {
+        let withoutArguments = name.split(separator: "(", maxSplits: 1).first.map(String.init) ?? name
+        guard let dot = withoutArguments.lastIndex(of: ".") else { return name }
+        return String(name[name.index(after: dot)...])
+    }
+
+    static func merge(_ samples: [Point], _ peaks: [Point]) -> [Point] {
+        (samples + peaks).sorted { $0.time < $1.time }
+    }
+
+    /// The least-squares line through the points: slope in MiB/s and value at time zero.
+    static func leastSquares(_ points: [Point]) -> (mebibytesPerSecond: Double, intercept: Double)? {
+        guard points.count >= 2 else { return nil }
+        let count = Double(points.count)
+        let meanTime = points.reduce(0) { $0 + $1.time } / count
+        let meanMemory = points.reduce(0) { $0 + $1.mebibytes } / count
+        var covariance = 0.0
+        var variance = 0.0
+        for point in points {
+            covariance += (point.time - meanTime) * (point.mebibytes - meanMemory)
+            variance += (point.time - meanTime) * (point.time - meanTime)
+        }
+        guard variance > 0 else { return nil }
+        let slope = covariance / variance
+        return (slope, meanMemory - slope * meanTime)
+    }
+
+    /// The points to draw for a series at a given horizontal resolution: per pixel column its first, lowest,
+    /// highest and last point, in time order. Every local extreme survives, so the global peak does too.
+    static func reduced(_ points: [Point], scale: LinearScale) -> [Point] {
+        guard points.count > Int(scale.range.upperBound - scale.range.lowerBound) * 4 else { return points }
+        var result: [Point] = []
+        result.reserveCapacity(Int(scale.range.upperBound - scale.range.lowerBound) * 4)
+        var column = Int.min
+        var first = points[0]
+        var lowest = points[0]
+        var highest = points[0]
+        var last = points[0]
+        func flush() {
+            var bucket = [first]
+            for point in lowest.time <= highest.time ? [lowest, highest] : [highest, lowest] where point != bucket.last {
+                bucket.append(point)
+            }
+            if last != bucket.last { bucket.append(last) }
+            result += bucket
+        }
+        for point in points {
+            let pointColumn = Int(scale(point.time).rounded(.down))
+            if pointColumn != column {
+                if column != Int.min { flush() }
+                column = pointColumn
+                (first, lowest, highest, last) = (point, point, point, point)
+            } else {
+                if point.mebibytes < lowest.mebibytes { lowest = point }
+                if point.mebibytes > highest.mebibytes { highest = point }
+                last = point
+            }
+        }
+        flush()
+        return result
+    }
+}
+
+extension String {
+    var trimmingBlanks: String {
+        var text = Substring(self)
+        while let first = text.first, first.isWhitespace { text = text.dropFirst() }
+        while let last = text.last, last.isWhitespace { text = text.dropLast() }
+        return String(text)
+    }
+}

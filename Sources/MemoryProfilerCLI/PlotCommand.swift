@@ -1,0 +1,161 @@
+import ArgumentParser
+import Foundation
+import MemoryPlot
+import MemoryProfiler
+
+/// `mprof plot`: memory over time as SVG, HTML, PNG or in the terminal.
+struct PlotCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plot",
+        abstract: "Plot recorded memory over time: SVG, self-contained HTML, PNG, or in the terminal.",
+        discussion: """
+            Draws each file from its own time zero: the memory curve, the peak (the kernel's true peak when the \
+            file has PEAK records, with the envelope of true peaks), function brackets labelled with their \
+            duration, and one curve per child with -M files. Without -o the picture is written beside the \
+            newest profile (mprofile_….svg). The format follows -o's extension: .svg, .html or .png (PNG needs \
+            rsvg-convert, from Debian's librsvg2-bin).
+            """
+    )
+
+    @Option(name: [.customShort("t"), .long], help: "The title (default: the command line).")
+    var title: String?
+
+    @Option(name: [.customShort("o"), .long], help: "The output file: .svg, .html or .png.")
+    var output: String?
+
+    @Option(name: [.customShort("w"), .long], help: "Only this time window, in seconds: START,END.")
+    var window: String?
+
+    @Flag(name: [.customShort("f"), .long], help: "Draw function calls as rectangles stacked by nesting level.")
+    var flame = false
+
+    @Flag(name: [.customShort("s"), .long], help: "Draw a least-squares trend line, with its slope in MiB/s.")
+    var slope = false
+
+    @Flag(name: [.customShort("n"), .customLong("no-function-ts")], help: "Leave out the function brackets.")
+    var noFunctions = false
+
+    @Flag(help: "Draw in the terminal instead of writing a file.")
+    var terminal = false
+
+    @Option(help: "The picture's size in pixels: WIDTHxHEIGHT.")
+    var size = "960x540"
+
+    @Argument(parsing: .allUnrecognized, help: "Profiles: files or indices (default: the newest).")
+    var profiles: [String] = []
+
+    func run() throws {
+        let paths = profiles.isEmpty ? [try ProfileFiles.newest()] : try ProfileFiles.resolve(profiles)
+        var files: [MprofFile] = []
+        for path in paths {
+            do {
+                files.append(try MprofFile(path: path))
+            } catch {
+                throw CLIError(error.description)
+            }
+        }
+        let empty = files.filter { $0.samples.isEmpty }.map(\.path)
+        guard empty.count < files.count else {
+            throw CLIError("nothing to plot: \(empty.joined(separator: ", ")) has no memory samples")
+        }
+        let dimensions = size.split(separator: "x").compactMap { Double($0) }
+        guard dimensions.count == 2, dimensions[0] >= 200, dimensions[1] >= 150 else {
+            throw CLIError("--size must be WIDTHxHEIGHT in pixels, at least 200x150, not \(size)")
+        }
+        let options = MemoryPlot.Options(
+            title: title, window: try parsedWindow(), showsFunctions: !noFunctions, flame: flame, slope: slope,
+            width: dimensions[0], height: dimensions[1])
+        let plot = MemoryPlot(files: files, options: options)
+
+        if terminal {
+            let columns = Int(ProcessInfo.processInfo.environment["COLUMNS"] ?? "") ?? TerminalSize.columns() ?? 100
+            let color = isatty(1) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+            print(plot.terminal(columns: max(40, columns), rows: 18, color: color), terminator: "")
+            return
+        }
+        let destination = output ?? Self.defaultOutput(for: paths[0])
+        try PictureFile.write(plot: plot, to: destination)
+        StandardError.write("mprof: plot written to \(destination)")
+    }
+
+    private func parsedWindow() throws -> ClosedRange<Double>? {
+        guard let window else { return nil }
+        let bounds = window.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard bounds.count == 2, let start = bounds[0], let end = bounds[1], start < end else {
+            throw CLIError("--window must be START,END in seconds with START < END, not \(window)")
+        }
+        return start...end
+    }
+
+    static func defaultOutput(for profile: String) -> String {
+        let base = profile.hasSuffix(".dat") ? String(profile.dropLast(4)) : profile
+        return base + ".svg"
+    }
+}
+
+/// Writes pictures without ever leaving a half-written file: to a temporary name, then renamed.
+enum PictureFile {
+    static func write(plot: MemoryPlot, to destination: String) throws {
+        let lowercased = destination.lowercased()
+        if lowercased.hasSuffix(".png") {
+            try writePNG(svg: plot.svg(), to: destination)
+        } else if lowercased.hasSuffix(".html") || lowercased.hasSuffix(".htm") {
+            try writeAtomically(plot.html(), to: destination)
+        } else if lowercased.hasSuffix(".svg") {
+            try writeAtomically(plot.svg(), to: destination)
+        } else {
+            throw CLIError("cannot tell the format of \(destination): name it .svg, .html or .png")
+        }
+    }
+
+    static func writeAtomically(_ text: String, to destination: String) throws {
+        let temporary = destination + ".partial-\(getpid())"
+        do {
+            try text.write(toFile: temporary, atomically: false, encoding: .utf8)
+            if rename(temporary, destination) != 0 {
+                let reason = String(cString: strerror(errno))
+                unlink(temporary)
+                throw CLIError("cannot write \(destination): \(reason)")
+            }
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            unlink(temporary)
+            throw CLIError("cannot write \(destination): \((error as NSError).localizedFailureReason ?? "\(error)")")
+        }
+    }
+
+    static func writePNG(svg: String, to destination: String) throws {
+        guard let converter = ExecutableLookup.find("rsvg-convert") else {
+            throw CLIError(
+                "PNG needs rsvg-convert, which is not installed (Debian and Ubuntu: apt-get install librsvg2-bin); "
+                    + "write .svg or .html instead")
+        }
+        let source = destination + ".partial-\(getpid()).svg"
+        let temporary = destination + ".partial-\(getpid())"
+        defer {
+            unlink(source)
+            unlink(temporary)
+        }
+        try writeAtomically(svg, to: source)
+        let process = try ChildProcess.spawn(
+            converter, arguments: ["--format", "png", "--background-color", "white", "--output", temporary, source],
+            standardInput: .null)
+        let termination = try process.wait()
+        guard termination == .exited(0), FileManager.default.fileExists(atPath: temporary) else {
+            throw CLIError("rsvg-convert could not convert the plot (\(termination)); the SVG renders with: mprof plot -o plot.svg")
+        }
+        guard rename(temporary, destination) == 0 else {
+            throw CLIError("cannot write \(destination): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// The terminal's width, from the kernel.
+enum TerminalSize {
+    static func columns() -> Int? {
+        var size = winsize()
+        guard ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        return Int(size.ws_col)
+    }
+}
