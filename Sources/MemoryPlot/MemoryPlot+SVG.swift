@@ -86,20 +86,22 @@ extension MemoryPlot {
 
         if options.flame { drawFlame(into: &svg, layout: layout) }
 
+        let reduced = series.map { Self.reduced($0.points, scale: layout.time) }
+        let reducedEnvelopes = series.map { Self.reduced($0.envelope, scale: layout.time) }
         for (index, series) in series.enumerated() {
             if !series.envelope.isEmpty {
                 svg.element(
                     "polyline",
                     [("class", "envelope"), ("data-series", String(index)), ("fill", "none"), ("stroke", "#d62728"),
                      ("stroke-opacity", "0.55"), ("stroke-width", "1"), ("stroke-dasharray", "3 2"),
-                     ("points", Self.polyline(Self.reduced(series.envelope, scale: layout.time), layout))])
+                     ("points", Self.polyline(reducedEnvelopes[index], layout))])
             }
             svg.element(
                 "polyline",
                 [("class", series.isChild ? "curve child" : "curve"), ("data-series", String(index)),
                  ("data-label", series.label), ("fill", "none"), ("stroke", series.color),
                  ("stroke-width", series.isChild ? "1.2" : "1.6"), ("stroke-linejoin", "round"),
-                 ("points", Self.polyline(Self.reduced(series.points, scale: layout.time), layout))])
+                 ("points", Self.polyline(reduced[index], layout))])
             if let slope = series.slope {
                 let start = layout.time.domain.lowerBound
                 let end = layout.time.domain.upperBound
@@ -114,7 +116,7 @@ extension MemoryPlot {
         if options.showsFunctions && !options.flame { drawBrackets(into: &svg, layout: layout) }
         svg.close("g")
         drawPeaks(into: &svg, layout: layout)
-        drawLegend(into: &svg, layout: layout)
+        drawLegend(into: &svg, layout: layout, drawn: zip(reduced, reducedEnvelopes).flatMap { $0 + $1 })
     }
 
     private func drawPeaks(into svg: inout SVGWriter, layout: Layout) {
@@ -190,7 +192,7 @@ extension MemoryPlot {
         }
     }
 
-    private func drawLegend(into svg: inout SVGWriter, layout: Layout) {
+    private func drawLegend(into svg: inout SVGWriter, layout: Layout, drawn: [Point]) {
         let n = SVGWriter.number
         var entries: [(color: String, dashed: Bool, text: String)] = []
         for series in series {
@@ -207,7 +209,7 @@ extension MemoryPlot {
         guard !entries.isEmpty else { return }
         let width = (entries.map { TextWidth.of($0.text, fontSize: 11) }.max() ?? 0) + 40
         let height = Double(entries.count) * 17 + 8
-        let (x, y) = legendCorner(width: width, height: height, layout: layout)
+        let (x, y) = legendCorner(width: width, height: height, layout: layout, drawn: drawn)
         svg.open("g", [("class", "legend"), ("font-size", "11")])
         svg.element(
             "rect",
@@ -225,16 +227,13 @@ extension MemoryPlot {
     }
 
     /// The corner of the plot area where the legend covers the fewest points (and the peak label least).
-    private func legendCorner(width: Double, height: Double, layout: Layout) -> (Double, Double) {
+    private func legendCorner(width: Double, height: Double, layout: Layout, drawn: [Point]) -> (Double, Double) {
         let corners = [
             (layout.left + 10, layout.top + 10), (layout.right - 10 - width, layout.top + 10),
             (layout.right - 10 - width, layout.bottom - 10 - height), (layout.left + 10, layout.bottom - 10 - height),
         ]
-        var points: [(Double, Double)] = []
+        var points = drawn.map { (layout.time($0.time), layout.memory($0.mebibytes)) }
         for series in series {
-            for point in Self.reduced(series.points + series.envelope, scale: layout.time) {
-                points.append((layout.time(point.time), layout.memory(point.mebibytes)))
-            }
             if let peak = series.peak {
                 // The peak's label runs right of the peak: weigh it heavily.
                 for offset in stride(from: 0.0, through: 240, by: 8) {

@@ -47,7 +47,8 @@ extension MemoryPlot {
         let peak = series.first { !$0.isChild }?.peak
         let peakRow = peak.map { Int(memory($0.mebibytes).rounded()) / 4 }
         for row in 0..<rows {
-            let value = memory.value(at: Double(row * 4))
+            let value = row == 0 ? memoryDomain.upperBound
+                : row == rows - 1 ? memoryDomain.lowerBound : memory.value(at: Double(row * 4) + 1.5)
             var label = ""
             if row == 0 || row == rows - 1 || row == rows / 2 || row == peakRow {
                 label = Format.fixed(row == peakRow ? peak?.mebibytes ?? value : value, decimals: value >= 100 ? 0 : 1)

@@ -98,9 +98,11 @@ public struct MemoryPlot: Sendable {
             guard let zero = file.samples.first?.time else { continue }
             let window = options.window
             func inWindow(_ time: Double) -> Bool { window.map { $0.contains(time) } ?? true }
-            let points = file.samples.lazy.map { Point(time: $0.time - zero, mebibytes: $0.mebibytes) }
-                .filter { inWindow($0.time) }
-            let main = Array(points)
+            var main: [Point] = []
+            main.reserveCapacity(file.samples.count)
+            for sample in file.samples where inWindow(sample.time - zero) {
+                main.append(Point(time: sample.time - zero, mebibytes: sample.mebibytes))
+            }
             let peaks = file.intervalPeaks.compactMap { peak -> Point? in
                 let end = peak.end - zero
                 let start = (peak.start ?? peak.end) - zero
@@ -151,12 +153,24 @@ public struct MemoryPlot: Sendable {
             }
         }
 
-        let allPoints = series.flatMap { $0.points + $0.envelope }
-        let lastTime = allPoints.map(\.time).max() ?? 1
+        var lastTime = -Double.infinity
+        var highestPoint = -Double.infinity
+        for series in series {
+            for point in series.points {
+                lastTime = max(lastTime, point.time)
+                highestPoint = max(highestPoint, point.mebibytes)
+            }
+            for point in series.envelope {
+                lastTime = max(lastTime, point.time)
+                highestPoint = max(highestPoint, point.mebibytes)
+            }
+        }
+        if lastTime == -.infinity { lastTime = 1 }
+        if highestPoint == -.infinity { highestPoint = 1 }
         let firstTime = options.window?.lowerBound ?? 0
         let endTime = options.window.map { min($0.upperBound, lastTime) } ?? lastTime
         timeDomain = firstTime...max(endTime, firstTime + 1e-3)
-        let highest = max(allPoints.map(\.mebibytes).max() ?? 1, calls.map { max($0.start.mebibytes, $0.end.mebibytes) }.max() ?? 0)
+        let highest = max(highestPoint, calls.map { max($0.start.mebibytes, $0.end.mebibytes) }.max() ?? 0)
         memoryDomain = LinearScale.niceDomain(0, highest * 1.02)
     }
 

@@ -178,6 +178,21 @@ public struct MprofFile: Sendable {
             start = end + 1
             if line.isEmpty { continue }
 
+            // The fast path for the record that makes up nearly all of a file: `MEM <number> <number>`.
+            if line.count > 4, line[0] == UInt8(ascii: "M"), line[1] == UInt8(ascii: "E"), line[2] == UInt8(ascii: "M"),
+                line[3] == UInt8(ascii: " ")
+            {
+                var fields = DatFields(UnsafeRawBufferPointer(rebasing: line[4...]))
+                if let first = fields.next(), let second = fields.next(), fields.next() == nil,
+                    let mebibytes = DatNumber.parse(first), let time = DatNumber.parse(second),
+                    mebibytes.isFinite, time.isFinite
+                {
+                    samples.append(Sample(mebibytes: mebibytes, time: time))
+                    (previousSampleTime, lastSampleTime) = (lastSampleTime, time)
+                    continue
+                }
+            }
+
             var fields = DatFields(line)
             let kind = fields.next() ?? line
             func fail(_ message: String) -> MprofFileError {

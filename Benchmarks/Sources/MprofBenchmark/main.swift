@@ -118,12 +118,13 @@ for (name, options, program) in [
 print("memory_profiler: 722–811 samples/s at 10–12 %; with -C/-M about 225/s at 50 %")
 print("")
 
-// mprof peak on a large file.
-unlink(output)
-if let file = fopen(output, "w") {
+// mprof peak and mprof plot on large files.
+func writeSamples(_ count: Int) {
+  unlink(output)
+  if let file = fopen(output, "w") {
     fputs("CMDLINE benchmark\n", file)
     var line = [CChar](repeating: 0, count: 64)
-    for index in 0..<10_000_000 {
+    for index in 0..<count {
         let mebibytes = 100 + Double(index % 1000) / 7.0
         let time = 1_795_000_000 + Double(index) * 0.001
         _ = line.withUnsafeMutableBufferPointer { buffer in
@@ -132,6 +133,17 @@ if let file = fopen(output, "w") {
         fputs(line, file)
     }
     fclose(file)
+  }
 }
-let peakRuns = (0..<5).map { _ in run([mprof, "peak", output]).wallSeconds }
-print("mprof peak on 10,000,000 samples: median of 5 runs \(TableText.fixed(TableText.median(peakRuns), 2)) s")
+let picture = "/tmp/mprof-benchmark-\(getpid()).svg"
+defer { unlink(picture) }
+for count in [1_000_000, 10_000_000] {
+    writeSamples(count)
+    let peakRuns = (0..<5).map { _ in run([mprof, "peak", output]).wallSeconds }
+    let plotRuns = (0..<5).map { _ in run([mprof, "plot", "-o", picture, output]).wallSeconds }
+    var status = stat()
+    stat(picture, &status)
+    print("\(count) samples: mprof peak \(TableText.fixed(TableText.median(peakRuns), 2)) s, "
+        + "mprof plot \(TableText.fixed(TableText.median(plotRuns), 2)) s to an SVG of \(status.st_size / 1024) KiB "
+        + "(medians of 5)")
+}

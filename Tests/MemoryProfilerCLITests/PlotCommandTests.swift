@@ -1,0 +1,78 @@
+import Foundation
+import FoundationXML
+import MemoryProfilerTestSupport
+import Testing
+
+let rsvgConvertInstalled = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").contains {
+    FileManager.default.isExecutableFile(atPath: "\($0)/rsvg-convert")
+}
+
+/// `mprof plot` as a user runs it: files next to the profile, every output format, and its errors.
+@Suite struct PlotCommandTests {
+    static let samples = ProfileFilesCommandTests.samples
+
+    @Test func plotsTheNewestProfileToAnSVGBesideIt() throws {
+        let directory = try TemporaryDirectory()
+        try FileManager.default.copyItem(
+            atPath: "\(Self.samples)/step_alloc.dat", toPath: "\(directory.path)/mprofile_20261125120000.dat")
+        let result = try directory.mprof(["plot"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardError.contains("mprof: plot written to mprofile_20261125120000.svg"))
+        let svg = try XMLDocument(
+            contentsOf: URL(fileURLWithPath: "\(directory.path)/mprofile_20261125120000.svg"), options: [])
+        #expect(try svg.nodes(forXPath: ".//*[@class='curve']").count == 1)
+        #expect(try directory.files() == ["mprofile_20261125120000.dat", "mprofile_20261125120000.svg"])
+    }
+
+    @Test func writesHTMLAndPNGOrSaysWhichPackageIsMissing() throws {
+        let directory = try TemporaryDirectory()
+        let html = try directory.mprof(["plot", "-o", "plot.html", "--flame", "\(Self.samples)/step_alloc.dat"])
+        #expect(html.status == 0, "\(html.standardError)")
+        #expect(try String(contentsOfFile: "\(directory.path)/plot.html", encoding: .utf8).hasPrefix("<!DOCTYPE html>"))
+
+        // Without rsvg-convert on PATH: a clear message, and no file at all.
+        let missing = try runCommand(
+            "sh", ["-c", "cd '\(directory.path)' && PATH=/nonexistent exec '\(BuiltProducts.path("mprof"))' plot -o plot.png '\(Self.samples)/step_alloc.dat'"])
+        #expect(missing.status == 1)
+        #expect(missing.standardError.contains("PNG needs rsvg-convert, which is not installed (Debian and Ubuntu: apt-get install librsvg2-bin)"))
+        #expect(try directory.files() == ["plot.html"])
+    }
+
+    /// Reported as skipped where Debian's librsvg2-bin is not installed; `.ci/run` installs it.
+    @Test(.enabled(if: rsvgConvertInstalled, "rsvg-convert (librsvg2-bin) is not installed"))
+    func writesAPNGThroughRsvgConvert() throws {
+        let directory = try TemporaryDirectory()
+        let png = try directory.mprof(["plot", "-o", "plot.png", "\(Self.samples)/step_alloc.dat"])
+        #expect(png.status == 0, "\(png.standardError)")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/plot.png"))
+        #expect(bytes.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
+        #expect(bytes.count > 10_000)
+        #expect(try directory.files() == ["plot.png"])
+    }
+
+    @Test func drawsInTheTerminalAtItsWidthWithoutColourWhenNotATerminal() throws {
+        let result = try runProduct(
+            "mprof", ["plot", "--terminal", "\(Self.samples)/step_alloc.dat"], environment: ["COLUMNS": "60"])
+        #expect(result.status == 0)
+        #expect(!result.standardOutput.contains("\u{1B}["))
+        #expect(result.standardOutput.contains("peak 250.4 MiB"))
+        for line in result.standardOutput.split(separator: "\n") { #expect(line.count <= 60) }
+    }
+
+    @Test(arguments: [
+        (["plot", "-w", "5", "FILE"], "Error: --window must be START,END in seconds with START < END, not 5"),
+        (["plot", "-o", "plot.gif", "FILE"], "Error: cannot tell the format of plot.gif: name it .svg, .html or .png"),
+        (["plot", "EMPTY"], "Error: nothing to plot: EMPTY has no memory samples"),
+        (["plot", "--size", "10x10", "FILE"], "Error: --size must be WIDTHxHEIGHT in pixels, at least 200x150"),
+    ])
+    func badInputGetsAClearError(arguments: [String], message: String) throws {
+        let directory = try TemporaryDirectory()
+        let empty = "\(directory.path)/empty.dat"
+        try "CMDLINE true\n".write(toFile: empty, atomically: true, encoding: .utf8)
+        let resolved = arguments.map { $0 == "FILE" ? "\(Self.samples)/step_alloc.dat" : $0 == "EMPTY" ? empty : $0 }
+        let result = try directory.mprof(resolved)
+        #expect(result.status != 0)
+        #expect(result.standardError.contains(message.replacingOccurrences(of: "EMPTY", with: empty)), "\(result.standardError)")
+        #expect(try directory.files() == ["empty.dat"])
+    }
+}
