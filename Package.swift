@@ -75,6 +75,7 @@ let package = Package(
             name: "MemoryProfilerCLITests",
             dependencies: [
                 "MemoryProfilerCLI", "MemoryProfilerTestSupport", "mprof", "memory-workload", "line-workload", "step-alloc",
+                "memory-scaling",
             ]
         ),
     ]

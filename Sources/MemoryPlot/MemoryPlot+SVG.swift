@@ -207,7 +207,7 @@ extension MemoryPlot {
             }
         }
         guard !entries.isEmpty else { return }
-        let width = (entries.map { TextWidth.of($0.text, fontSize: 11) }.max() ?? 0) + 40
+        let width = (entries.map { TextWidth.of($0.text, fontSize: 11) }.max() ?? 0) + 52
         let height = Double(entries.count) * 17 + 8
         let (x, y) = legendCorner(width: width, height: height, layout: layout, drawn: drawn)
         svg.open("g", [("class", "legend"), ("font-size", "11")])

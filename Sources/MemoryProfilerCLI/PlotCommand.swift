@@ -46,6 +46,19 @@ struct PlotCommand: ParsableCommand {
 
     func run() throws {
         let paths = profiles.isEmpty ? [try ProfileFiles.newest()] : try ProfileFiles.resolve(profiles)
+        if paths.count == 1, let chart = try JSONChart.load(paths[0], title: title) {
+            let destination = output ?? (paths[0].split(separator: ".").dropLast().joined(separator: ".") + ".svg")
+            guard destination.lowercased().hasSuffix(".svg") || destination.lowercased().hasSuffix(".png") else {
+                throw CLIError("charts of JSON data are written as .svg or .png, not \(destination)")
+            }
+            if destination.lowercased().hasSuffix(".png") {
+                try PictureFile.writePNG(svg: chart, to: destination)
+            } else {
+                try PictureFile.writeAtomically(chart, to: destination)
+            }
+            StandardError.write("mprof: chart written to \(destination)")
+            return
+        }
         var files: [MprofFile] = []
         for path in paths {
             do {
@@ -158,4 +171,49 @@ enum TerminalSize {
         guard ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
         return Int(size.ws_col)
     }
+}
+
+/// The other data `mprof plot` draws: memory against input size (`memory-scaling --json`) and what readers cost
+/// (`mprof readers --bench --format json`).
+enum JSONChart {
+    /// The chart's SVG when `path` holds one of those JSON formats; nil for anything else (a `.dat` file).
+    static func load(_ path: String, title: String?) throws -> String? {
+        guard let data = FileManager.default.contents(atPath: path),
+            let first = data.first(where: { !$0.isWhitespace }), first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
+        else { return nil }
+        if let report = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let readings = report["readings"] as? [[String: Any]]
+        {
+            let bars = readings.compactMap { reading -> (String, Double)? in
+                guard let name = reading["reader"] as? String, let cost = reading["cost"] as? [String: Any],
+                    let microseconds = cost["medianMicrosecondsPerReading"] as? Double
+                else { return nil }
+                return (name, microseconds)
+            }
+            guard !bars.isEmpty else {
+                throw CLIError("\(path) has readings but no costs: make it with mprof readers --bench --format json")
+            }
+            let pid = report["pid"].map { " of PID \($0)" } ?? ""
+            return BarChart(title: title ?? "What one reading costs\(pid)", unit: "µs", bars: bars).svg()
+        }
+        var points: [ScalingChart.Point] = []
+        for (index, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                let size = (object["size"] as? NSNumber)?.doubleValue,
+                let peak = (object["peak"] as? NSNumber)?.doubleValue,
+                let increment = (object["increment"] as? NSNumber)?.doubleValue
+            else {
+                throw CLIError(
+                    "\(path):\(index + 1): not a line of memory-scaling --json ({\"size\":…,\"peak\":…,\"increment\":…}) "
+                        + "nor mprof readers --bench --format json")
+            }
+            points.append(ScalingChart.Point(inputSize: size, incrementMebibytes: increment / 1_048_576, peakMebibytes: peak / 1_048_576))
+        }
+        guard !points.isEmpty else { throw CLIError("\(path) has no data points") }
+        return ScalingChart(title: title ?? "Memory against input size", points: points).svg()
+    }
+}
+
+extension UInt8 {
+    fileprivate var isWhitespace: Bool { self == 0x20 || self == 0x0A || self == 0x0D || self == 0x09 }
 }

@@ -146,3 +146,26 @@ struct SVG {
         try texts("\(path)/@\(name)")
     }
 }
+
+@Suite struct ChartTests {
+    @Test func scalingChartHasAMarkerPerSizeAndBothSeries() throws {
+        let points = [100.0, 200, 400].map {
+            ScalingChart.Point(inputSize: $0, incrementMebibytes: $0 * $0 * 8 / 1_048_576, peakMebibytes: 10 + $0 / 50)
+        }
+        let svg = try SVG(ScalingChart(title: "scaling", points: points).svg())
+        #expect(try svg.count(".//*[@class='curve']") == 2)
+        #expect(try svg.count(".//*[@class='marker']") == 6)
+        #expect(try svg.texts(".//*[@class='axis-label']").sorted() == ["input size", "memory (MiB)"])
+        let xTicks = try svg.texts(".//*[@id='x-axis']/*[@class='tick-label']").compactMap(Double.init)
+        #expect(xTicks.first == 0)
+        #expect(xTicks.last ?? 0 >= 400)
+    }
+
+    @Test func barChartHasABarPerReaderOnALogarithmicAxis() throws {
+        let bars = [("rss", 1.2), ("pss", 250.0), ("ps", 6000.0)]
+        let svg = try SVG(BarChart(title: "costs", unit: "µs", bars: bars).svg())
+        #expect(try svg.attributes(".//*[@class='bar']", "data-label") == ["rss", "pss", "ps"])
+        #expect(try svg.texts(".//*[@class='value-label']") == ["1.20 µs", "250 µs", "6000 µs"])
+        #expect(try svg.texts(".//*[@id='x-axis']/*[@class='tick-label']") == ["1.00", "10.0", "100", "1000", "10000"])
+    }
+}

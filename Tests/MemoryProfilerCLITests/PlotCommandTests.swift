@@ -76,3 +76,27 @@ let rsvgConvertInstalled = (ProcessInfo.processInfo.environment["PATH"] ?? "").s
         #expect(try directory.files() == ["empty.dat"])
     }
 }
+
+@Suite struct PlotChartsCommandTests {
+    @Test func plotsTheMemoryScalingExamplesOutputAndTheReadersBenchmark() throws {
+        let directory = try TemporaryDirectory()
+        let scaling = try runProduct("memory-scaling", ["--json", "--sizes", "50,100,150"])
+        #expect(scaling.status == 0)
+        try scaling.standardOutput.write(toFile: "\(directory.path)/scaling.jsonl", atomically: true, encoding: .utf8)
+        let plotted = try directory.mprof(["plot", "scaling.jsonl"])
+        #expect(plotted.status == 0, "\(plotted.standardError)")
+        let chart = try XMLDocument(contentsOf: URL(fileURLWithPath: "\(directory.path)/scaling.svg"), options: [])
+        #expect(try chart.nodes(forXPath: ".//*[@class='marker']").count == 6)
+
+        let readers = try runProduct("mprof", ["readers", "--bench", "--count", "3", "--repeats", "1", "--reader", "rss", "--reader", "heap", "--format", "json"])
+        try readers.standardOutput.write(toFile: "\(directory.path)/readers.json", atomically: true, encoding: .utf8)
+        #expect(try directory.mprof(["plot", "readers.json", "-o", "costs.svg"]).status == 0)
+        let bars = try XMLDocument(contentsOf: URL(fileURLWithPath: "\(directory.path)/costs.svg"), options: [])
+        #expect(try bars.nodes(forXPath: ".//*[@class='bar']/@data-label").map { $0.stringValue ?? "" } == ["rss", "heap"])
+
+        try "{\"size\": 1}\n".write(toFile: "\(directory.path)/bad.json", atomically: true, encoding: .utf8)
+        let bad = try directory.mprof(["plot", "bad.json"])
+        #expect(bad.status != 0)
+        #expect(bad.standardError.contains("bad.json:1: not a line of memory-scaling --json"))
+    }
+}
