@@ -69,7 +69,7 @@ public struct BarChart: Sendable {
     public init(title: String, unit: String, bars: [(label: String, value: Double)], width: Double = 960) {
         self.title = title
         self.unit = unit
-        self.bars = bars.filter { $0.value > 0 && $0.value.isFinite }
+        self.bars = bars.filter { $0.value > 1e-12 && $0.value < 1e300 }
         self.width = width
     }
 
@@ -164,6 +164,7 @@ enum Axes {
 extension Double {
     /// The power of ten at or below the value.
     var exponentFloor: Double {
+        guard isFinite, self > 1e-12, self < 1e300 else { return 1 }
         var power = 1.0
         while power > self { power /= 10 }
         while power * 10 <= self { power *= 10 }

@@ -25,10 +25,13 @@ struct LinearScale {
         let step = Self.niceStep(span: domain.upperBound - domain.lowerBound, count: count)
         guard step > 0 else { return [domain.lowerBound] }
         var ticks: [Double] = []
-        var tick = (domain.lowerBound / step).rounded(.up) * step
-        while tick <= domain.upperBound + step * 1e-9 {
+        let first = (domain.lowerBound / step).rounded(.up)
+        // Counted, not accumulated: a step below the spacing of doubles at the domain must not loop forever.
+        for index in 0..<(count * 3) {
+            let tick = (first + Double(index)) * step
+            guard tick <= domain.upperBound + step * 1e-9 else { break }
+            if let last = ticks.last, tick <= last { break }
             ticks.append(abs(tick) < step * 1e-9 ? 0 : tick)
-            tick += step
         }
         return ticks
     }
@@ -53,9 +56,12 @@ struct LinearScale {
             low -= pad
             high += pad
         }
+        guard low.isFinite, high.isFinite else { return 0...1 }
         let step = niceStep(span: high - low, count: count)
         guard step > 0 else { return low...high }
-        return (low / step).rounded(.down) * step...(high / step).rounded(.up) * step
+        let lower = (low / step).rounded(.down) * step
+        let upper = (high / step).rounded(.up) * step
+        return lower < upper ? lower...upper : low...high
     }
 
     /// A tick label: as many decimals as the tick step needs, no more.

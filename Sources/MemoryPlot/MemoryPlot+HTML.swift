@@ -112,7 +112,8 @@ extension MemoryPlot {
             document.querySelectorAll('.envelope, .slope, .call, .flame, .peak').forEach(e => e.style.display = zoomed ? 'none' : '');
             const axis = document.getElementById('x-axis');
             axis.querySelectorAll('.tick-label').forEach(e => e.remove());
-            document.querySelectorAll('.grid line.vertical').forEach(e => e.remove());
+            const grid = document.querySelector('.grid');
+            grid.querySelectorAll('line.vertical').forEach(e => e.remove());
             const step = niceStep(view[1] - view[0]);
             const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
             for (let t = Math.ceil(view[0] / step) * step; t <= view[1] + step * 1e-9; t += step) {
@@ -120,6 +121,9 @@ extension MemoryPlot {
               label.setAttribute('x', xOf(t)); label.setAttribute('y', bottom + 18);
               label.setAttribute('class', 'tick-label'); label.textContent = t.toFixed(decimals);
               axis.insertBefore(label, axis.firstChild);
+              const line = document.createElementNS(ns, 'line');
+              line.setAttribute('class', 'vertical'); line.setAttribute('x1', xOf(t)); line.setAttribute('x2', xOf(t));
+              line.setAttribute('y1', top); line.setAttribute('y2', bottom); grid.appendChild(line);
             }
           }
           let cursor = document.createElementNS(ns, 'line'); cursor.setAttribute('class', 'cursor');

@@ -44,7 +44,7 @@ extension MemoryPlot {
         let memoryStep = memoryTicks.count > 1 ? memoryTicks[1] - memoryTicks[0] : 1
         svg.open("g", [("class", "grid"), ("stroke", "#e3e3e3"), ("stroke-width", "1")])
         for tick in timeTicks {
-            svg.element("line", [("x1", n(layout.time(tick))), ("x2", n(layout.time(tick))), ("y1", n(layout.top)), ("y2", n(layout.bottom))])
+            svg.element("line", [("class", "vertical"), ("x1", n(layout.time(tick))), ("x2", n(layout.time(tick))), ("y1", n(layout.top)), ("y2", n(layout.bottom))])
         }
         for tick in memoryTicks {
             svg.element("line", [("x1", n(layout.left)), ("x2", n(layout.right)), ("y1", n(layout.memory(tick))), ("y2", n(layout.memory(tick)))])
@@ -242,7 +242,9 @@ extension MemoryPlot {
             }
         }
         for call in calls where options.flame {
-            for x in stride(from: layout.time(call.start.time), through: layout.time(call.end.time), by: 8) {
+            let start = max(layout.left, layout.time(call.start.time))
+            let end = min(layout.right, layout.time(call.end.time))
+            for x in stride(from: start, through: end, by: 8) {
                 points.append((x, layout.bottom - 18 * Double(call.level + 1) + 8))
             }
         }
@@ -270,6 +272,7 @@ extension MemoryPlot {
 
     /// `14:02:07` in local time.
     static func clockText(_ wallClock: Double) -> String {
+        guard wallClock.isFinite, abs(wallClock) < 1e15 else { return "?" }
         var seconds = time_t(wallClock)
         var parts = tm()
         localtime_r(&seconds, &parts)

@@ -74,8 +74,8 @@ extension MemoryPlot {
             + String(repeating: " ", count: max(1, width - start.count - end.count)) + end + "\n"
 
         for call in calls where call.level <= 1 {
-            let x0 = Int(time(call.start.time)) / 2
-            let x1 = max(x0 + 1, Int(time(call.end.time)) / 2)
+            let x0 = min(max(0, Int(max(-1, time(call.start.time))) / 2), width - 1)
+            let x1 = min(max(x0 + 1, Int(min(Double(dotsWide), max(0, time(call.end.time)))) / 2), width)
             let name = "\(call.shortName) \(Format.fixed(call.end.time - call.start.time, decimals: 2))s"
             var span = Array(String(repeating: "─", count: max(0, x1 - x0 - 1)))
             for (index, character) in name.enumerated() where index + 1 < span.count { span[index + 1] = character }

@@ -63,8 +63,9 @@ struct SVGWriter {
             case "'": result += "&apos;"
             default:
                 // XML 1.0 allows no control characters other than tab, newline and carriage return.
-                if let scalar = character.unicodeScalars.first, scalar.value < 0x20,
-                    character != "\t" && character != "\n" && character != "\r"
+                if let scalar = character.unicodeScalars.first,
+                    (scalar.value < 0x20 && character != "\t" && character != "\n" && character != "\r")
+                        || scalar.value == 0xFFFE || scalar.value == 0xFFFF
                 {
                     result += " "
                 } else {

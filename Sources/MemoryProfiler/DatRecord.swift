@@ -52,7 +52,10 @@ public enum DatRecord: Hashable, Sendable {
         return field.isEmpty ? "_" : field
     }
 
+    /// memory_profiler's quoting (single quotes around an argument with a blank or tab); line breaks become
+    /// blanks, since a record is one line.
     private static func quoted(_ argument: String) -> String {
-        argument.contains(" ") || argument.contains("\t") ? "'\(argument)'" : argument
+        let oneLine = String(argument.map { $0 == "\n" || $0 == "\r" || $0 == "\r\n" ? " " : $0 })
+        return oneLine.contains(" ") || oneLine.contains("\t") ? "'\(oneLine)'" : oneLine
     }
 }

@@ -176,7 +176,7 @@ public struct MprofFile: Sendable {
             if lineEnd > start && bytes[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
             let line = UnsafeRawBufferPointer(rebasing: bytes[start..<lineEnd])
             start = end + 1
-            if line.isEmpty { continue }
+            if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { continue }
 
             // The fast path for the record that makes up nearly all of a file: `MEM <number> <number>`.
             if line.count > 4, line[0] == UInt8(ascii: "M"), line[1] == UInt8(ascii: "E"), line[2] == UInt8(ascii: "M"),

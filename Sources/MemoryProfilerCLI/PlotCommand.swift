@@ -47,7 +47,7 @@ struct PlotCommand: ParsableCommand {
     func run() throws {
         let paths = profiles.isEmpty ? [try ProfileFiles.newest()] : try ProfileFiles.resolve(profiles)
         if paths.count == 1, let chart = try JSONChart.load(paths[0], title: title) {
-            let destination = output ?? (paths[0].split(separator: ".").dropLast().joined(separator: ".") + ".svg")
+            let destination = output ?? Self.defaultOutput(for: paths[0])
             guard destination.lowercased().hasSuffix(".svg") || destination.lowercased().hasSuffix(".png") else {
                 throw CLIError("charts of JSON data are written as .svg or .png, not \(destination)")
             }
@@ -72,7 +72,7 @@ struct PlotCommand: ParsableCommand {
             throw CLIError("nothing to plot: \(empty.joined(separator: ", ")) has no memory samples")
         }
         let dimensions = size.split(separator: "x").compactMap { Double($0) }
-        guard dimensions.count == 2, dimensions[0] >= 200, dimensions[1] >= 150 else {
+        guard dimensions.count == 2, (200...20_000).contains(dimensions[0]), (150...20_000).contains(dimensions[1]) else {
             throw CLIError("--size must be WIDTHxHEIGHT in pixels, at least 200x150, not \(size)")
         }
         let options = MemoryPlot.Options(
@@ -94,15 +94,18 @@ struct PlotCommand: ParsableCommand {
     private func parsedWindow() throws -> ClosedRange<Double>? {
         guard let window else { return nil }
         let bounds = window.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard bounds.count == 2, let start = bounds[0], let end = bounds[1], start < end else {
+        guard bounds.count == 2, let start = bounds[0], let end = bounds[1], start.isFinite, end.isFinite, start < end
+        else {
             throw CLIError("--window must be START,END in seconds with START < END, not \(window)")
         }
         return start...end
     }
 
+    /// `mprofile_X.dat` → `mprofile_X.svg`; `data/scaling.jsonl` → `data/scaling.svg`.
     static func defaultOutput(for profile: String) -> String {
-        let base = profile.hasSuffix(".dat") ? String(profile.dropLast(4)) : profile
-        return base + ".svg"
+        let name = profile.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? profile
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return profile + ".svg" }
+        return String(profile.dropLast(name.distance(from: dot, to: name.endIndex))) + ".svg"
     }
 }
 

@@ -41,15 +41,29 @@ struct Recording {
 
     /// Records the program's lifetime peak that `wait4` reported when it is above everything sampled: the last
     /// interval's spike, which a process takes with it when it exits. Returns the peak to report.
+    ///
+    /// The kernel's count includes the children the program waited for, so it is not used when descendants are
+    /// recorded (`-C`, `-M`) or were seen.
     func recordExitPeak(bytes: Int?, launcherPeak: Int, trace: MemoryTrace?) -> (MemorySize, String)? {
         let sampled = trace.flatMap { $0.sampleCount > 0 ? ($0.peak, Self.describe($0.peakSource)) : nil }
+        let sawChildren = !(trace?.children.isEmpty ?? true)
         // The count starts at the fork: below the launcher's own peak it may be the launcher's memory.
-        guard !options.includeChildren, let bytes, bytes > launcherPeak, bytes > (sampled?.0.bytes ?? 0) else {
+        guard !options.includeChildren, !options.multiprocess, !sawChildren, let bytes, bytes > launcherPeak,
+            bytes > (sampled?.0.bytes ?? 0)
+        else {
             return sampled
         }
         let peak = MemorySize(bytes: bytes)
         sink.write(.peak(peak, wallClock: Double(Date().timeIntervalSince1970)))
-        return (peak, "the kernel's count at exit")
+        return (peak, "the kernel's count at exit, which includes children the program waited for")
+    }
+
+    /// Removes the file when this run added nothing but its header to a file it created.
+    func removeIfEmpty() {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
+        if text.split(separator: "\n").allSatisfy({ $0.hasPrefix("CMDLINE ") || $0.hasPrefix("READER ") }) {
+            try? FileManager.default.removeItem(atPath: path)
+        }
     }
 
     /// `mprof: peak 250.4 MiB (kernel high-water mark), 1234 samples in mprofile_….dat`.

@@ -22,9 +22,11 @@ struct RecordingOptions: ParsableArguments {
     var backend: Backend = .rss
 
     func validate() throws {
-        guard interval > 0, interval.isFinite else { throw ValidationError("--interval must be a positive number of seconds") }
-        if let timeout, !(timeout > 0 && timeout.isFinite) {
-            throw ValidationError("--timeout must be a positive number of seconds")
+        guard interval >= 1e-6, interval <= 3600 else {
+            throw ValidationError("--interval must be between 0.000001 and 3600 seconds")
+        }
+        if let timeout, !(timeout > 0 && timeout <= 1e8) {
+            throw ValidationError("--timeout must be a positive number of seconds (at most 100000000)")
         }
     }
 

@@ -65,15 +65,29 @@ struct RunCommand: ParsableCommand {
                 executable, arguments: Array(program.dropFirst()),
                 environment: [MemoryTimestamps.outputFileVariable: recording.absolutePath])
         } catch {
-            throw CLIError("cannot run \(program[0]): \(error.message)")
+            recording.removeIfEmpty()
+            StandardError.write("Error: cannot run \(program[0]): \(error.message)")
+            // As a shell does: 126 for a file that is there but cannot be executed.
+            throw ExitCode(error.errno == ENOENT ? 127 : 126)
         }
         SignalForwarding.start(forwardingTo: child.id)
         defer { SignalForwarding.stop() }
 
-        let sampler = try recording.start(child.id)
+        let sampler: MemorySampler?
+        do {
+            sampler = try recording.start(child.id)
+        } catch {
+            // The program must not run on unrecorded: stop it before reporting.
+            SignalForwarding.stop()
+            kill(child.id.rawValue, SIGKILL)
+            _ = try? child.wait()
+            throw error
+        }
         // Stop sampling the moment the program ends, rather than at the next sample's deadline.
         child.waitUntilExited()
         let trace = sampler?.stop()
+        // From here the PID may be reaped and reused: no more forwarding.
+        SignalForwarding.stop()
         let termination: ChildProcess.Termination
         do {
             termination = try child.wait()

@@ -22,7 +22,9 @@ enum SignalForwarding {
             let pid = SignalForwarding.target.load(ordering: .sequentiallyConsistent)
             // SI_USER and SI_QUEUE: sent by a process; SI_KERNEL (the terminal): the program got it too.
             guard pid > 0, let info, info.pointee.si_code <= 0 else { return }
+            let saved = errno
             kill(pid, signal)
+            errno = saved
         }
         action.sa_flags = SA_SIGINFO | SA_RESTART
         sigemptyset(&action.sa_mask)

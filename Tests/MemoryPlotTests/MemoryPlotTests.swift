@@ -169,3 +169,23 @@ struct SVG {
         #expect(try svg.texts(".//*[@id='x-axis']/*[@class='tick-label']") == ["1.00", "10.0", "100", "1000", "10000"])
     }
 }
+
+@Suite struct DegenerateInputTests {
+    @Test func ticksEndEvenWhenTheStepIsBelowThePrecisionOfTheDomain() {
+        let scale = LinearScale(domain: 1.7e12...(1.7e12 + 1e-3), range: 0...800)
+        #expect(scale.ticks().count <= 18)
+        #expect(LinearScale(domain: 5...5, range: 0...100).ticks().count <= 18)
+        #expect(LinearScale.niceDomain(-.infinity, 3) == 0...1)
+    }
+
+    @Test func aWindowThatCutsACallOrMissesTheDataDrawsWithoutCrashing() throws {
+        let text = "CMDLINE x\nMEM 1 100\nMEM 2 110\nMEM 3 120\nFUNC long 1 100 3 115 0\n"
+        let file = try MprofFile(parsing: text)
+        let cut = MemoryPlot(files: [file], options: .init(window: 12...20, flame: true))
+        #expect(cut.terminal(columns: 60).contains("├"))
+        _ = try SVG(cut.svg())
+        let after = MemoryPlot(files: [file], options: .init(window: 500...600))
+        _ = try SVG(after.svg())
+        _ = after.terminal(columns: 60)
+    }
+}

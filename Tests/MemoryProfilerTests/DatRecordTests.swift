@@ -18,4 +18,10 @@ import Testing
     func linesAreWrittenAsMemoryProfilerWritesThem(record: DatRecord, line: String) {
         #expect(record.line == line)
     }
+
+    @Test func aLineBreakInAnArgumentStaysOnTheCommandLinesLine() throws {
+        let line = DatRecord.commandLine(["python3", "-c", "import time\ntime.sleep(1)"]).line
+        #expect(line == "CMDLINE python3 -c 'import time time.sleep(1)'")
+        #expect(try MprofFile(parsing: line + "\nMEM 1 2\n").commandLine == "python3 -c 'import time time.sleep(1)'")
+    }
 }
