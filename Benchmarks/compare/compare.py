@@ -165,6 +165,14 @@ print()
 print(f"swift-memory-profiler against memory_profiler {memory_profiler.__version__} (psutil {psutil.__version__}), "
       f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, Linux {platform.release()}")
 print()
+def show(value):
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
 print("| operation | ours | memory_profiler | ratio | bar |")
 print("|---|---|---|---|---|")
 for operation, ours, theirs, unit, ratio, bar in rows:
@@ -174,4 +182,4 @@ for operation, ours, theirs, unit, ratio, bar in rows:
     bar_text = f"≥ {bar}×" if bar else ""
     if operation.startswith("samples per second"):
         bar_text = "≥ 990/s"
-    print(f"| {operation} | {ours:.3g} {unit} | {theirs:.3g} {unit} | {ratio:.1f}× | {bar_text} |")
+    print(f"| {operation} | {show(ours)} {unit} | {show(theirs)} {unit} | {ratio:.1f}× | {bar_text} |")
