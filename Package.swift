@@ -62,7 +62,7 @@ let package = Package(
                 "MemoryProfiler", "MemoryProfilerTestSupport", "memory-workload", "reader-comparison", "memory-scaling",
             ]
         ),
-        .testTarget(name: "MemoryPlotTests", dependencies: ["MemoryPlot"]),
+        .testTarget(name: "MemoryPlotTests", dependencies: ["MemoryPlot"], exclude: ["Scripts"]),
         .testTarget(
             name: "MemoryProfilerMacrosTests",
             dependencies: [

@@ -189,3 +189,33 @@ struct SVG {
         _ = after.terminal(columns: 60)
     }
 }
+
+let nodeInstalled = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").contains {
+    FileManager.default.isExecutableFile(atPath: "\($0)/node")
+}
+
+@Suite struct HTMLScriptTests {
+    /// Reported as skipped where Node.js is not installed.
+    @Test(.enabled(if: nodeInstalled, "node is not installed"))
+    func theHoverReadoutAndZoomRunWithoutErrors() throws {
+        let file = try MprofFile(path: "\(MemoryPlotTests.samples)/step_alloc.dat")
+        let page = FileManager.default.temporaryDirectory.appendingPathComponent("plot-\(UUID()).html")
+        defer { try? FileManager.default.removeItem(at: page) }
+        try MemoryPlot(files: [file]).html().write(to: page, atomically: true, encoding: .utf8)
+        let runner = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("Scripts/run-plot-script.js").path
+        let node = Process()
+        node.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        node.arguments = ["node", runner, page.path]
+        let output = Pipe()
+        node.standardOutput = output
+        node.standardError = output
+        try node.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        node.waitUntilExit()
+        #expect(node.terminationStatus == 0, "\(text)")
+        #expect(text.contains("JS-OK t = "))
+        #expect(text.contains(" MiB"))
+        #expect(text.contains("in "))
+    }
+}
