@@ -167,6 +167,18 @@ import Testing
         let missing = try runProduct("mprof", ["run", "-o", "/dev/null", "no-such-program-anywhere"])
         #expect(missing.status == 127)
         #expect(missing.standardError.contains("Error: cannot run no-such-program-anywhere: not found on PATH"))
+        // An executable file the kernel cannot run (no #! line): 126, and no file left behind.
+        let directory = try TemporaryDirectory()
+        let script = "\(directory.path)/script"
+        try "echo hello\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let noShebang = try directory.mprof(["run", script])
+        #expect(noShebang.status == 126, "\(noShebang.standardError)")
+        #expect(noShebang.standardError.contains("Error: cannot run \(script)"))
+        #expect(try directory.files() == ["script"])
+        let tooFast = try runProduct("mprof", ["run", "-T", "1e-10", "/bin/true"])
+        #expect(tooFast.status != 0)
+        #expect(tooFast.standardError.contains("--interval must be between 0.000001 and 3600 seconds"))
         let none = try runProduct("mprof", ["run"])
         #expect(none.status != 0)
         #expect(none.standardError.contains("A program to run must be provided"))
