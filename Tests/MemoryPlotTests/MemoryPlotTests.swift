@@ -30,6 +30,14 @@ import Testing
         #expect(try svg.texts(".//*[@class='peak-label']") == ["peak 250.4 MiB"])
     }
 
+    @Test func bracketsCanBeLeftOut() throws {
+        let file = try MprofFile(path: "\(Self.samples)/step_alloc.dat")
+        let svg = try SVG(MemoryPlot(files: [file], options: .init(showsFunctions: false)).svg())
+        #expect(try svg.count(".//*[@class='bracket-start']") == 0)
+        #expect(try svg.count(".//*[@class='call-label']") == 0)
+        #expect(try svg.count(".//*[@class='curve']") == 1)
+    }
+
     @Test func childrenGetCurvesAndLegendEntriesOfTheirOwn() throws {
         let file = try MprofFile(path: "\(Self.samples)/children_include_multiprocess.dat")
         let svg = try SVG(MemoryPlot(files: [file]).svg())

@@ -59,6 +59,20 @@ let rsvgConvertInstalled = (ProcessInfo.processInfo.environment["PATH"] ?? "").s
         for line in result.standardOutput.split(separator: "\n") { #expect(line.count <= 60) }
     }
 
+    /// `script` runs mprof on a pseudo-terminal: colour there, none with NO_COLOR.
+    @Test func colourOnlyOnATerminalAndNeverWithNoColor() throws {
+        let command = "'\(BuiltProducts.path("mprof"))' plot --terminal '\(Self.samples)/step_alloc.dat'"
+        // The test runner may itself run with NO_COLOR: take it out for the coloured run.
+        let coloured = try runCommand(
+            "env", ["-u", "NO_COLOR", "script", "-qec", command, "/dev/null"], environment: ["COLUMNS": "80"])
+        #expect(coloured.status == 0)
+        #expect(coloured.standardOutput.contains("\u{1B}["))
+        let plain = try runCommand("script", ["-qec", command, "/dev/null"], environment: ["COLUMNS": "80", "NO_COLOR": "1"])
+        #expect(plain.status == 0)
+        #expect(!plain.standardOutput.contains("\u{1B}["))
+        #expect(plain.standardOutput.contains("peak 250.4 MiB"))
+    }
+
     @Test(arguments: [
         (["plot", "-w", "5", "FILE"], "Error: --window must be START,END in seconds with START < END, not 5"),
         (["plot", "-o", "plot.gif", "FILE"], "Error: cannot tell the format of plot.gif: name it .svg, .html or .png"),
