@@ -72,6 +72,11 @@ public final class MemorySampler: Sendable {
         return try MemorySampler(process: process, options: options, recorder: recorder)
     }
 
+    /// Whether sampling has ended on its own: the process exited or the timeout passed.
+    public var isFinished: Bool {
+        recorder.completion.withLock { $0.done }
+    }
+
     /// Stops sampling, takes a last sample if the process is still there, and returns the trace.
     ///
     /// Returns at once: the sampler thread is woken from its sleep. Calling it again returns the same trace.

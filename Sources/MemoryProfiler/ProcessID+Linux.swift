@@ -102,7 +102,7 @@ extension ProcessID {
     }
 
     /// The one-letter state of the process from `/proc/PID/stat` (`R`, `S`, `Z`, …), or nil when it is gone.
-    static func state(of process: ProcessID) -> String? {
+    package static func state(of process: ProcessID) -> String? {
         statFields(of: process)?.first
     }
 

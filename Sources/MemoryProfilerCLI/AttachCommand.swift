@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import MemoryProfiler
 
 /// `mprof attach`: records the memory of a process that is already running.
@@ -33,7 +36,24 @@ struct AttachCommand: ParsableCommand {
         let recording = try Recording(options: options, commandLine: [String(process.rawValue)])
         StandardError.write("mprof: Sampling memory every \(options.intervalText)")
         StandardError.write("mprof: attaching to process \(process); recording to \(recording.path)")
-        let trace = try recording.start(process)?.waitUntilFinished()
+        // Ctrl-C (or SIGTERM) ends the recording the way the target's exit does: with the last sample and the
+        // summary. The signals are taken synchronously, so no handler runs in the middle of sampling.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&stopSignals, signal) }
+        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+        defer { pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil) }
+        let sampler = try recording.start(process)
+        var interrupted = false
+        var poll = timespec(tv_sec: 0, tv_nsec: 100_000_000)
+        while let sampler, !sampler.isFinished {
+            if sigtimedwait(&stopSignals, nil, &poll) > 0 {
+                interrupted = true
+                break
+            }
+        }
+        let trace = interrupted ? sampler?.stop() : sampler?.waitUntilFinished()
+        if interrupted { StandardError.write("mprof: recording stopped") }
         let peak = recording.recordExitPeak(bytes: nil, launcherPeak: 0, trace: trace)
         StandardError.write(recording.summary(of: trace, peak: peak))
         if trace?.end == .processExited { StandardError.write("mprof: process \(process) exited") }

@@ -12,6 +12,17 @@ enum ProfileFiles {
         return "mprofile_\(formatter.string(from: date)).dat"
     }
 
+    /// A default name no file has yet: names have one-second resolution, so a second recording started in the
+    /// same second waits for the next one instead of mixing its samples into the first one's file.
+    static func freshName() -> String {
+        var name = newName()
+        while FileManager.default.fileExists(atPath: name) {
+            usleep(20_000)
+            name = newName()
+        }
+        return name
+    }
+
     /// The profiles in the current directory, oldest first (their names sort by time).
     static func existing() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: ".")) ?? []

@@ -10,7 +10,7 @@ struct Recording {
     /// Opens the output file (appending) and writes the header records.
     init(options: RecordingOptions, commandLine: [String]) throws {
         self.options = options
-        path = options.output ?? ProfileFiles.newName()
+        path = options.output ?? ProfileFiles.freshName()
         do {
             // Summed high-water marks of several processes are an upper bound, not a peak: no PEAK records.
             sink = try DatFileSink(path: path, writesPeaks: !options.includeChildren)

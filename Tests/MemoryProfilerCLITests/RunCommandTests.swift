@@ -204,6 +204,33 @@ import Testing
         #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("exited"))
     }
 
+    @Test func ctrlCEndsAnAttachWithItsSummary() throws {
+        let target = try Workload(["hold", "16"])
+        #expect(try target.readLine() == "ok")
+        let file = temporaryFile("dat")
+        let errors = temporaryFile("txt")
+        defer { remove(file, errors) }
+        let attach = try ChildProcess.spawn(
+            BuiltProducts.path("mprof"), arguments: ["attach", "-T", "0.01", "-o", file, "\(target.id)"],
+            standardInput: .null, standardOutput: .null, standardError: .file(errors))
+        usleep(400_000)
+        kill(attach.id.rawValue, SIGINT)
+        #expect(try attach.wait() == .exited(0))
+        let stderr = try String(contentsOfFile: errors, encoding: .utf8)
+        #expect(stderr.contains("mprof: recording stopped"))
+        #expect(stderr.contains("mprof: peak "))
+        #expect(try #require(MprofFile(path: file).peak()).mebibytes >= 16)
+    }
+
+    @Test func twoRunsStartedInTheSameSecondGetFilesOfTheirOwn() throws {
+        let directory = try TemporaryDirectory()
+        #expect(try directory.mprof(["run", "/bin/true"]).status == 0)
+        #expect(try directory.mprof(["run", "/bin/true"]).status == 0)
+        let files = try directory.files()
+        #expect(files.count == 2)
+        #expect(files.allSatisfy { $0.hasPrefix("mprofile_") && $0.hasSuffix(".dat") })
+    }
+
     @Test func attachByAnAmbiguousNameListsTheCandidates() throws {
         let first = try Workload(["hold", "1"])
         let second = try Workload(["hold", "1"])
