@@ -217,11 +217,12 @@ final class LineRecorder: Sendable {
         of frame: LineFrame, at reading: LineReading, countsOccurrence: Bool, state: inout State
     ) -> LineProfiler.LimitCrossing? {
         guard frame.activeLine >= 0 else { return nil }
-        let function = state.functions[frame.function]
-        let offset = frame.activeLine - function.firstLine
-        guard function.lines.indices.contains(offset) else { return nil }
+        // Only scalars are read out of the function's statistics: holding a copy of it would make the write
+        // below copy the whole lines array on every probe.
+        let offset = frame.activeLine - state.functions[frame.function].firstLine
+        guard state.functions[frame.function].lines.indices.contains(offset) else { return nil }
         let peak = frame.slot >= 0 ? state.peakSlots[frame.slot] : max(frame.lineStartMemory, reading.resident)
-        var line = function.lines[offset]
+        var line = state.functions[frame.function].lines[offset]
         if countsOccurrence { line.occurrences += 1 }
         line.largestMemory = max(line.largestMemory, reading.resident)
         line.increment += reading.resident - frame.lineStartMemory
@@ -232,6 +233,7 @@ final class LineRecorder: Sendable {
 
         guard !state.limitCrossed, let limit = LineProfiler.memoryLimitBytes, peak > limit else { return nil }
         state.limitCrossed = true
+        let function = state.functions[frame.function]
         return LineProfiler.LimitCrossing(
             function: function.name, file: function.file, line: frame.activeLine, peak: MemorySize(bytes: peak),
             limit: MemorySize(bytes: limit))
