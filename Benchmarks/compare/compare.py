@@ -32,9 +32,14 @@ rows = []
 
 
 def row(operation, ours, theirs, unit, bar=None, lower_is_better=True):
-    ratio = theirs / ours if lower_is_better else ours / theirs
+    """`ours` and `theirs` are lists of measurements (or single numbers): the median is compared, the range shown."""
+    ours = ours if isinstance(ours, list) else [ours]
+    theirs = theirs if isinstance(theirs, list) else [theirs]
+    ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
+    ratio = theirs_median / ours_median if lower_is_better else ours_median / theirs_median
     rows.append((operation, ours, theirs, unit, ratio, bar))
-    print(f"  {operation}: ours {ours:.4g} {unit}, memory_profiler {theirs:.4g} {unit}, ratio {ratio:.1f}x", flush=True)
+    print(f"  {operation}: ours {ours_median:.4g} {unit}, memory_profiler {theirs_median:.4g} {unit}, "
+          f"ratio {ratio:.1f}x", flush=True)
 
 
 def run(command, **kwargs):
@@ -59,14 +64,16 @@ for mebibytes in (100, 1024):
     ours = json.loads(subprocess.check_output(
         [args.mprof, "readers", "--pid", pid, "--bench", "--count", "200", "--repeats", "11", "--format", "json",
          "--reader", "rss", "--reader", "pss", "--reader", "uss", "--reader", "ps"]))
-    ours = {r["reader"]: r["cost"]["medianMicrosecondsPerReading"] for r in ours["readings"]}
+    ours = {r["reader"]: [r["cost"][key] / r["cost"]["count"] * 1e6
+                          for key in ("minimumSeconds", "medianSeconds", "maximumSeconds")]
+            for r in ours["readings"]}
     backends = {"rss": "psutil", "pss": "psutil_pss", "uss": "psutil_uss", "ps": "posix"}
     for reader, backend in backends.items():
         if mebibytes != 100 and reader in ("rss", "ps"):
             continue
         count = 20 if reader == "ps" else 200
         times = timeit.repeat(lambda: memory_profiler._get_memory(target.pid, backend), number=count, repeat=11)
-        theirs = statistics.median(times) / count * 1e6
+        theirs = [time / count * 1e6 for time in times]
         bar = {"rss": 30, "pss": 10, "uss": 10, "ps": 3}[reader]
         row(f"{reader} reading at {mebibytes} MiB resident", ours[reader], theirs, "µs", bar)
     target.stdin.close()
@@ -95,8 +102,9 @@ profiled = memory_profiler.profile(stream=open(os.devnull, "w"))(profiled_loop.l
 count = 3000
 lines = 3 * count + 2
 plain_time = statistics.median(timeit.repeat(lambda: plain(count), number=1, repeat=5))
-profiled_time = statistics.median(timeit.repeat(lambda: profiled(count), number=1, repeat=5))
-row("line profiling overhead per executed line", ours_line, (profiled_time - plain_time) / lines * 1e6, "µs", 50)
+profiled_times = timeit.repeat(lambda: profiled(count), number=1, repeat=5)
+row("line profiling overhead per executed line", ours_line,
+    [(time - plain_time) / lines * 1e6 for time in profiled_times], "µs", 50)
 
 print("== mprof run", flush=True)
 with tempfile.TemporaryDirectory() as directory:
@@ -109,10 +117,11 @@ with tempfile.TemporaryDirectory() as directory:
                 os.unlink(dat)
             wall, _ = run([mprof, "run", "-o", dat, "/bin/true"])
             times.append(wall)
-        return statistics.median(times)
+        return times
 
     bare = statistics.median([run(["/bin/true"])[0] for _ in range(11)])
-    row("mprof run /bin/true: time added", (startup(args.mprof) - bare) * 1e3, (startup(args.python_mprof) - bare) * 1e3, "ms", 20)
+    row("mprof run /bin/true: time added", [(t - bare) * 1e3 for t in startup(args.mprof)],
+        [(t - bare) * 1e3 for t in startup(args.python_mprof)], "ms", 20)
 
     def task_clock(command):
         """Wall and CPU seconds of a command and all it starts. CPU from perf's task-clock, which the scheduler
@@ -132,8 +141,9 @@ with tempfile.TemporaryDirectory() as directory:
             os.unlink(dat)
         wall, cpu = task_clock([mprof, "run", "-T", "0.001", "-o", dat, "sleep", "5"])
         with open(dat) as file:
-            samples = sum(1 for line in file if line.startswith("MEM "))
-        return samples / wall, cpu / wall * 100
+            times = [float(line.split()[2]) for line in file if line.startswith("MEM ")]
+        # The rate over the span the samples cover, so start-up and exit are not counted against either tool.
+        return (len(times) - 1) / (times[-1] - times[0]), cpu / wall * 100
 
     ours_rate, ours_cpu = sampling(args.mprof)
     theirs_rate, theirs_cpu = sampling(args.python_mprof)
@@ -170,8 +180,9 @@ with tempfile.TemporaryDirectory() as directory:
         for index in range(1_000_000):
             file.write(f"MEM {100 + (index % 1000) / 7:.6f} {1795000000 + index * 0.001:.4f}\n")
     environment = dict(os.environ, MPLBACKEND="Agg")
-    ours_plot = statistics.median([run([args.mprof, "plot", "-o", os.path.join(directory, "ours.svg"), big])[0] for _ in range(3)])
-    theirs_plot = statistics.median([run([args.python_mprof, "plot", "-o", os.path.join(directory, "theirs.png"), big], env=environment)[0] for _ in range(3)])
+    ours_plot = [run([args.mprof, "plot", "-o", os.path.join(directory, "ours.svg"), big])[0] for _ in range(3)]
+    theirs_plot = [run([args.python_mprof, "plot", "-o", os.path.join(directory, "theirs.png"), big], env=environment)[0]
+                   for _ in range(3)]
     row("mprof plot, 1 million samples", ours_plot, theirs_plot, "s", 10)
 
 print()
@@ -186,6 +197,14 @@ def show(value):
     return f"{value:.3g}"
 
 
+def cell(values, unit):
+    if len(values) == 1:
+        return f"{show(values[0])} {unit}"
+    return f"{show(statistics.median(values))} {unit} ({show(min(values))}–{show(max(values))})"
+
+
+print("Medians, with the range over the repeats in parentheses.")
+print()
 print("| operation | ours | memory_profiler | ratio | bar |")
 print("|---|---|---|---|---|")
 for operation, ours, theirs, unit, ratio, bar in rows:
@@ -195,4 +214,4 @@ for operation, ours, theirs, unit, ratio, bar in rows:
     bar_text = f"≥ {bar}×" if bar else ""
     if operation.startswith("samples per second"):
         bar_text = "≥ 990/s"
-    print(f"| {operation} | {show(ours)} {unit} | {show(theirs)} {unit} | {ratio:.1f}× | {bar_text} |")
+    print(f"| {operation} | {cell(ours, unit)} | {cell(theirs, unit)} | {ratio:.1f}× | {bar_text} |")
