@@ -59,12 +59,14 @@ struct RunCommand: ParsableCommand {
         StandardError.write("mprof: running new process; recording to \(recording.path)")
 
         let launcherPeak = (try? MemoryProbe(.peak).read().bytes) ?? Int.max
+        SignalForwarding.holdSignals()
         let child: ChildProcess
         do {
             child = try ChildProcess.spawn(
                 executable, arguments: Array(program.dropFirst()),
                 environment: [MemoryTimestamps.outputFileVariable: recording.absolutePath])
         } catch {
+            SignalForwarding.stop()
             recording.removeIfEmpty()
             StandardError.write("Error: cannot run \(program[0]): \(error.message)")
             // As a shell does: 126 for a file that is there but cannot be executed.

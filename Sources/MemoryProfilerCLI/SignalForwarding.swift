@@ -14,7 +14,17 @@ enum SignalForwarding {
 
     private static let target = Atomic<Int32>(0)
 
-    /// Forwards signals to `process` from now on.
+    /// Holds the signals back until ``start(forwardingTo:)``: call it before spawning the program, so a signal
+    /// sent between the spawn and the handlers' installation is forwarded rather than killing mprof. (The
+    /// program starts with an empty mask: `ChildProcess` resets it.)
+    static func holdSignals() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for signal in forwarded { sigaddset(&signals, signal) }
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+    }
+
+    /// Forwards signals to `process` from now on, including any held back since ``holdSignals()``.
     static func start(forwardingTo process: ProcessID) {
         target.store(process.rawValue, ordering: .sequentiallyConsistent)
         var action = sigaction()
@@ -29,12 +39,21 @@ enum SignalForwarding {
         action.sa_flags = SA_SIGINFO | SA_RESTART
         sigemptyset(&action.sa_mask)
         for signal in forwarded { sigaction(signal, &action, nil) }
+        releaseSignals()
+    }
+
+    private static func releaseSignals() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for signal in forwarded { sigaddset(&signals, signal) }
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
     }
 
     /// Restores the default actions.
     static func stop() {
         target.store(0, ordering: .sequentiallyConsistent)
         for signal in forwarded { Glibc.signal(signal, SIG_DFL) }
+        releaseSignals()
     }
 
     /// `SIGSEGV` for 11, and so on.
