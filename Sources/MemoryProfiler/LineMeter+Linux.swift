@@ -4,7 +4,7 @@ import Glibc
 
 /// The readings line-by-line profiling takes of the current process at each probe, on Linux.
 ///
-/// - Resident set: `/proc/self/statm` through a descriptor opened once (about 1.2 µs).
+/// - Resident set: `/proc/self/statm` through a descriptor opened once (0.5–1.2 µs).
 /// - Page faults: `getrusage(RUSAGE_SELF)`, minor plus major (a fraction of a microsecond).
 /// - Heap in use: `mallinfo2()` (about 0.2 µs on a small heap; it walks free lists, so it grows with
 ///   fragmentation: a reading slower than ``heapTimeLimitNanoseconds`` switches heap readings off).

@@ -39,8 +39,9 @@ public struct LineProfilerConfiguration: Sendable, Hashable {
     /// When the memory during a profiled line goes above this, standard error names the file, line and function
     /// (once per process), like memory_profiler's `--pdb-mmem`.
     public var memoryLimit: MemorySize?
-    /// Raise `SIGTRAP` when ``memoryLimit`` is crossed, so a debugger stops at that line (without a debugger
-    /// attached, the default action of `SIGTRAP` ends the process with a core dump).
+    /// Raise `SIGTRAP` when ``memoryLimit`` is crossed, so a debugger stops right after that line. Without a
+    /// debugger, Swift's backtracer prints a backtrace and the program goes on; with `SWIFT_BACKTRACE=enable=no`
+    /// the signal's default action ends the process.
     public var trapsOnMemoryLimit = false
     /// Measure the malloc heap in use (`mallinfo2`) at every probe for the Heap column.
     public var measuresHeap = true

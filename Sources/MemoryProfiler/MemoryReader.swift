@@ -7,7 +7,7 @@
 /// | reader | what it answers | processes | one reading |
 /// |---|---|---|---|
 /// | ``rss`` | pages resident in RAM now | any | 1.2–1.7 µs |
-/// | ``pss`` | resident memory, shared pages split among their users | any you may trace | ≈100 µs + 10 µs per resident MiB (250 µs at 15 MiB, 11 ms at 1 GiB) |
+/// | ``pss`` | resident memory, shared pages split among their users | any you may trace | ≈100 µs + 3–10 µs per resident MiB, by how it is mapped (250 µs at 15 MiB; 3–11 ms at 1 GiB) |
 /// | ``uss`` | resident memory no other process shares | any you may trace | same as `pss` |
 /// | ``peak`` | the most resident memory since start or the last reset | any | 8.5–9 µs |
 /// | ``maxrss`` | the same high-water mark, through `getrusage` | current only | 0.7 µs |
