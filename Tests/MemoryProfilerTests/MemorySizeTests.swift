@@ -28,8 +28,11 @@ import Testing
     @Test(arguments: [
         (1795585948.75111, 4, "1795585948.7511"),
         (6.449219, 6, "6.449219"),
-        (0.5, 0, "1"),
-        (-2.25, 1, "-2.3"),
+        // Exact ties round to even, as Python's format (and so memory_profiler) does.
+        (0.5, 0, "0"),
+        (-2.25, 1, "-2.2"),
+        (10.5625, 3, "10.562"),
+        (10.5635, 3, "10.563"),
         (Double.nan, 2, "nan"),
     ])
     func decimalFormat(value: Double, decimals: Int, expected: String) {

@@ -1,24 +1,28 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Fixed-point formatting of `Double` values without Foundation's `String(format:)`.
 package enum DecimalFormat {
-    /// Formats `value` with exactly `decimals` digits after the point, rounding half away from zero.
+    /// Formats `value` with exactly `decimals` digits after the point, rounded as C's `printf` and Python's
+    /// `format` round: by the exact binary value, an exact tie to even (so `10.5625` with 3 decimals is `10.562`
+    /// and `10.5635`, just below its tie in binary, is `10.563` — as memory_profiler prints them).
     ///
-    /// Exact for magnitudes below 2^53 / 10^decimals, which covers MiB values and Unix times with 4 decimals.
     /// Non-finite values print as `nan`, `inf` and `-inf`.
     package static func fixed(_ value: Double, decimals: Int) -> String {
         guard value.isFinite else { return value.isNaN ? "nan" : (value < 0 ? "-inf" : "inf") }
-        let decimals = max(0, min(decimals, 15))
-        var scale = 1.0
-        for _ in 0..<decimals { scale *= 10 }
-        let scaled = (abs(value) * scale).rounded(.toNearestOrAwayFromZero)
-        guard scaled < 9.0e18 else { return String(value) }
-        let units = UInt64(scaled)
-        let divisor = UInt64(scale)
-        let whole = units / divisor
-        let fraction = units % divisor
-        let sign = value < 0 && units != 0 ? "-" : ""
-        guard decimals > 0 else { return "\(sign)\(whole)" }
-        let digits = String(fraction)
-        let padding = String(repeating: "0", count: decimals - digits.count)
-        return "\(sign)\(whole).\(padding)\(digits)"
+        let decimals = Int32(max(0, min(decimals, 15)))
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 400) { buffer in
+            let count = withVaList([decimals, value]) { arguments in
+                vsnprintf(buffer.baseAddress, buffer.count, "%.*f", arguments)
+            }
+            let length = max(0, min(Int(count), buffer.count - 1))
+            let text = String(decoding: UnsafeRawBufferPointer(start: buffer.baseAddress, count: length), as: UTF8.self)
+            // printf keeps the sign of a negative value that rounds to zero: "-0.0". memory_profiler's own files
+            // do too, but a report reads better without it.
+            return text.hasPrefix("-") && text.dropFirst().allSatisfy { $0 == "0" || $0 == "." } ? String(text.dropFirst()) : text
+        }
     }
 }
