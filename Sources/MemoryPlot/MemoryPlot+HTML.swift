@@ -109,7 +109,22 @@ extension MemoryPlot {
               line.setAttribute('points', pts.join(' '));
             });
             const zoomed = view[0] !== full[0] || view[1] !== full[1];
-            document.querySelectorAll('.envelope, .slope, .call, .flame, .peak').forEach(e => e.style.display = zoomed ? 'none' : '');
+            // The envelope and trend line are drawn for the whole time line only; marks follow the zoom.
+            document.querySelectorAll('.envelope, .slope').forEach(e => e.style.display = zoomed ? 'none' : '');
+            document.querySelectorAll('.bracket-start, .bracket-end').forEach(e => {
+              const x = xOf(+e.dataset.t), y = yOf(+e.dataset.m), w = e.classList.contains('bracket-start') ? 5 : -5;
+              e.setAttribute('d', 'M' + (x + w) + ' ' + (y - 7) + 'H' + x + 'V' + (y + 7) + 'H' + (x + w));
+            });
+            document.querySelectorAll('.call-label').forEach(e => e.setAttribute('x', xOf(+e.dataset.t) + 2));
+            document.querySelectorAll('.flame-label').forEach(e => e.setAttribute('x', Math.max(left, xOf(+e.dataset.t)) + 4));
+            document.querySelectorAll('.flame-box').forEach(e => {
+              const x0 = Math.max(left - 1, xOf(+e.dataset.t0)), x1 = Math.min(right + 1, xOf(+e.dataset.t1));
+              e.setAttribute('x', x0); e.setAttribute('width', Math.max(1, x1 - x0));
+            });
+            document.querySelectorAll('.peak-time').forEach(e => {
+              const x = xOf(+e.dataset.t); e.setAttribute('x1', x); e.setAttribute('x2', x);
+              e.style.display = x < left || x > right ? 'none' : '';
+            });
             const axis = document.getElementById('x-axis');
             axis.querySelectorAll('.tick-label').forEach(e => e.remove());
             const grid = document.querySelector('.grid');

@@ -127,7 +127,7 @@ extension MemoryPlot {
             let y = layout.memory(peak.mebibytes)
             let color = "#d62728"
             svg.open("g", [("class", "peak"), ("data-mebibytes", Format.fixed(peak.mebibytes, decimals: 3)), ("data-true-peak", series.peakIsTrue ? "yes" : "no")])
-            svg.element("line", [("x1", n(x)), ("x2", n(x)), ("y1", n(layout.top)), ("y2", n(layout.bottom)), ("stroke", color), ("stroke-width", "1.2"), ("stroke-dasharray", "6 4")])
+            svg.element("line", [("class", "peak-time"), ("data-t", String(peak.time)), ("x1", n(x)), ("x2", n(x)), ("y1", n(layout.top)), ("y2", n(layout.bottom)), ("stroke", color), ("stroke-width", "1.2"), ("stroke-dasharray", "6 4")])
             svg.element("line", [("x1", n(layout.left)), ("x2", n(layout.right)), ("y1", n(y)), ("y2", n(y)), ("stroke", color), ("stroke-width", "0.8"), ("stroke-dasharray", "2 4"), ("stroke-opacity", "0.7")])
             let label = "peak \(Format.fixed(peak.mebibytes, decimals: 1)) MiB" + (series.peakIsTrue ? " (kernel high-water mark)" : "")
             let width = TextWidth.of(label, fontSize: 12)
@@ -150,8 +150,8 @@ extension MemoryPlot {
             let x1 = layout.time(call.end.time)
             let y1 = layout.memory(call.end.mebibytes)
             svg.open("g", [("class", "call"), ("data-function", call.name), ("stroke", call.color), ("fill", "none"), ("stroke-width", "1.6")])
-            svg.element("path", [("class", "bracket-start"), ("d", "M\(n(x0 + 5)) \(n(y0 - 7))H\(n(x0))V\(n(y0 + 7))H\(n(x0 + 5))")])
-            svg.element("path", [("class", "bracket-end"), ("d", "M\(n(x1 - 5)) \(n(y1 - 7))H\(n(x1))V\(n(y1 + 7))H\(n(x1 - 5))")])
+            svg.element("path", [("class", "bracket-start"), ("data-t", String(call.start.time)), ("data-m", String(call.start.mebibytes)), ("d", "M\(n(x0 + 5)) \(n(y0 - 7))H\(n(x0))V\(n(y0 + 7))H\(n(x0 + 5))")])
+            svg.element("path", [("class", "bracket-end"), ("data-t", String(call.end.time)), ("data-m", String(call.end.mebibytes)), ("d", "M\(n(x1 - 5)) \(n(y1 - 7))H\(n(x1))V\(n(y1 + 7))H\(n(x1 - 5))")])
             let duration = call.end.time - call.start.time
             let label = "\(call.shortName) \(Format.fixed(duration, decimals: 3))s"
             let width = TextWidth.of(label, fontSize: 11)
@@ -163,7 +163,7 @@ extension MemoryPlot {
             placed.append((x0 + 2, x0 + 2 + width, labelY))
             svg.element(
                 "text",
-                [("x", n(x0 + 2)), ("y", n(max(layout.top + 12, labelY))), ("fill", call.color), ("stroke", "none"), ("font-size", "11"), ("class", "call-label")],
+                [("x", n(x0 + 2)), ("y", n(max(layout.top + 12, labelY))), ("fill", call.color), ("stroke", "none"), ("font-size", "11"), ("class", "call-label"), ("data-t", String(call.start.time))],
                 content: label)
             svg.close("g")
         }
@@ -179,12 +179,13 @@ extension MemoryPlot {
             svg.open("g", [("class", "flame"), ("data-function", call.name), ("data-level", String(call.level))])
             svg.element(
                 "rect",
-                [("x", n(x0)), ("y", n(y)), ("width", n(x1 - x0)), ("height", n(band - 2)), ("fill", call.color),
+                [("class", "flame-box"), ("data-t0", String(call.start.time)), ("data-t1", String(call.end.time)),
+                 ("x", n(x0)), ("y", n(y)), ("width", n(x1 - x0)), ("height", n(band - 2)), ("fill", call.color),
                  ("fill-opacity", "0.45"), ("stroke", call.color), ("stroke-width", "0.8")],
                 content: nil)
             let label = "\(call.shortName) \(Format.fixed(call.end.time - call.start.time, decimals: 3))s"
             if TextWidth.of(label, fontSize: 11) < x1 - x0 - 6 {
-                svg.element("text", [("x", n(x0 + 4)), ("y", n(y + band - 6)), ("font-size", "11"), ("fill", "#111111"), ("class", "flame-label")], content: label)
+                svg.element("text", [("x", n(x0 + 4)), ("y", n(y + band - 6)), ("font-size", "11"), ("fill", "#111111"), ("class", "flame-label"), ("data-t", String(call.start.time))], content: label)
             } else {
                 svg.element("title", [], content: label)
             }
