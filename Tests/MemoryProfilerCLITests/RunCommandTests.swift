@@ -205,6 +205,20 @@ import Testing
         #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("exited"))
     }
 
+    @Test func memoryProfilersSpellingsAreAccepted() throws {
+        // `mprof run --attach PID` is `mprof attach PID`; -E changes nothing (the status always passes through).
+        let target = try Workload(["hold", "8"])
+        #expect(try target.readLine() == "ok")
+        let file = temporaryFile("dat")
+        defer { remove(file) }
+        let attached = try runProduct("mprof", ["run", "--attach", "-T", "0.02", "-t", "0.3", "-o", file, "\(target.id)"])
+        #expect(attached.status == 0, "\(attached.standardError)")
+        #expect(try MprofFile(path: file).commandLine == "\(target.id)")
+        #expect(attached.standardError.contains("recording stopped at the timeout"))
+        let exitCode = try runProduct("mprof", ["run", "-E", "-o", "/dev/null", "sh", "-c", "exit 4"])
+        #expect(exitCode.status == 4)
+    }
+
     @Test func ctrlCEndsAnAttachWithItsSummary() throws {
         let target = try Workload(["hold", "16"])
         #expect(try target.readLine() == "ok")
