@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MemoryProfiler
 
 /// Memory against input size: the curve `memoryUsage(forInputSizes:)` measures (the `memory-scaling` example
 /// prints it), as an SVG chart with one marker per measured size.
@@ -109,10 +110,10 @@ public struct BarChart: Sendable {
     }
 
     static func label(_ value: Double) -> String {
-        if value >= 100 { return Format.fixed(value, decimals: 0) }
-        if value >= 10 { return Format.fixed(value, decimals: 1) }
-        if value >= 1 { return Format.fixed(value, decimals: 2) }
-        return Format.fixed(value, decimals: 3)
+        if value >= 100 { return DecimalFormat.fixed(value, decimals: 0) }
+        if value >= 10 { return DecimalFormat.fixed(value, decimals: 1) }
+        if value >= 1 { return DecimalFormat.fixed(value, decimals: 2) }
+        return DecimalFormat.fixed(value, decimals: 3)
     }
 }
 

@@ -1,3 +1,5 @@
+import MemoryProfiler
+
 /// Maps a range of data values onto a range of pixels, and picks round tick values for its axis.
 struct LinearScale {
     var domain: ClosedRange<Double>
@@ -72,25 +74,7 @@ struct LinearScale {
             scaled *= 10
             decimals += 1
         }
-        return Format.fixed(value, decimals: decimals)
-    }
-}
-
-/// Fixed-point number text without Foundation.
-enum Format {
-    static func fixed(_ value: Double, decimals: Int) -> String {
-        guard value.isFinite else { return value.isNaN ? "nan" : (value < 0 ? "-inf" : "inf") }
-        var scale = 1.0
-        for _ in 0..<decimals { scale *= 10 }
-        let units = (abs(value) * scale).rounded()
-        guard units < 9e18 else { return String(value) }
-        let integer = UInt64(units)
-        let whole = integer / UInt64(scale)
-        let fraction = integer % UInt64(scale)
-        let sign = value < 0 && integer != 0 ? "-" : ""
-        guard decimals > 0 else { return "\(sign)\(whole)" }
-        let digits = String(fraction)
-        return "\(sign)\(whole).\(String(repeating: "0", count: decimals - digits.count))\(digits)"
+        return DecimalFormat.fixed(value, decimals: decimals)
     }
 }
 

@@ -1,3 +1,5 @@
+import MemoryProfiler
+
 extension MemoryPlot {
     /// The plot as one self-contained HTML page: the SVG, a read-out of time, memory and function under the
     /// pointer, and zoom on the time axis (drag to zoom, double-click to reset). No network access is needed.
@@ -19,16 +21,16 @@ extension MemoryPlot {
         for (index, series) in series.enumerated() {
             if index > 0 { data += "," }
             let points = Self.reduced(series.points, scale: LinearScale(domain: timeDomain, range: 0...4000))
-            data += "{\"label\":\(Self.jsonString(series.label)),\"t\":["
-            data += points.map { Format.fixed($0.time, decimals: 4) }.joined(separator: ",")
+            data += "{\"label\":\(JSONText.string(series.label, forHTML: true)),\"t\":["
+            data += points.map { DecimalFormat.fixed($0.time, decimals: 4) }.joined(separator: ",")
             data += "],\"m\":["
-            data += points.map { Format.fixed($0.mebibytes, decimals: 3) }.joined(separator: ",")
+            data += points.map { DecimalFormat.fixed($0.mebibytes, decimals: 3) }.joined(separator: ",")
             data += "]}"
         }
         data += "],\"calls\":["
         data += calls.map { call in
-            "{\"name\":\(Self.jsonString(call.name)),\"start\":\(Format.fixed(call.start.time, decimals: 4)),"
-                + "\"end\":\(Format.fixed(call.end.time, decimals: 4)),\"level\":\(call.level)}"
+            "{\"name\":\(JSONText.string(call.name, forHTML: true)),\"start\":\(DecimalFormat.fixed(call.start.time, decimals: 4)),"
+                + "\"end\":\(DecimalFormat.fixed(call.end.time, decimals: 4)),\"level\":\(call.level)}"
         }.joined(separator: ",")
         data += "]}"
 
@@ -59,20 +61,6 @@ extension MemoryPlot {
             </html>
 
             """
-    }
-
-    static func jsonString(_ text: String) -> String {
-        var output = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "<": output += "\\u003c"
-            case _ where scalar.value < 0x20: output += " "
-            default: output.unicodeScalars.append(scalar)
-            }
-        }
-        return output + "\""
     }
 
     /// Hover read-out and time-axis zoom: redraws the curves and ticks of the visible window from the data.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MemoryProfiler
 
 extension MemoryPlot {
     /// Where things go on the picture.
@@ -126,10 +127,10 @@ extension MemoryPlot {
             let x = layout.time(peak.time)
             let y = layout.memory(peak.mebibytes)
             let color = "#d62728"
-            svg.open("g", [("class", "peak"), ("data-mebibytes", Format.fixed(peak.mebibytes, decimals: 3)), ("data-true-peak", series.peakIsTrue ? "yes" : "no")])
+            svg.open("g", [("class", "peak"), ("data-mebibytes", DecimalFormat.fixed(peak.mebibytes, decimals: 3)), ("data-true-peak", series.peakIsTrue ? "yes" : "no")])
             svg.element("line", [("class", "peak-time"), ("data-t", String(peak.time)), ("x1", n(x)), ("x2", n(x)), ("y1", n(layout.top)), ("y2", n(layout.bottom)), ("stroke", color), ("stroke-width", "1.2"), ("stroke-dasharray", "6 4")])
             svg.element("line", [("x1", n(layout.left)), ("x2", n(layout.right)), ("y1", n(y)), ("y2", n(y)), ("stroke", color), ("stroke-width", "0.8"), ("stroke-dasharray", "2 4"), ("stroke-opacity", "0.7")])
-            let label = "peak \(Format.fixed(peak.mebibytes, decimals: 1)) MiB" + (series.peakIsTrue ? " (kernel high-water mark)" : "")
+            let label = "peak \(DecimalFormat.fixed(peak.mebibytes, decimals: 1)) MiB" + (series.peakIsTrue ? " (kernel high-water mark)" : "")
             let width = TextWidth.of(label, fontSize: 12)
             let leftSide = x + 6 + width > layout.right
             svg.element(
@@ -153,7 +154,7 @@ extension MemoryPlot {
             svg.element("path", [("class", "bracket-start"), ("data-t", String(call.start.time)), ("data-m", String(call.start.mebibytes)), ("d", "M\(n(x0 + 5)) \(n(y0 - 7))H\(n(x0))V\(n(y0 + 7))H\(n(x0 + 5))")])
             svg.element("path", [("class", "bracket-end"), ("data-t", String(call.end.time)), ("data-m", String(call.end.mebibytes)), ("d", "M\(n(x1 - 5)) \(n(y1 - 7))H\(n(x1))V\(n(y1 + 7))H\(n(x1 - 5))")])
             let duration = call.end.time - call.start.time
-            let label = "\(call.shortName) \(Format.fixed(duration, decimals: 3))s"
+            let label = "\(call.shortName) \(DecimalFormat.fixed(duration, decimals: 3))s"
             let width = TextWidth.of(label, fontSize: 11)
             // Labels of calls that start close together go one above the other instead of on top of each other.
             var labelY = y0 - 11
@@ -183,7 +184,7 @@ extension MemoryPlot {
                  ("x", n(x0)), ("y", n(y)), ("width", n(x1 - x0)), ("height", n(band - 2)), ("fill", call.color),
                  ("fill-opacity", "0.45"), ("stroke", call.color), ("stroke-width", "0.8")],
                 content: nil)
-            let label = "\(call.shortName) \(Format.fixed(call.end.time - call.start.time, decimals: 3))s"
+            let label = "\(call.shortName) \(DecimalFormat.fixed(call.end.time - call.start.time, decimals: 3))s"
             if TextWidth.of(label, fontSize: 11) < x1 - x0 - 6 {
                 svg.element("text", [("x", n(x0 + 4)), ("y", n(y + band - 6)), ("font-size", "11"), ("fill", "#111111"), ("class", "flame-label"), ("data-t", String(call.start.time))], content: label)
             } else {
@@ -204,7 +205,7 @@ extension MemoryPlot {
             entries.append((series.color, false, "\(series.label) (started \(Self.clockText(series.startWallClock)))"))
             if !series.envelope.isEmpty { entries.append(("#d62728", true, "true peak (kernel high-water mark)")) }
             if let slope = series.slope {
-                entries.append((series.color, true, "slope \(Format.fixed(slope.mebibytesPerSecond, decimals: 3)) MiB/s"))
+                entries.append((series.color, true, "slope \(DecimalFormat.fixed(slope.mebibytesPerSecond, decimals: 3)) MiB/s"))
             }
         }
         guard !entries.isEmpty else { return }

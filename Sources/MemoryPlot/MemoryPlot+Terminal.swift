@@ -1,3 +1,5 @@
+import MemoryProfiler
+
 extension MemoryPlot {
     /// The plot drawn with braille characters (2×4 dots a cell): the curve of the first file, its peak, the time
     /// axis, and the function calls as spans below it.
@@ -51,7 +53,7 @@ extension MemoryPlot {
                 : row == rows - 1 ? memoryDomain.lowerBound : memory.value(at: Double(row * 4) + 1.5)
             var label = ""
             if row == 0 || row == rows - 1 || row == rows / 2 || row == peakRow {
-                label = Format.fixed(row == peakRow ? peak?.mebibytes ?? value : value, decimals: value >= 100 ? 0 : 1)
+                label = DecimalFormat.fixed(row == peakRow ? peak?.mebibytes ?? value : value, decimals: value >= 100 ? 0 : 1)
             }
             label = String(repeating: " ", count: max(0, labelWidth - 1 - label.count)) + label
             if color && row == peakRow { label = red + label + reset }
@@ -68,15 +70,15 @@ extension MemoryPlot {
             output += "\n"
         }
         output += String(repeating: " ", count: labelWidth) + "└" + String(repeating: "─", count: width) + "\n"
-        let start = Format.fixed(timeDomain.lowerBound, decimals: 1) + " s"
-        let end = Format.fixed(timeDomain.upperBound, decimals: 1) + " s"
+        let start = DecimalFormat.fixed(timeDomain.lowerBound, decimals: 1) + " s"
+        let end = DecimalFormat.fixed(timeDomain.upperBound, decimals: 1) + " s"
         output += String(repeating: " ", count: labelWidth + 1) + start
             + String(repeating: " ", count: max(1, width - start.count - end.count)) + end + "\n"
 
         for call in calls where call.level <= 1 {
             let x0 = min(max(0, Int(max(-1, time(call.start.time))) / 2), width - 1)
             let x1 = min(max(x0 + 1, Int(min(Double(dotsWide), max(0, time(call.end.time)))) / 2), width)
-            let name = "\(call.shortName) \(Format.fixed(call.end.time - call.start.time, decimals: 2))s"
+            let name = "\(call.shortName) \(DecimalFormat.fixed(call.end.time - call.start.time, decimals: 2))s"
             var span = Array(String(repeating: "─", count: max(0, x1 - x0 - 1)))
             for (index, character) in name.enumerated() where index + 1 < span.count { span[index + 1] = character }
             let line = String(repeating: " ", count: labelWidth + 1 + x0) + "├" + String(span) + "┤"
@@ -84,12 +86,12 @@ extension MemoryPlot {
         }
         for series in series where !series.isChild {
             if let peak = series.peak {
-                let text = "peak \(Format.fixed(peak.mebibytes, decimals: 1)) MiB at \(Format.fixed(peak.time, decimals: 2)) s"
+                let text = "peak \(DecimalFormat.fixed(peak.mebibytes, decimals: 1)) MiB at \(DecimalFormat.fixed(peak.time, decimals: 2)) s"
                     + (series.peakIsTrue ? " (kernel high-water mark)" : "")
                 output += (color ? red + text + reset : text) + "\n"
             }
             if let slope = series.slope {
-                output += "slope \(Format.fixed(slope.mebibytesPerSecond, decimals: 3)) MiB/s\n"
+                output += "slope \(DecimalFormat.fixed(slope.mebibytesPerSecond, decimals: 3)) MiB/s\n"
             }
         }
         if series.count > 1 {

@@ -23,22 +23,24 @@ extension LineProfileReport {
             output += "\n      ]\n    }"
         }
         output += "\n  ],\n  \"notes\" : ["
-        output += notes.map(JSONText.string).joined(separator: ", ")
+        output += notes.map { JSONText.string($0) }.joined(separator: ", ")
         output += "]\n}\n"
         return output
     }
 }
 
 /// JSON literals, written by hand because the library does without Foundation.
-enum JSONText {
+package enum JSONText {
     static func bytes(_ size: MemorySize?) -> String {
         size.map { String($0.bytes) } ?? "null"
     }
 
-    static func string(_ text: String) -> String {
+    /// A JSON string literal; `forHTML` also escapes `<`, so the text cannot close a `<script>` element.
+    package static func string(_ text: String, forHTML: Bool = false) -> String {
         var output = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
+            case "<" where forHTML: output += "\\u003c"
             case "\"": output += "\\\""
             case "\\": output += "\\\\"
             case "\n": output += "\\n"

@@ -53,8 +53,8 @@ import Testing
         var lines = ["CMDLINE ./leak"]
         for step in 0...100 {
             let time = 1000 + Double(step) * 0.1
-            lines.append("MEM \(Format.fixed(50 + Double(step), decimals: 6)) \(Format.fixed(time, decimals: 4))")
-            if step == 40 { lines.append("PEAK 400.000000 \(Format.fixed(time, decimals: 4))") }
+            lines.append(String(format: "MEM %.6f %.4f", 50 + Double(step), time))
+            if step == 40 { lines.append(String(format: "PEAK 400.000000 %.4f", time)) }
         }
         lines.append("FUNC outer 50.0 1000.0 150.0 1010.0 0")
         lines.append("FUNC inner 60.0 1001.0 90.0 1004.0 1")
