@@ -31,7 +31,7 @@ public struct MemoryProfiledMacro: BodyMacro {
         let name = qualifiedName(of: declaration, in: context)
         let precision = try precisionArgument(of: node)
 
-        var instrumenter = StatementInstrumenter(source: source)
+        let instrumenter = StatementInstrumenter(source: source)
         let statements = body.statements
         let returned = statements.count == 1 && returnsValue(declaration)
             ? statements.first.flatMap(returnableExpression) : nil
@@ -240,7 +240,7 @@ public struct MemoryProfiledBlockMacro: ExpressionMacro {
         let statements = closure.statements
         let returned = statements.count == 1
             ? statements.first.flatMap(MemoryProfiledMacro.returnableExpression) : nil
-        var instrumenter = StatementInstrumenter(source: source)
+        let instrumenter = StatementInstrumenter(source: source)
         let instrumented = instrumenter.instrumentBody(statements, returnedExpression: returned)
         let frame = MemoryProfiledMacro.frameName
         let body = CodeBlockItemListSyntax(instrumented).description

@@ -26,7 +26,7 @@ struct StatementInstrumenter {
 
     /// The instrumented body. `returnedExpression`, the expression of a single-expression body whose value is
     /// the result, becomes `return expression`, as it must once probes stand around it.
-    mutating func instrumentBody(
+    func instrumentBody(
         _ items: CodeBlockItemListSyntax, returnedExpression: ExprSyntax?
     ) -> [CodeBlockItemSyntax] {
         let positions = MagicLiteralPositions(in: items, source: source)
@@ -50,7 +50,7 @@ struct StatementInstrumenter {
         return instrumented.map { rewriter.rewrite($0).cast(CodeBlockItemSyntax.self) } + restoringSourceLocation
     }
 
-    private mutating func instrumentStatements(_ items: CodeBlockItemListSyntax) -> [CodeBlockItemSyntax] {
+    private func instrumentStatements(_ items: CodeBlockItemListSyntax) -> [CodeBlockItemSyntax] {
         var result: [CodeBlockItemSyntax] = []
         for item in items {
             let line = source.line(of: item)
@@ -68,7 +68,7 @@ struct StatementInstrumenter {
         return result
     }
 
-    private mutating func instrumentNested(in item: CodeBlockItemSyntax) -> CodeBlockItemSyntax {
+    private func instrumentNested(in item: CodeBlockItemSyntax) -> CodeBlockItemSyntax {
         let line = source.line(of: item)
         switch item.item {
         case .stmt(let statement):
@@ -83,7 +83,7 @@ struct StatementInstrumenter {
         }
     }
 
-    private mutating func instrument(_ statement: StmtSyntax, headerLine: Int) -> StmtSyntax {
+    private func instrument(_ statement: StmtSyntax, headerLine: Int) -> StmtSyntax {
         if let expression = statement.as(ExpressionStmtSyntax.self) {
             return StmtSyntax(expression.with(\.expression, instrument(expression.expression)))
         }
@@ -117,7 +117,7 @@ struct StatementInstrumenter {
     }
 
     /// `if` and `switch` in statement position; any other expression is left whole.
-    private mutating func instrument(_ expression: ExprSyntax) -> ExprSyntax {
+    private func instrument(_ expression: ExprSyntax) -> ExprSyntax {
         if let ifExpression = expression.as(IfExprSyntax.self) {
             return ExprSyntax(instrument(ifExpression))
         }
@@ -127,7 +127,7 @@ struct StatementInstrumenter {
         return expression
     }
 
-    private mutating func instrument(_ ifExpression: IfExprSyntax) -> IfExprSyntax {
+    private func instrument(_ ifExpression: IfExprSyntax) -> IfExprSyntax {
         var result = ifExpression.with(\.body, instrument(ifExpression.body))
         switch ifExpression.elseBody {
         case .ifExpr(let elseIf): result.elseBody = .ifExpr(instrument(elseIf))
@@ -137,7 +137,7 @@ struct StatementInstrumenter {
         return result
     }
 
-    private mutating func instrument(_ cases: SwitchCaseListSyntax) -> SwitchCaseListSyntax {
+    private func instrument(_ cases: SwitchCaseListSyntax) -> SwitchCaseListSyntax {
         SwitchCaseListSyntax(
             cases.map { element in
                 switch element {
@@ -150,7 +150,7 @@ struct StatementInstrumenter {
             })
     }
 
-    private mutating func instrument(_ conditional: IfConfigDeclSyntax) -> IfConfigDeclSyntax {
+    private func instrument(_ conditional: IfConfigDeclSyntax) -> IfConfigDeclSyntax {
         conditional.with(
             \.clauses,
             IfConfigClauseListSyntax(
@@ -166,11 +166,11 @@ struct StatementInstrumenter {
                 }))
     }
 
-    private mutating func instrument(_ block: CodeBlockSyntax) -> CodeBlockSyntax {
+    private func instrument(_ block: CodeBlockSyntax) -> CodeBlockSyntax {
         block.with(\.statements, CodeBlockItemListSyntax(instrumentStatements(block.statements)))
     }
 
-    private mutating func instrumentLoopBody(_ block: CodeBlockSyntax, headerLine: Int) -> CodeBlockSyntax {
+    private func instrumentLoopBody(_ block: CodeBlockSyntax, headerLine: Int) -> CodeBlockSyntax {
         let statements = instrumentStatements(block.statements)
         let indent = block.statements.first.map(indentation(of:)) ?? .newline + .spaces(source.column(of: block) + 3)
         // An empty body gets the call itself: a lone `defer` at the end of a scope draws a warning.
