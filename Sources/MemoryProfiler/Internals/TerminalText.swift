@@ -1,0 +1,85 @@
+/// Text from files, the environment or other processes made safe to print on a terminal.
+///
+/// A `.dat` file, a command line or a process name can hold control characters: printed raw, an escape sequence
+/// can set the terminal's title, move the cursor or clear the screen. Every such text passes through here
+/// before it reaches standard output or standard error.
+package enum TerminalText {
+    /// `text` with every control character (C0, DEL and C1) and every invalid UTF-8 byte written visibly as
+    /// `\x1B`; a backslash is doubled, so the result reads back unambiguously. Tabs and line breaks are escaped
+    /// too: the result is one line.
+    package static func escaped(_ text: String) -> String {
+        escaped(Array(text.utf8)[...])
+    }
+
+    /// The bytes of `text`, escaped as ``escaped(_:)-(String)``, invalid UTF-8 shown byte by byte.
+    package static func escaped(_ bytes: ArraySlice<UInt8>) -> String {
+        var result = ""
+        result.reserveCapacity(bytes.count)
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let length = sequenceLength(bytes, at: index)
+            if length == 0 {
+                result += hex(bytes[index])
+                index += 1
+                continue
+            }
+            let scalarBytes = bytes[index..<index + length]
+            let scalar = String(decoding: scalarBytes, as: UTF8.self).unicodeScalars.first
+            if let scalar, isControl(scalar) {
+                result += scalar.value < 0x80 ? hex(UInt8(scalar.value)) : "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            } else if scalarBytes.first == UInt8(ascii: "\\") {
+                result += "\\\\"
+            } else {
+                result += String(decoding: scalarBytes, as: UTF8.self)
+            }
+            index += length
+        }
+        return result
+    }
+
+    /// At most `limit` characters of `text`, escaped, with `…` and the full length in bytes when it was cut:
+    /// for quoting a bad field or line in an error message.
+    package static func quoted(_ text: some Collection<UInt8>, limit: Int = 40) -> String {
+        let bytes = Array(text.prefix(limit))
+        let shown = escaped(bytes[...])
+        return text.count > limit ? "\(shown)… (\(text.count) bytes)" : shown
+    }
+
+    /// At most `limit` characters of `text`, escaped (see ``quoted(_:limit:)-(Collection<UInt8>,_)``).
+    package static func quoted(_ text: String, limit: Int = 40) -> String {
+        quoted(Array(text.utf8), limit: limit)
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}"
+            || (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value)
+    }
+
+    private static func hex(_ byte: UInt8) -> String {
+        let digits = Array("0123456789ABCDEF")
+        return "\\x" + String(digits[Int(byte >> 4)]) + String(digits[Int(byte & 0xF)])
+    }
+
+    /// The length of the valid UTF-8 sequence at `index`, or 0 when the byte there does not start one.
+    private static func sequenceLength(_ bytes: ArraySlice<UInt8>, at index: Int) -> Int {
+        let first = bytes[index]
+        let length: Int
+        let minimum: UInt32
+        switch first {
+        case 0x00...0x7F: return 1
+        case 0xC2...0xDF: (length, minimum) = (2, 0x80)
+        case 0xE0...0xEF: (length, minimum) = (3, 0x800)
+        case 0xF0...0xF4: (length, minimum) = (4, 0x10000)
+        default: return 0
+        }
+        guard index + length <= bytes.endIndex else { return 0 }
+        var value = UInt32(first) & (0xFF >> (length + 1))
+        for offset in 1..<length {
+            let byte = bytes[index + offset]
+            guard byte & 0xC0 == 0x80 else { return 0 }
+            value = value << 6 | UInt32(byte & 0x3F)
+        }
+        guard value >= minimum, value <= 0x10FFFF, !(0xD800...0xDFFF).contains(value) else { return 0 }
+        return length
+    }
+}
