@@ -41,7 +41,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "mprof", dependencies: ["MemoryProfilerCLI"]),
+        .executableTarget(name: "mprof", dependencies: ["MemoryProfilerCLI", "mprof-spawn"]),
+        // The tiny launcher mprof run starts programs through, so that their lifetime peak is their own.
+        .executableTarget(name: "mprof-spawn"),
 
         // Runnable examples; the tests run them too, so they cannot rot.
         .executableTarget(

@@ -29,3 +29,54 @@ int cmp_pipe_cloexec(int descriptors[2]) {
     return 0;
 #endif
 }
+
+#if defined(__linux__)
+#include <sys/prctl.h>
+
+int cmp_set_child_subreaper(int on) {
+    return prctl(PR_SET_CHILD_SUBREAPER, (unsigned long)(on ? 1 : 0), 0UL, 0UL, 0UL);
+}
+
+int cmp_is_child_subreaper(void) {
+    int value = 0;
+    if (prctl(PR_GET_CHILD_SUBREAPER, (unsigned long)&value, 0UL, 0UL, 0UL) != 0) return -1;
+    return value != 0;
+}
+#else
+#include <errno.h>
+
+int cmp_set_child_subreaper(int on) {
+    (void)on;
+    errno = ENOSYS;
+    return -1;
+}
+
+int cmp_is_child_subreaper(void) {
+    errno = ENOSYS;
+    return -1;
+}
+#endif
+
+#include <errno.h>
+#include <stdio.h>
+
+int cmp_flush_standard_output(void) {
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) return errno != 0 ? errno : EIO;
+    return 0;
+}
+
+int cmp_open_standard_descriptors(void) {
+    for (int descriptor = 0; descriptor <= 2; descriptor++) {
+        if (fcntl(descriptor, F_GETFD) >= 0 || errno != EBADF) continue;
+        int opened = open("/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY);
+        if (opened < 0) return -1;
+        if (opened != descriptor) {
+            // The lower descriptors are open, so open() returns this one; anything else is a surprise.
+            close(opened);
+            errno = EBADF;
+            return -1;
+        }
+    }
+    return 0;
+}

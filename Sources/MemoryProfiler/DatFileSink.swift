@@ -28,7 +28,7 @@ public final class DatFileSink: MemorySampleSink {
     private struct State {
         var startWallClock = 0.0
         var previousMemory = Int.min
-        var failed = false
+        var failure: MemoryError?
     }
 
     /// Opens `path` for appending, creating it: a second recording adds to the file, never truncates it.
@@ -37,9 +37,11 @@ public final class DatFileSink: MemorySampleSink {
     ///   - path: The `.dat` file.
     ///   - writesPeaks: Write `PEAK` records for spikes between samples. Turn it off when samples include
     ///     children, whose summed high-water marks are an upper bound rather than a peak.
+    ///   - exclusive: Create a new file, failing with `EEXIST` when `path` exists already. The check and the
+    ///     creation are one step (`O_EXCL`), so recordings started at the same moment never share a file.
     /// - Throws: ``MemoryError`` with ``MemoryError/Code/systemCall`` when the file cannot be opened.
-    public init(path: String, writesPeaks: Bool = true) throws(MemoryError) {
-        guard let appender = DatAppender(path: path, quiet: true) else {
+    public init(path: String, writesPeaks: Bool = true, exclusive: Bool = false) throws(MemoryError) {
+        guard let appender = DatAppender(path: path, quiet: true, exclusive: exclusive) else {
             let code = errno
             throw MemoryError(.systemCall, "cannot write \(path): \(ErrnoText.describe(code))", errno: code)
         }
@@ -47,18 +49,26 @@ public final class DatFileSink: MemorySampleSink {
         self.writesPeaks = writesPeaks
     }
 
+    /// True when opening created the file; false when it appends to a file that was there.
+    public var createdFile: Bool { appender.created }
+
+    /// The first write that failed (a full disk, say), or nil when every record was written.
+    public var failure: MemoryError? { state.withLock { $0.failure } }
+
     /// Appends one record.
     ///
-    /// - Returns: False when the write failed (a full disk, say); the first failure is also reported on
-    ///   standard error.
+    /// - Returns: False when the write failed (a full disk, say); the first failure is kept in ``failure`` and
+    ///   reported on standard error.
     @discardableResult
     public func write(_ record: DatRecord) -> Bool {
         if appender.append(record.line) { return true }
+        let code = errno
+        let error = MemoryError(.systemCall, "cannot write to \(path): \(ErrnoText.describe(code))", errno: code)
         let first = state.withLock { state in
-            defer { state.failed = true }
-            return !state.failed
+            defer { if state.failure == nil { state.failure = error } }
+            return state.failure == nil
         }
-        if first { StandardError.write("mprof: cannot write to \(path): \(ErrnoText.describe(errno))") }
+        if first { StandardError.write("mprof: \(error.message)") }
         return false
     }
 

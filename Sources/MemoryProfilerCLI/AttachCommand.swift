@@ -29,13 +29,16 @@ struct AttachCommand: ParsableCommand {
         let process = try resolve(target)
         // Fail before creating a file when the process cannot be read.
         do {
-            _ = try MemoryProbe(options.backend.reader, process: process)
+            _ = try MemoryProbe(options.backend.reader, process: process).read()
         } catch {
             throw CLIError(error.message)
         }
+        if ProcessID.state(of: process) == "Z" {
+            throw CLIError("process \(process) has exited (a zombie, not yet reaped by its parent): nothing to record")
+        }
         let recording = try Recording(options: options, commandLine: [String(process.rawValue)])
         StandardError.write("mprof: Sampling memory every \(options.intervalText)")
-        StandardError.write("mprof: attaching to process \(process); recording to \(recording.path)")
+        StandardError.write("mprof: attaching to process \(process); recording to \(TerminalText.escaped(recording.path))")
         // Ctrl-C (or SIGTERM) ends the recording the way the target's exit does: with the last sample and the
         // summary. The signals are taken synchronously, so no handler runs in the middle of sampling.
         var stopSignals = sigset_t()
@@ -54,15 +57,20 @@ struct AttachCommand: ParsableCommand {
         }
         let trace = interrupted ? sampler?.stop() : sampler?.waitUntilFinished()
         if interrupted { StandardError.write("mprof: recording stopped") }
-        let peak = recording.recordExitPeak(bytes: nil, launcherPeak: 0, trace: trace)
+        let peak = recording.recordExitPeak(nil, trace: trace)
+        guard let trace, trace.sampleCount > 0 else {
+            recording.removeIfEmpty()
+            throw CLIError("process \(process) exited before the first sample: nothing recorded")
+        }
         StandardError.write(recording.summary(of: trace, peak: peak))
-        if trace?.end == .processExited { StandardError.write("mprof: process \(process) exited") }
+        if trace.end == .processExited { StandardError.write("mprof: process \(process) exited") }
+        try recording.checkWrites()
     }
 
     /// A PID, or the one process with that exact name.
     static func resolve(_ target: String) throws -> ProcessID {
         if let pid = Int32(target) {
-            guard pid > 0 else { throw CLIError("\(target) is not a process ID") }
+            guard pid > 0 else { throw CLIError("\(TerminalText.escaped(target)) is not a process ID") }
             let process = ProcessID(pid)
             do {
                 try ProcessID.requireExistence(of: process)
@@ -74,12 +82,12 @@ struct AttachCommand: ParsableCommand {
         let matches = ProcessID.processes(named: target)
         switch matches.count {
         case 0:
-            throw CLIError("no process named \(target)")
+            throw CLIError("no process named \(TerminalText.escaped(target))")
         case 1:
             return matches[0].process
         default:
-            let list = matches.map { "  \($0.process)\t\($0.commandLine)" }.joined(separator: "\n")
-            throw CLIError("\(matches.count) processes are named \(target); attach to one by PID:\n\(list)")
+            let list = matches.map { "  \($0.process)\t\(TerminalText.escaped($0.commandLine))" }.joined(separator: "\n")
+            throw CLIError("\(matches.count) processes are named \(TerminalText.escaped(target)); attach to one by PID:\n\(list)")
         }
     }
 }

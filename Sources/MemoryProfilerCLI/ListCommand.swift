@@ -63,20 +63,3 @@ struct CleanCommand: ParsableCommand {
         try ProfileFiles.remove(ProfileFiles.existing(), dryRun: dryRun)
     }
 }
-
-extension ProfileFiles {
-    static func remove(_ files: [String], dryRun: Bool) throws {
-        if dryRun {
-            print("Files to be removed: ")
-            for file in files { print(file) }
-            return
-        }
-        for file in files {
-            do {
-                try FileManager.default.removeItem(atPath: file)
-            } catch {
-                throw CLIError("cannot remove \(file): \((error as NSError).localizedFailureReason ?? "\(error)")")
-            }
-        }
-    }
-}

@@ -20,6 +20,27 @@ public struct MprofCommand: ParsableCommand {
     )
 
     public init() {}
+
+    /// Runs the command the arguments name and exits: with a non-zero status, as ArgumentParser's own `main()`,
+    /// for an error, and also when writing the command's output failed (a full disk, `/dev/full`).
+    public static func main() {
+        // Before anything opens a file: a closed standard descriptor would otherwise be reused for it.
+        StandardStreams.openMissing()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            try StandardStreams.flushOutput()
+        } catch {
+            if (try? StandardStreams.flushOutput()) == nil, Self.isSuccess(error) {
+                exit(withError: CLIError("cannot write to standard output"))
+            }
+            exit(withError: error)
+        }
+    }
+
+    private static func isSuccess(_ error: any Error) -> Bool {
+        (error as? ExitCode).map { $0.isSuccess } ?? false
+    }
 }
 
 extension MemoryReader: ExpressibleByArgument {}

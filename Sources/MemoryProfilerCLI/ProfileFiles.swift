@@ -1,41 +1,83 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import MemoryProfiler
 
 /// memory_profiler's file-name conventions: `mprofile_YYYYMMDDhhmmss.dat` in the current directory, listed
 /// oldest first, addressed by index (0 the oldest, -1 the newest) or by name.
+///
+/// Names have one-second resolution. A recording that starts in a second whose name is taken gets
+/// `mprofile_YYYYMMDDhhmmss_N.dat` (N = 1, 2, …), created exclusively, so recordings started at the same
+/// moment never share a file and none waits for a free name. (memory_profiler's own `mprof list` shows only the
+/// plain names.)
 enum ProfileFiles {
-    /// The name for a recording starting now (local time), as memory_profiler names it.
-    static func newName(at date: Date = Date()) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.dateFormat = "yyyyMMddHHmmss"
-        return "mprofile_\(formatter.string(from: date)).dat"
-    }
+    static let prefix = "mprofile_"
+    static let suffix = ".dat"
 
-    /// A default name no file has yet: names have one-second resolution, so a second recording started in the
-    /// same second waits for the next one instead of mixing its samples into the first one's file.
-    static func freshName() -> String {
-        var name = newName()
-        while FileManager.default.fileExists(atPath: name) {
-            usleep(20_000)
-            name = newName()
+    /// The timestamp part of a name for a recording starting now (local time): `20261125140207`.
+    static func timestamp(atSeconds seconds: Int = Int(time(nil))) -> String {
+        var clock = time_t(seconds)
+        var parts = tm()
+        guard localtime_r(&clock, &parts) != nil else { return "00000000000000" }
+        func digits(_ value: Int32, _ width: Int) -> String {
+            let text = String(max(value, 0))
+            return String(repeating: "0", count: max(width - text.count, 0)) + text
         }
-        return name
+        return digits(parts.tm_year + 1900, 4) + digits(parts.tm_mon + 1, 2) + digits(parts.tm_mday, 2)
+            + digits(parts.tm_hour, 2) + digits(parts.tm_min, 2) + digits(parts.tm_sec, 2)
     }
 
-    /// The profiles in the current directory, oldest first (their names sort by time).
+    /// Creates a new profile in the current directory under the first free name for this second.
+    ///
+    /// - Throws: The error of the first attempt that failed for a reason other than the name being taken.
+    static func createFresh(writesPeaks: Bool) throws(MemoryError) -> DatFileSink {
+        let stamp = timestamp()
+        // Bounded: a directory holding 10,000 profiles from one second is not worth waiting on.
+        for attempt in 0..<10_000 {
+            let name = prefix + stamp + (attempt == 0 ? "" : "_\(attempt)") + suffix
+            do {
+                return try DatFileSink(path: name, writesPeaks: writesPeaks, exclusive: true)
+            } catch where error.errno == EEXIST {
+                continue
+            }
+        }
+        throw MemoryError(.systemCall, "no free name \(prefix)\(stamp)_N\(suffix) in this directory", errno: EEXIST)
+    }
+
+    /// The profiles in the current directory, oldest first.
     static func existing() -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: ".")) ?? []
-        return names.filter(isProfileName).sorted()
+        guard let directory = opendir(".") else { return [] }
+        defer { closedir(directory) }
+        var names: [(name: String, key: (String, Int))] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if let key = sortKey(name) { names.append((name, key)) }
+        }
+        return names.sorted { $0.key < $1.key }.map(\.name)
     }
 
     static func isProfileName(_ name: String) -> Bool {
-        let digits = name.dropFirst("mprofile_".count).dropLast(".dat".count)
-        return name.hasPrefix("mprofile_") && name.hasSuffix(".dat") && digits.count == 14
-            && digits.allSatisfy { $0.isASCII && $0.isNumber }
+        sortKey(name) != nil
     }
 
-    /// Files named by the user: existing paths as given, numbers as indices into ``existing()``.
+    /// The timestamp and the sequence number of a profile's name, or nil for other names.
+    private static func sortKey(_ name: String) -> (String, Int)? {
+        guard name.hasPrefix(prefix), name.hasSuffix(suffix) else { return nil }
+        let middle = name.dropFirst(prefix.count).dropLast(suffix.count)
+        let stamp = middle.prefix(14)
+        guard stamp.count == 14, stamp.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        let rest = middle.dropFirst(14)
+        if rest.isEmpty { return (String(stamp), 0) }
+        guard rest.first == "_", rest.count >= 2, rest.count <= 6, rest.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber }),
+            let sequence = Int(rest.dropFirst()), sequence > 0
+        else { return nil }
+        return (String(stamp), sequence)
+    }
+
+    /// Files named by the user: integers as indices into ``existing()`` (as memory_profiler reads them; write
+    /// `./0` for a file named `0`), anything else as a path.
     ///
     /// - Throws: ``CLIError`` naming the first argument that is neither.
     static func resolve(_ arguments: [String]) throws -> [String] {
@@ -43,18 +85,20 @@ enum ProfileFiles {
         var files: [String] = []
         for argument in arguments where argument != "--" {
             let file: String
-            if FileManager.default.fileExists(atPath: argument) {
-                file = argument
-            } else if let index = Int(argument) {
+            if let index = Int(argument) {
                 let position = index < 0 ? profiles.count + index : index
                 guard profiles.indices.contains(position) else {
                     throw CLIError(
                         "no profile with index \(index): \(profiles.count) mprofile_*.dat file(s) here "
-                            + "(mprof list shows them)")
+                            + "(mprof list shows them; write ./\(TerminalText.escaped(argument)) for a file of that name)")
                 }
                 file = profiles[position]
             } else {
-                throw CLIError("no such file: \(argument)")
+                var status = stat()
+                guard stat(argument, &status) == 0 else {
+                    throw CLIError("no such file: \(TerminalText.escaped(argument))")
+                }
+                file = argument
             }
             if !files.contains(file) { files.append(file) }
         }
@@ -71,8 +115,33 @@ enum ProfileFiles {
 
     /// When the profile was started, from its name: `14:02:07 25/11/2026`, as memory_profiler's list prints it.
     static func startText(of name: String) -> String {
-        let digits = Array(name.dropFirst("mprofile_".count).prefix(14))
+        let digits = Array(name.dropFirst(prefix.count).prefix(14))
+        guard digits.count == 14 else { return "" }
         func part(_ range: Range<Int>) -> String { String(digits[range]) }
         return "\(part(8..<10)):\(part(10..<12)):\(part(12..<14)) \(part(6..<8))/\(part(4..<6))/\(part(0..<4))"
+    }
+
+    /// Removes `files`: regular files and symbolic links only (a link is removed, not what it points to).
+    /// Directories and anything else are refused before anything is removed.
+    static func remove(_ files: [String], dryRun: Bool) throws {
+        for file in files {
+            var status = stat()
+            guard lstat(file, &status) == 0 else {
+                throw CLIError("cannot remove \(TerminalText.escaped(file)): \(ErrnoText.describe(errno))")
+            }
+            let kind = status.st_mode & S_IFMT
+            guard kind == S_IFREG || kind == S_IFLNK else {
+                let what = kind == S_IFDIR ? "a directory" : "not a regular file"
+                throw CLIError("refusing to remove \(TerminalText.escaped(file)): \(what) (mprof removes only profiles)")
+            }
+        }
+        if dryRun {
+            print("Files to be removed: ")
+            for file in files { print(TerminalText.escaped(file)) }
+            return
+        }
+        for file in files where unlink(file) != 0 {
+            throw CLIError("cannot remove \(TerminalText.escaped(file)): \(ErrnoText.describe(errno))")
+        }
     }
 }

@@ -21,6 +21,15 @@ struct RecordingOptions: ParsableArguments {
     @Option(help: "The reader: rss, pss, uss, ps (or memory_profiler's psutil, psutil_pss, psutil_uss, posix).")
     var backend: Backend = .rss
 
+    @Flag(
+        name: .customLong("no-reset-peak"),
+        help: """
+            Leave the process's high-water mark (VmHWM, and the max RSS getrusage reports) as it is: no PEAK \
+            records then. By default mprof resets it after every sample to catch spikes between samples; use this \
+            for a process that someone else watches, or PID 1.
+            """)
+    var noResetPeak = false
+
     func validate() throws {
         guard interval >= 1e-6, interval <= 3600 else {
             throw ValidationError("--interval must be between 0.000001 and 3600 seconds")
@@ -35,7 +44,7 @@ struct RecordingOptions: ParsableArguments {
             interval: .nanoseconds(Int64((interval * 1e9).rounded())),
             timeout: timeout.map { .nanoseconds(Int64(($0 * 1e9).rounded())) },
             reader: backend.reader, includeChildren: includeChildren, perChildSeries: multiprocess,
-            maximumOnly: true, exactPeaks: true)
+            maximumOnly: true, exactPeaks: !noResetPeak)
     }
 
     /// The interval as memory_profiler prints it: `0.1s`.

@@ -1,5 +1,7 @@
 import ArgumentParser
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import MemoryProfiler
 
 /// `mprof run`: runs a program and records its memory over time into a `.dat` file.
@@ -54,22 +56,33 @@ struct RunCommand: ParsableCommand {
             return
         }
         let executable = try Self.locate(program[0])
+        let launcher = Self.launcherPath()
         let recording = try Recording(options: recording, commandLine: program)
+        let name = TerminalText.escaped(program[0])
         StandardError.write("mprof: Sampling memory every \(recording.options.intervalText)")
-        StandardError.write("mprof: running new process; recording to \(recording.path)")
+        StandardError.write("mprof: running new process; recording to \(TerminalText.escaped(recording.path))")
+        if launcher == nil {
+            StandardError.write(
+                "mprof: warning: \(Self.launcherName) is not beside mprof, so the kernel's lifetime peak of programs "
+                    + "smaller than mprof cannot be told from mprof's own and is left out (install both files together)")
+        }
 
-        let launcherPeak = (try? MemoryProbe(.peak).read().bytes) ?? Int.max
         SignalForwarding.holdSignals()
         let child: ChildProcess
         do {
-            child = try ChildProcess.spawn(
-                executable, arguments: Array(program.dropFirst()),
-                environment: [MemoryTimestamps.outputFileVariable: recording.absolutePath])
+            let environment = [MemoryTimestamps.outputFileVariable: recording.absolutePath]
+            if let launcher {
+                child = try ChildProcess.spawnAdopting(
+                    through: launcher, executable, arguments: Array(program.dropFirst()), environment: environment)
+            } else {
+                child = try ChildProcess.spawn(
+                    executable, arguments: Array(program.dropFirst()), environment: environment)
+            }
         } catch {
             SignalForwarding.stop()
             recording.removeIfEmpty()
-            StandardError.write("Error: cannot run \(program[0]): \(error.message)")
-            // As a shell does: 126 for a file that is there but cannot be executed.
+            StandardError.write("Error: cannot run \(name): \(TerminalText.escaped(error.message))")
+            // As a shell does: 127 for a program that is not there, 126 for one that cannot be executed.
             throw ExitCode(error.errno == ENOENT ? 127 : 126)
         }
         SignalForwarding.start(forwardingTo: child.id)
@@ -94,37 +107,70 @@ struct RunCommand: ParsableCommand {
         do {
             termination = try child.wait()
         } catch {
-            throw CLIError("lost track of \(program[0]): \(error.message)")
+            throw CLIError("lost track of \(name): \(error.message)")
         }
-        let peak = recording.recordExitPeak(
-            bytes: child.maximumResidentBytes, launcherPeak: launcherPeak, trace: trace)
+        // Without the launcher the program's count began at mprof's own high-water mark when it was spawned;
+        // mprof's mark now is at least that, so a count above it is the program's own.
+        let launcherPeak = child.lifetimePeakIsOwn ? 0 : (try? MemoryProbe(.peak).read().bytes) ?? Int.max
+        let lifetime = child.maximumResidentBytes.map {
+            Recording.LifetimePeak(bytes: $0, isOwn: child.lifetimePeakIsOwn, launcherPeak: launcherPeak)
+        }
+        let peak = recording.recordExitPeak(lifetime, trace: trace)
         StandardError.write(recording.summary(of: trace, peak: peak))
         switch termination {
         case .exited(0):
+            try recording.checkWrites()
             return
         case .exited(let code):
-            StandardError.write("mprof: \(program[0]) exited with status \(code)")
+            StandardError.write("mprof: \(name) exited with status \(code)")
         case .signaled(let signal):
-            StandardError.write("mprof: \(program[0]) was killed by \(SignalForwarding.name(of: signal))")
+            StandardError.write("mprof: \(name) was killed by \(SignalForwarding.name(of: signal))")
+        }
+        if let failure = recording.sink.failure {
+            StandardError.write("mprof: the recording is incomplete: \(TerminalText.escaped(failure.message))")
         }
         throw ExitCode(termination.shellStatus)
     }
 
+    static let launcherName = "mprof-spawn"
+
+    /// The launcher that starts programs so that their lifetime peak is their own: `mprof-spawn` in the
+    /// directory of the running `mprof`.
+    static func launcherPath() -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink("/proc/self/exe", &buffer, Int(PATH_MAX))
+        guard count > 0 else { return nil }
+        let executable = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let slash = executable.lastIndex(of: "/") else { return nil }
+        let candidate = String(executable[...slash]) + launcherName
+        var status = stat()
+        guard stat(candidate, &status) == 0, status.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 else {
+            return nil
+        }
+        return candidate
+    }
+
     /// The executable for a program name: a path as given, or the first match on PATH.
     static func locate(_ name: String) throws -> String {
+        let shown = TerminalText.escaped(name)
         if name.contains("/") {
-            guard FileManager.default.fileExists(atPath: name) else {
-                StandardError.write("Error: cannot run \(name): no such file")
+            var status = stat()
+            guard stat(name, &status) == 0 else {
+                StandardError.write("Error: cannot run \(shown): no such file")
                 throw ExitCode(127)
             }
-            guard FileManager.default.isExecutableFile(atPath: name) else {
-                StandardError.write("Error: cannot run \(name): not executable (a script needs a #! line and chmod +x)")
+            guard status.st_mode & S_IFMT != S_IFDIR else {
+                StandardError.write("Error: cannot run \(shown): is a directory")
+                throw ExitCode(126)
+            }
+            guard access(name, X_OK) == 0 else {
+                StandardError.write("Error: cannot run \(shown): not executable (a script needs a #! line and chmod +x)")
                 throw ExitCode(126)
             }
             return name
         }
         guard let found = ExecutableLookup.find(name) else {
-            StandardError.write("Error: cannot run \(name): not found on PATH")
+            StandardError.write("Error: cannot run \(shown): not found on PATH")
             throw ExitCode(127)
         }
         return found

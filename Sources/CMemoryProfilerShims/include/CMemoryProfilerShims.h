@@ -17,6 +17,21 @@ long long cmp_malloc_heap_in_use_bytes(void);
 /// `_GNU_SOURCE`). Returns 0, or -1 with `errno` set.
 int cmp_pipe_cloexec(int descriptors[2]);
 
+/// `prctl(PR_SET_CHILD_SUBREAPER, on)`: while on, orphaned descendants are re-parented to this process rather than
+/// to init (Swift cannot call the variadic `prctl`). Returns 0, or -1 with `errno` set.
+int cmp_set_child_subreaper(int on);
+
+/// `prctl(PR_GET_CHILD_SUBREAPER)`: 1 when this process is a child subreaper, 0 when not, -1 with `errno` set.
+int cmp_is_child_subreaper(void);
+
+/// Flushes `stdout` (where Swift's `print` writes) and reports whether every write to it succeeded: 0, or the
+/// error number of the failure (`ENOSPC` for `/dev/full`, say).
+int cmp_flush_standard_output(void);
+
+/// Opens `/dev/null` on each of the descriptors 0, 1 and 2 that is closed, so that no file opened later takes
+/// their place (a `.dat` file opened as descriptor 2 would receive error messages). Returns 0, or -1 with `errno`.
+int cmp_open_standard_descriptors(void);
+
 #ifdef __cplusplus
 }
 #endif

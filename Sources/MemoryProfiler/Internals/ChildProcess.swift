@@ -31,6 +31,14 @@ package final class ChildProcess: Sendable {
         case exited(Int32)
         case signaled(Int32)
 
+        /// `exit status 3`, `signal 9`.
+        package var description: String {
+            switch self {
+            case .exited(let code): "exit status \(code)"
+            case .signaled(let signal): "signal \(signal)"
+            }
+        }
+
         /// The status a shell would report: the exit code, or 128 + the signal number.
         package var shellStatus: Int32 {
             switch self {
@@ -55,8 +63,13 @@ package final class ChildProcess: Sendable {
     private let termination = Mutex<Termination?>(nil)
     private let maximumResident = Atomic<Int>(-1)
 
-    private init(id: ProcessID, standardInput: Int32?, standardOutput: Int32?) {
+    /// True when ``maximumResidentBytes`` counts the program alone (started by ``spawnAdopting(through:_:arguments:environment:)``);
+    /// false when it starts from the launcher's own high-water mark (``spawn(_:arguments:environment:standardInput:standardOutput:standardError:)``).
+    package let lifetimePeakIsOwn: Bool
+
+    private init(id: ProcessID, standardInput: Int32?, standardOutput: Int32?, lifetimePeakIsOwn: Bool = false) {
         self.id = id
+        self.lifetimePeakIsOwn = lifetimePeakIsOwn
         self.state = Mutex(State(standardInput: standardInput, standardOutput: standardOutput))
     }
 
@@ -71,6 +84,115 @@ package final class ChildProcess: Sendable {
         standardInput: Stream = .inherit,
         standardOutput: Stream = .inherit,
         standardError: Stream = .inherit
+    ) throws(MemoryError) -> ChildProcess {
+        try spawn(
+            executable, arguments: arguments, environment: environment, standardInput: standardInput,
+            standardOutput: standardOutput, standardError: standardError, descriptor3: nil)
+    }
+
+    /// Starts `executable` through the `mprof-spawn` launcher at `launcher` and adopts it as a child, so that
+    /// its lifetime peak (``maximumResidentBytes``) is its own.
+    ///
+    /// A child started with `posix_spawn` shares this process's memory until it calls exec, and the kernel's
+    /// lifetime peak of the child starts from this process's own high-water mark. The launcher is a small C
+    /// program that forks a copy of itself to exec the program, reports the program's PID and exits; this
+    /// process is a child subreaper while it does, so the program becomes its child. The call returns once the
+    /// program's exec has succeeded (or throws if it failed), so a first reading sees the program, never the
+    /// launcher.
+    ///
+    /// - Throws: ``MemoryError``; with ``MemoryError/errno`` `ENOENT` (code ``MemoryError/Code/unavailable``)
+    ///   or another exec error when the program cannot be run.
+    package static func spawnAdopting(
+        through launcher: String,
+        _ executable: String,
+        arguments: [String],
+        environment: [String: String] = [:]
+    ) throws(MemoryError) -> ChildProcess {
+        var ends: [Int32] = [-1, -1]
+        guard cmp_pipe_cloexec(&ends) == 0 else {
+            throw MemoryError(.systemCall, "cannot create a pipe: \(ErrnoText.describe(errno))", errno: errno)
+        }
+        let readEnd = ends[0]
+        var writeEnd = ends[1]
+        defer { close(readEnd) }
+        if writeEnd == 3 {
+            // posix_spawn's dup2 onto the same number would keep close-on-exec set on some C libraries.
+            let moved = fcntl(writeEnd, F_DUPFD_CLOEXEC, 4)
+            close(writeEnd)
+            guard moved >= 0 else {
+                throw MemoryError(.systemCall, "cannot create a pipe: \(ErrnoText.describe(errno))", errno: errno)
+            }
+            writeEnd = moved
+        }
+        let wasSubreaper = cmp_is_child_subreaper() == 1
+        guard wasSubreaper || cmp_set_child_subreaper(1) == 0 else {
+            let code = errno
+            close(writeEnd)
+            throw MemoryError(.systemCall, "cannot become a child subreaper: \(ErrnoText.describe(code))", errno: code)
+        }
+        defer { if !wasSubreaper { _ = cmp_set_child_subreaper(0) } }
+
+        let launcherProcess: ChildProcess
+        do {
+            launcherProcess = try spawn(
+                launcher, arguments: ["3", executable, executable] + arguments, environment: environment,
+                standardInput: .inherit, standardOutput: .inherit, standardError: .inherit, descriptor3: writeEnd)
+        } catch {
+            close(writeEnd)
+            throw error
+        }
+        close(writeEnd)
+        let launcherEnd = try launcherProcess.wait()
+
+        // Records of two 32-bit integers; the launcher writes at most two, the program's process one.
+        var pid: Int32?
+        var execError: Int32?
+        var forkError: Int32?
+        var buffer = [Int32](repeating: 0, count: 2)
+        var filled = 0
+        var records = 0
+        while records < 8 {
+            let count = buffer.withUnsafeMutableBytes { bytes in
+                read(readEnd, bytes.baseAddress.map { $0 + filled }, bytes.count - filled)
+            }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            filled += count
+            guard filled == 8 else { continue }
+            filled = 0
+            records += 1
+            switch UInt8(truncatingIfNeeded: buffer[0]) {
+            case UInt8(ascii: "P") where buffer[1] > 0: pid = buffer[1]
+            case UInt8(ascii: "E"): execError = buffer[1]
+            case UInt8(ascii: "F"): forkError = buffer[1]
+            default: break
+            }
+        }
+        if let forkError {
+            throw MemoryError(
+                .systemCall, "cannot start \(executable): fork: \(ErrnoText.describe(forkError))", errno: forkError)
+        }
+        guard let pid else {
+            throw MemoryError(
+                .systemCall, "the launcher \(launcher) failed (\(launcherEnd.description)) before starting \(executable)")
+        }
+        let child = ChildProcess(id: ProcessID(pid), standardInput: nil, standardOutput: nil, lifetimePeakIsOwn: true)
+        if let execError {
+            _ = try? child.wait()
+            let code: MemoryError.Code = execError == ENOENT ? .unavailable : .systemCall
+            throw MemoryError(code, "cannot run \(executable): \(ErrnoText.describe(execError))", errno: execError)
+        }
+        return child
+    }
+
+    private static func spawn(
+        _ executable: String,
+        arguments: [String],
+        environment: [String: String],
+        standardInput: Stream,
+        standardOutput: Stream,
+        standardError: Stream,
+        descriptor3: Int32?
     ) throws(MemoryError) -> ChildProcess {
         #if canImport(Glibc)
         var actions = posix_spawn_file_actions_t()
@@ -117,6 +239,8 @@ package final class ChildProcess: Sendable {
                 posix_spawn_file_actions_adddup2(&actions, childEnd, target)
             }
         }
+
+        if let descriptor3 { posix_spawn_file_actions_adddup2(&actions, descriptor3, 3) }
 
         var environmentLines = environment.map { "\($0.key)=\($0.value)" }
         var index = 0
@@ -195,7 +319,8 @@ package final class ChildProcess: Sendable {
 
     /// The child's largest resident set over its life (`ru_maxrss` from `wait4`), once ``wait()`` has reaped it.
     ///
-    /// It counts from the fork, so it is at least what the launcher had resident when it spawned the child.
+    /// It includes the children the child waited for. It counts from the fork: unless ``lifetimePeakIsOwn``, it is
+    /// at least what the launcher had resident when it spawned the child.
     package var maximumResidentBytes: Int? {
         let bytes = maximumResident.load(ordering: .relaxed)
         return bytes >= 0 ? bytes : nil

@@ -10,12 +10,25 @@ import Darwin
 /// interleave but never mix.
 final class DatAppender: Sendable {
     let path: String
+    /// True when this appender created the file (it did not exist before).
+    let created: Bool
     private let descriptor: Int32
 
     /// Opens `path` for appending, creating it; nil (with a message on standard error unless `quiet`) when
-    /// that fails, `errno` telling why.
-    init?(path: String, quiet: Bool = false) {
-        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+    /// that fails, `errno` telling why. With `exclusive`, an existing file is an error (`EEXIST`): the check and
+    /// the creation are one step, so two writers never share a file they both meant to create.
+    init?(path: String, quiet: Bool = false, exclusive: Bool = false) {
+        var created = true
+        var descriptor = Self.open(path, O_CREAT | O_EXCL)
+        if descriptor < 0 && errno == EEXIST && !exclusive {
+            created = false
+            descriptor = Self.open(path, 0)
+            // Deleted between the two calls: create it after all.
+            if descriptor < 0 && errno == ENOENT {
+                created = true
+                descriptor = Self.open(path, O_CREAT)
+            }
+        }
         guard descriptor >= 0 else {
             if quiet { return nil }
             let reason = ErrnoText.describe(errno)
@@ -23,14 +36,23 @@ final class DatAppender: Sendable {
             return nil
         }
         self.path = path
+        self.created = created
         self.descriptor = descriptor
+    }
+
+    private static func open(_ path: String, _ flags: Int32) -> Int32 {
+        var descriptor: Int32
+        repeat {
+            descriptor = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC | flags, 0o644)
+        } while descriptor < 0 && errno == EINTR
+        return descriptor
     }
 
     deinit {
         close(descriptor)
     }
 
-    /// Appends `line` and a newline; false when the write failed.
+    /// Appends `line` and a newline; false when the write failed, `errno` telling why.
     @discardableResult
     func append(_ line: String) -> Bool {
         var bytes = Array(line.utf8)
@@ -40,6 +62,7 @@ final class DatAppender: Sendable {
             while offset < buffer.count {
                 let written = write(descriptor, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
                 if written < 0 && errno == EINTR { continue }
+                if written == 0 { errno = ENOSPC }
                 if written <= 0 { return false }
                 offset += written
             }

@@ -5,8 +5,8 @@ import Darwin
 #endif
 
 /// The C library's text for an error number.
-enum ErrnoText {
-    static func describe(_ code: Int32) -> String {
+package enum ErrnoText {
+    package static func describe(_ code: Int32) -> String {
         guard let text = strerror(code) else { return "error \(code)" }
         return String(cString: text)
     }

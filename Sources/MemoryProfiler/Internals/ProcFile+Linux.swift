@@ -57,9 +57,8 @@ struct ProcFile: Sendable {
             if access("/proc/\(process.rawValue)", F_OK) != 0 {
                 return MemoryError(.noSuchProcess, "no process with PID \(process)", process: process, errno: code)
             }
-            if code == ESRCH {
-                return MemoryError(.processExited, "process \(process) has exited", process: process, errno: code)
-            }
+            // The kernel answers ESRCH for a process without an address space: a kernel thread, or one exiting.
+            if code == ESRCH { return process.noAddressSpaceError() }
             return MemoryError(
                 .unavailable, "\(path) does not exist on this kernel", process: process, errno: code)
         case EACCES, EPERM:

@@ -1,3 +1,4 @@
+import CMemoryProfilerShims
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -15,3 +16,25 @@ package enum StandardError {
 }
 
 private let systemWrite = write
+
+/// The process's standard descriptors and its buffered standard output.
+package enum StandardStreams {
+    /// Opens `/dev/null` on any of the descriptors 0–2 that is closed: call it before opening any file, so that a
+    /// program started with `2>&-` cannot have its output file opened as standard error.
+    ///
+    /// - Returns: False when a closed descriptor could not be opened.
+    @discardableResult
+    package static func openMissing() -> Bool {
+        cmp_open_standard_descriptors() == 0
+    }
+
+    /// Flushes standard output (where `print` writes).
+    ///
+    /// - Throws: ``MemoryError`` with the error of the first write that failed (`ENOSPC` on `/dev/full`, say).
+    package static func flushOutput() throws(MemoryError) {
+        let code = cmp_flush_standard_output()
+        guard code == 0 else {
+            throw MemoryError(.systemCall, "cannot write to standard output: \(ErrnoText.describe(code))", errno: code)
+        }
+    }
+}
