@@ -43,7 +43,8 @@ public final class DatFileSink: MemorySampleSink {
     public init(path: String, writesPeaks: Bool = true, exclusive: Bool = false) throws(MemoryError) {
         guard let appender = DatAppender(path: path, quiet: true, exclusive: exclusive) else {
             let code = errno
-            throw MemoryError(.systemCall, "cannot write \(path): \(ErrnoText.describe(code))", errno: code)
+            let reason = code == ENXIO ? "a FIFO that no process is reading" : ErrnoText.describe(code)
+            throw MemoryError(.systemCall, "cannot write \(path): \(reason)", errno: code)
         }
         self.appender = appender
         self.writesPeaks = writesPeaks

@@ -75,10 +75,11 @@ public struct LineProfilerConfiguration: Sendable, Hashable {
             }
         }
         if let value = environment("MPROF_LINE_LIMIT_MIB") {
-            if let mebibytes = Double(value), mebibytes > 0 {
+            // 2^40 MiB (1 EiB) is far above any machine and keeps the byte count well inside an Int.
+            if let mebibytes = Double(value), mebibytes > 0, mebibytes <= 0x1p40 {
                 configuration.memoryLimit = MemorySize(mebibytes: mebibytes)
             } else {
-                warn("MPROF_LINE_LIMIT_MIB=\(value) is not a positive number of MiB; no limit set")
+                warn("MPROF_LINE_LIMIT_MIB=\(value) is not a number of MiB from 0 to 2^40; no limit set")
             }
         }
         configuration.trapsOnMemoryLimit = environment("MPROF_LINE_TRAP") == "1"
@@ -93,7 +94,7 @@ public struct LineProfilerConfiguration: Sendable, Hashable {
     }
 
     private static func warn(_ message: String) {
-        StandardError.write("swift-memory-profiler: \(message)")
+        StandardError.write("swift-memory-profiler: \(TerminalText.escaped(message))")
     }
 }
 

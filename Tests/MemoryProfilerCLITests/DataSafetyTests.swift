@@ -105,6 +105,16 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/new.dat"))
     }
 
+    @Test func anOutputFIFOWithoutAReaderIsAnErrorNotAHang() throws {
+        let directory = try TemporaryDirectory()
+        #expect(mkfifo("\(directory.path)/pipe.dat", 0o644) == 0)
+        let started = ContinuousClock.now
+        let result = try directory.mprof(["run", "-o", "pipe.dat", "/bin/true"])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("a FIFO that no process is reading"), "\(result.standardError)")
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
     @Test func attachToAZombieIsAnErrorWithNoFile() throws {
         let directory = try TemporaryDirectory()
         // A shell whose child exits while the shell sleeps without waiting: the child stays a zombie.

@@ -345,9 +345,13 @@ package final class ChildProcess: Sendable {
 package enum ExecutableLookup {
     package static func find(_ name: String) -> String? {
         let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
-        for directory in path.split(separator: ":") {
-            let candidate = "\(directory)/\(name)"
-            if access(candidate, X_OK) == 0 { return candidate }
+        // An empty entry is the current directory, as in a shell; a directory of the same name is not a match.
+        for directory in path.split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = directory.isEmpty ? "./\(name)" : "\(directory)/\(name)"
+            var status = stat()
+            if stat(candidate, &status) == 0, status.st_mode & S_IFMT != S_IFDIR, access(candidate, X_OK) == 0 {
+                return candidate
+            }
         }
         return nil
     }

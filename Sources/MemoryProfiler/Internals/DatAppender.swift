@@ -40,11 +40,17 @@ final class DatAppender: Sendable {
         self.descriptor = descriptor
     }
 
+    /// Opens without blocking (a FIFO nobody reads fails with `ENXIO` rather than hanging), then makes writes
+    /// blocking again.
     private static func open(_ path: String, _ flags: Int32) -> Int32 {
         var descriptor: Int32
         repeat {
-            descriptor = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC | flags, 0o644)
+            descriptor = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK | flags, 0o644)
         } while descriptor < 0 && errno == EINTR
+        if descriptor >= 0 {
+            let status = fcntl(descriptor, F_GETFL)
+            if status >= 0 { _ = fcntl(descriptor, F_SETFL, status & ~O_NONBLOCK) }
+        }
         return descriptor
     }
 
