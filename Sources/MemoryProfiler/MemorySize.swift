@@ -25,8 +25,20 @@ public struct MemorySize: Hashable, Comparable, Sendable, Codable {
     }
 
     /// Creates an amount from a number of mebibytes (2^20 bytes), rounded to the nearest byte.
+    ///
+    /// Amounts beyond what `Int` bytes can hold (±8 EiB) are clamped to its bounds and NaN gives zero, so no
+    /// number read from a file can make this trap.
     public init(mebibytes: Double) {
-        self.bytes = Int((mebibytes * 1_048_576).rounded())
+        let bytes = (mebibytes * 1_048_576).rounded()
+        if bytes.isNaN {
+            self.bytes = 0
+        } else if bytes >= 0x1p63 {
+            self.bytes = .max
+        } else if bytes < -0x1p63 {
+            self.bytes = .min
+        } else {
+            self.bytes = Int(bytes)
+        }
     }
 
     /// The amount in kibibytes (2^10 bytes).

@@ -1,17 +1,29 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A `.dat` file as `mprof run` (ours or memory_profiler's) writes it, read back: samples, child series,
 /// function records, and this package's additions.
 ///
 /// Reading follows memory_profiler's rules, which real files need: records can come in any order (`FUNC` lines
 /// before `CMDLINE` or between samples), a file written twice with `-o` holds several runs whose records are all
 /// read (as memory_profiler does), `FUNC` records may lack the nesting level, and unknown record types are
-/// skipped. Anything else that does not parse is an error naming the file and line.
+/// skipped. Anything else that does not parse is an error naming the file and line, and reading stops there.
+///
+/// Every number is checked where it is read, so that what a file holds can be computed with and drawn without
+/// overflow: numbers are plain decimals (`250.445312`, `-0`, `1.5e3`; not `nan`, `inf`, `0x10` or `1_0`),
+/// memory is from 0 to 2^40 MiB, times are from 0 to 10^11 seconds, a `FUNC` nesting level is from 0 to 10,000
+/// and a `CHLD` PID from 1 to `Int32.max`. A line may be at most 1 MiB long.
 ///
 /// ```swift
 /// let file = try MprofFile(path: "mprofile_20261125140000.dat")
 /// print(file.peak()?.mebibytes ?? .nan)
 /// ```
 ///
-/// - Complexity: Reading is linear in the file's size: about 100 ns a line in a release build.
+/// - Complexity: Reading is linear in the file's size, about 100 ns a line in a release build, and streams: the
+///   file is read 1 MiB at a time, so its text is never held whole.
 public struct MprofFile: Sendable {
     /// One reading: MiB (2^20 bytes) at a wall-clock time (seconds since 1970-01-01 UTC).
     public struct Sample: Hashable, Sendable {
@@ -63,18 +75,57 @@ public struct MprofFile: Sendable {
     /// `FUNC` records: profiled calls and timestamped regions, in file order.
     public var functions: [FunctionRecord] = []
 
-    /// Reads and parses the file at `path`.
+    /// The longest line a file may have: far more than any record needs, little enough to quote and to hold.
+    public static let maximumLineLength = 1 << 20
+
+    /// Reads and parses the file at `path`, in chunks.
     ///
-    /// - Throws: ``MprofFileError`` naming the file (and the line, for a record that does not parse).
+    /// - Throws: ``MprofFileError`` naming the file (and the line, for a record that does not parse); a
+    ///   directory, device or socket is refused with ``MprofFileError/Code/notARegularFile``.
     public init(path: String) throws(MprofFileError) {
-        let contents: [UInt8]
+        let reader: FileReader
         do {
-            contents = try FileBytes.read(path)
+            reader = try FileReader(path: path)
         } catch {
-            throw MprofFileError(path: path, line: nil, message: error.message)
+            throw MprofFileError(
+                error.isNotARegularFile ? .notARegularFile : .unreadable, path: path, line: nil, message: error.message)
         }
-        var file = MprofFile(emptyAt: path)
-        try contents.withUnsafeBytes { bytes in Result { () throws(MprofFileError) in try file.parse(bytes) } }.get()
+        try self.init(reading: reader)
+    }
+
+    /// Parses what `reader` reads, in chunks of 1 MiB, stopping at the first line that does not parse.
+    package init(reading reader: FileReader) throws(MprofFileError) {
+        var file = MprofFile(emptyAt: reader.path)
+        if let size = reader.regularFileSize { file.samples.reserveCapacity(min(size / 32, 1 << 24)) }
+        var state = ParseState()
+        let chunk = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk + Self.maximumLineLength, alignment: 16)
+        defer { buffer.deallocate() }
+        var filled = 0
+        while true {
+            let count: Int
+            do throws(FileReader.Failure) {
+                count = try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+            } catch {
+                throw MprofFileError(.unreadable, path: file.path, line: nil, message: error.message)
+            }
+            if count == 0 {
+                _ = try file.parse(UnsafeRawBufferPointer(rebasing: buffer[..<filled]), &state, isEnd: true)
+                break
+            }
+            filled += count
+            let consumed = try file.parse(UnsafeRawBufferPointer(rebasing: buffer[..<filled]), &state, isEnd: false)
+            let rest = filled - consumed
+            guard rest <= Self.maximumLineLength else {
+                throw MprofFileError(
+                    .lineTooLong, path: file.path, line: state.lineNumber + 1,
+                    message: Self.tooLongMessage(UnsafeRawBufferPointer(rebasing: buffer[consumed..<filled])))
+            }
+            if consumed > 0, rest > 0, let base = buffer.baseAddress {
+                base.copyMemory(from: base + consumed, byteCount: rest)
+            }
+            filled = rest
+        }
         self = file
     }
 
@@ -83,9 +134,12 @@ public struct MprofFile: Sendable {
     /// - Throws: ``MprofFileError`` for a record that does not parse.
     public init(parsing text: String, path: String = "<text>") throws(MprofFileError) {
         var file = MprofFile(emptyAt: path)
+        var state = ParseState()
         var text = text
         try text.withUTF8 { bytes in
-            Result { () throws(MprofFileError) in try file.parse(UnsafeRawBufferPointer(bytes)) }
+            Result { () throws(MprofFileError) in
+                _ = try file.parse(UnsafeRawBufferPointer(bytes), &state, isEnd: true)
+            }
         }.get()
         self = file
     }
@@ -160,22 +214,42 @@ public struct MprofFile: Sendable {
 
     // MARK: Parsing
 
-    private mutating func parse(_ bytes: UnsafeRawBufferPointer) throws(MprofFileError) {
+    /// The largest memory a file may give: 2^40 MiB (1 EiB), which is 2^60 bytes and so fits an `Int` with room
+    /// for sums and differences.
+    public static let maximumMebibytes = Double(1 << 40)
+    /// The latest time a file may give, in seconds since 1970: 10^11 s is more than 3000 years from now.
+    public static let maximumTime = 1e11
+    /// The deepest `FUNC` nesting level a file may give.
+    public static let maximumLevel = 10_000
+
+    /// What parsing carries from one line (and one chunk) to the next.
+    private struct ParseState {
         var childIndex: [Int32: Int] = [:]
-        samples.reserveCapacity(bytes.count / 32)
         var lastSampleTime: Double?
         var previousSampleTime: Double?
         var lineNumber = 0
+    }
+
+    /// Parses the complete lines of `bytes` (and, at the end of the input, the last one without its line
+    /// break).
+    ///
+    /// - Returns: How many bytes were parsed: the rest is the start of a line that continues in the next chunk.
+    private mutating func parse(
+        _ bytes: UnsafeRawBufferPointer, _ state: inout ParseState, isEnd: Bool
+    ) throws(MprofFileError) -> Int {
         var start = 0
         let count = bytes.count
         while start < count {
-            lineNumber += 1
-            var end = start
-            while end < count && bytes[end] != UInt8(ascii: "\n") { end += 1 }
+            let end = Self.lineEnd(bytes, from: start)
+            if end == count && !isEnd { return start }
+            state.lineNumber += 1
             var lineEnd = end
             if lineEnd > start && bytes[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
             let line = UnsafeRawBufferPointer(rebasing: bytes[start..<lineEnd])
             start = end + 1
+            guard line.count <= Self.maximumLineLength else {
+                throw MprofFileError(.lineTooLong, path: path, line: state.lineNumber, message: Self.tooLongMessage(line))
+            }
             if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { continue }
 
             // The fast path for the record that makes up nearly all of a file: `MEM <number> <number>`.
@@ -185,83 +259,115 @@ public struct MprofFile: Sendable {
                 var fields = DatFields(UnsafeRawBufferPointer(rebasing: line[4...]))
                 if let first = fields.next(), let second = fields.next(), fields.next() == nil,
                     let mebibytes = DatNumber.parse(first), let time = DatNumber.parse(second),
-                    mebibytes.isFinite, time.isFinite
+                    mebibytes >= 0, mebibytes <= Self.maximumMebibytes, time >= 0, time <= Self.maximumTime
                 {
-                    samples.append(Sample(mebibytes: mebibytes, time: time))
-                    (previousSampleTime, lastSampleTime) = (lastSampleTime, time)
+                    samples.append(Sample(mebibytes: mebibytes + 0, time: time + 0))
+                    (state.previousSampleTime, state.lastSampleTime) = (state.lastSampleTime, time)
                     continue
                 }
             }
+            try parseRecord(line, &state)
+        }
+        return count
+    }
 
-            var fields = DatFields(line)
-            let kind = fields.next() ?? line
-            func fail(_ message: String) -> MprofFileError {
-                MprofFileError(path: path, line: lineNumber, message: message)
+    /// Any line but a well-formed `MEM` record.
+    private mutating func parseRecord(_ line: UnsafeRawBufferPointer, _ state: inout ParseState) throws(MprofFileError) {
+        var fields = DatFields(line)
+        let kind = fields.next() ?? line
+        let kindText = TerminalText.quoted(kind)
+        func fail(_ code: MprofFileError.Code, _ message: String) -> MprofFileError {
+            MprofFileError(code, path: path, line: state.lineNumber, message: message)
+        }
+        func number(_ what: String, upTo maximum: Double, _ range: String) throws(MprofFileError) -> Double {
+            guard let field = fields.next() else {
+                throw fail(.malformedRecord, "\(kindText) is missing \(what): \"\(TerminalText.quoted(line))\"")
             }
-            func number(_ what: String) throws(MprofFileError) -> Double {
-                guard let field = fields.next() else {
-                    throw fail("\(Self.text(kind)) is missing \(what): \"\(Self.text(line))\"")
-                }
-                guard let value = DatNumber.parse(field), value.isFinite else {
-                    throw fail("\(Self.text(kind)) has \"\(Self.text(field))\" where \(what) should be")
-                }
-                return value
+            guard let value = DatNumber.parse(field) else {
+                throw fail(.malformedRecord, "\(kindText) has \"\(TerminalText.quoted(field))\" where \(what) should be")
             }
+            guard value >= 0, value <= maximum else {
+                throw fail(.outOfRange, "\(kindText) has \"\(TerminalText.quoted(field))\" where \(what) should be: \(range)")
+            }
+            return value + 0  // -0 is 0
+        }
+        func memory(_ what: String) throws(MprofFileError) -> Double {
+            try number(what, upTo: Self.maximumMebibytes, "a number of MiB from 0 to 2^40")
+        }
+        func time(_ what: String) throws(MprofFileError) -> Double {
+            try number(what, upTo: Self.maximumTime, "seconds since 1970 from 0 to 1e11")
+        }
 
-            switch Self.text(kind) {
-            case "MEM":
-                let mebibytes = try number("the memory in MiB")
-                let time = try number("the time")
-                samples.append(Sample(mebibytes: mebibytes, time: time))
-                (previousSampleTime, lastSampleTime) = (lastSampleTime, time)
-            case "PEAK":
-                let mebibytes = try number("the memory in MiB")
-                let end = try number("the time")
-                // The stretch began at the sample before: the one before this record's own sample, if it has one.
-                let start = lastSampleTime.map { $0 < end ? $0 : previousSampleTime } ?? nil
-                intervalPeaks.append(IntervalPeak(mebibytes: mebibytes, start: start, end: end))
-            case "CHLD":
-                guard let pidField = fields.next(), let pid = Int32(Self.text(pidField)), pid > 0 else {
-                    throw fail("CHLD needs a child's PID first: \"\(Self.text(line))\"")
+        switch String(decoding: kind, as: UTF8.self) {
+        case "MEM":
+            let mebibytes = try memory("the memory in MiB")
+            let time = try time("the time")
+            samples.append(Sample(mebibytes: mebibytes, time: time))
+            (state.previousSampleTime, state.lastSampleTime) = (state.lastSampleTime, time)
+        case "PEAK":
+            let mebibytes = try memory("the memory in MiB")
+            let end = try time("the time")
+            // The stretch began at the sample before: the one before this record's own sample, if it has one.
+            let start = state.lastSampleTime.map { $0 < end ? $0 : state.previousSampleTime } ?? nil
+            intervalPeaks.append(IntervalPeak(mebibytes: mebibytes, start: start, end: end))
+        case "CHLD":
+            guard let pidField = fields.next(), let pid = DatNumber.wholeNumber(pidField, upTo: Int(Int32.max)), pid > 0
+            else {
+                throw fail(.malformedRecord, "CHLD needs a child's PID first: \"\(TerminalText.quoted(line))\"")
+            }
+            let process = Int32(truncatingIfNeeded: pid)
+            let mebibytes = try memory("the memory in MiB")
+            let sample = Sample(mebibytes: mebibytes, time: try time("the time"))
+            if let index = state.childIndex[process] {
+                children[index].samples.append(sample)
+            } else {
+                state.childIndex[process] = children.count
+                children.append(ChildSeries(process: ProcessID(process), samples: [sample]))
+            }
+        case "FUNC":
+            guard let name = fields.next() else { throw fail(.malformedRecord, "FUNC has no function name") }
+            let startMemory = try memory("the memory at the start")
+            let startTime = try time("the start time")
+            let endMemory = try memory("the memory at the end")
+            let endTime = try time("the end time")
+            var level: Int?
+            if let levelField = fields.next() {
+                guard let value = DatNumber.wholeNumber(levelField, upTo: Self.maximumLevel) else {
+                    let range = DatNumber.wholeNumber(levelField, upTo: Int.max) == nil ? "" : ": from 0 to \(Self.maximumLevel)"
+                    throw fail(
+                        range.isEmpty ? .malformedRecord : .outOfRange,
+                        "FUNC has \"\(TerminalText.quoted(levelField))\" where the nesting level should be\(range)")
                 }
-                let mebibytes = try number("the memory in MiB")
-                let sample = Sample(mebibytes: mebibytes, time: try number("the time"))
-                if let index = childIndex[pid] {
-                    children[index].samples.append(sample)
-                } else {
-                    childIndex[pid] = children.count
-                    children.append(ChildSeries(process: ProcessID(pid), samples: [sample]))
-                }
-            case "FUNC":
-                guard let name = fields.next() else { throw fail("FUNC has no function name") }
-                let startMemory = try number("the memory at the start")
-                let startTime = try number("the start time")
-                let endMemory = try number("the memory at the end")
-                let endTime = try number("the end time")
-                var level: Int?
-                if let levelField = fields.next() {
-                    guard let value = Int(Self.text(levelField)), value >= 0 else {
-                        throw fail("FUNC has \"\(Self.text(levelField))\" where the nesting level should be")
-                    }
-                    level = value
-                }
-                functions.append(
-                    FunctionRecord(
-                        name: Self.text(name), startMemory: MemorySize(mebibytes: startMemory),
-                        startWallClock: startTime, endMemory: MemorySize(mebibytes: endMemory),
-                        endWallClock: endTime, level: level))
-            case "CMDLINE":
-                commandLine = fields.rest.map(Self.text) ?? ""
-                commandLineCount += 1
-            case "READER":
-                reader = fields.next().map(Self.text)
-            default:
-                // memory_profiler skips record types it does not know; so do we, for newer files.
-                guard Self.isRecordType(kind) else {
-                    throw fail("not a record of an mprof file: \"\(Self.text(line.prefix(60)))\"")
-                }
+                level = value
+            }
+            functions.append(
+                FunctionRecord(
+                    name: String(decoding: name, as: UTF8.self), startMemory: MemorySize(mebibytes: startMemory),
+                    startWallClock: startTime, endMemory: MemorySize(mebibytes: endMemory),
+                    endWallClock: endTime, level: level))
+        case "CMDLINE":
+            commandLine = fields.rest.map { String(decoding: $0, as: UTF8.self) } ?? ""
+            commandLineCount += 1
+        case "READER":
+            reader = fields.next().map { String(decoding: $0, as: UTF8.self) }
+        default:
+            // memory_profiler skips record types it does not know; so do we, for newer files.
+            guard Self.isRecordType(kind) else {
+                throw fail(.malformedRecord, "not a record of an mprof file: \"\(TerminalText.quoted(line))\"")
             }
         }
+    }
+
+    /// The index of the next line break at or after `start`, or the end of `bytes`.
+    private static func lineEnd(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        guard let base = bytes.baseAddress, start < bytes.count,
+            let found = memchr(base + start, Int32(UInt8(ascii: "\n")), bytes.count - start)
+        else { return bytes.count }
+        return UnsafeRawPointer(found) - base
+    }
+
+    private static func tooLongMessage(_ start: UnsafeRawBufferPointer) -> String {
+        "a line longer than \(maximumLineLength >> 20) MiB, which no mprof record is: \"\(TerminalText.quoted(start.prefix(40)))…\""
     }
 
     /// A record type is a word of capital letters, digits and `_`: anything else is not an mprof file.
@@ -271,29 +377,50 @@ public struct MprofFile: Sendable {
                 || byte == UInt8(ascii: "_")
         }
     }
-
-    private static func text(_ bytes: UnsafeRawBufferPointer) -> String {
-        String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func text(_ bytes: Slice<UnsafeRawBufferPointer>) -> String {
-        String(decoding: UnsafeRawBufferPointer(rebasing: bytes), as: UTF8.self)
-    }
 }
 
 /// A `.dat` file that cannot be read, or a record in it that does not parse.
 public struct MprofFileError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The kind of failure, to switch on.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private let name: String
+        private init(_ name: String) { self.name = name }
+
+        /// The file does not exist, cannot be opened, or a read failed.
+        public static let unreadable = Code("unreadable")
+        /// A directory, a device or a socket: only regular files and FIFOs are read.
+        public static let notARegularFile = Code("notARegularFile")
+        /// A line longer than ``MprofFile/maximumLineLength``.
+        public static let lineTooLong = Code("lineTooLong")
+        /// A line that is not a record, or a record with a field missing or not a number.
+        public static let malformedRecord = Code("malformedRecord")
+        /// A number outside what an mprof file can hold (negative memory, a time in the year 5000).
+        public static let outOfRange = Code("outOfRange")
+
+        public var description: String { name }
+    }
+
+    /// The kind of failure.
+    public var code: Code
     /// The file.
     public var path: String
     /// The line (1 for the first), or nil when the whole file is at fault.
     public var line: Int?
-    /// What is wrong.
+    /// What is wrong; text from the file in it is quoted short, with control characters escaped.
     public var message: String
 
-    /// `file:line: message`, as compilers print it.
+    /// Creates an error.
+    public init(_ code: Code, path: String, line: Int?, message: String) {
+        self.code = code
+        self.path = path
+        self.line = line
+        self.message = message
+    }
+
+    /// `file:line: message`, as compilers print it; control characters in the path are escaped.
     public var description: String {
-        if let line { return "\(path):\(line): \(message)" }
-        return "\(path): \(message)"
+        if let line { return "\(TerminalText.escaped(path)):\(line): \(message)" }
+        return "\(TerminalText.escaped(path)): \(message)"
     }
 }
 
@@ -321,39 +448,67 @@ struct DatFields {
     }
 }
 
-/// Decimal numbers as `.dat` files write them (`250.445312`), fast; anything else goes to `Double(_:)`.
+/// Numbers as `.dat` files write them: the decimal grammar of Python's `float()` without its words and
+/// underscores, `[+-]digits[.digits][(e|E)[+-]digits]` (either side of the point may be empty, not both).
+/// `nan`, `inf`, hexadecimal and `1_0` are not numbers here.
 enum DatNumber {
+    /// The value of `field`, or nil when it is not a decimal number. Overflow gives infinity (out of any range).
     static func parse(_ field: UnsafeRawBufferPointer) -> Double? {
+        let count = field.count
         var index = 0
         var negative = false
-        if index < field.count && field[index] == UInt8(ascii: "-") {
-            negative = true
+        if index < count && (field[index] == UInt8(ascii: "-") || field[index] == UInt8(ascii: "+")) {
+            negative = field[index] == UInt8(ascii: "-")
             index += 1
         }
         var whole: UInt64 = 0
-        var digits = 0
-        while index < field.count, let digit = Self.digit(field[index]), digits < 18 {
+        let wholeStart = index
+        while index < count, let digit = Self.digit(field[index]) {
             whole = whole &* 10 &+ UInt64(digit)
-            digits += 1
             index += 1
         }
+        let wholeDigits = index - wholeStart
         var fraction: UInt64 = 0
         var scale = 1.0
         var fractionDigits = 0
-        if index < field.count && field[index] == UInt8(ascii: ".") {
+        if index < count && field[index] == UInt8(ascii: ".") {
             index += 1
-            while index < field.count, let digit = Self.digit(field[index]), fractionDigits < 15 {
+            while index < count, let digit = Self.digit(field[index]) {
                 fraction = fraction &* 10 &+ UInt64(digit)
                 scale *= 10
                 fractionDigits += 1
                 index += 1
             }
         }
-        guard index == field.count, digits + fractionDigits > 0 else {
-            return Double(String(decoding: field, as: UTF8.self))
+        guard wholeDigits + fractionDigits > 0 else { return nil }
+        if index == count && wholeDigits <= 18 && fractionDigits <= 15 {
+            // The common case, exact enough for 6 decimals and much faster than strtod.
+            let value = Double(whole) + Double(fraction) / scale
+            return negative ? -value : value
         }
-        let value = Double(whole) + Double(fraction) / scale
-        return negative ? -value : value
+        if index < count && (field[index] == UInt8(ascii: "e") || field[index] == UInt8(ascii: "E")) {
+            index += 1
+            if index < count && (field[index] == UInt8(ascii: "-") || field[index] == UInt8(ascii: "+")) { index += 1 }
+            let exponentStart = index
+            while index < count && Self.digit(field[index]) != nil { index += 1 }
+            guard index > exponentStart else { return nil }
+        }
+        guard index == count else { return nil }
+        // Checked above to be plain decimal, which Double(_:) reads exactly as strtod does.
+        return Double(String(decoding: field, as: UTF8.self))
+    }
+
+    /// The value of a field of decimal digits only, or nil when it has anything else or exceeds `maximum`.
+    static func wholeNumber(_ field: UnsafeRawBufferPointer, upTo maximum: Int) -> Int? {
+        guard !field.isEmpty else { return nil }
+        var value = 0
+        for byte in field {
+            guard let digit = Self.digit(byte) else { return nil }
+            let (times10, overflow) = value.multipliedReportingOverflow(by: 10)
+            guard !overflow, times10 <= maximum - Int(digit) else { return nil }
+            value = times10 + Int(digit)
+        }
+        return value
     }
 
     private static func digit(_ byte: UInt8) -> UInt8? {

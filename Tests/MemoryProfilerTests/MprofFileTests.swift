@@ -83,7 +83,7 @@ import Testing
         ("CHLD abc 1 2\n", "bad.dat:1: CHLD needs a child's PID first: \"CHLD abc 1 2\""),
         ("FUNC f 1 2 3\n", "bad.dat:1: FUNC is missing the end time: \"FUNC f 1 2 3\""),
         ("FUNC f 1 2 3 4 deep\n", "bad.dat:1: FUNC has \"deep\" where the nesting level should be"),
-        ("MEM 1 2\n\u{7f}ELF\u{2}\u{1}\n", "bad.dat:2: not a record of an mprof file: \"\u{7f}ELF\u{2}\u{1}\""),
+        ("MEM 1 2\n\u{7f}ELF\u{2}\u{1}\n", #"bad.dat:2: not a record of an mprof file: "\x7FELF\x02\x01""#),
         ("MEM nan 2\n", "bad.dat:1: MEM has \"nan\" where the memory in MiB should be"),
     ])
     func aMalformedLineIsReportedWithItsFileAndLine(text: String, message: String) {

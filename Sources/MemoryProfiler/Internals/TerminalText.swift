@@ -7,12 +7,18 @@ package enum TerminalText {
     /// `text` with every control character (C0, DEL and C1) and every invalid UTF-8 byte written visibly as
     /// `\x1B`; a backslash is doubled, so the result reads back unambiguously. Tabs and line breaks are escaped
     /// too: the result is one line.
-    package static func escaped(_ text: String) -> String {
-        escaped(Array(text.utf8)[...])
+    ///
+    /// For text shown as content rather than quoted (a source line, a plot's title), `keepingTabs` leaves tabs
+    /// and `keepingBackslashes` leaves backslashes as they are: `print("a\n")` should read as written.
+    package static func escaped(_ text: String, keepingTabs: Bool = false, keepingBackslashes: Bool = false) -> String {
+        escaped(Array(text.utf8)[...], keepingTabs: keepingTabs, keepingBackslashes: keepingBackslashes)
     }
 
-    /// The bytes of `text`, escaped as ``escaped(_:)-(String)``, invalid UTF-8 shown byte by byte.
-    package static func escaped(_ bytes: ArraySlice<UInt8>) -> String {
+    /// The bytes of `text`, escaped as ``escaped(_:keepingTabs:keepingBackslashes:)-(String,_,_)``, invalid
+    /// UTF-8 shown byte by byte.
+    package static func escaped(
+        _ bytes: ArraySlice<UInt8>, keepingTabs: Bool = false, keepingBackslashes: Bool = false
+    ) -> String {
         var result = ""
         result.reserveCapacity(bytes.count)
         var index = bytes.startIndex
@@ -25,9 +31,9 @@ package enum TerminalText {
             }
             let scalarBytes = bytes[index..<index + length]
             let scalar = String(decoding: scalarBytes, as: UTF8.self).unicodeScalars.first
-            if let scalar, isControl(scalar) {
+            if let scalar, isControl(scalar), !(keepingTabs && scalar == "\t") {
                 result += scalar.value < 0x80 ? hex(UInt8(scalar.value)) : "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
-            } else if scalarBytes.first == UInt8(ascii: "\\") {
+            } else if scalarBytes.first == UInt8(ascii: "\\") && !keepingBackslashes {
                 result += "\\\\"
             } else {
                 result += String(decoding: scalarBytes, as: UTF8.self)
