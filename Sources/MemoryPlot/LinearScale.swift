@@ -22,6 +22,13 @@ struct LinearScale {
         return domain.lowerBound + fraction * (domain.upperBound - domain.lowerBound)
     }
 
+    /// A pixel position as an `Int`, for indexing and loops: NaN is 0 and anything beyond ±10^9 is clamped, so
+    /// no value from a file can make the conversion trap or a loop over pixels run for long.
+    static func pixel(_ value: Double) -> Int {
+        guard !value.isNaN else { return 0 }
+        return Int(min(max(value, -1e9), 1e9))
+    }
+
     /// About `count` ticks at multiples of 1, 2 or 5 times a power of ten, inside the domain.
     func ticks(count: Int = 6) -> [Double] {
         let step = Self.niceStep(span: domain.upperBound - domain.lowerBound, count: count)

@@ -142,9 +142,14 @@ extension MemoryPlot {
         }
     }
 
+    /// The most bracket labels a plot gets; past that (or where a label finds no free place) brackets are drawn
+    /// without one, and a note says how many.
+    static let maximumCallLabels = 300
+
     private func drawBrackets(into svg: inout SVGWriter, layout: Layout) {
         let n = SVGWriter.number
-        var placed: [(x0: Double, x1: Double, y: Double)] = []
+        var labels = LabelPlacement(maximum: Self.maximumCallLabels)
+        var unlabelled = 0
         for call in calls {
             let x0 = layout.time(call.start.time)
             let y0 = layout.memory(call.start.mebibytes)
@@ -157,23 +162,32 @@ extension MemoryPlot {
             let label = "\(call.shortName) \(DecimalFormat.fixed(duration, decimals: 3))s"
             let width = TextWidth.of(label, fontSize: 11)
             // Labels of calls that start close together go one above the other instead of on top of each other.
-            var labelY = y0 - 11
-            while placed.contains(where: { $0.x0 < x0 + 2 + width && x0 + 2 < $0.x1 && abs($0.y - labelY) < 13 }) {
-                labelY -= 13
+            if let labelY = labels.place(x: x0 + 2, width: width, y: y0 - 11) {
+                svg.element(
+                    "text",
+                    [("x", n(x0 + 2)), ("y", n(max(layout.top + 12, labelY))), ("fill", call.color), ("stroke", "none"), ("font-size", "11"), ("class", "call-label"), ("data-t", String(call.start.time))],
+                    content: label)
+            } else {
+                svg.element("title", [], content: label)
+                unlabelled += 1
             }
-            placed.append((x0 + 2, x0 + 2 + width, labelY))
+            svg.close("g")
+        }
+        if unlabelled > 0 {
             svg.element(
                 "text",
-                [("x", n(x0 + 2)), ("y", n(max(layout.top + 12, labelY))), ("fill", call.color), ("stroke", "none"), ("font-size", "11"), ("class", "call-label"), ("data-t", String(call.start.time))],
-                content: label)
-            svg.close("g")
+                [("x", n(layout.right - 4)), ("y", n(layout.bottom - 6)), ("text-anchor", "end"), ("font-size", "11"),
+                 ("fill", "#555555"), ("class", "note")],
+                content: "\(unlabelled) of \(calls.count) calls unlabelled, where labels would not fit")
         }
     }
 
     private func drawFlame(into svg: inout SVGWriter, layout: Layout) {
         let n = SVGWriter.number
         let band = 18.0
-        for call in calls {
+        // Levels above the plot's top would be clipped away: not drawn at all.
+        let visibleLevels = max(0, Int((layout.bottom - layout.top) / band))
+        for call in calls where call.level < visibleLevels {
             let x0 = layout.time(call.start.time)
             let x1 = max(layout.time(call.end.time), x0 + 1)
             let y = layout.bottom - band * Double(call.level + 1)
@@ -243,11 +257,24 @@ extension MemoryPlot {
                 }
             }
         }
-        for call in calls where options.flame {
-            let start = max(layout.left, layout.time(call.start.time))
-            let end = min(layout.right, layout.time(call.end.time))
-            for x in stride(from: start, through: end, by: 8) {
-                points.append((x, layout.bottom - 18 * Double(call.level + 1) + 8))
+        if options.flame {
+            // Per level, the stretches its boxes cover, merged: a point every 8 pixels of them, however many
+            // calls there are.
+            let visibleLevels = max(0, Int((layout.bottom - layout.top) / 18))
+            var spans: [Int: [(Double, Double)]] = [:]
+            for call in calls where call.level < visibleLevels {
+                let start = max(layout.left, layout.time(call.start.time))
+                let end = min(layout.right, layout.time(call.end.time))
+                if start <= end { spans[call.level, default: []].append((start, end)) }
+            }
+            for (level, levelSpans) in spans {
+                var covered = -Double.infinity
+                for (start, end) in levelSpans.sorted(by: { $0.0 < $1.0 }) where end > covered {
+                    for x in stride(from: max(start, covered), through: end, by: 8) {
+                        points.append((x, layout.bottom - 18 * Double(level + 1) + 8))
+                    }
+                    covered = end + 8
+                }
             }
         }
         func covered(_ corner: (Double, Double)) -> Int {
@@ -283,3 +310,52 @@ extension MemoryPlot {
     }
 }
 
+
+/// Where bracket labels go: each at its call's start, or up to a few lines above it when that is taken.
+///
+/// Placed labels are kept in 64-pixel columns, so a new label is checked against its neighbours only.
+///
+/// - Complexity: O(1) per label for a given picture size: at most ``maximum`` labels are placed, and a column
+///   holds only as many as fit in it without overlapping.
+struct LabelPlacement {
+    private struct Placed {
+        var x0: Double
+        var x1: Double
+        var y: Double
+    }
+
+    let maximum: Int
+    private(set) var count = 0
+    private var columns: [Int: [Placed]] = [:]
+    private static let columnWidth = 64.0
+    private static let lineHeight = 13.0
+    private static let linesUp = 6
+
+    init(maximum: Int) {
+        self.maximum = maximum
+    }
+
+    /// Places a label `width` wide at `x`, at height `y` or a few lines above it.
+    ///
+    /// - Returns: The label's height, or nil when there is no free place or ``maximum`` labels are placed.
+    mutating func place(x: Double, width: Double, y: Double) -> Double? {
+        guard count < maximum, x.isFinite, y.isFinite, width.isFinite else { return nil }
+        let first = LinearScale.pixel((x / Self.columnWidth).rounded(.down))
+        let last = max(first, LinearScale.pixel(((x + width) / Self.columnWidth).rounded(.down)))
+        guard last - first < 64 else { return nil }
+        for step in 0..<Self.linesUp {
+            let candidate = y - Self.lineHeight * Double(step)
+            let taken = (first...last).contains { column in
+                columns[column, default: []].contains { placed in
+                    placed.x0 < x + width && x < placed.x1 && abs(placed.y - candidate) < Self.lineHeight
+                }
+            }
+            if !taken {
+                for column in first...last { columns[column, default: []].append(Placed(x0: x, x1: x + width, y: candidate)) }
+                count += 1
+                return candidate
+            }
+        }
+        return nil
+    }
+}

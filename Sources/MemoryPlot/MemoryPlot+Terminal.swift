@@ -1,14 +1,22 @@
 import MemoryProfiler
 
 extension MemoryPlot {
+    /// The most function calls the terminal plot lists, one line each; a note counts the rest.
+    public static let maximumTerminalCalls = 20
+
     /// The plot drawn with braille characters (2×4 dots a cell): the curve of the first file, its peak, the time
-    /// axis, and the function calls as spans below it.
+    /// axis, and the function calls (the first ``maximumTerminalCalls`` of them) as spans below it.
+    ///
+    /// Text from the files (the title, function names, labels) is printed with control characters escaped, so
+    /// a file cannot send escape sequences to the terminal.
     ///
     /// - Parameters:
-    ///   - columns: The terminal's width in characters.
-    ///   - rows: The height of the drawing area in lines.
+    ///   - columns: The terminal's width in characters, clamped to 20…2000.
+    ///   - rows: The height of the drawing area in lines, clamped to 2…200.
     ///   - color: Use ANSI colours (only on a terminal, and never when `NO_COLOR` is set: the caller decides).
     public func terminal(columns: Int, rows: Int = 18, color: Bool = false) -> String {
+        let columns = min(max(columns, 20), 2000)
+        let rows = min(max(rows, 2), 200)
         let labelWidth = 9
         let width = max(10, columns - labelWidth - 2)
         let dotsWide = width * 2
@@ -27,8 +35,9 @@ extension MemoryPlot {
         for (index, series) in series.enumerated() {
             var previous: (Int, Int)?
             for point in Self.reduced(series.points, scale: time) {
-                let x = Int(time(point.time).rounded())
-                let y = Int(memory(point.mebibytes).rounded())
+                // Clamped near the drawing, so that a line to a point far outside stays a short loop.
+                let x = min(max(LinearScale.pixel(time(point.time).rounded()), -dotsWide), 2 * dotsWide)
+                let y = min(max(LinearScale.pixel(memory(point.mebibytes).rounded()), -dotsHigh), 2 * dotsHigh)
                 if let (x0, y0) = previous {
                     // A line between the points, so steep steps stay connected.
                     let steps = max(abs(x - x0), abs(y - y0), 1)
@@ -45,9 +54,11 @@ extension MemoryPlot {
         let colors = ["\u{1B}[36m", "\u{1B}[33m", "\u{1B}[32m", "\u{1B}[35m", "\u{1B}[34m", "\u{1B}[31m"]
         let reset = "\u{1B}[0m"
         let red = "\u{1B}[31m"
+        let escapedTitle = TerminalText.escaped(title, keepingBackslashes: true)
+        let title = escapedTitle.count > columns ? escapedTitle.prefix(columns - 1) + "…" : escapedTitle
         var output = color ? "\u{1B}[1m\(title)\(reset)\n" : "\(title)\n"
         let peak = series.first { !$0.isChild }?.peak
-        let peakRow = peak.map { Int(memory($0.mebibytes).rounded()) / 4 }
+        let peakRow = peak.map { LinearScale.pixel(memory($0.mebibytes).rounded()) / 4 }
         for row in 0..<rows {
             let value = row == 0 ? memoryDomain.upperBound
                 : row == rows - 1 ? memoryDomain.lowerBound : memory.value(at: Double(row * 4) + 1.5)
@@ -75,14 +86,20 @@ extension MemoryPlot {
         output += String(repeating: " ", count: labelWidth + 1) + start
             + String(repeating: " ", count: max(1, width - start.count - end.count)) + end + "\n"
 
-        for call in calls where call.level <= 1 {
-            let x0 = min(max(0, Int(max(-1, time(call.start.time))) / 2), width - 1)
-            let x1 = min(max(x0 + 1, Int(min(Double(dotsWide), max(0, time(call.end.time)))) / 2), width)
-            let name = "\(call.shortName) \(DecimalFormat.fixed(call.end.time - call.start.time, decimals: 2))s"
+        let shownCalls = calls.lazy.filter { $0.level <= 1 }
+        for call in shownCalls.prefix(Self.maximumTerminalCalls) {
+            let x0 = min(max(0, LinearScale.pixel(time(call.start.time)) / 2), width - 1)
+            let x1 = min(max(x0 + 1, LinearScale.pixel(time(call.end.time)) / 2), width)
+            let name = "\(TerminalText.escaped(call.shortName, keepingBackslashes: true)) "
+                + "\(DecimalFormat.fixed(call.end.time - call.start.time, decimals: 2))s"
             var span = Array(String(repeating: "─", count: max(0, x1 - x0 - 1)))
             for (index, character) in name.enumerated() where index + 1 < span.count { span[index + 1] = character }
             let line = String(repeating: " ", count: labelWidth + 1 + x0) + "├" + String(span) + "┤"
             output += (color ? colors[(call.level + 2) % colors.count] + line + reset : line) + "\n"
+        }
+        let hiddenCalls = shownCalls.count - Self.maximumTerminalCalls
+        if hiddenCalls > 0 {
+            output += "… and \(hiddenCalls) more calls (mprof plot -o plot.html shows them all)\n"
         }
         for series in series where !series.isChild {
             if let peak = series.peak {
@@ -97,7 +114,7 @@ extension MemoryPlot {
         if series.count > 1 {
             for (index, series) in series.enumerated() {
                 let swatch = color ? colors[index % colors.count] + "⣿" + reset : "⣿"
-                output += "\(swatch) \(series.label)\n"
+                output += "\(swatch) \(TerminalText.escaped(series.label, keepingBackslashes: true))\n"
             }
         }
         return output

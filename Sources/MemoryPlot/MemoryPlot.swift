@@ -84,8 +84,20 @@ public struct MemoryPlot: Sendable {
         "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
     ]
 
-    /// Lays out the plot of `files` (each from its own time zero).
+    /// Lays out the plot of `files` (each from its own time zero: its first sample).
+    ///
+    /// Points are drawn in file order over the whole range of their times, so a file whose clock went backwards
+    /// still shows every sample. Sizes and the window are clamped to what can be drawn (a width of 100 to
+    /// 100,000 pixels; a window within ±10^12 s), so no option makes the renderers trap.
     public init(files: [MprofFile], options: Options = Options()) {
+        var options = options
+        options.width = Self.clamped(options.width, 100...100_000, default: 960)
+        options.height = Self.clamped(options.height, 100...100_000, default: 540)
+        if let window = options.window {
+            let lower = Self.clamped(window.lowerBound, -1e12...1e12, default: 0)
+            let upper = Self.clamped(window.upperBound, -1e12...1e12, default: 1e12)
+            options.window = upper > lower ? lower...upper : nil
+        }
         self.options = options
         title = options.title ?? files.first.map { ($0.commandLine ?? $0.path).trimmingBlanks } ?? "memory"
         let single = files.count == 1
@@ -153,25 +165,36 @@ public struct MemoryPlot: Sendable {
             }
         }
 
+        var firstTime = Double.infinity
         var lastTime = -Double.infinity
         var highestPoint = -Double.infinity
         for series in series {
             for point in series.points {
+                firstTime = min(firstTime, point.time)
                 lastTime = max(lastTime, point.time)
                 highestPoint = max(highestPoint, point.mebibytes)
             }
             for point in series.envelope {
+                firstTime = min(firstTime, point.time)
                 lastTime = max(lastTime, point.time)
                 highestPoint = max(highestPoint, point.mebibytes)
             }
         }
-        if lastTime == -.infinity { lastTime = 1 }
-        if highestPoint == -.infinity { highestPoint = 1 }
-        let firstTime = options.window?.lowerBound ?? 0
-        let endTime = options.window.map { min($0.upperBound, lastTime) } ?? lastTime
-        timeDomain = firstTime...max(endTime, firstTime + 1e-3)
+        if firstTime > lastTime { (firstTime, lastTime) = (0, 1) }
+        if let window = options.window {
+            // The window as asked, cut at the end of the data (as memory_profiler's --window does).
+            firstTime = window.lowerBound
+            lastTime = min(window.upperBound, max(lastTime, firstTime))
+        }
+        // A single sample, or all at one time: a second around it rather than a zero-width axis.
+        timeDomain = lastTime - firstTime >= 1e-3 ? firstTime...lastTime : firstTime...(firstTime + 1)
         let highest = max(highestPoint, calls.map { max($0.start.mebibytes, $0.end.mebibytes) }.max() ?? 0)
-        memoryDomain = LinearScale.niceDomain(0, highest * 1.02)
+        memoryDomain = LinearScale.niceDomain(0, highest > 0 ? highest * 1.02 : 1)
+    }
+
+    /// `value` inside `range`; `fallback` for NaN.
+    static func clamped(_ value: Double, _ range: ClosedRange<Double>, default fallback: Double) -> Double {
+        value.isNaN ? fallback : min(max(value, range.lowerBound), range.upperBound)
     }
 
     /// `__main__.grow` → `grow`, `Catalog.load(from:)` → `load(from:)`: the last component, for labels.
@@ -204,10 +227,13 @@ public struct MemoryPlot: Sendable {
 
     /// The points to draw for a series at a given horizontal resolution: per pixel column its first, lowest,
     /// highest and last point, in time order. Every local extreme survives, so the global peak does too.
+    ///
+    /// Points keep their file order: where time goes backwards, a column simply starts again.
     static func reduced(_ points: [Point], scale: LinearScale) -> [Point] {
-        guard points.count > Int(scale.range.upperBound - scale.range.lowerBound) * 4 else { return points }
+        let columns = LinearScale.pixel(scale.range.upperBound - scale.range.lowerBound)
+        guard points.count > columns * 4 else { return points }
         var result: [Point] = []
-        result.reserveCapacity(Int(scale.range.upperBound - scale.range.lowerBound) * 4)
+        result.reserveCapacity(columns * 4)
         var column = Int.min
         var first = points[0]
         var lowest = points[0]
@@ -222,7 +248,7 @@ public struct MemoryPlot: Sendable {
             result += bucket
         }
         for point in points {
-            let pointColumn = Int(scale(point.time).rounded(.down))
+            let pointColumn = LinearScale.pixel(scale(point.time).rounded(.down))
             if pointColumn != column {
                 if column != Int.min { flush() }
                 column = pointColumn
