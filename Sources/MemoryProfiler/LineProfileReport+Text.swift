@@ -8,9 +8,12 @@ extension LineProfileReport {
     /// The report as memory_profiler prints it: for each function a `Filename:` line, the column titles, a rule,
     /// and a row per source line; lines that never ran show only their number and text.
     ///
+    /// Text from the profile (paths, source lines, notes) is printed with control characters other than tabs
+    /// escaped, so a saved profile cannot send escape sequences to the terminal.
+    ///
     /// - Parameters:
-    ///   - precision: Digits after the decimal point of the MiB columns, unless the function asked for its own
-    ///     with `@MemoryProfiled(precision:)`.
+    ///   - precision: Digits after the decimal point of the MiB columns (clamped to 0…15), unless the function
+    ///     asked for its own with `@MemoryProfiled(precision:)`.
     ///   - style: ``LineReportStyle/extended`` adds the Peak and Heap columns; ``LineReportStyle/classic`` is
     ///     memory_profiler's layout exactly.
     /// - Returns: The text, ending with a newline.
@@ -21,7 +24,7 @@ extension LineProfileReport {
             output += "\n\n"
         }
         for note in notes {
-            output += "Note: \(note)\n"
+            output += "Note: \(TerminalText.escaped(note))\n"
         }
         return output
     }
@@ -30,8 +33,9 @@ extension LineProfileReport {
 extension FunctionLineProfile {
     /// One function's table; see ``LineProfileReport/text(precision:style:)``.
     public func text(precision: Int = 1, style: LineReportStyle = .extended) -> String {
+        let precision = min(max(precision, 0), 15)
         let extended = style == .extended
-        var output = "Filename: \(Self.displayPath(file))\n\n"
+        var output = "Filename: \(TerminalText.escaped(Self.displayPath(file)))\n\n"
         var header = Self.row("Line #", "Mem usage", "Increment", "Occurrences")
         if extended { header += Self.extraColumns("Peak", "Heap") }
         output += header + "   Line Contents\n"
@@ -41,7 +45,7 @@ extension FunctionLineProfile {
             guard line.occurrences > 0, let memoryUsage = line.memoryUsage, let increment = line.increment else {
                 var row = Self.row(number, "", "", "")
                 if extended { row += Self.extraColumns("", "") }
-                output += row + "   " + line.contents + "\n"
+                output += row + "   " + Self.sourceLine(line.contents) + "\n"
                 continue
             }
             var row = Self.row(
@@ -52,9 +56,14 @@ extension FunctionLineProfile {
                     line.peak.map { Self.mebibytes($0, precision) } ?? "",
                     line.heapIncrement.map { Self.mebibytes($0, precision) } ?? "")
             }
-            output += row + "   " + line.contents + "\n"
+            output += row + "   " + Self.sourceLine(line.contents) + "\n"
         }
         return output
+    }
+
+    /// A source line as printed: tabs and backslashes kept, other control characters escaped.
+    private static func sourceLine(_ contents: String) -> String {
+        TerminalText.escaped(contents, keepingTabs: true, keepingBackslashes: true)
     }
 
     /// memory_profiler's `{:>6} {:>12} {:>12}  {:>10}`.

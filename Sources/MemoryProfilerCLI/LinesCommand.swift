@@ -33,24 +33,37 @@ struct LinesCommand: ParsableCommand {
         guard (0...12).contains(precision) else { throw ValidationError("--precision must be from 0 to 12") }
     }
 
+    /// The biggest profile read: a line profile holds one entry per source line of the profiled functions.
+    static let maximumBytes = 256 << 20
+
     func run() throws {
+        let shownFile = TerminalText.escaped(file)
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: file))
+            data = Data(try FileReader(path: file).readAll(limit: Self.maximumBytes))
         } catch {
-            throw CLIError("cannot read \(file): \((error as NSError).localizedFailureReason ?? "\(error)")")
+            throw CLIError("cannot read \(shownFile): \(error.message)")
         }
         var report: LineProfileReport
         do {
             report = try JSONDecoder().decode(LineProfileReport.self, from: data)
         } catch {
-            throw CLIError("\(file) is not a line profile (the JSON that MPROF_LINE_JSON writes): \(error)")
+            throw CLIError(
+                "\(shownFile) is not a line profile (the JSON that MPROF_LINE_JSON writes): \(TerminalText.quoted("\(error)", limit: 300))")
+        }
+        for function in report.functions {
+            if let precision = function.precision, !(0...12).contains(precision) {
+                throw CLIError(
+                    "\(shownFile): function \(TerminalText.quoted(function.name)) has precision \(precision); it must be from 0 to 12")
+            }
         }
         if !functions.isEmpty {
             let missing = functions.filter { name in !report.functions.contains { $0.name == name } }
             guard missing.isEmpty else {
-                let known = report.functions.map(\.name).joined(separator: ", ")
-                throw CLIError("no function named \(missing.joined(separator: ", ")) in \(file) (it has: \(known))")
+                let known = report.functions.prefix(20).map { TerminalText.quoted($0.name) }.joined(separator: ", ")
+                    + (report.functions.count > 20 ? " and \(report.functions.count - 20) more" : "")
+                let names = missing.map { TerminalText.quoted($0) }.joined(separator: ", ")
+                throw CLIError("no function named \(names) in \(shownFile) (it has: \(known))")
             }
             report.functions = report.functions.filter { functions.contains($0.name) }
         }

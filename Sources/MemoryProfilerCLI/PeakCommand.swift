@@ -39,14 +39,22 @@ struct PeakCommand: ParsableCommand {
             } catch {
                 throw CLIError(error.description)
             }
+            let shownPath = TerminalText.escaped(path)
             guard let peak = file.peak(function: self.func) else {
                 failed = true
-                if !json { print("\(path)\tNaN MiB") }
+                if !json { print("\(shownPath)\tNaN MiB") }
                 if let function = self.func, !file.functionNames.contains(function) {
-                    let known = file.functionNames.isEmpty ? "none" : file.functionNames.joined(separator: ", ")
-                    StandardError.write("Error: \(path) has no function \(function) (its functions: \(known))")
+                    let names = file.functionNames
+                    let known =
+                        names.isEmpty
+                        ? "none"
+                        : names.prefix(20).map { TerminalText.quoted($0) }.joined(separator: ", ")
+                            + (names.count > 20 ? " and \(names.count - 20) more" : "")
+                    StandardError.write(
+                        "Error: \(shownPath) has no function \(TerminalText.quoted(function)) (its functions: \(known))")
                 } else {
-                    StandardError.write("Error: \(path) has no memory samples\(self.func.map { " during \($0)" } ?? "")")
+                    let during = self.func.map { " during \(TerminalText.quoted($0))" } ?? ""
+                    StandardError.write("Error: \(shownPath) has no memory samples\(during)")
                 }
                 continue
             }
@@ -82,8 +90,9 @@ struct PeakResult: Codable {
     var source: MprofFile.Peak.Source
     var children: [Child]
 
+    /// memory_profiler's lines, with control characters in the file name escaped.
     var text: String {
-        var line = "\(file)\t\(Self.mebibytes(peakMebibytes)) MiB"
+        var line = "\(TerminalText.escaped(file))\t\(Self.mebibytes(peakMebibytes)) MiB"
         if source == .kernelHighWaterMark {
             line += "\t(kernel high-water mark; highest sample \(Self.mebibytes(sampledPeakMebibytes)) MiB)"
         }

@@ -46,59 +46,103 @@ struct PlotCommand: ParsableCommand {
 
     func run() throws {
         let paths = profiles.isEmpty ? [try ProfileFiles.newest()] : try ProfileFiles.resolve(profiles)
-        if paths.count == 1, let chart = try JSONChart.load(paths[0], title: title) {
-            let destination = output ?? Self.defaultOutput(for: paths[0])
-            guard destination.lowercased().hasSuffix(".svg") || destination.lowercased().hasSuffix(".png") else {
-                throw CLIError("charts of JSON data are written as .svg or .png, not \(destination)")
-            }
-            if destination.lowercased().hasSuffix(".png") {
-                try PictureFile.writePNG(svg: chart, to: destination)
-            } else {
-                try PictureFile.writeAtomically(chart, to: destination)
-            }
-            StandardError.write("mprof: chart written to \(destination)")
-            return
-        }
+        let dimensions = try parsedSize()
+        let window = try parsedWindow()
         var files: [MprofFile] = []
         for path in paths {
+            let reader: FileReader
             do {
-                files.append(try MprofFile(path: path))
+                reader = try FileReader(path: path)
+            } catch {
+                throw CLIError("\(TerminalText.escaped(path)): \(error.message)")
+            }
+            // One read of each file, so that a FIFO is not consumed by a look at what it holds.
+            if paths.count == 1, try Self.startsLikeJSON(reader) {
+                let destination = output ?? Self.defaultOutput(for: path)
+                try OutputFile.checkNotAnInput(destination, inputs: paths)
+                let chart = try JSONChart.load(reader, title: title)
+                guard destination.lowercased().hasSuffix(".svg") || destination.lowercased().hasSuffix(".png") else {
+                    throw CLIError("charts of JSON data are written as .svg or .png, not \(TerminalText.escaped(destination))")
+                }
+                if destination.lowercased().hasSuffix(".png") {
+                    try PictureFile.writePNG(svg: chart, to: destination)
+                } else {
+                    try PictureFile.writeAtomically(chart, to: destination)
+                }
+                StandardError.write("mprof: chart written to \(TerminalText.escaped(destination))")
+                return
+            }
+            do {
+                files.append(try MprofFile(reading: reader))
             } catch {
                 throw CLIError(error.description)
             }
         }
-        let empty = files.filter { $0.samples.isEmpty }.map(\.path)
+        let empty = files.filter { $0.samples.isEmpty }.map { TerminalText.escaped($0.path) }
         guard empty.count < files.count else {
             throw CLIError("nothing to plot: \(empty.joined(separator: ", ")) has no memory samples")
         }
-        let dimensions = size.split(separator: "x").compactMap { Double($0) }
-        guard dimensions.count == 2, (200...20_000).contains(dimensions[0]), (150...20_000).contains(dimensions[1]) else {
-            throw CLIError("--size must be WIDTHxHEIGHT in pixels, at least 200x150, not \(size)")
-        }
         let options = MemoryPlot.Options(
-            title: title, window: try parsedWindow(), showsFunctions: !noFunctions, flame: flame, slope: slope,
-            width: dimensions[0], height: dimensions[1])
-        let plot = MemoryPlot(files: files, options: options)
+            title: title, window: window, showsFunctions: !noFunctions, flame: flame, slope: slope,
+            width: dimensions.width, height: dimensions.height)
 
         if terminal {
-            let columns = Int(ProcessInfo.processInfo.environment["COLUMNS"] ?? "") ?? TerminalSize.columns() ?? 100
-            let color = isatty(1) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-            print(plot.terminal(columns: max(40, columns), rows: 18, color: color), terminator: "")
+            let plot = MemoryPlot(files: files, options: options)
+            let environment = ProcessInfo.processInfo.environment
+            let columns = TerminalSize.columns(environment: environment["COLUMNS"])
+            let color = isatty(1) != 0 && environment["NO_COLOR"] == nil
+            print(plot.terminal(columns: columns, rows: 18, color: color), terminator: "")
             return
         }
         let destination = output ?? Self.defaultOutput(for: paths[0])
-        try PictureFile.write(plot: plot, to: destination)
-        StandardError.write("mprof: plot written to \(destination)")
+        try OutputFile.checkNotAnInput(destination, inputs: paths)
+        try PictureFile.write(plot: MemoryPlot(files: files, options: options), to: destination)
+        StandardError.write("mprof: plot written to \(TerminalText.escaped(destination))")
+    }
+
+    /// Whether the file's first non-blank byte opens a JSON object or array (the other data `mprof plot` draws).
+    private static func startsLikeJSON(_ reader: FileReader) throws -> Bool {
+        do {
+            let first = try reader.firstNonBlankByte()
+            return first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
+        } catch {
+            throw CLIError("\(TerminalText.escaped(reader.path)): \(error.message)")
+        }
+    }
+
+    private func parsedSize() throws -> (width: Double, height: Double) {
+        let dimensions = size.split(separator: "x", omittingEmptySubsequences: false).map { Self.decimal($0) }
+        guard dimensions.count == 2, let width = dimensions[0], let height = dimensions[1],
+            (200...20_000).contains(width), (150...20_000).contains(height)
+        else {
+            throw CLIError(
+                "--size must be WIDTHxHEIGHT in pixels, at least 200x150 and at most 20000x20000, not \(TerminalText.quoted(size))")
+        }
+        return (width, height)
     }
 
     private func parsedWindow() throws -> ClosedRange<Double>? {
         guard let window else { return nil }
-        let bounds = window.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard bounds.count == 2, let start = bounds[0], let end = bounds[1], start.isFinite, end.isFinite, start < end
-        else {
-            throw CLIError("--window must be START,END in seconds with START < END, not \(window)")
+        let bounds = window.split(separator: ",", omittingEmptySubsequences: false).map {
+            Self.decimal($0.trimmingCharacters(in: .whitespaces))
+        }
+        guard bounds.count == 2, let start = bounds[0], let end = bounds[1], start < end else {
+            throw CLIError("--window must be START,END in seconds with START < END, not \(TerminalText.quoted(window))")
+        }
+        guard abs(start) <= 1e11, abs(end) <= 1e11 else {
+            throw CLIError("--window must lie within ±1e11 seconds, not \(TerminalText.quoted(window))")
         }
         return start...end
+    }
+
+    /// A plain decimal number (`12`, `-0.5`, `1e3`); not `nan`, `inf` or hexadecimal.
+    static func decimal(_ text: some StringProtocol) -> Double? {
+        let allowed = text.utf8.allSatisfy { byte in
+            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
+                || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
+        }
+        guard allowed, let value = Double(String(text)), value.isFinite else { return nil }
+        return value
     }
 
     /// `mprofile_X.dat` → `mprofile_X.svg`; `data/scaling.jsonl` → `data/scaling.svg`.
@@ -167,29 +211,66 @@ enum PictureFile {
     }
 }
 
-/// The terminal's width, from the kernel.
+/// The terminal's width.
 enum TerminalSize {
-    static func columns() -> Int? {
+    /// The widest plot drawn: wider is unreadable and only costs memory.
+    static let maximumColumns = 1000
+
+    /// `COLUMNS` when it is a whole number from 1 up, else the kernel's idea, else 100; clamped to 40…1000.
+    ///
+    /// The height is fixed (18 rows): `LINES` is not read.
+    static func columns(environment value: String?) -> Int {
+        let requested = value.flatMap { text in text.utf8.allSatisfy { (48...57).contains($0) } ? Int(text) : nil }
+        let columns = requested.flatMap { $0 > 0 ? $0 : nil } ?? kernelColumns() ?? 100
+        return min(max(columns, 40), maximumColumns)
+    }
+
+    private static func kernelColumns() -> Int? {
         var size = winsize()
         guard ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
         return Int(size.ws_col)
     }
 }
 
+/// Guards the inputs of a command against being overwritten by its output.
+enum OutputFile {
+    /// Throws when `destination` exists and is one of `inputs` (the same file, by device and inode: a link or
+    /// another spelling of the path counts).
+    static func checkNotAnInput(_ destination: String, inputs: [String]) throws {
+        var output = stat()
+        guard stat(destination, &output) == 0 else { return }
+        for input in inputs {
+            var status = stat()
+            if stat(input, &status) == 0, status.st_dev == output.st_dev, status.st_ino == output.st_ino {
+                throw CLIError(
+                    "the output \(TerminalText.escaped(destination)) is the input \(TerminalText.escaped(input)): "
+                        + "name another file with -o")
+            }
+        }
+    }
+}
+
 /// The other data `mprof plot` draws: memory against input size (`memory-scaling --json`) and what readers cost
 /// (`mprof readers --bench --format json`).
 enum JSONChart {
-    /// The chart's SVG when `path` holds one of those JSON formats; nil for anything else (a `.dat` file).
-    static func load(_ path: String, title: String?) throws -> String? {
-        guard let data = FileManager.default.contents(atPath: path),
-            let first = data.first(where: { !$0.isWhitespace }), first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
-        else { return nil }
+    /// The biggest JSON file read: charts come from a few hundred lines.
+    static let maximumBytes = 64 << 20
+
+    /// The chart's SVG of the JSON that `reader` reads.
+    static func load(_ reader: FileReader, title: String?) throws -> String {
+        let path = TerminalText.escaped(reader.path)
+        let data: Data
+        do {
+            data = Data(try reader.readAll(limit: maximumBytes))
+        } catch {
+            throw CLIError("\(path): \(error.message)")
+        }
         if let report = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
             let readings = report["readings"] as? [[String: Any]]
         {
             let bars = readings.compactMap { reading -> (String, Double)? in
                 guard let name = reading["reader"] as? String, let cost = reading["cost"] as? [String: Any],
-                    let microseconds = cost["medianMicrosecondsPerReading"] as? Double
+                    let microseconds = cost["medianMicrosecondsPerReading"] as? Double, microseconds.isFinite
                 else { return nil }
                 return (name, microseconds)
             }
@@ -204,7 +285,8 @@ enum JSONChart {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                 let size = (object["size"] as? NSNumber)?.doubleValue,
                 let peak = (object["peak"] as? NSNumber)?.doubleValue,
-                let increment = (object["increment"] as? NSNumber)?.doubleValue
+                let increment = (object["increment"] as? NSNumber)?.doubleValue,
+                size.isFinite, peak.isFinite, increment.isFinite
             else {
                 throw CLIError(
                     "\(path):\(index + 1): not a line of memory-scaling --json ({\"size\":…,\"peak\":…,\"increment\":…}) "
@@ -215,8 +297,4 @@ enum JSONChart {
         guard !points.isEmpty else { throw CLIError("\(path) has no data points") }
         return ScalingChart(title: title ?? "Memory against input size", points: points).svg()
     }
-}
-
-extension UInt8 {
-    fileprivate var isWhitespace: Bool { self == 0x20 || self == 0x0A || self == 0x0D || self == 0x09 }
 }
