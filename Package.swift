@@ -14,6 +14,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/swiftlang/swift-syntax", "600.0.0"..<"604.0.0"),
+        // Tests only: random and mutated .dat files for the reader and the plots.
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // C declarations Glibc does not export (mallinfo2).
@@ -64,7 +66,11 @@ let package = Package(
                 "MemoryProfiler", "MemoryProfilerTestSupport", "memory-workload", "reader-comparison", "memory-scaling",
             ]
         ),
-        .testTarget(name: "MemoryPlotTests", dependencies: ["MemoryPlot"], exclude: ["Scripts"]),
+        .testTarget(
+            name: "MemoryPlotTests",
+            dependencies: ["MemoryPlot", .product(name: "PropertyBased", package: "swift-property-based")],
+            exclude: ["Scripts"]
+        ),
         .testTarget(
             name: "MemoryProfilerMacrosTests",
             dependencies: [
