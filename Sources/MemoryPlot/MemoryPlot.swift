@@ -87,12 +87,13 @@ public struct MemoryPlot: Sendable {
     /// Lays out the plot of `files` (each from its own time zero: its first sample).
     ///
     /// Points are drawn in file order over the whole range of their times, so a file whose clock went backwards
-    /// still shows every sample. Sizes and the window are clamped to what can be drawn (a width of 100 to
-    /// 100,000 pixels; a window within ±10^12 s), so no option makes the renderers trap.
+    /// still shows every sample. Sizes and the window are clamped to what can be drawn (200×150 to
+    /// 100,000×100,000 pixels; a window within ±10^12 s), so no option makes the renderers trap.
     public init(files: [MprofFile], options: Options = Options()) {
         var options = options
-        options.width = Self.clamped(options.width, 100...100_000, default: 960)
-        options.height = Self.clamped(options.height, 100...100_000, default: 540)
+        // At least what the margins around the plot area need (72 + 24 wide, 48 + 56 high), with room inside.
+        options.width = Self.clamped(options.width, 200...100_000, default: 960)
+        options.height = Self.clamped(options.height, 150...100_000, default: 540)
         if let window = options.window {
             let lower = Self.clamped(window.lowerBound, -1e12...1e12, default: 0)
             let upper = Self.clamped(window.upperBound, -1e12...1e12, default: 1e12)
