@@ -40,8 +40,11 @@ public struct FunctionLineProfile: Sendable, Hashable, Codable {
 
     /// The line with the given number, if it belongs to the function.
     public func line(_ number: Int) -> LineProfile? {
-        guard let first = lines.first, number >= first.number, number - first.number < lines.count else { return nil }
-        return lines[number - first.number]
+        // Line numbers come from a file that may be hostile: the difference must not overflow.
+        guard let first = lines.first, number >= first.number else { return nil }
+        let (offset, overflow) = number.subtractingReportingOverflow(first.number)
+        guard !overflow, offset < lines.count else { return nil }
+        return lines[offset]
     }
 }
 

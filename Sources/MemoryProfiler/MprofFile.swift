@@ -176,20 +176,22 @@ public struct MprofFile: Sendable {
     ///
     /// - Parameter function: A `FUNC` name, or nil for the whole file.
     /// - Returns: Nil when there is no sample (in the function's calls, or at all), or no such function.
+    ///
+    /// - Complexity: O((*s* + *p*) log *c*) for *s* samples, *p* `PEAK` records and *c* calls of the function.
     public func peak(function: String? = nil) -> Peak? {
-        var ranges: [(Double, Double)]?
+        var ranges: CallRanges?
         if let function {
             let calls = functions.filter { $0.name == function }
             guard !calls.isEmpty else { return nil }
-            ranges = calls.map { ($0.startWallClock, $0.endWallClock) }
+            ranges = CallRanges(calls.map { ($0.startWallClock, $0.endWallClock) })
         }
         func counts(_ time: Double) -> Bool {
             guard let ranges else { return true }
-            return ranges.contains { $0.0 <= time && time <= $0.1 }
+            return ranges.latestEnd(ofRangesStartingBy: time) >= time
         }
         func overlaps(_ peak: IntervalPeak) -> Bool {
             guard let ranges else { return true }
-            return ranges.contains { range in (peak.start ?? -.infinity) < range.1 && peak.end >= range.0 }
+            return ranges.latestEnd(ofRangesStartingBy: peak.end) > (peak.start ?? -.infinity)
         }
         var sampled = -Double.infinity
         for sample in samples where sample.mebibytes > sampled && counts(sample.time) {
@@ -204,6 +206,33 @@ public struct MprofFile: Sendable {
             return Peak(mebibytes: kernel, sampledMebibytes: sampled, source: .kernelHighWaterMark)
         }
         return Peak(mebibytes: sampled, sampledMebibytes: sampled, source: .samples)
+    }
+
+    /// The time ranges of a function's calls, sorted by start, for asking which ranges began by a time.
+    private struct CallRanges {
+        private var starts: [Double] = []
+        /// The latest end among the ranges up to each index.
+        private var latestEnds: [Double] = []
+
+        init(_ ranges: [(start: Double, end: Double)]) {
+            var latest = -Double.infinity
+            for range in ranges.sorted(by: { $0.start < $1.start }) {
+                latest = max(latest, range.end)
+                starts.append(range.start)
+                latestEnds.append(latest)
+            }
+        }
+
+        /// The latest end of the ranges that start at or before `time`; -infinity when none does.
+        func latestEnd(ofRangesStartingBy time: Double) -> Double {
+            var low = 0
+            var high = starts.count
+            while low < high {
+                let middle = (low + high) / 2
+                if starts[middle] <= time { low = middle + 1 } else { high = middle }
+            }
+            return low == 0 ? -.infinity : latestEnds[low - 1]
+        }
     }
 
     /// The names of the `FUNC` records, in order of first appearance.

@@ -23,6 +23,7 @@ import Testing
             }
             #expect(generated.isValid, "accepted an invalid file:\n\(generated.text.debugDescription)")
             Self.expectPeak(of: file, equals: generated.expectedPeak, text: generated.text)
+            Self.expectFunctionPeaks(of: file)
             Self.render(file, seed: seeds.first ?? 0)
         }
     }
@@ -42,6 +43,7 @@ import Testing
                 return
             }
             Self.expectPeak(of: file, equals: Self.independentPeak(text), text: text)
+            Self.expectFunctionPeaks(of: file)
             Self.render(file, seed: seeds[0])
         }
     }
@@ -56,6 +58,22 @@ import Testing
             #expect(abs(peak - expected) <= 1e-12 * max(1, expected), "peak \(peak), expected \(expected)\n\(text.debugDescription)")
         default:
             Issue.record("peak \(String(describing: peak)), expected \(String(describing: expected))\n\(text.debugDescription)")
+        }
+    }
+
+    /// Each function's peak against the definition, checked call by call: the highest sample inside a call, or
+    /// a `PEAK` record whose stretch overlaps one when it is higher.
+    static func expectFunctionPeaks(of file: MprofFile) {
+        for name in file.functionNames.prefix(4) {
+            let calls = file.functions.filter { $0.name == name }
+            let sampled = file.samples.filter { sample in
+                calls.contains { $0.startWallClock <= sample.time && sample.time <= $0.endWallClock }
+            }.map(\.mebibytes).max()
+            let kernel = file.intervalPeaks.filter { peak in
+                calls.contains { (peak.start ?? -.infinity) < $0.endWallClock && peak.end >= $0.startWallClock }
+            }.map(\.mebibytes).max()
+            let expected = sampled.map { max($0, kernel ?? $0) }
+            #expect(file.peak(function: name)?.mebibytes == expected, "function \(name.debugDescription)")
         }
     }
 
