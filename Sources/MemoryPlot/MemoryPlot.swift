@@ -108,7 +108,8 @@ public struct MemoryPlot: Sendable {
             return Self.palette[colorIndex % Self.palette.count]
         }
         for file in files {
-            guard let zero = file.samples.first?.time else { continue }
+            // Without samples (a program that ended before the first), its lifetime peak alone is drawn.
+            guard let zero = file.samples.first?.time ?? file.intervalPeaks.first?.end else { continue }
             let window = options.window
             func inWindow(_ time: Double) -> Bool { window.map { $0.contains(time) } ?? true }
             var main: [Point] = []

@@ -162,7 +162,8 @@ public struct MprofFile: Sendable {
 
         /// The peak in MiB.
         public var mebibytes: Double
-        /// The highest sample in MiB (equal to ``mebibytes`` when the source is ``Source/samples``).
+        /// The highest sample in MiB (equal to ``mebibytes`` when the source is ``Source/samples``); NaN for a
+        /// file whose program ended before its first sample, which has only the kernel's lifetime peak.
         public var sampledMebibytes: Double
         /// Where ``mebibytes`` comes from.
         public var source: Source
@@ -175,7 +176,11 @@ public struct MprofFile: Sendable {
     /// kernel says how high, not when).
     ///
     /// - Parameter function: A `FUNC` name, or nil for the whole file.
-    /// - Returns: Nil when there is no sample (in the function's calls, or at all), or no such function.
+    /// A file with `PEAK` records and no sample at all (a program that ended before the first sample) has the
+    /// highest of them as its peak, with a NaN ``Peak/sampledMebibytes``.
+    ///
+    /// - Returns: Nil when there is no sample in the function's calls, no sample or `PEAK` record at all, or no
+    ///   such function.
     ///
     /// - Complexity: O((*s* + *p*) log *c*) for *s* samples, *p* `PEAK` records and *c* calls of the function.
     public func peak(function: String? = nil) -> Peak? {
@@ -197,10 +202,13 @@ public struct MprofFile: Sendable {
         for sample in samples where sample.mebibytes > sampled && counts(sample.time) {
             sampled = sample.mebibytes
         }
-        guard sampled > -Double.infinity else { return nil }
         var kernel = -Double.infinity
         for peak in intervalPeaks where peak.mebibytes > kernel && overlaps(peak) {
             kernel = peak.mebibytes
+        }
+        guard sampled > -Double.infinity else {
+            guard ranges == nil, samples.isEmpty, kernel > -Double.infinity else { return nil }
+            return Peak(mebibytes: kernel, sampledMebibytes: .nan, source: .kernelHighWaterMark)
         }
         if kernel > sampled {
             return Peak(mebibytes: kernel, sampledMebibytes: sampled, source: .kernelHighWaterMark)

@@ -40,7 +40,8 @@ struct PeakCommand: ParsableCommand {
                 throw CLIError(error.description)
             }
             let shownPath = TerminalText.escaped(path)
-            guard let peak = file.peak(function: self.func) else {
+            // A file with only the kernel's lifetime peak has no sample for --sampled to print.
+            guard let peak = file.peak(function: self.func), !(sampled && peak.sampledMebibytes.isNaN) else {
                 failed = true
                 if !json { print("\(shownPath)\tNaN MiB") }
                 if let function = self.func, !file.functionNames.contains(function) {
@@ -63,7 +64,7 @@ struct PeakCommand: ParsableCommand {
             }
             let result = PeakResult(
                 file: path, function: self.func, peakMebibytes: sampled ? peak.sampledMebibytes : peak.mebibytes,
-                sampledPeakMebibytes: peak.sampledMebibytes,
+                sampledPeakMebibytes: peak.sampledMebibytes.isNaN ? nil : peak.sampledMebibytes,
                 source: sampled ? .samples : peak.source, children: children)
             results.append(result)
             if !json { print(result.text) }
@@ -86,7 +87,8 @@ struct PeakResult: Codable {
     var file: String
     var function: String?
     var peakMebibytes: Double
-    var sampledPeakMebibytes: Double
+    /// Nil when the program ended before its first sample.
+    var sampledPeakMebibytes: Double?
     var source: MprofFile.Peak.Source
     var children: [Child]
 
@@ -94,7 +96,11 @@ struct PeakResult: Codable {
     var text: String {
         var line = "\(TerminalText.escaped(file))\t\(Self.mebibytes(peakMebibytes)) MiB"
         if source == .kernelHighWaterMark {
-            line += "\t(kernel high-water mark; highest sample \(Self.mebibytes(sampledPeakMebibytes)) MiB)"
+            if let sampledPeakMebibytes {
+                line += "\t(kernel high-water mark; highest sample \(Self.mebibytes(sampledPeakMebibytes)) MiB)"
+            } else {
+                line += "\t(kernel high-water mark; the program ended before the first sample)"
+            }
         }
         for child in children {
             line += "\n  Child \(child.pid)\t\t\t\(Self.mebibytes(child.peakMebibytes)) MiB"

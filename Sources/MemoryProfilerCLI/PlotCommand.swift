@@ -78,7 +78,8 @@ struct PlotCommand: ParsableCommand {
                 throw CLIError(error.description)
             }
         }
-        let empty = files.filter { $0.samples.isEmpty }.map { TerminalText.escaped($0.path) }
+        // A program that ended before its first sample still has its lifetime peak (a PEAK record) to draw.
+        let empty = files.filter { $0.samples.isEmpty && $0.intervalPeaks.isEmpty }.map { TerminalText.escaped($0.path) }
         guard empty.count < files.count else {
             throw CLIError("nothing to plot: \(empty.joined(separator: ", ")) has no memory samples")
         }

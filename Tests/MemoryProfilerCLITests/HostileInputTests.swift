@@ -160,6 +160,9 @@ struct HostileCase: Sendable, CustomTestStringConvertible {
         everyCommand("a single sample", .text("MEM 42 1700000000\n"), peak: .success("\t42.000 MiB"), plot: plotted)
         everyCommand("all at one time", .text("MEM 1 5\nMEM 9 5\nMEM 4 5\n"), peak: .success("\t9.000 MiB"), plot: plotted)
         everyCommand("all-equal memory", .text("MEM 0 1\nMEM 0 2\nMEM 0 3\n"), peak: .success("\t0.000 MiB"), plot: plotted)
+        everyCommand(
+            "only the lifetime peak", .text("CMDLINE /bin/true\nPEAK 1.5 1795903151.0824\n"),
+            peak: .success("\t1.500 MiB\t(kernel high-water mark; the program ended before the first sample)"), plot: plotted)
         everyCommand("an empty file", .text(""), peak: .failure("has no memory samples"), plot: .failure("no memory samples"))
         everyCommand("only CMDLINE", .text("CMDLINE python3 x.py\n"), peak: .failure("has no memory samples"), plot: .failure("no memory samples"))
         everyCommand("NUL bytes", .bytes(Array("MEM 1 1\n".utf8) + [0, 0, 0, 0x0A]), peak: .failure(":2: "), plot: .failure(":2: "))
@@ -245,7 +248,7 @@ extension HostileCase.Expected {
     var json: Self {
         switch self {
         case .success(let text) where text.hasPrefix("\t"):
-            .success("\"peakMebibytes\" : " + Self.jsonNumber(text.dropFirst().replacingOccurrences(of: " MiB", with: "")))
+            .success("\"peakMebibytes\" : " + Self.jsonNumber(String(text.split(separator: "\t")[0].dropLast(" MiB".count))))
         case .success: .success("\"peakMebibytes\"")
         default: self
         }

@@ -77,6 +77,15 @@ import Testing
         #expect(try #require(file.peak(function: "Catalog.load(from:)")).mebibytes == 300)
     }
 
+    @Test func aProgramThatEndedBeforeItsFirstSampleHasItsLifetimePeak() throws {
+        let file = try MprofFile(parsing: "CMDLINE /bin/true\nREADER rss\nPEAK 1.019531 1795903151.0824\n")
+        let peak = try #require(file.peak())
+        #expect(peak.mebibytes == 1.019531)
+        #expect(peak.sampledMebibytes.isNaN)
+        #expect(peak.source == .kernelHighWaterMark)
+        #expect(try MprofFile(parsing: "CMDLINE x\n").peak() == nil)
+    }
+
     @Test(arguments: [
         ("MEM 1.5 10\nMEM x 11\n", "bad.dat:2: MEM has \"x\" where the memory in MiB should be"),
         ("MEM 1.5\n", "bad.dat:1: MEM is missing the time: \"MEM 1.5\""),
