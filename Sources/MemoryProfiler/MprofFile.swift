@@ -116,7 +116,8 @@ public struct MprofFile: Sendable {
             filled += count
             let consumed = try file.parse(UnsafeRawBufferPointer(rebasing: buffer[..<filled]), &state, isEnd: false)
             let rest = filled - consumed
-            guard rest <= Self.maximumLineLength else {
+            // One byte more than the longest line: its carriage return, if it ends with CRLF.
+            guard rest <= Self.maximumLineLength + 1 else {
                 throw MprofFileError(
                     .lineTooLong, path: file.path, line: state.lineNumber + 1,
                     message: Self.tooLongMessage(UnsafeRawBufferPointer(rebasing: buffer[consumed..<filled])))

@@ -104,6 +104,29 @@ import Testing
         }
     }
 
+    /// Lines around the 1 MiB limit, read from a file in chunks and from a string at once: the same answer.
+    @Test(arguments: [-1, 0, 1], ["\n", "\r\n", ""])
+    func theLineLimitIsTheSameForFilesAndStrings(excess: Int, ending: String) throws {
+        let long = "CMDLINE " + String(repeating: "x", count: MprofFile.maximumLineLength - 8 + excess)
+        let text = "MEM 1 1\n" + long + ending
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("long-\(UUID()).dat").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let fromFile = Result { () throws(MprofFileError) in try MprofFile(path: path) }
+        let fromText = Result { () throws(MprofFileError) in try MprofFile(parsing: text, path: path) }
+        switch (fromFile, fromText) {
+        case (.success(let file), .success(let parsed)):
+            #expect(excess <= 0)
+            #expect(file.commandLine == parsed.commandLine)
+        case (.failure(let error), .failure(let parsedError)):
+            #expect(excess > 0)
+            #expect(error == parsedError)
+            #expect(error.code == .lineTooLong && error.line == 2)
+        default:
+            Issue.record("file \(fromFile), text \(fromText)")
+        }
+    }
+
     @Test func aMissingFileIsAnErrorNamingIt() {
         do {
             _ = try MprofFile(path: "/nonexistent/mprofile.dat")
