@@ -213,7 +213,15 @@ import Testing
             ])
         #expect(result.status == 0)
         #expect(result.standardError.contains("MPROF_LINE_PRECISION=many is not a number from 0 to 12; using 1"))
-        #expect(result.standardError.contains("MPROF_LINE_LIMIT_MIB=-3 is not a positive number of MiB"))
+        #expect(result.standardError.contains("MPROF_LINE_LIMIT_MIB=-3 is not a number of MiB from 0 to 2^40"))
+        // Too large for any machine (and for a byte count): refused, not a crash.
+        let huge = try runProduct("line-workload", ["loops"], environment: ["MPROF_LINE_LIMIT_MIB": "1e300"])
+        #expect(huge.status == 0)
+        #expect(huge.standardError.contains("MPROF_LINE_LIMIT_MIB=1e300 is not a number of MiB from 0 to 2^40"))
+        // Control characters in a setting are shown escaped, never sent to the terminal.
+        let escaped = try runProduct("line-workload", ["loops"], environment: ["MPROF_LINE_STYLE": "\u{1B}]0;pwned\u{07}"])
+        #expect(escaped.standardError.contains("MPROF_LINE_STYLE=\\x1B]0;pwned\\x07 is neither"))
+        #expect(!escaped.standardError.contains("\u{1B}"))
         #expect(result.standardError.contains("cannot write the line profile to /nonexistent-directory/profile.json"))
         #expect(result.standardOutput.contains("Line #    Mem usage    Increment  Occurrences"))
     }

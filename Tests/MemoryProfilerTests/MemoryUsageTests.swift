@@ -215,7 +215,8 @@ import Testing
         let workload = try Workload(["hold", "20"])
         try #require(try workload.readLine() == "ok")
         let sampler = try MemorySampler.start(
-            process: workload.id, options: .init(interval: .milliseconds(5), timeout: .seconds(30)))
+            process: workload.id, options: .init(interval: .milliseconds(5), timeout: .seconds(600)))
+        // The timeout is far away: under a full parallel run this sleep has lasted over 30 s on 2 cores.
         try await Task.sleep(for: .milliseconds(100))
         workload.process.closePipes()
         // Timed from the close: the sleep above can last seconds while parallel tests hold the task pool.
