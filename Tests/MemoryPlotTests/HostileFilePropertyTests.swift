@@ -48,6 +48,26 @@ import Testing
         }
     }
 
+    /// Times that go backwards, a single sample, all at one time: every point lands inside the plot area, in
+    /// file order (the plot area of a 960×540 picture runs from x = 72 to 936).
+    @Test(arguments: [
+        ("MEM 1 100\nMEM 5 50\nMEM 3 75\n", 3), ("MEM 1 1000000\nMEM 2 0\n", 2), ("MEM 42 1700000000\n", 1),
+        ("MEM 1 5\nMEM 9 5\nMEM 4 5\n", 3), ("MEM 0 1\nMEM 0 2\n", 2),
+    ])
+    func everyPointIsDrawnInsideThePlot(text: String, count: Int) throws {
+        let svg = MemoryPlot(files: [try MprofFile(parsing: text)]).svg()
+        let curve = try #require(svg.split(separator: "\n").first { $0.contains("class=\"curve\"") })
+        let points = try #require(curve.split(separator: "points=\"").last?.split(separator: "\"").first)
+        let pairs = points.split(separator: " ").map { $0.split(separator: ",").compactMap { Double($0) } }
+        #expect(pairs.count == count)
+        for pair in pairs {
+            #expect(pair.count == 2 && (72...936).contains(pair[0]) && (48...484).contains(pair[1]), "\(pairs)")
+        }
+        if text == "MEM 1 100\nMEM 5 50\nMEM 3 75\n" {
+            #expect(pairs.map { $0[0] } == [936, 72, 504], "drawn in file order over 50…100 s")
+        }
+    }
+
     // MARK: Checks
 
     static func expectPeak(of file: MprofFile, equals expected: Double?, text: String) {
