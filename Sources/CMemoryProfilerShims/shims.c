@@ -69,7 +69,10 @@ int cmp_flush_standard_output(void) {
 int cmp_open_standard_descriptors(void) {
     for (int descriptor = 0; descriptor <= 2; descriptor++) {
         if (fcntl(descriptor, F_GETFD) >= 0 || errno != EBADF) continue;
-        int opened = open("/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY);
+        // Standard output on /dev/full: output with nowhere to go fails visibly rather than vanishing.
+        const char *path = descriptor == 0 ? "/dev/null" : descriptor == 1 ? "/dev/full" : "/dev/null";
+        int opened = open(path, descriptor == 0 ? O_RDONLY : O_WRONLY);
+        if (opened < 0 && descriptor == 1) opened = open("/dev/null", O_WRONLY);
         if (opened < 0) return -1;
         if (opened != descriptor) {
             // The lower descriptors are open, so open() returns this one; anything else is a surprise.

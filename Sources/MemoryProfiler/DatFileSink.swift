@@ -53,6 +53,17 @@ public final class DatFileSink: MemorySampleSink {
     /// True when opening created the file; false when it appends to a file that was there.
     public var createdFile: Bool { appender.created }
 
+    /// True when the file has been removed since it was opened (by `rm`, say): what is written since is lost.
+    public var fileWasRemoved: Bool { appender.isUnlinked }
+
+    /// Cuts a file this sink did not create back to its size when opened, when nothing but `bytes` of this
+    /// sink's own records were appended since: for a recording that ends before it began.
+    ///
+    /// - Returns: Whether the file was cut back.
+    package func undoAppends(_ bytes: Int) -> Bool {
+        appender.undoAppends(bytes)
+    }
+
     /// The first write that failed (a full disk, say), or nil when every record was written.
     public var failure: MemoryError? { state.withLock { $0.failure } }
 

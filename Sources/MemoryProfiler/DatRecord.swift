@@ -23,7 +23,7 @@ public enum DatRecord: Hashable, Sendable {
     public var line: String {
         switch self {
         case .commandLine(let arguments):
-            return "CMDLINE " + arguments.map(Self.quoted).joined(separator: " ")
+            return Self.capped("CMDLINE " + arguments.map(Self.quoted).joined(separator: " "))
         case .memory(let memory, let wallClock):
             return "MEM \(DecimalFormat.fixed(memory.mebibytes, decimals: 6)) \(DecimalFormat.fixed(wallClock, decimals: 4))"
         case .child(let process, let memory, let wallClock):
@@ -44,6 +44,20 @@ public enum DatRecord: Hashable, Sendable {
             if let level = record.level { fields.append(String(level)) }
             return fields.joined(separator: " ")
         }
+    }
+
+    /// The longest `CMDLINE` record written: a command line can be up to the kernel's argument limit (2 MiB and
+    /// more), far over what a reader takes as one line (1 MiB), so a longer one is cut, saying so.
+    static let maximumCommandLineBytes = 256 * 1024
+
+    private static func capped(_ line: String) -> String {
+        let utf8 = line.utf8
+        guard utf8.count > maximumCommandLineBytes else { return line }
+        var end = utf8.index(utf8.startIndex, offsetBy: maximumCommandLineBytes)
+        // Cut on a character boundary.
+        while end > utf8.startIndex, String.Index(end, within: line) == nil { end = utf8.index(before: end) }
+        let kept = String(line[..<end])
+        return kept + " …(\(utf8.count - kept.utf8.count) more bytes)"
     }
 
     /// A function name as one field: memory_profiler splits records on blanks, so blanks become `_`.

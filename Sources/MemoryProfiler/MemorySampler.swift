@@ -205,6 +205,8 @@ extension MemorySampler {
         var missed = 0
         var notes: [String] = []
         var end = MemoryTrace.End.stopped
+        /// The reading that stopped sampling, when it failed for a reason other than the process's exit.
+        var failure: MemoryError?
         var alive = true
         var samplerCPUTime = Duration.zero
         private var childMemory = MemorySize.zero
@@ -226,6 +228,8 @@ extension MemorySampler {
             startMonotonic = Clocks.monotonicNanoseconds()
             options.sink?.begin(process: process, startWallClock: startWallClock)
             guard sample(atMonotonic: startMonotonic) else {
+                // A reader that fails is an error of its own, not a process that exited.
+                if let failure { throw failure }
                 throw MemoryError(.processExited, "process \(process) exited before sampling started", process: process)
             }
         }
@@ -263,6 +267,8 @@ extension MemorySampler {
                 if error.code == .processExited || error.code == .noSuchProcess {
                     end = .processExited
                 } else {
+                    failure = error
+                    end = .readerFailed
                     notes.append("sampling stopped: \(error)")
                 }
                 return false

@@ -49,6 +49,9 @@ public struct MemoryTrace: Sendable {
         case timeout
         /// The measured process exited.
         case processExited
+        /// A reading failed for another reason (a `ps` that stopped answering, say); ``MemoryTrace/notes`` says
+        /// which. The trace holds the samples until then.
+        case readerFailed
     }
 
     /// A series of samples of one descendant process.

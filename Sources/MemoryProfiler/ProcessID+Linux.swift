@@ -106,6 +106,31 @@ extension ProcessID {
         statFields(of: process)?.first
     }
 
+    /// Whether the process has waited for a child of its own: the page faults of its waited-for children
+    /// (`cminflt` and `cmajflt` in `/proc/PID/stat`) are not zero — any program that ran faults pages in. Readable
+    /// for a zombie until it is reaped, which is what `mprof run` needs: the kernel's lifetime peak of a process
+    /// includes the children it waited for. Nil when the file cannot be read.
+    package static func hasWaitedForChildren(_ process: ProcessID) -> Bool? {
+        guard let fields = statFields(of: process), fields.count > 10, let minor = UInt(fields[8]),
+            let major = UInt(fields[10])
+        else { return nil }
+        return minor > 0 || major > 0
+    }
+
+    /// The process a thread belongs to (`Tgid` in `/proc/TID/status`): itself for a process's main thread, and
+    /// for a thread ID (which `/proc` also answers to) the process that holds it. Nil when it cannot be read.
+    package static func threadGroup(of thread: ProcessID) -> ProcessID? {
+        guard let status = readSmallFile("/proc/\(thread.rawValue)/status") else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("Tgid:") {
+            let digits = line.dropFirst("Tgid:".count).filter { $0 != " " && $0 != "\t" }
+            guard let value = Int32(digits), value > 0 else {
+                return nil
+            }
+            return ProcessID(value)
+        }
+        return nil
+    }
+
     /// Whether the process is a kernel thread (`PF_KTHREAD` in the flags of `/proc/PID/stat`).
     static func isKernelThread(_ process: ProcessID) -> Bool {
         let kernelThreadFlag: UInt = 0x0020_0000

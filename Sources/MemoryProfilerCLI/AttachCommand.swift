@@ -36,7 +36,10 @@ struct AttachCommand: ParsableCommand {
         if ProcessID.state(of: process) == "Z" {
             throw CLIError("process \(process) has exited (a zombie, not yet reaped by its parent): nothing to record")
         }
+        // mprof reports the end of the recording even when nobody reads its standard error any more.
+        signal(SIGPIPE, SIG_IGN)
         let recording = try Recording(options: options, commandLine: [String(process.rawValue)])
+        try recording.writeHeader()
         StandardError.write("mprof: Sampling memory every \(options.intervalText)")
         StandardError.write("mprof: attaching to process \(process); recording to \(TerminalText.escaped(recording.path))")
         // Ctrl-C (or SIGTERM) ends the recording the way the target's exit does: with the last sample and the
@@ -46,7 +49,13 @@ struct AttachCommand: ParsableCommand {
         for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&stopSignals, signal) }
         pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
         defer { pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil) }
-        let sampler = try recording.start(process)
+        let sampler: MemorySampler?
+        do {
+            sampler = try recording.start(process)
+        } catch {
+            recording.abandon()
+            throw error
+        }
         var interrupted = false
         var poll = timespec(tv_sec: 0, tv_nsec: 100_000_000)
         while let sampler, !sampler.isFinished {
@@ -59,12 +68,12 @@ struct AttachCommand: ParsableCommand {
         if interrupted { StandardError.write("mprof: recording stopped") }
         let peak = recording.recordExitPeak(nil, trace: trace)
         guard let trace, trace.sampleCount > 0 else {
-            recording.removeIfEmpty()
+            recording.abandon()
             throw CLIError("process \(process) exited before the first sample: nothing recorded")
         }
         StandardError.write(recording.summary(of: trace, peak: peak))
         if trace.end == .processExited { StandardError.write("mprof: process \(process) exited") }
-        try recording.checkWrites()
+        try recording.check(trace)
     }
 
     /// A PID, or the one process with that exact name.
@@ -77,8 +86,13 @@ struct AttachCommand: ParsableCommand {
             } catch {
                 throw CLIError(error.message)
             }
+            // /proc answers to thread IDs too, but memory and exit belong to the whole process.
+            if let group = ProcessID.threadGroup(of: process), group != process {
+                throw CLIError("\(process) is a thread of process \(group): attach to \(group)")
+            }
             return process
         }
+        guard !target.isEmpty else { throw CLIError("the process name is empty: give a PID or a name") }
         let matches = ProcessID.processes(named: target)
         switch matches.count {
         case 0:

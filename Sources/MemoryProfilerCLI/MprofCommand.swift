@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import MemoryProfiler
 
 import ArgumentParser
@@ -28,18 +31,55 @@ public struct MprofCommand: ParsableCommand {
         StandardStreams.openMissing()
         do {
             var command = try parseAsRoot()
+            try Self.requireUTF8Arguments(except: (command as? RunCommand).map { $0.program.count } ?? 0)
             try command.run()
             try StandardStreams.flushOutput()
         } catch {
-            if (try? StandardStreams.flushOutput()) == nil, Self.isSuccess(error) {
-                exit(withError: CLIError("cannot write to standard output"))
+            if Self.isSuccess(error) {
+                // --help and --version: print them here, so that a failed write is seen.
+                let message = Self.fullMessage(for: error)
+                if !message.isEmpty { print(message) }
+                do {
+                    try StandardStreams.flushOutput()
+                } catch {
+                    exit(withError: CLIError(error.message))
+                }
+                Glibc.exit(0)
             }
             exit(withError: error)
         }
     }
 
+    /// File names, options and process names are read as UTF-8, and Swift replaces other bytes: a name that is
+    /// not UTF-8 would silently become another name. Only the program `mprof run` starts, and its arguments
+    /// (the last `passedOn` arguments), are passed on byte for byte.
+    private static func requireUTF8Arguments(except passedOn: Int) throws {
+        let count = Int(CommandLine.argc)
+        for index in 1..<max(count - passedOn, 1) {
+            guard let argument = CommandLine.unsafeArgv[index] else { continue }
+            let bytes = UnsafeRawBufferPointer(start: argument, count: strlen(argument))
+            var decoder = UTF8()
+            var iterator = bytes.makeIterator()
+            var valid = true
+            decoding: while true {
+                switch decoder.decode(&iterator) {
+                case .scalarValue: continue
+                case .emptyInput: break decoding
+                case .error:
+                    valid = false
+                    break decoding
+                }
+            }
+            if !valid {
+                throw CLIError(
+                    "argument \(TerminalText.escaped(Array(bytes)[...])) is not UTF-8: mprof reads file and process "
+                        + "names as UTF-8 (rename the file, or name it through a link)")
+            }
+        }
+    }
+
     private static func isSuccess(_ error: any Error) -> Bool {
-        (error as? ExitCode).map { $0.isSuccess } ?? false
+        exitCode(for: error).isSuccess
     }
 }
 

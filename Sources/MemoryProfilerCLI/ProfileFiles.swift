@@ -94,8 +94,9 @@ enum ProfileFiles {
                 }
                 file = profiles[position]
             } else {
+                // lstat: a dangling symbolic link is still a file to name (and to remove).
                 var status = stat()
-                guard stat(argument, &status) == 0 else {
+                guard lstat(argument, &status) == 0 else {
                     throw CLIError("no such file: \(TerminalText.escaped(argument))")
                 }
                 file = argument
@@ -134,6 +135,10 @@ enum ProfileFiles {
                 let what = kind == S_IFDIR ? "a directory" : "not a regular file"
                 throw CLIError("refusing to remove \(TerminalText.escaped(file)): \(what) (mprof removes only profiles)")
             }
+            if kind == S_IFREG && isBeingRecorded(file) {
+                throw CLIError(
+                    "refusing to remove \(TerminalText.escaped(file)): a recording is writing to it (mprof run or attach)")
+            }
         }
         if dryRun {
             print("Files to be removed: ")
@@ -143,5 +148,14 @@ enum ProfileFiles {
         for file in files where unlink(file) != 0 {
             throw CLIError("cannot remove \(TerminalText.escaped(file)): \(ErrnoText.describe(errno))")
         }
+    }
+
+    /// Whether a running recording holds the file: `mprof run`, `attach` and programs adding `FUNC` records
+    /// hold a shared `flock` on it while they write.
+    private static func isBeingRecorded(_ file: String) -> Bool {
+        let descriptor = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        return flock(descriptor, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK
     }
 }

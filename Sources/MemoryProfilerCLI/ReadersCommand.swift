@@ -32,8 +32,9 @@ struct ReadersCommand: ParsableCommand {
     var format: OutputFormat = .table
 
     func validate() throws {
-        guard count > 0 else { throw ValidationError("--count must be at least 1") }
-        guard repeats > 0 else { throw ValidationError("--repeats must be at least 1") }
+        // Bounded so that a benchmark always ends: 10 million `ps` readings would already take hours.
+        guard (1...10_000_000).contains(count) else { throw ValidationError("--count must be from 1 to 10000000") }
+        guard (1...1000).contains(repeats) else { throw ValidationError("--repeats must be from 1 to 1000") }
     }
 
     func run() throws {
@@ -51,6 +52,11 @@ struct ReadersCommand: ParsableCommand {
             print(ReaderRow.table(rows, process: process, count: count, repeats: repeats, bench: bench))
         }
         if rows.allSatisfy({ $0.error != nil }) { throw ExitCode.failure }
+        // A process that is gone by the end gave an incomplete answer: say so in the status too.
+        if process != .current, (try? ProcessID.requireExistence(of: process)) == nil {
+            StandardError.write("Error: process \(process) exited while it was being read")
+            throw ExitCode.failure
+        }
     }
 }
 

@@ -8,14 +8,14 @@ struct Recording {
     let options: RecordingOptions
     let sink: DatFileSink
     let path: String
-    /// The size of the header records, which is all a created file holds until the first sample.
+    private let header: [DatRecord]
+    /// The size of the header records.
     private let headerBytes: Int
 
-    /// Opens the output file and writes the header records: `-o` appends to the file or creates it; without
-    /// `-o`, a new `mprofile_<time>.dat` is created (never an existing one).
+    /// Opens the output file: `-o` appends to the file or creates it; without `-o`, a new
+    /// `mprofile_<time>.dat` is created (never an existing one). Nothing is written until ``writeHeader()``.
     ///
-    /// - Throws: ``CLIError`` when the file cannot be opened or the header cannot be written (a file this
-    ///   recording created is then removed).
+    /// - Throws: ``CLIError`` when the file cannot be opened.
     init(options: RecordingOptions, commandLine: [String]) throws {
         self.options = options
         // Summed high-water marks of several processes are an upper bound, not a peak: no PEAK records.
@@ -30,11 +30,29 @@ struct Recording {
             throw CLIError(TerminalText.escaped(error.message))
         }
         path = sink.path
-        let header: [DatRecord] = [.commandLine(commandLine), .reader(options.backend.reader.rawValue)]
+        header = [.commandLine(commandLine), .reader(options.backend.reader.rawValue)]
         headerBytes = header.reduce(0) { $0 + $1.line.utf8.count + 1 }
+    }
+
+    /// Writes the header records (`CMDLINE`, `READER`): once the program has started, so that a program that
+    /// cannot start adds nothing to an existing file.
+    ///
+    /// - Throws: ``CLIError`` when they cannot be written; the file is then left as it was.
+    func writeHeader() throws {
         guard sink.write(header[0]), sink.write(header[1]) else {
-            removeIfEmpty()
+            abandon()
             throw CLIError("nothing recorded: \(TerminalText.escaped(sink.failure?.message ?? "cannot write \(path)"))")
+        }
+    }
+
+    /// Leaves the file as it was before this recording, for a recording that ended before it began: a file it
+    /// created and that holds no more than the header is removed; an existing file is cut back when nothing but
+    /// the header was added to it.
+    func abandon() {
+        if sink.createdFile {
+            removeIfEmpty()
+        } else {
+            _ = sink.undoAppends(headerBytes)
         }
     }
 
@@ -61,12 +79,15 @@ struct Recording {
 
     /// The program's lifetime peak as `wait4` reported it.
     struct LifetimePeak {
-        /// `ru_maxrss` in bytes: the program's and its waited-for children's largest resident set.
+        /// `ru_maxrss` in bytes: the largest resident set of the program and of the children it waited for.
         var bytes: Int
-        /// True when the count is the program's own (started through mprof-spawn); false when it began at
+        /// True when the count began with the program (started through mprof-spawn); false when it began at
         /// mprof's own high-water mark, `launcherPeak`, and so tells nothing below it.
         var isOwn: Bool
         var launcherPeak: Int
+        /// Whether the program waited for children of its own, whose peaks the count includes: then it is not
+        /// the program's peak. Nil when unknown.
+        var waitedForChildren: Bool?
     }
 
     /// Records the program's lifetime peak that `wait4` reported when it is above everything sampled: the last
@@ -74,12 +95,12 @@ struct Recording {
     /// ended before the first sample. Returns the peak to report.
     ///
     /// The kernel's figure is resident memory, so it is written to `rss` files only. It includes the children
-    /// the program waited for, so it is not used when descendants are recorded (`-C`, `-M`) or were seen.
+    /// the program waited for, so it is used only for a program that waited for none (and never with `-C`, `-M`).
     func recordExitPeak(_ lifetime: LifetimePeak?, trace: MemoryTrace?) -> (MemorySize, String)? {
         let sampled = trace.flatMap { $0.sampleCount > 0 ? ($0.peak, Self.describe($0.peakSource)) : nil }
         let sawChildren = !(trace?.children.isEmpty ?? true)
         guard options.backend.reader == .rss, !options.includeChildren, !options.multiprocess, !sawChildren,
-            let lifetime, lifetime.isOwn || lifetime.bytes > lifetime.launcherPeak,
+            let lifetime, lifetime.waitedForChildren == false, lifetime.isOwn || lifetime.bytes > lifetime.launcherPeak,
             lifetime.bytes > (sampled?.0.bytes ?? 0)
         else {
             return sampled
@@ -89,7 +110,7 @@ struct Recording {
         let source =
             sampled == nil
             ? "the kernel's lifetime peak: the program ended before the first sample"
-            : "the kernel's lifetime peak, which includes children the program waited for"
+            : "the kernel's lifetime peak"
         return (peak, source)
     }
 
@@ -112,15 +133,29 @@ struct Recording {
         let samples = count == 0 ? "no sample" : count == 1 ? "1 sample" : "\(count) samples"
         var text = "mprof: peak \(memory.formatted(precision: 1)) (\(source)), \(samples) in \(file)"
         if trace?.end == .timeout { text += "; recording stopped at the timeout" }
-        if sink.failure != nil { text += " (incomplete: writing failed)" }
+        if problem(of: trace) != nil { text += " (incomplete: see below)" }
         return text
     }
 
-    /// Reports a failed write, which makes the recording's exit status non-zero.
-    func checkWrites() throws {
-        if let failure = sink.failure {
-            throw CLIError("the recording is incomplete: \(TerminalText.escaped(failure.message))")
+    /// What went wrong during the recording: a reading that failed and stopped sampling, a failed write, or
+    /// the file removed (by `rm`, say) while samples were still being written to it. Nil when all went well.
+    func problem(of trace: MemoryTrace?) -> String? {
+        if let trace, trace.end == .readerFailed {
+            let reason = trace.notes.last.map { ": \(TerminalText.escaped($0))" } ?? ""
+            return "the recording stopped before the program ended\(reason)"
         }
+        if let failure = sink.failure {
+            return "the recording is incomplete: \(TerminalText.escaped(failure.message))"
+        }
+        if sink.fileWasRemoved {
+            return "\(TerminalText.escaped(path)) was removed while it was being recorded: the samples are lost"
+        }
+        return nil
+    }
+
+    /// Reports ``problem(of:)``, which makes the recording's exit status non-zero.
+    func check(_ trace: MemoryTrace?) throws {
+        if let problem = problem(of: trace) { throw CLIError(problem) }
     }
 
     private static func wallClock() -> Double {

@@ -42,6 +42,8 @@ struct RunCommand: ParsableCommand {
     }
 
     func validate() throws {
+        // `mprof run -h` asks for help, as memory_profiler's does, rather than for a program named -h.
+        if program == ["-h"] || program == ["--help"] { throw CleanExit.helpRequest(self) }
         guard !program.isEmpty else { throw ValidationError("A program to run must be provided: mprof run PROGRAM [ARGUMENTS…]") }
         if python {
             throw ValidationError(
@@ -50,15 +52,34 @@ struct RunCommand: ParsableCommand {
         if attach && program.count != 1 { throw ValidationError("--attach takes one PID or process name") }
     }
 
+    /// The program and its arguments as the bytes mprof was given: Swift's `CommandLine.arguments` replaces
+    /// bytes that are not UTF-8, and a program must receive its arguments unchanged.
+    var programBytes: [[UInt8]] {
+        let count = Int(CommandLine.argc)
+        guard count >= program.count else { return program.map { Array($0.utf8) } }
+        let raw = (count - program.count..<count).map { index -> [UInt8] in
+            guard let argument = CommandLine.unsafeArgv[index] else { return [] }
+            return Array(UnsafeRawBufferPointer(start: argument, count: strlen(argument)))
+        }
+        // The tail of argv is the program only if it reads as the same text.
+        guard raw.map({ String(decoding: $0, as: UTF8.self) }) == program else { return program.map { Array($0.utf8) } }
+        return raw
+    }
+
     func run() throws {
         if attach {
             try AttachCommand.record(target: program[0], options: recording)
             return
         }
-        let executable = try Self.locate(program[0])
+        // A signal sent from here on is passed to the program once it runs, rather than ending mprof half-way.
+        SignalForwarding.holdSignals()
+        // mprof reports how the program ended even when nobody reads its standard error any more.
+        signal(SIGPIPE, SIG_IGN)
+        let arguments = programBytes
+        let name = TerminalText.escaped(arguments[0][...])
+        let executable = try Self.locate(arguments[0])
         let launcher = Self.launcherPath()
         let recording = try Recording(options: recording, commandLine: program)
-        let name = TerminalText.escaped(program[0])
         StandardError.write("mprof: Sampling memory every \(recording.options.intervalText)")
         StandardError.write("mprof: running new process; recording to \(TerminalText.escaped(recording.path))")
         if launcher == nil {
@@ -67,21 +88,21 @@ struct RunCommand: ParsableCommand {
                     + "smaller than mprof cannot be told from mprof's own and is left out (install both files together)")
         }
 
-        SignalForwarding.holdSignals()
         let child: ChildProcess
         do {
             let environment = [MemoryTimestamps.outputFileVariable: recording.absolutePath]
             if let launcher {
                 child = try ChildProcess.spawnAdopting(
-                    through: launcher, executable, arguments: Array(program.dropFirst()), environment: environment)
+                    through: launcher, executable, arguments: Array(arguments.dropFirst()), environment: environment)
             } else {
                 child = try ChildProcess.spawn(
-                    executable, arguments: Array(program.dropFirst()), environment: environment)
+                    String(decoding: executable, as: UTF8.self),
+                    arguments: program.dropFirst().map { $0 }, environment: environment)
             }
         } catch {
             SignalForwarding.stop()
-            recording.removeIfEmpty()
-            StandardError.write("Error: cannot run \(name): \(TerminalText.escaped(error.message))")
+            recording.abandon()
+            StandardError.write("Error: cannot run \(name): \(Self.explain(error, executable: executable))")
             // As a shell does: 127 for a program that is not there, 126 for one that cannot be executed.
             throw ExitCode(error.errno == ENOENT ? 127 : 126)
         }
@@ -90,17 +111,21 @@ struct RunCommand: ParsableCommand {
 
         let sampler: MemorySampler?
         do {
+            try recording.writeHeader()
             sampler = try recording.start(child.id)
         } catch {
             // The program must not run on unrecorded: stop it before reporting.
             SignalForwarding.stop()
             kill(child.id.rawValue, SIGKILL)
             _ = try? child.wait()
+            recording.abandon()
             throw error
         }
         // Stop sampling the moment the program ends, rather than at the next sample's deadline.
         child.waitUntilExited()
         let trace = sampler?.stop()
+        // Read while the program is a zombie: whether it waited for children, whose peaks wait4 includes.
+        let waitedForChildren = ProcessID.hasWaitedForChildren(child.id)
         // From here the PID may be reaped and reused: no more forwarding.
         SignalForwarding.stop()
         let termination: ChildProcess.Termination
@@ -113,23 +138,55 @@ struct RunCommand: ParsableCommand {
         // mprof's mark now is at least that, so a count above it is the program's own.
         let launcherPeak = child.lifetimePeakIsOwn ? 0 : (try? MemoryProbe(.peak).read().bytes) ?? Int.max
         let lifetime = child.maximumResidentBytes.map {
-            Recording.LifetimePeak(bytes: $0, isOwn: child.lifetimePeakIsOwn, launcherPeak: launcherPeak)
+            Recording.LifetimePeak(
+                bytes: $0, isOwn: child.lifetimePeakIsOwn, launcherPeak: launcherPeak,
+                waitedForChildren: waitedForChildren)
         }
         let peak = recording.recordExitPeak(lifetime, trace: trace)
         StandardError.write(recording.summary(of: trace, peak: peak))
         switch termination {
         case .exited(0):
-            try recording.checkWrites()
+            try recording.check(trace)
             return
         case .exited(let code):
             StandardError.write("mprof: \(name) exited with status \(code)")
         case .signaled(let signal):
             StandardError.write("mprof: \(name) was killed by \(SignalForwarding.name(of: signal))")
         }
-        if let failure = recording.sink.failure {
-            StandardError.write("mprof: the recording is incomplete: \(TerminalText.escaped(failure.message))")
-        }
+        if let problem = recording.problem(of: trace) { StandardError.write("mprof: \(problem)") }
         throw ExitCode(termination.shellStatus)
+    }
+
+    /// Why the program could not start, in words that point at the cause.
+    static func explain(_ error: MemoryError, executable: [UInt8]) -> String {
+        guard let code = error.errno else { return TerminalText.escaped(error.message) }
+        switch code {
+        case ENOENT:
+            // The file is there (it was found before), so exec's ENOENT is about its #! interpreter.
+            if let interpreter = Self.interpreter(of: executable) {
+                return "its interpreter \(TerminalText.escaped(interpreter[...])) (the #! line) was not found"
+            }
+            return ErrnoText.describe(code)
+        case ENOEXEC:
+            return "not a program the kernel can run (a script needs a #! line)"
+        case ETXTBSY:
+            return "the file is open for writing (is it also the -o file?)"
+        default:
+            return ErrnoText.describe(code)
+        }
+    }
+
+    /// The interpreter named by a `#!` line at the start of the file, if it has one.
+    static func interpreter(of executable: [UInt8]) -> [UInt8]? {
+        let descriptor = CPath.with(executable) { open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes = [UInt8](repeating: 0, count: 256)
+        let count = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        guard count > 2, bytes[0] == UInt8(ascii: "#"), bytes[1] == UInt8(ascii: "!") else { return nil }
+        let line = bytes[2..<count].prefix { $0 != UInt8(ascii: "\n") }
+        let words = line.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
+        return words.first.map(Array.init)
     }
 
     static let launcherName = "mprof-spawn"
@@ -151,28 +208,31 @@ struct RunCommand: ParsableCommand {
     }
 
     /// The executable for a program name: a path as given, or the first match on PATH.
-    static func locate(_ name: String) throws -> String {
-        let shown = TerminalText.escaped(name)
-        if name.contains("/") {
+    static func locate(_ name: [UInt8]) throws -> [UInt8] {
+        let shown = TerminalText.escaped(name[...])
+        if name.contains(UInt8(ascii: "/")) {
             var status = stat()
-            guard stat(name, &status) == 0 else {
-                StandardError.write("Error: cannot run \(shown): no such file")
+            let found = CPath.with(name) { stat($0, &status) }
+            guard found == 0 else {
+                let code = errno
+                StandardError.write("Error: cannot run \(shown): \(code == ENOENT ? "no such file" : ErrnoText.describe(code))")
                 throw ExitCode(127)
             }
             guard status.st_mode & S_IFMT != S_IFDIR else {
                 StandardError.write("Error: cannot run \(shown): is a directory")
                 throw ExitCode(126)
             }
-            guard access(name, X_OK) == 0 else {
+            let executable = CPath.with(name) { access($0, X_OK) }
+            guard executable == 0 else {
                 StandardError.write("Error: cannot run \(shown): not executable (a script needs a #! line and chmod +x)")
                 throw ExitCode(126)
             }
             return name
         }
-        guard let found = ExecutableLookup.find(name) else {
+        guard name.count > 0, let found = ExecutableLookup.find(String(decoding: name, as: UTF8.self)) else {
             StandardError.write("Error: cannot run \(shown): not found on PATH")
             throw ExitCode(127)
         }
-        return found
+        return Array(found.utf8)
     }
 }

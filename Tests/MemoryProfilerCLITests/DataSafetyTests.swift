@@ -156,6 +156,138 @@ import Testing
         try target.finish()
     }
 
+    @Test func aRecordingInProgressCannotBeRemovedAndARemovedOneIsAnError() throws {
+        let directory = try TemporaryDirectory()
+        let mprof = BuiltProducts.path("mprof")
+        let recording = try ChildProcess.spawn(
+            "/bin/sh", arguments: ["-c", "cd '\(directory.path)' && exec '\(mprof)' run -o live.dat sleep 1.5"],
+            standardInput: .null, standardOutput: .null, standardError: .null)
+        for _ in 0..<100 where (try? directory.files()) != ["live.dat"] { usleep(10_000) }
+        usleep(200_000)
+        let rm = try directory.mprof(["rm", "live.dat"])
+        #expect(rm.status != 0)
+        #expect(rm.standardError.contains("a recording is writing to it"), "\(rm.standardError)")
+        #expect(try directory.mprof(["clean"]).status == 0, "live.dat is not a default name: clean leaves it")
+        #expect(try directory.files() == ["live.dat"])
+        #expect(try recording.wait() == .exited(0))
+
+        // Removed behind mprof's back (plain rm): the run says the samples are lost, and fails.
+        let removed = try runCommand(
+            "sh", ["-c", "cd '\(directory.path)' && ('\(mprof)' run -o gone.dat sleep 0.8 & sleep 0.3; rm gone.dat; wait $!)"])
+        #expect(removed.status != 0)
+        #expect(removed.standardError.contains("was removed while it was being recorded"), "\(removed.standardError)")
+    }
+
+    @Test func aProgramThatCannotStartAddsNothingToAnExistingFile() throws {
+        let directory = try TemporaryDirectory()
+        let existing = "CMDLINE earlier run\nMEM 1.000000 100.0000\n"
+        try existing.write(toFile: "\(directory.path)/e.dat", atomically: true, encoding: .utf8)
+        try Data([0x7F, 0x45, 0x4C, 0x46, 0, 1, 2]).write(to: URL(fileURLWithPath: "\(directory.path)/noexec.bin"))
+        try "#!/no/such/interpreter\necho hi\n".write(toFile: "\(directory.path)/badshebang", atomically: true, encoding: .utf8)
+        chmod("\(directory.path)/noexec.bin", 0o755)
+        chmod("\(directory.path)/badshebang", 0o755)
+        for program in ["./noexec.bin", "./badshebang"] {
+            let result = try directory.mprof(["run", "-o", "e.dat", program])
+            #expect(result.status == 126 || result.status == 127, "\(program): \(result.standardError)")
+            #expect(result.standardError.components(separatedBy: "cannot run").count == 2, "said once: \(result.standardError)")
+        }
+        let shebang = try directory.mprof(["run", "-o", "e.dat", "./badshebang"])
+        #expect(shebang.standardError.contains("its interpreter /no/such/interpreter (the #! line) was not found"))
+        #expect(try String(contentsOfFile: "\(directory.path)/e.dat", encoding: .utf8) == existing)
+
+        // The program itself as the -o file: it cannot be run while open for writing, and is left unchanged.
+        try FileManager.default.copyItem(atPath: "/bin/true", toPath: "\(directory.path)/mytrue")
+        let before = try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/mytrue"))
+        let busy = try directory.mprof(["run", "-o", "./mytrue", "./mytrue"])
+        #expect(busy.status == 126)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/mytrue")) == before)
+    }
+
+    @Test func argumentsAndEnvironmentReachTheProgramByteForByte() throws {
+        let directory = try TemporaryDirectory()
+        let mprof = BuiltProducts.path("mprof")
+        // A file name and environment variables that are not UTF-8.
+        let file = try runCommand(
+            "bash", ["-c", "cd '\(directory.path)' && printf x > $'caf\\xe9.txt' && '\(mprof)' run -o r.dat cat $'caf\\xe9.txt'"])
+        #expect(file.status == 0, "\(file.standardError)")
+        #expect(file.standardOutput == "x")
+        let environment = try runCommand(
+            "bash", ["-c", "cd '\(directory.path)' && env $'Y\\xff=1' X=$'\\xfe' '\(mprof)' run -o r.dat env "
+                + "| LC_ALL=C grep -a '^[XY]' | LC_ALL=C sort | od -An -tx1 | tr -d ' \\n'"])
+        #expect(environment.standardOutput == "583dfe0a59ff3d310a", "X=\\xfe and Y\\xff=1, unchanged")
+        // mprof's own file names must be UTF-8: another byte is an error, not a different file.
+        let name = try runCommand("bash", ["-c", "cd '\(directory.path)' && '\(mprof)' run -o $'r\\xff.dat' /bin/true"])
+        #expect(name.status != 0)
+        #expect(name.standardError.contains("is not UTF-8"))
+        #expect(try directory.files().sorted() == ["caf\u{FFFD}.txt", "r.dat"] || (try directory.files()).count == 2)
+    }
+
+    @Test func aCommandLineLongerThanALineIsCutAndTheFileStillReads() throws {
+        let file = temporaryFile("dat")
+        defer { remove(file) }
+        let long = String(repeating: "a", count: 100_000)
+        let result = try runProduct("mprof", ["run", "-o", file, "/bin/true"] + Array(repeating: long, count: 15))
+        #expect(result.status == 0, "\(result.standardError)")
+        let recorded = try MprofFile(path: file)
+        let commandLine = try #require(recorded.commandLine)
+        #expect(commandLine.utf8.count < 300_000)
+        #expect(commandLine.hasSuffix("more bytes)"))
+    }
+
+    @Test func aFailingPSIsAnErrorAndLeavesNoFile() throws {
+        let directory = try TemporaryDirectory()
+        let fake = "\(directory.path)/bin"
+        try FileManager.default.createDirectory(atPath: fake, withIntermediateDirectories: true)
+        let cases: [(script: String, says: String)] = [
+            ("echo 'ps: unrecognized option: p' >&2; exit 1", "printed no resident set size"),
+            ("echo 99999999999999999999999", "printed no resident set size"),
+            ("echo 2166051676159999", "more than any machine has"),
+        ]
+        for (script, says) in cases {
+            try "#!/bin/sh\n\(script)\n".write(toFile: "\(fake)/ps", atomically: true, encoding: .utf8)
+            chmod("\(fake)/ps", 0o755)
+            let result = try runCommand(
+                "sh", ["-c", "cd '\(directory.path)' && PATH='\(fake)':$PATH exec '\(BuiltProducts.path("mprof"))' run --backend ps /bin/sleep 0.3"])
+            #expect(result.status != 0, "\(script)")
+            #expect(result.standardError.contains(says), "\(script): \(result.standardError)")
+            #expect(try directory.files() == ["bin"], "\(script)")
+        }
+    }
+
+    @Test func mprofOutlivesAClosedPipeAndPassesTheStatusOn() throws {
+        let directory = try TemporaryDirectory()
+        let result = try runCommand(
+            "sh", ["-c", "cd '\(directory.path)' && { '\(BuiltProducts.path("mprof"))' run -o p.dat sh -c 'sleep 0.5; exit 3' 2>&1; echo $? > status; } | (sleep 0.2; head -c 10 > /dev/null)"])
+        #expect(result.status == 0)
+        #expect(try String(contentsOfFile: "\(directory.path)/status", encoding: .utf8) == "3\n")
+    }
+
+    @Test func attachRefusesAThreadIDAndAnEmptyName() throws {
+        // This test process has threads besides its main one (the test runner's).
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")
+        let thread = try #require(tasks.compactMap(Int32.init).first { $0 != getpid() }, "\(tasks)")
+        let result = try runProduct("mprof", ["attach", "-o", "/dev/null", "\(thread)"])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("is a thread of process \(getpid())"), "\(result.standardError)")
+        let empty = try runProduct("mprof", ["attach", "-o", "/dev/null", ""])
+        #expect(empty.status != 0)
+        #expect(empty.standardError.contains("the process name is empty"))
+    }
+
+    @Test func helpVersionAndOutputThatCannotBeWrittenFail() throws {
+        let mprof = BuiltProducts.path("mprof")
+        for command in ["--version", "run --help", "peak '\(ProfileFilesCommandTests.samples)/step_alloc.dat' >&-"] {
+            let result = try runCommand("sh", ["-c", "'\(mprof)' \(command) > /dev/full"])
+            #expect(result.status != 0, "\(command)")
+        }
+        let help = try runProduct("mprof", ["run", "-h"])
+        #expect(help.status == 0)
+        #expect(help.standardOutput.contains("Run a program and record its memory over time."))
+        let count = try runProduct("mprof", ["readers", "--bench", "--count", "99999999999999"])
+        #expect(count.status != 0)
+        #expect(count.standardError.contains("--count must be from 1 to 10000000"))
+    }
+
     private static func readLine(_ process: ChildProcess) -> String? {
         guard let descriptor = process.standardOutput else { return nil }
         var bytes: [UInt8] = []

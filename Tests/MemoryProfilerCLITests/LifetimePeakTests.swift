@@ -30,6 +30,17 @@ import Testing
         }
     }
 
+    @Test func theChildrenAProgramWaitedForAreNotItsPeak() throws {
+        // sh forks an 80 MiB program and waits for it: wait4's lifetime figure is the child's, not the shell's.
+        let file = temporaryFile("dat")
+        defer { remove(file) }
+        let alloc = try CAllocProgram.shared().path
+        let result = try runProduct("mprof", ["run", "-T", "0.05", "-o", file, "sh", "-c", "'\(alloc)' 80 300; sleep 0.2"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let peak = try #require(MprofFile(path: file).peak())
+        #expect(peak.mebibytes < 10, "the shell's own peak, not its child's: \(peak)")
+    }
+
     @Test func aPSSFileHoldsNoResidentSetPeak() throws {
         let file = temporaryFile("dat")
         defer { remove(file) }

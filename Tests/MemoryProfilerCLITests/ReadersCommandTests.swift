@@ -79,7 +79,7 @@ import Testing
     @Test(arguments: [
         (["readers", "--pid", "abc"], "--pid"),
         (["readers", "--reader", "vms"], "--reader"),
-        (["readers", "--bench", "--count", "0"], "--count must be at least 1"),
+        (["readers", "--bench", "--count", "0"], "--count must be from 1 to 10000000"),
     ])
     func badArgumentsAreRejectedWithAUsageMessage(arguments: [String], mentions: String) throws {
         let result = try runProduct("mprof", arguments)

@@ -28,8 +28,9 @@ int cmp_is_child_subreaper(void);
 /// error number of the failure (`ENOSPC` for `/dev/full`, say).
 int cmp_flush_standard_output(void);
 
-/// Opens `/dev/null` on each of the descriptors 0, 1 and 2 that is closed, so that no file opened later takes
-/// their place (a `.dat` file opened as descriptor 2 would receive error messages). Returns 0, or -1 with `errno`.
+/// Opens `/dev/null` on descriptors 0 and 2 and `/dev/full` on 1 when they are closed, so that no file opened
+/// later takes their place (a `.dat` file opened as descriptor 2 would receive error messages), and output
+/// written to a closed standard output fails instead of vanishing. Returns 0, or -1 with `errno`.
 int cmp_open_standard_descriptors(void);
 
 #ifdef __cplusplus

@@ -86,8 +86,9 @@ package final class ChildProcess: Sendable {
         standardError: Stream = .inherit
     ) throws(MemoryError) -> ChildProcess {
         try spawn(
-            executable, arguments: arguments, environment: environment, standardInput: standardInput,
-            standardOutput: standardOutput, standardError: standardError, descriptor3: nil)
+            Array(executable.utf8), arguments: arguments.map { Array($0.utf8) }, environment: environment,
+            standardInput: standardInput, standardOutput: standardOutput, standardError: standardError,
+            descriptor3: nil)
     }
 
     /// Starts `executable` through the `mprof-spawn` launcher at `launcher` and adopts it as a child, so that
@@ -102,12 +103,15 @@ package final class ChildProcess: Sendable {
     ///
     /// - Throws: ``MemoryError``; with ``MemoryError/errno`` `ENOENT` (code ``MemoryError/Code/unavailable``)
     ///   or another exec error when the program cannot be run.
+    ///
+    /// The executable and the arguments are bytes, passed on exactly as given (a file name need not be UTF-8).
     package static func spawnAdopting(
         through launcher: String,
-        _ executable: String,
-        arguments: [String],
+        _ executable: [UInt8],
+        arguments: [[UInt8]],
         environment: [String: String] = [:]
     ) throws(MemoryError) -> ChildProcess {
+        let shown = TerminalText.escaped(executable[...])
         var ends: [Int32] = [-1, -1]
         guard cmp_pipe_cloexec(&ends) == 0 else {
             throw MemoryError(.systemCall, "cannot create a pipe: \(ErrnoText.describe(errno))", errno: errno)
@@ -135,8 +139,9 @@ package final class ChildProcess: Sendable {
         let launcherProcess: ChildProcess
         do {
             launcherProcess = try spawn(
-                launcher, arguments: ["3", executable, executable] + arguments, environment: environment,
-                standardInput: .inherit, standardOutput: .inherit, standardError: .inherit, descriptor3: writeEnd)
+                Array(launcher.utf8), arguments: [Array("3".utf8), executable, executable] + arguments,
+                environment: environment, standardInput: .inherit, standardOutput: .inherit, standardError: .inherit,
+                descriptor3: writeEnd)
         } catch {
             close(writeEnd)
             throw error
@@ -170,24 +175,24 @@ package final class ChildProcess: Sendable {
         }
         if let forkError {
             throw MemoryError(
-                .systemCall, "cannot start \(executable): fork: \(ErrnoText.describe(forkError))", errno: forkError)
+                .systemCall, "cannot start \(shown): fork: \(ErrnoText.describe(forkError))", errno: forkError)
         }
         guard let pid else {
             throw MemoryError(
-                .systemCall, "the launcher \(launcher) failed (\(launcherEnd.description)) before starting \(executable)")
+                .systemCall, "the launcher \(launcher) failed (\(launcherEnd.description)) before starting \(shown)")
         }
         let child = ChildProcess(id: ProcessID(pid), standardInput: nil, standardOutput: nil, lifetimePeakIsOwn: true)
         if let execError {
             _ = try? child.wait()
             let code: MemoryError.Code = execError == ENOENT ? .unavailable : .systemCall
-            throw MemoryError(code, "cannot run \(executable): \(ErrnoText.describe(execError))", errno: execError)
+            throw MemoryError(code, ErrnoText.describe(execError), errno: execError)
         }
         return child
     }
 
     private static func spawn(
-        _ executable: String,
-        arguments: [String],
+        _ executable: [UInt8],
+        arguments: [[UInt8]],
         environment: [String: String],
         standardInput: Stream,
         standardOutput: Stream,
@@ -242,28 +247,40 @@ package final class ChildProcess: Sendable {
 
         if let descriptor3 { posix_spawn_file_actions_adddup2(&actions, descriptor3, 3) }
 
-        var environmentLines = environment.map { "\($0.key)=\($0.value)" }
+        // The environment is passed on byte for byte (names and values need not be UTF-8), with `environment`
+        // added or replacing variables of the same name.
+        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") }
+        let replaced = Set(environment.keys.map { Array($0.utf8) + [UInt8(ascii: "=")] })
         var index = 0
-        while let line = environ[index] {
-            let text = String(cString: line)
-            if let equals = text.firstIndex(of: "="), environment[String(text[..<equals])] == nil {
-                environmentLines.append(text)
-            }
+        while let entry = environ[index] {
             index += 1
+            let length = strlen(entry)
+            let bytes = UnsafeRawBufferPointer(start: entry, count: length)
+            if let equals = bytes.firstIndex(of: UInt8(ascii: "=")), replaced.contains(Array(bytes[...equals])) {
+                continue
+            }
+            envp.append(strdup(entry))
         }
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = environmentLines.map { strdup($0) } + [nil]
+        envp.append(nil)
+        func cString(_ bytes: [UInt8]) -> UnsafeMutablePointer<CChar>? {
+            CPath.with(bytes) { strdup($0) }
+        }
+        let argv = ([executable] + arguments).map(cString) + [nil]
         defer {
             for pointer in argv { free(pointer) }
             for pointer in envp { free(pointer) }
         }
+        guard let path = argv[0] else {
+            throw MemoryError(.systemCall, "cannot start a program: out of memory", errno: ENOMEM)
+        }
         var pid: pid_t = 0
-        let spawnFunction = executable.contains("/") ? posix_spawn : posix_spawnp
-        let result = spawnFunction(&pid, executable, &actions, &attributes, argv, envp)
+        let spawnFunction = executable.contains(UInt8(ascii: "/")) ? posix_spawn : posix_spawnp
+        let result = spawnFunction(&pid, path, &actions, &attributes, argv, envp)
         guard result == 0 else {
             for case let descriptor? in launcherEnds { close(descriptor) }
             let code: MemoryError.Code = result == ENOENT ? .unavailable : .systemCall
-            throw MemoryError(code, "cannot run \(executable): \(ErrnoText.describe(result))", errno: result)
+            throw MemoryError(
+                code, "cannot run \(TerminalText.escaped(executable[...])): \(ErrnoText.describe(result))", errno: result)
         }
         return ChildProcess(id: ProcessID(pid), standardInput: launcherEnds[0], standardOutput: launcherEnds[1])
     }
@@ -280,6 +297,26 @@ package final class ChildProcess: Sendable {
             bytes.append(contentsOf: chunk[..<count])
         }
         return bytes
+    }
+
+    /// Reads the child's standard output to its end, or until `deadline` (monotonic nanoseconds, as
+    /// `Clocks.monotonicNanoseconds()`) passes; nil when the deadline passed first.
+    package func readOutput(untilMonotonic deadline: Int64) -> [UInt8]? {
+        guard let descriptor = standardOutput else { return [] }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let remaining = (deadline &- Clocks.monotonicNanoseconds()) / 1_000_000
+            guard remaining > 0 else { return nil }
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, Int32(min(remaining, 60_000)))
+            if ready < 0 && errno == EINTR { continue }
+            if ready == 0 { continue }
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return bytes }
+            bytes.append(contentsOf: chunk[..<count])
+        }
     }
 
     /// Closes the launcher's ends of the pipes; closing again does nothing.
@@ -354,5 +391,20 @@ package enum ExecutableLookup {
             }
         }
         return nil
+    }
+}
+
+private let emptyCString: StaticString = ""
+
+/// Bytes as a NUL-terminated C string, for system calls on names that need not be UTF-8.
+package enum CPath {
+    /// Calls `body` with `bytes` followed by a NUL byte (cut at the first NUL of `bytes`, as C would read it).
+    package static func with<Result>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) -> Result) -> Result {
+        let terminated = Array(bytes.prefix { $0 != 0 }) + [0]
+        return terminated.withUnsafeBytes { buffer in
+            // A buffer of at least one byte always has an address; the empty string stands in otherwise.
+            let start = buffer.baseAddress ?? UnsafeRawPointer(emptyCString.utf8Start)
+            return body(start.assumingMemoryBound(to: CChar.self))
+        }
     }
 }

@@ -38,6 +38,31 @@ final class DatAppender: Sendable {
         self.path = path
         self.created = created
         self.descriptor = descriptor
+        var status = stat()
+        initialSize = fstat(descriptor, &status) == 0 ? Int(status.st_size) : 0
+        // A shared lock while the file is being written: `mprof rm` and `clean` take an exclusive one, and so
+        // refuse to remove a recording in progress. Advisory, and only on the open file: it never blocks a write.
+        _ = flock(descriptor, LOCK_SH | LOCK_NB)
+    }
+
+    /// The file's size when it was opened.
+    let initialSize: Int
+
+    /// True when the file has been removed (or renamed away and removed) since it was opened: records written
+    /// now go nowhere anyone can read.
+    var isUnlinked: Bool {
+        var status = stat()
+        return fstat(descriptor, &status) == 0 && status.st_nlink == 0
+    }
+
+    /// Cuts the file back to the size it had when opened, when it is exactly `appended` bytes longer — that is,
+    /// when nothing but this appender's own `appended` bytes were added since. Returns whether it did.
+    func undoAppends(_ appended: Int) -> Bool {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG,
+            Int(status.st_size) == initialSize + appended
+        else { return false }
+        return ftruncate(descriptor, off_t(initialSize)) == 0
     }
 
     /// Opens without blocking (a FIFO nobody reads fails with `ENXIO` rather than hanging), then makes writes

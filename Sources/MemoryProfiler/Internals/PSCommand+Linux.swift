@@ -8,16 +8,29 @@ enum PSCommand {
         let child = try ChildProcess.spawn(
             executable, arguments: ["-o", "rss=", "-p", String(process.rawValue)],
             standardInput: .null, standardOutput: .pipe, standardError: .null)
-        let output = child.readOutput()
+        // A ps that hangs must not hang the sampler: it gets ten seconds.
+        let output = child.readOutput(untilMonotonic: Clocks.monotonicNanoseconds() &+ 10_000_000_000)
+        if output == nil { kill(child.id.rawValue, SIGKILL) }
         child.closePipes()
         let termination = try child.wait()
+        guard let output else {
+            throw MemoryError(.unavailable, "\(executable) did not answer within 10 s", process: process)
+        }
         let kibibytes = output.withUnsafeBytes { ProcText.field(0, in: $0) }
         guard let kibibytes, termination == .exited(0) else {
             if kill(process.rawValue, 0) != 0 && errno == ESRCH {
                 throw MemoryError(.processExited, "process \(process) has exited", process: process)
             }
             throw MemoryError(
-                .unexpectedFormat, "ps printed no resident set size for PID \(process)", process: process)
+                .unexpectedFormat,
+                "\(executable) printed no resident set size for PID \(process) (\(termination.description)): "
+                    + TerminalText.quoted(output), process: process)
+        }
+        // 2^50 KiB is 1 EiB: a larger figure is not a resident set.
+        guard kibibytes <= 1 << 50 else {
+            throw MemoryError(
+                .unexpectedFormat, "\(executable) printed \(kibibytes) KiB for PID \(process), more than any machine has",
+                process: process)
         }
         // ps prints 0 for a zombie and for a kernel thread, which have no address space.
         guard kibibytes > 0 else { throw process.noAddressSpaceError() }

@@ -12,7 +12,11 @@ enum ProcText {
                     current += 1
                     value = 0
                 }
-                value = value &* 10 &+ Int(byte &- UInt8(ascii: "0"))
+                // A number too large for an Int is no reading: it fails rather than wrapping to a wrong one.
+                let (times10, overflow) = value.multipliedReportingOverflow(by: 10)
+                let (next, overflow2) = times10.addingReportingOverflow(Int(byte &- UInt8(ascii: "0")))
+                guard !overflow && !overflow2 else { return nil }
+                value = next
             } else {
                 if inNumber && current == index { return value }
                 inNumber = false
@@ -44,7 +48,8 @@ enum ProcText {
                     index += 1
                     digits += 1
                 }
-                return digits > 0 ? value : nil
+                // 18 digits always fit an Int; more would have wrapped.
+                return digits > 0 && digits <= 18 ? value : nil
             }
             guard let newline = nextNewline(in: text, from: lineStart) else { return nil }
             lineStart = newline + 1

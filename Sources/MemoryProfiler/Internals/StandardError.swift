@@ -19,8 +19,9 @@ private let systemWrite = write
 
 /// The process's standard descriptors and its buffered standard output.
 package enum StandardStreams {
-    /// Opens `/dev/null` on any of the descriptors 0–2 that is closed: call it before opening any file, so that a
-    /// program started with `2>&-` cannot have its output file opened as standard error.
+    /// Opens `/dev/null` (`/dev/full` for standard output) on any of the descriptors 0–2 that is closed: call it
+    /// before opening any file, so that a program started with `2>&-` cannot have its output file opened as
+    /// standard error, and output to a closed standard output is an error rather than lost.
     ///
     /// - Returns: False when a closed descriptor could not be opened.
     @discardableResult
