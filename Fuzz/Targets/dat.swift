@@ -43,15 +43,19 @@ private func checkSame(_ fromFile: Result<MprofFile, MprofFileError>, _ fromText
     }
 }
 
-/// The peak is the highest sample, or a `PEAK` record above it; a function's peak is never above the file's.
+/// The peak is the highest sample or `PEAK` record (with no sample at all, the highest `PEAK`, and a NaN sampled
+/// peak); a function's peak is never above the file's.
 private func checkPeaks(of file: MprofFile) {
+    let highestSample = file.samples.map(\.mebibytes).max()
+    let highestRecord = file.intervalPeaks.map(\.mebibytes).max()
     guard let peak = file.peak() else {
-        if !file.samples.isEmpty { fatalError("no peak for \(file.samples.count) samples") }
+        if highestSample != nil || highestRecord != nil { fatalError("no peak for a file with samples or PEAK records") }
         return
     }
-    let highest = file.samples.map(\.mebibytes).max()
-    if peak.sampledMebibytes != highest || peak.mebibytes < peak.sampledMebibytes || !peak.mebibytes.isFinite {
-        fatalError("peak \(peak) for samples up to \(highest ?? .nan)")
+    let expected = max(highestSample ?? -.infinity, highestRecord ?? -.infinity)
+    let sampled = highestSample.map { $0 == peak.sampledMebibytes } ?? peak.sampledMebibytes.isNaN
+    if peak.mebibytes != expected || !sampled {
+        fatalError("peak \(peak) for samples up to \(highestSample ?? .nan) and PEAK records up to \(highestRecord ?? .nan)")
     }
     for name in file.functionNames {
         if let functionPeak = file.peak(function: name), functionPeak.mebibytes > peak.mebibytes {
