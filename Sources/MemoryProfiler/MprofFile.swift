@@ -11,11 +11,14 @@ import Darwin
 /// before `CMDLINE` or between samples), a file written twice with `-o` holds several runs whose records are all
 /// read (as memory_profiler does), `FUNC` records may lack the nesting level, and unknown record types are
 /// skipped. Anything else that does not parse is an error naming the file and line, and reading stops there.
+/// Fields are separated by blanks or tabs, any number of them (memory_profiler writes one blank), and a UTF-8
+/// byte order mark at the very start of the file is skipped.
 ///
 /// Every number is checked where it is read, so that what a file holds can be computed with and drawn without
 /// overflow: numbers are plain decimals (`250.445312`, `-0`, `1.5e3`; not `nan`, `inf`, `0x10` or `1_0`),
-/// memory is from 0 to 2^40 MiB, times are from 0 to 10^11 seconds, a `FUNC` nesting level is from 0 to 10,000
-/// and a `CHLD` PID from 1 to `Int32.max`. A line may be at most 1 MiB long.
+/// memory is from 0 to 2^40 MiB, times are from 0 to 10^11 seconds, a `FUNC` nesting level is a whole number
+/// from 0 to 10,000 (with an optional sign, as Python's `int()` reads it: `+1`, `-0`) and a `CHLD` PID from 1 to
+/// `Int32.max`. A line may be at most 1 MiB long.
 ///
 /// ```swift
 /// let file = try MprofFile(path: "mprofile_20261125140000.dat")
@@ -283,7 +286,14 @@ public struct MprofFile: Sendable {
             state.lineNumber += 1
             var lineEnd = end
             if lineEnd > start && bytes[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
-            let line = UnsafeRawBufferPointer(rebasing: bytes[start..<lineEnd])
+            var lineStart = start
+            // A byte order mark, as editors on Windows save UTF-8; memory_profiler skips the line it spoils.
+            if state.lineNumber == 1, lineEnd - start >= 3, bytes[start] == 0xEF, bytes[start + 1] == 0xBB,
+                bytes[start + 2] == 0xBF
+            {
+                lineStart += 3
+            }
+            let line = UnsafeRawBufferPointer(rebasing: bytes[lineStart..<lineEnd])
             start = end + 1
             guard line.count <= Self.maximumLineLength else {
                 throw MprofFileError(.lineTooLong, path: path, line: state.lineNumber, message: Self.tooLongMessage(line))
@@ -292,7 +302,7 @@ public struct MprofFile: Sendable {
 
             // The fast path for the record that makes up nearly all of a file: `MEM <number> <number>`.
             if line.count > 4, line[0] == UInt8(ascii: "M"), line[1] == UInt8(ascii: "E"), line[2] == UInt8(ascii: "M"),
-                line[3] == UInt8(ascii: " ")
+                DatFields.isSeparator(line[3])
             {
                 var fields = DatFields(UnsafeRawBufferPointer(rebasing: line[4...]))
                 if let first = fields.next(), let second = fields.next(), fields.next() == nil,
@@ -370,11 +380,14 @@ public struct MprofFile: Sendable {
             let endTime = try time("the end time")
             var level: Int?
             if let levelField = fields.next() {
-                guard let value = DatNumber.wholeNumber(levelField, upTo: Self.maximumLevel) else {
-                    let range = DatNumber.wholeNumber(levelField, upTo: Int.max) == nil ? "" : ": from 0 to \(Self.maximumLevel)"
+                guard let value = DatNumber.integer(levelField) else {
+                    throw fail(.malformedRecord, "FUNC has \"\(TerminalText.quoted(levelField))\" where the nesting level should be")
+                }
+                guard (0...Self.maximumLevel).contains(value) else {
                     throw fail(
-                        range.isEmpty ? .malformedRecord : .outOfRange,
-                        "FUNC has \"\(TerminalText.quoted(levelField))\" where the nesting level should be\(range)")
+                        .outOfRange,
+                        "FUNC has \"\(TerminalText.quoted(levelField))\" where the nesting level should be: "
+                            + "from 0 to \(Self.maximumLevel)")
                 }
                 level = value
             }
@@ -462,7 +475,7 @@ public struct MprofFileError: Error, Sendable, Hashable, CustomStringConvertible
     }
 }
 
-/// The space-separated fields of one line.
+/// The fields of one line, separated by blanks or tabs, any number of them.
 struct DatFields {
     private let line: UnsafeRawBufferPointer
     private var position = 0
@@ -471,15 +484,22 @@ struct DatFields {
         self.line = line
     }
 
+    /// A blank or a tab. memory_profiler writes one blank; files edited by hand or by other tools have tabs
+    /// and runs of them, which mean the same.
+    @inline(__always)
+    static func isSeparator(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
+    }
+
     mutating func next() -> UnsafeRawBufferPointer? {
-        while position < line.count && line[position] == UInt8(ascii: " ") { position += 1 }
+        while position < line.count && Self.isSeparator(line[position]) { position += 1 }
         guard position < line.count else { return nil }
         let start = position
-        while position < line.count && line[position] != UInt8(ascii: " ") { position += 1 }
+        while position < line.count && !Self.isSeparator(line[position]) { position += 1 }
         return UnsafeRawBufferPointer(rebasing: line[start..<position])
     }
 
-    /// Everything after the current field and one space (a `CMDLINE`'s arguments, blanks included).
+    /// Everything after the current field and one separator (a `CMDLINE`'s arguments, blanks included).
     var rest: UnsafeRawBufferPointer? {
         let start = position < line.count ? position + 1 : line.count
         return UnsafeRawBufferPointer(rebasing: line[start...])
@@ -547,6 +567,21 @@ enum DatNumber {
             value = times10 + Int(digit)
         }
         return value
+    }
+
+    /// The value of a field written as Python's `int()` reads a plain integer: an optional `+` or `-`, then
+    /// decimal digits (no underscores, no other scripts' digits). Nil when the field is anything else; a value
+    /// beyond `Int` is `Int.max` or `Int.min`, out of any range the caller checks.
+    static func integer(_ field: UnsafeRawBufferPointer) -> Int? {
+        var digits = field
+        var negative = false
+        if let sign = field.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") {
+            negative = sign == UInt8(ascii: "-")
+            digits = UnsafeRawBufferPointer(rebasing: field[(field.startIndex + 1)...])
+        }
+        guard !digits.isEmpty, digits.allSatisfy({ Self.digit($0) != nil }) else { return nil }
+        guard let magnitude = wholeNumber(digits, upTo: Int.max) else { return negative ? Int.min : Int.max }
+        return negative ? -magnitude : magnitude
     }
 
     private static func digit(_ byte: UInt8) -> UInt8? {

@@ -97,14 +97,14 @@ import Testing
         }
     }
 
-    /// The highest `MEM` or `PEAK` memory, read with the standard library's `Double(_:)` on the fields: the
-    /// whole-file peak as memory_profiler defines it, plus this package's kernel peaks (alone when there is no
-    /// sample).
+    /// The highest `MEM` or `PEAK` memory, read with the standard library's `Double(_:)` on the fields
+    /// (separated by blanks and tabs): the whole-file peak as memory_profiler defines it, plus this package's
+    /// kernel peaks (alone when there is no sample).
     static func independentPeak(_ text: String) -> Double? {
         var samples: [Double] = []
         var peaks: [Double] = []
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let fields = line.split(separator: " ")
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard fields.count >= 2, let value = Double(fields[1].hasSuffix("\r") ? fields[1].dropLast() : fields[1]) else {
                 continue
             }
@@ -198,6 +198,7 @@ struct GeneratedFile {
             var random = SplitMix(seed)
             var line = ""
             var valid = true
+            let isFirstLine = text.isEmpty
             func memory() -> String {
                 let number = random.pick(Self.numbers)
                 if let value = number.value, value >= 0, value <= 0x1p40 { return number.text }
@@ -226,8 +227,10 @@ struct GeneratedFile {
                 line = "CHLD \(pid.0) \(memory()) \(time())"
             case 7:
                 let name = random.pick(["f", "__main__.grow", "\u{1B}]0;title\u{7}", "é", "a\u{0}b"])
+                // Python's int() reads the level: a sign is allowed, the range is checked after.
                 let level = random.pick([("", true), (" 0", true), (" 3", true), (" 10000", true), (" 10001", false),
-                                         (" -1", false), (" x", false), (" 99999999999999999999", false)])
+                                         (" -1", false), (" x", false), (" 99999999999999999999", false), (" +1", true),
+                                         (" -0", true), (" +-1", false), (" 1_0", false), (" -", false)])
                 valid = valid && level.1
                 line = "FUNC \(name) \(memory()) \(time()) \(memory()) \(time())\(level.0)"
             case 8:
@@ -237,13 +240,19 @@ struct GeneratedFile {
                 line = random.pick(["", "   ", "\t", "FUTURE record", "MEM", "PEAK 1"])
                 valid = !["MEM", "PEAK 1"].contains(line)
             case 10:
-                line = random.pick(["xyz 1 2", "\u{0}\u{0}", "mem 1 2", "\u{FEFF}MEM 1 2", "MEM 1 2 3"])
-                // memory_profiler ignores fields after the two it reads; so do we.
-                valid = line == "MEM 1 2 3"
+                line = random.pick(["xyz 1 2", "\u{0}\u{0}", "mem 1 2", "\u{FEFF}MEM 1 2", "MEM 1 2 3", "\u{200B}MEM 1 2"])
+                // memory_profiler ignores fields after the two it reads; so do we. A byte order mark is skipped at
+                // the start of the file only.
+                valid = line == "MEM 1 2 3" || (line == "\u{FEFF}MEM 1 2" && isFirstLine)
                 if valid { samples.append(1) }
             default:
                 line = "MEM 1 2"
                 samples.append(1)
+            }
+            // Fields are separated by blanks or tabs, any number of them.
+            if random.next() % 4 == 0 {
+                let separator = random.pick(["\t", "  ", " \t ", "\t\t"])
+                line = line.split(separator: " ", omittingEmptySubsequences: false).joined(separator: separator)
             }
             text += line + random.pick(["\n", "\r\n"])
             isValid = isValid && valid

@@ -5,8 +5,10 @@
 /// before it reaches standard output or standard error.
 package enum TerminalText {
     /// `text` with every control character (C0, DEL and C1) and every invalid UTF-8 byte written visibly as
-    /// `\x1B`; a backslash is doubled, so the result reads back unambiguously. Tabs and line breaks are escaped
-    /// too: the result is one line.
+    /// `\x1B`, and every invisible format character (Unicode's category Cf: the byte order mark U+FEFF, zero-width
+    /// spaces and joiners, bidirectional overrides) and line or paragraph separator as `\u{FEFF}`; a backslash is
+    /// doubled, so the result reads back unambiguously. Tabs and line breaks are escaped too: the result is one
+    /// line.
     ///
     /// For text shown as content rather than quoted (a source line, a plot's title), `keepingTabs` leaves tabs
     /// and `keepingBackslashes` leaves backslashes as they are: `print("a\n")` should read as written.
@@ -56,9 +58,18 @@ package enum TerminalText {
         quoted(Array(text.utf8), limit: limit)
     }
 
+    /// Whether `scalar` is escaped: it changes what the terminal does or shows nothing where it stands.
+    ///
+    /// Format characters (Cf) include the bidirectional controls (U+202A–U+202E, U+2066–U+2069) that make text
+    /// read in another order than it is stored, and the invisible ones (U+200B–U+200F, U+2060–U+2064, U+FEFF)
+    /// that make two different names print alike. Zero-width joiners in emoji sequences are escaped with them.
     private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}"
-            || (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value)
+        if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) { return true }
+        guard scalar.value >= 0xAD else { return false }
+        switch scalar.properties.generalCategory {
+        case .format, .lineSeparator, .paragraphSeparator: return true
+        default: return false
+        }
     }
 
     private static func hex(_ byte: UInt8) -> String {
