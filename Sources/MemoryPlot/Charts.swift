@@ -61,6 +61,9 @@ public struct ScalingChart: Sendable {
 }
 
 /// A horizontal bar chart on a logarithmic axis: what each reader's reading costs (`mprof readers --bench`).
+///
+/// Every bar is drawn. The axis spans 10^-12 to 10^300: a value beyond it (or not a number) is drawn at its
+/// end, so check values before drawing when such a value is an error.
 public struct BarChart: Sendable {
     public var title: String
     public var unit: String
@@ -70,7 +73,7 @@ public struct BarChart: Sendable {
     public init(title: String, unit: String, bars: [(label: String, value: Double)], width: Double = 960) {
         self.title = title
         self.unit = unit
-        self.bars = bars.filter { $0.value > 1e-12 && $0.value < 1e300 }
+        self.bars = bars
         self.width = width
     }
 
@@ -84,10 +87,11 @@ public struct BarChart: Sendable {
         let bottom = top + rowHeight * Double(bars.count)
         svg.element("rect", [("width", "100%"), ("height", "100%"), ("fill", "#ffffff")])
         svg.element("text", [("x", n(width / 2)), ("y", "28"), ("text-anchor", "middle"), ("font-size", "15"), ("class", "title")], content: title)
-        let low = (bars.map(\.value).min() ?? 1).exponentFloor
-        let high = max((bars.map(\.value).max() ?? 10).exponentCeiling, low * 10)
+        let values = bars.map { Self.drawable($0.value) }
+        let low = (values.min() ?? 1).exponentFloor
+        let high = max((values.max() ?? 10).exponentCeiling, low * 10)
         func xOf(_ value: Double) -> Double {
-            left + (log10(value) - log10(low)) / (log10(high) - log10(low)) * (right - left)
+            left + (log10(Self.drawable(value)) - log10(low)) / (log10(high) - log10(low)) * (right - left)
         }
         var decade = low
         svg.open("g", [("id", "x-axis"), ("text-anchor", "middle"), ("fill", "#333333")])
@@ -107,6 +111,11 @@ public struct BarChart: Sendable {
             svg.close("g")
         }
         return svg.finish()
+    }
+
+    /// `value` within the axis's widest span; NaN at its low end.
+    static func drawable(_ value: Double) -> Double {
+        value.isNaN ? 1e-12 : min(max(value, 1e-12), 1e300)
     }
 
     static func label(_ value: Double) -> String {
@@ -165,7 +174,7 @@ enum Axes {
 extension Double {
     /// The power of ten at or below the value.
     var exponentFloor: Double {
-        guard isFinite, self > 1e-12, self < 1e300 else { return 1 }
+        guard isFinite, self >= 1e-12, self <= 1e300 else { return 1 }
         var power = 1.0
         while power > self { power /= 10 }
         while power * 10 <= self { power *= 10 }

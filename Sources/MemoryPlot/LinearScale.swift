@@ -75,13 +75,20 @@ struct LinearScale {
 
     /// A tick label: as many decimals as the tick step needs, no more.
     static func label(_ value: Double, step: Double) -> String {
+        DecimalFormat.fixed(value, decimals: decimals(forStep: step))
+    }
+
+    /// The decimals that tell ticks `step` apart: 0 for 5, 1 for 0.5, 7 for 1e-7 (the steps of a 1 µs window);
+    /// at most 9.
+    static func decimals(forStep step: Double) -> Int {
+        guard step.isFinite, step > 0 else { return 0 }
         var decimals = 0
         var scaled = step
-        while decimals < 6 && abs(scaled - scaled.rounded()) > 1e-9 * max(1, abs(scaled)) {
+        while decimals < 9 && abs(scaled - scaled.rounded()) > 1e-9 * max(1, abs(scaled)) {
             scaled *= 10
             decimals += 1
         }
-        return DecimalFormat.fixed(value, decimals: decimals)
+        return decimals
     }
 }
 

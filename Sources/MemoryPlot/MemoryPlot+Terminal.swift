@@ -13,7 +13,8 @@ extension MemoryPlot {
     /// - Parameters:
     ///   - columns: The terminal's width in characters, clamped to 20…2000.
     ///   - rows: The height of the drawing area in lines, clamped to 2…200.
-    ///   - color: Use ANSI colours (only on a terminal, and never when `NO_COLOR` is set: the caller decides).
+    ///   - color: Use ANSI colours (only on a terminal, never when `NO_COLOR` is non-empty nor with `TERM=dumb`:
+    ///     the caller decides).
     public func terminal(columns: Int, rows: Int = 18, color: Bool = false) -> String {
         let columns = min(max(columns, 20), 2000)
         let rows = min(max(rows, 2), 200)
@@ -81,8 +82,11 @@ extension MemoryPlot {
             output += "\n"
         }
         output += String(repeating: " ", count: labelWidth) + "└" + String(repeating: "─", count: width) + "\n"
-        let start = DecimalFormat.fixed(timeDomain.lowerBound, decimals: 1) + " s"
-        let end = DecimalFormat.fixed(timeDomain.upperBound, decimals: 1) + " s"
+        // At least one decimal, and as many as a narrow window needs to tell its ends apart.
+        let step = LinearScale.niceStep(span: timeDomain.upperBound - timeDomain.lowerBound, count: 10)
+        let decimals = max(1, LinearScale.decimals(forStep: step))
+        let start = DecimalFormat.fixed(timeDomain.lowerBound, decimals: decimals) + " s"
+        let end = DecimalFormat.fixed(timeDomain.upperBound, decimals: decimals) + " s"
         output += String(repeating: " ", count: labelWidth + 1) + start
             + String(repeating: " ", count: max(1, width - start.count - end.count)) + end + "\n"
 

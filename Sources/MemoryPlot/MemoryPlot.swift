@@ -17,7 +17,8 @@ public struct MemoryPlot: Sendable {
     public struct Options: Sendable, Hashable {
         /// The title; nil for the command line of the first file.
         public var title: String?
-        /// Only this stretch of time, in seconds from each file's first sample.
+        /// Only this stretch of time, in seconds from each file's first sample; at least
+        /// ``MemoryPlot/minimumWindow`` long (a narrower one is widened at its end).
         public var window: ClosedRange<Double>?
         /// Draw `[` … `]` brackets for function records (single file only, as memory_profiler).
         public var showsFunctions: Bool
@@ -80,6 +81,19 @@ public struct MemoryPlot: Sendable {
     let timeDomain: ClosedRange<Double>
     let memoryDomain: ClosedRange<Double>
 
+    /// The times of all the files' samples and `PEAK` records, window or not, in seconds from each file's first
+    /// sample (the plot's time axis); nil when the files have none.
+    public let dataTimeSpan: ClosedRange<Double>?
+
+    /// Whether nothing is drawn: no sample or `PEAK` record of any file falls in the window.
+    public var isEmpty: Bool {
+        series.allSatisfy { $0.points.isEmpty && $0.envelope.isEmpty }
+    }
+
+    /// The narrowest time window drawn: one microsecond, a hundredth of the resolution of the times `mprof run`
+    /// writes (0.1 ms).
+    public static let minimumWindow = 1e-6
+
     static let palette = [
         "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
     ]
@@ -97,11 +111,18 @@ public struct MemoryPlot: Sendable {
         if let window = options.window {
             let lower = Self.clamped(window.lowerBound, -1e12...1e12, default: 0)
             let upper = Self.clamped(window.upperBound, -1e12...1e12, default: 1e12)
-            options.window = upper > lower ? lower...upper : nil
+            options.window = upper > lower ? lower...max(upper, lower + Self.minimumWindow) : nil
         }
         self.options = options
         title = options.title ?? files.first.map { ($0.commandLine ?? $0.path).trimmingBlanks } ?? "memory"
         let single = files.count == 1
+        var earliest = Double.infinity
+        var latest = -Double.infinity
+        func spans(_ time: Double) -> Double {
+            earliest = min(earliest, time)
+            latest = max(latest, time)
+            return time
+        }
         var colorIndex = 0
         func nextColor() -> String {
             defer { colorIndex += 1 }
@@ -114,13 +135,13 @@ public struct MemoryPlot: Sendable {
             func inWindow(_ time: Double) -> Bool { window.map { $0.contains(time) } ?? true }
             var main: [Point] = []
             main.reserveCapacity(file.samples.count)
-            for sample in file.samples where inWindow(sample.time - zero) {
+            for sample in file.samples where inWindow(spans(sample.time - zero)) {
                 main.append(Point(time: sample.time - zero, mebibytes: sample.mebibytes))
             }
             let peaks = file.intervalPeaks.compactMap { peak -> Point? in
                 let end = peak.end - zero
                 let start = (peak.start ?? peak.end) - zero
-                let point = Point(time: (start + end) / 2, mebibytes: peak.mebibytes)
+                let point = Point(time: spans((start + end) / 2), mebibytes: peak.mebibytes)
                 return inWindow(point.time) ? point : nil
             }
             let color = single ? "#222222" : nextColor()
@@ -139,7 +160,7 @@ public struct MemoryPlot: Sendable {
             }
             series.append(mainSeries)
             for child in file.children {
-                let childPoints = child.samples.map { Point(time: $0.time - zero, mebibytes: $0.mebibytes) }
+                let childPoints = child.samples.map { Point(time: spans($0.time - zero), mebibytes: $0.mebibytes) }
                     .filter { inWindow($0.time) }
                 guard !childPoints.isEmpty else { continue }
                 series.append(
@@ -183,13 +204,16 @@ public struct MemoryPlot: Sendable {
             }
         }
         if firstTime > lastTime { (firstTime, lastTime) = (0, 1) }
+        dataTimeSpan = earliest <= latest ? earliest...latest : nil
         if let window = options.window {
-            // The window as asked, cut at the end of the data (as memory_profiler's --window does).
-            firstTime = window.lowerBound
-            lastTime = min(window.upperBound, max(lastTime, firstTime))
+            // The window as asked, cut at the end of the data (as memory_profiler's --window does), but never
+            // narrower than the narrowest window.
+            let end = min(window.upperBound, max(lastTime, window.lowerBound))
+            timeDomain = window.lowerBound...max(end, min(window.upperBound, window.lowerBound + Self.minimumWindow))
+        } else {
+            // A single sample, or all at one time: a second from it rather than a zero-width axis.
+            timeDomain = lastTime - firstTime >= 1e-3 ? firstTime...lastTime : firstTime...(firstTime + 1)
         }
-        // A single sample, or all at one time: a second around it rather than a zero-width axis.
-        timeDomain = lastTime - firstTime >= 1e-3 ? firstTime...lastTime : firstTime...(firstTime + 1)
         let highest = max(highestPoint, calls.map { max($0.start.mebibytes, $0.end.mebibytes) }.max() ?? 0)
         memoryDomain = LinearScale.niceDomain(0, highest > 0 ? highest * 1.02 : 1)
     }

@@ -39,42 +39,65 @@ struct PeakCommand: ParsableCommand {
             } catch {
                 throw CLIError(error.description)
             }
-            let shownPath = TerminalText.escaped(path)
-            // A file with only the kernel's lifetime peak has no sample for --sampled to print.
-            guard let peak = file.peak(function: self.func), !(sampled && peak.sampledMebibytes.isNaN) else {
+            do {
+                let result = try peak(of: file)
+                results.append(result)
+                if !json { print(result.text) }
+            } catch {
                 failed = true
-                if !json { print("\(shownPath)\tNaN MiB") }
-                if let function = self.func, !file.functionNames.contains(function) {
-                    let names = file.functionNames
-                    let known =
-                        names.isEmpty
-                        ? "none"
-                        : names.prefix(20).map { TerminalText.quoted($0) }.joined(separator: ", ")
-                            + (names.count > 20 ? " and \(names.count - 20) more" : "")
-                    StandardError.write(
-                        "Error: \(shownPath) has no function \(TerminalText.quoted(function)) (its functions: \(known))")
-                } else {
-                    let during = self.func.map { " during \(TerminalText.quoted($0))" } ?? ""
-                    StandardError.write("Error: \(shownPath) has no memory samples\(during)")
-                }
-                continue
+                // memory_profiler's answer for a function the file does not have; any other failure prints nothing.
+                if !json, error.isUnknownFunction { print("\(TerminalText.escaped(path))\tNaN MiB") }
+                StandardError.write("Error: \(error.message)")
             }
-            let children = file.children.map { series in
-                PeakResult.Child(pid: series.process.rawValue, peakMebibytes: series.samples.map(\.mebibytes).max() ?? 0)
-            }
-            let result = PeakResult(
-                file: path, function: self.func, peakMebibytes: sampled ? peak.sampledMebibytes : peak.mebibytes,
-                sampledPeakMebibytes: peak.sampledMebibytes.isNaN ? nil : peak.sampledMebibytes,
-                source: sampled ? .samples : peak.source, children: children)
-            results.append(result)
-            if !json { print(result.text) }
         }
-        if json {
+        // All or nothing: a script reading the JSON sees every file's peak, or no JSON and a failing status.
+        if json && !failed {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(results), as: UTF8.self))
         }
         if failed { throw ExitCode.failure }
+    }
+
+    /// Why a file has no peak to print.
+    struct NoPeak: Error {
+        var message: String
+        /// `--func` names a function the file has no record of.
+        var isUnknownFunction: Bool
+    }
+
+    private func peak(of file: MprofFile) throws(NoPeak) -> PeakResult {
+        let shownPath = TerminalText.escaped(file.path)
+        if let function = self.func, !file.functionNames.contains(function) {
+            let names = file.functionNames
+            let known =
+                names.isEmpty
+                ? "none"
+                : names.prefix(20).map { TerminalText.quoted($0) }.joined(separator: ", ")
+                    + (names.count > 20 ? " and \(names.count - 20) more" : "")
+            throw NoPeak(
+                message: "\(shownPath) has no function \(TerminalText.quoted(function)) (its functions: \(known))",
+                isUnknownFunction: true)
+        }
+        let during = self.func.map { " during \(TerminalText.quoted($0))" } ?? ""
+        guard let peak = file.peak(function: self.func) else {
+            throw NoPeak(message: "\(shownPath) has no memory samples\(during)", isUnknownFunction: false)
+        }
+        // A file with only the kernel's lifetime peak has no sample for --sampled to print.
+        guard !(sampled && peak.sampledMebibytes.isNaN) else {
+            throw NoPeak(
+                message: "\(shownPath) has no memory samples\(during), only the kernel's lifetime peak "
+                    + "(\(PeakResult.mebibytes(peak.mebibytes)) MiB): the program ended before the first sample; "
+                    + "leave out --sampled to print it",
+                isUnknownFunction: false)
+        }
+        let children = file.children.map { series in
+            PeakResult.Child(pid: series.process.rawValue, peakMebibytes: series.samples.map(\.mebibytes).max() ?? 0)
+        }
+        return PeakResult(
+            file: file.path, function: self.func, peakMebibytes: sampled ? peak.sampledMebibytes : peak.mebibytes,
+            sampledPeakMebibytes: peak.sampledMebibytes.isNaN ? nil : peak.sampledMebibytes,
+            source: sampled ? .samples : peak.source, children: children)
     }
 }
 

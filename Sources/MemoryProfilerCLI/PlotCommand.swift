@@ -12,8 +12,10 @@ struct PlotCommand: ParsableCommand {
             Draws each file from its own time zero: the memory curve, the peak (the kernel's true peak when the \
             file has PEAK records, with the envelope of true peaks), function brackets labelled with their \
             duration, and one curve per child with -M files. Without -o the picture is written beside the \
-            newest profile (mprofile_….svg). The format follows -o's extension: .svg, .html or .png (PNG needs \
-            rsvg-convert, from Debian's librsvg2-bin).
+            newest profile (mprofile_….svg); a profile read from a pipe (/dev/stdin, <(…)) needs -o. The format \
+            follows -o's extension: .svg, .html or .png (PNG needs rsvg-convert, from Debian's librsvg2-bin). A \
+            regular file is replaced whole, through a temporary file; a symbolic link or a device is written \
+            through, as the shell's > writes.
             """
     )
 
@@ -49,17 +51,19 @@ struct PlotCommand: ParsableCommand {
         let dimensions = try parsedSize()
         let window = try parsedWindow()
         var files: [MprofFile] = []
-        for path in paths {
+        var firstIsRegularFile = false
+        for (index, path) in paths.enumerated() {
             let reader: FileReader
             do {
                 reader = try FileReader(path: path)
             } catch {
                 throw CLIError("\(TerminalText.escaped(path)): \(error.message)")
             }
+            if index == 0 { firstIsRegularFile = reader.regularFileSize != nil }
             // One read of each file, so that a FIFO is not consumed by a look at what it holds.
             if paths.count == 1, try Self.startsLikeJSON(reader) {
-                let destination = output ?? Self.defaultOutput(for: path)
-                try OutputFile.checkNotAnInput(destination, inputs: paths)
+                let destination = try output ?? Self.defaultOutput(for: path, isRegularFile: firstIsRegularFile)
+                try PictureFile.checkNotAnInput(destination, inputs: paths)
                 let chart = try JSONChart.load(reader, title: title)
                 guard destination.lowercased().hasSuffix(".svg") || destination.lowercased().hasSuffix(".png") else {
                     throw CLIError("charts of JSON data are written as .svg or .png, not \(TerminalText.escaped(destination))")
@@ -67,7 +71,7 @@ struct PlotCommand: ParsableCommand {
                 if destination.lowercased().hasSuffix(".png") {
                     try PictureFile.writePNG(svg: chart, to: destination)
                 } else {
-                    try PictureFile.writeAtomically(chart, to: destination)
+                    try PictureFile.write(chart, to: destination)
                 }
                 StandardError.write("mprof: chart written to \(TerminalText.escaped(destination))")
                 return
@@ -86,18 +90,26 @@ struct PlotCommand: ParsableCommand {
         let options = MemoryPlot.Options(
             title: title, window: window, showsFunctions: !noFunctions, flame: flame, slope: slope,
             width: dimensions.width, height: dimensions.height)
+        let plot = MemoryPlot(files: files, options: options)
+        if let window, plot.isEmpty {
+            let span = plot.dataTimeSpan.map { " (the data spans \(Self.seconds($0.lowerBound))–\(Self.seconds($0.upperBound)) s)" } ?? ""
+            let names = files.prefix(3).map { TerminalText.escaped($0.path) }.joined(separator: ", ")
+                + (files.count > 3 ? " and \(files.count - 3) more" : "")
+            throw CLIError(
+                "no samples in \(names) between \(Self.seconds(window.lowerBound)) and \(Self.seconds(window.upperBound)) s"
+                    + "\(span): choose another --window")
+        }
 
         if terminal {
-            let plot = MemoryPlot(files: files, options: options)
             let environment = ProcessInfo.processInfo.environment
             let columns = TerminalSize.columns(environment: environment["COLUMNS"])
-            let color = isatty(1) != 0 && environment["NO_COLOR"] == nil
+            let color = Self.usesColor(isTerminal: isatty(1) != 0, environment: environment)
             print(plot.terminal(columns: columns, rows: 18, color: color), terminator: "")
             return
         }
-        let destination = output ?? Self.defaultOutput(for: paths[0])
-        try OutputFile.checkNotAnInput(destination, inputs: paths)
-        try PictureFile.write(plot: MemoryPlot(files: files, options: options), to: destination)
+        let destination = try output ?? Self.defaultOutput(for: paths[0], isRegularFile: firstIsRegularFile)
+        try PictureFile.checkNotAnInput(destination, inputs: paths)
+        try PictureFile.write(plot: plot, to: destination)
         StandardError.write("mprof: plot written to \(TerminalText.escaped(destination))")
     }
 
@@ -133,7 +145,21 @@ struct PlotCommand: ParsableCommand {
         guard abs(start) <= 1e11, abs(end) <= 1e11 else {
             throw CLIError("--window must lie within ±1e11 seconds, not \(TerminalText.quoted(window))")
         }
+        guard end - start >= MemoryPlot.minimumWindow else {
+            throw CLIError("--window must be at least 1 µs (0.000001 s) wide, not \(TerminalText.quoted(window))")
+        }
         return start...end
+    }
+
+    /// Seconds as the error messages show them: `5`, `0.25`, `1e-05`.
+    private static func seconds(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+    }
+
+    /// Colour on a terminal unless `NO_COLOR` is set to anything but the empty string (no-color.org) or
+    /// `TERM` is `dumb`.
+    static func usesColor(isTerminal: Bool, environment: [String: String]) -> Bool {
+        isTerminal && (environment["NO_COLOR"] ?? "").isEmpty && environment["TERM"] != "dumb"
     }
 
     /// A plain decimal number (`12`, `-0.5`, `1e3`); not `nan`, `inf` or hexadecimal.
@@ -147,68 +173,18 @@ struct PlotCommand: ParsableCommand {
     }
 
     /// `mprofile_X.dat` → `mprofile_X.svg`; `data/scaling.jsonl` → `data/scaling.svg`.
-    static func defaultOutput(for profile: String) -> String {
+    ///
+    /// - Throws: ``CLIError`` when the profile is not a regular file: a pipe's name (`/dev/stdin`,
+    ///   `/dev/fd/63` from `<(…)`) names no place for a picture.
+    static func defaultOutput(for profile: String, isRegularFile: Bool) throws -> String {
+        guard isRegularFile else {
+            throw CLIError(
+                "\(TerminalText.escaped(profile)) is not a regular file (a pipe?), so the picture cannot be named "
+                    + "after it: name it with -o FILE.svg")
+        }
         let name = profile.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? profile
         guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return profile + ".svg" }
         return String(profile.dropLast(name.distance(from: dot, to: name.endIndex))) + ".svg"
-    }
-}
-
-/// Writes pictures without ever leaving a half-written file: to a temporary name, then renamed.
-enum PictureFile {
-    static func write(plot: MemoryPlot, to destination: String) throws {
-        let lowercased = destination.lowercased()
-        if lowercased.hasSuffix(".png") {
-            try writePNG(svg: plot.svg(), to: destination)
-        } else if lowercased.hasSuffix(".html") || lowercased.hasSuffix(".htm") {
-            try writeAtomically(plot.html(), to: destination)
-        } else if lowercased.hasSuffix(".svg") {
-            try writeAtomically(plot.svg(), to: destination)
-        } else {
-            throw CLIError("cannot tell the format of \(destination): name it .svg, .html or .png")
-        }
-    }
-
-    static func writeAtomically(_ text: String, to destination: String) throws {
-        let temporary = destination + ".partial-\(getpid())"
-        do {
-            try text.write(toFile: temporary, atomically: false, encoding: .utf8)
-            if rename(temporary, destination) != 0 {
-                let reason = String(cString: strerror(errno))
-                unlink(temporary)
-                throw CLIError("cannot write \(destination): \(reason)")
-            }
-        } catch let error as CLIError {
-            throw error
-        } catch {
-            unlink(temporary)
-            throw CLIError("cannot write \(destination): \((error as NSError).localizedFailureReason ?? "\(error)")")
-        }
-    }
-
-    static func writePNG(svg: String, to destination: String) throws {
-        guard let converter = ExecutableLookup.find("rsvg-convert") else {
-            throw CLIError(
-                "PNG needs rsvg-convert, which is not installed (Debian and Ubuntu: apt-get install librsvg2-bin); "
-                    + "write .svg or .html instead")
-        }
-        let source = destination + ".partial-\(getpid()).svg"
-        let temporary = destination + ".partial-\(getpid())"
-        defer {
-            unlink(source)
-            unlink(temporary)
-        }
-        try writeAtomically(svg, to: source)
-        let process = try ChildProcess.spawn(
-            converter, arguments: ["--format", "png", "--background-color", "white", "--output", temporary, source],
-            standardInput: .null)
-        let termination = try process.wait()
-        guard termination == .exited(0), FileManager.default.fileExists(atPath: temporary) else {
-            throw CLIError("rsvg-convert could not convert the plot (\(termination)); the SVG renders with: mprof plot -o plot.svg")
-        }
-        guard rename(temporary, destination) == 0 else {
-            throw CLIError("cannot write \(destination): \(String(cString: strerror(errno)))")
-        }
     }
 }
 
@@ -230,72 +206,5 @@ enum TerminalSize {
         var size = winsize()
         guard ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
         return Int(size.ws_col)
-    }
-}
-
-/// Guards the inputs of a command against being overwritten by its output.
-enum OutputFile {
-    /// Throws when `destination` exists and is one of `inputs` (the same file, by device and inode: a link or
-    /// another spelling of the path counts).
-    static func checkNotAnInput(_ destination: String, inputs: [String]) throws {
-        var output = stat()
-        guard stat(destination, &output) == 0 else { return }
-        for input in inputs {
-            var status = stat()
-            if stat(input, &status) == 0, status.st_dev == output.st_dev, status.st_ino == output.st_ino {
-                throw CLIError(
-                    "the output \(TerminalText.escaped(destination)) is the input \(TerminalText.escaped(input)): "
-                        + "name another file with -o")
-            }
-        }
-    }
-}
-
-/// The other data `mprof plot` draws: memory against input size (`memory-scaling --json`) and what readers cost
-/// (`mprof readers --bench --format json`).
-enum JSONChart {
-    /// The biggest JSON file read: charts come from a few hundred lines.
-    static let maximumBytes = 64 << 20
-
-    /// The chart's SVG of the JSON that `reader` reads.
-    static func load(_ reader: FileReader, title: String?) throws -> String {
-        let path = TerminalText.escaped(reader.path)
-        let data: Data
-        do {
-            data = Data(try reader.readAll(limit: maximumBytes))
-        } catch {
-            throw CLIError("\(path): \(error.message)")
-        }
-        if let report = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let readings = report["readings"] as? [[String: Any]]
-        {
-            let bars = readings.compactMap { reading -> (String, Double)? in
-                guard let name = reading["reader"] as? String, let cost = reading["cost"] as? [String: Any],
-                    let microseconds = cost["medianMicrosecondsPerReading"] as? Double, microseconds.isFinite
-                else { return nil }
-                return (name, microseconds)
-            }
-            guard !bars.isEmpty else {
-                throw CLIError("\(path) has readings but no costs: make it with mprof readers --bench --format json")
-            }
-            let pid = report["pid"].map { " of PID \($0)" } ?? ""
-            return BarChart(title: title ?? "What one reading costs\(pid)", unit: "µs", bars: bars).svg()
-        }
-        var points: [ScalingChart.Point] = []
-        for (index, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                let size = (object["size"] as? NSNumber)?.doubleValue,
-                let peak = (object["peak"] as? NSNumber)?.doubleValue,
-                let increment = (object["increment"] as? NSNumber)?.doubleValue,
-                size.isFinite, peak.isFinite, increment.isFinite
-            else {
-                throw CLIError(
-                    "\(path):\(index + 1): not a line of memory-scaling --json ({\"size\":…,\"peak\":…,\"increment\":…}) "
-                        + "nor mprof readers --bench --format json")
-            }
-            points.append(ScalingChart.Point(inputSize: size, incrementMebibytes: increment / 1_048_576, peakMebibytes: peak / 1_048_576))
-        }
-        guard !points.isEmpty else { throw CLIError("\(path) has no data points") }
-        return ScalingChart(title: title ?? "Memory against input size", points: points).svg()
     }
 }

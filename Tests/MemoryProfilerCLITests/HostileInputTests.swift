@@ -8,7 +8,8 @@ import Glibc
 
 /// Hostile and odd input files through the real `mprof` (`peak`, `peak --json`, `plot` to SVG, HTML and the
 /// terminal, `lines`): it must never die of a signal, never run past a bound, never print a control character
-/// but line feed and tab, and either answer correctly or fail with a message that names the file.
+/// but line feed and tab nor an invisible format character, and either answer correctly or fail with a message
+/// that names the file and nothing on standard output (`--json`: valid JSON or nothing).
 @Suite struct HostileInputTests {
     @Test(arguments: HostileCase.all)
     func mprofSurvivesIt(_ hostile: HostileCase) throws {
@@ -26,6 +27,13 @@ import Glibc
         for (name, text) in [("standard output", result.standardOutput), ("standard error", result.standardError)] {
             let bad = text.utf8.first { ($0 < 0x20 && $0 != 0x0A && $0 != 0x09) || $0 == 0x7F }
             #expect(bad == nil, "a control character (\(bad.map { String($0, radix: 16) } ?? "")) in \(name): \(text.debugDescription.prefix(300))")
+            let invisible = text.unicodeScalars.first { $0.properties.generalCategory == .format }
+            #expect(invisible == nil, "an invisible format character (\(invisible.map { String($0.value, radix: 16) } ?? "")) in \(name)")
+        }
+        if arguments.contains("--json"), !result.standardOutput.isEmpty {
+            #expect(
+                (try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8))) != nil,
+                "--json printed what is not JSON: \(result.standardOutput.prefix(300))")
         }
         switch hostile.expected {
         case .success(let output):
@@ -33,10 +41,15 @@ import Glibc
             #expect(output.isEmpty || result.standardOutput.contains(output), "\(result.standardOutput.prefix(2000))")
         case .failure(let message):
             #expect(result.status != 0 && result.status < 128, "\(result.standardOutput.prefix(300))")
+            #expect(result.standardOutput.isEmpty, "a failure printed on standard output: \(result.standardOutput.prefix(300))")
             #expect(result.standardError.contains(input.shownName), "the error names no file: \(result.standardError.prefix(500))")
             if let message {
                 #expect(result.standardError.contains(message), "\(result.standardError.prefix(500))")
             }
+        case .notANumber(let message):
+            #expect(result.status != 0 && result.status < 128)
+            #expect(result.standardOutput.hasSuffix("/\(input.shownName)\tNaN MiB\n"), "\(result.standardOutput.prefix(300))")
+            #expect(result.standardError.contains(message), "\(result.standardError.prefix(500))")
         case .optionError(let option):
             #expect(result.status != 0 && result.status < 128, "\(result.standardOutput.prefix(300))")
             #expect(result.standardError.contains("Error: \(option)"), "\(result.standardError.prefix(500))")
@@ -60,7 +73,148 @@ import Glibc
         }
         #expect(try directory.files() == ["data.svg", "hard.dat", "link.dat"])
     }
+
+    /// The old temporary name, `DEST.partial-<pid>`, could be planted as a link to another file, which the
+    /// plot then overwrote and renamed into place. The temporary is now created exclusively, under a name
+    /// nobody can guess, and nothing of it is left.
+    @Test func aPlantedTemporaryNameIsNeverWrittenThrough() throws {
+        let directory = try TemporaryDirectory()
+        try "MEM 1 1\nMEM 2 2\n".write(toFile: "\(directory.path)/p.dat", atomically: true, encoding: .utf8)
+        try "victim\n".write(toFile: "\(directory.path)/victim", atomically: true, encoding: .utf8)
+        let result = try runCommand(
+            "sh", ["-c", #"cd "$0" && for n in 0 1 2 3; do ln -s victim "out.svg.partial-$(($$ + n))"; done && exec "$1" plot -o out.svg p.dat"#,
+                   directory.path, BuiltProducts.path("mprof")])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(try String(contentsOfFile: "\(directory.path)/victim", encoding: .utf8) == "victim\n")
+        var status = stat()
+        #expect(lstat("\(directory.path)/out.svg", &status) == 0 && status.st_mode & S_IFMT == S_IFREG, "out.svg is not a regular file")
+        #expect(try directory.files().filter { !$0.hasPrefix("out.svg.partial-") } == ["out.svg", "p.dat", "victim"])
+    }
+
+    /// A regular file is replaced with one of its permissions; a link is written through, as `>` writes, so
+    /// that a link to `/dev/full` fails and a link to a file updates the file; a FIFO is written to its reader,
+    /// and one without a reader is an error, not a hang; a directory is refused.
+    @Test func theOutputIsReachedAsTheShellWouldReachIt() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path
+        try "MEM 1 1\nMEM 2 2\n".write(toFile: "\(path)/p.dat", atomically: true, encoding: .utf8)
+
+        try "old".write(toFile: "\(path)/private.svg", atomically: true, encoding: .utf8)
+        #expect(chmod("\(path)/private.svg", 0o600) == 0)
+        #expect(try directory.mprof(["plot", "-o", "private.svg", "p.dat"]).status == 0)
+        var status = stat()
+        #expect(stat("\(path)/private.svg", &status) == 0 && status.st_mode & 0o777 == 0o600)
+        #expect(try String(contentsOfFile: "\(path)/private.svg", encoding: .utf8).hasSuffix("</svg>\n"))
+
+        #expect(symlink("/dev/full", "\(path)/full.svg") == 0)
+        let full = try directory.mprof(["plot", "-o", "full.svg", "p.dat"])
+        #expect(full.status == 1)
+        #expect(full.standardError == "Error: cannot write full.svg: No space left on device\n")
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: "\(path)/full.svg")) == "/dev/full")
+
+        try "old".write(toFile: "\(path)/target.svg", atomically: true, encoding: .utf8)
+        #expect(symlink("target.svg", "\(path)/link.svg") == 0)
+        #expect(try directory.mprof(["plot", "-o", "link.svg", "p.dat"]).status == 0)
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: "\(path)/link.svg")) == "target.svg")
+        #expect(try String(contentsOfFile: "\(path)/target.svg", encoding: .utf8).hasSuffix("</svg>\n"))
+
+        #expect(mkfifo("\(path)/fifo.svg", 0o644) == 0)
+        let lonely = try directory.mprof(["plot", "-o", "fifo.svg", "p.dat"])
+        #expect(lonely.status == 1)
+        #expect(lonely.standardError.contains("cannot write fifo.svg: a FIFO that no process is reading"))
+        // The reader: this process, which opens the FIFO without waiting and reads it once mprof is done (the
+        // picture fits in the pipe's buffer).
+        let reader = open("\(path)/fifo.svg", O_RDONLY | O_NONBLOCK)
+        #expect(reader >= 0)
+        defer { close(reader) }
+        let written = try directory.mprof(["plot", "-o", "fifo.svg", "p.dat"])
+        #expect(written.status == 0, "\(written.standardError)")
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        let count = read(reader, &buffer, buffer.count)
+        #expect(count > 0 && String(decoding: buffer.prefix(max(count, 0)), as: UTF8.self).hasSuffix("</svg>\n"))
+
+        #expect(mkdir("\(path)/folder.svg", 0o755) == 0)
+        let folder = try directory.mprof(["plot", "-o", "folder.svg", "p.dat"])
+        #expect(folder.standardError == "Error: cannot write folder.svg: Is a directory\n")
+        #expect(try directory.files().filter { $0.hasSuffix(".partial") }.isEmpty)
+    }
+
+    /// Tests run as root, who may write any file; as `nobody`, a file `nobody` may not write is refused
+    /// although the directory (mode 0777) would let it be replaced, and a shared writable file keeps its owner.
+    @Test(.enabled(if: canRunAsNobody, "needs root, setpriv, and an mprof that the user nobody may run"))
+    func aFileTheUserMayNotWriteIsRefused() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path
+        #expect(chmod(path, 0o777) == 0)
+        try "MEM 1 1\nMEM 2 2\n".write(toFile: "\(path)/p.dat", atomically: true, encoding: .utf8)
+        for (name, owner, mode) in [("roots.svg", uid_t(0), mode_t(0o644)), ("read-only.svg", uid_t(65534), mode_t(0o444))] {
+            try "old".write(toFile: "\(path)/\(name)", atomically: true, encoding: .utf8)
+            #expect(chown("\(path)/\(name)", owner, 0) == 0 && chmod("\(path)/\(name)", mode) == 0)
+            let result = try Self.mprofAsNobody(["plot", "-o", name, "p.dat"], in: path)
+            #expect(result.status == 1)
+            #expect(result.standardError == "Error: cannot write \(name): Permission denied\n")
+            #expect(try String(contentsOfFile: "\(path)/\(name)", encoding: .utf8) == "old")
+        }
+        try "old".write(toFile: "\(path)/shared.svg", atomically: true, encoding: .utf8)
+        #expect(chmod("\(path)/shared.svg", 0o666) == 0)
+        let shared = try Self.mprofAsNobody(["plot", "-o", "shared.svg", "p.dat"], in: path)
+        #expect(shared.status == 0, "\(shared.standardError)")
+        var status = stat()
+        #expect(stat("\(path)/shared.svg", &status) == 0 && status.st_uid == 0 && status.st_mode & 0o777 == 0o666)
+        #expect(try String(contentsOfFile: "\(path)/shared.svg", encoding: .utf8).hasSuffix("</svg>\n"))
+        #expect(try directory.files().filter { $0.hasSuffix(".partial") }.isEmpty)
+    }
+
+    /// A profile read from a pipe has no name to put a picture beside: `/dev/stdin.svg` would be a file in
+    /// `/dev`, and `<(…)`'s `/dev/fd/63.svg` cannot be created.
+    @Test func aProfileFromAPipeNeedsAnOutputName() throws {
+        let directory = try TemporaryDirectory()
+        try "MEM 1 1\nMEM 2 2\n".write(toFile: "\(directory.path)/p.dat", atomically: true, encoding: .utf8)
+        let before = FileManager.default.fileExists(atPath: "/dev/stdin.svg")
+        for command in [#"cat p.dat | "$1" plot /dev/stdin"#, #"exec bash -c '"$0" plot <(cat p.dat)' "$1""#] {
+            let result = try runCommand("sh", ["-c", #"cd "$0" && "# + command, directory.path, BuiltProducts.path("mprof")])
+            #expect(result.status == 1, "\(command): \(result.standardError)")
+            #expect(result.standardError.contains("is not a regular file (a pipe?), so the picture cannot be named after it: name it with -o FILE.svg"), "\(result.standardError)")
+        }
+        #expect(FileManager.default.fileExists(atPath: "/dev/stdin.svg") == before)
+        let named = try runCommand("sh", ["-c", #"cd "$0" && cat p.dat | "$1" plot -o piped.svg /dev/stdin"#, directory.path, BuiltProducts.path("mprof")])
+        #expect(named.status == 0, "\(named.standardError)")
+        #expect(try directory.files() == ["p.dat", "piped.svg"])
+    }
+
+    /// PNG through a stand-in `rsvg-convert` on `PATH`: the picture comes back on a pipe, and whether the
+    /// converter succeeds or fails, no temporary file is left (`TMPDIR` is the test directory); a failure
+    /// leaves the picture already there alone.
+    @Test func aPNGLeavesNoTemporaryFile() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path
+        try "MEM 1 1\nMEM 2 2\n".write(toFile: "\(path)/p.dat", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: "\(path)/bin", withIntermediateDirectories: false)
+        for (script, succeeds) in [(#"grep -q '</svg>' "$5" && printf '\211PNG\r\n\032\n' && echo picture"#, true), ("exit 3", false)] {
+            // Written by the shell, not by this process: a file this multithreaded process has open for writing
+            // when another test spawns a program cannot be run ("Text file busy").
+            let result = try runCommand(
+                "sh", ["-c", #"cd "$0" && printf '#!/bin/sh\n%s\n' "$2" > bin/rsvg-convert && chmod 755 bin/rsvg-convert && PATH="$0/bin:$PATH" TMPDIR="$0" exec "$1" plot -o plot.png p.dat"#,
+                       path, BuiltProducts.path("mprof"), script])
+            #expect(result.status == (succeeds ? 0 : 1), "\(result.standardError)")
+            #expect(try directory.files() == ["bin", "p.dat", "plot.png"])
+            #expect(try Data(contentsOf: URL(fileURLWithPath: "\(path)/plot.png")) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + Array("picture\n".utf8)))
+        }
+    }
+
+    static func mprofAsNobody(_ arguments: [String], in directory: String) throws -> CommandResult {
+        try runCommand(
+            "sh", ["-c", #"cd "$0" && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$@""#, directory,
+                   BuiltProducts.path("mprof")] + arguments)
+    }
 }
+
+/// Whether the tests can run `mprof` as the user nobody: as root, with util-linux's `setpriv`, from a build
+/// directory that nobody may enter.
+let canRunAsNobody: Bool = {
+    guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else { return false }
+    return (try? HostileInputTests.mprofAsNobody(["--version"], in: "/"))?.status == 0
+}()
 
 /// One hostile input and what mprof must do with it.
 struct HostileCase: Sendable, CustomTestStringConvertible {
@@ -102,8 +256,11 @@ struct HostileCase: Sendable, CustomTestStringConvertible {
     enum Expected: Sendable {
         /// Exit 0 with this in the standard output.
         case success(String)
-        /// A non-zero exit with an error that names the file and says this.
+        /// A non-zero exit with an error that names the file and says this, and nothing on standard output.
         case failure(String?)
+        /// memory_profiler's `<file>\tNaN MiB` (for `peak --func` of a function the file does not have), then a
+        /// non-zero exit with an error that says this.
+        case notANumber(String)
         /// A non-zero exit with an error about this option.
         case optionError(String)
     }
@@ -117,6 +274,7 @@ struct HostileCase: Sendable, CustomTestStringConvertible {
     var testDescription: String { "\(name): mprof \(command.joined(separator: " "))" }
 
     static let escapes = "\u{1B}]0;pwned\u{7}\u{1B}[2J\u{1B}[31m\u{9B}"
+    static let samples = ProfileFilesCommandTests.samples
 
     static let manyCalls: String = {
         var text = "CMDLINE python3 busy.py\n"
@@ -169,6 +327,19 @@ struct HostileCase: Sendable, CustomTestStringConvertible {
         everyCommand(
             "invalid UTF-8", .bytes(Array("CMDLINE ".utf8) + [0xFF, 0xFE, 0xC3, 0x0A] + Array("MEM 1 1\nFUNC \u{FF}".utf8) + [0xC0, 0x80] + Array(" 1 1 1 1\n".utf8)),
             peak: .success("\t1.000 MiB"), plot: plotted)
+ everyCommand(
+            "a byte order mark", .bytes([0xEF, 0xBB, 0xBF] + Array("CMDLINE python3 x.py\nMEM 1 1\nMEM 3 2\n".utf8)),
+            peak: .success("\t3.000 MiB"), plot: plotted)
+        everyCommand(
+            "tabs and runs of blanks", .text("MEM\t1\t1\nMEM  \t3 \t 2\nFUNC\tf\t1 1\t2 2\t+1\nFUNC f 1 1 2 2 -0\nCHLD\t7\t2\t1\n"),
+            peak: .success("\t3.000 MiB"), plot: plotted)
+        everyCommand("a level of -1", .text("MEM 1 1\nFUNC f 1 1 2 2 -1\n"), peak: .failure("\"-1\" where the nesting level should be: from 0 to 10000"), plot: refused)
+        everyCommand(
+            "invisible characters in the bad line", .text("MEM 1 1\n\u{FEFF}zz\u{200B}\u{2060}\u{AD} 1\n"),
+            peak: .failure(#"not a record of an mprof file: "\u{FEFF}zz\u{200B}\u{2060}\u{AD} 1""#), plot: refused)
+        everyCommand(
+            "invisible characters in CMDLINE and FUNC", .text("CMDLINE a\u{200E}b\u{FEFF}\nMEM 1 1\nFUNC f\u{200D}g 1 1 1 1\n"),
+            peak: .success("\t1.000 MiB"), plot: plotted)
         everyCommand("CRLF lines", .text("CMDLINE x\r\nMEM 1 1\r\nMEM 3 2\r\n"), peak: .success("\t3.000 MiB"), plot: plotted)
         everyCommand(
             "a 2 MiB line", .text("MEM 1 1\nCMDLINE " + String(repeating: "x", count: 2 << 20) + "\n"),
@@ -212,16 +383,44 @@ struct HostileCase: Sendable, CustomTestStringConvertible {
         let file = Input.text("MEM 1 1\nMEM 2 2\nFUNC f 1 1 2 2 0\n")
         cases.append(HostileCase(
             name: "unknown function with escapes", input: .text("MEM 1 1\nFUNC \(escapes) 1 1 1 1\n"),
-            command: ["peak", "--func", "g\u{1B}[2J", "FILE"], expected: .failure(#"\x1B]0;pwned"#)))
+            command: ["peak", "--func", "g\u{1B}[2J", "FILE"], expected: .notANumber(#"\x1B]0;pwned"#)))
+        cases.append(HostileCase(
+            name: "unknown function as JSON", input: .text("MEM 1 1\nFUNC f 1 1 1 1\n"),
+            command: ["peak", "--json", "--func", "g", "FILE"], expected: .failure("has no function g")))
+        cases.append(HostileCase(
+            name: "a function without samples", input: .text("MEM 1 1\nFUNC f 5 5 5 6\n"),
+            command: ["peak", "--func", "f", "FILE"], expected: .failure("has no memory samples during f")))
+        let lifetimePeakOnly = Input.text("CMDLINE /bin/true\nPEAK 1.5 1795903151.0824\n")
+        for command in [["peak", "--sampled", "FILE"], ["peak", "--sampled", "--json", "FILE"]] {
+            cases.append(HostileCase(
+                name: "only the lifetime peak, sampled", input: lifetimePeakOnly, command: command,
+                expected: .failure("has no memory samples, only the kernel's lifetime peak (1.500 MiB)")))
+        }
+        cases.append(HostileCase(
+            name: "a good file and an empty one as JSON", input: .text(""),
+            command: ["peak", "--json", "\(Self.samples)/step_alloc.dat", "FILE"], expected: .failure("has no memory samples")))
         for size in ["nanxnan", "infx100", "1e309x300", "0x10x300", "960x", "x540", "-960x540", "99999999999x540"] {
             cases.append(HostileCase(name: "size \(size)", input: file, command: ["plot", "--size=\(size)", "-o", "o.svg", "FILE"], expected: .optionError("--size")))
         }
         for window in ["nan,1", "0,inf", "0,1e300", "5,1", "0x1,2", ",", "1,2,3"] {
             cases.append(HostileCase(name: "window \(window)", input: file, command: ["plot", "--window=\(window)", "-o", "o.svg", "FILE"], expected: .optionError("--window")))
         }
-        for window in ["-1e11,1e11", "1e10,1e11", "0.5,0.6"] {
+        for window in ["-1e11,1e11", "0,1.5"] {
             cases.append(HostileCase(name: "window \(window)", input: file, command: ["plot", "--terminal", "--window=\(window)", "FILE"], expected: .success("")))
         }
+        for window in ["1e-320,2e-320", "1,1.0000009"] {
+            cases.append(HostileCase(name: "window \(window)", input: file, command: ["plot", "--window=\(window)", "-o", "o.svg", "FILE"], expected: .optionError("--window must be at least 1 µs")))
+        }
+        for (window, between) in [("5,6", "between 5 and 6 s"), ("1e10,1e11", "between 10000000000 and 100000000000 s"), ("0.5,0.6", "between 0.5 and 0.6 s")] {
+            for output in [["-o", "o.svg"], ["--terminal"]] {
+                cases.append(HostileCase(
+                    name: "window \(window) without samples", input: file, command: ["plot", "--window=\(window)"] + output + ["FILE"],
+                    expected: .failure("\(between) (the data spans 0–1 s): choose another --window")))
+            }
+        }
+        cases.append(HostileCase(
+            name: "a 1 µs window", input: .text("MEM 1 100\nMEM 2 100.0000002\nMEM 3 100.0000004\nMEM 2 100.000002\n"),
+            command: ["plot", "--terminal", "--window=0,0.000001", "FILE"], expected: .success("0.0000010 s")))
         for precision in ["9223372036854775807", "-9223372036854775808", "13", "-1"] {
             cases.append(HostileCase(
                 name: "line profile with precision \(precision)", input: .text(lineProfile.replacingOccurrences(of: "PRECISION", with: precision), name: "profile.json"),
@@ -239,6 +438,33 @@ struct HostileCase: Sendable, CustomTestStringConvertible {
         cases.append(HostileCase(
             name: "a JSON chart with NaN and escapes", input: .text("{\"size\": 1e999, \"peak\": 1, \"increment\": 1}\n", name: "scaling.jsonl"),
             command: ["plot", "-o", "o.svg", "FILE"], expected: .failure("not a line of memory-scaling")))
+        for (cost, message) in [
+            ("0", "readings[0] (rss) costs 0 µs a reading"), ("-1", "readings[0] (rss) costs -1 µs a reading"),
+            ("1e300", "readings[0] (rss) costs 1e+300 µs a reading"), ("true", "cost.medianMicrosecondsPerReading must be a number, not bool"),
+            ("\"2\"", "cost.medianMicrosecondsPerReading must be a number, not a string"),
+        ] {
+            let report = "{\"pid\": 5, \"readings\": [{\"reader\": \"rss\", \"cost\": {\"medianMicrosecondsPerReading\": \(cost)}}]}"
+            cases.append(HostileCase(
+                name: "a readers chart with a cost of \(cost)", input: .text(report, name: "readers.json"),
+                command: ["plot", "-o", "o.svg", "FILE"], expected: .failure(message)))
+        }
+        cases.append(HostileCase(
+            name: "a readers chart without readings", input: .text("{\"readings\": []}", name: "readers.json"),
+            command: ["plot", "-o", "o.svg", "FILE"], expected: .failure("has no reading with a cost to draw")))
+        cases.append(HostileCase(
+            name: "a readers chart of failed readings", input: .text("{\"readings\": [{\"reader\": \"pss\", \"error\": \"no\"}]}", name: "readers.json"),
+            command: ["plot", "-o", "o.svg", "FILE"], expected: .failure("has no reading with a cost to draw")))
+        for (line, message) in [
+            ("{\"size\": true, \"peak\": 1, \"increment\": 1}", "size must be a number, not bool"),
+            ("{\"size\": 1, \"peak\": -1, \"increment\": 1}", ":2: peak is -1; it must be from 0 to 2^60 bytes"),
+            ("{\"size\": -1, \"peak\": 1, \"increment\": 1}", ":2: size is -1; it must be from 0 to 1e15"),
+            ("{\"size\": 1, \"peak\": 1, \"increment\": 1e300}", ":2: increment is 1e+300; it must be from 0 to 2^60 bytes"),
+            ("{\"size\": 1, \"peak\": null, \"increment\": 1}", "nor mprof readers --bench --format json: peak must be a number, not null"),
+        ] {
+            cases.append(HostileCase(
+                name: "a scaling chart with \(line)", input: .text("{\"size\": 1, \"peak\": 1, \"increment\": 1}\n\(line)\n", name: "scaling.jsonl"),
+                command: ["plot", "-o", "o.svg", "FILE"], expected: .failure(message)))
+        }
         return cases
     }()
 }

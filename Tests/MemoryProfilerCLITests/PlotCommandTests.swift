@@ -59,18 +59,21 @@ let rsvgConvertInstalled = (ProcessInfo.processInfo.environment["PATH"] ?? "").s
         for line in result.standardOutput.split(separator: "\n") { #expect(line.count <= 60) }
     }
 
-    /// `script` runs mprof on a pseudo-terminal: colour there, none with NO_COLOR.
-    @Test func colourOnlyOnATerminalAndNeverWithNoColor() throws {
+    /// `script` runs mprof on a pseudo-terminal: colour there, none with a non-empty NO_COLOR (no-color.org: an
+    /// empty one does not count) nor on a dumb terminal.
+    @Test(arguments: [
+        (["TERM": "xterm"], true), (["TERM": "xterm", "NO_COLOR": ""], true), (["TERM": "xterm", "NO_COLOR": "1"], false),
+        (["TERM": "dumb"], false),
+    ])
+    func colourOnlyOnATerminalAndNeverWithNoColor(environment: [String: String], coloured: Bool) throws {
         let command = "'\(BuiltProducts.path("mprof"))' plot --terminal '\(Self.samples)/step_alloc.dat'"
-        // The test runner may itself run with NO_COLOR: take it out for the coloured run.
-        let coloured = try runCommand(
-            "env", ["-u", "NO_COLOR", "script", "-qec", command, "/dev/null"], environment: ["COLUMNS": "80"])
-        #expect(coloured.status == 0)
-        #expect(coloured.standardOutput.contains("\u{1B}["))
-        let plain = try runCommand("script", ["-qec", command, "/dev/null"], environment: ["COLUMNS": "80", "NO_COLOR": "1"])
-        #expect(plain.status == 0)
-        #expect(!plain.standardOutput.contains("\u{1B}["))
-        #expect(plain.standardOutput.contains("peak 250.4 MiB"))
+        // The test runner may itself run with NO_COLOR: take it out, then set what the case sets.
+        let settings = environment.map { "\($0.key)=\($0.value)" }
+        let result = try runCommand(
+            "env", ["-u", "NO_COLOR"] + settings + ["script", "-qec", command, "/dev/null"], environment: ["COLUMNS": "80"])
+        #expect(result.status == 0)
+        #expect(result.standardOutput.contains("\u{1B}[") == coloured, "\(environment)")
+        #expect(result.standardOutput.contains("peak 250.4 MiB"))
     }
 
     @Test(arguments: [
@@ -78,6 +81,7 @@ let rsvgConvertInstalled = (ProcessInfo.processInfo.environment["PATH"] ?? "").s
         (["plot", "-o", "plot.gif", "FILE"], "Error: cannot tell the format of plot.gif: name it .svg, .html or .png"),
         (["plot", "EMPTY"], "Error: nothing to plot: EMPTY has no memory samples"),
         (["plot", "--size", "10x10", "FILE"], "Error: --size must be WIDTHxHEIGHT in pixels, at least 200x150"),
+        (["plot", "-o", "missing/plot.svg", "FILE"], "Error: cannot write missing/plot.svg: No such file or directory"),
     ])
     func badInputGetsAClearError(arguments: [String], message: String) throws {
         let directory = try TemporaryDirectory()
