@@ -97,7 +97,9 @@ enum ProfileFiles {
                 // lstat: a dangling symbolic link is still a file to name (and to remove).
                 var status = stat()
                 guard lstat(argument, &status) == 0 else {
-                    throw CLIError("no such file: \(TerminalText.escaped(argument))")
+                    let code = errno
+                    let shown = TerminalText.escaped(argument)
+                    throw CLIError(code == ENOENT ? "no such file: \(shown)" : "cannot read \(shown): \(ErrnoText.describe(code))")
                 }
                 file = argument
             }
