@@ -41,21 +41,30 @@ export SWIFT_BACKTRACE=enable=no
 symbolizer=$(dirname "$(command -v swiftc)")/llvm-symbolizer
 [ -x "$symbolizer" ] && export ASAN_SYMBOLIZER_PATH=$symbolizer
 
-echo "== building the library, plots and CLI module with -sanitize=fuzzer,address (.build-fuzz/spm)"
-# Not `--sanitize fuzzer --sanitize address`: SwiftPM passes those as two -sanitize= flags, in no fixed order,
-# and swiftc keeps only the last.
-swift build --scratch-path "$out/spm" -c release --target MemoryProfilerCLI -Xswiftc -sanitize=fuzzer,address \
-    >"$out/logs/build.log" 2>&1 || { cat "$out/logs/build.log" >&2; exit 1; }
-products=$out/spm/release
-
 # The modules each target links, in dependency order.
 modules_for() {
-    case "$1" in
-        dat) echo CMemoryProfilerShims MemoryProfiler MemoryPlot ;;
-        lines-json) echo CMemoryProfilerShims MemoryProfiler ;;
-        plot-json) echo CMemoryProfilerShims MemoryProfiler MemoryPlot ArgumentParserToolInfo ArgumentParser MemoryProfilerCLI ;;
-    esac
+    for target in "$@"; do
+        case "$target" in
+            dat) echo CMemoryProfilerShims MemoryProfiler MemoryPlot ;;
+            lines-json) echo CMemoryProfilerShims MemoryProfiler ;;
+            plot-json) echo CMemoryProfilerShims MemoryProfiler MemoryPlot ArgumentParserToolInfo ArgumentParser MemoryProfilerCLI ;;
+        esac
+    done
 }
+
+# Only what the chosen targets link: the CLI module and ArgumentParser only for plot-json.
+case " ${targets[*]} " in
+    *" plot-json "*) top=MemoryProfilerCLI ;;
+    *" dat "*) top=MemoryPlot ;;
+    *) top=MemoryProfiler ;;
+esac
+
+echo "== building $top and what it depends on with -sanitize=fuzzer,address (.build-fuzz/spm)"
+# Not `--sanitize fuzzer --sanitize address`: SwiftPM passes those as two -sanitize= flags, in no fixed order,
+# and swiftc keeps only the last.
+swift build --scratch-path "$out/spm" -c release --target "$top" -Xswiftc -sanitize=fuzzer,address \
+    >"$out/logs/build.log" 2>&1 || { cat "$out/logs/build.log" >&2; exit 1; }
+products=$out/spm/release
 
 # A module's object files, one for each of its current sources: a source removed since the last build leaves
 # its object behind.
@@ -71,7 +80,7 @@ objects_of() {
     fi
 }
 
-for module in MemoryProfiler MemoryPlot MemoryProfilerCLI; do
+for module in $(modules_for "${targets[@]}" | tr ' ' '\n' | grep '^Memory' | sort -u); do
     mapfile -t objects < <(objects_of "$module")
     object=${objects[0]}
     sections=$(objdump -h "$object")

@@ -20,7 +20,13 @@ public func fuzzDatFile(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         let fromText = Result { () throws(MprofFileError) in try MprofFile(parsing: text, path: scratch.path) }
         checkSame(fromFile, fromText)
     }
-    guard case .success(let file) = fromFile else { return 0 }
+    let file: MprofFile
+    switch fromFile {
+    case .success(let parsed): file = parsed
+    case .failure(let error):
+        _ = error.description  // what mprof prints: the path and the quoted, escaped field
+        return 0
+    }
     checkPeaks(of: file)
     draw(file)
     return 0
