@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import MemoryPlot
 import MemoryProfiler
 
@@ -31,7 +31,9 @@ enum JSONChart {
         } catch {
             throw CLIError("\(path): \(error.message)")
         }
-        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], object["readings"] != nil {
+        // A readers report is one JSON object with a "readings" key; memory-scaling writes one object a line.
+        struct Kind: Decodable { var readings: DiscardedValue? }
+        if let kind = try? JSONDecoder().decode(Kind.self, from: data), kind.readings != nil {
             return try readersChart(data, path: path, title: title)
         }
         return try scalingChart(data, path: path, title: title)
@@ -157,8 +159,10 @@ enum JSONChart {
         switch error {
         case .typeMismatch(let type, let context):
             // "Expected to decode Double but found bool instead." → "bool".
-            let found = context.debugDescription.components(separatedBy: "found ").last?
-                .replacingOccurrences(of: " instead.", with: "") ?? "something else"
+            let description = context.debugDescription
+            var found = description.split(separator: "found ", maxSplits: 1).dropFirst().first.map(String.init)
+                ?? "something else"
+            if found.hasSuffix(" instead.") { found.removeLast(" instead.".count) }
             return "\(place(context.codingPath)) must be \(kind(type)), not \(TerminalText.quoted(found))"
         case .valueNotFound(let type, let context):
             return "\(place(context.codingPath)) must be \(kind(type)), not null"
@@ -171,4 +175,9 @@ enum JSONChart {
             return TerminalText.quoted("\(error)", limit: 200)
         }
     }
+}
+
+/// Any JSON value, decoded only to learn that it is there.
+private struct DiscardedValue: Decodable {
+    init(from decoder: any Decoder) throws {}
 }

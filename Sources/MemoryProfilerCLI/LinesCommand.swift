@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import MemoryProfiler
 
 /// `mprof lines`: prints a line-by-line profile saved as JSON (by `MPROF_LINE_JSON`) as a report.

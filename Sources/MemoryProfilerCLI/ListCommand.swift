@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 
 /// `mprof list`: the profiles in the current directory, with their indices.
 struct ListCommand: ParsableCommand {

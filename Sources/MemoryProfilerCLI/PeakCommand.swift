@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import MemoryProfiler
 
 /// `mprof peak`: the highest memory of recorded profiles.
@@ -132,6 +132,6 @@ struct PeakResult: Codable {
     }
 
     static func mebibytes(_ value: Double) -> String {
-        String(format: "%.3f", value)
+        DecimalFormat.fixed(value, decimals: 3)
     }
 }

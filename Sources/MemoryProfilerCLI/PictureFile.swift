@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
+import FoundationEssentials
 import MemoryPlot
 import MemoryProfiler
 
@@ -62,7 +62,7 @@ enum PictureFile {
         }
         // The SVG goes to a private temporary file; the PNG comes back on a pipe, so that rsvg-convert opens no
         // path of ours for writing.
-        let directory = FileManager.default.temporaryDirectory.path
+        let directory = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         let source: TemporaryFile
         do throws(Errno) {
             source = try TemporaryFile(in: directory, mode: 0o600)

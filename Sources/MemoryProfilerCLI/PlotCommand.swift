@@ -1,5 +1,8 @@
 import ArgumentParser
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import FoundationEssentials
 import MemoryPlot
 import MemoryProfiler
 
@@ -137,7 +140,7 @@ struct PlotCommand: ParsableCommand {
     private func parsedWindow() throws -> ClosedRange<Double>? {
         guard let window else { return nil }
         let bounds = window.split(separator: ",", omittingEmptySubsequences: false).map {
-            Self.decimal($0.trimmingCharacters(in: .whitespaces))
+            Self.decimal(String($0.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()))
         }
         guard bounds.count == 2, let start = bounds[0], let end = bounds[1], start < end else {
             throw CLIError("--window must be START,END in seconds with START < END, not \(TerminalText.quoted(window))")

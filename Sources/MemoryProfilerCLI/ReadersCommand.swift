@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import MemoryProfiler
 
 /// `mprof readers`: one reading of a process with every reader, and with `--bench` what each reading costs.
@@ -158,7 +158,7 @@ struct ReaderRow: Encodable {
         let widths = (0..<header.count).map { column in lines.map { $0[column].count }.max() ?? 0 }
         let rendered = lines.map { line in
             line.enumerated().map { column, cell in
-                column == line.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+                column == line.count - 1 ? cell : cell + String(repeating: " ", count: max(widths[column] - cell.count, 0))
             }.joined(separator: "  ")
         }
         var title = "Memory of PID \(process)\(process.isCurrent ? " (mprof itself)" : "")"
