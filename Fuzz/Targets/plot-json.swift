@@ -34,8 +34,19 @@ public func fuzzPlotJSON(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
+/// Checks that the command draws a known-good chart from the scratch file, so that a change to `mprof plot` which
+/// refused every input (the scratch file's path, say) fails loudly instead of fuzzing only an error path.
 @_cdecl("LLVMFuzzerInitialize")
-public func removeChartAtExit(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?) -> CInt {
+public func checkThePlotCommand(
+    _ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?
+) -> CInt {
     atexit { unlink(chart) }
+    Array("{\"size\":100,\"baseline\":0,\"peak\":1048576,\"increment\":524288}\n".utf8).withUnsafeBytes(scratch.write)
+    var command = plot
+    do {
+        try command.run()
+    } catch {
+        fatalError("mprof plot does not draw a memory-scaling line from \(scratch.path): \(error)")
+    }
     return 0
 }
