@@ -4,7 +4,6 @@ import PackageDescription
 
 let package = Package(
     name: "swift-memory-profiler",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "MemoryProfiler", targets: ["MemoryProfiler"]),
         .library(name: "MemoryProfilerMacros", targets: ["MemoryProfilerMacros"]),

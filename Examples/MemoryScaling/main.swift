@@ -7,9 +7,7 @@
 //   swift run memory-scaling --json --sizes 50,100             one JSON object per size (the tests read this)
 import MemoryProfiler
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A dense row-major matrix of doubles.
 struct Matrix {

@@ -5,9 +5,7 @@
 //
 // Its phases are named regions (withMemoryTimestamp): under mprof run they become FUNC records in the .dat
 // file, which mprof plot draws as brackets.
-#if canImport(Glibc)
 import Glibc
-#endif
 import MemoryProfiler
 
 /// Allocates `mebibytes` and writes every page, so that all of it is resident.

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 import MemoryProfiler
 
 /// Memory against input size: the curve `memoryUsage(forInputSizes:)` measures (the `memory-scaling` example

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
 
 /// Writes a sampler's readings to a `.dat` file as they come: `MEM` per sample, `CHLD` per child sample, and a

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 extension LineProfileReport {
     /// The report as memory_profiler prints it: for each function a `Filename:` line, the column titles, a rule,

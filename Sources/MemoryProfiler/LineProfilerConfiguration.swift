@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// How line-by-line profiling reports and what it measures: ``LineProfiler/configuration``.
 ///

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A `.dat` file as `mprof run` (ours or memory_profiler's) writes it, read back: samples, child series,
 /// function records, and this package's additions.

@@ -1,7 +1,5 @@
 import ArgumentParser
-#if canImport(Glibc)
 import Glibc
-#endif
 import MemoryProfiler
 
 /// `mprof attach`: records the memory of a process that is already running.

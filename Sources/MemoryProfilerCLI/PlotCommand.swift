@@ -1,7 +1,5 @@
 import ArgumentParser
-#if canImport(Glibc)
 import Glibc
-#endif
 import FoundationEssentials
 import MemoryPlot
 import MemoryProfiler

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 import MemoryProfiler
 
 /// memory_profiler's file-name conventions: `mprofile_YYYYMMDDhhmmss.dat` in the current directory, listed

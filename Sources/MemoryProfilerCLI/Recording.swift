@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 import MemoryProfiler
 
 /// One recording into a `.dat` file: what `mprof run` and `mprof attach` share.

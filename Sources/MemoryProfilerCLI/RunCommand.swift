@@ -1,7 +1,5 @@
 import ArgumentParser
-#if canImport(Glibc)
 import Glibc
-#endif
 import MemoryProfiler
 
 /// `mprof run`: runs a program and records its memory over time into a `.dat` file.

@@ -2,9 +2,7 @@ import Foundation
 import MemoryProfilerTestSupport
 import Testing
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Hostile and odd input files through the real `mprof` (`peak`, `peak --json`, `plot` to SVG, HTML and the
 /// terminal, `lines`): it must never die of a signal, never run past a bound, never print a control character

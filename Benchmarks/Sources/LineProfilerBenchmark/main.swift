@@ -7,9 +7,7 @@ import MemoryProfilerMacros
 
 import BenchmarkSupport
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 var iterations = 400_000
 var repeats = 7

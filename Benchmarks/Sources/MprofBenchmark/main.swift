@@ -5,9 +5,7 @@
 //   swift run -c release mprof-benchmark [--mprof ../.build/release/mprof] [--seconds 5] [--runs 21]
 import BenchmarkSupport
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 var mprof = "../.build/release/mprof"
 var seconds = 5

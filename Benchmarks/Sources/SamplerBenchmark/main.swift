@@ -7,9 +7,7 @@ import MemoryProfiler
 
 import BenchmarkSupport
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 var seconds = 5
 var spikeRuns = 30

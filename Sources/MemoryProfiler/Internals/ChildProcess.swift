@@ -1,11 +1,7 @@
 import CMemoryProfilerShims
 import Synchronization
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A process started with `posix_spawn`: the launcher of `ps` readings, `mprof run` and the tests.
 ///
@@ -199,13 +195,8 @@ package final class ChildProcess: Sendable {
         standardError: Stream,
         descriptor3: Int32?
     ) throws(MemoryError) -> ChildProcess {
-        #if canImport(Glibc)
         var actions = posix_spawn_file_actions_t()
         var attributes = posix_spawnattr_t()
-        #else
-        var actions: posix_spawn_file_actions_t? = nil
-        var attributes: posix_spawnattr_t? = nil
-        #endif
         posix_spawn_file_actions_init(&actions)
         posix_spawnattr_init(&attributes)
         defer {

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Appends whole lines to a `.dat` file that other processes may append to at the same time.
 ///

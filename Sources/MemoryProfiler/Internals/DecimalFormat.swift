@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Fixed-point formatting of `Double` values without Foundation's `String(format:)`.
 package enum DecimalFormat {

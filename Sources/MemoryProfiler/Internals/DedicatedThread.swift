@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A POSIX thread of our own: the sampler must not depend on a busy cooperative thread pool.
 struct DedicatedThread: @unchecked Sendable {
@@ -16,11 +12,7 @@ struct DedicatedThread: @unchecked Sendable {
     /// Starts `body` on a new thread.
     static func start(_ body: @escaping @Sendable () -> Void) throws(MemoryError) -> DedicatedThread {
         let context = Unmanaged.passRetained(Body(body)).toOpaque()
-        #if canImport(Glibc)
         var thread = pthread_t()
-        #else
-        var thread: pthread_t? = nil
-        #endif
         let result = pthread_create(&thread, nil, { context in
             guard let context else { return nil }
             Unmanaged<Body>.fromOpaque(context).takeRetainedValue().run()
@@ -30,12 +22,7 @@ struct DedicatedThread: @unchecked Sendable {
             Unmanaged<Body>.fromOpaque(context).release()
             throw MemoryError(.systemCall, "cannot start the sampler thread: \(ErrnoText.describe(result))", errno: result)
         }
-        #if canImport(Glibc)
         return DedicatedThread(thread: thread)
-        #else
-        guard let thread else { throw MemoryError(.systemCall, "cannot start the sampler thread") }
-        return DedicatedThread(thread: thread)
-        #endif
     }
 
     /// Waits for the thread's body to return.

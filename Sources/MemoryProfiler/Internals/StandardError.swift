@@ -1,9 +1,5 @@
 import CMemoryProfilerShims
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Writes to file descriptor 2 directly: no shared `FILE *` for strict concurrency to object to.
 package enum StandardError {
