@@ -26,11 +26,7 @@ struct AttachCommand: ParsableCommand {
     static func record(target: String, options: RecordingOptions) throws {
         let process = try resolve(target)
         // Fail before creating a file when the process cannot be read.
-        do {
-            _ = try MemoryProbe(options.backend.reader, process: process).read()
-        } catch {
-            throw CLIError(error.message)
-        }
+        _ = try MemoryProbe(options.backend.reader, process: process).read()
         if ProcessID.state(of: process) == "Z" {
             throw CLIError("process \(process) has exited (a zombie, not yet reaped by its parent): nothing to record")
         }
@@ -79,11 +75,7 @@ struct AttachCommand: ParsableCommand {
         if let pid = Int32(target) {
             guard pid > 0 else { throw CLIError("\(TerminalText.escaped(target)) is not a process ID") }
             let process = ProcessID(pid)
-            do {
-                try ProcessID.requireExistence(of: process)
-            } catch {
-                throw CLIError(error.message)
-            }
+            try ProcessID.requireExistence(of: process)
             // /proc answers to thread IDs too, but memory and exit belong to the whole process.
             if let group = ProcessID.threadGroup(of: process), group != process {
                 throw CLIError("\(process) is a thread of process \(group): attach to \(group)")

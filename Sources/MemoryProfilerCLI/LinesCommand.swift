@@ -81,12 +81,3 @@ enum LinesFormat: String, ExpressibleByArgument, CaseIterable {
 }
 
 extension LineReportStyle: ExpressibleByArgument {}
-
-/// A failure the user can act on: printed as `Error: <message>`, exit status 1.
-struct CLIError: Error, CustomStringConvertible {
-    var description: String
-
-    init(_ description: String) {
-        self.description = description
-    }
-}

@@ -44,6 +44,8 @@ public struct MprofCommand: ParsableCommand {
                 }
                 Glibc.exit(0)
             }
+            // The library's messages can hold paths and process names: escaped for the terminal here.
+            if let error = error as? MemoryError { exit(withError: CLIError(TerminalText.escaped(error.message))) }
             exit(withError: error)
         }
     }

@@ -26,8 +26,10 @@ struct PlotCommand: ParsableCommand {
     @Option(name: [.customShort("o"), .long], help: "The output file: .svg, .html or .png.")
     var output: String?
 
-    @Option(name: [.customShort("w"), .long], help: "Only this time window, in seconds: START,END.")
-    var window: String?
+    @Option(
+        name: [.customShort("w"), .long], help: "Only this time window, in seconds: START,END.",
+        transform: TimeWindow.parse)
+    var window: TimeWindow?
 
     @Flag(name: [.customShort("f"), .long], help: "Draw function calls as rectangles stacked by nesting level.")
     var flame = false
@@ -41,16 +43,16 @@ struct PlotCommand: ParsableCommand {
     @Flag(help: "Draw in the terminal instead of writing a file.")
     var terminal = false
 
-    @Option(help: "The picture's size in pixels: WIDTHxHEIGHT.")
-    var size = "960x540"
+    @Option(help: "The picture's size in pixels: WIDTHxHEIGHT (default: 960x540).", transform: PictureSize.parse)
+    var size = PictureSize(width: 960, height: 540)
 
     @Argument(parsing: .allUnrecognized, help: "Profiles: files or indices (default: the newest).")
     var profiles: [String] = []
 
     func run() throws {
         let paths = profiles.isEmpty ? [try ProfileFiles.newest()] : try ProfileFiles.resolve(profiles)
-        let dimensions = try parsedSize()
-        let window = try parsedWindow()
+        let dimensions = size
+        let window = self.window?.range
         var files: [MprofFile] = []
         var firstIsRegularFile = false
         for (index, path) in paths.enumerated() {
@@ -124,53 +126,15 @@ struct PlotCommand: ParsableCommand {
         }
     }
 
-    private func parsedSize() throws -> (width: Double, height: Double) {
-        let dimensions = size.split(separator: "x", omittingEmptySubsequences: false).map { Self.decimal($0) }
-        guard dimensions.count == 2, let width = dimensions[0], let height = dimensions[1],
-            (200...20_000).contains(width), (150...20_000).contains(height)
-        else {
-            throw CLIError(
-                "--size must be WIDTHxHEIGHT in pixels, at least 200x150 and at most 20000x20000, not \(TerminalText.quoted(size))")
-        }
-        return (width, height)
-    }
-
-    private func parsedWindow() throws -> ClosedRange<Double>? {
-        guard let window else { return nil }
-        let bounds = window.split(separator: ",", omittingEmptySubsequences: false).map {
-            Self.decimal(String($0.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()))
-        }
-        guard bounds.count == 2, let start = bounds[0], let end = bounds[1], start < end else {
-            throw CLIError("--window must be START,END in seconds with START < END, not \(TerminalText.quoted(window))")
-        }
-        guard abs(start) <= 1e11, abs(end) <= 1e11 else {
-            throw CLIError("--window must lie within ±1e11 seconds, not \(TerminalText.quoted(window))")
-        }
-        guard end - start >= MemoryPlot.minimumWindow else {
-            throw CLIError("--window must be at least 1 µs (0.000001 s) wide, not \(TerminalText.quoted(window))")
-        }
-        return start...end
-    }
-
     /// Seconds as the error messages show them: `5`, `0.25`, `1e-05`.
     private static func seconds(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+        Seconds.text(value)
     }
 
     /// Colour on a terminal unless `NO_COLOR` is set to anything but the empty string (no-color.org) or
     /// `TERM` is `dumb`.
     static func usesColor(isTerminal: Bool, environment: [String: String]) -> Bool {
         isTerminal && (environment["NO_COLOR"] ?? "").isEmpty && environment["TERM"] != "dumb"
-    }
-
-    /// A plain decimal number (`12`, `-0.5`, `1e3`); not `nan`, `inf` or hexadecimal.
-    static func decimal(_ text: some StringProtocol) -> Double? {
-        let allowed = text.utf8.allSatisfy { byte in
-            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
-                || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
-        }
-        guard allowed, let value = Double(String(text)), value.isFinite else { return nil }
-        return value
     }
 
     /// `mprofile_X.dat` → `mprofile_X.svg`; `data/scaling.jsonl` → `data/scaling.svg`.
@@ -186,26 +150,5 @@ struct PlotCommand: ParsableCommand {
         let name = profile.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? profile
         guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return profile + ".svg" }
         return String(profile.dropLast(name.distance(from: dot, to: name.endIndex))) + ".svg"
-    }
-}
-
-/// The terminal's width.
-enum TerminalSize {
-    /// The widest plot drawn: wider is unreadable and only costs memory.
-    static let maximumColumns = 1000
-
-    /// `COLUMNS` when it is a whole number from 1 up, else the kernel's idea, else 100; clamped to 40…1000.
-    ///
-    /// The height is fixed (18 rows): `LINES` is not read.
-    static func columns(environment value: String?) -> Int {
-        let requested = value.flatMap { text in text.utf8.allSatisfy { (48...57).contains($0) } ? Int(text) : nil }
-        let columns = requested.flatMap { $0 > 0 ? $0 : nil } ?? kernelColumns() ?? 100
-        return min(max(columns, 40), maximumColumns)
-    }
-
-    private static func kernelColumns() -> Int? {
-        var size = winsize()
-        guard ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
-        return Int(size.ws_col)
     }
 }

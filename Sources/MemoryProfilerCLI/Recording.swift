@@ -18,14 +18,10 @@ struct Recording {
         self.options = options
         // Summed high-water marks of several processes are an upper bound, not a peak: no PEAK records.
         let writesPeaks = !options.includeChildren
-        do {
-            if let output = options.output {
-                sink = try DatFileSink(path: output, writesPeaks: writesPeaks)
-            } else {
-                sink = try ProfileFiles.createFresh(writesPeaks: writesPeaks)
-            }
-        } catch {
-            throw CLIError(TerminalText.escaped(error.message))
+        if let output = options.output {
+            sink = try DatFileSink(path: output, writesPeaks: writesPeaks)
+        } else {
+            sink = try ProfileFiles.createFresh(writesPeaks: writesPeaks)
         }
         path = sink.path
         header = [.commandLine(commandLine), .reader(options.backend.reader.rawValue)]
@@ -68,10 +64,9 @@ struct Recording {
         sampling.sink = sink
         do {
             return try MemorySampler.start(process: process, options: sampling)
-        } catch where error.code == .processExited || error.code == .noSuchProcess {
-            return nil
         } catch {
-            throw CLIError(error.message)
+            if error.code == .processExited || error.code == .noSuchProcess { return nil }
+            throw error
         }
     }
 

@@ -4,7 +4,7 @@ import MemoryProfiler
 /// The options `mprof run` and `mprof attach` share, spelled as memory_profiler's `mprof` spells them.
 struct RecordingOptions: ParsableArguments {
     @Option(name: [.customShort("T"), .long], help: "Seconds between samples.")
-    var interval = 0.1
+    var interval = Seconds(0.1)
 
     @Flag(name: [.customShort("C"), .customLong("include-children")], help: "Add the memory of all descendants.")
     var includeChildren = false
@@ -13,7 +13,7 @@ struct RecordingOptions: ParsableArguments {
     var multiprocess = false
 
     @Option(name: [.customShort("t"), .long], help: "Stop recording after this many seconds.")
-    var timeout: Double?
+    var timeout: Seconds?
 
     @Option(name: [.customShort("o"), .long], help: "The .dat file to append to (default: mprofile_<time>.dat).")
     var output: String?
@@ -31,25 +31,25 @@ struct RecordingOptions: ParsableArguments {
     var noResetPeak = false
 
     func validate() throws {
-        guard interval >= 1e-6, interval <= 3600 else {
+        guard interval.value >= 1e-6, interval.value <= 3600 else {
             throw ValidationError("--interval must be between 0.000001 and 3600 seconds")
         }
-        if let timeout, !(timeout > 0 && timeout <= 1e8) {
+        if let timeout, !(timeout.value > 0 && timeout.value <= 1e8) {
             throw ValidationError("--timeout must be a positive number of seconds (at most 100000000)")
         }
     }
 
     var samplingOptions: SamplingOptions {
         SamplingOptions(
-            interval: .nanoseconds(Int64((interval * 1e9).rounded())),
-            timeout: timeout.map { .nanoseconds(Int64(($0 * 1e9).rounded())) },
+            interval: interval.duration,
+            timeout: timeout?.duration,
             reader: backend.reader, includeChildren: includeChildren, perChildSeries: multiprocess,
             maximumOnly: true, exactPeaks: !noResetPeak)
     }
 
     /// The interval as memory_profiler prints it: `0.1s`.
     var intervalText: String {
-        interval == interval.rounded() ? "\(Int(interval))s" : "\(interval)s"
+        Seconds.text(interval.value) + "s"
     }
 }
 

@@ -283,6 +283,11 @@ import Testing
         let help = try runProduct("mprof", ["run", "-h"])
         #expect(help.status == 0)
         #expect(help.standardOutput.contains("Run a program and record its memory over time."))
+        // Seconds are plain decimals: Swift's Double(_:) would take a hex float or nan.
+        for bad in ["0x10", "nan", "inf", "1_0"] {
+            let interval = try runProduct("mprof", ["run", "-o", "/dev/null", "-T", bad, "/bin/true"])
+            #expect(interval.status != 0 && interval.standardError.contains("invalid for '-T <interval>'"), "\(bad)")
+        }
         let count = try runProduct("mprof", ["readers", "--bench", "--count", "99999999999999"])
         #expect(count.status != 0)
         #expect(count.standardError.contains("--count must be from 1 to 10000000"))

@@ -77,10 +77,10 @@ let rsvgConvertInstalled = (ProcessInfo.processInfo.environment["PATH"] ?? "").s
     }
 
     @Test(arguments: [
-        (["plot", "-w", "5", "FILE"], "Error: --window must be START,END in seconds with START < END, not 5"),
+        (["plot", "-w", "5", "FILE"], "Error: The value '5' is invalid for '-w <window>': --window must be START,END in seconds with START < END, not 5"),
         (["plot", "-o", "plot.gif", "FILE"], "Error: cannot tell the format of plot.gif: name it .svg, .html or .png"),
         (["plot", "EMPTY"], "Error: nothing to plot: EMPTY has no memory samples"),
-        (["plot", "--size", "10x10", "FILE"], "Error: --size must be WIDTHxHEIGHT in pixels, at least 200x150"),
+        (["plot", "--size", "10x10", "FILE"], "Error: The value '10x10' is invalid for '--size <size>': --size must be WIDTHxHEIGHT in pixels, at least 200x150"),
         (["plot", "-o", "missing/plot.svg", "FILE"], "Error: cannot write missing/plot.svg: No such file or directory"),
     ])
     func badInputGetsAClearError(arguments: [String], message: String) throws {
