@@ -20,6 +20,10 @@ public final class DatFileSink: MemorySampleSink {
     private let appender: DatAppender
     private let writesPeaks: Bool
     private let state = Mutex(State())
+    private let written = Atomic<Int>(0)
+
+    /// The bytes of the records this sink has written.
+    package var bytesWritten: Int { written.load(ordering: .relaxed) }
 
     private struct State {
         var startWallClock = 0.0
@@ -69,7 +73,11 @@ public final class DatFileSink: MemorySampleSink {
     ///   reported on standard error.
     @discardableResult
     public func write(_ record: DatRecord) -> Bool {
-        if appender.append(record.line) { return true }
+        let line = record.line
+        if appender.append(line) {
+            written.add(line.utf8.count + 1, ordering: .relaxed)
+            return true
+        }
         let code = errno
         let error = MemoryError(.systemCall, "cannot write to \(path): \(ErrnoText.describe(code))", errno: code)
         let first = state.withLock { state in

@@ -269,7 +269,7 @@ extension MemorySampler {
                 } else {
                     failure = error
                     end = .readerFailed
-                    notes.append("sampling stopped: \(error)")
+                    notes.append(MemoryTrace.samplingStoppedNote + "\(error)")
                 }
                 return false
             }
@@ -302,7 +302,13 @@ extension MemorySampler {
             childMemory = .zero
             childPeaks = .zero
             pendingChildSamples.removeAll(keepingCapacity: true)
-            let current = (try? process.descendants()) ?? []
+            let current: [ProcessID]
+            do {
+                current = try process.descendants()
+            } catch {
+                if error.code != .processExited && error.code != .noSuchProcess { noteMissedChildren(error) }
+                current = []
+            }
             if current.count != children.count || !current.allSatisfy({ children[$0] != nil }) {
                 let alive = Set(current)
                 children = children.filter { alive.contains($0.key) }
@@ -321,12 +327,25 @@ extension MemorySampler {
             }
         }
 
+        /// Notes, once, that descendants went unmeasured for `error`.
+        private func noteMissedChildren(_ error: MemoryError) {
+            guard !notes.contains(where: { $0.hasPrefix(MemoryTrace.childrenMissedNote) }) else { return }
+            notes.append(MemoryTrace.childrenMissedNote + "\(error)")
+        }
+
         /// One reading of a descendant, opening its probe on first sight; nil when it has gone. A probe whose
         /// process has died is opened again once, in case the PID now names a new descendant.
         private func readChild(_ child: ProcessID) -> (MemorySize, MemorySize?)? {
             for attempt in 0..<2 {
                 if children[child] == nil || attempt == 1 {
-                    guard let probe = try? MemoryProbe(options.reader, process: child) else { return nil }
+                    let probe: MemoryProbe
+                    do {
+                        probe = try MemoryProbe(options.reader, process: child)
+                    } catch {
+                        // A child that has gone is no loss; one that cannot be opened (EMFILE, say) is.
+                        if error.code != .processExited && error.code != .noSuchProcess { noteMissedChildren(error) }
+                        return nil
+                    }
                     var discarded: [String] = []
                     let peak = ownPeak != nil ? PeakTracker(process: child, notes: &discarded) : nil
                     children[child] = ChildProbe(probe: probe, peak: peak)

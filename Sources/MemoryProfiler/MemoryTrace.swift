@@ -50,9 +50,17 @@ public struct MemoryTrace: Sendable {
         /// The measured process exited.
         case processExited
         /// A reading failed for another reason (a `ps` that stopped answering, say); ``MemoryTrace/notes`` says
-        /// which. The trace holds the samples until then.
+        /// which, in the note that starts with ``MemoryTrace/samplingStoppedNote``. The trace holds the samples
+        /// until then.
         case readerFailed
     }
+
+    /// How the note of a reading that stopped sampling begins (see ``End/readerFailed``).
+    public static let samplingStoppedNote = "sampling stopped: "
+
+    /// How the note begins that says some descendants could not be listed or read for a reason other than their
+    /// exit (too many open files, say): their memory is missing from the samples that include children.
+    public static let childrenMissedNote = "children not measured: "
 
     /// A series of samples of one descendant process.
     public struct ChildSeries: Hashable, Sendable {

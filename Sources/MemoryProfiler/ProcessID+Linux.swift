@@ -18,7 +18,12 @@ extension ProcessID {
         var pending = try children(failIfMissing: true)
         while let next = pending.popLast() {
             guard found.insert(next).inserted else { continue }
-            pending.append(contentsOf: (try? next.children(failIfMissing: false)) ?? [])
+            do {
+                pending.append(contentsOf: try next.children(failIfMissing: false))
+            } catch {
+                // A descendant that exited while being listed is no loss; anything else is an error.
+                guard error.code == .processExited || error.code == .noSuchProcess else { throw error }
+            }
         }
         return found.sorted()
     }
@@ -27,7 +32,10 @@ extension ProcessID {
     func children(failIfMissing: Bool) throws(MemoryError) -> [ProcessID] {
         let taskDirectory = "/proc/\(rawValue)/task"
         guard let directory = opendir(taskDirectory) else {
-            if failIfMissing { throw ProcFile.openError(errno, path: taskDirectory, process: self, writing: false) }
+            let code = errno
+            if failIfMissing || code == EMFILE || code == ENFILE {
+                throw ProcFile.openError(code, path: taskDirectory, process: self, writing: false)
+            }
             return []
         }
         defer { closedir(directory) }
@@ -40,7 +48,16 @@ extension ProcessID {
             guard let first = threadName.utf8.first, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9") else {
                 continue
             }
-            guard let text = Self.readSmallFile("\(taskDirectory)/\(threadName)/children") else { continue }
+            guard let text = Self.readSmallFile("\(taskDirectory)/\(threadName)/children") else {
+                // A thread that ended meanwhile is no loss; running out of descriptors is.
+                let code = errno
+                if code == EMFILE || code == ENFILE {
+                    throw MemoryError(
+                        .systemCall, "cannot read \(taskDirectory)/\(threadName)/children: \(ErrnoText.describe(code))",
+                        process: self, errno: code)
+                }
+                continue
+            }
             sawChildrenFile = true
             for word in text.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
                 if let pid = Int32(word) { children.append(ProcessID(pid)) }

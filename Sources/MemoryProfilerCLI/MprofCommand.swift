@@ -27,9 +27,14 @@ public struct MprofCommand: ParsableCommand {
     public static func main() {
         // Before anything opens a file: a closed standard descriptor would otherwise be reused for it.
         StandardStreams.openMissing()
+        // A file size limit (ulimit -f) makes a write fail with EFBIG, reported like any failed write, rather than
+        // killing mprof in the middle of a record. (Programs it starts get the default action back.)
+        signal(SIGXFSZ, SIG_IGN)
         do {
             var command = try parseAsRoot()
-            try Self.requireUTF8Arguments(except: (command as? RunCommand).map { $0.program.count } ?? 0)
+            // Only a program to start is passed on byte for byte; `run -a NAME` names a process like attach.
+            let passedOn = (command as? RunCommand).map { $0.attach ? 0 : $0.program.count } ?? 0
+            try Self.requireUTF8Arguments(except: passedOn)
             try command.run()
             try StandardStreams.flushOutput()
         } catch {

@@ -100,6 +100,10 @@ enum PictureFile {
         case S_IFREG:
             // rename(2) asks only for a writable directory; replacing the file asks what `>` asks.
             guard faccessat(AT_FDCWD, destination, W_OK, AT_EACCESS) == 0 else { throw failure(destination, errno) }
+            guard !ProfileFiles.isBeingRecorded(destination) else {
+                throw CLIError(
+                    "refusing to write \(TerminalText.escaped(destination)): a recording is writing to it (mprof run or attach)")
+            }
             try replace(destination, with: bytes, existing: status)
         case S_IFDIR:
             throw failure(destination, EISDIR)

@@ -81,6 +81,8 @@ enum ProfileFiles {
     static func resolve(_ arguments: [String]) throws -> [String] {
         let profiles = existing()
         var files: [String] = []
+        // Compared as bytes: two spellings of "café" (NFC and NFD) are two files, though Swift's == equates them.
+        var seen = Set<[UInt8]>()
         for argument in arguments where argument != "--" {
             let file: String
             if let index = Int(argument) {
@@ -101,7 +103,7 @@ enum ProfileFiles {
                 }
                 file = argument
             }
-            if !files.contains(file) { files.append(file) }
+            if seen.insert(Array(file.utf8)).inserted { files.append(file) }
         }
         return files
     }
@@ -152,7 +154,7 @@ enum ProfileFiles {
 
     /// Whether a running recording holds the file: `mprof run`, `attach` and programs adding `FUNC` records
     /// hold a shared `flock` on it while they write.
-    private static func isBeingRecorded(_ file: String) -> Bool {
+    static func isBeingRecorded(_ file: String) -> Bool {
         let descriptor = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
         guard descriptor >= 0 else { return false }
         defer { close(descriptor) }

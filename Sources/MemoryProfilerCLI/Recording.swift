@@ -46,7 +46,7 @@ struct Recording {
         if sink.createdFile {
             removeIfEmpty()
         } else {
-            _ = sink.undoAppends(headerBytes)
+            _ = sink.undoAppends(sink.bytesWritten)
         }
     }
 
@@ -107,12 +107,14 @@ struct Recording {
         return (peak, source)
     }
 
-    /// Removes the file when this recording created it and it holds no more than the header (or less, when
-    /// writing the header failed). Only a regular file is ever removed.
+    /// Removes the file when this recording created it and it holds nothing but what this recording wrote
+    /// (the header, a first sample). Only a regular file is ever removed.
     func removeIfEmpty() {
         guard sink.createdFile else { return }
         var status = stat()
-        guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_size <= headerBytes else { return }
+        guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG,
+            status.st_size <= max(headerBytes, sink.bytesWritten)
+        else { return }
         unlink(path)
     }
 
@@ -134,8 +136,12 @@ struct Recording {
     /// the file removed (by `rm`, say) while samples were still being written to it. Nil when all went well.
     func problem(of trace: MemoryTrace?) -> String? {
         if let trace, trace.end == .readerFailed {
-            let reason = trace.notes.last.map { ": \(TerminalText.escaped($0))" } ?? ""
+            let note = trace.notes.first { $0.hasPrefix(MemoryTrace.samplingStoppedNote) } ?? trace.notes.last
+            let reason = note.map { ": \(TerminalText.escaped($0))" } ?? ""
             return "the recording stopped before the program ended\(reason)"
+        }
+        if let trace, let note = trace.notes.first(where: { $0.hasPrefix(MemoryTrace.childrenMissedNote) }) {
+            return "the children's memory is incomplete: \(TerminalText.escaped(note))"
         }
         if let failure = sink.failure {
             return "the recording is incomplete: \(TerminalText.escaped(failure.message))"

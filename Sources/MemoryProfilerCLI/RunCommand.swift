@@ -41,7 +41,7 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         // `mprof run -h` asks for help, as memory_profiler's does, rather than for a program named -h.
-        if program == ["-h"] || program == ["--help"] { throw CleanExit.helpRequest(self) }
+        if command == ["-h"] || command == ["--help"] { throw CleanExit.helpRequest(self) }
         guard !program.isEmpty else { throw ValidationError("A program to run must be provided: mprof run PROGRAM [ARGUMENTS…]") }
         if python {
             throw ValidationError(
@@ -69,8 +69,6 @@ struct RunCommand: ParsableCommand {
             try AttachCommand.record(target: program[0], options: recording)
             return
         }
-        // A signal sent from here on is passed to the program once it runs, rather than ending mprof half-way.
-        SignalForwarding.holdSignals()
         // mprof reports how the program ended even when nobody reads its standard error any more.
         signal(SIGPIPE, SIG_IGN)
         let arguments = programBytes
@@ -86,6 +84,9 @@ struct RunCommand: ParsableCommand {
                     + "smaller than mprof cannot be told from mprof's own and is left out (install both files together)")
         }
 
+        // A signal sent from here on is passed to the program once it runs, rather than ending mprof half-way.
+        // (Not earlier: opening the file may block, and mprof must stay interruptible until it spawns.)
+        SignalForwarding.holdSignals()
         let child: ChildProcess
         do {
             let environment = [MemoryTimestamps.outputFileVariable: recording.absolutePath]
@@ -132,6 +133,8 @@ struct RunCommand: ParsableCommand {
         } catch {
             throw CLIError("lost track of \(name): \(error.message)")
         }
+        // Orphans of the program adopted while mprof was a subreaper for the spawn: reap those that have ended.
+        while waitpid(-1, nil, WNOHANG) > 0 {}
         // Without the launcher the program's count began at mprof's own high-water mark when it was spawned;
         // mprof's mark now is at least that, so a count above it is the program's own.
         let launcherPeak = child.lifetimePeakIsOwn ? 0 : (try? MemoryProbe(.peak).read().bytes) ?? Int.max
@@ -227,10 +230,10 @@ struct RunCommand: ParsableCommand {
             }
             return name
         }
-        guard name.count > 0, let found = ExecutableLookup.find(String(decoding: name, as: UTF8.self)) else {
+        guard name.count > 0, let found = ExecutableLookup.find(name) else {
             StandardError.write("Error: cannot run \(shown): not found on PATH")
             throw ExitCode(127)
         }
-        return Array(found.utf8)
+        return found
     }
 }

@@ -38,7 +38,7 @@ int main(int argc, char **argv) {
     }
     char *end = NULL;
     long descriptor = strtol(argv[1], &end, 10);
-    if (end == argv[1] || *end != '\0' || descriptor < 3 || descriptor > 1024 || fcntl((int)descriptor, F_GETFD) < 0) {
+    if (end == argv[1] || *end != '\0' || descriptor < 3 || descriptor > 1048576 || fcntl((int)descriptor, F_GETFD) < 0) {
         static const char bad[] = "mprof-spawn: the report descriptor is not open\n";
         (void)!write(2, bad, sizeof bad - 1);
         return 2;

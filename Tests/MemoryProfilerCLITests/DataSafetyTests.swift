@@ -293,6 +293,52 @@ import Testing
         #expect(count.standardError.contains("--count must be from 1 to 10000000"))
     }
 
+    @Test func inheritedDescriptorsReachTheProgramAndLimitsAreErrors() throws {
+        let directory = try TemporaryDirectory()
+        let mprof = BuiltProducts.path("mprof")
+        // Descriptor 3 from mprof's parent (a make jobserver, systemd's sockets) is the program's, as without mprof.
+        let inherited = try runCommand(
+            "sh", ["-c", "cd '\(directory.path)' && '\(mprof)' run -o a.dat sh -c 'echo hi >&3' 3>fd3.txt && cat fd3.txt"])
+        #expect(inherited.status == 0, "\(inherited.standardError)")
+        #expect(inherited.standardOutput == "hi\n")
+        // A file size limit: an error, no signal death, and every record in the file whole.
+        let sized = try runCommand(
+            "sh", ["-c", "cd '\(directory.path)' && ulimit -f 1 && '\(mprof)' run -T 0.001 -o f.dat sleep 1"])
+        #expect(sized.status == 1, "\(sized.standardError)")
+        #expect(sized.standardError.contains("File too large"))
+        #expect(try MprofFile(path: "\(directory.path)/f.dat").samples.count > 10)
+        // Too few descriptors to read the children: said, and a failing status, never a quiet undercount.
+        for limit in [7, 8, 10] {
+            let children = try runCommand(
+                "sh", ["-c", "cd '\(directory.path)' && ulimit -n \(limit) && '\(mprof)' run -C -T 0.02 -o c\(limit).dat sh -c 'sleep 0.3 & sleep 0.3 & wait'"])
+            #expect(children.status != 0, "ulimit -n \(limit): \(children.standardError)")
+            #expect(children.standardError.contains("children not measured"), "ulimit -n \(limit): \(children.standardError)")
+        }
+    }
+
+    @Test func namesAreComparedAsBytesAndRecordingsAreNotPlottedOver() throws {
+        let directory = try TemporaryDirectory()
+        // "café" in NFC and in NFD: two files, two answers.
+        try "MEM 1.0 1795900000.0\n".write(toFile: "\(directory.path)/caf\u{E9}.dat", atomically: true, encoding: .utf8)
+        try "MEM 2.0 1795900000.0\n".write(toFile: "\(directory.path)/cafe\u{301}.dat", atomically: true, encoding: .utf8)
+        let peak = try directory.mprof(["peak", "caf\u{E9}.dat", "cafe\u{301}.dat"])
+        #expect(peak.standardOutput.split(separator: "\n").count == 2, "\(peak.standardOutput)")
+        // A picture is never written over a file a recording is writing.
+        let mprof = BuiltProducts.path("mprof")
+        let recording = try ChildProcess.spawn(
+            "/bin/sh", arguments: ["-c", "cd '\(directory.path)' && exec '\(mprof)' run -o rec.svg sleep 1"],
+            standardInput: .null, standardOutput: .null, standardError: .null)
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: "\(directory.path)/rec.svg") { usleep(10_000) }
+        usleep(200_000)
+        let plot = try directory.mprof(["plot", "-o", "rec.svg", "caf\u{E9}.dat"])
+        #expect(plot.status != 0)
+        #expect(plot.standardError.contains("a recording is writing to it"), "\(plot.standardError)")
+        #expect(try recording.wait() == .exited(0))
+        // `run -- -h` runs a program named -h (here: not found), while `run -h` is help.
+        let dashed = try directory.mprof(["run", "--", "-h"])
+        #expect(dashed.status == 127, "\(dashed.standardError)")
+    }
+
     private static func readLine(_ process: ChildProcess) -> String? {
         guard let descriptor = process.standardOutput else { return nil }
         var bytes: [UInt8] = []

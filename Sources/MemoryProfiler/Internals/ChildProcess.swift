@@ -84,7 +84,7 @@ package final class ChildProcess: Sendable {
         try spawn(
             Array(executable.utf8), arguments: arguments.map { Array($0.utf8) }, environment: environment,
             standardInput: standardInput, standardOutput: standardOutput, standardError: standardError,
-            descriptor3: nil)
+            passing: nil)
     }
 
     /// Starts `executable` through the `mprof-spawn` launcher at `launcher` and adopts it as a child, so that
@@ -113,21 +113,22 @@ package final class ChildProcess: Sendable {
             throw MemoryError(.systemCall, "cannot create a pipe: \(ErrnoText.describe(errno))", errno: errno)
         }
         let readEnd = ends[0]
-        var writeEnd = ends[1]
+        let writeEnd = ends[1]
         defer { close(readEnd) }
-        if writeEnd == 3 {
-            // posix_spawn's dup2 onto the same number would keep close-on-exec set on some C libraries.
-            let moved = fcntl(writeEnd, F_DUPFD_CLOEXEC, 4)
+        // The launcher gets the pipe on a number that is free here, so on none that the program inherits from
+        // mprof's own parent (a make jobserver's 3 and 4, systemd's sockets from 3 on). Reserving it with a
+        // copy keeps it free until the spawn; dup2 from another number clears close-on-exec in the launcher.
+        let reportNumber = fcntl(writeEnd, F_DUPFD_CLOEXEC, 3)
+        guard reportNumber >= 0 else {
+            let code = errno
             close(writeEnd)
-            guard moved >= 0 else {
-                throw MemoryError(.systemCall, "cannot create a pipe: \(ErrnoText.describe(errno))", errno: errno)
-            }
-            writeEnd = moved
+            throw MemoryError(.systemCall, "cannot create a pipe: \(ErrnoText.describe(code))", errno: code)
         }
         let wasSubreaper = cmp_is_child_subreaper() == 1
         guard wasSubreaper || cmp_set_child_subreaper(1) == 0 else {
             let code = errno
             close(writeEnd)
+            close(reportNumber)
             throw MemoryError(.systemCall, "cannot become a child subreaper: \(ErrnoText.describe(code))", errno: code)
         }
         defer { if !wasSubreaper { _ = cmp_set_child_subreaper(0) } }
@@ -135,14 +136,17 @@ package final class ChildProcess: Sendable {
         let launcherProcess: ChildProcess
         do {
             launcherProcess = try spawn(
-                Array(launcher.utf8), arguments: [Array("3".utf8), executable, executable] + arguments,
+                Array(launcher.utf8), arguments: [Array(String(reportNumber).utf8), executable, executable] + arguments,
                 environment: environment, standardInput: .inherit, standardOutput: .inherit, standardError: .inherit,
-                descriptor3: writeEnd)
+                passing: (writeEnd, reportNumber))
         } catch {
             close(writeEnd)
+            close(reportNumber)
             throw error
         }
+        // Every copy of the write end here is closed, so end-of-file says the program's exec is done.
         close(writeEnd)
+        close(reportNumber)
         let launcherEnd = try launcherProcess.wait()
 
         // Records of two 32-bit integers; the launcher writes at most two, the program's process one.
@@ -193,7 +197,7 @@ package final class ChildProcess: Sendable {
         standardInput: Stream,
         standardOutput: Stream,
         standardError: Stream,
-        descriptor3: Int32?
+        passing: (descriptor: Int32, number: Int32)?
     ) throws(MemoryError) -> ChildProcess {
         var actions = posix_spawn_file_actions_t()
         var attributes = posix_spawnattr_t()
@@ -236,7 +240,7 @@ package final class ChildProcess: Sendable {
             }
         }
 
-        if let descriptor3 { posix_spawn_file_actions_adddup2(&actions, descriptor3, 3) }
+        if let passing { posix_spawn_file_actions_adddup2(&actions, passing.descriptor, passing.number) }
 
         // The environment is passed on byte for byte (names and values need not be UTF-8), with `environment`
         // added or replacing variables of the same name.
@@ -372,14 +376,19 @@ package final class ChildProcess: Sendable {
 /// Finds commands on `PATH`, as a shell would.
 package enum ExecutableLookup {
     package static func find(_ name: String) -> String? {
-        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
+        find(Array(name.utf8)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The first executable named `name` on `PATH`, byte for byte: neither the name nor `PATH` need be UTF-8.
+    package static func find(_ name: [UInt8]) -> [UInt8]? {
+        let path = getenv("PATH").map { Array(UnsafeRawBufferPointer(start: $0, count: strlen($0))) }
+            ?? Array("/usr/local/bin:/usr/bin:/bin".utf8)
         // An empty entry is the current directory, as in a shell; a directory of the same name is not a match.
-        for directory in path.split(separator: ":", omittingEmptySubsequences: false) {
-            let candidate = directory.isEmpty ? "./\(name)" : "\(directory)/\(name)"
+        for directory in path.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false) {
+            let candidate = (directory.isEmpty ? Array(".".utf8) : Array(directory)) + [UInt8(ascii: "/")] + name
             var status = stat()
-            if stat(candidate, &status) == 0, status.st_mode & S_IFMT != S_IFDIR, access(candidate, X_OK) == 0 {
-                return candidate
-            }
+            let found = CPath.with(candidate) { stat($0, &status) == 0 && status.st_mode & S_IFMT != S_IFDIR && access($0, X_OK) == 0 }
+            if found { return candidate }
         }
         return nil
     }

@@ -80,6 +80,9 @@ final class DatAppender: Sendable {
     }
 
     /// Appends `line` and a newline; false when the write failed, `errno` telling why.
+    ///
+    /// A record is whole or absent: when only part of it could be written (the disk filled up), the part is cut
+    /// off again, so the records after it (from this or another writer) do not run into a torn line.
     @discardableResult
     func append(_ line: String) -> Bool {
         var bytes = Array(line.utf8)
@@ -89,11 +92,26 @@ final class DatAppender: Sendable {
             while offset < buffer.count {
                 let written = write(descriptor, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
                 if written < 0 && errno == EINTR { continue }
-                if written == 0 { errno = ENOSPC }
-                if written <= 0 { return false }
-                offset += written
+                if written > 0 {
+                    offset += written
+                    continue
+                }
+                let code = written == 0 ? ENOSPC : errno
+                if offset > 0 { cutTornRecord(length: offset) }
+                errno = code
+                return false
             }
             return true
         }
+    }
+
+    /// Removes the `length` bytes of a record that was written in part, when they are still the end of the file.
+    private func cutTornRecord(length: Int) {
+        var status = stat()
+        let end = lseek(descriptor, 0, SEEK_CUR)
+        guard fstat(descriptor, &status) == 0, end >= 0, Int(status.st_size) == Int(end), Int(end) >= length else {
+            return
+        }
+        _ = ftruncate(descriptor, off_t(Int(end) - length))
     }
 }
