@@ -68,6 +68,8 @@ enum PictureFile {
             throw CLIError("cannot create a temporary file in \(TerminalText.escaped(directory)): \(ErrnoText.describe(error.code))")
         }
         defer { source.remove() }
+        // Readable by its owner whatever the umask (777 would leave rsvg-convert, run as the same user, locked out).
+        if let descriptor = source.fileDescriptor { _ = fchmod(descriptor, 0o600) }
         do throws(Errno) {
             try source.write(svg)
             try source.close()

@@ -50,12 +50,13 @@ struct Recording {
         }
     }
 
-    /// The absolute path, for the environment of the profiled program.
-    var absolutePath: String {
-        if path.hasPrefix("/") { return path }
+    /// The absolute path, for the environment of the profiled program: bytes, since the working directory's
+    /// name need not be UTF-8.
+    var absolutePath: [UInt8] {
+        if path.hasPrefix("/") { return Array(path.utf8) }
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard getcwd(&buffer, buffer.count) != nil else { return path }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + path
+        guard getcwd(&buffer, buffer.count) != nil else { return Array(path.utf8) }
+        return buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) } + Array("/\(path)".utf8)
     }
 
     /// Starts sampling `process` into the file; nil when it was gone before the first sample.

@@ -95,8 +95,8 @@ struct RunCommand: ParsableCommand {
                     through: launcher, executable, arguments: Array(arguments.dropFirst()), environment: environment)
             } else {
                 child = try ChildProcess.spawn(
-                    String(decoding: executable, as: UTF8.self),
-                    arguments: program.dropFirst().map { $0 }, environment: environment)
+                    String(decoding: executable, as: UTF8.self), arguments: program.dropFirst().map { $0 },
+                    environment: environment.mapValues { String(decoding: $0, as: UTF8.self) })
             }
         } catch {
             SignalForwarding.stop()

@@ -119,7 +119,7 @@ import Testing
         let directory = try TemporaryDirectory()
         // A shell whose child exits while the shell sleeps without waiting: the child stays a zombie.
         let parent = try ChildProcess.spawn(
-            "/bin/sh", arguments: ["-c", "sleep 0 & echo $!; exec sleep 5"], standardInput: .null, standardOutput: .pipe)
+            "/bin/sh", arguments: ["-c", "sleep 0.2 & echo $!; exec sleep 5"], standardInput: .null, standardOutput: .pipe)
         defer {
             kill(parent.id.rawValue, SIGKILL)
             parent.closePipes()
@@ -127,7 +127,8 @@ import Testing
         }
         let pidText = try #require(Self.readLine(parent))
         let zombie = try #require(Int32(pidText))
-        for _ in 0..<100 where ProcessID.state(of: ProcessID(zombie)) != "Z" { usleep(10_000) }
+        // The shell execs `sleep 5` at once; its background child then ends unwaited-for.
+        for _ in 0..<300 where ProcessID.state(of: ProcessID(zombie)) != "Z" { usleep(10_000) }
         #expect(ProcessID.state(of: ProcessID(zombie)) == "Z")
         let result = try directory.mprof(["attach", "-o", "z.dat", "\(zombie)"])
         #expect(result.status != 0)
@@ -215,11 +216,16 @@ import Testing
             "bash", ["-c", "cd '\(directory.path)' && env $'Y\\xff=1' X=$'\\xfe' '\(mprof)' run -o r.dat env "
                 + "| LC_ALL=C grep -a '^[XY]' | LC_ALL=C sort | od -An -tx1 | tr -d ' \\n'"])
         #expect(environment.standardOutput == "583dfe0a59ff3d310a", "X=\\xfe and Y\\xff=1, unchanged")
+        // MPROF_OUTPUT_FILE names the recording even from a directory whose name is not UTF-8.
+        let output = try runCommand(
+            "bash", ["-c", "cd '\(directory.path)' && mkdir $'d\\xfe' && cd $'d\\xfe' && '\(mprof)' run -o r.dat "
+                + "sh -c 'test -f \"$MPROF_OUTPUT_FILE\" && echo found'"])
+        #expect(output.standardOutput == "found\n", "\(output.standardError)")
         // mprof's own file names must be UTF-8: another byte is an error, not a different file.
         let name = try runCommand("bash", ["-c", "cd '\(directory.path)' && '\(mprof)' run -o $'r\\xff.dat' /bin/true"])
         #expect(name.status != 0)
         #expect(name.standardError.contains("is not UTF-8"))
-        #expect(try directory.files().sorted() == ["caf\u{FFFD}.txt", "r.dat"] || (try directory.files()).count == 2)
+        #expect(!(try directory.files()).contains("r\u{FFFD}.dat"))
     }
 
     @Test func aCommandLineLongerThanALineIsCutAndTheFileStillReads() throws {

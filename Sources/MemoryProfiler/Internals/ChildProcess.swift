@@ -82,7 +82,8 @@ package final class ChildProcess: Sendable {
         standardError: Stream = .inherit
     ) throws(MemoryError) -> ChildProcess {
         try spawn(
-            Array(executable.utf8), arguments: arguments.map { Array($0.utf8) }, environment: environment,
+            Array(executable.utf8), arguments: arguments.map { Array($0.utf8) },
+            environment: environment.mapValues { Array($0.utf8) },
             standardInput: standardInput, standardOutput: standardOutput, standardError: standardError,
             passing: nil)
     }
@@ -105,7 +106,7 @@ package final class ChildProcess: Sendable {
         through launcher: String,
         _ executable: [UInt8],
         arguments: [[UInt8]],
-        environment: [String: String] = [:]
+        environment: [String: [UInt8]] = [:]
     ) throws(MemoryError) -> ChildProcess {
         let shown = TerminalText.escaped(executable[...])
         var ends: [Int32] = [-1, -1]
@@ -193,7 +194,7 @@ package final class ChildProcess: Sendable {
     private static func spawn(
         _ executable: [UInt8],
         arguments: [[UInt8]],
-        environment: [String: String],
+        environment: [String: [UInt8]],
         standardInput: Stream,
         standardOutput: Stream,
         standardError: Stream,
@@ -244,7 +245,9 @@ package final class ChildProcess: Sendable {
 
         // The environment is passed on byte for byte (names and values need not be UTF-8), with `environment`
         // added or replacing variables of the same name.
-        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") }
+        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { name, value in
+            CPath.with(Array(name.utf8) + [UInt8(ascii: "=")] + value) { strdup($0) }
+        }
         let replaced = Set(environment.keys.map { Array($0.utf8) + [UInt8(ascii: "=")] })
         var index = 0
         while let entry = environ[index] {
