@@ -183,10 +183,12 @@ import Testing
         let directory = try TemporaryDirectory()
         let existing = "CMDLINE earlier run\nMEM 1.000000 100.0000\n"
         try existing.write(toFile: "\(directory.path)/e.dat", atomically: true, encoding: .utf8)
-        try Data([0x7F, 0x45, 0x4C, 0x46, 0, 1, 2]).write(to: URL(fileURLWithPath: "\(directory.path)/noexec.bin"))
-        try "#!/no/such/interpreter\necho hi\n".write(toFile: "\(directory.path)/badshebang", atomically: true, encoding: .utf8)
-        chmod("\(directory.path)/noexec.bin", 0o755)
-        chmod("\(directory.path)/badshebang", 0o755)
+        // Programs written by a child process, so that no descriptor of this test process holds them open for
+        // writing when they are run (exec would fail with ETXTBSY instead).
+        let made = try runCommand(
+            "sh", ["-c", "cd '\(directory.path)' && printf '\\177ELF\\000\\001\\002' > noexec.bin && "
+                + "printf '#!/no/such/interpreter\\necho hi\\n' > badshebang && chmod 755 noexec.bin badshebang"])
+        try #require(made.status == 0, "\(made.standardError)")
         for program in ["./noexec.bin", "./badshebang"] {
             let result = try directory.mprof(["run", "-o", "e.dat", program])
             #expect(result.status == 126 || result.status == 127, "\(program): \(result.standardError)")
@@ -250,8 +252,11 @@ import Testing
             ("echo 2166051676159999", "more than any machine has"),
         ]
         for (script, says) in cases {
-            try "#!/bin/sh\n\(script)\n".write(toFile: "\(fake)/ps", atomically: true, encoding: .utf8)
-            chmod("\(fake)/ps", 0o755)
+            // Written by a child process: a descriptor open for writing in this (multi-threaded) test process
+            // could be inherited by another test's spawn and make exec fail with ETXTBSY.
+            let written = try runCommand(
+                "sh", ["-c", "printf '#!/bin/sh\\n%s\\n' \"$1\" > \"$2\" && chmod 755 \"$2\"", "sh", script, "\(fake)/ps"])
+            try #require(written.status == 0, "\(written.standardError)")
             let result = try runCommand(
                 "sh", ["-c", "cd '\(directory.path)' && PATH='\(fake)':$PATH exec '\(BuiltProducts.path("mprof"))' run --backend ps /bin/sleep 0.3"])
             #expect(result.status != 0, "\(script)")
