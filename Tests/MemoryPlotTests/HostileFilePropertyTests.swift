@@ -48,6 +48,16 @@ import Testing
         }
     }
 
+    /// The case a CI run found: a carriage return and line break inserted inside a record. Lines end at line
+    /// feeds only; the fragment "952" is an unknown record and skipped, and the next line is read.
+    @Test func aLineBreakInsertedInsideARecordStartsANewLine() throws {
+        let text = "MEM 200.5 1795585951.0\r\n952\r\nMEM 200441406 1795585951.1956\n"
+        let file = try MprofFile(parsing: text, path: "cr.dat")
+        #expect(file.samples.map(\.mebibytes) == [200.5, 200_441_406])
+        #expect(Self.independentPeak(text) == 200_441_406)
+        Self.expectPeak(of: file, equals: Self.independentPeak(text), text: text)
+    }
+
     /// Times that go backwards, a single sample, all at one time: every point lands inside the plot area, in
     /// file order (the plot area of a 960×540 picture runs from x = 72 to 936).
     @Test(arguments: [
@@ -103,11 +113,13 @@ import Testing
     static func independentPeak(_ text: String) -> Double? {
         var samples: [Double] = []
         var peaks: [Double] = []
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            guard fields.count >= 2, let value = Double(fields[1].hasSuffix("\r") ? fields[1].dropLast() : fields[1]) else {
-                continue
-            }
+        // Split on bytes: a Swift `Character` holds "\r\n" as one, so a line break after a stray carriage return
+        // would be missed by `split(separator: "\n")` on the string.
+        for line in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            let line = line.last == UInt8(ascii: "\r") ? line.dropLast() : line
+            let fields = line.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
+                .map { String(decoding: $0, as: UTF8.self) }
+            guard fields.count >= 2, let value = Double(fields[1]) else { continue }
             if fields[0] == "MEM" { samples.append(value) }
             if fields[0] == "PEAK" { peaks.append(value) }
         }
