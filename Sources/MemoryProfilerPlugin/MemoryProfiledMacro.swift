@@ -31,13 +31,14 @@ public struct MemoryProfiledMacro: BodyMacro {
         let name = qualifiedName(of: declaration, in: context)
         let precision = try precisionArgument(of: node)
 
-        let instrumenter = StatementInstrumenter(source: source)
+        let frameName = ProfiledBody.frameName
+        let instrumenter = StatementInstrumenter(source: source, frameName: frameName)
         let statements = body.statements
         let returned = statements.count == 1 && returnsValue(declaration)
-            ? statements.first.flatMap(returnableExpression) : nil
+            ? statements.first.flatMap(ProfiledBody.returnableExpression) : nil
         let instrumented = instrumenter.instrumentBody(statements, returnedExpression: returned)
 
-        let indent = body.statements.first.map(instrumenter.indentation(of:))
+        let indent = body.statements.first.map(source.indentation(of:))
             ?? .newline + .spaces(source.column(of: declaration) + 3)
         let enter: CodeBlockItemSyntax = """
             \(indent)var \(raw: frameName) = MemoryProfiler.LineProfiler.enter(\
@@ -45,7 +46,7 @@ public struct MemoryProfiledMacro: BodyMacro {
             source: \(literal: source.text), precision: \(raw: precision.map(String.init) ?? "nil"))
             """
         // Nothing runs in a body of declarations only: a `defer` would end the scope and draw a warning.
-        guard statements.contains(where: StatementInstrumenter.executes) else {
+        guard statements.contains(where: ProfiledBody.executes) else {
             return [enter] + instrumented + ["\(indent)\(raw: frameName).exit()"]
         }
         let exit: CodeBlockItemSyntax = "\(indent)defer { \(raw: frameName).exit() }"
@@ -63,50 +64,6 @@ public struct MemoryProfiledMacro: BodyMacro {
         return nil
     }
 
-    /// The expression a single-expression body returns, when `return` can be written before it: not a call of
-    /// a function that never returns, and an `if` or `switch` only when every branch is one expression.
-    static func returnableExpression(_ item: CodeBlockItemSyntax) -> ExprSyntax? {
-        guard let expression = implicitlyReturnedExpression(item) else { return nil }
-        if let call = expression.as(FunctionCallExprSyntax.self),
-            let callee = call.calledExpression.as(DeclReferenceExprSyntax.self),
-            neverReturning.contains(callee.baseName.text)
-        {
-            return nil
-        }
-        if let ifExpression = expression.as(IfExprSyntax.self) {
-            return isValueBranching(ifExpression) ? expression : nil
-        }
-        if let switchExpression = expression.as(SwitchExprSyntax.self) {
-            let branches = switchExpression.cases.allSatisfy { element in
-                guard case .switchCase(let switchCase) = element else { return false }
-                return isSingleValue(switchCase.statements)
-            }
-            return branches ? expression : nil
-        }
-        return expression
-    }
-
-    private static let neverReturning: Set<String> = ["fatalError", "preconditionFailure", "abort", "exit", "dispatchMain"]
-
-    private static func isValueBranching(_ ifExpression: IfExprSyntax) -> Bool {
-        guard isSingleValue(ifExpression.body.statements) else { return false }
-        switch ifExpression.elseBody {
-        case .ifExpr(let elseIf): return isValueBranching(elseIf)
-        case .codeBlock(let block): return isSingleValue(block.statements)
-        case nil: return false
-        }
-    }
-
-    /// A branch of an `if` or `switch` expression: one expression, or one `throw`.
-    private static func isSingleValue(_ statements: CodeBlockItemListSyntax) -> Bool {
-        guard statements.count == 1, let only = statements.first else { return false }
-        switch only.item {
-        case .expr: return true
-        case .stmt(let statement): return statement.is(ExpressionStmtSyntax.self) || statement.is(ThrowStmtSyntax.self)
-        case .decl: return false
-        }
-    }
-
     /// Closures cannot carry a body macro without an experimental compiler feature: point at the expression
     /// macro instead.
     public static func expansion(
@@ -116,9 +73,6 @@ public struct MemoryProfiledMacro: BodyMacro {
     ) throws -> [CodeBlockItemSyntax] {
         throw DiagnosticsError(diagnostics: [Diagnostic(node: Syntax(node), message: MacroMessage.closure)])
     }
-
-    /// The name of the local variable holding the call's frame; unlikely to clash with user names.
-    static let frameName = "__memoryProfilerFrame"
 
     private static func declarationKind(_ declaration: some DeclSyntaxProtocol) -> String {
         if declaration.is(InitializerDeclSyntax.self) { return "an initializer" }
@@ -163,14 +117,6 @@ public struct MemoryProfiledMacro: BodyMacro {
             return member.baseType.trimmedDescription == "Swift" && ["Void", "Never"].contains(member.name.text)
         }
         return false
-    }
-
-    private static func implicitlyReturnedExpression(_ item: CodeBlockItemSyntax) -> ExprSyntax? {
-        switch item.item {
-        case .expr(let expression): return expression
-        case .stmt(let statement): return statement.as(ExpressionStmtSyntax.self)?.expression
-        case .decl: return nil
-        }
     }
 
     /// `Catalog.load(from:)`: enclosing types and functions from the lexical context, then the declaration.
@@ -239,10 +185,10 @@ public struct MemoryProfiledBlockMacro: ExpressionMacro {
 
         let statements = closure.statements
         let returned = statements.count == 1
-            ? statements.first.flatMap(MemoryProfiledMacro.returnableExpression) : nil
-        let instrumenter = StatementInstrumenter(source: source)
+            ? statements.first.flatMap(ProfiledBody.returnableExpression) : nil
+        let frame = ProfiledBody.frameName
+        let instrumenter = StatementInstrumenter(source: source, frameName: frame)
         let instrumented = instrumenter.instrumentBody(statements, returnedExpression: returned)
-        let frame = MemoryProfiledMacro.frameName
         let body = CodeBlockItemListSyntax(instrumented).description
         return """
             MemoryProfiler.LineProfiler.profile(\

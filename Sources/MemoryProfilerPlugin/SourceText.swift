@@ -1,7 +1,8 @@
 import SwiftSyntax
 import SwiftSyntaxMacros
 
-/// The profiled declaration as the report shows it: its file, first line, text, and the line of any node in it.
+/// The profiled declaration as the report shows it: its file, first line, text, and the line, column and
+/// indentation of any node in it.
 struct SourceText {
     /// The file's path as the compiler knows it (what `#filePath` says).
     let filePath: String
@@ -12,20 +13,20 @@ struct SourceText {
 
     private let baseOffset: Int
     private let lineStartOffsets: [Int]
-    private let indentation: Int
+    private let firstLineIndentation: Int
 
     init(of node: some SyntaxProtocol, in context: some MacroExpansionContext, indentationFromLastLine: Bool = false) {
         let location = context.location(of: node, at: .afterLeadingTrivia, filePathMode: .filePath)
         filePath = location?.file.as(StringLiteralExprSyntax.self)?.representedLiteralValue ?? "<unknown>"
         firstLine = location.flatMap { Self.integer(line: $0) } ?? 1
-        indentation = max(0, (location.flatMap { Self.integer(column: $0) } ?? 1) - 1)
+        firstLineIndentation = max(0, (location.flatMap { Self.integer(column: $0) } ?? 1) - 1)
 
         let trimmed = node.trimmedDescription
         if indentationFromLastLine {
             let lastLine = trimmed.split(separator: "\n", omittingEmptySubsequences: false).last ?? ""
             text = String(lastLine.prefix { $0 == " " || $0 == "\t" }) + trimmed
         } else {
-            text = String(repeating: " ", count: indentation) + trimmed
+            text = String(repeating: " ", count: firstLineIndentation) + trimmed
         }
         baseOffset = node.positionAfterSkippingLeadingTrivia.utf8Offset
         var starts = [0]
@@ -49,7 +50,13 @@ struct SourceText {
     /// The column (1 for the first, counting UTF-8 bytes) of `node`'s first token.
     func column(of node: some SyntaxProtocol) -> Int {
         let (index, offset) = lineIndex(of: node)
-        return offset - lineStartOffsets[index] + 1 + (index == 0 ? indentation : 0)
+        return offset - lineStartOffsets[index] + 1 + (index == 0 ? firstLineIndentation : 0)
+    }
+
+    /// A newline and the statement's original indentation: with a `#sourceLocation` directive above, its column
+    /// stays true.
+    func indentation(of item: CodeBlockItemSyntax) -> Trivia {
+        .newline + .spaces(column(of: item) - 1)
     }
 
     private func lineIndex(of node: some SyntaxProtocol) -> (index: Int, offset: Int) {

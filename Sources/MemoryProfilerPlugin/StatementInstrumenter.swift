@@ -11,13 +11,10 @@ import SwiftSyntax
 /// - Each statement is preceded by `#sourceLocation(file:line:)` naming its real place, and keeps its indentation,
 ///   so compiler diagnostics, `#line`, `#filePath` and debug line tables point at the user's own line and column.
 struct StatementInstrumenter {
+    /// The declaration being instrumented, for the line and column of each statement.
     let source: SourceText
-
-    private let frame = MemoryProfiledMacro.frameName
-
-    init(source: SourceText) {
-        self.source = source
-    }
+    /// The local variable the probes are called on; the macro that owns the instrumenter declares it.
+    let frameName: String
 
     /// `#sourceLocation()`, which ends the remapping after the last statement.
     private var restoringSourceLocation: [CodeBlockItemSyntax] {
@@ -34,13 +31,13 @@ struct StatementInstrumenter {
         if let returnedExpression, items.count == 1, let only = items.first {
             let line = source.line(of: only)
             let returned = CodeBlockItemSyntax(
-                leadingTrivia: indentation(of: only),
+                leadingTrivia: source.indentation(of: only),
                 item: .stmt(
                     StmtSyntax(
                         ReturnStmtSyntax(
                             returnKeyword: .keyword(.return, trailingTrivia: .space),
                             expression: returnedExpression.trimmed))))
-            let indent = indentation(of: only)
+            let indent = source.indentation(of: only)
             instrumented = [probe("line", line, indent), sourceLocation(line, indent), returned]
         } else {
             instrumented = instrumentStatements(items)
@@ -54,8 +51,8 @@ struct StatementInstrumenter {
         var result: [CodeBlockItemSyntax] = []
         for item in items {
             let line = source.line(of: item)
-            let executes = Self.executes(item)
-            let indent = indentation(of: item)
+            let executes = ProfiledBody.executes(item)
+            let indent = source.indentation(of: item)
             if executes { result.append(probe("line", line, indent)) }
             result.append(sourceLocation(line, indent))
             result.append(instrumentNested(in: item).with(\.leadingTrivia, indent))
@@ -172,38 +169,25 @@ struct StatementInstrumenter {
 
     private func instrumentLoopBody(_ block: CodeBlockSyntax, headerLine: Int) -> CodeBlockSyntax {
         let statements = instrumentStatements(block.statements)
-        let indent = block.statements.first.map(indentation(of:)) ?? .newline + .spaces(source.column(of: block) + 3)
+        let indent = block.statements.first.map(source.indentation(of:))
+            ?? .newline + .spaces(source.column(of: block) + 3)
         // An empty body gets the call itself: a lone `defer` at the end of a scope draws a warning.
         let loopBack: CodeBlockItemSyntax =
             statements.isEmpty
             ? probe("loopBack", headerLine, indent)
             : CodeBlockItemSyntax(
-                item: .stmt(StmtSyntax("\(indent)\(raw: "defer { \(frame).loopBack(\(headerLine)) }")")))
+                item: .stmt(StmtSyntax("\(indent)\(raw: "defer { \(frameName).loopBack(\(headerLine)) }")")))
         return block.with(\.statements, CodeBlockItemListSyntax([loopBack] + statements))
     }
 
     private func probe(_ method: String, _ line: Int, _ indent: Trivia, argument: Bool = true) -> CodeBlockItemSyntax {
-        let call = argument ? "\(frame).\(method)(\(line))" : "\(frame).\(method)()"
+        let call = argument ? "\(frameName).\(method)(\(line))" : "\(frameName).\(method)()"
         return CodeBlockItemSyntax(item: .expr(ExprSyntax("\(indent)\(raw: call)")))
     }
 
     private func sourceLocation(_ line: Int, _ indent: Trivia) -> CodeBlockItemSyntax {
         let directive: DeclSyntax = "\(indent)#sourceLocation(file: \"\(raw: escaped(source.filePath))\", line: \(raw: line))"
         return CodeBlockItemSyntax(item: .decl(directive))
-    }
-
-    /// A newline and the statement's original indentation: with the directive above, its column stays true.
-    func indentation(of item: CodeBlockItemSyntax) -> Trivia {
-        .newline + .spaces(source.column(of: item) - 1)
-    }
-
-    /// Whether the item runs where it stands: statements, expressions and variable declarations, not local
-    /// functions, types or compiler directives.
-    static func executes(_ item: CodeBlockItemSyntax) -> Bool {
-        switch item.item {
-        case .decl(let declaration): declaration.is(VariableDeclSyntax.self)
-        case .stmt, .expr: true
-        }
     }
 
     /// Whether the item is a loop whose end can be reached (not `while true`, after which code is unreachable).
