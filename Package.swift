@@ -17,12 +17,15 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
-        // C declarations Glibc does not export (mallinfo2).
+        // C declarations Glibc does not export (mallinfo2, prctl).
         .target(name: "CMemoryProfilerShims"),
-        .target(name: "MemoryProfiler", dependencies: ["CMemoryProfilerShims"]),
+        // The floor: every system call the package makes, one descriptor type, one error type. Not a product:
+        // the modules above import it, users never see it.
+        .target(name: "MemoryProfilerSystem", dependencies: ["CMemoryProfilerShims"]),
+        .target(name: "MemoryProfiler", dependencies: ["MemoryProfilerSystem"]),
 
         // Plots of .dat files as SVG, HTML and terminal text, with no dependency beyond the library.
-        .target(name: "MemoryPlot", dependencies: ["MemoryProfiler"]),
+        .target(name: "MemoryPlot", dependencies: ["MemoryProfiler", "MemoryProfilerSystem"]),
 
         // @MemoryProfiled, line by line. swift-syntax stays in these targets: mprof never compiles it.
         .macro(
@@ -38,7 +41,7 @@ let package = Package(
         .target(
             name: "MemoryProfilerCLI",
             dependencies: [
-                "MemoryProfiler", "MemoryPlot",
+                "MemoryProfiler", "MemoryPlot", "MemoryProfilerSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -55,14 +58,18 @@ let package = Package(
             name: "line-profile", dependencies: ["MemoryProfilerMacros"], path: "Examples/LineProfile"),
 
         // A program that allocates, forks and exits on command: the real process the tests measure.
-        .executableTarget(name: "memory-workload", dependencies: ["MemoryProfiler"], path: "Tests/Workload"),
+        .executableTarget(
+            name: "memory-workload", dependencies: ["MemoryProfiler", "MemoryProfilerSystem"], path: "Tests/Workload"),
         .executableTarget(
             name: "line-workload", dependencies: ["MemoryProfilerMacros"], path: "Tests/LineWorkload"),
-        .target(name: "MemoryProfilerTestSupport", dependencies: ["MemoryProfiler"], path: "Tests/TestSupport"),
+        .target(
+            name: "MemoryProfilerTestSupport", dependencies: ["MemoryProfiler", "MemoryProfilerSystem"],
+            path: "Tests/TestSupport"),
         .testTarget(
             name: "MemoryProfilerTests",
             dependencies: [
-                "MemoryProfiler", "MemoryProfilerTestSupport", "memory-workload", "reader-comparison", "memory-scaling",
+                "MemoryProfiler", "MemoryProfilerSystem", "MemoryProfilerTestSupport", "memory-workload",
+                "reader-comparison", "memory-scaling",
             ]
         ),
         .testTarget(
@@ -81,7 +88,7 @@ let package = Package(
         .testTarget(
             name: "MemoryProfilerCLITests",
             dependencies: [
-                "MemoryProfilerCLI", "MemoryProfilerTestSupport", "mprof", "memory-workload", "line-workload", "step-alloc",
+                "MemoryProfilerCLI", "MemoryProfilerSystem", "MemoryProfilerTestSupport", "mprof", "memory-workload", "line-workload", "step-alloc",
                 "memory-scaling",
             ]
         ),

@@ -45,9 +45,9 @@ symbolizer=$(dirname "$(command -v swiftc)")/llvm-symbolizer
 modules_for() {
     for target in "$@"; do
         case "$target" in
-            dat) echo CMemoryProfilerShims MemoryProfiler MemoryPlot ;;
-            lines-json) echo CMemoryProfilerShims MemoryProfiler ;;
-            plot-json) echo CMemoryProfilerShims MemoryProfiler MemoryPlot ArgumentParserToolInfo ArgumentParser MemoryProfilerCLI ;;
+            dat) echo CMemoryProfilerShims MemoryProfilerSystem MemoryProfiler MemoryPlot ;;
+            lines-json) echo CMemoryProfilerShims MemoryProfilerSystem MemoryProfiler ;;
+            plot-json) echo CMemoryProfilerShims MemoryProfilerSystem MemoryProfiler MemoryPlot ArgumentParserToolInfo ArgumentParser MemoryProfilerCLI ;;
         esac
     done
 }

@@ -135,7 +135,7 @@ do {
             let cells = [
                 String(point.inputSize), matrix.formatted(precision: 1), point.baseline.formatted(precision: 1),
                 point.peak.formatted(precision: 1), point.increment.formatted(precision: 1),
-                DecimalFormat.fixed(ratio, decimals: 1) + "×", DecimalFormat.fixed(seconds, decimals: 2),
+                fixed(ratio, decimals: 1) + "×", fixed(seconds, decimals: 2),
             ]
             let widths = [5, 13, 11, 11, 11, 18, 10]
             print(zip(cells, widths).map { String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }.joined())
@@ -144,4 +144,16 @@ do {
 } catch {
     print("Error: \(error)")
     exit(1)
+}
+
+/// `value` with exactly `decimals` digits after the point (0–6), rounded half away from zero.
+func fixed(_ value: Double, decimals: Int) -> String {
+    guard value.isFinite else { return String(value) }
+    var scale = 1
+    for _ in 0..<min(max(decimals, 0), 6) { scale *= 10 }
+    let scaled = Int((abs(value) * Double(scale)).rounded())
+    let whole = String(scaled / scale)
+    let fraction = String(scaled % scale)
+    let padded = String(repeating: "0", count: max(0, String(scale).count - 1 - fraction.count)) + fraction
+    return (value < 0 && scaled != 0 ? "-" : "") + whole + (decimals > 0 ? "." + padded : "")
 }

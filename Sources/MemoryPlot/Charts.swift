@@ -1,5 +1,6 @@
 import Glibc
 import MemoryProfiler
+import MemoryProfilerSystem
 
 /// Memory against input size: the curve `memoryUsage(forInputSizes:)` measures (the `memory-scaling` example
 /// prints it), as an SVG chart with one marker per measured size.

@@ -1,4 +1,5 @@
 import MemoryProfiler
+import MemoryProfilerSystem
 
 /// Maps a range of data values onto a range of pixels, and picks round tick values for its axis.
 struct LinearScale {

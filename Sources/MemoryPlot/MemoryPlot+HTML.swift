@@ -1,4 +1,5 @@
 import MemoryProfiler
+import MemoryProfilerSystem
 
 extension MemoryPlot {
     /// The plot as one self-contained HTML page: the SVG, a read-out of time, memory and function under the

@@ -1,5 +1,6 @@
 import Glibc
 import MemoryProfiler
+import MemoryProfilerSystem
 
 extension MemoryPlot {
     /// Where things go on the picture.

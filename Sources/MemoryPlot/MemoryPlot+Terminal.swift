@@ -1,4 +1,5 @@
 import MemoryProfiler
+import MemoryProfilerSystem
 
 extension MemoryPlot {
     /// The most function calls the terminal plot lists, one line each; a note counts the rest.

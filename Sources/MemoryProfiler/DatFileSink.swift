@@ -1,4 +1,4 @@
-import Glibc
+internal import MemoryProfilerSystem
 import Synchronization
 
 /// Writes a sampler's readings to a `.dat` file as they come: `MEM` per sample, `CHLD` per child sample, and a
@@ -17,13 +17,13 @@ public final class DatFileSink: MemorySampleSink {
     /// The file's path.
     public var path: String { appender.path }
 
-    private let appender: DatAppender
+    private let appender: LineAppender
     private let writesPeaks: Bool
     private let state = Mutex(State())
     private let written = Atomic<Int>(0)
 
-    /// The bytes of the records this sink has written.
-    package var bytesWritten: Int { written.load(ordering: .relaxed) }
+    /// The bytes of the records this sink has written, line breaks included.
+    public var bytesWritten: Int { written.load(ordering: .relaxed) }
 
     private struct State {
         var startWallClock = 0.0
@@ -41,12 +41,12 @@ public final class DatFileSink: MemorySampleSink {
     ///     creation are one step (`O_EXCL`), so recordings started at the same moment never share a file.
     /// - Throws: ``MemoryError`` with ``MemoryError/Code/systemCall`` when the file cannot be opened.
     public init(path: String, writesPeaks: Bool = true, exclusive: Bool = false) throws(MemoryError) {
-        guard let appender = DatAppender(path: path, quiet: true, exclusive: exclusive) else {
-            let code = errno
-            let reason = code == ENXIO ? "a FIFO that no process is reading" : ErrnoText.describe(code)
-            throw MemoryError(.systemCall, "cannot write \(path): \(reason)", errno: code)
+        do {
+            appender = try LineAppender(path: path, exclusive: exclusive)
+        } catch {
+            let reason = error.errno == SystemError.noReader ? "a FIFO that no process is reading" : error.message
+            throw MemoryError(.systemCall, "cannot write \(path): \(reason)", errno: error.errno)
         }
-        self.appender = appender
         self.writesPeaks = writesPeaks
     }
 
@@ -59,8 +59,9 @@ public final class DatFileSink: MemorySampleSink {
     /// Cuts a file this sink did not create back to its size when opened, when nothing but `bytes` of this
     /// sink's own records were appended since: for a recording that ends before it began.
     ///
+    /// - Parameter bytes: The sink's own bytes to take back: ``bytesWritten`` for all of them.
     /// - Returns: Whether the file was cut back.
-    package func undoAppends(_ bytes: Int) -> Bool {
+    public func undoAppends(_ bytes: Int) -> Bool {
         appender.undoAppends(bytes)
     }
 
@@ -74,12 +75,14 @@ public final class DatFileSink: MemorySampleSink {
     @discardableResult
     public func write(_ record: DatRecord) -> Bool {
         let line = record.line
-        if appender.append(line) {
+        let error: MemoryError
+        do {
+            try appender.append(line)
             written.add(line.utf8.count + 1, ordering: .relaxed)
             return true
+        } catch let failure {
+            error = MemoryError(.systemCall, "cannot write to \(path): \(failure.message)", errno: failure.errno)
         }
-        let code = errno
-        let error = MemoryError(.systemCall, "cannot write to \(path): \(ErrnoText.describe(code))", errno: code)
         let first = state.withLock { state in
             defer { if state.failure == nil { state.failure = error } }
             return state.failure == nil

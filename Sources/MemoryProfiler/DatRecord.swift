@@ -1,3 +1,5 @@
+internal import MemoryProfilerSystem
+
 /// One line of a memory_profiler `.dat` file.
 ///
 /// Memory is in MiB (2^20 bytes) and times in wall-clock seconds since 1970-01-01 UTC, with memory_profiler's

@@ -1,6 +1,6 @@
+internal import MemoryProfilerSystem
+
 #if os(Linux)
-import CMemoryProfilerShims
-import Glibc
 
 /// The readings line-by-line profiling takes of the current process at each probe, on Linux.
 ///
@@ -20,23 +20,22 @@ struct LineMeter: Sendable {
     init() {
         resident = try? MemoryProbe(.rss)
         peak = try? MemoryProbe(.peak)
-        canMeasureHeap = cmp_malloc_heap_in_use_bytes() >= 0
+        canMeasureHeap = ProcessMemory.heapInUseBytes() != nil
     }
 
     /// A reading; `heap` is -1 when not measured. `heapNanoseconds` is what the heap reading took.
     @inline(__always)
     func read(heap measuresHeap: Bool) -> (reading: LineReading, heapNanoseconds: Int64) {
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        let faults = ProcessMemory.pageFaults()
         let residentBytes = (try? resident?.read().bytes) ?? 0
         var heapBytes = -1
         var elapsed: Int64 = 0
         if measuresHeap {
             let start = Clocks.monotonicNanoseconds()
-            heapBytes = Int(cmp_malloc_heap_in_use_bytes())
+            heapBytes = ProcessMemory.heapInUseBytes() ?? -1
             elapsed = Clocks.monotonicNanoseconds() - start
         }
-        let reading = LineReading(resident: residentBytes, faults: usage.ru_minflt + usage.ru_majflt, heap: heapBytes)
+        let reading = LineReading(resident: residentBytes, faults: faults, heap: heapBytes)
         return (reading, elapsed)
     }
 

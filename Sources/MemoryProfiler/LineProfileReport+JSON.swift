@@ -1,3 +1,5 @@
+internal import MemoryProfilerSystem
+
 extension LineProfileReport {
     /// The report as JSON, in the shape its `Codable` conformance reads: memory in bytes, `null` where a line
     /// has no number. The library writes it without Foundation; any JSON decoder reads it back.
@@ -14,10 +16,10 @@ extension LineProfileReport {
             for (lineIndex, line) in function.lines.enumerated() {
                 output += lineIndex == 0 ? "\n" : ",\n"
                 output += "        { \"number\" : \(line.number), \"occurrences\" : \(line.occurrences), "
-                output += "\"memoryUsage\" : \(JSONText.bytes(line.memoryUsage)), "
-                output += "\"increment\" : \(JSONText.bytes(line.increment)), "
-                output += "\"peak\" : \(JSONText.bytes(line.peak)), "
-                output += "\"heapIncrement\" : \(JSONText.bytes(line.heapIncrement)), "
+                output += "\"memoryUsage\" : \(jsonBytes(line.memoryUsage)), "
+                output += "\"increment\" : \(jsonBytes(line.increment)), "
+                output += "\"peak\" : \(jsonBytes(line.peak)), "
+                output += "\"heapIncrement\" : \(jsonBytes(line.heapIncrement)), "
                 output += "\"contents\" : \(JSONText.string(line.contents)) }"
             }
             output += "\n      ]\n    }"
@@ -29,30 +31,7 @@ extension LineProfileReport {
     }
 }
 
-/// JSON literals, written by hand because the library does without Foundation.
-package enum JSONText {
-    static func bytes(_ size: MemorySize?) -> String {
-        size.map { String($0.bytes) } ?? "null"
-    }
-
-    /// A JSON string literal; `forHTML` also escapes `<`, so the text cannot close a `<script>` element.
-    package static func string(_ text: String, forHTML: Bool = false) -> String {
-        var output = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "<" where forHTML: output += "\\u003c"
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default:
-                output.unicodeScalars.append(scalar)
-            }
-        }
-        return output + "\""
-    }
+/// A size in bytes as a JSON number, or `null`.
+private func jsonBytes(_ size: MemorySize?) -> String {
+    size.map { String($0.bytes) } ?? "null"
 }

@@ -1,4 +1,4 @@
-import Glibc
+internal import MemoryProfilerSystem
 
 extension LineProfileReport {
     /// The report as memory_profiler prints it: for each function a `Filename:` line, the column titles, a rule,
@@ -83,9 +83,7 @@ extension FunctionLineProfile {
 
     /// The path relative to the working directory when the file is under it, as a user would type it.
     private static func displayPath(_ path: String) -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard getcwd(&buffer, buffer.count) != nil else { return path }
-        let directory = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let directory = ProcessTable.currentDirectory() else { return path }
         let prefix = directory.hasSuffix("/") ? directory : directory + "/"
         return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
     }

@@ -1,4 +1,4 @@
-import Glibc
+internal import MemoryProfilerSystem
 import Synchronization
 
 /// Line-by-line memory profiles of the functions marked `@MemoryProfiled` (module `MemoryProfilerMacros`).
@@ -98,7 +98,7 @@ public enum LineProfiler {
                 + "\(crossing.file):\(crossing.line) in \(crossing.function): "
                 + "\(crossing.peak.formatted(precision: 1)) during the line")
         if configuration.trapsOnMemoryLimit {
-            raise(SIGTRAP)
+            ProcessTable.raiseTrap()
         }
     }
 
@@ -109,7 +109,7 @@ public enum LineProfiler {
 
     /// Registers the at-exit report once, on the first profiled call.
     private static let exitHook: Void = {
-        atexit { LineProfiler.writeReportsAtExit() }
+        ProcessTable.atExit { LineProfiler.writeReportsAtExit() }
     }()
 
     private static func writeReportsAtExit() {

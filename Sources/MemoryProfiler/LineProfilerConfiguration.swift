@@ -1,4 +1,4 @@
-import Glibc
+internal import MemoryProfilerSystem
 
 /// How line-by-line profiling reports and what it measures: ``LineProfiler/configuration``.
 ///
@@ -84,9 +84,8 @@ public struct LineProfilerConfiguration: Sendable, Hashable {
     }
 
     private static func environment(_ name: String) -> String? {
-        guard let value = getenv(name) else { return nil }
-        let text = String(cString: value)
-        return text.isEmpty ? nil : text
+        guard let text = Environment.value(name), !text.isEmpty else { return nil }
+        return text
     }
 
     private static func warn(_ message: String) {

@@ -1,3 +1,4 @@
+internal import MemoryProfilerSystem
 import Synchronization
 
 /// The memory at one probe: resident set, page faults so far, malloc heap in use (bytes; 0 when not measured).

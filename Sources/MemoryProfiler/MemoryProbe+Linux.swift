@@ -1,6 +1,6 @@
+internal import MemoryProfilerSystem
+
 #if os(Linux)
-import CMemoryProfilerShims
-import Glibc
 
 extension MemoryProbe {
     /// How a probe takes its readings on Linux: the file or call behind each reader, prepared at init.
@@ -28,10 +28,10 @@ extension MemoryProbe {
                     throw MemoryError(
                         .unavailable, "the ps command is not on PATH (Debian and Ubuntu: apt-get install procps)")
                 }
-                try ProcessID.requireExistence(of: process)
+                try process.requireExistence()
                 self = .psCommand(executable: executable)
             case .heap:
-                guard cmp_malloc_heap_in_use_bytes() >= 0 else {
+                guard ProcessMemory.heapInUseBytes() != nil else {
                     throw MemoryError(.unavailable, "this C library has no mallinfo2 (glibc 2.33 or later needed)")
                 }
                 self = .mallocInfo
@@ -43,18 +43,18 @@ extension MemoryProbe {
             switch self {
             case .statm(let file):
                 return try Self.withBuffer(bytes: 128) { buffer throws(MemoryError) in
-                    let count = try file.read(into: buffer)
+                    let count = try file.read(into: buffer, of: process, name: "statm")
                     let text = UnsafeRawBufferPointer(rebasing: buffer[..<count])
                     guard let size = ProcText.field(0, in: text), let resident = ProcText.field(1, in: text) else {
                         throw Self.unexpected("statm", process: process)
                     }
                     // A zombie or a kernel thread has no address space: all fields read 0.
                     guard size > 0 else { throw process.noAddressSpaceError() }
-                    return MemorySize(bytes: resident &* PageSize.bytes)
+                    return MemorySize(bytes: resident &* ProcessMemory.pageSize)
                 }
             case .smapsRollup(let file, let unique):
                 return try Self.withBuffer(bytes: 4096) { buffer throws(MemoryError) in
-                    let count = try file.read(into: buffer)
+                    let count = try file.read(into: buffer, of: process, name: "smaps_rollup")
                     guard count > 0 else { throw process.noAddressSpaceError() }
                     let text = UnsafeRawBufferPointer(rebasing: buffer[..<count])
                     if unique {
@@ -71,7 +71,7 @@ extension MemoryProbe {
                 }
             case .status(let file, _):
                 return try Self.withBuffer(bytes: 4096) { buffer throws(MemoryError) in
-                    let count = try file.read(into: buffer)
+                    let count = try file.read(into: buffer, of: process, name: "status")
                     let text = UnsafeRawBufferPointer(rebasing: buffer[..<count])
                     if let kibibytes = ProcText.value(ofKey: "VmHWM:", in: text) {
                         return MemorySize(kibibytes: kibibytes)
@@ -81,26 +81,26 @@ extension MemoryProbe {
                     throw Self.unexpected("status", process: process)
                 }
             case .resourceUsage:
-                var usage = rusage()
-                guard getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage) == 0 else {
-                    throw MemoryError(.systemCall, "getrusage failed: \(ErrnoText.describe(errno))", errno: errno)
+                do {
+                    return MemorySize(kibibytes: try ProcessMemory.maximumResidentKibibytes())
+                } catch {
+                    throw MemoryError(error)
                 }
-                return MemorySize(kibibytes: usage.ru_maxrss)
             case .psCommand(let executable):
                 return try PSCommand.residentSetSize(of: process, executable: executable)
             case .mallocInfo:
-                return MemorySize(bytes: Int(cmp_malloc_heap_in_use_bytes()))
+                return MemorySize(bytes: ProcessMemory.heapInUseBytes() ?? 0)
             }
         }
 
         func resetPeak(process: ProcessID) throws(MemoryError) {
             switch self {
             case .status(_, let peakReset), .resourceUsage(let peakReset):
-                try peakReset.reset()
+                try peakReset.reset(process: process)
             default:
                 let file = try ProcFile.open("clear_refs", of: process, writable: true)
                 defer { file.close() }
-                try file.write("5")
+                try file.write("5", of: process, name: "clear_refs")
             }
         }
 
@@ -150,9 +150,9 @@ extension MemoryProbe {
             }
         }
 
-        func reset() throws(MemoryError) {
+        func reset(process: ProcessID) throws(MemoryError) {
             switch self {
-            case .ready(let file): try file.write("5")
+            case .ready(let file): try file.write("5", of: process, name: "clear_refs")
             case .denied(let error): throw error
             }
         }
@@ -161,9 +161,5 @@ extension MemoryProbe {
             if case .ready(let file) = self { file.close() }
         }
     }
-}
-
-enum PageSize {
-    static let bytes = Int(sysconf(Int32(_SC_PAGESIZE)))
 }
 #endif

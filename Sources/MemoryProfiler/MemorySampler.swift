@@ -1,3 +1,4 @@
+internal import MemoryProfilerSystem
 import Synchronization
 
 /// Samples the memory of a process at a fixed interval on a dedicated thread, without missing a peak.
@@ -42,14 +43,19 @@ public final class MemorySampler: Sendable {
         self.options = options
         self.recorder = recorder
         let stopSignal = self.stopSignal
-        let thread = try DedicatedThread.start {
-            recorder.run(until: stopSignal)
-            let waiters = recorder.completion.withLock { completion in
-                completion.done = true
-                defer { completion.waiters = [] }
-                return completion.waiters
+        let thread: DedicatedThread
+        do {
+            thread = try DedicatedThread.start {
+                recorder.run(until: stopSignal)
+                let waiters = recorder.completion.withLock { completion in
+                    completion.done = true
+                    defer { completion.waiters = [] }
+                    return completion.waiters
+                }
+                for waiter in waiters { waiter.resume() }
             }
-            for waiter in waiters { waiter.resume() }
+        } catch {
+            throw MemoryError(error)
         }
         self.state = Mutex(.running(thread))
     }

@@ -1,3 +1,5 @@
+internal import MemoryProfilerSystem
+
 /// An amount of memory, stored as a whole number of bytes.
 ///
 /// Readers return `MemorySize` values; differences between two readings (an increment) can be negative.

@@ -1,4 +1,4 @@
-import Glibc
+internal import MemoryProfilerSystem
 import Synchronization
 
 /// Records the memory and time at the start and end of named regions of a program: memory_profiler's
@@ -22,9 +22,14 @@ public enum MemoryTimestamps {
 
     private static let storage = Mutex<[FunctionRecord]>([])
     private static let probe = try? MemoryProbe(.rss)
-    private static let outputFile: DatAppender? = {
-        guard let path = getenv(outputFileVariable).map({ String(cString: $0) }), !path.isEmpty else { return nil }
-        return DatAppender(path: path)
+    private static let outputFile: LineAppender? = {
+        guard let path = Environment.value(outputFileVariable), !path.isEmpty else { return nil }
+        do throws(SystemError) {
+            return try LineAppender(path: path)
+        } catch {
+            StandardError.write("swift-memory-profiler: cannot append to \(path): \(error.message); keeping records in memory")
+            return nil
+        }
     }()
 
     /// The records of regions that have ended, oldest first, when the program does not run under `mprof run`.
@@ -53,7 +58,7 @@ public enum MemoryTimestamps {
 
     /// Writes a record to the `.dat` file of `mprof run`, or keeps it in ``records``.
     static func append(_ record: FunctionRecord) {
-        if let outputFile, outputFile.append(DatRecord.function(record).line) { return }
+        if let outputFile, (try? outputFile.append(DatRecord.function(record).line)) != nil { return }
         storage.withLock { $0.append(record) }
     }
 }

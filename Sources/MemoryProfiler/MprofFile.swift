@@ -1,4 +1,4 @@
-import Glibc
+internal import MemoryProfilerSystem
 
 /// A `.dat` file as `mprof run` (ours or memory_profiler's) writes it, read back: samples, child series,
 /// function records, and this package's additions.
@@ -89,44 +89,20 @@ public struct MprofFile: Sendable {
             throw MprofFileError(
                 error.isNotARegularFile ? .notARegularFile : .unreadable, path: path, line: nil, message: error.message)
         }
-        try self.init(reading: reader)
-    }
-
-    /// Parses what `reader` reads, in chunks of 1 MiB, stopping at the first line that does not parse.
-    package init(reading reader: FileReader) throws(MprofFileError) {
-        var file = MprofFile(emptyAt: reader.path)
-        if let size = reader.regularFileSize { file.samples.reserveCapacity(min(size / 32, 1 << 24)) }
-        var state = ParseState()
-        let chunk = 1 << 20
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk + Self.maximumLineLength, alignment: 16)
+        var parser = Parser(path: path, expectedBytes: reader.regularFileSize ?? 0)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
-        var filled = 0
         while true {
             let count: Int
             do throws(FileReader.Failure) {
-                count = try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+                count = try reader.read(into: buffer)
             } catch {
-                throw MprofFileError(.unreadable, path: file.path, line: nil, message: error.message)
+                throw MprofFileError(.unreadable, path: path, line: nil, message: error.message)
             }
-            if count == 0 {
-                _ = try file.parse(UnsafeRawBufferPointer(rebasing: buffer[..<filled]), &state, isEnd: true)
-                break
-            }
-            filled += count
-            let consumed = try file.parse(UnsafeRawBufferPointer(rebasing: buffer[..<filled]), &state, isEnd: false)
-            let rest = filled - consumed
-            // One byte more than the longest line: its carriage return, if it ends with CRLF.
-            guard rest <= Self.maximumLineLength + 1 else {
-                throw MprofFileError(
-                    .lineTooLong, path: file.path, line: state.lineNumber + 1,
-                    message: Self.tooLongMessage(UnsafeRawBufferPointer(rebasing: buffer[consumed..<filled])))
-            }
-            if consumed > 0, rest > 0, let base = buffer.baseAddress {
-                base.copyMemory(from: base + consumed, byteCount: rest)
-            }
-            filled = rest
+            if count == 0 { break }
+            try parser.consume(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
         }
-        self = file
+        self = try parser.finish()
     }
 
     /// Parses `text`, the contents of a `.dat` file; `path` only names it in errors.
@@ -144,7 +120,7 @@ public struct MprofFile: Sendable {
         self = file
     }
 
-    private init(emptyAt path: String) {
+    init(emptyAt path: String) {
         self.path = path
     }
 
@@ -260,7 +236,7 @@ public struct MprofFile: Sendable {
     public static let maximumLevel = 10_000
 
     /// What parsing carries from one line (and one chunk) to the next.
-    private struct ParseState {
+    struct ParseState {
         var childIndex: [Int32: Int] = [:]
         var lastSampleTime: Double?
         var previousSampleTime: Double?
@@ -271,7 +247,7 @@ public struct MprofFile: Sendable {
     /// break).
     ///
     /// - Returns: How many bytes were parsed: the rest is the start of a line that continues in the next chunk.
-    private mutating func parse(
+    mutating func parse(
         _ bytes: UnsafeRawBufferPointer, _ state: inout ParseState, isEnd: Bool
     ) throws(MprofFileError) -> Int {
         var start = 0
@@ -407,13 +383,10 @@ public struct MprofFile: Sendable {
 
     /// The index of the next line break at or after `start`, or the end of `bytes`.
     private static func lineEnd(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
-        guard let base = bytes.baseAddress, start < bytes.count,
-            let found = memchr(base + start, Int32(UInt8(ascii: "\n")), bytes.count - start)
-        else { return bytes.count }
-        return UnsafeRawPointer(found) - base
+        ByteSearch.firstIndex(of: UInt8(ascii: "\n"), in: bytes, from: start) ?? bytes.count
     }
 
-    private static func tooLongMessage(_ start: UnsafeRawBufferPointer) -> String {
+    static func tooLongMessage(_ start: UnsafeRawBufferPointer) -> String {
         "a line longer than \(maximumLineLength >> 20) MiB, which no mprof record is: \"\(TerminalText.quoted(start.prefix(40)))…\""
     }
 

@@ -1,4 +1,4 @@
-import Glibc
+internal import MemoryProfilerSystem
 
 /// A process to measure: the current process or any process identifier the kernel lets us read.
 ///
@@ -23,10 +23,10 @@ public struct ProcessID: RawRepresentable, Hashable, Comparable, Sendable, Codab
     /// The process this code runs in.
     ///
     /// The corresponding C function is `getpid`.
-    public static var current: ProcessID { ProcessID(getpid()) }
+    public static var current: ProcessID { ProcessID(ProcessTable.currentProcess) }
 
     /// Whether this is the process this code runs in.
-    public var isCurrent: Bool { rawValue == getpid() }
+    public var isCurrent: Bool { rawValue == ProcessTable.currentProcess }
 
     public static func < (lhs: ProcessID, rhs: ProcessID) -> Bool { lhs.rawValue < rhs.rawValue }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import MemoryPlot
 import MemoryProfiler
+import MemoryProfilerSystem
 
 /// A decimal number as people write it on a command line: `0.1`, `5`, `.5`, `1e-3`, `-2`. Hex floats, `nan`,
 /// `inf`, digit separators and other scripts' digits are not numbers here (Swift's `Double(_:)` takes some of

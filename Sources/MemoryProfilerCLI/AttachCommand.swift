@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import MemoryProfiler
+import MemoryProfilerSystem
 
 /// `mprof attach`: records the memory of a process that is already running.
 struct AttachCommand: ParsableCommand {
@@ -27,7 +28,7 @@ struct AttachCommand: ParsableCommand {
         let process = try resolve(target)
         // Fail before creating a file when the process cannot be read.
         _ = try MemoryProbe(options.backend.reader, process: process).read()
-        if ProcessID.state(of: process) == "Z" {
+        if ProcessTable.state(of: process.rawValue) == "Z" {
             throw CLIError("process \(process) has exited (a zombie, not yet reaped by its parent): nothing to record")
         }
         // mprof reports the end of the recording even when nobody reads its standard error any more.
@@ -75,15 +76,15 @@ struct AttachCommand: ParsableCommand {
         if let pid = Int32(target) {
             guard pid > 0 else { throw CLIError("\(TerminalText.escaped(target)) is not a process ID") }
             let process = ProcessID(pid)
-            try ProcessID.requireExistence(of: process)
+            guard ProcessTable.exists(pid) else { throw CLIError("no process with PID \(process)") }
             // /proc answers to thread IDs too, but memory and exit belong to the whole process.
-            if let group = ProcessID.threadGroup(of: process), group != process {
+            if let group = ProcessTable.threadGroup(of: pid).map({ ProcessID($0) }), group != process {
                 throw CLIError("\(process) is a thread of process \(group): attach to \(group)")
             }
             return process
         }
         guard !target.isEmpty else { throw CLIError("the process name is empty: give a PID or a name") }
-        let matches = ProcessID.processes(named: target)
+        let matches = ProcessTable.processes(named: target).map { (process: ProcessID($0.process), commandLine: $0.commandLine) }
         switch matches.count {
         case 0:
             throw CLIError("no process named \(TerminalText.escaped(target))")

@@ -1,6 +1,7 @@
 import FoundationEssentials
 import MemoryPlot
 import MemoryProfiler
+import MemoryProfilerSystem
 
 /// The other data `mprof plot` draws: memory against input size (`memory-scaling --json`, one object a line)
 /// and what readers cost (`mprof readers --bench --format json`).

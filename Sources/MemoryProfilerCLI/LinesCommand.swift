@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import MemoryProfiler
+import MemoryProfilerSystem
 
 /// `mprof lines`: prints a line-by-line profile saved as JSON (by `MPROF_LINE_JSON`) as a report.
 struct LinesCommand: ParsableCommand {

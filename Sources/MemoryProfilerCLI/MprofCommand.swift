@@ -1,5 +1,6 @@
 import Glibc
 import MemoryProfiler
+import MemoryProfilerSystem
 
 import ArgumentParser
 

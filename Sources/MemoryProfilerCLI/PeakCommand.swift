@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import MemoryProfiler
+import MemoryProfilerSystem
 
 /// `mprof peak`: the highest memory of recorded profiles.
 struct PeakCommand: ParsableCommand {

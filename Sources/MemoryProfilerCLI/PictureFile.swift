@@ -2,6 +2,7 @@ import Glibc
 import FoundationEssentials
 import MemoryPlot
 import MemoryProfiler
+import MemoryProfilerSystem
 
 /// Writes `mprof plot`'s pictures to the path the user named, reaching it as a shell's `>` would, and never
 /// leaving a half-written picture in place of a file.
@@ -65,7 +66,7 @@ enum PictureFile {
         do throws(Errno) {
             source = try TemporaryFile(in: directory, mode: 0o600)
         } catch {
-            throw CLIError("cannot create a temporary file in \(TerminalText.escaped(directory)): \(ErrnoText.describe(error.code))")
+            throw CLIError("cannot create a temporary file in \(TerminalText.escaped(directory)): \(SystemError.describe(error.code))")
         }
         defer { source.remove() }
         // Readable by its owner whatever the umask (777 would leave rsvg-convert, run as the same user, locked out).
@@ -74,7 +75,7 @@ enum PictureFile {
             try source.write(svg)
             try source.close()
         } catch {
-            throw CLIError("cannot write \(TerminalText.escaped(source.path)): \(ErrnoText.describe(error.code))")
+            throw CLIError("cannot write \(TerminalText.escaped(source.path)): \(SystemError.describe(error.code))")
         }
         let process = try ChildProcess.spawn(
             converter, arguments: ["--format", "png", "--background-color", "white", source.path],
@@ -181,7 +182,7 @@ enum PictureFile {
     }
 
     private static func failure(_ destination: String, _ code: Int32) -> CLIError {
-        CLIError("cannot write \(TerminalText.escaped(destination)): \(ErrnoText.describe(code))")
+        CLIError("cannot write \(TerminalText.escaped(destination)): \(SystemError.describe(code))")
     }
 }
 

@@ -3,6 +3,7 @@ import Glibc
 import FoundationEssentials
 import MemoryPlot
 import MemoryProfiler
+import MemoryProfilerSystem
 
 /// `mprof plot`: memory over time as SVG, HTML, PNG or in the terminal.
 struct PlotCommand: ParsableCommand {
@@ -79,7 +80,7 @@ struct PlotCommand: ParsableCommand {
                 StandardError.write("mprof: chart written to \(TerminalText.escaped(destination))")
                 return
             }
-            do {
+            do throws(MprofFileError) {
                 files.append(try MprofFile(reading: reader))
             } catch {
                 throw CLIError(error.description)
@@ -150,5 +151,26 @@ struct PlotCommand: ParsableCommand {
         let name = profile.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? profile
         guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return profile + ".svg" }
         return String(profile.dropLast(name.distance(from: dot, to: name.endIndex))) + ".svg"
+    }
+}
+
+extension MprofFile {
+    /// Parses what `reader` reads, in chunks of 1 MiB: the reader may have looked ahead at the first bytes
+    /// already, so that a FIFO is read once.
+    init(reading reader: FileReader) throws(MprofFileError) {
+        var parser = Parser(path: reader.path, expectedBytes: reader.regularFileSize ?? 0)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count: Int
+            do throws(FileReader.Failure) {
+                count = try reader.read(into: buffer)
+            } catch {
+                throw MprofFileError(.unreadable, path: reader.path, line: nil, message: error.message)
+            }
+            if count == 0 { break }
+            try parser.consume(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+        }
+        self = try parser.finish()
     }
 }

@@ -1,5 +1,6 @@
 import Glibc
 import MemoryProfiler
+import MemoryProfilerSystem
 
 /// memory_profiler's file-name conventions: `mprofile_YYYYMMDDhhmmss.dat` in the current directory, listed
 /// oldest first, addressed by index (0 the oldest, -1 the newest) or by name.
@@ -99,7 +100,7 @@ enum ProfileFiles {
                 guard lstat(argument, &status) == 0 else {
                     let code = errno
                     let shown = TerminalText.escaped(argument)
-                    throw CLIError(code == ENOENT ? "no such file: \(shown)" : "cannot read \(shown): \(ErrnoText.describe(code))")
+                    throw CLIError(code == ENOENT ? "no such file: \(shown)" : "cannot read \(shown): \(SystemError.describe(code))")
                 }
                 file = argument
             }
@@ -130,7 +131,7 @@ enum ProfileFiles {
         for file in files {
             var status = stat()
             guard lstat(file, &status) == 0 else {
-                throw CLIError("cannot remove \(TerminalText.escaped(file)): \(ErrnoText.describe(errno))")
+                throw CLIError("cannot remove \(TerminalText.escaped(file)): \(SystemError.describe(errno))")
             }
             let kind = status.st_mode & S_IFMT
             guard kind == S_IFREG || kind == S_IFLNK else {
@@ -148,7 +149,7 @@ enum ProfileFiles {
             return
         }
         for file in files where unlink(file) != 0 {
-            throw CLIError("cannot remove \(TerminalText.escaped(file)): \(ErrnoText.describe(errno))")
+            throw CLIError("cannot remove \(TerminalText.escaped(file)): \(SystemError.describe(errno))")
         }
     }
 

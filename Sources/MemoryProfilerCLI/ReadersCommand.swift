@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import MemoryProfiler
+import MemoryProfilerSystem
 
 /// `mprof readers`: one reading of a process with every reader, and with `--bench` what each reading costs.
 struct ReadersCommand: ParsableCommand {
@@ -53,7 +54,7 @@ struct ReadersCommand: ParsableCommand {
         }
         if rows.allSatisfy({ $0.error != nil }) { throw ExitCode.failure }
         // A process that is gone by the end gave an incomplete answer: say so in the status too.
-        if process != .current, (try? ProcessID.requireExistence(of: process)) == nil {
+        if process != .current, !ProcessTable.exists(process.rawValue) {
             StandardError.write("Error: process \(process) exited while it was being read")
             throw ExitCode.failure
         }

@@ -1,5 +1,6 @@
 import Glibc
 import MemoryProfiler
+import MemoryProfilerSystem
 
 /// One recording into a `.dat` file: what `mprof run` and `mprof attach` share.
 struct Recording {

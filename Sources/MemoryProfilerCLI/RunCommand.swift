@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import MemoryProfiler
+import MemoryProfilerSystem
 
 /// `mprof run`: runs a program and records its memory over time into a `.dat` file.
 struct RunCommand: ParsableCommand {
@@ -124,7 +125,7 @@ struct RunCommand: ParsableCommand {
         child.waitUntilExited()
         let trace = sampler?.stop()
         // Read while the program is a zombie: whether it waited for children, whose peaks wait4 includes.
-        let waitedForChildren = ProcessID.hasWaitedForChildren(child.id)
+        let waitedForChildren = ProcessTable.hasWaitedForChildren(child.pid)
         // From here the PID may be reaped and reused: no more forwarding.
         SignalForwarding.stop()
         let termination: ChildProcess.Termination
@@ -159,27 +160,27 @@ struct RunCommand: ParsableCommand {
     }
 
     /// Why the program could not start, in words that point at the cause.
-    static func explain(_ error: MemoryError, executable: [UInt8]) -> String {
-        guard let code = error.errno else { return TerminalText.escaped(error.message) }
+    static func explain(_ error: SystemError, executable: [UInt8]) -> String {
+        let code = error.errno
         switch code {
         case ENOENT:
             // The file is there (it was found before), so exec's ENOENT is about its #! interpreter.
             if let interpreter = Self.interpreter(of: executable) {
                 return "its interpreter \(TerminalText.escaped(interpreter[...])) (the #! line) was not found"
             }
-            return ErrnoText.describe(code)
+            return error.message
         case ENOEXEC:
             return "not a program the kernel can run (a script needs a #! line)"
         case ETXTBSY:
             return "the file is open for writing (is it also the -o file?)"
         default:
-            return ErrnoText.describe(code)
+            return TerminalText.escaped(error.message)
         }
     }
 
     /// The interpreter named by a `#!` line at the start of the file, if it has one.
     static func interpreter(of executable: [UInt8]) -> [UInt8]? {
-        let descriptor = CPath.with(executable) { open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
+        let descriptor = CString.with(executable) { open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
         var bytes = [UInt8](repeating: 0, count: 256)
@@ -213,17 +214,17 @@ struct RunCommand: ParsableCommand {
         let shown = TerminalText.escaped(name[...])
         if name.contains(UInt8(ascii: "/")) {
             var status = stat()
-            let found = CPath.with(name) { stat($0, &status) }
+            let found = CString.with(name) { stat($0, &status) }
             guard found == 0 else {
                 let code = errno
-                StandardError.write("Error: cannot run \(shown): \(code == ENOENT ? "no such file" : ErrnoText.describe(code))")
+                StandardError.write("Error: cannot run \(shown): \(code == ENOENT ? "no such file" : SystemError.describe(code))")
                 throw ExitCode(127)
             }
             guard status.st_mode & S_IFMT != S_IFDIR else {
                 StandardError.write("Error: cannot run \(shown): is a directory")
                 throw ExitCode(126)
             }
-            let executable = CPath.with(name) { access($0, X_OK) }
+            let executable = CString.with(name) { access($0, X_OK) }
             guard executable == 0 else {
                 StandardError.write("Error: cannot run \(shown): not executable (a script needs a #! line and chmod +x)")
                 throw ExitCode(126)
@@ -236,4 +237,9 @@ struct RunCommand: ParsableCommand {
         }
         return found
     }
+}
+
+extension ChildProcess {
+    /// The child as a process to measure.
+    var id: ProcessID { ProcessID(pid) }
 }

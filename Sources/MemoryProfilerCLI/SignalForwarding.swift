@@ -1,5 +1,6 @@
 import Glibc
 import MemoryProfiler
+import MemoryProfilerSystem
 import Synchronization
 
 /// Passes SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to `mprof` on to the program it runs.

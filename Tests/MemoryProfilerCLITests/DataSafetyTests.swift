@@ -1,5 +1,6 @@
 import Foundation
 import MemoryProfiler
+import MemoryProfilerSystem
 import MemoryProfilerTestSupport
 import Testing
 
@@ -128,8 +129,8 @@ import Testing
         let pidText = try #require(Self.readLine(parent))
         let zombie = try #require(Int32(pidText))
         // The shell execs `sleep 5` at once; its background child then ends unwaited-for.
-        for _ in 0..<300 where ProcessID.state(of: ProcessID(zombie)) != "Z" { usleep(10_000) }
-        #expect(ProcessID.state(of: ProcessID(zombie)) == "Z")
+        for _ in 0..<300 where ProcessTable.state(of: zombie) != "Z" { usleep(10_000) }
+        #expect(ProcessTable.state(of: zombie) == "Z")
         let result = try directory.mprof(["attach", "-o", "z.dat", "\(zombie)"])
         #expect(result.status != 0)
         #expect(result.standardError.contains("has exited"), "\(result.standardError)")

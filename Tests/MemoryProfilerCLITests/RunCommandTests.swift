@@ -1,5 +1,6 @@
 import Foundation
 import MemoryProfiler
+import MemoryProfilerSystem
 import MemoryProfilerTestSupport
 import Testing
 

@@ -3,6 +3,7 @@ import MemoryProfilerTestSupport
 import Testing
 
 @testable import MemoryProfiler
+import MemoryProfilerSystem
 
 /// The readers on real processes: a `memory-workload` child that allocates on command and reads itself, so that
 /// the tests running in parallel in this process do not disturb the numbers.
@@ -95,7 +96,7 @@ import Testing
         workload.process.closePipes()
 
         // First a zombie (exited, not yet reaped), then gone for good.
-        while ProcessID.state(of: workload.id) != "Z" { usleep(1000) }
+        while ProcessTable.state(of: workload.id.rawValue) != "Z" { usleep(1000) }
         let whileZombie = try #require(throws: MemoryError.self) { try probe.read() }
         #expect(whileZombie.code == .processExited, "\(reader): \(whileZombie)")
         _ = try workload.process.wait()

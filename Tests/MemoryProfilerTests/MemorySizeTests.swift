@@ -1,6 +1,7 @@
 import Testing
 
 @testable import MemoryProfiler
+import MemoryProfilerSystem
 
 @Suite struct MemorySizeTests {
     @Test func unitsArePowersOfTwo() {

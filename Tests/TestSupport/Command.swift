@@ -1,5 +1,6 @@
 import Foundation
 import MemoryProfiler
+import MemoryProfilerSystem
 
 /// What a finished command printed and how it ended.
 package struct CommandResult: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import MemoryProfiler
+import MemoryProfilerSystem
 
 /// Where the package's executables were built: beside the test bundle that is running.
 package enum BuiltProducts {

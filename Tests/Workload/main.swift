@@ -18,6 +18,7 @@
 import Dispatch
 import Glibc
 import MemoryProfiler
+import MemoryProfilerSystem
 
 func reply(_ line: String) {
     print(line)
@@ -168,7 +169,7 @@ while let line = readLine() {
         spawnFromThread(count: count, mebibytes: mebibytes)
         spawnersReady.wait()
         spawnersReady.wait()
-        reply((["ok"] + children.all.map { String($0.id.rawValue) }).joined(separator: " "))
+        reply((["ok"] + children.all.map { String($0.pid) }).joined(separator: " "))
     case "probe":
         do {
             let probe = try MemoryProbe(MemoryReader(rawValue: words[2]) ?? .rss, process: targetProcess(words[1]))

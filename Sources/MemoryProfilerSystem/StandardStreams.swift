@@ -2,9 +2,9 @@ import CMemoryProfilerShims
 import Glibc
 
 /// Writes to file descriptor 2 directly: no shared `FILE *` for strict concurrency to object to.
-package enum StandardError {
+public enum StandardError {
     /// Writes `text`, ending it with `terminator` unless it already ends that way.
-    package static func write(_ text: String, terminator: String = "\n") {
+    public static func write(_ text: String, terminator: String = "\n") {
         var bytes = Array(text.utf8)
         if !terminator.isEmpty, !text.hasSuffix(terminator) { bytes += terminator.utf8 }
         _ = bytes.withUnsafeBytes { systemWrite(2, $0.baseAddress, $0.count) }
@@ -14,24 +14,24 @@ package enum StandardError {
 private let systemWrite = write
 
 /// The process's standard descriptors and its buffered standard output.
-package enum StandardStreams {
+public enum StandardStreams {
     /// Opens `/dev/null` (`/dev/full` for standard output) on any of the descriptors 0–2 that is closed: call it
     /// before opening any file, so that a program started with `2>&-` cannot have its output file opened as
     /// standard error, and output to a closed standard output is an error rather than lost.
     ///
     /// - Returns: False when a closed descriptor could not be opened.
     @discardableResult
-    package static func openMissing() -> Bool {
+    public static func openMissing() -> Bool {
         cmp_open_standard_descriptors() == 0
     }
 
     /// Flushes standard output (where `print` writes).
     ///
-    /// - Throws: ``MemoryError`` with the error of the first write that failed (`ENOSPC` on `/dev/full`, say).
-    package static func flushOutput() throws(MemoryError) {
+    /// - Throws: ``SystemError`` with the error of the first write that failed (`ENOSPC` on `/dev/full`, say).
+    public static func flushOutput() throws(SystemError) {
         let code = cmp_flush_standard_output()
         guard code == 0 else {
-            throw MemoryError(.systemCall, "cannot write to standard output: \(ErrnoText.describe(code))", errno: code)
+            throw SystemError("cannot write to standard output", errno: code)
         }
     }
 }

@@ -6,13 +6,13 @@ import Glibc
 /// The sampler sleeps to absolute deadlines, so its rate does not drift, and must still wake at once when the
 /// measured closure returns: a condition variable on `CLOCK_MONOTONIC` with `pthread_cond_timedwait` does both,
 /// where `clock_nanosleep(TIMER_ABSTIME)` could only be interrupted by a signal.
-final class StopSignal: @unchecked Sendable {
+public final class StopSignal: @unchecked Sendable {
     // pthread objects must not move: they live in their own allocations.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var raised = false
 
-    init() {
+    public init() {
         pthread_mutex_init(mutex, nil)
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
@@ -29,7 +29,7 @@ final class StopSignal: @unchecked Sendable {
     }
 
     /// Raises the flag and wakes the sleeper.
-    func raise() {
+    public func raise() {
         pthread_mutex_lock(mutex)
         raised = true
         pthread_cond_broadcast(condition)
@@ -37,7 +37,7 @@ final class StopSignal: @unchecked Sendable {
     }
 
     /// Sleeps until `deadline` (monotonic nanoseconds) or until the flag is raised; returns whether it was.
-    func wait(untilMonotonic deadline: Int64) -> Bool {
+    public func wait(untilMonotonic deadline: Int64) -> Bool {
         var time = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }

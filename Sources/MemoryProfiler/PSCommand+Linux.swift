@@ -1,24 +1,32 @@
+internal import MemoryProfilerSystem
+
 #if os(Linux)
-import Glibc
 
 /// Readings through the `ps` command.
 enum PSCommand {
     /// The resident set size of `process` as `ps -o rss= -p PID` prints it (KiB).
     static func residentSetSize(of process: ProcessID, executable: String) throws(MemoryError) -> MemorySize {
-        let child = try ChildProcess.spawn(
-            executable, arguments: ["-o", "rss=", "-p", String(process.rawValue)],
-            standardInput: .null, standardOutput: .pipe, standardError: .null)
-        // A ps that hangs must not hang the sampler: it gets ten seconds.
-        let output = child.readOutput(untilMonotonic: Clocks.monotonicNanoseconds() &+ 10_000_000_000)
-        if output == nil { kill(child.id.rawValue, SIGKILL) }
-        child.closePipes()
-        let termination = try child.wait()
+        let child: ChildProcess
+        let termination: ChildProcess.Termination
+        let output: [UInt8]?
+        do {
+            child = try ChildProcess.spawn(
+                executable, arguments: ["-o", "rss=", "-p", String(process.rawValue)],
+                standardInput: .null, standardOutput: .pipe, standardError: .null)
+            // A ps that hangs must not hang the sampler: it gets ten seconds.
+            output = child.readOutput(untilMonotonic: Clocks.monotonicNanoseconds() &+ 10_000_000_000)
+            if output == nil { ProcessTable.send(ProcessTable.killSignal, to: child.pid) }
+            child.closePipes()
+            termination = try child.wait()
+        } catch {
+            throw MemoryError(error, process: process)
+        }
         guard let output else {
             throw MemoryError(.unavailable, "\(executable) did not answer within 10 s", process: process)
         }
         let kibibytes = output.withUnsafeBytes { ProcText.field(0, in: $0) }
         guard let kibibytes, termination == .exited(0) else {
-            if kill(process.rawValue, 0) != 0 && errno == ESRCH {
+            if !ProcessTable.exists(process.rawValue) {
                 throw MemoryError(.processExited, "process \(process) has exited", process: process)
             }
             throw MemoryError(

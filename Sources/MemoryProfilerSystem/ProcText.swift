@@ -1,7 +1,7 @@
 /// Allocation-free parsing of the text that `/proc` files and `ps` print.
-enum ProcText {
+public enum ProcText {
     /// The `index`-th whitespace-separated unsigned number in `text` (0-based), or nil.
-    static func field(_ index: Int, in text: UnsafeRawBufferPointer) -> Int? {
+    public static func field(_ index: Int, in text: UnsafeRawBufferPointer) -> Int? {
         var current = -1
         var value = 0
         var inNumber = false
@@ -30,7 +30,7 @@ enum ProcText {
 
     /// The number after `key` on the line that starts with `key` (which includes its colon), e.g. the `1724`
     /// of `VmHWM:\t    1724 kB`; nil when no line starts with `key`.
-    static func value(ofKey key: StaticString, in text: UnsafeRawBufferPointer) -> Int? {
+    public static func value(ofKey key: StaticString, in text: UnsafeRawBufferPointer) -> Int? {
         let keyLength = key.utf8CodeUnitCount
         let keyBytes = UnsafeRawBufferPointer(start: key.utf8Start, count: keyLength)
         var lineStart = 0
@@ -58,7 +58,7 @@ enum ProcText {
     }
 
     /// Whether a line of `text` starts with `prefix`.
-    static func hasLine(startingWith prefix: StaticString, in text: UnsafeRawBufferPointer) -> Bool {
+    public static func hasLine(startingWith prefix: StaticString, in text: UnsafeRawBufferPointer) -> Bool {
         let prefixBytes = UnsafeRawBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
         var lineStart = 0
         while lineStart + prefixBytes.count <= text.count {

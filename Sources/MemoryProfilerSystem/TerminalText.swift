@@ -3,7 +3,7 @@
 /// A `.dat` file, a command line or a process name can hold control characters: printed raw, an escape sequence
 /// can set the terminal's title, move the cursor or clear the screen. Every such text passes through here
 /// before it reaches standard output or standard error.
-package enum TerminalText {
+public enum TerminalText {
     /// `text` with every control character (C0, DEL and C1) and every invalid UTF-8 byte written visibly as
     /// `\x1B`, and every invisible format character (Unicode's category Cf: the byte order mark U+FEFF, zero-width
     /// spaces and joiners, bidirectional overrides) and line or paragraph separator as `\u{FEFF}`; a backslash is
@@ -12,13 +12,13 @@ package enum TerminalText {
     ///
     /// For text shown as content rather than quoted (a source line, a plot's title), `keepingTabs` leaves tabs
     /// and `keepingBackslashes` leaves backslashes as they are: `print("a\n")` should read as written.
-    package static func escaped(_ text: String, keepingTabs: Bool = false, keepingBackslashes: Bool = false) -> String {
+    public static func escaped(_ text: String, keepingTabs: Bool = false, keepingBackslashes: Bool = false) -> String {
         escaped(Array(text.utf8)[...], keepingTabs: keepingTabs, keepingBackslashes: keepingBackslashes)
     }
 
     /// The bytes of `text`, escaped as ``escaped(_:keepingTabs:keepingBackslashes:)-(String,_,_)``, invalid
     /// UTF-8 shown byte by byte.
-    package static func escaped(
+    public static func escaped(
         _ bytes: ArraySlice<UInt8>, keepingTabs: Bool = false, keepingBackslashes: Bool = false
     ) -> String {
         var result = ""
@@ -47,14 +47,14 @@ package enum TerminalText {
 
     /// At most `limit` characters of `text`, escaped, with `…` and the full length in bytes when it was cut:
     /// for quoting a bad field or line in an error message.
-    package static func quoted(_ text: some Collection<UInt8>, limit: Int = 40) -> String {
+    public static func quoted(_ text: some Collection<UInt8>, limit: Int = 40) -> String {
         let bytes = Array(text.prefix(limit))
         let shown = escaped(bytes[...])
         return text.count > limit ? "\(shown)… (\(text.count) bytes)" : shown
     }
 
     /// At most `limit` characters of `text`, escaped (see ``quoted(_:limit:)-(Collection<UInt8>,_)``).
-    package static func quoted(_ text: String, limit: Int = 40) -> String {
+    public static func quoted(_ text: String, limit: Int = 40) -> String {
         quoted(Array(text.utf8), limit: limit)
     }
 

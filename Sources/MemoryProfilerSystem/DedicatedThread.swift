@@ -1,7 +1,7 @@
 import Glibc
 
 /// A POSIX thread of our own: the sampler must not depend on a busy cooperative thread pool.
-struct DedicatedThread: @unchecked Sendable {
+public struct DedicatedThread: @unchecked Sendable {
     private let thread: pthread_t
 
     private final class Body {
@@ -10,7 +10,7 @@ struct DedicatedThread: @unchecked Sendable {
     }
 
     /// Starts `body` on a new thread.
-    static func start(_ body: @escaping @Sendable () -> Void) throws(MemoryError) -> DedicatedThread {
+    public static func start(_ body: @escaping @Sendable () -> Void) throws(SystemError) -> DedicatedThread {
         let context = Unmanaged.passRetained(Body(body)).toOpaque()
         var thread = pthread_t()
         let result = pthread_create(&thread, nil, { context in
@@ -20,13 +20,13 @@ struct DedicatedThread: @unchecked Sendable {
         }, context)
         guard result == 0 else {
             Unmanaged<Body>.fromOpaque(context).release()
-            throw MemoryError(.systemCall, "cannot start the sampler thread: \(ErrnoText.describe(result))", errno: result)
+            throw SystemError("cannot start the sampler thread", errno: result)
         }
         return DedicatedThread(thread: thread)
     }
 
     /// Waits for the thread's body to return.
-    func join() {
+    public func join() {
         pthread_join(thread, nil)
     }
 }

@@ -1,13 +1,13 @@
 import Glibc
 
 /// Fixed-point formatting of `Double` values without Foundation's `String(format:)`.
-package enum DecimalFormat {
+public enum DecimalFormat {
     /// Formats `value` with exactly `decimals` digits after the point, rounded as C's `printf` and Python's
     /// `format` round: by the exact binary value, an exact tie to even (so `10.5625` with 3 decimals is `10.562`
     /// and `10.5635`, just below its tie in binary, is `10.563` — as memory_profiler prints them).
     ///
     /// Non-finite values print as `nan`, `inf` and `-inf`.
-    package static func fixed(_ value: Double, decimals: Int) -> String {
+    public static func fixed(_ value: Double, decimals: Int) -> String {
         guard value.isFinite else { return value.isNaN ? "nan" : (value < 0 ? "-inf" : "inf") }
         let decimals = Int32(max(0, min(decimals, 15)))
         return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 400) { buffer in

@@ -8,9 +8,9 @@ import Glibc
 /// Foundation's `Process` waits in 50 ms slices on Linux; this waits with `waitpid` and costs about a
 /// millisecond to start. Closing the pipes and waiting are idempotent: a descriptor number is closed once only
 /// (closing it twice could close a descriptor another thread has opened since), and the child is reaped once.
-package final class ChildProcess: Sendable {
+public final class ChildProcess: Sendable {
     /// Where one of the child's standard streams goes.
-    package enum Stream: Sendable {
+    public enum Stream: Sendable {
         /// The same file as the launcher's.
         case inherit
         /// `/dev/null`.
@@ -23,12 +23,12 @@ package final class ChildProcess: Sendable {
     }
 
     /// How a child ended.
-    package enum Termination: Hashable, Sendable {
+    public enum Termination: Hashable, Sendable {
         case exited(Int32)
         case signaled(Int32)
 
         /// `exit status 3`, `signal 9`.
-        package var description: String {
+        public var description: String {
             switch self {
             case .exited(let code): "exit status \(code)"
             case .signaled(let signal): "signal \(signal)"
@@ -36,7 +36,7 @@ package final class ChildProcess: Sendable {
         }
 
         /// The status a shell would report: the exit code, or 128 + the signal number.
-        package var shellStatus: Int32 {
+        public var shellStatus: Int32 {
             switch self {
             case .exited(let code): code
             case .signaled(let signal): 128 + signal
@@ -44,11 +44,12 @@ package final class ChildProcess: Sendable {
         }
     }
 
-    package let id: ProcessID
+    /// The child's process ID.
+    public let pid: Int32
     /// The launcher's end of the child's standard input, when it was a ``Stream/pipe``; nil once closed.
-    package var standardInput: Int32? { state.withLock { $0.standardInput } }
+    public var standardInput: Int32? { state.withLock { $0.standardInput } }
     /// The launcher's end of the child's standard output, when it was a ``Stream/pipe``; nil once closed.
-    package var standardOutput: Int32? { state.withLock { $0.standardOutput } }
+    public var standardOutput: Int32? { state.withLock { $0.standardOutput } }
 
     private struct State {
         var standardInput: Int32?
@@ -61,10 +62,10 @@ package final class ChildProcess: Sendable {
 
     /// True when ``maximumResidentBytes`` counts the program alone (started by ``spawnAdopting(through:_:arguments:environment:)``);
     /// false when it starts from the launcher's own high-water mark (``spawn(_:arguments:environment:standardInput:standardOutput:standardError:)``).
-    package let lifetimePeakIsOwn: Bool
+    public let lifetimePeakIsOwn: Bool
 
-    private init(id: ProcessID, standardInput: Int32?, standardOutput: Int32?, lifetimePeakIsOwn: Bool = false) {
-        self.id = id
+    private init(pid: Int32, standardInput: Int32?, standardOutput: Int32?, lifetimePeakIsOwn: Bool = false) {
+        self.pid = pid
         self.lifetimePeakIsOwn = lifetimePeakIsOwn
         self.state = Mutex(State(standardInput: standardInput, standardOutput: standardOutput))
     }
@@ -73,14 +74,14 @@ package final class ChildProcess: Sendable {
     /// plus `environment`.
     ///
     /// Signal dispositions and the signal mask are reset to their defaults in the child.
-    package static func spawn(
+    public static func spawn(
         _ executable: String,
         arguments: [String],
         environment: [String: String] = [:],
         standardInput: Stream = .inherit,
         standardOutput: Stream = .inherit,
         standardError: Stream = .inherit
-    ) throws(MemoryError) -> ChildProcess {
+    ) throws(SystemError) -> ChildProcess {
         try spawn(
             Array(executable.utf8), arguments: arguments.map { Array($0.utf8) },
             environment: environment.mapValues { Array($0.utf8) },
@@ -98,20 +99,20 @@ package final class ChildProcess: Sendable {
     /// program's exec has succeeded (or throws if it failed), so a first reading sees the program, never the
     /// launcher.
     ///
-    /// - Throws: ``MemoryError``; with ``MemoryError/errno`` `ENOENT` (code ``MemoryError/Code/unavailable``)
-    ///   or another exec error when the program cannot be run.
+    /// - Throws: ``SystemError``; with ``SystemError/errno`` `ENOENT` or another exec error (and the C
+    ///   library's text alone as its message) when the program cannot be run.
     ///
     /// The executable and the arguments are bytes, passed on exactly as given (a file name need not be UTF-8).
-    package static func spawnAdopting(
+    public static func spawnAdopting(
         through launcher: String,
         _ executable: [UInt8],
         arguments: [[UInt8]],
         environment: [String: [UInt8]] = [:]
-    ) throws(MemoryError) -> ChildProcess {
+    ) throws(SystemError) -> ChildProcess {
         let shown = TerminalText.escaped(executable[...])
         var ends: [Int32] = [-1, -1]
         guard cmp_pipe_cloexec(&ends) == 0 else {
-            throw MemoryError(.systemCall, "cannot create a pipe: \(ErrnoText.describe(errno))", errno: errno)
+            throw SystemError("cannot create a pipe", errno: errno)
         }
         let readEnd = ends[0]
         let writeEnd = ends[1]
@@ -123,14 +124,14 @@ package final class ChildProcess: Sendable {
         guard reportNumber >= 0 else {
             let code = errno
             close(writeEnd)
-            throw MemoryError(.systemCall, "cannot create a pipe: \(ErrnoText.describe(code))", errno: code)
+            throw SystemError("cannot create a pipe", errno: code)
         }
         let wasSubreaper = cmp_is_child_subreaper() == 1
         guard wasSubreaper || cmp_set_child_subreaper(1) == 0 else {
             let code = errno
             close(writeEnd)
             close(reportNumber)
-            throw MemoryError(.systemCall, "cannot become a child subreaper: \(ErrnoText.describe(code))", errno: code)
+            throw SystemError("cannot become a child subreaper", errno: code)
         }
         defer { if !wasSubreaper { _ = cmp_set_child_subreaper(0) } }
 
@@ -159,10 +160,9 @@ package final class ChildProcess: Sendable {
         var records = 0
         while records < 8 {
             let count = buffer.withUnsafeMutableBytes { bytes in
-                read(readEnd, bytes.baseAddress.map { $0 + filled }, bytes.count - filled)
+                try? Descriptor(rawValue: readEnd).read(into: UnsafeMutableRawBufferPointer(rebasing: bytes[filled...]))
             }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
+            guard let count, count > 0 else { break }
             filled += count
             guard filled == 8 else { continue }
             filled = 0
@@ -175,18 +175,17 @@ package final class ChildProcess: Sendable {
             }
         }
         if let forkError {
-            throw MemoryError(
-                .systemCall, "cannot start \(shown): fork: \(ErrnoText.describe(forkError))", errno: forkError)
+            throw SystemError("cannot start \(shown): fork", errno: forkError)
         }
         guard let pid else {
-            throw MemoryError(
-                .systemCall, "the launcher \(launcher) failed (\(launcherEnd.description)) before starting \(shown)")
+            throw SystemError(
+                message: "the launcher \(launcher) failed (\(launcherEnd.description)) before starting \(shown)",
+                errno: EPROTO)
         }
-        let child = ChildProcess(id: ProcessID(pid), standardInput: nil, standardOutput: nil, lifetimePeakIsOwn: true)
+        let child = ChildProcess(pid: pid, standardInput: nil, standardOutput: nil, lifetimePeakIsOwn: true)
         if let execError {
             _ = try? child.wait()
-            let code: MemoryError.Code = execError == ENOENT ? .unavailable : .systemCall
-            throw MemoryError(code, ErrnoText.describe(execError), errno: execError)
+            throw SystemError(errno: execError)
         }
         return child
     }
@@ -199,7 +198,7 @@ package final class ChildProcess: Sendable {
         standardOutput: Stream,
         standardError: Stream,
         passing: (descriptor: Int32, number: Int32)?
-    ) throws(MemoryError) -> ChildProcess {
+    ) throws(SystemError) -> ChildProcess {
         var actions = posix_spawn_file_actions_t()
         var attributes = posix_spawnattr_t()
         posix_spawn_file_actions_init(&actions)
@@ -232,7 +231,7 @@ package final class ChildProcess: Sendable {
                 var ends: [Int32] = [-1, -1]
                 guard cmp_pipe_cloexec(&ends) == 0 else {
                     for case let descriptor? in launcherEnds { close(descriptor) }
-                    throw MemoryError(.systemCall, "cannot create a pipe: \(ErrnoText.describe(errno))", errno: errno)
+                    throw SystemError("cannot create a pipe", errno: errno)
                 }
                 let (childEnd, launcherEnd) = target == 0 ? (ends[0], ends[1]) : (ends[1], ends[0])
                 childEnds.append(childEnd)
@@ -246,7 +245,7 @@ package final class ChildProcess: Sendable {
         // The environment is passed on byte for byte (names and values need not be UTF-8), with `environment`
         // added or replacing variables of the same name.
         var envp: [UnsafeMutablePointer<CChar>?] = environment.map { name, value in
-            CPath.with(Array(name.utf8) + [UInt8(ascii: "=")] + value) { strdup($0) }
+            CString.with(Array(name.utf8) + [UInt8(ascii: "=")] + value) { strdup($0) }
         }
         let replaced = Set(environment.keys.map { Array($0.utf8) + [UInt8(ascii: "=")] })
         var index = 0
@@ -261,7 +260,7 @@ package final class ChildProcess: Sendable {
         }
         envp.append(nil)
         func cString(_ bytes: [UInt8]) -> UnsafeMutablePointer<CChar>? {
-            CPath.with(bytes) { strdup($0) }
+            CString.with(bytes) { strdup($0) }
         }
         let argv = ([executable] + arguments).map(cString) + [nil]
         defer {
@@ -269,56 +268,50 @@ package final class ChildProcess: Sendable {
             for pointer in envp { free(pointer) }
         }
         guard let path = argv[0] else {
-            throw MemoryError(.systemCall, "cannot start a program: out of memory", errno: ENOMEM)
+            throw SystemError("cannot start a program", errno: ENOMEM)
         }
         var pid: pid_t = 0
         let spawnFunction = executable.contains(UInt8(ascii: "/")) ? posix_spawn : posix_spawnp
         let result = spawnFunction(&pid, path, &actions, &attributes, argv, envp)
         guard result == 0 else {
             for case let descriptor? in launcherEnds { close(descriptor) }
-            let code: MemoryError.Code = result == ENOENT ? .unavailable : .systemCall
-            throw MemoryError(
-                code, "cannot run \(TerminalText.escaped(executable[...])): \(ErrnoText.describe(result))", errno: result)
+            throw SystemError("cannot run \(TerminalText.escaped(executable[...]))", errno: result)
         }
-        return ChildProcess(id: ProcessID(pid), standardInput: launcherEnds[0], standardOutput: launcherEnds[1])
+        return ChildProcess(pid: pid, standardInput: launcherEnds[0], standardOutput: launcherEnds[1])
     }
 
     /// Reads the child's standard output to its end.
-    package func readOutput() -> [UInt8] {
-        guard let descriptor = standardOutput else { return [] }
+    ///
+    /// - Parameter limit: The most bytes kept; the rest is read and dropped, so the child never blocks writing.
+    public func readOutput(limit: Int = 64 << 20) -> [UInt8] {
+        guard let descriptor = standardOutput.map(Descriptor.init(rawValue:)) else { return [] }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            bytes.append(contentsOf: chunk[..<count])
+        while let count = chunk.withUnsafeMutableBytes({ try? descriptor.read(into: $0) }), count > 0 {
+            if bytes.count < limit { bytes.append(contentsOf: chunk[..<min(count, limit - bytes.count)]) }
         }
         return bytes
     }
 
     /// Reads the child's standard output to its end, or until `deadline` (monotonic nanoseconds, as
     /// `Clocks.monotonicNanoseconds()`) passes; nil when the deadline passed first.
-    package func readOutput(untilMonotonic deadline: Int64) -> [UInt8]? {
-        guard let descriptor = standardOutput else { return [] }
+    public func readOutput(untilMonotonic deadline: Int64) -> [UInt8]? {
+        guard let descriptor = standardOutput.map(Descriptor.init(rawValue:)) else { return [] }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
             let remaining = (deadline &- Clocks.monotonicNanoseconds()) / 1_000_000
             guard remaining > 0 else { return nil }
-            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&poller, 1, Int32(min(remaining, 60_000)))
-            if ready < 0 && errno == EINTR { continue }
-            if ready == 0 { continue }
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { return bytes }
+            guard descriptor.waitUntilReadable(milliseconds: Int32(min(remaining, 60_000))) else { continue }
+            guard let count = chunk.withUnsafeMutableBytes({ try? descriptor.read(into: $0) }), count > 0 else {
+                return bytes
+            }
             bytes.append(contentsOf: chunk[..<count])
         }
     }
 
     /// Closes the launcher's ends of the pipes; closing again does nothing.
-    package func closePipes() {
+    public func closePipes() {
         let (input, output) = state.withLock { state in
             defer {
                 state.standardInput = nil
@@ -333,17 +326,13 @@ package final class ChildProcess: Sendable {
     /// Waits for the child to end and reaps it; later calls return the same termination at once.
     ///
     /// The corresponding C function is `waitpid`.
-    package func wait() throws(MemoryError) -> Termination {
-        try termination.withLock { (known) throws(MemoryError) -> Termination in
+    public func wait() throws(SystemError) -> Termination {
+        try termination.withLock { (known) throws(SystemError) -> Termination in
             if let known { return known }
             var status: Int32 = 0
             var usage = rusage()
-            while wait4(id.rawValue, &status, 0, &usage) < 0 {
-                guard errno == EINTR else {
-                    throw MemoryError(
-                        .systemCall, "cannot wait for process \(id): \(ErrnoText.describe(errno))", process: id,
-                        errno: errno)
-                }
+            guard retryingOnInterrupt({ wait4(pid, &status, 0, &usage) }) >= 0 else {
+                throw .current.adding("cannot wait for process \(pid)")
             }
             let termination = Self.termination(fromWaitStatus: status)
             known = termination
@@ -356,7 +345,7 @@ package final class ChildProcess: Sendable {
     ///
     /// It includes the children the child waited for. It counts from the fork: unless ``lifetimePeakIsOwn``, it is
     /// at least what the launcher had resident when it spawned the child.
-    package var maximumResidentBytes: Int? {
+    public var maximumResidentBytes: Int? {
         let bytes = maximumResident.load(ordering: .relaxed)
         return bytes >= 0 ? bytes : nil
     }
@@ -364,50 +353,14 @@ package final class ChildProcess: Sendable {
     /// Waits until the child has ended, without reaping it: its PID stays valid until ``wait()``.
     ///
     /// The corresponding C function is `waitid` with `WNOWAIT`.
-    package func waitUntilExited() {
+    public func waitUntilExited() {
         var info = siginfo_t()
-        while waitid(P_PID, id_t(id.rawValue), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
+        _ = retryingOnInterrupt { waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) }
     }
 
     /// Decodes a `waitpid` status.
-    package static func termination(fromWaitStatus status: Int32) -> Termination {
+    public static func termination(fromWaitStatus status: Int32) -> Termination {
         let signal = status & 0x7f
         return signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
-    }
-}
-
-/// Finds commands on `PATH`, as a shell would.
-package enum ExecutableLookup {
-    package static func find(_ name: String) -> String? {
-        find(Array(name.utf8)).map { String(decoding: $0, as: UTF8.self) }
-    }
-
-    /// The first executable named `name` on `PATH`, byte for byte: neither the name nor `PATH` need be UTF-8.
-    package static func find(_ name: [UInt8]) -> [UInt8]? {
-        let path = getenv("PATH").map { Array(UnsafeRawBufferPointer(start: $0, count: strlen($0))) }
-            ?? Array("/usr/local/bin:/usr/bin:/bin".utf8)
-        // An empty entry is the current directory, as in a shell; a directory of the same name is not a match.
-        for directory in path.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false) {
-            let candidate = (directory.isEmpty ? Array(".".utf8) : Array(directory)) + [UInt8(ascii: "/")] + name
-            var status = stat()
-            let found = CPath.with(candidate) { stat($0, &status) == 0 && status.st_mode & S_IFMT != S_IFDIR && access($0, X_OK) == 0 }
-            if found { return candidate }
-        }
-        return nil
-    }
-}
-
-private let emptyCString: StaticString = ""
-
-/// Bytes as a NUL-terminated C string, for system calls on names that need not be UTF-8.
-package enum CPath {
-    /// Calls `body` with `bytes` followed by a NUL byte (cut at the first NUL of `bytes`, as C would read it).
-    package static func with<Result>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) -> Result) -> Result {
-        let terminated = Array(bytes.prefix { $0 != 0 }) + [0]
-        return terminated.withUnsafeBytes { buffer in
-            // A buffer of at least one byte always has an address; the empty string stands in otherwise.
-            let start = buffer.baseAddress ?? UnsafeRawPointer(emptyCString.utf8Start)
-            return body(start.assumingMemoryBound(to: CChar.self))
-        }
     }
 }

@@ -1,31 +1,25 @@
 import Glibc
 
-/// Writes a whole text file without Foundation.
-enum TextFile {
+/// Whole text files written without Foundation.
+public enum TextFile {
     /// Replaces the contents of `path` with `text`, creating the file.
     ///
-    /// - Throws: ``MemoryError`` with ``MemoryError/Code/systemCall`` when the file cannot be opened or written.
-    static func write(_ text: String, to path: String) throws(MemoryError) {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            let code = errno
-            throw MemoryError(.systemCall, "cannot create \(path): \(ErrnoText.describe(code))", errno: code)
+    /// - Throws: ``SystemError`` naming the file, when it cannot be created or written.
+    public static func write(_ text: String, to path: String) throws(SystemError) {
+        let descriptor: Descriptor
+        do {
+            descriptor = try Descriptor.open(path, .writeOnly, options: [.create, .truncate])
+        } catch {
+            throw error.adding("cannot create \(path)")
         }
-        defer { close(descriptor) }
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { systemWrite(descriptor, $0.baseAddress, $0.count) }
-            if written < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                throw MemoryError(.systemCall, "cannot write \(path): \(ErrnoText.describe(code))", errno: code)
-            }
-            bytes = bytes.dropFirst(written)
+        defer { descriptor.close() }
+        do {
+            try descriptor.writeAll(text)
+        } catch {
+            throw error.adding("cannot write \(path)")
         }
     }
 }
-
-private let systemWrite = write
 
 /// A file read in chunks without Foundation: regular files and FIFOs only.
 ///
@@ -33,20 +27,22 @@ private let systemWrite = write
 /// would be read until memory runs out, a terminal would wait for typing) or a socket. A FIFO is opened with
 /// `O_NONBLOCK`, so that one without a writer cannot hang the open, and then read normally: one whose writer
 /// never came reads as empty.
-package final class FileReader {
+public final class FileReader {
     /// The path, as given.
-    package let path: String
+    public let path: String
     /// The size `fstat` gave for a regular file when it was opened; nil for a FIFO.
-    package let regularFileSize: Int?
-    private let descriptor: Int32
-    /// Bytes read ahead by ``firstNonBlankByte()``, handed out again by ``read(into:)``.
+    public let regularFileSize: Int?
+    private let descriptor: Descriptor
+    /// Bytes read ahead by ``firstNonBlankByte(limit:)``, handed out again by ``read(into:)``.
     private var pending: [UInt8] = []
 
     /// Why a file could not be read: the message names no path (the caller's error does).
-    package struct Failure: Error, Sendable {
+    public struct Failure: Error, Sendable {
         /// True when the file is of a kind that is never read (directory, device, socket).
-        package var isNotARegularFile: Bool
-        package var message: String
+        public var isNotARegularFile: Bool
+        public var message: String
+        /// The C library's error number, when a system call failed.
+        public var errno: Int32?
     }
 
     /// Opens `path` for reading.
@@ -54,64 +50,57 @@ package final class FileReader {
     /// The corresponding C functions are `stat`, `open` and `fstat`.
     ///
     /// - Throws: ``Failure`` when the path does not exist, cannot be opened, or is not a regular file or FIFO.
-    package init(path: String) throws(Failure) {
+    public init(path: String) throws(Failure) {
         self.path = path
-        var status = stat()
-        guard stat(path, &status) == 0 else {
-            throw Failure(isNotARegularFile: false, message: "cannot open: \(ErrnoText.describe(errno))")
+        let named: FileStatus
+        do throws(SystemError) {
+            named = try FileStatus(path: path)
+        } catch {
+            throw Failure(isNotARegularFile: false, message: "cannot open: \(error.message)", errno: error.errno)
         }
-        try Self.check(status)
-        var opened: Int32
-        repeat { opened = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK) } while opened < 0 && errno == EINTR
-        guard opened >= 0 else {
-            throw Failure(isNotARegularFile: false, message: "cannot open: \(ErrnoText.describe(errno))")
+        try Self.check(named)
+        do {
+            descriptor = try Descriptor.open(path, .readOnly, options: [.noControllingTerminal, .nonBlocking])
+        } catch {
+            throw Failure(isNotARegularFile: false, message: "cannot open: \(error.message)", errno: error.errno)
         }
-        descriptor = opened
         // The path may have been replaced between stat and open: what counts is what was opened.
-        guard fstat(opened, &status) == 0 else {
-            let code = errno
-            close(opened)
-            throw Failure(isNotARegularFile: false, message: "cannot read: \(ErrnoText.describe(code))")
+        let status: FileStatus
+        do throws(SystemError) {
+            status = try descriptor.status()
+        } catch {
+            descriptor.close()
+            throw Failure(isNotARegularFile: false, message: "cannot read: \(error.message)", errno: error.errno)
         }
         do {
             try Self.check(status)
         } catch {
-            close(opened)
+            descriptor.close()
             throw error
         }
-        if (status.st_mode & S_IFMT) == S_IFREG {
-            regularFileSize = max(0, Int(status.st_size))
+        if status.kind == .regular {
+            regularFileSize = max(0, status.size)
         } else {
             regularFileSize = nil
             // Opened without waiting for a writer; from here on, reads wait for data as with any pipe.
-            let flags = fcntl(opened, F_GETFL)
-            if flags >= 0 { _ = fcntl(opened, F_SETFL, flags & ~O_NONBLOCK) }
+            descriptor.setBlocking()
         }
     }
 
     deinit {
-        close(descriptor)
+        descriptor.close()
     }
 
-    private static func check(_ status: stat) throws(Failure) {
-        let kind = status.st_mode & S_IFMT
-        guard kind != S_IFREG && kind != S_IFIFO else { return }
-        let what =
-            switch kind {
-            case S_IFDIR: "a directory"
-            case S_IFCHR: "a character device"
-            case S_IFBLK: "a block device"
-            case S_IFSOCK: "a socket"
-            default: "of an unknown kind"
-            }
-        throw Failure(isNotARegularFile: true, message: "is \(what), not a regular file")
+    private static func check(_ status: FileStatus) throws(Failure) {
+        guard status.kind != .regular && status.kind != .fifo else { return }
+        throw Failure(isNotARegularFile: true, message: "is \(status.kindDescription), not a regular file")
     }
 
     /// Reads the next bytes into `buffer`.
     ///
     /// - Returns: How many bytes were read: 0 at the end of the file, and only there.
     /// - Throws: ``Failure`` when the read fails.
-    package func read(into buffer: UnsafeMutableRawBufferPointer) throws(Failure) -> Int {
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(Failure) -> Int {
         guard !pending.isEmpty else { return try readDescriptor(into: buffer) }
         let count = min(pending.count, buffer.count)
         pending.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[..<count])) }
@@ -121,7 +110,7 @@ package final class FileReader {
 
     /// The first byte that is not a blank or a line break, read ahead (and handed out again by ``read(into:)``),
     /// looking no further than `limit` bytes; nil for a blank file.
-    package func firstNonBlankByte(limit: Int = 1 << 20) throws(Failure) -> UInt8? {
+    public func firstNonBlankByte(limit: Int = 1 << 20) throws(Failure) -> UInt8? {
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 1)
         defer { chunk.deallocate() }
         var checked = 0
@@ -141,7 +130,7 @@ package final class FileReader {
     ///
     /// - Parameter limit: The most bytes to accept.
     /// - Throws: ``Failure`` when the file is longer than `limit` or a read fails.
-    package func readAll(limit: Int) throws(Failure) -> [UInt8] {
+    public func readAll(limit: Int) throws(Failure) -> [UInt8] {
         var contents = pending
         pending = []
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 1)
@@ -156,23 +145,17 @@ package final class FileReader {
         }
     }
 
-    /// The corresponding C function is `read`; an interrupted read is retried.
     private func readDescriptor(into buffer: UnsafeMutableRawBufferPointer) throws(Failure) -> Int {
         guard buffer.count > 0 else { return 0 }
         while true {
-            let count = systemRead(descriptor, buffer.baseAddress, buffer.count)
-            if count >= 0 { return count }
-            let code = errno
-            if code == EINTR { continue }
-            if code == EAGAIN {
+            do {
+                return try descriptor.read(into: buffer)
+            } catch where error.errno == EAGAIN {
                 // A FIFO whose flags could not be changed: wait for its writer rather than spin.
-                var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-                _ = poll(&request, 1, -1)
-                continue
+                _ = descriptor.waitUntilReadable(milliseconds: -1)
+            } catch {
+                throw Failure(isNotARegularFile: false, message: "cannot read: \(error.message)", errno: error.errno)
             }
-            throw Failure(isNotARegularFile: false, message: "cannot read: \(ErrnoText.describe(code))")
         }
     }
 }
-
-private let systemRead = read

@@ -1,24 +1,24 @@
 import Glibc
 
 /// The clocks the sampler needs, read without Foundation.
-enum Clocks {
+public enum Clocks {
     /// Nanoseconds on the monotonic clock (`CLOCK_MONOTONIC`), the base of deadlines and sample times.
     @inline(__always)
-    static func monotonicNanoseconds() -> Int64 {
+    public static func monotonicNanoseconds() -> Int64 {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 
     /// Seconds since 1970-01-01 UTC (`CLOCK_REALTIME`).
-    static func wallClockSeconds() -> Double {
+    public static func wallClockSeconds() -> Double {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
     }
 
     /// CPU time the calling thread has used.
-    static func threadCPUTime() -> Duration {
+    public static func threadCPUTime() -> Duration {
         var now = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
         return .seconds(Int64(now.tv_sec)) + .nanoseconds(Int64(now.tv_nsec))
@@ -27,7 +27,7 @@ enum Clocks {
 
 extension Duration {
     /// The duration in whole nanoseconds, saturating.
-    var nanoseconds: Int64 {
+    public var nanoseconds: Int64 {
         let parts = components
         let (seconds, overflow) = parts.seconds.multipliedReportingOverflow(by: 1_000_000_000)
         guard !overflow else { return parts.seconds < 0 ? .min : .max }

@@ -1,0 +1,272 @@
+import Glibc
+
+/// An open file descriptor: the one place the public opens, reads, writes and closes files.
+///
+/// Every call is retried when a signal interrupts it (``retryingOnInterrupt(_:)``), and every failure is a
+/// ``SystemError`` carrying `errno`. The descriptor is a plain number; closing it is up to its owner, once.
+public struct Descriptor: Hashable, Sendable {
+    /// The descriptor number.
+    public let rawValue: Int32
+
+    /// Wraps a descriptor number that is already open.
+    public init(rawValue: Int32) {
+        self.rawValue = rawValue
+    }
+
+    /// How a file is opened for: the access mode of `open(2)`.
+    public enum Access: Sendable {
+        case readOnly, writeOnly, readWrite
+
+        var flag: Int32 {
+            switch self {
+            case .readOnly: O_RDONLY
+            case .writeOnly: O_WRONLY
+            case .readWrite: O_RDWR
+            }
+        }
+    }
+
+    /// The flags of `open(2)` the public uses; `O_CLOEXEC` is always added.
+    public struct Options: OptionSet, Sendable {
+        public let rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+
+        /// `O_CREAT`.
+        public static let create = Options(rawValue: O_CREAT)
+        /// `O_EXCL`: with ``create``, an existing file is the error `EEXIST`.
+        public static let exclusive = Options(rawValue: O_EXCL)
+        /// `O_TRUNC`.
+        public static let truncate = Options(rawValue: O_TRUNC)
+        /// `O_APPEND`: every write goes to the end, in one piece with respect to other appenders.
+        public static let append = Options(rawValue: O_APPEND)
+        /// `O_NONBLOCK`: opening a FIFO does not wait for its other end.
+        public static let nonBlocking = Options(rawValue: O_NONBLOCK)
+        /// `O_NOFOLLOW`: a symbolic link as the last component is the error `ELOOP`.
+        public static let noFollow = Options(rawValue: O_NOFOLLOW)
+        /// `O_NOCTTY`: a terminal opened does not become the controlling terminal.
+        public static let noControllingTerminal = Options(rawValue: O_NOCTTY)
+    }
+
+    /// Opens `path`.
+    ///
+    /// The corresponding C function is `open`.
+    ///
+    /// - Throws: ``SystemError`` with the C library's text only; the caller says which file it was.
+    public static func open(
+        _ path: String, _ access: Access, options: Options = [], permissions: UInt32 = 0o644
+    ) throws(SystemError) -> Descriptor {
+        let result = retryingOnInterrupt { Glibc.open(path, access.flag | options.rawValue | O_CLOEXEC, permissions) }
+        guard result >= 0 else { throw .current }
+        return Descriptor(rawValue: result)
+    }
+
+    /// Opens `path`, given as bytes (a file name need not be UTF-8).
+    public static func open(
+        _ path: [UInt8], _ access: Access, options: Options = [], permissions: UInt32 = 0o644
+    ) throws(SystemError) -> Descriptor {
+        let result = CString.with(path) { name in
+            retryingOnInterrupt { Glibc.open(name, access.flag | options.rawValue | O_CLOEXEC, permissions) }
+        }
+        guard result >= 0 else { throw .current }
+        return Descriptor(rawValue: result)
+    }
+
+    /// Closes the descriptor. The number must not be used again, even when closing fails (Linux frees it).
+    ///
+    /// The corresponding C function is `close`; it is not retried, since the number may already be reused.
+    public func close() {
+        _ = Glibc.close(rawValue)
+    }
+
+    /// Reads up to `buffer.count` bytes at the current offset.
+    ///
+    /// - Returns: How many bytes were read: 0 at the end of the file.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+        let count = retryingOnInterrupt { Glibc.read(rawValue, buffer.baseAddress, buffer.count) }
+        guard count >= 0 else { throw .current }
+        return count
+    }
+
+    /// Reads up to `buffer.count` bytes at `offset`, leaving the file offset as it was.
+    ///
+    /// The corresponding C function is `pread`.
+    @inline(__always)
+    public func read(into buffer: UnsafeMutableRawBufferPointer, atOffset offset: Int) throws(SystemError) -> Int {
+        let count = retryingOnInterrupt { pread(rawValue, buffer.baseAddress, buffer.count, off_t(offset)) }
+        guard count >= 0 else { throw .current }
+        return count
+    }
+
+    /// Reads to the end of the file.
+    ///
+    /// - Parameter limit: The most bytes accepted; a longer file is the error `EFBIG`.
+    public func readToEnd(limit: Int) throws(SystemError) -> [UInt8] {
+        var contents: [UInt8] = []
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 1)
+        defer { chunk.deallocate() }
+        while true {
+            let count = try read(into: chunk)
+            if count == 0 { return contents }
+            guard contents.count + count <= limit else { throw SystemError(errno: EFBIG) }
+            contents += chunk[..<count]
+        }
+    }
+
+    /// Writes some of `bytes` at the current offset (the end, for a descriptor opened with ``Options/append``).
+    ///
+    /// - Returns: How many bytes were written; fewer than all when the disk fills up half-way.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(SystemError) -> Int {
+        guard bytes.count > 0 else { return 0 }
+        let count = retryingOnInterrupt { Glibc.write(rawValue, bytes.baseAddress, bytes.count) }
+        guard count >= 0 else { throw .current }
+        return count
+    }
+
+    /// Writes all of `bytes`, in as many calls as it takes.
+    ///
+    /// - Returns: How many bytes were written before a failure; `bytes.count` when all were.
+    /// - Throws: ``SystemError`` when a write fails or writes nothing (`ENOSPC`); `written` counts the bytes
+    ///   that went out before it.
+    public func writeAll(_ bytes: UnsafeRawBufferPointer, written: inout Int) throws(SystemError) {
+        written = 0
+        while written < bytes.count {
+            let count = try write(UnsafeRawBufferPointer(rebasing: bytes[written...]))
+            guard count > 0 else { throw SystemError(errno: ENOSPC) }
+            written += count
+        }
+    }
+
+    /// Writes all of `bytes`.
+    public func writeAll(_ bytes: UnsafeRawBufferPointer) throws(SystemError) {
+        var written = 0
+        try writeAll(bytes, written: &written)
+    }
+
+    /// Writes all of `text`'s UTF-8.
+    public func writeAll(_ text: String) throws(SystemError) {
+        var text = text
+        // withUTF8 rethrows untyped errors; a Result keeps the type.
+        try text.withUTF8 { bytes in
+            Result { () throws(SystemError) in try writeAll(UnsafeRawBufferPointer(bytes)) }
+        }.get()
+    }
+
+    /// Writes `bytes` at `offset`, leaving the file offset as it was.
+    ///
+    /// The corresponding C function is `pwrite`.
+    public func write(_ bytes: UnsafeRawBufferPointer, atOffset offset: Int) throws(SystemError) -> Int {
+        let count = retryingOnInterrupt { pwrite(rawValue, bytes.baseAddress, bytes.count, off_t(offset)) }
+        guard count >= 0 else { throw .current }
+        return count
+    }
+
+    /// What `fstat` says of the open file.
+    public func status() throws(SystemError) -> FileStatus {
+        var status = stat()
+        guard fstat(rawValue, &status) == 0 else { throw .current }
+        return FileStatus(status)
+    }
+
+    /// The current file offset (`lseek(fd, 0, SEEK_CUR)`).
+    public func offset() throws(SystemError) -> Int {
+        let offset = lseek(rawValue, 0, SEEK_CUR)
+        guard offset >= 0 else { throw .current }
+        return Int(offset)
+    }
+
+    /// Cuts or extends the file to `size` bytes.
+    ///
+    /// The corresponding C function is `ftruncate`.
+    public func resize(to size: Int) throws(SystemError) {
+        guard retryingOnInterrupt({ ftruncate(rawValue, off_t(size)) }) == 0 else { throw .current }
+    }
+
+    /// Takes an advisory `flock` lock without waiting.
+    ///
+    /// - Returns: False when another open file holds a conflicting lock.
+    public func tryLock(exclusive: Bool) throws(SystemError) -> Bool {
+        guard flock(rawValue, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0 else {
+            if Glibc.errno == EWOULDBLOCK { return false }
+            throw .current
+        }
+        return true
+    }
+
+    /// Makes reads and writes wait again after an open with ``Options/nonBlocking``.
+    public func setBlocking() {
+        let flags = fcntl(rawValue, F_GETFL)
+        if flags >= 0 && flags & O_NONBLOCK != 0 { _ = fcntl(rawValue, F_SETFL, flags & ~O_NONBLOCK) }
+    }
+
+    /// Waits until the descriptor has data to read, or `milliseconds` pass (-1: no limit).
+    ///
+    /// - Returns: False when the time ran out.
+    public func waitUntilReadable(milliseconds: Int32) -> Bool {
+        var request = pollfd(fd: rawValue, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&request, 1, milliseconds)
+        // An interrupted poll counts as ready: the caller's read or deadline check decides what happens next.
+        return ready != 0
+    }
+}
+
+/// The parts of `struct stat` the public looks at.
+public struct FileStatus: Hashable, Sendable {
+    /// What kind of file it is.
+    public enum Kind: Hashable, Sendable {
+        case regular, directory, symbolicLink, fifo, socket, characterDevice, blockDevice, unknown
+    }
+
+    public var kind: Kind
+    /// The size in bytes (meaningful for a regular file).
+    public var size: Int
+    /// The number of hard links: 0 once the file has been removed while open.
+    public var linkCount: Int
+    /// The permission bits (`st_mode & 0o7777`).
+    public var permissions: UInt32
+    /// The owner's user ID.
+    public var owner: UInt32
+    /// Device and inode: the file's identity.
+    public var device: UInt64
+    public var inode: UInt64
+
+    init(_ status: stat) {
+        kind =
+            switch status.st_mode & S_IFMT {
+            case S_IFREG: .regular
+            case S_IFDIR: .directory
+            case S_IFLNK: .symbolicLink
+            case S_IFIFO: .fifo
+            case S_IFSOCK: .socket
+            case S_IFCHR: .characterDevice
+            case S_IFBLK: .blockDevice
+            default: .unknown
+            }
+        size = Int(status.st_size)
+        linkCount = Int(status.st_nlink)
+        permissions = UInt32(status.st_mode & 0o7777)
+        owner = status.st_uid
+        device = UInt64(status.st_dev)
+        inode = UInt64(status.st_ino)
+    }
+
+    /// What `stat` (or, not following a final symbolic link, `lstat`) says of `path`.
+    public init(path: String, followingLinks: Bool = true) throws(SystemError) {
+        var status = stat()
+        guard (followingLinks ? stat(path, &status) : lstat(path, &status)) == 0 else { throw .current }
+        self.init(status)
+    }
+
+    /// The kind as a phrase: "a directory", "a character device".
+    public var kindDescription: String {
+        switch kind {
+        case .regular: "a regular file"
+        case .directory: "a directory"
+        case .symbolicLink: "a symbolic link"
+        case .fifo: "a FIFO"
+        case .socket: "a socket"
+        case .characterDevice: "a character device"
+        case .blockDevice: "a block device"
+        case .unknown: "of an unknown kind"
+        }
+    }
+}
