@@ -27,6 +27,9 @@ final class LineRecorder: Sendable {
     private let meter = LineMeter()
     private let state = Mutex(State())
     private let heapEnabled = Atomic<Bool>(true)
+    /// ``LineProfilerConfiguration/memoryLimit`` in bytes; `Int.max` for none.
+    private let limitBytes = Atomic<Int>(.max)
+    private let trapsOnLimit = Atomic<Bool>(false)
     private let slowHeapReadings = Atomic<Int>(0)
 
     /// Heap readings stop after this many slow ones in a row; a single slow one is usually the thread being
@@ -71,19 +74,20 @@ final class LineRecorder: Sendable {
         var limitCrossed = false
     }
 
-    private init() {
-        heapEnabled.store(LineProfiler.configuration.measuresHeap && meter.canMeasureHeap, ordering: .relaxed)
-    }
+    private init() {}
 
-    func measureHeap(_ measures: Bool) {
-        heapEnabled.store(measures && meter.canMeasureHeap, ordering: .relaxed)
+    /// Takes up what the configuration says about measuring: the heap readings and the memory limit.
+    func apply(_ configuration: LineProfilerConfiguration) {
+        heapEnabled.store(configuration.measuresHeap && meter.canMeasureHeap, ordering: .relaxed)
+        limitBytes.store(configuration.memoryLimit?.bytes ?? .max, ordering: .relaxed)
+        trapsOnLimit.store(configuration.trapsOnMemoryLimit, ordering: .relaxed)
     }
 
     // MARK: Probes
 
     func enter(
         function: StaticString, file: StaticString, line: Int, source: StaticString, precision: Int?
-    ) -> LineFrame {
+    ) -> LineCall {
         // Identical literals may be merged by the linker: the file and line tell two such functions apart.
         let key = FunctionKey(
             source: UInt(bitPattern: source.utf8Start), file: UInt(bitPattern: file.utf8Start), line: line)
@@ -124,11 +128,11 @@ final class LineRecorder: Sendable {
             state.functions[index].lines[0] = entry
             let level = state.activeFrames
             state.activeFrames += 1
-            return LineFrame(function: index, slot: slot, level: level, reading: reading, wallClock: wallClock)
+            return LineCall(function: index, slot: slot, level: level, reading: reading, wallClock: wallClock)
         }
     }
 
-    func advance(_ frame: inout LineFrame, to line: Int, loopBack: Bool) {
+    func advance(_ frame: inout LineCall, to line: Int, loopBack: Bool) {
         let reading = read()
         let crossing = state.withLock { state in
             let peak = observe(reading, state: &state)
@@ -141,10 +145,10 @@ final class LineRecorder: Sendable {
         frame.activeLineIsLoopBack = loopBack
         frame.lineStartMemory = reading.resident
         frame.lineStartHeap = reading.heap
-        if let crossing { LineProfiler.reportLimitCrossing(crossing) }
+        if let crossing { crossing.report(trapping: trapsOnLimit.load(ordering: .relaxed)) }
     }
 
-    func exit(_ frame: inout LineFrame) {
+    func exit(_ frame: inout LineCall) {
         let reading = read()
         let (crossing, name) = state.withLock { state in
             let peak = observe(reading, state: &state)
@@ -157,7 +161,7 @@ final class LineRecorder: Sendable {
             return (crossing, state.functions[frame.function].name)
         }
         frame.activeLine = -1
-        if let crossing { LineProfiler.reportLimitCrossing(crossing) }
+        if let crossing { crossing.report(trapping: trapsOnLimit.load(ordering: .relaxed)) }
         if MemoryTimestamps.isWritingToFile {
             MemoryTimestamps.append(
                 FunctionRecord(
@@ -215,8 +219,8 @@ final class LineRecorder: Sendable {
 
     /// Records the numbers of the frame's active line, ended now; returns a memory-limit crossing to report.
     private func endActiveLine(
-        of frame: LineFrame, at reading: LineReading, countsOccurrence: Bool, state: inout State
-    ) -> LineProfiler.LimitCrossing? {
+        of frame: LineCall, at reading: LineReading, countsOccurrence: Bool, state: inout State
+    ) -> MemoryLimitCrossing? {
         guard frame.activeLine >= 0 else { return nil }
         // Only scalars are read out of the function's statistics: holding a copy of it would make the write
         // below copy the whole lines array on every probe.
@@ -232,10 +236,11 @@ final class LineRecorder: Sendable {
         if reading.heap >= 0 && frame.lineStartHeap >= 0 { line.heapIncrement += reading.heap - frame.lineStartHeap }
         state.functions[frame.function].lines[offset] = line
 
-        guard !state.limitCrossed, let limit = LineProfiler.memoryLimitBytes, peak > limit else { return nil }
+        let limit = limitBytes.load(ordering: .relaxed)
+        guard !state.limitCrossed, limit != .max, peak > limit else { return nil }
         state.limitCrossed = true
         let function = state.functions[frame.function]
-        return LineProfiler.LimitCrossing(
+        return MemoryLimitCrossing(
             function: function.name, file: function.file, line: frame.activeLine, peak: MemorySize(bytes: peak),
             limit: MemorySize(bytes: limit))
     }

@@ -30,8 +30,7 @@ public enum LineProfiler {
         get { configurationStorage.withLock { $0 } }
         set {
             configurationStorage.withLock { $0 = newValue }
-            limitBytes.store(newValue.memoryLimit?.bytes ?? .max, ordering: .relaxed)
-            LineRecorder.shared.measureHeap(newValue.measuresHeap)
+            LineRecorder.shared.apply(newValue)
         }
     }
 
@@ -51,9 +50,9 @@ public enum LineProfiler {
     public static func enter(
         function: StaticString, file: StaticString, line: Int, source: StaticString, precision: Int?
     ) -> LineFrame {
-        _ = exitHook
-        return LineRecorder.shared.enter(
-            function: function, file: file, line: line, source: source, precision: precision)
+        _ = setUp
+        return LineFrame(
+            LineRecorder.shared.enter(function: function, file: file, line: line, source: source, precision: precision))
     }
 
     /// Runs a block profiled line by line: what `#memoryProfiled { … }` expands to; not for direct use.
@@ -77,38 +76,13 @@ public enum LineProfiler {
         return try await body(&frame)
     }
 
-    // MARK: Memory limit
-
-    struct LimitCrossing {
-        var function: String
-        var file: String
-        var line: Int
-        var peak: MemorySize
-        var limit: MemorySize
-    }
-
-    static var memoryLimitBytes: Int? {
-        let bytes = limitBytes.load(ordering: .relaxed)
-        return bytes == .max ? nil : bytes
-    }
-
-    static func reportLimitCrossing(_ crossing: LimitCrossing) {
-        StandardError.write(
-            "swift-memory-profiler: memory limit \(crossing.limit.formatted(precision: 1)) crossed at "
-                + "\(crossing.file):\(crossing.line) in \(crossing.function): "
-                + "\(crossing.peak.formatted(precision: 1)) during the line")
-        if configuration.trapsOnMemoryLimit {
-            ProcessTable.raiseTrap()
-        }
-    }
-
     // MARK: State
 
     private static let configurationStorage = Mutex(LineProfilerConfiguration.fromEnvironment())
-    private static let limitBytes = Atomic<Int>(configurationStorage.withLock { $0.memoryLimit?.bytes ?? .max })
 
-    /// Registers the at-exit report once, on the first profiled call.
-    private static let exitHook: Void = {
+    /// On the first profiled call: hands the configuration to the recorder and registers the at-exit report.
+    private static let setUp: Void = {
+        LineRecorder.shared.apply(configuration)
         ProcessTable.atExit { LineProfiler.writeReportsAtExit() }
     }()
 
