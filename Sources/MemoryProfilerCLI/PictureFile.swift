@@ -63,19 +63,20 @@ enum PictureFile {
         // path of ours for writing.
         let directory = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         let source: TemporaryFile
-        do throws(Errno) {
-            source = try TemporaryFile(in: directory, mode: 0o600)
+        do throws(SystemError) {
+            source = try TemporaryFile(in: directory, permissions: 0o600)
         } catch {
-            throw CLIError("cannot create a temporary file in \(TerminalText.escaped(directory)): \(SystemError.describe(error.code))")
+            throw CLIError("cannot create a temporary file in \(TerminalText.escaped(directory)): \(error.message)")
         }
         defer { source.remove() }
-        // Readable by its owner whatever the umask (777 would leave rsvg-convert, run as the same user, locked out).
-        if let descriptor = source.fileDescriptor { _ = fchmod(descriptor, 0o600) }
-        do throws(Errno) {
+        do throws(SystemError) {
+            // Readable by its owner whatever the umask (777 would leave rsvg-convert, run as the same user,
+            // locked out).
+            try source.setPermissions(0o600)
             try source.write(svg)
             try source.close()
         } catch {
-            throw CLIError("cannot write \(TerminalText.escaped(source.path)): \(SystemError.describe(error.code))")
+            throw CLIError("cannot write \(TerminalText.escaped(source.path)): \(error.message)")
         }
         let process = try ChildProcess.spawn(
             converter, arguments: ["--format", "png", "--background-color", "white", source.path],
@@ -92,15 +93,16 @@ enum PictureFile {
 
     /// Writes `bytes` to `destination` by the rules above.
     static func write(_ bytes: UnsafeRawBufferPointer, to destination: String) throws {
-        var status = stat()
-        guard lstat(destination, &status) == 0 else {
-            let code = errno
-            guard code == ENOENT else { throw failure(destination, code) }
+        let status: FileStatus
+        do throws(SystemError) {
+            status = try FileStatus(path: destination, followingLinks: false)
+        } catch {
+            guard error.isNoSuchFile else { throw failure(destination, error.errno) }
             try replace(destination, with: bytes, existing: nil)
             return
         }
-        switch status.st_mode & S_IFMT {
-        case S_IFREG:
+        switch status.kind {
+        case .regular:
             // rename(2) asks only for a writable directory; replacing the file asks what `>` asks.
             guard faccessat(AT_FDCWD, destination, W_OK, AT_EACCESS) == 0 else { throw failure(destination, errno) }
             guard !ProfileFiles.isBeingRecorded(destination) else {
@@ -108,7 +110,7 @@ enum PictureFile {
                     "refusing to write \(TerminalText.escaped(destination)): a recording is writing to it (mprof run or attach)")
             }
             try replace(destination, with: bytes, existing: status)
-        case S_IFDIR:
+        case .directory:
             throw failure(destination, EISDIR)
         default:
             try writeThrough(destination, bytes)
@@ -116,28 +118,28 @@ enum PictureFile {
     }
 
     /// Writes a temporary file beside `destination` and renames it over it.
-    private static func replace(_ destination: String, with bytes: UnsafeRawBufferPointer, existing: stat?) throws {
+    private static func replace(_ destination: String, with bytes: UnsafeRawBufferPointer, existing: FileStatus?) throws {
         let temporary: TemporaryFile
-        do throws(Errno) {
-            temporary = try TemporaryFile(in: directory(of: destination), mode: 0o644)
-        } catch where existing != nil && (error.code == EACCES || error.code == EPERM) {
+        do throws(SystemError) {
+            temporary = try TemporaryFile(in: directory(of: destination), permissions: 0o644)
+        } catch where existing != nil && error.isPermissionDenied {
             // A writable file in a directory that takes no new file: what `>` would do is all that can be done.
             try writeThrough(destination, bytes)
             return
         } catch {
-            throw failure(destination, error.code)
+            throw failure(destination, error.errno)
         }
         var renamed = false
         defer { if !renamed { temporary.remove() } }
         var keepsOwner = true
-        do throws(Errno) {
+        do throws(SystemError) {
             if let existing { keepsOwner = try temporary.takeOwnerAndMode(of: existing) }
             if keepsOwner {
                 try temporary.write(bytes)
                 try temporary.close()
             }
         } catch {
-            throw failure(destination, error.code)
+            throw failure(destination, error.errno)
         }
         guard keepsOwner else {
             try writeThrough(destination, bytes)
@@ -151,27 +153,28 @@ enum PictureFile {
     private static func writeThrough(_ destination: String, _ bytes: UnsafeRawBufferPointer) throws {
         // A FIFO's reader may go away: that is an error to report (EPIPE), not a reason to die.
         signal(SIGPIPE, SIG_IGN)
-        var descriptor: Int32
         // Without O_NONBLOCK, opening a FIFO that nobody reads would wait for a reader for ever.
-        repeat {
-            descriptor = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0o644)
-        } while descriptor < 0 && errno == EINTR
-        guard descriptor >= 0 else {
-            let code = errno
-            var status = stat()
-            if code == ENXIO, stat(destination, &status) == 0, status.st_mode & S_IFMT == S_IFIFO {
+        let descriptor: Descriptor
+        do throws(SystemError) {
+            descriptor = try Descriptor.open(
+                destination, .writeOnly, options: [.create, .truncate, .noControllingTerminal, .nonBlocking])
+        } catch {
+            if error.errno == SystemError.noReader, (try? FileStatus(path: destination))?.kind == .fifo {
                 throw CLIError("cannot write \(TerminalText.escaped(destination)): a FIFO that no process is reading")
             }
-            throw failure(destination, code)
+            throw failure(destination, error.errno)
         }
-        let file = OpenFile(descriptor: descriptor)
-        let flags = fcntl(descriptor, F_GETFL)
-        if flags >= 0 { _ = fcntl(descriptor, F_SETFL, flags & ~O_NONBLOCK) }
-        do throws(Errno) {
-            try file.write(bytes)
-            try file.close()
+        descriptor.setBlocking()
+        do throws(SystemError) {
+            try descriptor.writeAll(bytes)
         } catch {
-            throw failure(destination, error.code)
+            descriptor.close()
+            throw failure(destination, error.errno)
+        }
+        do throws(SystemError) {
+            try descriptor.closeReportingFailure()
+        } catch {
+            throw failure(destination, error.errno)
         }
     }
 
@@ -185,122 +188,3 @@ enum PictureFile {
         CLIError("cannot write \(TerminalText.escaped(destination)): \(SystemError.describe(code))")
     }
 }
-
-/// An error number from a failed system call.
-struct Errno: Error {
-    var code: Int32
-}
-
-/// A file descriptor opened for writing, closed once.
-class OpenFile {
-    /// Nil once closed.
-    private var descriptor: Int32?
-
-    init(descriptor: Int32) {
-        self.descriptor = descriptor
-    }
-
-    deinit {
-        if let descriptor { _ = systemClose(descriptor) }
-    }
-
-    /// Writes all of `bytes`; an interrupted write is retried, a FIFO that is full is waited for.
-    ///
-    /// The corresponding C function is `write`.
-    func write(_ bytes: UnsafeRawBufferPointer) throws(Errno) {
-        guard let descriptor, var next = bytes.baseAddress else { return }
-        var left = bytes.count
-        while left > 0 {
-            let written = systemWrite(descriptor, next, left)
-            if written < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                if code == EAGAIN {
-                    var request = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
-                    _ = poll(&request, 1, -1)
-                    continue
-                }
-                throw Errno(code: code)
-            }
-            next += written
-            left -= written
-        }
-    }
-
-    /// Writes all of `text`, as UTF-8.
-    func write(_ text: String) throws(Errno) {
-        var text = text
-        let failure = text.withUTF8 { bytes -> Errno? in
-            do throws(Errno) {
-                try write(UnsafeRawBufferPointer(bytes))
-                return nil
-            } catch {
-                return error
-            }
-        }
-        if let failure { throw failure }
-    }
-
-    /// Closes the file, reporting what the file system reports only then (a full disk on NFS).
-    func close() throws(Errno) {
-        guard let descriptor else { return }
-        self.descriptor = nil
-        // Linux closes the descriptor even when close fails: never retried.
-        guard systemClose(descriptor) == 0 else { throw Errno(code: errno) }
-    }
-
-    fileprivate var fileDescriptor: Int32? { descriptor }
-}
-
-/// A new file under an unpredictable name, created exclusively: nothing that was at the name before, a
-/// symbolic link above all, can be written through.
-final class TemporaryFile: OpenFile {
-    let path: String
-
-    /// Creates `.mprof-<random>.partial` in `directory` with `mode` (less the umask).
-    ///
-    /// The corresponding C function is `open` with `O_CREAT | O_EXCL | O_NOFOLLOW`.
-    init(in directory: String, mode: mode_t) throws(Errno) {
-        let letters = Array("abcdefghijklmnopqrstuvwxyz0123456789")
-        var generator = SystemRandomNumberGenerator()
-        for _ in 0..<100 {
-            let name = String((0..<16).map { _ in letters[Int(generator.next() % UInt64(letters.count))] })
-            let path = "\(directory)/.mprof-\(name).partial"
-            let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
-            if descriptor >= 0 {
-                self.path = path
-                super.init(descriptor: descriptor)
-                return
-            }
-            let code = errno
-            guard code == EEXIST || code == EINTR else { throw Errno(code: code) }
-        }
-        throw Errno(code: EEXIST)
-    }
-
-    /// Gives the file `existing`'s owner, group and permission bits: the picture replaces a file, not its
-    /// access rights.
-    ///
-    /// - Returns: False when the owner or group cannot be given (only root may give a file away, and only
-    ///   to a group the user is in).
-    func takeOwnerAndMode(of existing: stat) throws(Errno) -> Bool {
-        guard let descriptor = fileDescriptor else { return false }
-        if existing.st_uid != geteuid() || existing.st_gid != getegid() {
-            guard fchown(descriptor, existing.st_uid, existing.st_gid) == 0 else {
-                let code = errno
-                guard code == EPERM else { throw Errno(code: code) }
-                return false
-            }
-        }
-        guard fchmod(descriptor, existing.st_mode & 0o777) == 0 else { throw Errno(code: errno) }
-        return true
-    }
-
-    /// Removes the file (once renamed, its name is another file's: call this only before).
-    func remove() {
-        unlink(path)
-    }
-}
-
-private let systemWrite = write
-private let systemClose = close

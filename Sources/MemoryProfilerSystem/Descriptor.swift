@@ -78,6 +78,11 @@ public struct Descriptor: Hashable, Sendable {
         _ = Glibc.close(rawValue)
     }
 
+    /// Closes the descriptor and reports what the file system reports only then (a full disk on NFS).
+    public func closeReportingFailure() throws(SystemError) {
+        guard Glibc.close(rawValue) == 0 else { throw .current }
+    }
+
     /// Reads up to `buffer.count` bytes at the current offset.
     ///
     /// - Returns: How many bytes were read: 0 at the end of the file.
@@ -114,12 +119,18 @@ public struct Descriptor: Hashable, Sendable {
 
     /// Writes some of `bytes` at the current offset (the end, for a descriptor opened with ``Options/append``).
     ///
+    /// A descriptor left non-blocking (a FIFO opened with ``Options/nonBlocking``) that is full is waited for.
+    ///
     /// - Returns: How many bytes were written; fewer than all when the disk fills up half-way.
     public func write(_ bytes: UnsafeRawBufferPointer) throws(SystemError) -> Int {
         guard bytes.count > 0 else { return 0 }
-        let count = retryingOnInterrupt { Glibc.write(rawValue, bytes.baseAddress, bytes.count) }
-        guard count >= 0 else { throw .current }
-        return count
+        while true {
+            let count = retryingOnInterrupt { Glibc.write(rawValue, bytes.baseAddress, bytes.count) }
+            if count >= 0 { return count }
+            guard Glibc.errno == EAGAIN else { throw .current }
+            var request = pollfd(fd: rawValue, events: Int16(POLLOUT), revents: 0)
+            _ = poll(&request, 1, -1)
+        }
     }
 
     /// Writes all of `bytes`, in as many calls as it takes.
@@ -225,6 +236,8 @@ public struct FileStatus: Hashable, Sendable {
     public var permissions: UInt32
     /// The owner's user ID.
     public var owner: UInt32
+    /// The group ID.
+    public var group: UInt32
     /// Device and inode: the file's identity.
     public var device: UInt64
     public var inode: UInt64
@@ -245,6 +258,7 @@ public struct FileStatus: Hashable, Sendable {
         linkCount = Int(status.st_nlink)
         permissions = UInt32(status.st_mode & 0o7777)
         owner = status.st_uid
+        group = status.st_gid
         device = UInt64(status.st_dev)
         inode = UInt64(status.st_ino)
     }
