@@ -96,11 +96,11 @@ enum ProfileFiles {
                 file = profiles[position]
             } else {
                 // lstat: a dangling symbolic link is still a file to name (and to remove).
-                var status = stat()
-                guard lstat(argument, &status) == 0 else {
-                    let code = errno
+                do throws(SystemError) {
+                    _ = try FileStatus(path: argument, followingLinks: false)
+                } catch {
                     let shown = TerminalText.escaped(argument)
-                    throw CLIError(code == ENOENT ? "no such file: \(shown)" : "cannot read \(shown): \(SystemError.describe(code))")
+                    throw CLIError(error.isNoSuchFile ? "no such file: \(shown)" : "cannot read \(shown): \(error.message)")
                 }
                 file = argument
             }
@@ -129,16 +129,17 @@ enum ProfileFiles {
     /// Directories and anything else are refused before anything is removed.
     static func remove(_ files: [String], dryRun: Bool) throws {
         for file in files {
-            var status = stat()
-            guard lstat(file, &status) == 0 else {
-                throw CLIError("cannot remove \(TerminalText.escaped(file)): \(SystemError.describe(errno))")
+            let kind: FileStatus.Kind
+            do throws(SystemError) {
+                kind = try FileStatus(path: file, followingLinks: false).kind
+            } catch {
+                throw CLIError("cannot remove \(TerminalText.escaped(file)): \(error.message)")
             }
-            let kind = status.st_mode & S_IFMT
-            guard kind == S_IFREG || kind == S_IFLNK else {
-                let what = kind == S_IFDIR ? "a directory" : "not a regular file"
+            guard kind == .regular || kind == .symbolicLink else {
+                let what = kind == .directory ? "a directory" : "not a regular file"
                 throw CLIError("refusing to remove \(TerminalText.escaped(file)): \(what) (mprof removes only profiles)")
             }
-            if kind == S_IFREG && isBeingRecorded(file) {
+            if kind == .regular && isBeingRecorded(file) {
                 throw CLIError(
                     "refusing to remove \(TerminalText.escaped(file)): a recording is writing to it (mprof run or attach)")
             }
@@ -156,9 +157,10 @@ enum ProfileFiles {
     /// Whether a running recording holds the file: `mprof run`, `attach` and programs adding `FUNC` records
     /// hold a shared `flock` on it while they write.
     static func isBeingRecorded(_ file: String) -> Bool {
-        let descriptor = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        return flock(descriptor, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK
+        guard let descriptor = try? Descriptor.open(file, .readOnly, options: [.nonBlocking, .noFollow]) else {
+            return false
+        }
+        defer { descriptor.close() }
+        return (try? descriptor.tryLock(exclusive: true)) == false
     }
 }

@@ -180,12 +180,10 @@ struct RunCommand: ParsableCommand {
 
     /// The interpreter named by a `#!` line at the start of the file, if it has one.
     static func interpreter(of executable: [UInt8]) -> [UInt8]? {
-        let descriptor = CString.with(executable) { open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
+        guard let descriptor = try? Descriptor.open(executable, .readOnly, options: .nonBlocking) else { return nil }
+        defer { descriptor.close() }
         var bytes = [UInt8](repeating: 0, count: 256)
-        let count = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-        guard count > 2, bytes[0] == UInt8(ascii: "#"), bytes[1] == UInt8(ascii: "!") else { return nil }
+        guard let count = bytes.withUnsafeMutableBytes({ try? descriptor.read(into: $0) }), count > 2, bytes[0] == UInt8(ascii: "#"), bytes[1] == UInt8(ascii: "!") else { return nil }
         let line = bytes[2..<count].prefix { $0 != UInt8(ascii: "\n") }
         let words = line.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
         return words.first.map(Array.init)
