@@ -4,6 +4,11 @@ import Glibc
 ///
 /// Every call is retried when a signal interrupts it (``retryingOnInterrupt(_:)``), and every failure is a
 /// ``SystemError`` carrying `errno`. The descriptor is a plain number; closing it is up to its owner, once.
+///
+/// Why not swift-system's `FileDescriptor`: it covers open, read, write and close, but the floor also needs
+/// `wait4`, `waitid`, `poll`, `flock`, `fcntl`, `posix_spawn` and `/proc` directory walks, which it does not
+/// have. Using it for half the calls would mean two retry rules and two error types; this type is the small part
+/// of it the package uses, on the same rule as every other call.
 public struct Descriptor: Hashable, Sendable {
     /// The descriptor number.
     public let rawValue: Int32
