@@ -130,13 +130,13 @@ public struct MemoryPlot: Sendable {
         }
         for file in files {
             // Without samples (a program that ended before the first), its lifetime peak alone is drawn.
-            guard let zero = file.samples.first?.time ?? file.intervalPeaks.first?.end else { continue }
+            guard let zero = file.samples.first?.wallClock ?? file.intervalPeaks.first?.end else { continue }
             let window = options.window
             func inWindow(_ time: Double) -> Bool { window.map { $0.contains(time) } ?? true }
             var main: [Point] = []
             main.reserveCapacity(file.samples.count)
-            for sample in file.samples where inWindow(spans(sample.time - zero)) {
-                main.append(Point(time: sample.time - zero, mebibytes: sample.mebibytes))
+            for sample in file.samples where inWindow(spans(sample.wallClock - zero)) {
+                main.append(Point(time: sample.wallClock - zero, mebibytes: sample.mebibytes))
             }
             let peaks = file.intervalPeaks.compactMap { peak -> Point? in
                 let end = peak.end - zero
@@ -160,7 +160,7 @@ public struct MemoryPlot: Sendable {
             }
             series.append(mainSeries)
             for child in file.children {
-                let childPoints = child.samples.map { Point(time: spans($0.time - zero), mebibytes: $0.mebibytes) }
+                let childPoints = child.samples.map { Point(time: spans($0.wallClock - zero), mebibytes: $0.mebibytes) }
                     .filter { inWindow($0.time) }
                 guard !childPoints.isEmpty else { continue }
                 series.append(

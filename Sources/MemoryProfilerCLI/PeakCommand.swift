@@ -85,7 +85,7 @@ struct PeakCommand: ParsableCommand {
             throw NoPeak(message: "\(shownPath) has no memory samples\(during)", isUnknownFunction: false)
         }
         // A file with only the kernel's lifetime peak has no sample for --sampled to print.
-        guard !(sampled && peak.sampledMebibytes.isNaN) else {
+        guard !(sampled && peak.sampled == nil) else {
             throw NoPeak(
                 message: "\(shownPath) has no memory samples\(during), only the kernel's lifetime peak "
                     + "(\(PeakResult.mebibytes(peak.mebibytes)) MiB): the program ended before the first sample; "
@@ -96,8 +96,9 @@ struct PeakCommand: ParsableCommand {
             PeakResult.Child(pid: series.process.rawValue, peakMebibytes: series.samples.map(\.mebibytes).max() ?? 0)
         }
         return PeakResult(
-            file: file.path, function: self.func, peakMebibytes: sampled ? peak.sampledMebibytes : peak.mebibytes,
-            sampledPeakMebibytes: peak.sampledMebibytes.isNaN ? nil : peak.sampledMebibytes,
+            file: file.path, function: self.func,
+            peakMebibytes: sampled ? peak.sampled?.mebibytes ?? peak.mebibytes : peak.mebibytes,
+            sampledPeakMebibytes: peak.sampled?.mebibytes,
             source: sampled ? .samples : peak.source, children: children)
     }
 }

@@ -25,7 +25,7 @@ struct Recording {
             sink = try ProfileFiles.createFresh(writesPeaks: writesPeaks)
         }
         path = sink.path
-        header = [.commandLine(commandLine), .reader(options.backend.reader.rawValue)]
+        header = [.commandLine(arguments: commandLine), .reader(options.backend.reader.rawValue)]
         headerBytes = header.reduce(0) { $0 + $1.line.utf8.count + 1 }
     }
 

@@ -48,7 +48,7 @@ import Testing
 
     @Test func readsBackWhatWeWriteAndPrefersTheKernelsPeak() throws {
         let records: [DatRecord] = [
-            .commandLine(["./app", "two words"]), .reader("rss"),
+            .commandLine(arguments: ["./app", "two words"]), .reader("rss"),
             .memory(MemorySize(mebibytes: 10), wallClock: 1000.5),
             .peak(MemorySize(mebibytes: 300), wallClock: 1000.6),
             .memory(MemorySize(mebibytes: 20), wallClock: 1000.6),
@@ -66,13 +66,13 @@ import Testing
         let file = try MprofFile(parsing: text)
         #expect(file.commandLine == "./app 'two words'")
         #expect(file.reader == "rss")
-        #expect(file.samples == [.init(mebibytes: 10, time: 1000.5), .init(mebibytes: 20, time: 1000.6)])
+        #expect(file.samples == [.init(memory: MemorySize(mebibytes: 10), wallClock: 1000.5), .init(memory: MemorySize(mebibytes: 20), wallClock: 1000.6)])
         #expect(file.children.map(\.process) == [ProcessID(42)])
         #expect(file.functions.map(\.name) == ["Catalog.load(from:)", "old_style"])
         #expect(file.functions.last?.level == nil)
         let peak = try #require(file.peak())
         #expect(peak.mebibytes == 300)
-        #expect(peak.sampledMebibytes == 20)
+        #expect(peak.sampled == MemorySize(mebibytes: 20))
         #expect(peak.source == .kernelHighWaterMark)
         #expect(try #require(file.peak(function: "Catalog.load(from:)")).mebibytes == 300)
     }
@@ -80,8 +80,8 @@ import Testing
     @Test func aProgramThatEndedBeforeItsFirstSampleHasItsLifetimePeak() throws {
         let file = try MprofFile(parsing: "CMDLINE /bin/true\nREADER rss\nPEAK 1.019531 1795903151.0824\n")
         let peak = try #require(file.peak())
-        #expect(peak.mebibytes == 1.019531)
-        #expect(peak.sampledMebibytes.isNaN)
+        #expect(peak.memory == MemorySize(mebibytes: 1.019531))
+        #expect(peak.sampled == nil)
         #expect(peak.source == .kernelHighWaterMark)
         #expect(try MprofFile(parsing: "CMDLINE x\n").peak() == nil)
     }

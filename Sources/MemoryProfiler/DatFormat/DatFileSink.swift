@@ -10,7 +10,7 @@ import Synchronization
 ///
 /// ```swift
 /// let sink = try DatFileSink(path: "mprofile.dat")
-/// sink.write(.commandLine(["./server", "--port", "8080"]))
+/// sink.write(.commandLine(arguments: ["./server", "--port", "8080"]))
 /// let sampler = try MemorySampler.start(process: pid, options: SamplingOptions(sink: sink))
 /// ```
 public final class DatFileSink: MemorySampleSink {
@@ -100,7 +100,7 @@ public final class DatFileSink: MemorySampleSink {
             defer { state.previousMemory = sample.memory.bytes }
             return (state.startWallClock, state.previousMemory)
         }
-        let wallClock = start + sample.time.seconds
+        let wallClock = start + sample.elapsed.seconds
         write(.memory(sample.memory, wallClock: wallClock))
         if writesPeaks, let peak = sample.intervalPeak, peak.bytes > max(previous, sample.memory.bytes) {
             write(.peak(peak, wallClock: wallClock))
@@ -109,6 +109,6 @@ public final class DatFileSink: MemorySampleSink {
 
     public func record(_ sample: MemorySample, child: ProcessID) {
         let start = state.withLock { $0.startWallClock }
-        write(.child(child, sample.memory, wallClock: start + sample.time.seconds))
+        write(.child(child, sample.memory, wallClock: start + sample.elapsed.seconds))
     }
 }

@@ -1,12 +1,16 @@
 internal import MemoryProfilerSystem
 
-/// One line of a memory_profiler `.dat` file.
+/// One line of a memory_profiler `.dat` file: the one type that both prints records (``line``) and parses
+/// them (``init(parsing:)``, and ``MprofFile`` line by line).
 ///
-/// Memory is in MiB (2^20 bytes) and times in wall-clock seconds since 1970-01-01 UTC, with memory_profiler's
-/// decimals, so that its `mprof plot` and `mprof peak` read our files.
+/// Memory is a ``MemorySize`` and times are wall-clock seconds since 1970-01-01 UTC, as in ``MprofFile`` and
+/// ``FunctionRecord``. In the text, memory is in MiB (2^20 bytes) with memory_profiler's decimals, so that its
+/// `mprof plot` and `mprof peak` read our files: 6 decimals (about a byte) for samples, 4 (about 100 bytes) in
+/// `FUNC` records.
 public enum DatRecord: Hashable, Sendable {
-    /// `CMDLINE <arguments>`: the profiled command; arguments with a blank or tab are single-quoted.
-    case commandLine([String])
+    /// `CMDLINE <arguments>`: the profiled command as one text; ``commandLine(arguments:)`` quotes arguments
+    /// with a blank or tab.
+    case commandLine(String)
     /// `MEM <MiB, 6 decimals> <time, 4 decimals>`: a sample of the process (with its children, if included).
     case memory(MemorySize, wallClock: Double)
     /// `CHLD <pid> <MiB, 6 decimals> <time, 4 decimals>`: a sample of one descendant process.
@@ -21,23 +25,50 @@ public enum DatRecord: Hashable, Sendable {
     /// `READER <name>` (this package's addition): the reader (backend) that took the samples, such as `rss`.
     case reader(String)
 
+    /// The word a record's line starts with: each spelled here once, for writing and for reading.
+    public enum Keyword: String, CaseIterable, Hashable, Sendable {
+        case commandLine = "CMDLINE"
+        case memory = "MEM"
+        case child = "CHLD"
+        case function = "FUNC"
+        case peak = "PEAK"
+        case reader = "READER"
+    }
+
+    /// The record's keyword.
+    public var keyword: Keyword {
+        switch self {
+        case .commandLine: .commandLine
+        case .memory: .memory
+        case .child: .child
+        case .function: .function
+        case .peak: .peak
+        case .reader: .reader
+        }
+    }
+
+    /// The `CMDLINE` record of a command, quoted as memory_profiler quotes it: single quotes around an argument
+    /// with a blank or tab; line breaks become blanks, since a record is one line.
+    public static func commandLine(arguments: [String]) -> DatRecord {
+        .commandLine(arguments.map(quoted).joined(separator: " "))
+    }
+
     /// The record as one line of text, without the newline.
     public var line: String {
+        let keyword = keyword.rawValue
         switch self {
-        case .commandLine(let arguments):
-            return Self.capped("CMDLINE " + arguments.map(Self.quoted).joined(separator: " "))
-        case .memory(let memory, let wallClock):
-            return "MEM \(DecimalFormat.fixed(memory.mebibytes, decimals: 6)) \(DecimalFormat.fixed(wallClock, decimals: 4))"
+        case .commandLine(let text):
+            return Self.capped("\(keyword) " + String(text.map { $0 == "\n" || $0 == "\r" || $0 == "\r\n" ? " " : $0 }))
+        case .memory(let memory, let wallClock), .peak(let memory, let wallClock):
+            return "\(keyword) \(DecimalFormat.fixed(memory.mebibytes, decimals: 6)) \(DecimalFormat.fixed(wallClock, decimals: 4))"
         case .child(let process, let memory, let wallClock):
-            return "CHLD \(process) \(DecimalFormat.fixed(memory.mebibytes, decimals: 6)) "
+            return "\(keyword) \(process) \(DecimalFormat.fixed(memory.mebibytes, decimals: 6)) "
                 + DecimalFormat.fixed(wallClock, decimals: 4)
-        case .peak(let memory, let wallClock):
-            return "PEAK \(DecimalFormat.fixed(memory.mebibytes, decimals: 6)) \(DecimalFormat.fixed(wallClock, decimals: 4))"
         case .reader(let name):
-            return "READER \(Self.functionName(name))"
+            return "\(keyword) \(Self.functionName(name))"
         case .function(let record):
             var fields = [
-                "FUNC", Self.functionName(record.name),
+                keyword, Self.functionName(record.name),
                 DecimalFormat.fixed(record.startMemory.mebibytes, decimals: 4),
                 DecimalFormat.fixed(record.startWallClock, decimals: 4),
                 DecimalFormat.fixed(record.endMemory.mebibytes, decimals: 4),

@@ -24,18 +24,21 @@ internal import MemoryProfilerSystem
 /// - Complexity: Reading is linear in the file's size, about 100 ns a line in a release build, and streams: the
 ///   file is read 1 MiB at a time, so its text is never held whole.
 public struct MprofFile: Sendable {
-    /// One reading: MiB (2^20 bytes) at a wall-clock time (seconds since 1970-01-01 UTC).
+    /// One reading: memory at a wall-clock time.
     public struct Sample: Hashable, Sendable {
-        /// Memory in MiB, as the file has it.
-        public var mebibytes: Double
+        /// The memory (the file has it in MiB with 6 decimals, about a byte).
+        public var memory: MemorySize
         /// Seconds since 1970-01-01 UTC.
-        public var time: Double
+        public var wallClock: Double
 
         /// Creates a sample.
-        public init(mebibytes: Double, time: Double) {
-            self.mebibytes = mebibytes
-            self.time = time
+        public init(memory: MemorySize, wallClock: Double) {
+            self.memory = memory
+            self.wallClock = wallClock
         }
+
+        /// ``memory`` in MiB, the unit plots draw in.
+        public var mebibytes: Double { memory.mebibytes }
     }
 
     /// The samples of one child process (`CHLD` records, written by `mprof run -M`).
@@ -58,12 +61,15 @@ public struct MprofFile: Sendable {
     public var samples: [Sample] = []
     /// The highest memory over a stretch of time, from a `PEAK` record.
     public struct IntervalPeak: Hashable, Sendable {
-        /// Memory in MiB.
-        public var mebibytes: Double
+        /// The highest memory over the stretch.
+        public var memory: MemorySize
         /// The time of the sample before the stretch (nil for a `PEAK` before any sample).
         public var start: Double?
         /// The end of the stretch: the record's time.
         public var end: Double
+
+        /// ``memory`` in MiB, the unit plots draw in.
+        public var mebibytes: Double { memory.mebibytes }
     }
 
     /// `PEAK` records (this package's addition): the kernel's high-water mark for the stretch since the sample
@@ -136,13 +142,16 @@ public struct MprofFile: Sendable {
             case kernelHighWaterMark
         }
 
-        /// The peak in MiB.
-        public var mebibytes: Double
-        /// The highest sample in MiB (equal to ``mebibytes`` when the source is ``Source/samples``); NaN for a
-        /// file whose program ended before its first sample, which has only the kernel's lifetime peak.
-        public var sampledMebibytes: Double
-        /// Where ``mebibytes`` comes from.
+        /// The peak.
+        public var memory: MemorySize
+        /// The highest sample (equal to ``memory`` when the source is ``Source/samples``); nil for a file whose
+        /// program ended before its first sample, which has only the kernel's lifetime peak.
+        public var sampled: MemorySize?
+        /// Where ``memory`` comes from.
         public var source: Source
+
+        /// ``memory`` in MiB.
+        public var mebibytes: Double { memory.mebibytes }
     }
 
     /// The peak of the main series, over the whole file or over the time ranges of the calls of `function`.
@@ -153,7 +162,7 @@ public struct MprofFile: Sendable {
     ///
     /// - Parameter function: A `FUNC` name, or nil for the whole file.
     /// A file with `PEAK` records and no sample at all (a program that ended before the first sample) has the
-    /// highest of them as its peak, with a NaN ``Peak/sampledMebibytes``.
+    /// highest of them as its peak, with no ``Peak/sampled`` value.
     ///
     /// - Returns: Nil when there is no sample in the function's calls, no sample or `PEAK` record at all, or no
     ///   such function.
@@ -174,22 +183,22 @@ public struct MprofFile: Sendable {
             guard let ranges else { return true }
             return ranges.latestEnd(ofRangesStartingBy: peak.end) > (peak.start ?? -.infinity)
         }
-        var sampled = -Double.infinity
-        for sample in samples where sample.mebibytes > sampled && counts(sample.time) {
-            sampled = sample.mebibytes
+        var sampled: MemorySize?
+        for sample in samples where sample.memory > (sampled ?? MemorySize(bytes: -1)) && counts(sample.wallClock) {
+            sampled = sample.memory
         }
-        var kernel = -Double.infinity
-        for peak in intervalPeaks where peak.mebibytes > kernel && overlaps(peak) {
-            kernel = peak.mebibytes
+        var kernel: MemorySize?
+        for peak in intervalPeaks where peak.memory > (kernel ?? MemorySize(bytes: -1)) && overlaps(peak) {
+            kernel = peak.memory
         }
-        guard sampled > -Double.infinity else {
-            guard ranges == nil, samples.isEmpty, kernel > -Double.infinity else { return nil }
-            return Peak(mebibytes: kernel, sampledMebibytes: .nan, source: .kernelHighWaterMark)
+        guard let sampled else {
+            guard ranges == nil, samples.isEmpty, let kernel else { return nil }
+            return Peak(memory: kernel, sampled: nil, source: .kernelHighWaterMark)
         }
-        if kernel > sampled {
-            return Peak(mebibytes: kernel, sampledMebibytes: sampled, source: .kernelHighWaterMark)
+        if let kernel, kernel > sampled {
+            return Peak(memory: kernel, sampled: sampled, source: .kernelHighWaterMark)
         }
-        return Peak(mebibytes: sampled, sampledMebibytes: sampled, source: .samples)
+        return Peak(memory: sampled, sampled: sampled, source: .samples)
     }
 
     /// The time ranges of a function's calls, sorted by start, for asking which ranges began by a time.
@@ -273,6 +282,7 @@ public struct MprofFile: Sendable {
             if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { continue }
 
             // The fast path for the record that makes up nearly all of a file: `MEM <number> <number>`.
+            // (It reads what DatRecord.parse would, without building a record.)
             if line.count > 4, line[0] == UInt8(ascii: "M"), line[1] == UInt8(ascii: "E"), line[2] == UInt8(ascii: "M"),
                 DatFields.isSeparator(line[3])
             {
@@ -281,8 +291,8 @@ public struct MprofFile: Sendable {
                     let mebibytes = DatNumber.parse(first), let time = DatNumber.parse(second),
                     mebibytes >= 0, mebibytes <= Self.maximumMebibytes, time >= 0, time <= Self.maximumTime
                 {
-                    samples.append(Sample(mebibytes: mebibytes + 0, time: time + 0))
-                    (state.previousSampleTime, state.lastSampleTime) = (state.lastSampleTime, time)
+                    samples.append(Sample(memory: MemorySize(mebibytes: mebibytes), wallClock: time + 0))
+                    (state.previousSampleTime, state.lastSampleTime) = (state.lastSampleTime, time + 0)
                     continue
                 }
             }
@@ -291,93 +301,38 @@ public struct MprofFile: Sendable {
         return count
     }
 
-    /// Any line but a well-formed `MEM` record.
+    /// Any line but a well-formed `MEM` record: parsed by ``DatRecord``, then added to the file.
     private mutating func parseRecord(_ line: UnsafeRawBufferPointer, _ state: inout ParseState) throws(MprofFileError) {
-        var fields = DatFields(line)
-        let kind = fields.next() ?? line
-        let kindText = TerminalText.quoted(kind)
-        func fail(_ code: MprofFileError.Code, _ message: String) -> MprofFileError {
-            MprofFileError(code, path: path, line: state.lineNumber, message: message)
+        let record: DatRecord?
+        do throws(DatRecord.ParseFailure) {
+            record = try DatRecord.parse(line)
+        } catch {
+            throw MprofFileError(error.code, path: path, line: state.lineNumber, message: error.message)
         }
-        func number(_ what: String, upTo maximum: Double, _ range: String) throws(MprofFileError) -> Double {
-            guard let field = fields.next() else {
-                throw fail(.malformedRecord, "\(kindText) is missing \(what): \"\(TerminalText.quoted(line))\"")
-            }
-            guard let value = DatNumber.parse(field) else {
-                throw fail(.malformedRecord, "\(kindText) has \"\(TerminalText.quoted(field))\" where \(what) should be")
-            }
-            guard value >= 0, value <= maximum else {
-                throw fail(.outOfRange, "\(kindText) has \"\(TerminalText.quoted(field))\" where \(what) should be: \(range)")
-            }
-            return value + 0  // -0 is 0
-        }
-        func memory(_ what: String) throws(MprofFileError) -> Double {
-            try number(what, upTo: Self.maximumMebibytes, "a number of MiB from 0 to 2^40")
-        }
-        func time(_ what: String) throws(MprofFileError) -> Double {
-            try number(what, upTo: Self.maximumTime, "seconds since 1970 from 0 to 1e11")
-        }
-
-        switch String(decoding: kind, as: UTF8.self) {
-        case "MEM":
-            let mebibytes = try memory("the memory in MiB")
-            let time = try time("the time")
-            samples.append(Sample(mebibytes: mebibytes, time: time))
-            (state.previousSampleTime, state.lastSampleTime) = (state.lastSampleTime, time)
-        case "PEAK":
-            let mebibytes = try memory("the memory in MiB")
-            let end = try time("the time")
+        guard let record else { return }
+        switch record {
+        case .memory(let memory, let wallClock):
+            samples.append(Sample(memory: memory, wallClock: wallClock))
+            (state.previousSampleTime, state.lastSampleTime) = (state.lastSampleTime, wallClock)
+        case .peak(let memory, let end):
             // The stretch began at the sample before: the one before this record's own sample, if it has one.
             let start = state.lastSampleTime.map { $0 < end ? $0 : state.previousSampleTime } ?? nil
-            intervalPeaks.append(IntervalPeak(mebibytes: mebibytes, start: start, end: end))
-        case "CHLD":
-            guard let pidField = fields.next(), let pid = DatNumber.wholeNumber(pidField, upTo: Int(Int32.max)), pid > 0
-            else {
-                throw fail(.malformedRecord, "CHLD needs a child's PID first: \"\(TerminalText.quoted(line))\"")
-            }
-            let process = Int32(truncatingIfNeeded: pid)
-            let mebibytes = try memory("the memory in MiB")
-            let sample = Sample(mebibytes: mebibytes, time: try time("the time"))
-            if let index = state.childIndex[process] {
+            intervalPeaks.append(IntervalPeak(memory: memory, start: start, end: end))
+        case .child(let process, let memory, let wallClock):
+            let sample = Sample(memory: memory, wallClock: wallClock)
+            if let index = state.childIndex[process.rawValue] {
                 children[index].samples.append(sample)
             } else {
-                state.childIndex[process] = children.count
-                children.append(ChildSeries(process: ProcessID(process), samples: [sample]))
+                state.childIndex[process.rawValue] = children.count
+                children.append(ChildSeries(process: process, samples: [sample]))
             }
-        case "FUNC":
-            guard let name = fields.next() else { throw fail(.malformedRecord, "FUNC has no function name") }
-            let startMemory = try memory("the memory at the start")
-            let startTime = try time("the start time")
-            let endMemory = try memory("the memory at the end")
-            let endTime = try time("the end time")
-            var level: Int?
-            if let levelField = fields.next() {
-                guard let value = DatNumber.integer(levelField) else {
-                    throw fail(.malformedRecord, "FUNC has \"\(TerminalText.quoted(levelField))\" where the nesting level should be")
-                }
-                guard (0...Self.maximumLevel).contains(value) else {
-                    throw fail(
-                        .outOfRange,
-                        "FUNC has \"\(TerminalText.quoted(levelField))\" where the nesting level should be: "
-                            + "from 0 to \(Self.maximumLevel)")
-                }
-                level = value
-            }
-            functions.append(
-                FunctionRecord(
-                    name: String(decoding: name, as: UTF8.self), startMemory: MemorySize(mebibytes: startMemory),
-                    startWallClock: startTime, endMemory: MemorySize(mebibytes: endMemory),
-                    endWallClock: endTime, level: level))
-        case "CMDLINE":
-            commandLine = fields.rest.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        case .function(let function):
+            functions.append(function)
+        case .commandLine(let text):
+            commandLine = text
             commandLineCount += 1
-        case "READER":
-            reader = fields.next().map { String(decoding: $0, as: UTF8.self) }
-        default:
-            // memory_profiler skips record types it does not know; so do we, for newer files.
-            guard Self.isRecordType(kind) else {
-                throw fail(.malformedRecord, "not a record of an mprof file: \"\(TerminalText.quoted(line))\"")
-            }
+        case .reader(let name):
+            reader = name.isEmpty ? nil : name
         }
     }
 
@@ -390,13 +345,6 @@ public struct MprofFile: Sendable {
         "a line longer than \(maximumLineLength >> 20) MiB, which no mprof record is: \"\(TerminalText.quoted(start.prefix(40)))…\""
     }
 
-    /// A record type is a word of capital letters, digits and `_`: anything else is not an mprof file.
-    private static func isRecordType(_ word: UnsafeRawBufferPointer) -> Bool {
-        !word.isEmpty && word.allSatisfy { byte in
-            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                || byte == UInt8(ascii: "_")
-        }
-    }
 }
 
 /// A `.dat` file that cannot be read, or a record in it that does not parse.
@@ -441,119 +389,5 @@ public struct MprofFileError: Error, Sendable, Hashable, CustomStringConvertible
     public var description: String {
         if let line { return "\(TerminalText.escaped(path)):\(line): \(message)" }
         return "\(TerminalText.escaped(path)): \(message)"
-    }
-}
-
-/// The fields of one line, separated by blanks or tabs, any number of them.
-struct DatFields {
-    private let line: UnsafeRawBufferPointer
-    private var position = 0
-
-    init(_ line: UnsafeRawBufferPointer) {
-        self.line = line
-    }
-
-    /// A blank or a tab. memory_profiler writes one blank; files edited by hand or by other tools have tabs
-    /// and runs of them, which mean the same.
-    @inline(__always)
-    static func isSeparator(_ byte: UInt8) -> Bool {
-        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
-    }
-
-    mutating func next() -> UnsafeRawBufferPointer? {
-        while position < line.count && Self.isSeparator(line[position]) { position += 1 }
-        guard position < line.count else { return nil }
-        let start = position
-        while position < line.count && !Self.isSeparator(line[position]) { position += 1 }
-        return UnsafeRawBufferPointer(rebasing: line[start..<position])
-    }
-
-    /// Everything after the current field and one separator (a `CMDLINE`'s arguments, blanks included).
-    var rest: UnsafeRawBufferPointer? {
-        let start = position < line.count ? position + 1 : line.count
-        return UnsafeRawBufferPointer(rebasing: line[start...])
-    }
-}
-
-/// Numbers as `.dat` files write them: the decimal grammar of Python's `float()` without its words and
-/// underscores, `[+-]digits[.digits][(e|E)[+-]digits]` (either side of the point may be empty, not both).
-/// `nan`, `inf`, hexadecimal and `1_0` are not numbers here.
-enum DatNumber {
-    /// The value of `field`, or nil when it is not a decimal number. Overflow gives infinity (out of any range).
-    static func parse(_ field: UnsafeRawBufferPointer) -> Double? {
-        let count = field.count
-        var index = 0
-        var negative = false
-        if index < count && (field[index] == UInt8(ascii: "-") || field[index] == UInt8(ascii: "+")) {
-            negative = field[index] == UInt8(ascii: "-")
-            index += 1
-        }
-        var whole: UInt64 = 0
-        let wholeStart = index
-        while index < count, let digit = Self.digit(field[index]) {
-            whole = whole &* 10 &+ UInt64(digit)
-            index += 1
-        }
-        let wholeDigits = index - wholeStart
-        var fraction: UInt64 = 0
-        var scale = 1.0
-        var fractionDigits = 0
-        if index < count && field[index] == UInt8(ascii: ".") {
-            index += 1
-            while index < count, let digit = Self.digit(field[index]) {
-                fraction = fraction &* 10 &+ UInt64(digit)
-                scale *= 10
-                fractionDigits += 1
-                index += 1
-            }
-        }
-        guard wholeDigits + fractionDigits > 0 else { return nil }
-        if index == count && wholeDigits <= 18 && fractionDigits <= 15 {
-            // The common case, exact enough for 6 decimals and much faster than strtod.
-            let value = Double(whole) + Double(fraction) / scale
-            return negative ? -value : value
-        }
-        if index < count && (field[index] == UInt8(ascii: "e") || field[index] == UInt8(ascii: "E")) {
-            index += 1
-            if index < count && (field[index] == UInt8(ascii: "-") || field[index] == UInt8(ascii: "+")) { index += 1 }
-            let exponentStart = index
-            while index < count && Self.digit(field[index]) != nil { index += 1 }
-            guard index > exponentStart else { return nil }
-        }
-        guard index == count else { return nil }
-        // Checked above to be plain decimal, which Double(_:) reads exactly as strtod does.
-        return Double(String(decoding: field, as: UTF8.self))
-    }
-
-    /// The value of a field of decimal digits only, or nil when it has anything else or exceeds `maximum`.
-    static func wholeNumber(_ field: UnsafeRawBufferPointer, upTo maximum: Int) -> Int? {
-        guard !field.isEmpty else { return nil }
-        var value = 0
-        for byte in field {
-            guard let digit = Self.digit(byte) else { return nil }
-            let (times10, overflow) = value.multipliedReportingOverflow(by: 10)
-            guard !overflow, times10 <= maximum - Int(digit) else { return nil }
-            value = times10 + Int(digit)
-        }
-        return value
-    }
-
-    /// The value of a field written as Python's `int()` reads a plain integer: an optional `+` or `-`, then
-    /// decimal digits (no underscores, no other scripts' digits). Nil when the field is anything else; a value
-    /// beyond `Int` is `Int.max` or `Int.min`, out of any range the caller checks.
-    static func integer(_ field: UnsafeRawBufferPointer) -> Int? {
-        var digits = field
-        var negative = false
-        if let sign = field.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") {
-            negative = sign == UInt8(ascii: "-")
-            digits = UnsafeRawBufferPointer(rebasing: field[(field.startIndex + 1)...])
-        }
-        guard !digits.isEmpty, digits.allSatisfy({ Self.digit($0) != nil }) else { return nil }
-        guard let magnitude = wholeNumber(digits, upTo: Int.max) else { return negative ? Int.min : Int.max }
-        return negative ? -magnitude : magnitude
-    }
-
-    private static func digit(_ byte: UInt8) -> UInt8? {
-        byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") ? byte - UInt8(ascii: "0") : nil
     }
 }

@@ -287,7 +287,7 @@ extension MemorySampler {
                     if let own = intervalPeak { intervalPeak = childPeaks.map { own + $0 } }
                 }
             }
-            let sample = MemorySample(time: time, memory: memory, intervalPeak: intervalPeak)
+            let sample = MemorySample(elapsed: time, memory: memory, intervalPeak: intervalPeak)
             if count == 0 { baseline = memory }
             count += 1
             lastTime = time
@@ -325,7 +325,7 @@ extension MemorySampler {
                 childMemory += memory
                 if let mark, let sum = childPeaks { childPeaks = sum + mark } else { childPeaks = nil }
                 if options.perChildSeries {
-                    let sample = MemorySample(time: time, memory: memory, intervalPeak: mark)
+                    let sample = MemorySample(elapsed: time, memory: memory, intervalPeak: mark)
                     if childSeries[child] == nil { childOrder.append(child) }
                     if !options.maximumOnly { childSeries[child, default: []].append(sample) }
                     pendingChildSamples.append((child, sample))

@@ -1,7 +1,8 @@
 /// One measurement in a ``MemoryTrace``.
 public struct MemorySample: Hashable, Sendable {
-    /// When the sample was taken, from the trace's start, on the monotonic clock.
-    public var time: Duration
+    /// When the sample was taken: the time since the trace's start, on the monotonic clock. (A `.dat` file holds
+    /// wall-clock times instead: ``DatFileSink`` adds the start's wall-clock time.)
+    public var elapsed: Duration
     /// What the reader saw at that moment.
     public var memory: MemorySize
     /// The highest memory since the previous sample, from the kernel's high-water mark; `nil` where the trace
@@ -11,8 +12,8 @@ public struct MemorySample: Hashable, Sendable {
     public var intervalPeak: MemorySize?
 
     /// Creates a sample.
-    public init(time: Duration, memory: MemorySize, intervalPeak: MemorySize? = nil) {
-        self.time = time
+    public init(elapsed: Duration, memory: MemorySize, intervalPeak: MemorySize? = nil) {
+        self.elapsed = elapsed
         self.memory = memory
         self.intervalPeak = intervalPeak
     }
@@ -108,7 +109,7 @@ public struct MemoryTrace: Sendable {
 
     /// The wall-clock time of a sample, in seconds since 1970-01-01 UTC.
     public func wallClock(of sample: MemorySample) -> Double {
-        startWallClock + sample.time.seconds
+        startWallClock + sample.elapsed.seconds
     }
 }
 
