@@ -3,6 +3,11 @@ import MemoryProfiler
 
 /// Memory against input size: the curve `memoryUsage(forInputSizes:)` measures (the `memory-scaling` example
 /// prints it), as an SVG chart with one marker per measured size.
+///
+/// ```swift
+/// let points = try memoryUsage(forInputSizes: [100, 200, 400]) { n in _ = Matrix.random(n, n).pseudoInverse() }
+/// let svg = ScalingChart(title: "pinv", points: points.map { ScalingChart.Point($0) }).svg()
+/// ```
 public struct ScalingChart: Sendable {
     /// One measured input size.
     public struct Point: Sendable, Hashable {
@@ -18,6 +23,13 @@ public struct ScalingChart: Sendable {
             self.inputSize = inputSize
             self.incrementMebibytes = incrementMebibytes
             self.peakMebibytes = peakMebibytes
+        }
+
+        /// Creates the point of one run of `memoryUsage(forInputSizes:)`.
+        public init(_ point: MemoryScalingPoint) {
+            self.init(
+                inputSize: Double(point.inputSize), incrementMebibytes: point.increment.mebibytes,
+                peakMebibytes: point.peak.mebibytes)
         }
     }
 
@@ -38,8 +50,8 @@ public struct ScalingChart: Sendable {
         self.height = height
     }
 
-    /// The chart as an SVG document: the increment and the peak as two lines, with a marker (class `marker`) per
-    /// point.
+    /// The chart as an SVG document: the increment and the peak as two lines, with a marker (class `marker`,
+    /// its values in `data-input-size` and `data-mebibytes`) per point.
     public func svg() -> String {
         let n = SVGWriter.number
         var svg = SVGWriter(width: width, height: height)
@@ -64,7 +76,9 @@ public struct ScalingChart: Sendable {
             for point in points {
                 svg.element(
                     "circle",
-                    [("class", "marker"), ("cx", n(x(point.inputSize))), ("cy", n(y(point[keyPath: value]))), ("r", "3.5"), ("fill", color)])
+                    [("class", "marker"), ("data-label", label), ("data-input-size", String(point.inputSize)),
+                     ("data-mebibytes", String(point[keyPath: value])), ("cx", n(x(point.inputSize))),
+                     ("cy", n(y(point[keyPath: value]))), ("r", "3.5"), ("fill", color)])
             }
         }
         frame.drawLegend(series.map { .init(color: $0.color, text: $0.label) }, at: (area.left + 10, area.top + 10), into: &svg)

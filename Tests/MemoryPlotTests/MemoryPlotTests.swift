@@ -169,6 +169,14 @@ struct SVG {
         #expect(xTicks.last ?? 0 >= 400)
     }
 
+    @Test func scalingChartMarkersCarryTheirValues() throws {
+        let point = MemoryScalingPoint(
+            inputSize: 300, baseline: MemorySize(mebibytes: 10), peak: MemorySize(mebibytes: 14.5), duration: .seconds(1))
+        let svg = try SVG(ScalingChart(title: "scaling", points: [ScalingChart.Point(point)]).svg())
+        #expect(try svg.attributes(".//*[@class='marker']", "data-input-size") == ["300.0", "300.0"])
+        #expect(try svg.attributes(".//*[@class='marker']", "data-mebibytes") == ["4.5", "14.5"])
+    }
+
     /// The memory plot and the other charts draw one frame: the same title, grid, border, axes and legend, by
     /// the same names; a bar chart, whose rows label themselves, has no value axis and no border.
     @Test func everyChartHasTheSameFrame() throws {
