@@ -4,7 +4,9 @@
 //
 //   swift run -c release memory-scaling                       sizes 100, 200, … 1000
 //   swift run -c release memory-scaling --sizes 200,400,800
-//   swift run memory-scaling --json --sizes 50,100             one JSON object per size (the tests read this)
+//   swift run memory-scaling --json --sizes 50,100             a MemoryScalingPoint a line, as JSON (mprof plot
+//                                                              draws it; the tests read it)
+import FoundationEssentials
 import MemoryProfiler
 
 import Glibc
@@ -98,6 +100,17 @@ struct Matrix {
     }
 }
 
+/// A non-negative `value` with `decimals` digits after the point, rounded: `fixed(2.345, decimals: 1)` is `2.3`.
+func fixed(_ value: Double, decimals: Int) -> String {
+    var scale = 1
+    for _ in 0..<decimals { scale *= 10 }
+    let scaled = (value * Double(scale)).rounded()
+    guard scaled >= 0, scaled < 1e15 else { return String(value) }
+    let units = Int(scaled)
+    let fraction = String(units % scale)
+    return "\(units / scale)" + (decimals > 0 ? "." + String(repeating: "0", count: decimals - fraction.count) + fraction : "")
+}
+
 var sizes = Array(stride(from: 100, through: 1000, by: 100))
 var json = false
 var arguments = CommandLine.arguments.dropFirst()
@@ -120,11 +133,10 @@ do {
         precondition(inverse.rows == size)
     }
     if json {
-        for point in points {
-            print(
-                "{\"size\":\(point.inputSize),\"baseline\":\(point.baseline.bytes),\"peak\":\(point.peak.bytes),"
-                    + "\"increment\":\(point.increment.bytes)}")
-        }
+        // One object a line; sorted keys, so that runs compare line by line.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        for point in points { print(String(decoding: try encoder.encode(point), as: UTF8.self)) }
     } else {
         print("    n   n×n matrix   baseline       peak  increment   increment / n×n   seconds")
         for point in points {

@@ -41,7 +41,8 @@ public func checkThePlotCommand(
     _ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?
 ) -> CInt {
     atexit { unlink(chart) }
-    Array("{\"size\":100,\"baseline\":0,\"peak\":1048576,\"increment\":524288}\n".utf8).withUnsafeBytes(scratch.write)
+    Array("{\"baseline\":524288,\"duration\":[0,40097590000000000],\"inputSize\":100,\"peak\":1048576}\n".utf8)
+        .withUnsafeBytes(scratch.write)
     var command = plot
     do {
         try command.run()

@@ -4,25 +4,46 @@ import MemoryProfilerSystem
 
 /// Memory against input size: the curve `memoryUsage(forInputSizes:)` measures (the `memory-scaling` example
 /// prints it), as an SVG chart with one marker per measured size.
+///
+/// ```swift
+/// let points = try memoryUsage(forInputSizes: [100, 200, 400]) { n in _ = Matrix.random(n, n).pseudoInverse() }
+/// let svg = ScalingChart(title: "pinv", points: points.map { ScalingChart.Point($0) }).svg()
+/// ```
 public struct ScalingChart: Sendable {
     /// One measured input size.
     public struct Point: Sendable, Hashable {
+        /// The input size the workload ran with.
         public var inputSize: Double
+        /// How far memory rose above its baseline during the run, in MiB.
         public var incrementMebibytes: Double
+        /// The highest memory during the run, in MiB.
         public var peakMebibytes: Double
 
+        /// Creates a point from values in MiB.
         public init(inputSize: Double, incrementMebibytes: Double, peakMebibytes: Double) {
             self.inputSize = inputSize
             self.incrementMebibytes = incrementMebibytes
             self.peakMebibytes = peakMebibytes
         }
+
+        /// Creates the point of one run of `memoryUsage(forInputSizes:)`.
+        public init(_ point: MemoryScalingPoint) {
+            self.init(
+                inputSize: Double(point.inputSize), incrementMebibytes: point.increment.mebibytes,
+                peakMebibytes: point.peak.mebibytes)
+        }
     }
 
+    /// The title above the chart.
     public var title: String
+    /// The points, by input size.
     public var points: [Point]
+    /// The picture's width in pixels.
     public var width: Double
+    /// The picture's height in pixels.
     public var height: Double
 
+    /// Creates a chart of `points`, which it sorts by input size.
     public init(title: String, points: [Point], width: Double = 960, height: Double = 540) {
         self.title = title
         self.points = points.sorted { $0.inputSize < $1.inputSize }
@@ -30,17 +51,22 @@ public struct ScalingChart: Sendable {
         self.height = height
     }
 
+    /// The chart as an SVG document: the increment and the peak as two lines, with a marker (class `marker`,
+    /// its values in `data-input-size` and `data-mebibytes`) per point.
     public func svg() -> String {
         let n = SVGWriter.number
         var svg = SVGWriter(width: width, height: height)
-        let left = 72.0, right = width - 24, top = 48.0, bottom = height - 56
+        let area = ChartFrame.plotArea(width: width, height: height)
         let sizes = points.map(\.inputSize)
         let x = LinearScale(
-            domain: LinearScale.niceDomain(min(0, sizes.min() ?? 0), sizes.max() ?? 1), range: left...right)
+            domain: LinearScale.niceDomain(min(0, sizes.min() ?? 0), sizes.max() ?? 1), range: area.left...area.right)
         let highest = points.map { max($0.incrementMebibytes, $0.peakMebibytes) }.max() ?? 1
-        let y = LinearScale(domain: LinearScale.niceDomain(0, highest * 1.02), range: top...bottom, inverted: true)
-        Axes.draw(into: &svg, title: title, x: x, y: y, xLabel: "input size", yLabel: "memory (MiB)", box: (left, right, top, bottom))
-        let series: [(String, String, KeyPath<Point, Double>)] = [
+        let y = LinearScale(domain: LinearScale.niceDomain(0, highest * 1.02), range: area.top...area.bottom, inverted: true)
+        let frame = ChartFrame(
+            title: title, width: width, height: height, x: .linear(x, tickCount: 8, label: "input size"),
+            y: .linear(y, tickCount: 6, label: "memory (MiB)"))
+        frame.draw(into: &svg)
+        let series: [(label: String, color: String, value: KeyPath<Point, Double>)] = [
             ("increment over the baseline", "#1f77b4", \.incrementMebibytes), ("peak", "#ff7f0e", \.peakMebibytes),
         ]
         for (label, color, value) in series {
@@ -51,10 +77,12 @@ public struct ScalingChart: Sendable {
             for point in points {
                 svg.element(
                     "circle",
-                    [("class", "marker"), ("cx", n(x(point.inputSize))), ("cy", n(y(point[keyPath: value]))), ("r", "3.5"), ("fill", color)])
+                    [("class", "marker"), ("data-label", label), ("data-input-size", String(point.inputSize)),
+                     ("data-mebibytes", String(point[keyPath: value])), ("cx", n(x(point.inputSize))),
+                     ("cy", n(y(point[keyPath: value]))), ("r", "3.5"), ("fill", color)])
             }
         }
-        Axes.legend(into: &svg, entries: series.map { ($0.1, $0.0) }, at: (left + 10, top + 10))
+        frame.drawLegend(series.map { .init(color: $0.color, text: $0.label) }, at: (area.left + 10, area.top + 10), into: &svg)
         return svg.finish()
     }
 }
@@ -64,11 +92,16 @@ public struct ScalingChart: Sendable {
 /// Every bar is drawn. The axis spans 10^-12 to 10^300: a value beyond it (or not a number) is drawn at its
 /// end, so check values before drawing when such a value is an error.
 public struct BarChart: Sendable {
+    /// The title above the chart.
     public var title: String
+    /// The unit of the values, printed after each and under the axis.
     public var unit: String
+    /// The bars, top to bottom: a label left of each, its value at its end.
     public var bars: [(label: String, value: Double)]
+    /// The picture's width in pixels; its height follows from the number of bars.
     public var width: Double
 
+    /// Creates a chart of `bars`, drawn in the order given.
     public init(title: String, unit: String, bars: [(label: String, value: Double)], width: Double = 960) {
         self.title = title
         self.unit = unit
@@ -76,6 +109,8 @@ public struct BarChart: Sendable {
         self.width = width
     }
 
+    /// The chart as an SVG document, a group of class `bar` per bar with its label and value in `data-label` and
+    /// `data-value`.
     public func svg() -> String {
         let n = SVGWriter.number
         let rowHeight = 30.0
@@ -84,23 +119,23 @@ public struct BarChart: Sendable {
         let labelWidth = (bars.map { TextWidth.of($0.label, fontSize: 12) }.max() ?? 40) + 24
         let left = 24 + labelWidth, right = width - 90, top = 56.0
         let bottom = top + rowHeight * Double(bars.count)
-        svg.element("rect", [("width", "100%"), ("height", "100%"), ("fill", "#ffffff")])
-        svg.element("text", [("x", n(width / 2)), ("y", "28"), ("text-anchor", "middle"), ("font-size", "15"), ("class", "title")], content: title)
         let values = bars.map { Self.drawable($0.value) }
         let low = (values.min() ?? 1).exponentFloor
         let high = max((values.max() ?? 10).exponentCeiling, low * 10)
         func xOf(_ value: Double) -> Double {
             left + (log10(Self.drawable(value)) - log10(low)) / (log10(high) - log10(low)) * (right - left)
         }
+        var decades: [(position: Double, label: String)] = []
         var decade = low
-        svg.open("g", [("id", "x-axis"), ("text-anchor", "middle"), ("fill", "#333333")])
         while decade <= high * 1.0001 {
-            svg.element("line", [("x1", n(xOf(decade))), ("x2", n(xOf(decade))), ("y1", n(top)), ("y2", n(bottom)), ("stroke", "#e3e3e3")])
-            svg.element("text", [("x", n(xOf(decade))), ("y", n(bottom + 18)), ("class", "tick-label")], content: Self.label(decade))
+            decades.append((xOf(decade), Self.label(decade)))
             decade *= 10
         }
-        svg.element("text", [("x", n((left + right) / 2)), ("y", n(bottom + 42)), ("class", "axis-label")], content: "\(unit) (logarithmic)")
-        svg.close("g")
+        // The bars label their own rows: no value axis, so no box that the value labels would cross.
+        let frame = ChartFrame(
+            title: title, width: width, height: height, left: left, right: right, top: top, bottom: bottom,
+            x: ChartFrame.Axis(ticks: decades, label: "\(unit) (logarithmic)"), y: nil)
+        frame.draw(into: &svg)
         for (index, bar) in bars.enumerated() {
             let y = top + Double(index) * rowHeight + 5
             svg.open("g", [("class", "bar"), ("data-label", bar.label), ("data-value", String(bar.value))])
@@ -122,51 +157,6 @@ public struct BarChart: Sendable {
         if value >= 10 { return DecimalFormat.fixed(value, decimals: 1) }
         if value >= 1 { return DecimalFormat.fixed(value, decimals: 2) }
         return DecimalFormat.fixed(value, decimals: 3)
-    }
-}
-
-/// Axes, grid and legend shared by the simple charts.
-enum Axes {
-    static func draw(
-        into svg: inout SVGWriter, title: String, x: LinearScale, y: LinearScale, xLabel: String, yLabel: String,
-        box: (left: Double, right: Double, top: Double, bottom: Double)
-    ) {
-        let n = SVGWriter.number
-        svg.element("rect", [("width", "100%"), ("height", "100%"), ("fill", "#ffffff")])
-        svg.element("text", [("x", n((box.left + box.right) / 2)), ("y", "26"), ("text-anchor", "middle"), ("font-size", "15"), ("class", "title")], content: title)
-        let xTicks = x.ticks(count: 8)
-        let yTicks = y.ticks(count: 6)
-        let xStep = xTicks.count > 1 ? xTicks[1] - xTicks[0] : 1
-        let yStep = yTicks.count > 1 ? yTicks[1] - yTicks[0] : 1
-        svg.open("g", [("class", "grid"), ("stroke", "#e3e3e3")])
-        for tick in xTicks { svg.element("line", [("x1", n(x(tick))), ("x2", n(x(tick))), ("y1", n(box.top)), ("y2", n(box.bottom))]) }
-        for tick in yTicks { svg.element("line", [("x1", n(box.left)), ("x2", n(box.right)), ("y1", n(y(tick))), ("y2", n(y(tick)))]) }
-        svg.close("g")
-        svg.element("rect", [("x", n(box.left)), ("y", n(box.top)), ("width", n(box.right - box.left)), ("height", n(box.bottom - box.top)), ("fill", "none"), ("stroke", "#555555")])
-        svg.open("g", [("id", "x-axis"), ("text-anchor", "middle"), ("fill", "#333333")])
-        for tick in xTicks { svg.element("text", [("x", n(x(tick))), ("y", n(box.bottom + 18)), ("class", "tick-label")], content: LinearScale.label(tick, step: xStep)) }
-        svg.element("text", [("x", n((box.left + box.right) / 2)), ("y", n(box.bottom + 42)), ("class", "axis-label")], content: xLabel)
-        svg.close("g")
-        svg.open("g", [("id", "y-axis"), ("text-anchor", "end"), ("fill", "#333333")])
-        for tick in yTicks { svg.element("text", [("x", n(box.left - 8)), ("y", n(y(tick) + 4)), ("class", "tick-label")], content: LinearScale.label(tick, step: yStep)) }
-        let middle = (box.top + box.bottom) / 2
-        svg.element("text", [("x", "18"), ("y", n(middle)), ("text-anchor", "middle"), ("transform", "rotate(-90 18 \(n(middle)))"), ("class", "axis-label")], content: yLabel)
-        svg.close("g")
-    }
-
-    static func legend(into svg: inout SVGWriter, entries: [(color: String, text: String)], at origin: (Double, Double)) {
-        let n = SVGWriter.number
-        let width = (entries.map { TextWidth.of($0.text, fontSize: 11) }.max() ?? 0) + 52
-        svg.open("g", [("class", "legend"), ("font-size", "11")])
-        svg.element("rect", [("x", n(origin.0)), ("y", n(origin.1)), ("width", n(width)), ("height", n(Double(entries.count) * 17 + 8)), ("fill", "#ffffff"), ("fill-opacity", "0.85"), ("stroke", "#cccccc")])
-        for (index, entry) in entries.enumerated() {
-            let y = origin.1 + 14 + Double(index) * 17
-            svg.open("g", [("class", "legend-entry")])
-            svg.element("line", [("x1", n(origin.0 + 8)), ("x2", n(origin.0 + 28)), ("y1", n(y - 4)), ("y2", n(y - 4)), ("stroke", entry.color), ("stroke-width", "2")])
-            svg.element("text", [("x", n(origin.0 + 34)), ("y", n(y)), ("fill", "#222222")], content: entry.text)
-            svg.close("g")
-        }
-        svg.close("g")
     }
 }
 

@@ -5,20 +5,21 @@ import MemoryProfilerSystem
 extension MemoryPlot {
     /// Where things go on the picture.
     struct Layout {
-        let left: Double
-        let right: Double
-        let top: Double
-        let bottom: Double
+        let frame: ChartFrame
         let time: LinearScale
         let memory: LinearScale
+        var left: Double { frame.left }
+        var right: Double { frame.right }
+        var top: Double { frame.top }
+        var bottom: Double { frame.bottom }
 
         init(plot: MemoryPlot) {
-            left = 72
-            right = plot.options.width - 24
-            top = 48
-            bottom = plot.options.height - 56
-            time = LinearScale(domain: plot.timeDomain, range: left...right)
-            memory = LinearScale(domain: plot.memoryDomain, range: top...bottom, inverted: true)
+            let area = ChartFrame.plotArea(width: plot.options.width, height: plot.options.height)
+            time = LinearScale(domain: plot.timeDomain, range: area.left...area.right)
+            memory = LinearScale(domain: plot.memoryDomain, range: area.top...area.bottom, inverted: true)
+            frame = ChartFrame(
+                title: plot.title, width: plot.options.width, height: plot.options.height,
+                x: .linear(time, tickCount: 8, label: "time (s)"), y: .linear(memory, tickCount: 6, label: "memory used (MiB)"))
         }
     }
 
@@ -31,51 +32,7 @@ extension MemoryPlot {
 
     func drawSVG(into svg: inout SVGWriter, layout: Layout) {
         let n = SVGWriter.number
-        svg.element("rect", [("width", "100%"), ("height", "100%"), ("fill", "#ffffff")])
-        svg.element(
-            "text",
-            [("x", n(options.width / 2)), ("y", "26"), ("text-anchor", "middle"), ("font-size", "15"), ("class", "title")],
-            content: title)
-
-        // Grid and axes.
-        let timeTicks = layout.time.ticks(count: 8)
-        let memoryTicks = layout.memory.ticks(count: 6)
-        let timeStep = timeTicks.count > 1 ? timeTicks[1] - timeTicks[0] : 1
-        let memoryStep = memoryTicks.count > 1 ? memoryTicks[1] - memoryTicks[0] : 1
-        svg.open("g", [("class", "grid"), ("stroke", "#e3e3e3"), ("stroke-width", "1")])
-        for tick in timeTicks {
-            svg.element("line", [("class", "vertical"), ("x1", n(layout.time(tick))), ("x2", n(layout.time(tick))), ("y1", n(layout.top)), ("y2", n(layout.bottom))])
-        }
-        for tick in memoryTicks {
-            svg.element("line", [("x1", n(layout.left)), ("x2", n(layout.right)), ("y1", n(layout.memory(tick))), ("y2", n(layout.memory(tick)))])
-        }
-        svg.close("g")
-        svg.element(
-            "rect",
-            [("x", n(layout.left)), ("y", n(layout.top)), ("width", n(layout.right - layout.left)),
-             ("height", n(layout.bottom - layout.top)), ("fill", "none"), ("stroke", "#555555"), ("class", "frame")])
-        svg.open("g", [("id", "x-axis"), ("class", "axis"), ("fill", "#333333"), ("text-anchor", "middle")])
-        for tick in timeTicks {
-            svg.element(
-                "text", [("x", n(layout.time(tick))), ("y", n(layout.bottom + 18)), ("class", "tick-label")],
-                content: LinearScale.label(tick, step: timeStep))
-        }
-        svg.element(
-            "text", [("x", n((layout.left + layout.right) / 2)), ("y", n(layout.bottom + 42)), ("class", "axis-label")],
-            content: "time (s)")
-        svg.close("g")
-        svg.open("g", [("id", "y-axis"), ("class", "axis"), ("fill", "#333333"), ("text-anchor", "end")])
-        for tick in memoryTicks {
-            svg.element(
-                "text", [("x", n(layout.left - 8)), ("y", n(layout.memory(tick) + 4)), ("class", "tick-label")],
-                content: LinearScale.label(tick, step: memoryStep))
-        }
-        svg.element(
-            "text",
-            [("x", "18"), ("y", n((layout.top + layout.bottom) / 2)), ("text-anchor", "middle"),
-             ("transform", "rotate(-90 18 \(n((layout.top + layout.bottom) / 2)))"), ("class", "axis-label")],
-            content: "memory used (MiB)")
-        svg.close("g")
+        layout.frame.draw(into: &svg)
 
         svg.open("clipPath", [("id", "plot-area")])
         svg.element(
@@ -208,37 +165,23 @@ extension MemoryPlot {
     }
 
     private func drawLegend(into svg: inout SVGWriter, layout: Layout, drawn: [Point]) {
-        let n = SVGWriter.number
-        var entries: [(color: String, dashed: Bool, text: String)] = []
+        var entries: [ChartFrame.LegendEntry] = []
         for series in series {
             if series.isChild {
-                entries.append((series.color, false, series.label))
+                entries.append(.init(color: series.color, text: series.label))
                 continue
             }
-            entries.append((series.color, false, "\(series.label) (started \(Self.clockText(series.startWallClock)))"))
-            if !series.envelope.isEmpty { entries.append(("#d62728", true, "true peak (kernel high-water mark)")) }
+            entries.append(.init(color: series.color, text: "\(series.label) (started \(Self.clockText(series.startWallClock)))"))
+            if !series.envelope.isEmpty { entries.append(.init(color: "#d62728", text: "true peak (kernel high-water mark)", dashed: true)) }
             if let slope = series.slope {
-                entries.append((series.color, true, "slope \(DecimalFormat.fixed(slope.mebibytesPerSecond, decimals: 3)) MiB/s"))
+                entries.append(
+                    .init(color: series.color, text: "slope \(DecimalFormat.fixed(slope.mebibytesPerSecond, decimals: 3)) MiB/s", dashed: true))
             }
         }
         guard !entries.isEmpty else { return }
-        let width = (entries.map { TextWidth.of($0.text, fontSize: 11) }.max() ?? 0) + 52
-        let height = Double(entries.count) * 17 + 8
-        let (x, y) = legendCorner(width: width, height: height, layout: layout, drawn: drawn)
-        svg.open("g", [("class", "legend"), ("font-size", "11")])
-        svg.element(
-            "rect",
-            [("x", n(x)), ("y", n(y)), ("width", n(width)), ("height", n(height)), ("fill", "#ffffff"), ("fill-opacity", "0.85"), ("stroke", "#cccccc")])
-        for (index, entry) in entries.enumerated() {
-            let rowY = y + 14 + Double(index) * 17
-            svg.open("g", [("class", "legend-entry")])
-            var line: [(String, String)] = [("x1", n(x + 8)), ("x2", n(x + 28)), ("y1", n(rowY - 4)), ("y2", n(rowY - 4)), ("stroke", entry.color), ("stroke-width", "2")]
-            if entry.dashed { line.append(("stroke-dasharray", "4 3")) }
-            svg.element("line", line)
-            svg.element("text", [("x", n(x + 34)), ("y", n(rowY)), ("fill", "#222222")], content: entry.text)
-            svg.close("g")
-        }
-        svg.close("g")
+        let (width, height) = ChartFrame.legendSize(entries)
+        let corner = legendCorner(width: width, height: height, layout: layout, drawn: drawn)
+        layout.frame.drawLegend(entries, at: corner, into: &svg)
     }
 
     /// The corner of the plot area where the legend covers the fewest points (and the peak label least).

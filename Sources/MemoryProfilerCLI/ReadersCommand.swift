@@ -33,15 +33,20 @@ struct ReadersCommand: ParsableCommand {
     var format: OutputFormat = .table
 
     func validate() throws {
-        // Bounded so that a benchmark always ends: 10 million `ps` readings would already take hours.
-        guard (1...10_000_000).contains(count) else { throw ValidationError("--count must be from 1 to 10000000") }
-        guard (1...1000).contains(repeats) else { throw ValidationError("--repeats must be from 1 to 1000") }
+        // Bounded so that a benchmark always ends.
+        let counts = ReadersReport.Cost.counts, repeatsAllowed = ReadersReport.Cost.repeatsAllowed
+        guard counts.contains(count) else {
+            throw ValidationError("--count must be from \(counts.lowerBound) to \(counts.upperBound)")
+        }
+        guard repeatsAllowed.contains(repeats) else {
+            throw ValidationError("--repeats must be from \(repeatsAllowed.lowerBound) to \(repeatsAllowed.upperBound)")
+        }
     }
 
     func run() throws {
         let process = pid ?? .current
         let rows = (readers.isEmpty ? MemoryReader.allCases : readers).map { reader in
-            ReaderRow.measure(reader, process: process, bench: bench ? (count, repeats) : nil)
+            ReadersReport.Reading.measure(reader, process: process, bench: bench ? (count, repeats) : nil)
         }
         switch format {
         case .json:
@@ -50,7 +55,7 @@ struct ReadersCommand: ParsableCommand {
             let report = ReadersReport(pid: process, readings: rows)
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         case .table:
-            print(ReaderRow.table(rows, process: process, count: count, repeats: repeats, bench: bench))
+            print(ReadersReport.Reading.table(rows, process: process, count: count, repeats: repeats, bench: bench))
         }
         if rows.allSatisfy({ $0.error != nil }) { throw ExitCode.failure }
         // A process that is gone by the end gave an incomplete answer: say so in the status too.
@@ -65,46 +70,10 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case table, json
 }
 
-struct ReadersReport: Encodable {
-    var pid: ProcessID
-    var readings: [ReaderRow]
-}
-
-/// One reader's line: its reading or error, and optionally what readings cost.
-struct ReaderRow: Encodable {
-    struct Cost: Encodable {
-        /// Readings per timed run.
-        var count: Int
-        var repeats: Int
-        /// Median over the runs of the time for `count` readings.
-        var medianSeconds: Double
-        var minimumSeconds: Double
-        var maximumSeconds: Double
-        var medianMicrosecondsPerReading: Double { medianSeconds / Double(count) * 1e6 }
-
-        enum CodingKeys: String, CodingKey {
-            case count, repeats, medianSeconds, minimumSeconds, maximumSeconds, medianMicrosecondsPerReading
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(count, forKey: .count)
-            try container.encode(repeats, forKey: .repeats)
-            try container.encode(medianSeconds, forKey: .medianSeconds)
-            try container.encode(minimumSeconds, forKey: .minimumSeconds)
-            try container.encode(maximumSeconds, forKey: .maximumSeconds)
-            try container.encode(medianMicrosecondsPerReading, forKey: .medianMicrosecondsPerReading)
-        }
-    }
-
-    var reader: MemoryReader
-    var bytes: Int?
-    var mebibytes: Double?
-    var error: String?
-    var cost: Cost?
-
-    static func measure(_ reader: MemoryReader, process: ProcessID, bench: (count: Int, repeats: Int)?) -> ReaderRow {
-        var row = ReaderRow(reader: reader)
+extension ReadersReport.Reading {
+    /// One reading with `reader`, and with `bench` the time for `count` readings, the median of `repeats` runs.
+    static func measure(_ reader: MemoryReader, process: ProcessID, bench: (count: Int, repeats: Int)?) -> Self {
+        var row = Self(reader: reader)
         do {
             let probe = try MemoryProbe(reader, process: process)
             let size = try probe.read()
@@ -119,7 +88,7 @@ struct ReaderRow: Encodable {
         return row
     }
 
-    private static func time(_ probe: MemoryProbe, count: Int, repeats: Int) throws(MemoryError) -> Cost {
+    private static func time(_ probe: MemoryProbe, count: Int, repeats: Int) throws(MemoryError) -> ReadersReport.Cost {
         let clock = ContinuousClock()
         var runs: [Double] = []
         for _ in 0..<repeats {
@@ -129,12 +98,13 @@ struct ReaderRow: Encodable {
             runs.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
         }
         runs.sort()
-        return Cost(
+        return ReadersReport.Cost(
             count: count, repeats: repeats, medianSeconds: runs[runs.count / 2], minimumSeconds: runs[0],
             maximumSeconds: runs[runs.count - 1])
     }
 
-    static func table(_ rows: [ReaderRow], process: ProcessID, count: Int, repeats: Int, bench: Bool) -> String {
+    /// The report as `mprof readers` prints it without `--format json`.
+    static func table(_ rows: [Self], process: ProcessID, count: Int, repeats: Int, bench: Bool) -> String {
         var header = ["reader", "memory (MiB)"]
         if bench { header += ["\(count) readings (ms)", "per reading (µs)", "spread (ms)"] }
         header.append("what it measures")

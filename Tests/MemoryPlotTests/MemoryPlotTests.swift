@@ -169,6 +169,38 @@ struct SVG {
         #expect(xTicks.last ?? 0 >= 400)
     }
 
+    @Test func scalingChartMarkersCarryTheirValues() throws {
+        let point = MemoryScalingPoint(
+            inputSize: 300, baseline: MemorySize(mebibytes: 10), peak: MemorySize(mebibytes: 14.5), duration: .seconds(1))
+        let svg = try SVG(ScalingChart(title: "scaling", points: [ScalingChart.Point(point)]).svg())
+        #expect(try svg.attributes(".//*[@class='marker']", "data-input-size") == ["300.0", "300.0"])
+        #expect(try svg.attributes(".//*[@class='marker']", "data-mebibytes") == ["4.5", "14.5"])
+    }
+
+    /// The memory plot and the other charts draw one frame: the same title, grid, border, axes and legend, by
+    /// the same names; a bar chart, whose rows label themselves, has no value axis and no border.
+    @Test func everyChartHasTheSameFrame() throws {
+        let file = try MprofFile(path: "\(MemoryPlotTests.samples)/step_alloc.dat")
+        let memory = try SVG(MemoryPlot(files: [file]).svg())
+        let scaling = try SVG(
+            ScalingChart(title: "scaling", points: [.init(inputSize: 10, incrementMebibytes: 1, peakMebibytes: 2)]).svg())
+        let bars = try SVG(BarChart(title: "costs", unit: "µs", bars: [("rss", 1.2), ("ps", 6000)]).svg())
+        for svg in [memory, scaling, bars] {
+            #expect(try svg.count(".//*[@class='title']") == 1)
+            let ticks = try svg.count(".//*[@id='x-axis']/*[@class='tick-label']")
+            #expect(ticks >= 2)
+            #expect(try svg.count(".//*[@class='grid']/*[@class='vertical']") == ticks)
+            #expect(try svg.count(".//*[@id='x-axis']/*[@class='axis-label']") == 1)
+        }
+        for svg in [memory, scaling] {
+            #expect(try svg.count(".//*[@class='frame']") == 1)
+            #expect(try svg.count(".//*[@id='y-axis']/*[@class='tick-label']") >= 2)
+            #expect(try svg.count(".//*[@class='legend']/*[@class='legend-entry']") >= 1)
+        }
+        #expect(try bars.count(".//*[@class='frame']") == 0)
+        #expect(try bars.count(".//*[@id='y-axis']") == 0)
+    }
+
     @Test func barChartHasABarPerReaderOnALogarithmicAxis() throws {
         let bars = [("rss", 1.2), ("pss", 250.0), ("ps", 6000.0)]
         let svg = try SVG(BarChart(title: "costs", unit: "µs", bars: bars).svg())

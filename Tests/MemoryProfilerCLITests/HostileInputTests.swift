@@ -438,31 +438,63 @@ struct HostileCase: Sendable, CustomTestStringConvertible {
         cases.append(HostileCase(
             name: "a JSON chart with NaN and escapes", input: .text("{\"size\": 1e999, \"peak\": 1, \"increment\": 1}\n", name: "scaling.jsonl"),
             command: ["plot", "-o", "o.svg", "FILE"], expected: .failure("not a line of memory-scaling")))
-        for (cost, message) in [
-            ("0", "readings[0] (rss) costs 0 µs a reading"), ("-1", "readings[0] (rss) costs -1 µs a reading"),
-            ("1e300", "readings[0] (rss) costs 1e+300 µs a reading"), ("true", "cost.medianMicrosecondsPerReading must be a number, not bool"),
-            ("\"2\"", "cost.medianMicrosecondsPerReading must be a number, not a string"),
+        // Every run took `seconds`; a reading costs a thousandth of that, in µs the seconds times 1000.
+        for (seconds, message) in [
+            ("0", "readings[0] (rss) costs 0 µs a reading"), ("2e6", "readings[0] (rss) costs 2000000000 µs a reading"),
+            ("-1", "readings[0] (rss): cost.minimumSeconds is -1; it must be from 0 to 1e10 seconds"),
+            ("1e300", "readings[0] (rss): cost.minimumSeconds is 1e+300; it must be from 0 to 1e10 seconds"),
+            ("true", "readings[0].cost.medianSeconds must be a number, not bool"),
+            ("\"2\"", "readings[0].cost.medianSeconds must be a number, not a string"),
         ] {
-            let report = "{\"pid\": 5, \"readings\": [{\"reader\": \"rss\", \"cost\": {\"medianMicrosecondsPerReading\": \(cost)}}]}"
+            let cost = "{\"count\": 1000, \"repeats\": 1, \"medianSeconds\": \(seconds), \"minimumSeconds\": \(seconds), \"maximumSeconds\": \(seconds)}"
+            let report = "{\"pid\": 5, \"readings\": [{\"reader\": \"rss\", \"cost\": \(cost)}]}"
             cases.append(HostileCase(
-                name: "a readers chart with a cost of \(cost)", input: .text(report, name: "readers.json"),
+                name: "a readers chart with runs of \(seconds) s", input: .text(report, name: "readers.json"),
+                command: ["plot", "-o", "o.svg", "FILE"], expected: .failure(message)))
+        }
+        let cost = "\"cost\": {\"count\": 10, \"repeats\": 3, \"medianSeconds\": 1e-4, \"minimumSeconds\": 1e-4, \"maximumSeconds\": 2e-4}"
+        for (reading, message) in [
+            ("{\"reader\": \"rss\", \"cost\": {\"medianMicrosecondsPerReading\": 5}}", "readings[0].cost.count is missing"),
+            ("{\"reader\": \"vms\", \(cost)}", "readings[0].reader: "),
+            ("{\"reader\": \"rss\", \"bytes\": 1.5, \(cost)}", "readings[0].bytes is 1.5; it must be a whole number"),
+            ("{\"reader\": \"rss\", \"bytes\": -4, \(cost)}", "readings[0] (rss) read -4 bytes"),
+            ("{\"reader\": \"rss\", \(cost.replacingOccurrences(of: "\"count\": 10", with: "\"count\": 0"))}", "cost.count is 0"),
+            ("{\"reader\": \"rss\", \(cost.replacingOccurrences(of: "\"medianSeconds\": 1e-4", with: "\"medianSeconds\": 1"))}",
+             "cost.medianSeconds must lie from cost.minimumSeconds to cost.maximumSeconds"),
+        ] {
+            cases.append(HostileCase(
+                name: "a readers chart with \(reading)", input: .text("{\"pid\": 5, \"readings\": [\(reading)]}", name: "readers.json"),
+                command: ["plot", "-o", "o.svg", "FILE"], expected: .failure(message)))
+        }
+        for (pid, message) in [("0", "pid is 0; a PID is a whole number from 1"), ("1e10", "pid is 10000000000; it must be a whole number below 2^31")] {
+            cases.append(HostileCase(
+                name: "a readers chart of PID \(pid)", input: .text("{\"pid\": \(pid), \"readings\": [{\"reader\": \"rss\", \(cost)}]}", name: "readers.json"),
                 command: ["plot", "-o", "o.svg", "FILE"], expected: .failure(message)))
         }
         cases.append(HostileCase(
-            name: "a readers chart without readings", input: .text("{\"readings\": []}", name: "readers.json"),
+            name: "a readers chart without readings", input: .text("{\"pid\": 5, \"readings\": []}", name: "readers.json"),
             command: ["plot", "-o", "o.svg", "FILE"], expected: .failure("has no reading with a cost to draw")))
         cases.append(HostileCase(
-            name: "a readers chart of failed readings", input: .text("{\"readings\": [{\"reader\": \"pss\", \"error\": \"no\"}]}", name: "readers.json"),
+            name: "a readers chart without a PID", input: .text("{\"readings\": []}", name: "readers.json"),
+            command: ["plot", "-o", "o.svg", "FILE"], expected: .failure("pid is missing")))
+        cases.append(HostileCase(
+            name: "a readers chart of failed readings", input: .text("{\"pid\": 5, \"readings\": [{\"reader\": \"pss\", \"error\": \"no\"}]}", name: "readers.json"),
             command: ["plot", "-o", "o.svg", "FILE"], expected: .failure("has no reading with a cost to draw")))
+        let point = "{\"inputSize\": 1, \"baseline\": 0, \"peak\": 1, \"duration\": [0, 0]}"
         for (line, message) in [
-            ("{\"size\": true, \"peak\": 1, \"increment\": 1}", "size must be a number, not bool"),
-            ("{\"size\": 1, \"peak\": -1, \"increment\": 1}", ":2: peak is -1; it must be from 0 to 2^60 bytes"),
-            ("{\"size\": -1, \"peak\": 1, \"increment\": 1}", ":2: size is -1; it must be from 0 to 1e15"),
-            ("{\"size\": 1, \"peak\": 1, \"increment\": 1e300}", ":2: increment is 1e+300; it must be from 0 to 2^60 bytes"),
-            ("{\"size\": 1, \"peak\": null, \"increment\": 1}", "nor mprof readers --bench --format json: peak must be a number, not null"),
+            ("{\"inputSize\": true, \"baseline\": 0, \"peak\": 1, \"duration\": [0, 0]}", "inputSize must be a whole number, not bool"),
+            ("{\"inputSize\": 1, \"baseline\": 0, \"peak\": -1, \"duration\": [0, 0]}", ":2: peak is -1; it must be from 0 to 2^60 bytes"),
+            ("{\"inputSize\": -1, \"baseline\": 0, \"peak\": 1, \"duration\": [0, 0]}", ":2: inputSize is -1; it must be from 0 to 1e15"),
+            ("{\"inputSize\": 1, \"baseline\": 0, \"peak\": 1e300, \"duration\": [0, 0]}", "peak is 1e+300; it must be a whole number below 2^63"),
+            ("{\"inputSize\": 1, \"baseline\": 0, \"peak\": 1.5, \"duration\": [0, 0]}", "peak is 1.5; it must be a whole number"),
+            ("{\"inputSize\": 1, \"baseline\": 0, \"peak\": null, \"duration\": [0, 0]}", "nor mprof readers --bench --format json: peak must be a whole number, not null"),
+            ("{\"inputSize\": 1, \"baseline\": 2, \"peak\": 1, \"duration\": [0, 0]}", ":2: peak (1) is below baseline (2)"),
+            ("{\"inputSize\": 1, \"baseline\": 0, \"peak\": 1, \"duration\": [-1, 0]}", ":2: duration is -"),
+            ("{\"inputSize\": 1, \"baseline\": 0, \"peak\": 1, \"duration\": 1.5}", "duration must be an array, not number"),
+            ("{\"size\": 1, \"baseline\": 0, \"peak\": 1, \"increment\": 1}", ":2: a line of an older memory-scaling --json"),
         ] {
             cases.append(HostileCase(
-                name: "a scaling chart with \(line)", input: .text("{\"size\": 1, \"peak\": 1, \"increment\": 1}\n\(line)\n", name: "scaling.jsonl"),
+                name: "a scaling chart with \(line)", input: .text("\(point)\n\(line)\n", name: "scaling.jsonl"),
                 command: ["plot", "-o", "o.svg", "FILE"], expected: .failure(message)))
         }
         return cases

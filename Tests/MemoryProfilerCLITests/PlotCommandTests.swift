@@ -1,7 +1,10 @@
 import Foundation
 import FoundationXML
+import MemoryProfiler
 import MemoryProfilerTestSupport
 import Testing
+
+@testable import MemoryProfilerCLI
 
 let rsvgConvertInstalled = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").contains {
     FileManager.default.isExecutableFile(atPath: "\($0)/rsvg-convert")
@@ -95,26 +98,123 @@ let rsvgConvertInstalled = (ProcessInfo.processInfo.environment["PATH"] ?? "").s
     }
 }
 
+/// The JSON charts end to end: each producer writes its file, `mprof plot` draws it, and the SVG is read back.
 @Suite struct PlotChartsCommandTests {
-    @Test func plotsTheMemoryScalingExamplesOutputAndTheReadersBenchmark() throws {
+    @Test func theScalingChartPutsEveryPointOfMemoryScalingWhereItsValuesBelong() throws {
         let directory = try TemporaryDirectory()
         let scaling = try runProduct("memory-scaling", ["--json", "--sizes", "50,100,150"])
-        #expect(scaling.status == 0)
+        #expect(scaling.status == 0, "\(scaling.standardError)")
         try scaling.standardOutput.write(toFile: "\(directory.path)/scaling.jsonl", atomically: true, encoding: .utf8)
+        let points = try scaling.standardOutput.split(separator: "\n").map {
+            try JSONDecoder().decode(MemoryScalingPoint.self, from: Data($0.utf8))
+        }
+        #expect(points.map(\.inputSize) == [50, 100, 150])
+
         let plotted = try directory.mprof(["plot", "scaling.jsonl"])
         #expect(plotted.status == 0, "\(plotted.standardError)")
         let chart = try XMLDocument(contentsOf: URL(fileURLWithPath: "\(directory.path)/scaling.svg"), options: [])
-        #expect(try chart.nodes(forXPath: ".//*[@class='marker']").count == 6)
+        let x = try AxisReading(chart, axis: "x-axis", coordinate: "x")
+        let y = try AxisReading(chart, axis: "y-axis", coordinate: "y", labelOffset: 4)
+        for (label, memory) in [("increment over the baseline", \MemoryScalingPoint.increment), ("peak", \.peak)] {
+            let markers = try chart.elements(".//*[@class='marker'][@data-label='\(label)']")
+            try #require(markers.count == points.count, "\(label)")
+            for (marker, point) in zip(markers, points) {
+                let mebibytes = point[keyPath: memory].mebibytes
+                #expect(marker.number("data-input-size") == Double(point.inputSize))
+                #expect(marker.number("data-mebibytes") == mebibytes)
+                // Drawn where the axes say these values are, to within the SVG's rounding to hundredths of a pixel.
+                #expect(abs(x.value(at: try #require(marker.number("cx"))) - Double(point.inputSize)) <= x.valuePerPixel / 50)
+                #expect(abs(y.value(at: try #require(marker.number("cy"))) - mebibytes) <= y.valuePerPixel / 50, "\(label) at \(point.inputSize)")
+            }
+        }
+    }
 
-        let readers = try runProduct("mprof", ["readers", "--bench", "--count", "3", "--repeats", "1", "--reader", "rss", "--reader", "heap", "--format", "json"])
+    @Test func theReadersChartDrawsTheCostOfEveryReaderTheBenchmarkTimed() throws {
+        let directory = try TemporaryDirectory()
+        let readers = try runProduct(
+            "mprof", ["readers", "--bench", "--count", "3", "--repeats", "1", "--reader", "rss", "--reader", "heap", "--format", "json"])
+        #expect(readers.status == 0, "\(readers.standardError)")
         try readers.standardOutput.write(toFile: "\(directory.path)/readers.json", atomically: true, encoding: .utf8)
-        #expect(try directory.mprof(["plot", "readers.json", "-o", "costs.svg"]).status == 0)
-        let bars = try XMLDocument(contentsOf: URL(fileURLWithPath: "\(directory.path)/costs.svg"), options: [])
-        #expect(try bars.nodes(forXPath: ".//*[@class='bar']/@data-label").map { $0.stringValue ?? "" } == ["rss", "heap"])
+        let report = try JSONDecoder().decode(ReadersReport.self, from: Data(readers.standardOutput.utf8))
+        let costs = try report.readings.map { try #require($0.cost, "\($0.reader) was not timed").medianMicrosecondsPerReading }
 
+        #expect(try directory.mprof(["plot", "readers.json", "-o", "costs.svg"]).status == 0)
+        let chart = try XMLDocument(contentsOf: URL(fileURLWithPath: "\(directory.path)/costs.svg"), options: [])
+        #expect(try chart.elements(".//*[@class='title']").first?.stringValue == "What one reading costs of PID \(report.pid)")
+        let bars = try chart.elements(".//*[@class='bar']")
+        #expect(bars.map { $0.text("data-label") } == ["rss", "heap"])
+        #expect(bars.map { $0.number("data-value") } == costs)
+        // The axis is logarithmic: its decades, read back, put each bar's end at the logarithm of its cost.
+        let decades = try AxisReading(chart, axis: "x-axis", coordinate: "x", logarithmic: true)
+        for (bar, cost) in zip(bars, costs) {
+            let rectangle = try #require(try bar.elements("*[local-name()='rect']").first)
+            let end = try #require(rectangle.number("x")) + (try #require(rectangle.number("width")))
+            #expect(abs(decades.value(at: end) / cost - 1) < 0.001, "\(bar.text("data-label") ?? "")")
+            let label = try #require(try bar.elements("*[@class='value-label']").first?.stringValue)
+            let shown = try #require(Double(label.replacingOccurrences(of: " µs", with: "")))
+            #expect(abs(shown - cost) <= max(cost * 0.005, 0.0005), "\(label) for \(cost) µs")
+        }
+    }
+
+    @Test func badDataAndTheOldScalingFormatGetAClearError() throws {
+        let directory = try TemporaryDirectory()
         try "{\"size\": 1}\n".write(toFile: "\(directory.path)/bad.json", atomically: true, encoding: .utf8)
         let bad = try directory.mprof(["plot", "bad.json"])
         #expect(bad.status != 0)
         #expect(bad.standardError.contains("bad.json:1: not a line of memory-scaling --json"))
+        // What memory-scaling --json wrote before it encoded MemoryScalingPoint.
+        let old = "{\"size\":50,\"baseline\":10551296,\"peak\":11313152,\"increment\":761856}\n"
+        try old.write(toFile: "\(directory.path)/old.jsonl", atomically: true, encoding: .utf8)
+        let refused = try directory.mprof(["plot", "old.jsonl"])
+        #expect(refused.status == 1)
+        #expect(refused.standardError.contains("old.jsonl:1: a line of an older memory-scaling --json, with \"size\" and no \"duration\"; run memory-scaling --json again"))
+        #expect(try directory.files() == ["bad.json", "old.jsonl"])
+    }
+}
+
+/// An axis of a chart read back from its tick labels: the value at a pixel.
+struct AxisReading {
+    private let first: (pixel: Double, value: Double)
+    private let last: (pixel: Double, value: Double)
+    private let logarithmic: Bool
+
+    /// Reads the tick labels of the group `axis`: their `coordinate` less `labelOffset` is the tick's pixel.
+    init(_ chart: XMLDocument, axis: String, coordinate: String, labelOffset: Double = 0, logarithmic: Bool = false) throws {
+        let ticks = try chart.elements(".//*[@id='\(axis)']/*[@class='tick-label']").map { label in
+            let pixel = try #require(label.number(coordinate)) - labelOffset
+            let value = try #require(Double(label.stringValue ?? ""), "tick label \(label.stringValue ?? "")")
+            return (pixel, logarithmic ? log10(value) : value)
+        }
+        try #require(ticks.count >= 2, "\(axis) has \(ticks.count) ticks")
+        first = ticks[0]
+        last = ticks[ticks.count - 1]
+        self.logarithmic = logarithmic
+    }
+
+    /// The size of a pixel in the axis's values (in decades on a logarithmic axis).
+    var valuePerPixel: Double { abs((last.value - first.value) / (last.pixel - first.pixel)) }
+
+    func value(at pixel: Double) -> Double {
+        let linear = first.value + (pixel - first.pixel) * (last.value - first.value) / (last.pixel - first.pixel)
+        return logarithmic ? pow(10, linear) : linear
+    }
+}
+
+extension XMLNode {
+    func elements(_ path: String) throws -> [XMLElement] {
+        try nodes(forXPath: path).compactMap { $0 as? XMLElement }
+    }
+}
+
+extension XMLElement {
+    /// The attribute `name`. (Found by XPath: `attribute(forName:)` finds nothing in an element of the SVG
+    /// namespace.)
+    func text(_ name: String) -> String? {
+        (try? nodes(forXPath: "@\(name)"))?.first?.stringValue
+    }
+
+    /// The attribute `name` as a number.
+    func number(_ name: String) -> Double? {
+        text(name).flatMap(Double.init)
     }
 }
