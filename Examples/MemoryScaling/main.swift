@@ -157,15 +157,3 @@ do {
     print("Error: \(error)")
     exit(1)
 }
-
-/// `value` with exactly `decimals` digits after the point (0–6), rounded half away from zero.
-func fixed(_ value: Double, decimals: Int) -> String {
-    guard value.isFinite else { return String(value) }
-    var scale = 1
-    for _ in 0..<min(max(decimals, 0), 6) { scale *= 10 }
-    let scaled = Int((abs(value) * Double(scale)).rounded())
-    let whole = String(scaled / scale)
-    let fraction = String(scaled % scale)
-    let padded = String(repeating: "0", count: max(0, String(scale).count - 1 - fraction.count)) + fraction
-    return (value < 0 && scaled != 0 ? "-" : "") + whole + (decimals > 0 ? "." + padded : "")
-}
