@@ -49,22 +49,21 @@ private func checkSame(_ fromFile: Result<MprofFile, MprofFileError>, _ fromText
     }
 }
 
-/// The peak is the highest sample or `PEAK` record (with no sample at all, the highest `PEAK`, and a NaN sampled
+/// The peak is the highest sample or `PEAK` record (with no sample at all, the highest `PEAK`, and no sampled
 /// peak); a function's peak is never above the file's.
 private func checkPeaks(of file: MprofFile) {
-    let highestSample = file.samples.map(\.mebibytes).max()
-    let highestRecord = file.intervalPeaks.map(\.mebibytes).max()
+    let highestSample = file.samples.map(\.memory).max()
+    let highestRecord = file.intervalPeaks.map(\.memory).max()
     guard let peak = file.peak() else {
         if highestSample != nil || highestRecord != nil { fatalError("no peak for a file with samples or PEAK records") }
         return
     }
-    let expected = max(highestSample ?? -.infinity, highestRecord ?? -.infinity)
-    let sampled = highestSample.map { $0 == peak.sampledMebibytes } ?? peak.sampledMebibytes.isNaN
-    if peak.mebibytes != expected || !sampled {
-        fatalError("peak \(peak) for samples up to \(highestSample ?? .nan) and PEAK records up to \(highestRecord ?? .nan)")
+    let expected = [highestSample, highestRecord].compactMap { $0 }.max()
+    if peak.memory != expected || peak.sampled != highestSample {
+        fatalError("peak \(peak) for samples up to \(String(describing: highestSample)) and PEAK records up to \(String(describing: highestRecord))")
     }
     for name in file.functionNames {
-        if let functionPeak = file.peak(function: name), functionPeak.mebibytes > peak.mebibytes {
+        if let functionPeak = file.peak(function: name), functionPeak.memory > peak.memory {
             fatalError("peak of \(name) \(functionPeak) above the file's \(peak)")
         }
     }
@@ -75,7 +74,7 @@ private func draw(_ file: MprofFile) {
     _ = MemoryPlot(files: [file], options: .init(flame: true, slope: true)).html()
     // A window over the middle of the recording, and the overlay of several files (no brackets, one time zero each).
     var window: ClosedRange<Double>?
-    if let first = file.samples.first?.time, let last = file.samples.last?.time, last > first {
+    if let first = file.samples.first?.wallClock, let last = file.samples.last?.wallClock, last > first {
         window = (last - first) * 0.25...(last - first) * 0.75
     }
     _ = MemoryPlot(files: [file], options: .init(window: window, slope: true)).terminal(columns: 100, color: true)
