@@ -104,52 +104,84 @@ public struct MemoryPlot: Sendable {
     /// still shows every sample. Sizes and the window are clamped to what can be drawn (200×150 to
     /// 100,000×100,000 pixels; a window within ±10^12 s), so no option makes the renderers trap.
     public init(files: [MprofFile], options: Options = Options()) {
-        var options = options
-        // At least what the margins around the plot area need (72 + 24 wide, 48 + 56 high), with room inside.
-        options.width = Self.clamped(options.width, 200...100_000, default: 960)
-        options.height = Self.clamped(options.height, 150...100_000, default: 540)
-        if let window = options.window {
-            let lower = Self.clamped(window.lowerBound, -1e12...1e12, default: 0)
-            let upper = Self.clamped(window.upperBound, -1e12...1e12, default: 1e12)
-            options.window = upper > lower ? lower...max(upper, lower + Self.minimumWindow) : nil
-        }
+        let options = Self.drawable(options)
         self.options = options
         title = options.title ?? files.first.map { ($0.commandLine ?? $0.path).trimmingBlanks } ?? "memory"
-        let single = files.count == 1
+        var builder = SeriesBuilder(options: options, single: files.count == 1)
+        for file in files { builder.add(file) }
+        series = builder.series
+        calls = builder.calls
+        dataTimeSpan = builder.earliest <= builder.latest ? builder.earliest...builder.latest : nil
+        (timeDomain, memoryDomain) = Self.domains(of: builder.series, calls: builder.calls, window: options.window)
+    }
+
+    /// The options with sizes and the window clamped to what can be drawn.
+    private static func drawable(_ options: Options) -> Options {
+        var options = options
+        // At least what the margins around the plot area need (72 + 24 wide, 48 + 56 high), with room inside.
+        options.width = clamped(options.width, 200...100_000, default: 960)
+        options.height = clamped(options.height, 150...100_000, default: 540)
+        if let window = options.window {
+            let lower = clamped(window.lowerBound, -1e12...1e12, default: 0)
+            let upper = clamped(window.upperBound, -1e12...1e12, default: 1e12)
+            options.window = upper > lower ? lower...max(upper, lower + minimumWindow) : nil
+        }
+        return options
+    }
+
+    /// The series and calls of the files, as they are added, with the span of all their times.
+    private struct SeriesBuilder {
+        let options: Options
+        let single: Bool
+        var series: [Series] = []
+        var calls: [Call] = []
         var earliest = Double.infinity
         var latest = -Double.infinity
-        func spans(_ time: Double) -> Double {
+        private var colorIndex = 0
+
+        init(options: Options, single: Bool) {
+            self.options = options
+            self.single = single
+        }
+
+        /// Notes `time` in the span of the data and returns it.
+        private mutating func spans(_ time: Double) -> Double {
             earliest = min(earliest, time)
             latest = max(latest, time)
             return time
         }
-        var colorIndex = 0
-        func nextColor() -> String {
+
+        private mutating func nextColor() -> String {
             defer { colorIndex += 1 }
-            return Self.palette[colorIndex % Self.palette.count]
+            return MemoryPlot.palette[colorIndex % MemoryPlot.palette.count]
         }
-        for file in files {
+
+        private func inWindow(_ time: Double) -> Bool {
+            options.window.map { $0.contains(time) } ?? true
+        }
+
+        /// Adds the file's main series (with its kernel peaks), its children and, for a single file, its calls.
+        mutating func add(_ file: MprofFile) {
             // Without samples (a program that ended before the first), its lifetime peak alone is drawn.
-            guard let zero = file.samples.first?.wallClock ?? file.intervalPeaks.first?.end else { continue }
-            let window = options.window
-            func inWindow(_ time: Double) -> Bool { window.map { $0.contains(time) } ?? true }
+            guard let zero = file.samples.first?.wallClock ?? file.intervalPeaks.first?.end else { return }
             var main: [Point] = []
             main.reserveCapacity(file.samples.count)
             for sample in file.samples where inWindow(spans(sample.wallClock - zero)) {
                 main.append(Point(time: sample.wallClock - zero, mebibytes: sample.mebibytes))
             }
-            let peaks = file.intervalPeaks.compactMap { peak -> Point? in
+            var peaks: [Point] = []
+            for peak in file.intervalPeaks {
                 let end = peak.end - zero
                 let start = (peak.start ?? peak.end) - zero
                 let point = Point(time: spans((start + end) / 2), mebibytes: peak.mebibytes)
-                return inWindow(point.time) ? point : nil
+                if inWindow(point.time) { peaks.append(point) }
             }
             let color = single ? "#222222" : nextColor()
             var mainSeries = Series(
                 label: String(file.path.split(separator: "/").last ?? Substring(file.path)), color: color, points: main,
                 isChild: false,
-                envelope: peaks.isEmpty ? [] : Self.merge(main, peaks), peak: nil, peakIsTrue: false,
-                startWallClock: zero, slope: options.slope ? Self.leastSquares(main) : nil)
+                envelope: peaks.isEmpty ? [] : MemoryPlot.merge(main, peaks), peak: nil, peakIsTrue: false,
+                startWallClock: zero, slope: options.slope ? MemoryPlot.leastSquares(main) : nil)
             let highestSample = main.max { $0.mebibytes < $1.mebibytes }
             let highestPeak = peaks.max { $0.mebibytes < $1.mebibytes }
             if let highestPeak, highestPeak.mebibytes > (highestSample?.mebibytes ?? -.infinity) {
@@ -160,8 +192,11 @@ public struct MemoryPlot: Sendable {
             }
             series.append(mainSeries)
             for child in file.children {
-                let childPoints = child.samples.map { Point(time: spans($0.wallClock - zero), mebibytes: $0.mebibytes) }
-                    .filter { inWindow($0.time) }
+                var childPoints: [Point] = []
+                for sample in child.samples {
+                    let point = Point(time: spans(sample.wallClock - zero), mebibytes: sample.mebibytes)
+                    if inWindow(point.time) { childPoints.append(point) }
+                }
                 guard !childPoints.isEmpty else { continue }
                 series.append(
                     Series(
@@ -169,53 +204,57 @@ public struct MemoryPlot: Sendable {
                         envelope: [], peak: nil, peakIsTrue: false, startWallClock: zero, slope: nil))
             }
             // Brackets and flames belong to one time line: with several files, memory_profiler leaves them out.
-            if single && (options.showsFunctions || options.flame) {
-                var functionColors: [String: String] = [:]
-                for record in file.functions {
-                    let start = Point(time: record.startWallClock - zero, mebibytes: record.startMemory.mebibytes)
-                    let end = Point(time: record.endWallClock - zero, mebibytes: record.endMemory.mebibytes)
-                    if let window, end.time < window.lowerBound || start.time > window.upperBound { continue }
-                    let color = functionColors[record.name] ?? {
-                        let color = Self.palette[(functionColors.count + 1) % Self.palette.count]
-                        functionColors[record.name] = color
-                        return color
-                    }()
-                    calls.append(
-                        Call(
-                            name: record.name, shortName: Self.shortName(record.name), start: start, end: end,
-                            level: record.level ?? 0, color: color))
-                }
-            }
+            if single && (options.showsFunctions || options.flame) { addCalls(of: file, zero: zero) }
         }
 
+        private mutating func addCalls(of file: MprofFile, zero: Double) {
+            var functionColors: [String: String] = [:]
+            for record in file.functions {
+                let start = Point(time: record.startWallClock - zero, mebibytes: record.startMemory.mebibytes)
+                let end = Point(time: record.endWallClock - zero, mebibytes: record.endMemory.mebibytes)
+                if let window = options.window, end.time < window.lowerBound || start.time > window.upperBound {
+                    continue
+                }
+                let color = functionColors[record.name] ?? {
+                    let color = MemoryPlot.palette[(functionColors.count + 1) % MemoryPlot.palette.count]
+                    functionColors[record.name] = color
+                    return color
+                }()
+                calls.append(
+                    Call(
+                        name: record.name, shortName: MemoryPlot.shortName(record.name), start: start, end: end,
+                        level: record.level ?? 0, color: color))
+            }
+        }
+    }
+
+    /// The time and memory axes' domains for what is drawn.
+    private static func domains(
+        of series: [Series], calls: [Call], window: ClosedRange<Double>?
+    ) -> (time: ClosedRange<Double>, memory: ClosedRange<Double>) {
         var firstTime = Double.infinity
         var lastTime = -Double.infinity
         var highestPoint = -Double.infinity
         for series in series {
-            for point in series.points {
-                firstTime = min(firstTime, point.time)
-                lastTime = max(lastTime, point.time)
-                highestPoint = max(highestPoint, point.mebibytes)
-            }
-            for point in series.envelope {
+            for point in series.points + series.envelope {
                 firstTime = min(firstTime, point.time)
                 lastTime = max(lastTime, point.time)
                 highestPoint = max(highestPoint, point.mebibytes)
             }
         }
         if firstTime > lastTime { (firstTime, lastTime) = (0, 1) }
-        dataTimeSpan = earliest <= latest ? earliest...latest : nil
-        if let window = options.window {
+        let timeDomain: ClosedRange<Double>
+        if let window {
             // The window as asked, cut at the end of the data (as memory_profiler's --window does), but never
             // narrower than the narrowest window.
             let end = min(window.upperBound, max(lastTime, window.lowerBound))
-            timeDomain = window.lowerBound...max(end, min(window.upperBound, window.lowerBound + Self.minimumWindow))
+            timeDomain = window.lowerBound...max(end, min(window.upperBound, window.lowerBound + minimumWindow))
         } else {
             // A single sample, or all at one time: a second from it rather than a zero-width axis.
             timeDomain = lastTime - firstTime >= 1e-3 ? firstTime...lastTime : firstTime...(firstTime + 1)
         }
         let highest = max(highestPoint, calls.map { max($0.start.mebibytes, $0.end.mebibytes) }.max() ?? 0)
-        memoryDomain = LinearScale.niceDomain(0, highest > 0 ? highest * 1.02 : 1)
+        return (timeDomain, LinearScale.niceDomain(0, highest > 0 ? highest * 1.02 : 1))
     }
 
     /// `value` inside `range`; `fallback` for NaN.
