@@ -90,11 +90,17 @@ public struct Descriptor: Hashable, Sendable {
 
     /// Reads up to `buffer.count` bytes at the current offset.
     ///
+    /// A descriptor left non-blocking (a FIFO whose flags could not be changed back) is waited on rather
+    /// than read in a spin.
+    ///
     /// - Returns: How many bytes were read: 0 at the end of the file.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
-        let count = retryingOnInterrupt { Glibc.read(rawValue, buffer.baseAddress, buffer.count) }
-        guard count >= 0 else { throw .current }
-        return count
+        while true {
+            let count = retryingOnInterrupt { Glibc.read(rawValue, buffer.baseAddress, buffer.count) }
+            if count >= 0 { return count }
+            guard Glibc.errno == EAGAIN else { throw .current }
+            _ = waitUntilReadable(milliseconds: -1)
+        }
     }
 
     /// Reads up to `buffer.count` bytes at `offset`, leaving the file offset as it was.

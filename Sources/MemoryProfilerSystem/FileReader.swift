@@ -131,31 +131,28 @@ public final class FileReader {
     /// - Parameter limit: The most bytes to accept.
     /// - Throws: ``Failure`` when the file is longer than `limit` or a read fails.
     public func readAll(limit: Int) throws(Failure) -> [UInt8] {
-        var contents = pending
+        let start = pending
         pending = []
-        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 1)
-        defer { chunk.deallocate() }
-        while true {
-            let count = try readDescriptor(into: chunk)
-            if count == 0 { return contents }
-            guard contents.count + count <= limit else {
-                throw Failure(isNotARegularFile: false, message: "is longer than \(limit >> 20) MiB, more than is read")
-            }
-            contents += chunk[..<count]
+        guard start.count <= limit else { throw Self.tooLong(limit) }
+        do throws(SystemError) {
+            return start + (try descriptor.readToEnd(limit: limit - start.count))
+        } catch where error.errno == EFBIG {
+            throw Self.tooLong(limit)
+        } catch {
+            throw Failure(isNotARegularFile: false, message: "cannot read: \(error.message)", errno: error.errno)
         }
+    }
+
+    private static func tooLong(_ limit: Int) -> Failure {
+        Failure(isNotARegularFile: false, message: "is longer than \(limit >> 20) MiB, more than is read")
     }
 
     private func readDescriptor(into buffer: UnsafeMutableRawBufferPointer) throws(Failure) -> Int {
         guard buffer.count > 0 else { return 0 }
-        while true {
-            do {
-                return try descriptor.read(into: buffer)
-            } catch where error.errno == EAGAIN {
-                // A FIFO whose flags could not be changed: wait for its writer rather than spin.
-                _ = descriptor.waitUntilReadable(milliseconds: -1)
-            } catch {
-                throw Failure(isNotARegularFile: false, message: "cannot read: \(error.message)", errno: error.errno)
-            }
+        do throws(SystemError) {
+            return try descriptor.read(into: buffer)
+        } catch {
+            throw Failure(isNotARegularFile: false, message: "cannot read: \(error.message)", errno: error.errno)
         }
     }
 }
