@@ -285,3 +285,15 @@ private enum JSONValue: Decodable {
         return nil
     }
 }
+
+extension JSONChart {
+    /// Whether the file's first non-blank byte opens a JSON object or array (the other data `mprof plot` draws).
+    static func startsLikeJSON(_ reader: FileReader) throws -> Bool {
+        do {
+            let first = try reader.firstNonBlankByte()
+            return first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
+        } catch {
+            throw CLIError("\(TerminalText.escaped(reader.path)): \(error.message)")
+        }
+    }
+}

@@ -65,7 +65,7 @@ struct PlotCommand: ParsableCommand {
             }
             if index == 0 { firstIsRegularFile = reader.regularFileSize != nil }
             // One read of each file, so that a FIFO is not consumed by a look at what it holds.
-            if paths.count == 1, try Self.startsLikeJSON(reader) {
+            if paths.count == 1, try JSONChart.startsLikeJSON(reader) {
                 let destination = try output ?? Self.defaultOutput(for: path, isRegularFile: firstIsRegularFile)
                 try PictureFile.checkNotAnInput(destination, inputs: paths)
                 let chart = try JSONChart.load(reader, title: title)
@@ -117,16 +117,6 @@ struct PlotCommand: ParsableCommand {
         StandardError.write("mprof: plot written to \(TerminalText.escaped(destination))")
     }
 
-    /// Whether the file's first non-blank byte opens a JSON object or array (the other data `mprof plot` draws).
-    private static func startsLikeJSON(_ reader: FileReader) throws -> Bool {
-        do {
-            let first = try reader.firstNonBlankByte()
-            return first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
-        } catch {
-            throw CLIError("\(TerminalText.escaped(reader.path)): \(error.message)")
-        }
-    }
-
     /// Seconds as the error messages show them: `5`, `0.25`, `1e-05`.
     private static func seconds(_ value: Double) -> String {
         Seconds.text(value)
@@ -151,26 +141,5 @@ struct PlotCommand: ParsableCommand {
         let name = profile.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? profile
         guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return profile + ".svg" }
         return String(profile.dropLast(name.distance(from: dot, to: name.endIndex))) + ".svg"
-    }
-}
-
-extension MprofFile {
-    /// Parses what `reader` reads, in chunks of 1 MiB: the reader may have looked ahead at the first bytes
-    /// already, so that a FIFO is read once.
-    init(reading reader: FileReader) throws(MprofFileError) {
-        var parser = Parser(path: reader.path, expectedBytes: reader.regularFileSize ?? 0)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let count: Int
-            do throws(FileReader.Failure) {
-                count = try reader.read(into: buffer)
-            } catch {
-                throw MprofFileError(.unreadable, path: reader.path, line: nil, message: error.message)
-            }
-            if count == 0 { break }
-            try parser.consume(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
-        }
-        self = try parser.finish()
     }
 }
