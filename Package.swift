@@ -45,9 +45,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "mprof", dependencies: ["MemoryProfilerCLI", "mprof-spawn"]),
-        // The tiny launcher mprof run starts programs through, so that their lifetime peak is their own.
-        .executableTarget(name: "mprof-spawn"),
+        // Linked fully statically: loading a dozen shared libraries was most of mprof's start-up. The two libraries
+        // are parts of Foundation Essentials that only a static link must name. (Unsafe flags keep other packages
+        // from depending on this product only, not on the libraries.)
+        .executableTarget(
+            name: "mprof", dependencies: ["MemoryProfilerCLI", "mprof-spawn"],
+            linkerSettings: [
+                .unsafeFlags(["-static-executable"]), .linkedLibrary("_FoundationCShims"),
+                .linkedLibrary("_FoundationCollections"),
+            ]),
+        // The tiny launcher mprof run starts programs through, so that their lifetime peak is their own. Plain C,
+        // linked statically and without Swift's start-up file (which pulls in the Swift runtime): it starts in
+        // 0.5 ms instead of 2.5 ms.
+        .executableTarget(name: "mprof-spawn", linkerSettings: [.unsafeFlags(["-nostartfiles", "-static-executable"])]),
 
         // Runnable examples; the tests run them too, so they cannot rot.
         .executableTarget(
@@ -85,10 +95,12 @@ let package = Package(
                 .product(name: "SwiftSyntaxMacrosGenericTestSupport", package: "swift-syntax"),
             ]
         ),
+        // The tests run the mprof product, which `swift build --build-tests` and `swift test` build with everything
+        // else; as a dependency its module would be linked into the test bundle with its static Swift runtime.
         .testTarget(
             name: "MemoryProfilerCLITests",
             dependencies: [
-                "MemoryProfilerCLI", "MemoryProfilerSystem", "MemoryProfilerTestSupport", "mprof", "memory-workload", "line-workload", "step-alloc",
+                "MemoryProfilerCLI", "MemoryProfilerSystem", "MemoryProfilerTestSupport", "memory-workload", "line-workload", "step-alloc",
                 "memory-scaling",
             ]
         ),

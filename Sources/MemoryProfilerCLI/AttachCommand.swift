@@ -21,10 +21,10 @@ struct AttachCommand: ParsableCommand {
     var target: String
 
     func run() throws {
-        try Self.record(target: target, options: recording)
+        try Self.record(target: target, options: recording.settings)
     }
 
-    static func record(target: String, options: RecordingOptions) throws {
+    static func record(target: String, options: RecordingSettings) throws {
         let process = try resolve(target)
         // Fail before creating a file when the process cannot be read.
         _ = try MemoryProbe(options.backend.reader, process: process).read()

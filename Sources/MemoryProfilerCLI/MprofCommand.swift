@@ -32,11 +32,22 @@ public struct MprofCommand: ParsableCommand {
         // killing mprof in the middle of a record. (Programs it starts get the default action back.)
         signal(SIGXFSZ, SIG_IGN)
         do {
-            var command = try parseAsRoot()
-            // Only a program to start is passed on byte for byte; `run -a NAME` names a process like attach.
-            let passedOn = (command as? RunCommand).map { $0.attach ? 0 : $0.program.count } ?? 0
-            try Self.requireUTF8Arguments(except: passedOn)
-            try command.run()
+            // The parser's reflection over the options costs 1–2 ms, as much as the rest of mprof's start-up.
+            // `mprof --version` and `mprof run PROGRAM…` mean to it what they mean here, so they skip it.
+            let arguments = CommandLine.arguments
+            if arguments.count == 2 && arguments[1] == "--version" {
+                throw CleanExit.message(configuration.version)
+            }
+            if let program = RunCommand.programWithoutOptions(arguments) {
+                try Self.requireUTF8Arguments(except: program.count)
+                try RunCommand.record(program, options: RecordingSettings())
+            } else {
+                var command = try parseAsRoot()
+                // Only a program to start is passed on byte for byte; `run -a NAME` names a process like attach.
+                let passedOn = (command as? RunCommand).map { $0.attach ? 0 : $0.program.count } ?? 0
+                try Self.requireUTF8Arguments(except: passedOn)
+                try command.run()
+            }
             try StandardStreams.flushOutput()
         } catch {
             if Self.isSuccess(error) {

@@ -4,7 +4,7 @@ import MemoryProfilerSystem
 
 /// One recording into a `.dat` file: what `mprof run` and `mprof attach` share.
 struct Recording {
-    let options: RecordingOptions
+    let options: RecordingSettings
     let sink: DatFileSink
     let path: String
     private let header: [DatRecord]
@@ -15,7 +15,7 @@ struct Recording {
     /// `mprofile_<time>.dat` is created (never an existing one). Nothing is written until ``writeHeader()``.
     ///
     /// - Throws: ``CLIError`` when the file cannot be opened.
-    init(options: RecordingOptions, commandLine: [String]) throws {
+    init(options: RecordingSettings, commandLine: [String]) throws {
         self.options = options
         // Summed high-water marks of several processes are an upper bound, not a peak: no PEAK records.
         let writesPeaks = !options.includeChildren

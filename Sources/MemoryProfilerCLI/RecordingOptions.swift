@@ -4,7 +4,7 @@ import MemoryProfiler
 /// The options `mprof run` and `mprof attach` share, spelled as memory_profiler's `mprof` spells them.
 struct RecordingOptions: ParsableArguments {
     @Option(name: [.customShort("T"), .long], help: "Seconds between samples.")
-    var interval = Seconds(0.1)
+    var interval = RecordingSettings().interval
 
     @Flag(name: [.customShort("C"), .customLong("include-children")], help: "Add the memory of all descendants.")
     var includeChildren = false
@@ -19,7 +19,7 @@ struct RecordingOptions: ParsableArguments {
     var output: String?
 
     @Option(help: "The reader: rss, pss, uss, ps (or memory_profiler's psutil, psutil_pss, psutil_uss, posix).")
-    var backend: Backend = .rss
+    var backend = RecordingSettings().backend
 
     @Flag(
         name: .customLong("no-reset-peak"),
@@ -38,6 +38,24 @@ struct RecordingOptions: ParsableArguments {
             throw ValidationError("--timeout must be a positive number of seconds (at most 100000000)")
         }
     }
+
+    var settings: RecordingSettings {
+        RecordingSettings(
+            interval: interval, includeChildren: includeChildren, multiprocess: multiprocess, timeout: timeout,
+            output: output, backend: backend, noResetPeak: noResetPeak)
+    }
+}
+
+/// What ``RecordingOptions`` hold once parsed, as plain values. Its defaults are the options' defaults, so that
+/// `mprof run PROGRAM`, which names no option, can record without running the parser.
+struct RecordingSettings: Equatable {
+    var interval = Seconds(0.1)
+    var includeChildren = false
+    var multiprocess = false
+    var timeout: Seconds?
+    var output: String?
+    var backend = Backend.rss
+    var noResetPeak = false
 
     var samplingOptions: SamplingOptions {
         SamplingOptions(

@@ -51,9 +51,27 @@ struct RunCommand: ParsableCommand {
         if attach && program.count != 1 { throw ValidationError("--attach takes one PID or process name") }
     }
 
+    /// The program of `mprof run PROGRAM [ARGUMENTS…]` or `mprof run -- PROGRAM [ARGUMENTS…]`: command lines that
+    /// name no option, which the parser reads as the program with every option at its default. Nil for any other
+    /// command line (`arguments` as `CommandLine.arguments`, with mprof's own name first).
+    static func programWithoutOptions(_ arguments: [String]) -> [String]? {
+        guard arguments.count >= 3, arguments[1] == "run" else { return nil }
+        let program: ArraySlice<String>
+        if arguments[2] == "--" {
+            program = arguments[3...]
+        } else {
+            program = arguments[2...]
+            // Up to a `--` the parser reads every word with a dash, the program's too: as an option it acts on
+            // wherever it stands (`--generate-completion-script`), or as a syntax error (`---x`).
+            guard !program.prefix(while: { $0 != "--" }).contains(where: { $0.hasPrefix("-") }) else { return nil }
+        }
+        guard let name = program.first, !name.isEmpty, !name.hasPrefix("-") else { return nil }
+        return Array(program)
+    }
+
     /// The program and its arguments as the bytes mprof was given: Swift's `CommandLine.arguments` replaces
     /// bytes that are not UTF-8, and a program must receive its arguments unchanged.
-    var programBytes: [[UInt8]] {
+    static func programBytes(_ program: [String]) -> [[UInt8]] {
         let count = Int(CommandLine.argc)
         guard count >= program.count else { return program.map { Array($0.utf8) } }
         let raw = (count - program.count..<count).map { index -> [UInt8] in
@@ -67,16 +85,21 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         if attach {
-            try AttachCommand.record(target: program[0], options: recording)
+            try AttachCommand.record(target: program[0], options: recording.settings)
             return
         }
+        try Self.record(program, options: recording.settings)
+    }
+
+    /// Runs `program` (the program and its arguments) and records its memory into a `.dat` file.
+    static func record(_ program: [String], options: RecordingSettings) throws {
         // mprof reports how the program ended even when nobody reads its standard error any more.
         signal(SIGPIPE, SIG_IGN)
-        let arguments = programBytes
+        let arguments = programBytes(program)
         let name = TerminalText.escaped(arguments[0][...])
         let executable = try Self.locate(arguments[0])
         let launcher = Self.launcherPath()
-        let recording = try Recording(options: recording, commandLine: program)
+        let recording = try Recording(options: options, commandLine: program)
         StandardError.write("mprof: Sampling memory every \(recording.options.intervalText)")
         StandardError.write("mprof: running new process; recording to \(TerminalText.escaped(recording.path))")
         if launcher == nil {
