@@ -46,12 +46,13 @@ let package = Package(
             ]
         ),
         // Linked fully statically: loading a dozen shared libraries was most of mprof's start-up. The two libraries
-        // are parts of Foundation Essentials that only a static link must name. (Unsafe flags keep other packages
-        // from depending on this product only, not on the libraries.)
+        // are parts of Foundation Essentials that only a static link must name. Unsafe flags keep other packages
+        // from depending on this product only, not on the libraries. lld, which ships with Swift, because GNU ld
+        // warns about glibc functions that static libraries of the toolchain reference and mprof never calls.
         .executableTarget(
             name: "mprof", dependencies: ["MemoryProfilerCLI", "mprof-spawn"],
             linkerSettings: [
-                .unsafeFlags(["-static-executable"]), .linkedLibrary("_FoundationCShims"),
+                .unsafeFlags(["-static-executable", "-use-ld=lld"]), .linkedLibrary("_FoundationCShims"),
                 .linkedLibrary("_FoundationCollections"),
             ]),
         // The tiny launcher mprof run starts programs through, so that their lifetime peak is their own. Plain C,
