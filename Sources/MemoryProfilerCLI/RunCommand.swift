@@ -111,39 +111,65 @@ struct RunCommand: ParsableCommand {
         // A signal sent from here on is passed to the program once it runs, rather than ending mprof half-way.
         // (Not earlier: opening the file may block, and mprof must stay interruptible until it spawns.)
         SignalForwarding.holdSignals()
-        let child: ChildProcess
+        let child = try start(executable, arguments: arguments, through: launcher, recording: recording, name: name)
+        SignalForwarding.start(forwardingTo: child.id)
+        defer { SignalForwarding.stop() }
+        let sampler = try startSampling(child, recording: recording)
+        let (termination, trace) = try waitForExit(of: child, sampler: sampler, recording: recording, name: name)
+        switch termination {
+        case .exited(0):
+            try recording.check(trace)
+            return
+        case .exited(let code):
+            StandardError.write("mprof: \(name) exited with status \(code)")
+        case .signaled(let signal):
+            StandardError.write("mprof: \(name) was killed by \(SignalForwarding.name(of: signal))")
+        }
+        if let problem = recording.problem(of: trace) { StandardError.write("mprof: \(problem)") }
+        throw ExitCode(termination.shellStatus)
+    }
+
+    /// Starts the program, through the launcher when there is one; on failure, abandons the recording and exits
+    /// as a shell does: 127 for a program that is not there, 126 for one that cannot be executed.
+    private static func start(
+        _ executable: [UInt8], arguments: [[UInt8]], through launcher: String?, recording: Recording, name: String
+    ) throws -> ChildProcess {
         do {
             let environment = [MemoryTimestamps.outputFileVariable: recording.absolutePath]
             if let launcher {
-                child = try ChildProcess.spawnAdopting(
+                return try ChildProcess.spawnAdopting(
                     through: launcher, executable, arguments: Array(arguments.dropFirst()), environment: environment)
-            } else {
-                child = try ChildProcess.spawn(
-                    String(decoding: executable, as: UTF8.self), arguments: program.dropFirst().map { $0 },
-                    environment: environment.mapValues { String(decoding: $0, as: UTF8.self) })
             }
+            return try ChildProcess.spawn(
+                String(decoding: executable, as: UTF8.self),
+                arguments: arguments.dropFirst().map { String(decoding: $0, as: UTF8.self) },
+                environment: environment.mapValues { String(decoding: $0, as: UTF8.self) })
         } catch {
             SignalForwarding.stop()
             recording.abandon()
             StandardError.write("Error: cannot run \(name): \(Self.explain(error, executable: executable))")
-            // As a shell does: 127 for a program that is not there, 126 for one that cannot be executed.
             throw ExitCode(error.errno == ENOENT ? 127 : 126)
         }
-        SignalForwarding.start(forwardingTo: child.id)
-        defer { SignalForwarding.stop() }
+    }
 
-        let sampler: MemorySampler?
+    /// Writes the header and starts the sampler; the program must not run on unrecorded, so a failure stops it.
+    private static func startSampling(_ child: ChildProcess, recording: Recording) throws -> MemorySampler? {
         do {
             try recording.writeHeader()
-            sampler = try recording.start(child.id)
+            return try recording.start(child.id)
         } catch {
-            // The program must not run on unrecorded: stop it before reporting.
             SignalForwarding.stop()
-            kill(child.id.rawValue, SIGKILL)
+            ProcessTable.send(ProcessTable.killSignal, to: child.pid)
             _ = try? child.wait()
             recording.abandon()
             throw error
         }
+    }
+
+    /// Waits for the program to end, stops sampling at once, reaps it, and records its lifetime peak.
+    private static func waitForExit(
+        of child: ChildProcess, sampler: MemorySampler?, recording: Recording, name: String
+    ) throws -> (ChildProcess.Termination, MemoryTrace?) {
         // Stop sampling the moment the program ends, rather than at the next sample's deadline.
         child.waitUntilExited()
         let trace = sampler?.stop()
@@ -169,17 +195,7 @@ struct RunCommand: ParsableCommand {
         }
         let peak = recording.recordExitPeak(lifetime, trace: trace)
         StandardError.write(recording.summary(of: trace, peak: peak))
-        switch termination {
-        case .exited(0):
-            try recording.check(trace)
-            return
-        case .exited(let code):
-            StandardError.write("mprof: \(name) exited with status \(code)")
-        case .signaled(let signal):
-            StandardError.write("mprof: \(name) was killed by \(SignalForwarding.name(of: signal))")
-        }
-        if let problem = recording.problem(of: trace) { StandardError.write("mprof: \(problem)") }
-        throw ExitCode(termination.shellStatus)
+        return (termination, trace)
     }
 
     /// Why the program could not start, in words that point at the cause.

@@ -151,29 +151,7 @@ public final class ChildProcess: Sendable {
         close(reportNumber)
         let launcherEnd = try launcherProcess.wait()
 
-        // Records of two 32-bit integers; the launcher writes at most two, the program's process one.
-        var pid: Int32?
-        var execError: Int32?
-        var forkError: Int32?
-        var buffer = [Int32](repeating: 0, count: 2)
-        var filled = 0
-        var records = 0
-        while records < 8 {
-            let count = buffer.withUnsafeMutableBytes { bytes in
-                try? Descriptor(rawValue: readEnd).read(into: UnsafeMutableRawBufferPointer(rebasing: bytes[filled...]))
-            }
-            guard let count, count > 0 else { break }
-            filled += count
-            guard filled == 8 else { continue }
-            filled = 0
-            records += 1
-            switch UInt8(truncatingIfNeeded: buffer[0]) {
-            case UInt8(ascii: "P") where buffer[1] > 0: pid = buffer[1]
-            case UInt8(ascii: "E"): execError = buffer[1]
-            case UInt8(ascii: "F"): forkError = buffer[1]
-            default: break
-            }
-        }
+        let (pid, execError, forkError) = readLauncherReport(from: Descriptor(rawValue: readEnd))
         if let forkError {
             throw SystemError("cannot start \(shown): fork", errno: forkError)
         }
@@ -188,6 +166,35 @@ public final class ChildProcess: Sendable {
             throw SystemError(errno: execError)
         }
         return child
+    }
+
+    /// What the launcher reported on its pipe, read to its end: records of two 32-bit integers, 'P' and the
+    /// program's PID, 'E' and exec's error, 'F' and fork's error. The launcher writes at most two, the
+    /// program's process one; no more than eight are read.
+    private static func readLauncherReport(
+        from descriptor: Descriptor
+    ) -> (pid: Int32?, execError: Int32?, forkError: Int32?) {
+        var report: (pid: Int32?, execError: Int32?, forkError: Int32?) = (nil, nil, nil)
+        var buffer = [Int32](repeating: 0, count: 2)
+        var filled = 0
+        var records = 0
+        while records < 8 {
+            let count = buffer.withUnsafeMutableBytes { bytes in
+                try? descriptor.read(into: UnsafeMutableRawBufferPointer(rebasing: bytes[filled...]))
+            }
+            guard let count, count > 0 else { break }
+            filled += count
+            guard filled == 8 else { continue }
+            filled = 0
+            records += 1
+            switch UInt8(truncatingIfNeeded: buffer[0]) {
+            case UInt8(ascii: "P") where buffer[1] > 0: report.pid = buffer[1]
+            case UInt8(ascii: "E"): report.execError = buffer[1]
+            case UInt8(ascii: "F"): report.forkError = buffer[1]
+            default: break
+            }
+        }
+        return report
     }
 
     private static func spawn(

@@ -3,7 +3,7 @@ import Glibc
 /// The clocks the sampler needs, read without Foundation.
 public enum Clocks {
     /// Nanoseconds on the monotonic clock (`CLOCK_MONOTONIC`), the base of deadlines and sample times.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func monotonicNanoseconds() -> Int64 {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)

@@ -106,7 +106,7 @@ public struct Descriptor: Hashable, Sendable {
     /// Reads up to `buffer.count` bytes at `offset`, leaving the file offset as it was.
     ///
     /// The corresponding C function is `pread`.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func read(into buffer: UnsafeMutableRawBufferPointer, atOffset offset: Int) throws(SystemError) -> Int {
         let count = retryingOnInterrupt { pread(rawValue, buffer.baseAddress, buffer.count, off_t(offset)) }
         guard count >= 0 else { throw .current }

@@ -17,7 +17,7 @@ public struct ProcFile: Sendable {
     }
 
     /// Reads the file from its start into `buffer`; returns the number of bytes read.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
         try descriptor.read(into: buffer, atOffset: 0)
     }

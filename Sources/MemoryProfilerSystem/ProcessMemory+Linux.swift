@@ -15,7 +15,7 @@ public enum ProcessMemory {
     }
 
     /// The calling process's page faults so far, minor plus major (`getrusage(RUSAGE_SELF)`).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func pageFaults() -> Int {
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
@@ -24,7 +24,7 @@ public enum ProcessMemory {
 
     /// Bytes of the malloc heap in use: `uordblks + hblkhd` of glibc's `mallinfo2()`; nil where the C library
     /// has no `mallinfo2` (not glibc, or glibc older than 2.33).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func heapInUseBytes() -> Int? {
         let bytes = cmp_malloc_heap_in_use_bytes()
         return bytes >= 0 ? Int(bytes) : nil

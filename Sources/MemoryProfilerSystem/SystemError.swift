@@ -64,7 +64,7 @@ public struct SystemError: Error, Hashable, Sendable, CustomStringConvertible {
 ///
 /// A signal handler (mprof forwards SIGINT and SIGTERM to the program it runs) makes a blocking call return
 /// early with `EINTR`; nothing was done, so the call is made again.
-@inline(__always)
+@inlinable @inline(__always)
 public func retryingOnInterrupt<Result: FixedWidthInteger>(_ body: () -> Result) -> Result {
     while true {
         let result = body()
