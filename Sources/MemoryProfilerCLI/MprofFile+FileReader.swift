@@ -6,17 +6,8 @@ extension MprofFile {
     /// already, so that a FIFO is read once.
     init(reading reader: FileReader) throws(MprofFileError) {
         var parser = Parser(path: reader.path, expectedBytes: reader.regularFileSize ?? 0)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let count: Int
-            do throws(FileReader.Failure) {
-                count = try reader.read(into: buffer)
-            } catch {
-                throw MprofFileError(.unreadable, path: reader.path, line: nil, message: error.message)
-            }
-            if count == 0 { break }
-            try parser.consume(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+        if let failure = try reader.forEachChunk({ (chunk) throws(MprofFileError) in try parser.consume(chunk) }) {
+            throw MprofFileError(.unreadable, path: reader.path, line: nil, message: failure.message)
         }
         self = try parser.finish()
     }

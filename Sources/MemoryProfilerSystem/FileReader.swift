@@ -108,6 +108,27 @@ public final class FileReader {
         return count
     }
 
+    /// Reads the rest of the file in chunks of up to `size` bytes, handing each to `body`.
+    ///
+    /// - Returns: The failure of a read that failed, or nil when the end of the file was reached.
+    /// - Throws: What `body` throws; reading stops there.
+    public func forEachChunk<Failed: Error>(
+        size: Int = 1 << 20, _ body: (UnsafeRawBufferPointer) throws(Failed) -> Void
+    ) throws(Failed) -> Failure? {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, size), alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count: Int
+            do throws(Failure) {
+                count = try read(into: buffer)
+            } catch {
+                return error
+            }
+            if count == 0 { return nil }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+        }
+    }
+
     /// The first byte that is not a blank or a line break, read ahead (and handed out again by ``read(into:)``),
     /// looking no further than `limit` bytes; nil for a blank file.
     public func firstNonBlankByte(limit: Int = 1 << 20) throws(Failure) -> UInt8? {

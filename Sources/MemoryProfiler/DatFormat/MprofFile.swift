@@ -96,17 +96,8 @@ public struct MprofFile: Sendable {
                 error.isNotARegularFile ? .notARegularFile : .unreadable, path: path, line: nil, message: error.message)
         }
         var parser = Parser(path: path, expectedBytes: reader.regularFileSize ?? 0)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let count: Int
-            do throws(FileReader.Failure) {
-                count = try reader.read(into: buffer)
-            } catch {
-                throw MprofFileError(.unreadable, path: path, line: nil, message: error.message)
-            }
-            if count == 0 { break }
-            try parser.consume(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+        if let failure = try reader.forEachChunk({ (chunk) throws(MprofFileError) in try parser.consume(chunk) }) {
+            throw MprofFileError(.unreadable, path: path, line: nil, message: failure.message)
         }
         self = try parser.finish()
     }
