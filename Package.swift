@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "MemoryProfilerMacros", targets: ["MemoryProfilerMacros"]),
         .library(name: "MemoryPlot", targets: ["MemoryPlot"]),
         .executable(name: "mprof", targets: ["mprof"]),
+        // The heap profiler's malloc hook, loaded with LD_PRELOAD: libmprof-heap-hook.so.
+        .library(name: "mprof-heap-hook", type: .dynamic, targets: ["MemoryProfilerHeapHook"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -59,6 +61,12 @@ let package = Package(
         // linked statically and without Swift's start-up file (which pulls in the Swift runtime): it starts in
         // 0.5 ms instead of 2.5 ms.
         .executableTarget(name: "mprof-spawn", linkerSettings: [.unsafeFlags(["-nostartfiles", "-static-executable"])]),
+        // The heap profiler's malloc hook, preloaded into programs of any language: plain C, and the library must
+        // need nothing but libc. SwiftPM links it with the Swift driver, which adds swiftrt.o (a constructor that
+        // registers the image with libswiftCore) unless -nostartfiles, and -lswiftCore (from the static archive with
+        // -static-stdlib, so nothing of it is linked). -static-stdlib also adds -lstdc++ and -lm; hook.c puts
+        // --as-needed before them through its autolink section, so they are not dependencies either.
+        .target(name: "MemoryProfilerHeapHook", linkerSettings: [.unsafeFlags(["-nostartfiles", "-static-stdlib"])]),
 
         // Runnable examples; the tests run them too, so they cannot rot.
         .executableTarget(
