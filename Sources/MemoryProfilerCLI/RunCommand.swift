@@ -27,6 +27,13 @@ struct RunCommand: ParsableCommand {
     @Flag(name: [.customShort("a"), .long], help: "Attach to a running process (the program is a PID or a name), as mprof attach.")
     var attach = false
 
+    @Flag(
+        help: """
+            Also record every allocation and free with its call stack (heap profiling), into a .heap file beside \
+            the .dat; read it with mprof heap. The program must be dynamically linked.
+            """)
+    var heap = false
+
     @Flag(help: "memory_profiler's Python mode: not supported (Python scripts run as ordinary programs).")
     var python = false
 
@@ -49,6 +56,7 @@ struct RunCommand: ParsableCommand {
                 "--python (memory_profiler's Python mode) is not supported; run the script as a program: mprof run python3 script.py")
         }
         if attach && program.count != 1 { throw ValidationError("--attach takes one PID or process name") }
+        if attach && heap { throw ValidationError("--heap records from a program's start: it cannot attach to a running process") }
     }
 
     /// The program of `mprof run PROGRAM [ARGUMENTS…]` or `mprof run -- PROGRAM [ARGUMENTS…]`: command lines that
@@ -88,18 +96,27 @@ struct RunCommand: ParsableCommand {
             try AttachCommand.record(target: program[0], options: recording.settings)
             return
         }
-        try Self.record(program, options: recording.settings)
+        try Self.record(program, options: recording.settings, heap: heap)
     }
 
     /// Runs `program` (the program and its arguments) and records its memory into a `.dat` file.
-    static func record(_ program: [String], options: RecordingSettings) throws {
+    static func record(_ program: [String], options: RecordingSettings, heap: Bool = false) throws {
         // mprof reports how the program ended even when nobody reads its standard error any more.
         signal(SIGPIPE, SIG_IGN)
         let arguments = programBytes(program)
         let name = TerminalText.escaped(arguments[0][...])
         let executable = try Self.locate(arguments[0])
         let launcher = Self.launcherPath()
+        let hook = heap ? try HeapRun.locateHook() : nil
+        if heap { try HeapRun.checkHookable(executable, name: name) }
         let recording = try Recording(options: options, commandLine: program)
+        let heapRun: HeapRun?
+        do {
+            heapRun = try hook.map { hook throws in try HeapRun(hook: hook, datPath: recording.path) }
+        } catch {
+            recording.abandon()
+            throw error
+        }
         StandardError.write("mprof: Sampling memory every \(recording.options.intervalText)")
         StandardError.write("mprof: running new process; recording to \(TerminalText.escaped(recording.path))")
         if launcher == nil {
@@ -111,11 +128,13 @@ struct RunCommand: ParsableCommand {
         // A signal sent from here on is passed to the program once it runs, rather than ending mprof half-way.
         // (Not earlier: opening the file may block, and mprof must stay interruptible until it spawns.)
         SignalForwarding.holdSignals()
-        let child = try start(executable, arguments: arguments, through: launcher, recording: recording, name: name)
+        let child = try start(
+            executable, arguments: arguments, through: launcher, recording: recording, heap: heapRun, name: name)
         SignalForwarding.start(forwardingTo: child.id)
         defer { SignalForwarding.stop() }
         let sampler = try startSampling(child, recording: recording)
         let (termination, trace) = try waitForExit(of: child, sampler: sampler, recording: recording, name: name)
+        heapRun?.report(name: name)
         switch termination {
         case .exited(0):
             try recording.check(trace)
@@ -132,10 +151,15 @@ struct RunCommand: ParsableCommand {
     /// Starts the program, through the launcher when there is one; on failure, abandons the recording and exits
     /// as a shell does: 127 for a program that is not there, 126 for one that cannot be executed.
     private static func start(
-        _ executable: [UInt8], arguments: [[UInt8]], through launcher: String?, recording: Recording, name: String
+        _ executable: [UInt8], arguments: [[UInt8]], through launcher: String?, recording: Recording, heap: HeapRun?,
+        name: String
     ) throws -> ChildProcess {
         do {
-            let environment = [MemoryTimestamps.outputFileVariable: recording.absolutePath]
+            var environment = [MemoryTimestamps.outputFileVariable: recording.absolutePath]
+            if let heap {
+                let absoluteCapture = Array(recording.absolutePath.dropLast(recording.path.utf8.count)) + Array(heap.capture.utf8)
+                environment.merge(heap.environment(absoluteCapture: absoluteCapture)) { $1 }
+            }
             if let launcher {
                 return try ChildProcess.spawnAdopting(
                     through: launcher, executable, arguments: Array(arguments.dropFirst()), environment: environment)

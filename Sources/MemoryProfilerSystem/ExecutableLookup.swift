@@ -20,3 +20,18 @@ public enum ExecutableLookup {
         return nil
     }
 }
+
+extension ExecutableLookup {
+    /// The executable `name` in the directory of the file behind `command` on `PATH`, links resolved: a
+    /// toolchain's tools sit together (`llvm-symbolizer` beside the `swift` that `PATH` finds).
+    public static func find(_ name: String, besideCommand command: String) -> String? {
+        guard let found = find(command) else { return nil }
+        guard let resolved = realpath(found, nil) else { return nil }
+        defer { free(resolved) }
+        var directory = String(cString: resolved)
+        guard let slash = directory.lastIndex(of: "/") else { return nil }
+        directory = String(directory[..<slash])
+        let candidate = directory + "/" + name
+        return access(candidate, X_OK) == 0 ? candidate : nil
+    }
+}

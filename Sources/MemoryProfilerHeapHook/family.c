@@ -1,19 +1,17 @@
-// libmprof-heap-hook.so: the first piece of the heap profiler (issue 12). Loaded with LD_PRELOAD, it interposes
-// the whole malloc family, forwards every call to the next definition (dlsym(RTLD_NEXT), so glibc's malloc or a
-// dynamically linked jemalloc alike), and counts calls and bytes. At exit it writes one line,
+// libmprof-heap-hook.so: the heap profiler's hook (issue 12), loaded with LD_PRELOAD by `mprof run --heap`. It
+// interposes the whole malloc family, forwards every call to the next definition (dlsym(RTLD_NEXT): glibc's malloc
+// or a dynamically linked jemalloc alike), and tells the recorder (recorder.c) about each allocation and free. It
+// also wraps swift_allocObject, which Swift code outside the runtime calls through the PLT, to learn the type of
+// the object the next allocation is.
 //
-//     mprof-heap: allocations=N frees=M bytes=B
-//
-// to the file named by MPROF_HEAP_OUTPUT (nothing if it is unset). No stack capture yet.
-//
-// Counting:
+// What counts:
 //   allocations  successful malloc, calloc, realloc, reallocarray, posix_memalign, aligned_alloc, memalign,
-//                valloc and pvalloc calls (a realloc that moves or resizes a block counts as an allocation of
-//                the new size and, when the old pointer is not NULL, a free; realloc(p, 0) only as a free)
+//                valloc and pvalloc calls (a realloc is a free of the old block, when there is one, and an
+//                allocation of the new one; realloc(p, 0) that returns NULL only a free)
 //   frees        free(p) with p not NULL, plus the frees realloc makes
-//   bytes        the sizes asked for, summed over the allocations (not the usable sizes)
-// Calls the allocator makes to itself while one of ours is running (the thread-local guard) are forwarded and
-// not counted.
+//   size         the size asked for (not the allocator's usable size)
+// Calls the allocator, the loader or the unwinder make while one of ours is running (the thread-local guard) are
+// forwarded and not recorded.
 //
 // Rules a malloc hook must keep:
 //   - Forward the WHOLE family to the same allocator: a block from jemalloc must not reach glibc's free, nor
@@ -21,8 +19,10 @@
 //     jemalloc). pvalloc, which jemalloc does not define, is made from the next posix_memalign.
 //   - dlsym itself may call calloc (for its error buffer) before any real allocator is known: those calls are
 //     served from a small static buffer, and frees of its pointers are ignored.
-//   - Never call malloc from the hook: the output is written with open/write/close, numbers formatted by hand.
+//   - Never call malloc from the hook, and keep errno as the allocator left it.
 #define _GNU_SOURCE
+#include "hook.h"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define EXPORT __attribute__((visibility("default")))
+#define EXPORT HOOK_EXPORT
 
 // MARK: The next allocator
 
@@ -73,21 +73,23 @@ static size_t bootstrap_size(const void *pointer) {
     return size;
 }
 
-// MARK: Counters, output, guard
+// MARK: Guard and recording
 
-static _Atomic uint64_t allocations, frees, bytes;
-static int resolving;          // set while dlsym runs, in the constructor (or the first call, if earlier)
-static pid_t recording_pid;    // a forked child without exec keeps the parent's counts: it writes nothing
-static char output_path[4096]; // copied at start, in case the program changes its environment
-static __thread int in_hook __attribute__((tls_model("initial-exec")));
+__thread int hook_in_hook __attribute__((tls_model("initial-exec")));
+__thread const void *hook_pending_metadata __attribute__((tls_model("initial-exec")));
+__thread size_t hook_pending_size __attribute__((tls_model("initial-exec")));
+static int resolving;  // set while dlsym runs, in the constructor (or the first call, if earlier)
 
-static inline void count_allocation(size_t size) {
-    atomic_fetch_add_explicit(&allocations, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&bytes, size, memory_order_relaxed);
+static inline void count_allocation(const void *block, size_t size) {
+    int saved = errno;
+    recorder_allocation(block, size);
+    errno = saved;
 }
 
-static inline void count_free(void) {
-    atomic_fetch_add_explicit(&frees, 1, memory_order_relaxed);
+static inline void count_free(const void *block) {
+    int saved = errno;
+    recorder_free(block);
+    errno = saved;
 }
 
 static void resolve(void) {
@@ -113,46 +115,16 @@ static void resolve(void) {
     next_malloc = found;
 }
 
+typedef void *(*swift_alloc_object_function)(const void *, size_t, size_t) __attribute__((swiftcall));
+static swift_alloc_object_function next_swift_allocObject;
+
 __attribute__((constructor)) static void heap_hook_start(void) {
+    hook_in_hook = 1;
     resolve();
-    recording_pid = getpid();
-    const char *path = getenv("MPROF_HEAP_OUTPUT");
-    if (path != NULL && strlen(path) < sizeof output_path) memcpy(output_path, path, strlen(path) + 1);
-}
-
-static char *append_text(char *at, const char *text) {
-    while (*text) *at++ = *text++;
-    return at;
-}
-
-static char *append_number(char *at, uint64_t value) {
-    char digits[20];
-    int count = 0;
-    do {
-        digits[count++] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value != 0);
-    while (count > 0) *at++ = digits[--count];
-    return at;
-}
-
-__attribute__((destructor)) static void heap_hook_finish(void) {
-    if (output_path[0] == 0 || getpid() != recording_pid) return;
-    char line[128];
-    char *at = append_text(line, "mprof-heap: allocations=");
-    at = append_number(at, atomic_load_explicit(&allocations, memory_order_relaxed));
-    at = append_text(at, " frees=");
-    at = append_number(at, atomic_load_explicit(&frees, memory_order_relaxed));
-    at = append_text(at, " bytes=");
-    at = append_number(at, atomic_load_explicit(&bytes, memory_order_relaxed));
-    *at++ = '\n';
-    int saved = errno;
-    int descriptor = open(output_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (descriptor >= 0) {
-        (void)!write(descriptor, line, (size_t)(at - line));
-        close(descriptor);
-    }
-    errno = saved;
+    next_swift_allocObject =
+        (swift_alloc_object_function)dlsym(RTLD_NEXT, "swift_allocObject");
+    recorder_start();
+    hook_in_hook = 0;
 }
 
 // MARK: The family
@@ -167,11 +139,11 @@ __attribute__((destructor)) static void heap_hook_finish(void) {
 EXPORT void *malloc(size_t size) {
     NEED_NEXT();
     if (next_malloc == NULL) return bootstrap_alloc(size, 16);
-    if (in_hook) return next_malloc(size);
-    in_hook = 1;
+    if (hook_in_hook) return next_malloc(size);
+    hook_in_hook = 1;
     void *block = next_malloc(size);
-    if (block != NULL) count_allocation(size);
-    in_hook = 0;
+    if (block != NULL) count_allocation(block, size);
+    hook_in_hook = 0;
     return block;
 }
 
@@ -183,25 +155,25 @@ EXPORT void *calloc(size_t count, size_t size) {
     }
     NEED_NEXT();
     if (next_malloc == NULL) return bootstrap_alloc(total, 16);  // dlsym's own calloc
-    if (in_hook) return next_calloc(count, size);
-    in_hook = 1;
+    if (hook_in_hook) return next_calloc(count, size);
+    hook_in_hook = 1;
     void *block = next_calloc(count, size);
-    if (block != NULL) count_allocation(total);
-    in_hook = 0;
+    if (block != NULL) count_allocation(block, total);
+    hook_in_hook = 0;
     return block;
 }
 
 EXPORT void free(void *pointer) {
     if (pointer == NULL || is_bootstrap(pointer)) return;
     NEED_NEXT();
-    if (in_hook) {
+    if (hook_in_hook) {
         next_free(pointer);
         return;
     }
-    in_hook = 1;
-    count_free();
+    hook_in_hook = 1;
+    count_free(pointer);  // before the block is free: another thread may be given it at once
     next_free(pointer);
-    in_hook = 0;
+    hook_in_hook = 0;
 }
 
 EXPORT void *realloc(void *pointer, size_t size) {
@@ -218,17 +190,17 @@ EXPORT void *realloc(void *pointer, size_t size) {
         if (block != NULL) memcpy(block, pointer, bootstrap_size(pointer) < size ? bootstrap_size(pointer) : size);
         return block;
     }
-    if (in_hook) return next_realloc(pointer, size);
-    in_hook = 1;
+    if (hook_in_hook) return next_realloc(pointer, size);
+    hook_in_hook = 1;
+    // The old block is recorded as freed before the call, like free: once realloc moves it, another thread may be
+    // given its address. If realloc fails, the old block is still there, and is recorded again (with the size the
+    // allocator says it has: the size first asked for is not known here).
+    size_t old_size = pointer != NULL && size != 0 && next_malloc_usable_size != NULL ? next_malloc_usable_size(pointer) : 0;
+    if (pointer != NULL) count_free(pointer);
     void *block = next_realloc(pointer, size);
-    if (pointer != NULL && size == 0) {
-        count_free();  // glibc frees and returns NULL (or a minimum block, counted below)
-        if (block != NULL) count_allocation(0);
-    } else if (block != NULL) {
-        count_allocation(size);
-        if (pointer != NULL) count_free();
-    }
-    in_hook = 0;
+    if (block != NULL) count_allocation(block, size);
+    else if (pointer != NULL && size != 0) count_allocation(pointer, old_size);
+    hook_in_hook = 0;
     return block;
 }
 
@@ -247,11 +219,11 @@ EXPORT int posix_memalign(void **result, size_t alignment, size_t size) {
         *result = bootstrap_alloc(size, alignment);
         return *result != NULL ? 0 : ENOMEM;
     }
-    if (in_hook) return next_posix_memalign(result, alignment, size);
-    in_hook = 1;
+    if (hook_in_hook) return next_posix_memalign(result, alignment, size);
+    hook_in_hook = 1;
     int status = next_posix_memalign(result, alignment, size);
-    if (status == 0) count_allocation(size);
-    in_hook = 0;
+    if (status == 0) count_allocation(*result, size);
+    hook_in_hook = 0;
     return status;
 }
 
@@ -271,11 +243,11 @@ static void *aligned_from_posix_memalign(size_t alignment, size_t size) {
 static void *aligned_entry(void *(*next)(size_t, size_t), size_t alignment, size_t size) {
     NEED_NEXT();
     if (next_malloc == NULL) return bootstrap_alloc(size, alignment);
-    if (in_hook) return next != NULL ? next(alignment, size) : aligned_from_posix_memalign(alignment, size);
-    in_hook = 1;
+    if (hook_in_hook) return next != NULL ? next(alignment, size) : aligned_from_posix_memalign(alignment, size);
+    hook_in_hook = 1;
     void *block = next != NULL ? next(alignment, size) : aligned_from_posix_memalign(alignment, size);
-    if (block != NULL) count_allocation(size);
-    in_hook = 0;
+    if (block != NULL) count_allocation(block, size);
+    hook_in_hook = 0;
     return block;
 }
 
@@ -293,11 +265,11 @@ EXPORT void *valloc(size_t size) {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     NEED_NEXT();
     if (next_valloc == NULL || next_malloc == NULL) return aligned_entry(NULL, page, size);
-    if (in_hook) return next_valloc(size);
-    in_hook = 1;
+    if (hook_in_hook) return next_valloc(size);
+    hook_in_hook = 1;
     void *block = next_valloc(size);
-    if (block != NULL) count_allocation(size);
-    in_hook = 0;
+    if (block != NULL) count_allocation(block, size);
+    hook_in_hook = 0;
     return block;
 }
 
@@ -318,6 +290,33 @@ EXPORT size_t malloc_usable_size(void *pointer) {
     if (is_bootstrap(pointer)) return bootstrap_size(pointer);
     NEED_NEXT();
     return next_malloc_usable_size != NULL ? next_malloc_usable_size(pointer) : 0;
+}
+
+// MARK: Swift
+
+// Swift code calls swift_allocObject(metadata, size, alignment mask) for every class instance, closure context and
+// box; the runtime allocates the object with swift_slowAlloc, that is malloc (or posix_memalign for large
+// alignments) of exactly `size` bytes. The wrapper notes the type for that allocation. Calls made inside
+// libswiftCore bind directly (its symbols are protected) and are not seen, nor are any in a program linked with
+// -static-stdlib: those objects are recorded as plain allocations.
+EXPORT __attribute__((swiftcall)) void *swift_allocObject(const void *metadata, size_t size, size_t alignment_mask) {
+    if (__builtin_expect(next_swift_allocObject == NULL, 0)) {
+        // The runtime was loaded after start (a dlopen'ed Swift library): look it up now, unrecorded.
+        int was_in_hook = hook_in_hook;
+        hook_in_hook = 1;
+        next_swift_allocObject =
+            (swift_alloc_object_function)dlsym(RTLD_NEXT, "swift_allocObject");
+        hook_in_hook = was_in_hook;
+        if (next_swift_allocObject == NULL) abort();  // called, yet no runtime defines it: nothing to forward to
+    }
+    const void *outer = hook_pending_metadata;
+    size_t outer_size = hook_pending_size;
+    hook_pending_metadata = metadata;
+    hook_pending_size = size;
+    void *object = next_swift_allocObject(metadata, size, alignment_mask);
+    hook_pending_metadata = outer;
+    hook_pending_size = outer_size;
+    return object;
 }
 
 // Read by swift-autolink-extract when SwiftPM links the product: the flag lands before the libraries the Swift

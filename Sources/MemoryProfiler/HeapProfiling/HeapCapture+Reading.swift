@@ -1,0 +1,243 @@
+#if os(Linux)
+internal import MemoryProfilerSystem
+#endif
+
+extension HeapCapture {
+    /// The first bytes of every capture.
+    static let magic = Array("MPROFHP1".utf8)
+
+    /// Reads and replays the capture in the file at `path`.
+    ///
+    /// - Throws: ``MemoryError``: ``MemoryError/Code/unexpectedFormat`` for a file that is not a capture or is
+    ///   damaged (the message gives the byte offset), ``MemoryError/Code/systemCall`` when it cannot be read.
+    public init(path: String) throws(MemoryError) {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileReader(path: path).readAll(limit: 1 << 40)
+        } catch {
+            throw MemoryError(.systemCall, "\(TerminalText.escaped(path)): \(error.message)", errno: error.errno)
+        }
+        try self.init(bytes: bytes, name: path)
+    }
+
+    /// Replays a capture held in memory; `name` is used in error messages.
+    public init(bytes: [UInt8], name: String = "capture") throws(MemoryError) {
+        do {
+            self = try bytes.withUnsafeBufferPointer { buffer throws(HeapCaptureReader.Failure) in
+                var reader = HeapCaptureReader(buffer)
+                return try reader.replay()
+            }
+        } catch {
+            throw MemoryError(
+                .unexpectedFormat, "\(TerminalText.escaped(name)) is not a readable heap capture: \(error.reason)"
+                    + (error.offset.map { " (at byte \($0))" } ?? ""))
+        }
+    }
+}
+
+/// Decodes the records of a capture (see <doc:HeapCaptureFormat>) and replays them.
+struct HeapCaptureReader {
+    struct Failure: Error {
+        var reason: String
+        var offset: Int?
+        /// The bytes end inside a record: the end of a capture cut short, not damage.
+        var truncated = false
+    }
+
+    private let bytes: UnsafeBufferPointer<UInt8>
+    private var at = 0
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    // Bounds for values that size what the reader allocates or loops over.
+    private static let largestString = 4096
+    private static let largestSize = UInt64(1) << 48
+    private static let largestMilliseconds = UInt64(1) << 40
+
+    private func failure(_ reason: String, at offset: Int? = nil) -> Failure {
+        Failure(reason: reason, offset: offset ?? at)
+    }
+
+    @inline(__always)
+    private mutating func number() throws(Failure) -> UInt64 {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        let start = at
+        while at < bytes.count {
+            let byte = bytes[at]
+            at += 1
+            if shift == 63 && byte > 1 { throw failure("a number does not fit in 64 bits", at: start) }
+            value |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return value }
+            shift += 7
+            if shift > 63 { throw failure("a number does not fit in 64 bits", at: start) }
+        }
+        throw Self.truncated
+    }
+
+    private static let truncated = Failure(reason: "the capture ends inside a record", offset: nil, truncated: true)
+
+    private mutating func string() throws(Failure) -> String {
+        let length = try number()
+        guard length <= UInt64(Self.largestString) else { throw failure("a name longer than 4096 bytes") }
+        guard at + Int(length) <= bytes.count else { throw Self.truncated }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[at..<at + Int(length)]), as: UTF8.self)
+        at += Int(length)
+        return text
+    }
+
+    mutating func replay() throws(Failure) -> HeapCapture {
+        guard bytes.count >= 8, Array(bytes[0..<8]) == HeapCapture.magic else {
+            throw failure("it does not start with MPROFHP1", at: 0)
+        }
+        at = 8
+        var capture = HeapCapture(
+            processID: 0, startTime: 0, unwinder: "", executable: "", modules: [], types: [],
+            summary: .init(
+                allocations: 0, frees: 0, bytesAllocated: 0, peakBytes: 0, peakTime: 0, blocksAtEnd: 0, bytesAtEnd: 0,
+                temporaries: 0, duration: 0, finishedNormally: false, freesOfUnknownBlocks: 0),
+            heapTimeline: [], parents: [], addresses: [], groupLeaves: [], groupTypes: [], sizes: [], groups: [], freedAfter: [],
+            temporary: [], peakAllocation: -1)
+        let live = LiveBlocks()
+        var previousAddress: UInt64 = 0
+        var liveBytes = 0
+        var millisecond: UInt64 = 0
+        var thread = 0
+        // Per thread: the allocation it made last, while it has done nothing since (-1 otherwise).
+        var lastAllocationOfThread: [Int] = [-1]
+        var sawBegin = false
+        var groupOf: [UInt64: UInt32] = [:]
+
+        func decodeAddress(_ zigzag: UInt64) -> UInt64 {
+            let delta = Int64(bitPattern: (zigzag >> 1) ^ (0 &- (zigzag & 1)))
+            previousAddress = previousAddress &+ UInt64(bitPattern: delta)
+            return previousAddress
+        }
+
+        recordLoop: while at < bytes.count {
+            let recordStart = at
+            let tag = bytes[at]
+            at += 1
+            do throws(Failure) {
+                switch tag {
+                case 0:
+                    at = recordStart
+                    break recordLoop  // the end of a capture whose process did not finish it
+                case UInt8(ascii: "A"), UInt8(ascii: "O"):
+                    let size = try number(), leaf = try number(), address = decodeAddress(try number())
+                    let type = tag == UInt8(ascii: "O") ? try number() : 0
+                    guard size <= Self.largestSize else { throw failure("an allocation of more than 2^48 bytes", at: recordStart) }
+                    guard leaf <= UInt64(capture.parents.count) else { throw failure("an allocation names stack node \(leaf), which was never recorded", at: recordStart) }
+                    guard type <= UInt64(capture.types.count) else { throw failure("an allocation names type \(type), which was never recorded", at: recordStart) }
+                    guard address != 0 else { throw failure("an allocation at address 0", at: recordStart) }
+                    guard capture.sizes.count < Int(UInt32.max - 1) else { throw failure("more than 4 billion allocations", at: recordStart) }
+                    let index = capture.sizes.count
+                    if let replaced = live.insert(address, UInt32(index)) {
+                        // Allocated again without a free in between: the free was not seen (another allocator).
+                        capture.freedAfter[Int(replaced)] = UInt32(index)
+                        liveBytes -= capture.sizes[Int(replaced)]
+                    }
+                    capture.sizes.append(Int(size))
+                    let key = leaf << 32 | type
+                    if let group = groupOf[key] {
+                        capture.groups.append(group)
+                    } else {
+                        let group = UInt32(capture.groupLeaves.count)
+                        groupOf[key] = group
+                        capture.groupLeaves.append(UInt32(leaf))
+                        capture.groupTypes.append(UInt32(type))
+                        capture.groups.append(group)
+                    }
+                    capture.freedAfter.append(.max)
+                    capture.temporary.append(false)
+                    capture.summary.bytesAllocated += Int(size)
+                    liveBytes += Int(size)
+                    lastAllocationOfThread[thread] = index
+                    if liveBytes > capture.summary.peakBytes {
+                        capture.summary.peakBytes = liveBytes
+                        capture.summary.peakTime = Double(millisecond) / 1000
+                        capture.peakAllocation = index
+                    }
+                case UInt8(ascii: "F"):
+                    let address = decodeAddress(try number())
+                    if let index = live.remove(address) {
+                        let index = Int(index)
+                        capture.freedAfter[index] = UInt32(capture.sizes.count)
+                        liveBytes -= capture.sizes[index]
+                        capture.summary.frees += 1
+                        if lastAllocationOfThread[thread] == index {
+                            capture.temporary[index] = true
+                            capture.summary.temporaries += 1
+                        }
+                    } else {
+                        capture.summary.freesOfUnknownBlocks += 1
+                    }
+                    lastAllocationOfThread[thread] = -1
+                case UInt8(ascii: "S"):
+                    let parent = try number(), address = try number()
+                    guard parent <= UInt64(capture.parents.count) else { throw failure("stack node \(capture.parents.count + 1) names parent \(parent), which was never recorded", at: recordStart) }
+                    guard capture.parents.count < Int(UInt32.max - 1) else { throw failure("too many stack nodes", at: recordStart) }
+                    capture.parents.append(UInt32(parent))
+                    capture.addresses.append(address)
+                case UInt8(ascii: "H"):
+                    let threadNumber = try number()
+                    // Threads are numbered 1, 2, … as they first allocate: a new one is at most one more.
+                    guard threadNumber >= 1, threadNumber <= UInt64(lastAllocationOfThread.count) else { throw failure("thread \(threadNumber) out of order", at: recordStart) }
+                    thread = Int(threadNumber)
+                    if thread == lastAllocationOfThread.count { lastAllocationOfThread.append(-1) }
+                case UInt8(ascii: "T"):
+                    let time = try number()
+                    guard time <= Self.largestMilliseconds, time >= millisecond else { throw failure("time goes back or is out of range", at: recordStart) }
+                    millisecond = time
+                    capture.heapTimeline.append((Double(time) / 1000, liveBytes))
+                case UInt8(ascii: "Y"):
+                    let typeNumber = try number(), metadata = try number(), kind = try number(), descriptor = try number()
+                    guard typeNumber == UInt64(capture.types.count + 1) else { throw failure("type \(typeNumber) out of order", at: recordStart) }
+                    capture.types.append(.init(metadata: metadata, kind: kind, descriptor: descriptor))
+                case UInt8(ascii: "M"):
+                    let bias = try number(), start = try number(), end = try number(), path = try string()
+                    guard start <= end else { throw failure("a module ends before it starts", at: recordStart) }
+                    capture.modules.append(.init(path: path, loadBias: bias, addresses: start..<end))
+                case UInt8(ascii: "B"):
+                    let version = try number()
+                    guard version == 1 else { throw failure("capture format version \(version); this mprof reads version 1", at: recordStart) }
+                    guard !sawBegin else { throw failure("a second begin record", at: recordStart) }
+                    sawBegin = true
+                    let pid = try number(), wall = try number(), _ = try number()
+                    guard pid >= 1, pid <= UInt64(Int32.max) else { throw failure("process id \(pid) out of range", at: recordStart) }
+                    capture.processID = Int32(pid)
+                    capture.startTime = Double(wall) / 1e9
+                    capture.unwinder = try string()
+                    capture.executable = try string()
+                case UInt8(ascii: "X"):
+                    _ = try number()
+                    _ = try number()
+                    let time = try number()
+                    guard time <= Self.largestMilliseconds else { throw failure("time out of range", at: recordStart) }
+                    millisecond = max(millisecond, time)
+                    capture.summary.finishedNormally = true
+                default:
+                    throw failure("unknown record type \(tag)", at: recordStart)
+                }
+            } catch {
+                guard error.truncated else { throw error }
+                at = recordStart  // the last record was cut short: the capture ends before it
+                break recordLoop
+            }
+            if tag != UInt8(ascii: "B") && !sawBegin { throw failure("records before the begin record", at: recordStart) }
+            if capture.summary.finishedNormally { break }
+        }
+        guard sawBegin else { throw failure("no begin record: the program ended before the hook started", at: 8) }
+        capture.summary.allocations = capture.sizes.count
+        capture.summary.blocksAtEnd = live.count
+        capture.summary.bytesAtEnd = liveBytes
+        capture.summary.duration = Double(millisecond) / 1000
+        if capture.peakAllocation >= 0 {
+            let peak = (capture.summary.peakTime, capture.summary.peakBytes)
+            let position = capture.heapTimeline.firstIndex { $0.time > peak.0 } ?? capture.heapTimeline.count
+            capture.heapTimeline.insert(peak, at: position)
+        }
+        capture.heapTimeline.append((capture.summary.duration, liveBytes))
+        return capture
+    }
+}

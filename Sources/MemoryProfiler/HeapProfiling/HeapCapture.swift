@@ -1,0 +1,137 @@
+/// A heap capture: every allocation and free a program made under `mprof run --heap`, replayed.
+///
+/// `libmprof-heap-hook.so`, preloaded into the program, writes the capture (<doc:HeapCaptureFormat>). Reading it
+/// replays the events in order: each allocation is matched with its free, the heap in use is followed over time,
+/// and the moment it peaks is found. What a person reads — peak consumers, leaks, temporaries by call site, with
+/// Swift names — is ``HeapProfile``, made from a capture and a ``HeapSymbolizer``.
+///
+/// ```swift
+/// let capture = try HeapCapture(path: "mprofile_20261129.heap")
+/// print(capture.summary.peakBytes)          // the most heap in use at once
+/// let profile = HeapProfile(capture, symbols: HeapSymbolizer().symbolize(capture))
+/// for site in profile.sites(.peak).prefix(5) { print(site.bytes, site.location) }
+/// ```
+///
+/// Sizes are the sizes the program asked for, not what the allocator rounded them to.
+public struct HeapCapture: Sendable {
+    /// A loaded module's executable segment, where the return addresses of stacks point into.
+    public struct Module: Sendable, Hashable {
+        /// The module's file (the executable, a shared library; `linux-vdso.so.1` for the kernel's).
+        public var path: String
+        /// What the dynamic loader added to the file's addresses.
+        public var loadBias: UInt64
+        /// The segment's run-time address range.
+        public var addresses: Range<UInt64>
+    }
+
+    /// A Swift type the program allocated instances of through `swift_allocObject`.
+    public struct SwiftType: Sendable, Hashable {
+        /// The type's metadata, at run time.
+        public var metadata: UInt64
+        /// The metadata kind: 0 for a class; 0x400 and up for closure contexts and boxes.
+        public var kind: UInt64
+        /// A class's nominal type descriptor, which names it (0 for other kinds).
+        public var descriptor: UInt64
+    }
+
+    /// What the capture says in total.
+    public struct Summary: Sendable, Hashable {
+        /// Successful allocation calls (a `realloc` counts as one, and as a free of the old block).
+        public var allocations: Int
+        /// Frees of blocks allocated while recording.
+        public var frees: Int
+        /// The bytes asked for by all allocations.
+        public var bytesAllocated: Int
+        /// The most heap in use at once: the sum of the sizes of the blocks allocated and not yet freed.
+        public var peakBytes: Int
+        /// When the heap was at its peak, in seconds from the start of recording.
+        public var peakTime: Double
+        /// Blocks not freed when the program ended (or when the capture ends).
+        public var blocksAtEnd: Int
+        /// Their bytes.
+        public var bytesAtEnd: Int
+        /// Allocations freed right away: see ``HeapCapture/isTemporary(_:)``.
+        public var temporaries: Int
+        /// Seconds from the start of recording to its end.
+        public var duration: Double
+        /// False when the program was killed, or the capture stopped, before the hook could finish the file.
+        public var finishedNormally: Bool
+        /// Frees of blocks the capture never saw allocated (allocated before the hook started, or by another
+        /// allocator). They are not counted anywhere else.
+        public var freesOfUnknownBlocks: Int
+    }
+
+    /// The recorded process.
+    public var processID: Int32
+    /// When recording started, in seconds since 1970 (the clock `.dat` files use).
+    public var startTime: Double
+    /// How stacks were walked: `libunwind` or `libgcc`.
+    public var unwinder: String
+    /// The program's executable.
+    public var executable: String
+    /// Every executable segment the stacks point into.
+    public var modules: [Module]
+    /// The Swift types, in the order first seen: an allocation's ``typeNumber(of:)`` indexes this from 1.
+    public var types: [SwiftType]
+    /// The totals.
+    public var summary: Summary
+    /// The heap in use over time: one point (seconds from the start, bytes) each time the clock moved, and one
+    /// at the peak.
+    public var heapTimeline: [(time: Double, bytes: Int)]
+
+    // Stack nodes, numbered from 1: node n is (parents[n-1], addresses[n-1]).
+    var parents: [UInt32]
+    var addresses: [UInt64]
+    // Groups: the distinct (stack, type) pairs allocations were made with, numbered from 0.
+    var groupLeaves: [UInt32]
+    var groupTypes: [UInt32]
+    // Allocations, in order (struct of arrays, as a capture can hold tens of millions).
+    var sizes: [Int]
+    var groups: [UInt32]
+    /// The number of allocations made before the block was freed; `UInt32.max` while it is never freed.
+    var freedAfter: [UInt32]
+    var temporary: [Bool]
+    /// The allocation right after which the heap peaked (-1 in a capture without allocations).
+    var peakAllocation: Int
+
+    /// The number of allocations.
+    public var allocationCount: Int { sizes.count }
+    /// The number of distinct stack nodes.
+    public var stackNodeCount: Int { parents.count }
+
+    /// The size asked for by allocation `index` (0-based, in the order made).
+    public func size(of index: Int) -> Int { sizes[index] }
+
+    /// The call stack of allocation `index`, innermost return address first (empty when none was captured).
+    public func stack(of index: Int) -> [UInt64] { stack(node: groupLeaves[Int(groups[index])]) }
+
+    /// The Swift type of allocation `index`, as a 1-based index into ``types``; nil for plain allocations.
+    public func typeNumber(of index: Int) -> Int? {
+        let type = groupTypes[Int(groups[index])]
+        return type == 0 ? nil : Int(type)
+    }
+
+    /// Whether allocation `index` was still allocated at the heap's peak.
+    public func isLiveAtPeak(_ index: Int) -> Bool {
+        index <= peakAllocation && Int(freedAfter[index]) > peakAllocation
+    }
+
+    /// Whether allocation `index` was never freed.
+    public func isLiveAtEnd(_ index: Int) -> Bool { freedAfter[index] == .max }
+
+    /// Whether allocation `index` was a temporary: freed by the thread that allocated it before that thread
+    /// allocated or freed anything else. This is heaptrack's definition ("a free directly after its allocation"),
+    /// taken per thread so that other threads' events in between do not hide one.
+    public func isTemporary(_ index: Int) -> Bool { temporary[index] }
+
+    /// The return addresses from stack node `node` to the root.
+    func stack(node: UInt32) -> [UInt64] {
+        var frames: [UInt64] = []
+        var current = node
+        while current != 0 && frames.count <= parents.count {
+            frames.append(addresses[Int(current) - 1])
+            current = parents[Int(current) - 1]
+        }
+        return frames
+    }
+}

@@ -1,0 +1,215 @@
+/// What a heap capture says, by call site: who held the memory at the peak, what was never freed, what was
+/// freed right away, who allocates most often, and the sizes.
+///
+/// A site is the innermost frame of the program's own code (not the C library, the Swift runtime or the
+/// standard library; with a source line when the program has debug information) on an allocation's stack, with
+/// the Swift type when the allocation is a class instance:
+/// "`Node`, from `buildIndex(count:payload:)` at main.swift:24". Allocations made entirely inside system code are
+/// attributed to the innermost frame outside the allocator.
+public struct HeapProfile: Sendable {
+    /// A question asked of the capture.
+    public enum View: String, CaseIterable, Sendable {
+        /// The blocks allocated at the heap's peak, by bytes.
+        case peak
+        /// The blocks never freed (still allocated when the program ended), by bytes. This mixes memory still
+        /// referenced (globals, caches) with memory nothing points to any more: mprof does not scan for references.
+        case leaks
+        /// Every allocation, by bytes allocated.
+        case allocated
+        /// Allocations freed right away (``HeapCapture/isTemporary(_:)``), by count.
+        case temporary
+        /// Every allocation, by number of calls.
+        case calls
+    }
+
+    /// Which allocations to keep: those with a frame whose function, or whose module, contains the text.
+    public struct Filter: Sendable, Hashable {
+        /// Keeps allocations with a frame whose function name contains this text.
+        public var function: String?
+        /// Keeps allocations with a frame in a module whose file name contains this text.
+        public var module: String?
+
+        public init(function: String? = nil, module: String? = nil) {
+            self.function = function
+            self.module = module
+        }
+
+        var isEmpty: Bool { function == nil && module == nil }
+    }
+
+    /// The allocations of one call site (and type) in a view.
+    public struct Site: Sendable, Hashable {
+        /// The frame allocations are attributed to.
+        public var frame: HeapSymbols.Frame
+        /// The Swift type allocated, for class instances (and closure contexts) made through `swift_allocObject`.
+        public var typeName: String?
+        /// The bytes in the view.
+        public var bytes: Int
+        /// The allocations in the view.
+        public var count: Int
+        /// The stack that contributed most, innermost frame first, inlined frames included.
+        public var stack: [HeapSymbols.Frame]
+    }
+
+    /// One bucket of the size histogram: allocations of `sizes.lowerBound` up to `sizes.upperBound` bytes.
+    public struct SizeBucket: Sendable, Hashable {
+        public var sizes: ClosedRange<Int>
+        public var count: Int
+        public var bytes: Int
+    }
+
+    /// The capture's totals (not filtered).
+    public var summary: HeapCapture.Summary
+    /// What the symbolizer could not do.
+    public var notes: [String]
+
+    private let capture: HeapCapture
+    private let symbols: HeapSymbols
+    /// Per group: its site (an index into `siteFrames`), and whether the filter keeps it.
+    private var groupSite: [Int] = []
+    private var groupKept: [Bool] = []
+    private var siteFrames: [HeapSymbols.Frame] = []
+
+    /// Analyses `capture` with names from `symbols`, keeping the allocations `filter` keeps.
+    public init(_ capture: HeapCapture, symbols: HeapSymbols, filter: Filter = .init()) {
+        self.capture = capture
+        self.symbols = symbols
+        summary = capture.summary
+        notes = symbols.notes
+        var siteOfLeaf: [UInt32: Int] = [:]
+        var siteIndex: [HeapSymbols.Frame: Int] = [:]
+        var keptOfLeaf: [UInt32: Bool] = [:]
+        for leaf in capture.groupLeaves {
+            if siteOfLeaf[leaf] == nil {
+                let frames = capture.stack(node: leaf).flatMap { symbols.frames(at: $0) }
+                let frame = Self.siteFrame(frames)
+                if let index = siteIndex[frame] {
+                    siteOfLeaf[leaf] = index
+                } else {
+                    siteIndex[frame] = siteFrames.count
+                    siteOfLeaf[leaf] = siteFrames.count
+                    siteFrames.append(frame)
+                }
+                keptOfLeaf[leaf] = filter.isEmpty || frames.contains { frame in
+                    (filter.function.map { frame.function.contains($0) } ?? true)
+                        && (filter.module.map { frame.module.contains($0) } ?? true)
+                }
+            }
+            groupSite.append(siteOfLeaf[leaf] ?? 0)
+            groupKept.append(keptOfLeaf[leaf] ?? true)
+        }
+    }
+
+    /// The frame a stack's allocation is attributed to: the innermost one of the program's own code, or else the
+    /// innermost outside the allocator.
+    static func siteFrame(_ frames: [HeapSymbols.Frame]) -> HeapSymbols.Frame {
+        // The program's own frames; of those, the innermost with a source line (a standard-library function
+        // specialized into the program has none: the line that called it says more).
+        let own = frames.lazy.filter { !$0.isSystem && !isPlumbing($0.function) }
+        if let located = own.first(where: { $0.file != nil && $0.line != nil }) { return located }
+        if let own = own.first { return own }
+        if let outside = frames.first(where: { !isAllocator($0.function) && !isPlumbing($0.function) }) { return outside }
+        return frames.first
+            ?? .init(function: "(no stack)", file: nil, line: nil, module: "?", isSystem: true, isInlined: false)
+    }
+
+    /// True for the allocator's functions and the runtime's allocation entry points, which begin every stack
+    /// and say nothing about who allocated.
+    public static func isPlumbingFrame(_ frame: HeapSymbols.Frame) -> Bool {
+        isPlumbing(frame.function)
+    }
+
+    /// The C library's allocation functions and the Swift runtime's entry points: where every stack begins.
+    static func isAllocator(_ function: String) -> Bool {
+        ["malloc", "calloc", "realloc", "free", "posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
+         "reallocarray", "swift_slowAlloc", "swift_allocObject", "swift_allocBox", "swift_allocEmptyBox",
+         "operator new(unsigned long)", "operator new[](unsigned long)"].contains(function)
+            || function.hasPrefix("_int_malloc") || function.hasPrefix("__libc_")
+    }
+
+    /// Compiler-made helpers the program's code calls to allocate (`__allocating_init` is the class's own
+    /// allocation entry, named after the class: the caller says more).
+    static func isPlumbing(_ function: String) -> Bool {
+        function.contains("__allocating_init") || function.hasPrefix("swift_") || isAllocator(function)
+            || function.hasPrefix("outlined ") || function.hasPrefix("thunk for ")
+    }
+
+    /// The sites of `view`, largest first (by bytes; by count for ``View/calls`` and ``View/temporary``).
+    public func sites(_ view: View) -> [Site] {
+        let groupCount = capture.groupLeaves.count
+        var bytes = [Int](repeating: 0, count: groupCount)
+        var counts = [Int](repeating: 0, count: groupCount)
+        capture.sizes.withUnsafeBufferPointer { sizes in
+            capture.groups.withUnsafeBufferPointer { groups in
+                capture.freedAfter.withUnsafeBufferPointer { freedAfter in
+                    capture.temporary.withUnsafeBufferPointer { temporary in
+                        let peak = capture.peakAllocation
+                        for index in 0..<sizes.count {
+                            let included: Bool
+                            switch view {
+                            case .peak: included = index <= peak && Int(freedAfter[index]) > peak
+                            case .leaks: included = freedAfter[index] == .max
+                            case .allocated, .calls: included = true
+                            case .temporary: included = temporary[index]
+                            }
+                            if included {
+                                let group = Int(groups[index])
+                                bytes[group] += sizes[index]
+                                counts[group] += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        struct Key: Hashable {
+            var site: Int
+            var type: UInt32
+        }
+        var sites: [Key: (bytes: Int, count: Int, heaviest: Int, heaviestBytes: Int)] = [:]
+        for group in 0..<groupCount where counts[group] > 0 && groupKept[group] {
+            let key = Key(site: groupSite[group], type: capture.groupTypes[group])
+            var entry = sites[key] ?? (0, 0, group, -1)
+            entry.bytes += bytes[group]
+            entry.count += counts[group]
+            if bytes[group] > entry.heaviestBytes || (bytes[group] == entry.heaviestBytes && counts[group] > counts[entry.heaviest]) {
+                entry.heaviest = group
+                entry.heaviestBytes = bytes[group]
+            }
+            sites[key] = entry
+        }
+        let byCount = view == .calls || view == .temporary
+        return sites.map { key, entry in
+            Site(
+                frame: siteFrames[key.site], typeName: key.type == 0 ? nil : symbols.typeName(Int(key.type)),
+                bytes: entry.bytes, count: entry.count,
+                stack: capture.stack(node: capture.groupLeaves[entry.heaviest]).flatMap { symbols.frames(at: $0) })
+        }.sorted {
+            let first = byCount ? ($0.count, $0.bytes) : ($0.bytes, $0.count)
+            let second = byCount ? ($1.count, $1.bytes) : ($1.bytes, $1.count)
+            if first != second { return first > second }
+            return $0.frame.location < $1.frame.location
+        }
+    }
+
+    /// Totals of a view (after the filter): bytes and allocations.
+    public func total(_ view: View) -> (bytes: Int, count: Int) {
+        sites(view).reduce((0, 0)) { ($0.0 + $1.bytes, $0.1 + $1.count) }
+    }
+
+    /// Allocations by size, in power-of-two buckets (0, 1, 2–3, 4–7, …), empty buckets left out.
+    public var sizeHistogram: [SizeBucket] {
+        var counts = [Int](repeating: 0, count: 65), bytes = [Int](repeating: 0, count: 65)
+        for index in 0..<capture.sizes.count where groupKept[Int(capture.groups[index])] {
+            let size = capture.sizes[index]
+            let bucket = size == 0 ? 0 : Int.bitWidth - size.leadingZeroBitCount
+            counts[bucket] += 1
+            bytes[bucket] += size
+        }
+        return (0..<65).compactMap { bucket in
+            guard counts[bucket] > 0 else { return nil }
+            let sizes = bucket == 0 ? 0...0 : (1 << (bucket - 1))...(bucket >= 63 ? Int.max : (1 << bucket) - 1)
+            return SizeBucket(sizes: sizes, count: counts[bucket], bytes: bytes[bucket])
+        }
+    }
+}

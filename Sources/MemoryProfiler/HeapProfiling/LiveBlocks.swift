@@ -1,0 +1,91 @@
+/// The blocks allocated and not yet freed while a capture is replayed: address → allocation index.
+///
+/// Open addressing with linear probing and backward-shift deletion (no tombstones), in one buffer: a replay of
+/// ten million allocations inserts and removes each once, and `Dictionary` spends most of the replay's time there.
+/// Address 0 marks an empty slot (no allocation returns it).
+final class LiveBlocks {
+    private var keys: UnsafeMutablePointer<UInt64>
+    private var values: UnsafeMutablePointer<UInt32>
+    private var mask: Int
+    private(set) var count = 0
+
+    init() {
+        let capacity = 1 << 16
+        keys = .allocate(capacity: capacity)
+        keys.initialize(repeating: 0, count: capacity)
+        values = .allocate(capacity: capacity)
+        values.initialize(repeating: 0, count: capacity)
+        mask = capacity - 1
+    }
+
+    deinit {
+        keys.deallocate()
+        values.deallocate()
+    }
+
+    @inline(__always) private func slot(of address: UInt64) -> Int {
+        Int(truncatingIfNeeded: (address &* 0x9E37_79B9_7F4A_7C15) >> 20) & mask
+    }
+
+    /// Records `address` as allocation `index`; an address already present (a free the capture missed) is
+    /// replaced and its old allocation returned.
+    @discardableResult
+    func insert(_ address: UInt64, _ index: UInt32) -> UInt32? {
+        if (count + 1) * 2 > mask + 1 { grow() }
+        var at = slot(of: address)
+        while keys[at] != 0 {
+            if keys[at] == address {
+                let old = values[at]
+                values[at] = index
+                return old
+            }
+            at = (at + 1) & mask
+        }
+        keys[at] = address
+        values[at] = index
+        count += 1
+        return nil
+    }
+
+    /// Removes `address` and returns its allocation index, or nil when it is not live.
+    func remove(_ address: UInt64) -> UInt32? {
+        var at = slot(of: address)
+        while keys[at] != address {
+            if keys[at] == 0 { return nil }
+            at = (at + 1) & mask
+        }
+        let value = values[at]
+        // Backward shift: move later entries of the probe run into the hole when their home allows it.
+        var hole = at
+        var next = (at + 1) & mask
+        while keys[next] != 0 {
+            let home = slot(of: keys[next])
+            let distanceToHole = (hole - home) & mask, distanceToNext = (next - home) & mask
+            if distanceToHole < distanceToNext {
+                keys[hole] = keys[next]
+                values[hole] = values[next]
+                hole = next
+            }
+            next = (next + 1) & mask
+        }
+        keys[hole] = 0
+        count -= 1
+        return value
+    }
+
+    private func grow() {
+        let oldKeys = keys, oldValues = values, oldCapacity = mask + 1
+        let capacity = oldCapacity * 2
+        keys = .allocate(capacity: capacity)
+        keys.initialize(repeating: 0, count: capacity)
+        values = .allocate(capacity: capacity)
+        values.initialize(repeating: 0, count: capacity)
+        mask = capacity - 1
+        count = 0
+        for index in 0..<oldCapacity where oldKeys[index] != 0 {
+            insert(oldKeys[index], oldValues[index])
+        }
+        oldKeys.deallocate()
+        oldValues.deallocate()
+    }
+}

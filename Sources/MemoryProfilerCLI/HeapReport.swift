@@ -1,0 +1,215 @@
+import MemoryProfiler
+import MemoryProfilerSystem
+
+/// `mprof heap`'s text report.
+struct HeapText {
+    let path: String
+    let capture: HeapCapture
+    let profile: HeapProfile
+    let top: Int
+    let stackDepth: Int
+
+    func render(_ sections: [String]) -> String {
+        var text = ""
+        for section in sections {
+            switch section {
+            case "summary": text += summary()
+            case "peak":
+                text += sites(
+                    .peak, title: "PEAK: allocated when the heap was largest (\(bytes(profile.summary.peakBytes)) at \(seconds(profile.summary.peakTime)))")
+            case "leaks":
+                text += sites(
+                    .leaks, title: "NOT FREED: still allocated at exit (reachable or not: mprof does not scan for references)")
+            case "temporary":
+                text += sites(.temporary, title: "TEMPORARY: freed by their thread before it allocated anything else")
+            case "calls": text += sites(.calls, title: "CALLS: the sites that allocate most often")
+            case "allocated": text += sites(.allocated, title: "ALLOCATED: all allocations, by bytes")
+            case "sizes": text += sizes()
+            default: break
+            }
+        }
+        for note in profile.notes { text += "note: \(TerminalText.escaped(note))\n" }
+        return text
+    }
+
+    private func summary() -> String {
+        let summary = profile.summary
+        var text = "Heap profile of \(TerminalText.escaped(capture.executable)) (PID \(capture.processID)), "
+            + "\(seconds(summary.duration)), stacks by \(TerminalText.escaped(capture.unwinder))\n"
+        text += "  allocations  \(count(summary.allocations)) (\(bytes(summary.bytesAllocated)) asked for), \(count(summary.frees)) frees\n"
+        text += "  peak heap    \(bytes(summary.peakBytes)) at \(seconds(summary.peakTime))\n"
+        text += "  at exit      \(bytes(summary.bytesAtEnd)) in \(count(summary.blocksAtEnd)) blocks not freed\n"
+        text += "  temporary    \(count(summary.temporaries)) allocations freed at once\n"
+        if !summary.finishedNormally {
+            text += "  The capture ends early: the program was killed (SIGKILL, the OOM killer), or exec'd, or the capture "
+                + "could not grow. Everything up to its last record is shown.\n"
+        }
+        if summary.freesOfUnknownBlocks > 0 {
+            text += "  \(count(summary.freesOfUnknownBlocks)) frees of blocks allocated before recording started were left out.\n"
+        }
+        return text + "\n"
+    }
+
+    private func sites(_ view: HeapProfile.View, title: String) -> String {
+        let all = profile.sites(view)
+        let total = all.reduce(0) { $0 + (view == .calls || view == .temporary ? $1.count : $1.bytes) }
+        var text = "\(title)\n"
+        guard !all.isEmpty else { return text + "  (none)\n\n" }
+        text += "  \(pad("bytes", 10))  \(pad("share", 6))  \(pad("allocations", 12))  site\n"
+        for site in all.prefix(top) {
+            let measure = view == .calls || view == .temporary ? site.count : site.bytes
+            let share = total > 0 ? Double(measure) / Double(total) * 100 : 0
+            let what = site.typeName.map { "\(TerminalText.escaped($0)) from " } ?? ""
+            text += "  \(pad(bytes(site.bytes), 10))  \(pad(DecimalFormat.fixed(share, decimals: 1) + "%", 6))  "
+                + "\(pad(count(site.count), 12))  \(what)\(TerminalText.escaped(site.frame.location))\n"
+            text += stackLines(site)
+        }
+        if all.count > top { text += "  … and \(count(all.count - top)) more sites (--top)\n" }
+        return text + "\n"
+    }
+
+    /// The heaviest stack around the site: the call it went through inside the libraries, then its callers.
+    private func stackLines(_ site: HeapProfile.Site) -> String {
+        guard stackDepth > 0, let position = site.stack.firstIndex(of: site.frame) else { return "" }
+        let indent = String(repeating: " ", count: 38)
+        var text = ""
+        if let via = site.stack[..<position].last(where: { !HeapProfile.isPlumbingFrame($0) }) {
+            text += "\(indent)via \(TerminalText.escaped(via.location))\n"
+        }
+        // Callers in the program's own code: the C library's start-up frames below main say nothing.
+        let callers = site.stack[(position + 1)...].filter { !$0.isSystem && !HeapProfile.isPlumbingFrame($0) && $0.function != "_start" }
+        for frame in callers.prefix(stackDepth) {
+            text += "\(indent)← \(TerminalText.escaped(frame.location))\n"
+        }
+        return text
+    }
+
+    private func sizes() -> String {
+        var text = "SIZES: allocations by size\n  \(pad("size", 21))  \(pad("allocations", 12))  \(pad("bytes", 10))\n"
+        for bucket in profile.sizeHistogram {
+            let range = bucket.sizes.lowerBound == bucket.sizes.upperBound
+                ? "\(bucket.sizes.lowerBound) B" : "\(bucket.sizes.lowerBound)–\(bucket.sizes.upperBound) B"
+            text += "  \(pad(range, 21))  \(pad(count(bucket.count), 12))  \(pad(bytes(bucket.bytes), 10))\n"
+        }
+        return text + "\n"
+    }
+
+    private func pad(_ text: String, _ width: Int) -> String {
+        String(repeating: " ", count: max(0, width - text.count)) + text
+    }
+}
+
+/// A byte count as a person reads it: `512 B`, `12.5 KiB`, `41.2 MiB`, `1.3 GiB`.
+func bytes(_ value: Int) -> String {
+    let magnitude = Double(value)
+    if abs(value) < 1024 { return "\(value) B" }
+    if abs(magnitude) < 1_048_576 { return DecimalFormat.fixed(magnitude / 1024, decimals: 1) + " KiB" }
+    if abs(magnitude) < 1_073_741_824 { return DecimalFormat.fixed(magnitude / 1_048_576, decimals: 1) + " MiB" }
+    return DecimalFormat.fixed(magnitude / 1_073_741_824, decimals: 2) + " GiB"
+}
+
+/// A count with thousands separated: `1,231,034`.
+func count(_ value: Int) -> String {
+    let digits = String(value.magnitude)
+    var result = ""
+    for (index, digit) in digits.enumerated() {
+        if index > 0 && (digits.count - index) % 3 == 0 { result += "," }
+        result.append(digit)
+    }
+    return (value < 0 ? "-" : "") + result
+}
+
+private func seconds(_ value: Double) -> String { DecimalFormat.fixed(value, decimals: 3) + " s" }
+
+/// `mprof heap --json`: the same sections, as data.
+struct HeapReport: Encodable {
+    struct Frame: Encodable {
+        var function: String
+        var file: String?
+        var line: Int?
+        var module: String
+        var inlined: Bool
+
+        init(_ frame: HeapSymbols.Frame) {
+            function = frame.function
+            file = frame.file
+            line = frame.line
+            module = frame.module
+            inlined = frame.isInlined
+        }
+    }
+
+    struct Site: Encodable {
+        var bytes: Int
+        var allocations: Int
+        var type: String?
+        var site: Frame
+        var stack: [Frame]
+    }
+
+    struct Bucket: Encodable {
+        var smallest: Int
+        var largest: Int
+        var allocations: Int
+        var bytes: Int
+    }
+
+    struct Summary: Encodable {
+        var allocations: Int
+        var frees: Int
+        var bytesAllocated: Int
+        var peakBytes: Int
+        var peakSeconds: Double
+        var blocksNotFreed: Int
+        var bytesNotFreed: Int
+        var temporaries: Int
+        var seconds: Double
+        var finishedNormally: Bool
+        var freesOfUnknownBlocks: Int
+    }
+
+    var capture: String
+    var executable: String
+    var pid: Int32
+    var unwinder: String
+    var summary: Summary
+    var peak: [Site]?
+    var leaks: [Site]?
+    var temporary: [Site]?
+    var calls: [Site]?
+    var allocated: [Site]?
+    var sizes: [Bucket]?
+    var notes: [String]
+
+    init(path: String, capture: HeapCapture, profile: HeapProfile, sections: [String], top: Int, stackDepth: Int) {
+        self.capture = path
+        executable = capture.executable
+        pid = capture.processID
+        unwinder = capture.unwinder
+        let s = profile.summary
+        summary = Summary(
+            allocations: s.allocations, frees: s.frees, bytesAllocated: s.bytesAllocated, peakBytes: s.peakBytes,
+            peakSeconds: s.peakTime, blocksNotFreed: s.blocksAtEnd, bytesNotFreed: s.bytesAtEnd,
+            temporaries: s.temporaries, seconds: s.duration, finishedNormally: s.finishedNormally,
+            freesOfUnknownBlocks: s.freesOfUnknownBlocks)
+        notes = profile.notes
+        func sites(_ view: HeapProfile.View) -> [Site]? {
+            guard sections.contains(view.rawValue) else { return nil }
+            return profile.sites(view).prefix(top).map { site in
+                Site(
+                    bytes: site.bytes, allocations: site.count, type: site.typeName, site: Frame(site.frame),
+                    stack: site.stack.prefix(max(stackDepth, 1) * 4 + 8).map(Frame.init))
+            }
+        }
+        peak = sites(.peak)
+        leaks = sites(.leaks)
+        temporary = sites(.temporary)
+        calls = sites(.calls)
+        allocated = sites(.allocated)
+        if sections.contains("sizes") {
+            sizes = profile.sizeHistogram.map {
+                Bucket(smallest: $0.sizes.lowerBound, largest: $0.sizes.upperBound, allocations: $0.count, bytes: $0.bytes)
+            }
+        }
+    }
+}

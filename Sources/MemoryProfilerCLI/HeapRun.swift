@@ -1,0 +1,133 @@
+import Glibc
+import MemoryProfiler
+import MemoryProfilerSystem
+
+/// `mprof run --heap`: preloads `libmprof-heap-hook.so` into the program, which records every allocation and free
+/// with its call stack into a capture beside the `.dat` file (`mprofile_….heap`).
+struct HeapRun {
+    static let hookName = "libmprof-heap-hook.so"
+    /// The hook to preload.
+    let hook: String
+    /// The capture the hook writes.
+    let capture: String
+    /// Where the hook lists the processes it did not record (children the program started).
+    var childrenList: String { capture + ".children" }
+
+    /// The hook library: `MPROF_HEAP_HOOK`, or `libmprof-heap-hook.so` beside the running mprof (where
+    /// `swift build` puts it) or in `../lib` of its directory.
+    static func locateHook() throws -> String {
+        if let named = Environment.value("MPROF_HEAP_HOOK"), !named.isEmpty {
+            guard isRegularFile(named) else {
+                throw CLIError("MPROF_HEAP_HOOK names \(TerminalText.quoted(named)), which is not a file")
+            }
+            return named
+        }
+        let directory = Self.executableDirectory() ?? "."
+        for candidate in ["\(directory)/\(hookName)", "\(directory)/../lib/\(hookName)"] where isRegularFile(candidate) {
+            return candidate
+        }
+        throw CLIError(
+            "mprof run --heap needs \(hookName) beside mprof (\(TerminalText.escaped(directory))), and it is not there: "
+                + "build it with `swift build -c release --product mprof-heap-hook` (plain `swift build` builds it too), "
+                + "or name it with MPROF_HEAP_HOOK")
+    }
+
+    /// Refuses programs a preloaded library cannot see into, before anything runs; warns about those whose own
+    /// allocations it will miss.
+    static func checkHookable(_ executable: [UInt8], name: String) throws {
+        let image = ExecutableImage(path: executable)
+        if image.isSetID {
+            throw CLIError(
+                "cannot heap-profile \(name): it is set-user-ID or set-group-ID, and the dynamic loader ignores "
+                    + "LD_PRELOAD for such programs")
+        }
+        switch image.kind {
+        case .staticallyLinked:
+            throw CLIError(
+                "cannot heap-profile \(name): it is statically linked (no dynamic loader), so no library can be "
+                    + "preloaded into it. Link it dynamically (swift build without -static-executable; "
+                    + "--static-swift-stdlib is fine) or profile its memory over time without --heap")
+        case .script(let interpreter):
+            if interpreter.contains(UInt8(ascii: "/")) { try checkHookable(interpreter, name: name) }
+        case .dynamic, .other:
+            break
+        }
+        if image.definesMalloc {
+            StandardError.write(
+                "mprof: warning: \(name) has its own malloc linked in (a statically linked allocator such as "
+                    + "jemalloc's .a): its allocations do not pass through the shared malloc and the capture will "
+                    + "miss them. Link the allocator dynamically (-ljemalloc) to profile them")
+        }
+    }
+
+    /// Prepares the capture for the `.dat` file at `datPath`: `<name>.heap` beside it. A capture left there by an
+    /// earlier run with the same `-o` is replaced; anything else at that name is refused.
+    init(hook: String, datPath: String) throws {
+        self.hook = hook
+        let stem = datPath.hasSuffix(".dat") ? String(datPath.dropLast(4)) : datPath
+        capture = stem + ".heap"
+        for path in [capture, childrenList] {
+            guard let status = Self.status(path) else { continue }
+            let isOldCapture = path == capture ? Self.startsWithCaptureMagic(path) : true
+            guard status.kind == .regular, isOldCapture else {
+                throw CLIError("\(TerminalText.escaped(path)) exists and is not a heap capture mprof wrote: move it away or choose another -o")
+            }
+            guard unlink(path) == 0 || errno == ENOENT else {
+                throw CLIError("cannot replace \(TerminalText.escaped(path)): \(SystemError.describe(errno))")
+            }
+        }
+    }
+
+    /// Added to the program's environment: the hook first in LD_PRELOAD (before any the user set), and the
+    /// capture's absolute path.
+    func environment(absoluteCapture: [UInt8]) -> [String: [UInt8]] {
+        var preload = Array(hook.utf8)
+        if let existing = Environment.bytes("LD_PRELOAD"), !existing.isEmpty { preload += [UInt8(ascii: ":")] + existing }
+        return ["LD_PRELOAD": preload, "MPROF_HEAP_OUTPUT": absoluteCapture]
+    }
+
+    /// After the run: where the capture is, or why there is none, and which processes were not recorded.
+    func report(name: String) {
+        guard let status = Self.status(capture), status.kind == .regular, Self.startsWithCaptureMagic(capture) else {
+            StandardError.write(
+                "mprof: warning: no heap capture was written: \(name) did not load \(Self.hookName) (it may clear "
+                    + "LD_PRELOAD, or end before its start-up), or could not create \(TerminalText.escaped(capture))")
+            return
+        }
+        let mebibytes = DecimalFormat.fixed(Double(status.size) / 1_048_576, decimals: 1)
+        StandardError.write(
+            "mprof: heap capture in \(TerminalText.escaped(capture)) (\(mebibytes) MiB); see who allocated what with: "
+                + "mprof heap \(TerminalText.escaped(capture))")
+        if let list = try? FileReader(path: childrenList).readAll(limit: 1 << 20) {
+            let lines = list.split(separator: UInt8(ascii: "\n"))
+            let shown = lines.prefix(5).map { TerminalText.escaped($0) }.joined(separator: "; ")
+            StandardError.write(
+                "mprof: \(lines.count) process\(lines.count == 1 ? "" : "es") started by \(name) \(lines.count == 1 ? "was" : "were") "
+                    + "not heap-profiled (only the program itself is): \(shown)\(lines.count > 5 ? "; …" : "")")
+        }
+    }
+
+    private static func status(_ path: String) -> FileStatus? {
+        try? FileStatus(path: path, followingLinks: false)
+    }
+
+    /// The directory of the running mprof, links resolved.
+    static func executableDirectory() -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink("/proc/self/exe", &buffer, Int(PATH_MAX))
+        guard count > 0 else { return nil }
+        let executable = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return executable.lastIndex(of: "/").map { String(executable[..<$0]) }
+    }
+
+    private static func isRegularFile(_ path: String) -> Bool {
+        (try? FileStatus(path: path))?.kind == .regular
+    }
+
+    private static func startsWithCaptureMagic(_ path: String) -> Bool {
+        guard let reader = try? FileReader(path: path) else { return false }
+        var head = [UInt8](repeating: 0, count: 8)
+        let count = head.withUnsafeMutableBytes { try? reader.read(into: $0) }
+        return count == 8 && head == Array("MPROFHP1".utf8)
+    }
+}

@@ -1,0 +1,51 @@
+// Internal interface between the three parts of libmprof-heap-hook.so:
+//
+//   family.c    the malloc family (and swift_allocObject, dlopen): forwards every call to the next allocator and
+//               tells the recorder what happened
+//   recorder.c  the capture file: one writer under one lock, records appended to a shared file mapping
+//   stacks.c    call stacks: unwinding (libunwind when present, libgcc's unwinder otherwise) and interning
+//
+// Nothing here allocates through the functions the hook defines. The capture format is described in recorder.c
+// and, for users, in the MemoryProfiler DocC catalogue ("Heap capture format").
+#ifndef MPROF_HEAP_HOOK_INTERNAL_H
+#define MPROF_HEAP_HOOK_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HOOK_HIDDEN __attribute__((visibility("hidden")))
+#define HOOK_EXPORT __attribute__((visibility("default")))
+
+/// The deepest stack recorded; deeper stacks keep their innermost frames.
+#define HOOK_MAX_FRAMES 64
+
+/// Set while this thread is inside the hook: allocations made by the unwinder, the loader or dlsym on the hook's
+/// behalf are forwarded and not recorded, and a signal handler that allocates never waits for the lock.
+extern __thread int hook_in_hook __attribute__((tls_model("initial-exec")));
+
+/// The type a thread's swift_allocObject is about to allocate, and its size: the next allocation of exactly this
+/// size on the thread is that object.
+extern __thread const void *hook_pending_metadata __attribute__((tls_model("initial-exec")));
+extern __thread size_t hook_pending_size __attribute__((tls_model("initial-exec")));
+
+/// Non-zero while the recorder records (after start, before finish, and not in a forked child).
+extern int hook_recording;
+
+// recorder.c
+HOOK_HIDDEN void recorder_start(void);
+HOOK_HIDDEN void recorder_allocation(const void *block, size_t size);
+HOOK_HIDDEN void recorder_free(const void *block);
+HOOK_HIDDEN void recorder_modules_changed(void);
+
+// stacks.c
+HOOK_HIDDEN void stacks_start(uintptr_t hook_text_start, uintptr_t hook_text_end);
+/// Fills `frames` with the caller's return addresses, innermost first, without the hook's own frames.
+HOOK_HIDDEN int stacks_capture(uintptr_t *frames, int capacity);
+/// The name of the unwinder in use ("libunwind" or "libgcc"), for the capture's header.
+HOOK_HIDDEN const char *stacks_unwinder_name(void);
+
+/// Memory for the hook's own tables, straight from the kernel (zeroed); NULL when none is left.
+HOOK_HIDDEN void *hook_map(size_t bytes);
+HOOK_HIDDEN void hook_unmap(void *memory, size_t bytes);
+
+#endif

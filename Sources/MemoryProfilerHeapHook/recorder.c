@@ -1,0 +1,585 @@
+// The capture: every allocation and free of the process, in order, with interned call stacks.
+//
+// File layout (version 1). The file starts with the 8 bytes "MPROFHP1". Then come records. A record is a tag
+// byte followed by fields. A field is an unsigned LEB128 number (v), or a string (a v length and that many bytes).
+//
+//   'B'  begin       v version, v pid, v wall-clock ns since 1970 at start, v page size, string unwinder,
+//                    string executable path
+//   'M'  module      v load bias, v start, v end (the span of its loadable segments, run-time addresses),
+//                    string path
+//   'S'  stack node  v parent node (0 = the root), v return address. Nodes are numbered 1, 2, 3, … in the
+//                    order they appear, so a stack is a leaf node and its chain of parents.
+//   'A'  allocation  v size, v stack node (0 = no stack), v zigzag(address - previous address)
+//   'O'  object      as 'A', then v type: an instance allocated by swift_allocObject
+//   'F'  free        v zigzag(address - previous address)
+//   'Y'  type        v type number (1, 2, …), v metadata address, v metadata kind (0 = class),
+//                    v nominal type descriptor address (classes; 0 otherwise)
+//   'H'  thread      v thread number (1, 2, … in the order threads first allocate); the following records are
+//                    its own
+//   'T'  time        v milliseconds since start (monotonic; 'B' gives the wall clock of 0)
+//   'X'  end         v allocations, v frees, v milliseconds: the process finished normally
+//
+// "Previous address" is the address of the last 'A', 'O' or 'F' record (0 at the start). A realloc is a free of
+// the old block and an allocation of the new one.
+//
+// Crash safety: the records go into a shared mapping of the file, so they are in the page cache the moment they
+// are written, and survive SIGKILL and the OOM killer. The file grows in windows of 16 MiB (zero-filled); each
+// record's tag byte is stored after its fields, so a reader stops at the first zero tag: the end of a killed
+// process's capture, or of one cut short in the middle of a record. At a normal exit an 'X' record is written and
+// the file is cut to its length.
+//
+// One process records into one file. The first process to start with MPROF_HEAP_OUTPUT set creates it; a program
+// it starts (fork and exec) finds the file there and records nothing, but appends a line "exec PID PATH" to
+// "<file>.children" (a process that forks without exec: "fork PID"), so mprof can say which were not recorded. An
+// exec of the recorded process itself (same PID) starts the capture again for the new program.
+#define _GNU_SOURCE
+#include "hook.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+int hook_recording;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static char output_path[4096];
+static int output = -1;
+static pid_t recording_pid;
+static size_t page_size = 4096;
+static struct timespec started;
+
+static inline int recording(void) { return __atomic_load_n(&hook_recording, __ATOMIC_RELAXED); }
+
+// MARK: Small helpers that allocate nothing
+
+HOOK_HIDDEN void *hook_map(size_t bytes) {
+    void *memory = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return memory == MAP_FAILED ? NULL : memory;
+}
+
+HOOK_HIDDEN void hook_unmap(void *memory, size_t bytes) {
+    if (memory != NULL) munmap(memory, bytes);
+}
+
+static char *append_text(char *at, const char *end, const char *text) {
+    while (*text && at < end) *at++ = *text++;
+    return at;
+}
+
+static char *append_decimal(char *at, const char *end, uint64_t value) {
+    char digits[20];
+    int count = 0;
+    do {
+        digits[count++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value != 0);
+    while (count > 0 && at < end) *at++ = digits[--count];
+    return at;
+}
+
+/// Says something to the program's standard error, once per reason, keeping errno.
+static void complain(const char *what, int error) {
+    int saved = errno;
+    char line[512];
+    char *end = line + sizeof line - 1, *at = append_text(line, end, "mprof-heap: ");
+    at = append_text(at, end, what);
+    if (error != 0) {
+        at = append_text(at, end, " (errno ");
+        at = append_decimal(at, end, (uint64_t)error);
+        at = append_text(at, end, ")");
+    }
+    *at++ = '\n';
+    (void)!write(2, line, (size_t)(at - line));
+    errno = saved;
+}
+
+// MARK: The stream
+
+#define WINDOW_BYTES ((size_t)16 << 20)
+#define LARGEST_RECORD 8448  // a module record with a 4096-byte path, and room to spare
+
+static unsigned char *window;   // the mapped part of the file
+static uint64_t window_offset;  // where it starts in the file
+static uint64_t stream_end;     // bytes of the capture written so far
+static uint64_t previous_address;
+
+static void stop_recording(const char *why, int error) {
+    __atomic_store_n(&hook_recording, 0, __ATOMIC_RELAXED);
+    complain(why, error);
+}
+
+/// Makes room for `bytes` more at the end of the stream: maps the next window when this one is full. The file is
+/// extended with fallocate where the file system has it, so a full disk is an error here rather than a SIGBUS on a
+/// later store.
+static int reserve(size_t bytes) {
+    if (window != NULL && stream_end + bytes <= window_offset + WINDOW_BYTES) return 1;
+    uint64_t offset = stream_end & ~(uint64_t)(page_size - 1);
+    int status = fallocate(output, 0, (off_t)offset, (off_t)WINDOW_BYTES);
+    if (status != 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) status = ftruncate(output, (off_t)(offset + WINDOW_BYTES));
+    if (status != 0) {
+        stop_recording("the capture stopped early: its file cannot grow", errno);
+        return 0;
+    }
+    void *mapped = mmap(NULL, WINDOW_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, output, (off_t)offset);
+    if (mapped == MAP_FAILED) {
+        stop_recording("the capture stopped early: its file cannot be mapped", errno);
+        return 0;
+    }
+    if (window != NULL) munmap(window, WINDOW_BYTES);
+    window = mapped;
+    window_offset = offset;
+    return 1;
+}
+
+/// Appends one record: its fields first, then its tag (see "Crash safety").
+static void emit(unsigned char tag, const unsigned char *fields, size_t length) {
+    if (!reserve(1 + length)) return;
+    unsigned char *at = window + (stream_end - window_offset);
+    memcpy(at + 1, fields, length);
+    __atomic_store_n(at, tag, __ATOMIC_RELEASE);
+    stream_end += 1 + length;
+}
+
+static inline unsigned char *put_number(unsigned char *at, uint64_t value) {
+    while (value >= 0x80) {
+        *at++ = (unsigned char)(value | 0x80);
+        value >>= 7;
+    }
+    *at++ = (unsigned char)value;
+    return at;
+}
+
+static unsigned char *put_string(unsigned char *at, const char *text, size_t limit) {
+    size_t length = strnlen(text, limit);
+    at = put_number(at, length);
+    memcpy(at, text, length);
+    return at + length;
+}
+
+static inline uint64_t address_delta(uintptr_t address) {
+    int64_t delta = (int64_t)(address - previous_address);
+    previous_address = address;
+    return ((uint64_t)delta << 1) ^ (uint64_t)(delta >> 63);  // zigzag: small either way
+}
+
+// MARK: Threads and time
+
+static __thread uint32_t thread_number __attribute__((tls_model("initial-exec")));
+static uint32_t threads_seen, current_thread;
+static uint64_t current_millisecond;
+
+static uint64_t milliseconds_since_start(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    int64_t nanoseconds = (int64_t)(now.tv_sec - started.tv_sec) * 1000000000 + (now.tv_nsec - started.tv_nsec);
+    return nanoseconds > 0 ? (uint64_t)nanoseconds / 1000000 : 0;
+}
+
+/// Before each event, under the lock: say which thread and when, if that changed.
+static void before_event(void) {
+    unsigned char fields[16];
+    if (thread_number == 0) thread_number = ++threads_seen;
+    if (thread_number != current_thread) {
+        current_thread = thread_number;
+        emit('H', fields, (size_t)(put_number(fields, thread_number) - fields));
+    }
+    uint64_t millisecond = milliseconds_since_start();
+    if (millisecond != current_millisecond) {
+        current_millisecond = millisecond;
+        emit('T', fields, (size_t)(put_number(fields, millisecond) - fields));
+    }
+}
+
+// MARK: Modules
+
+struct module_range {
+    uintptr_t start, end;
+};
+#define MAX_MODULE_RANGES 4096
+static struct module_range module_ranges[MAX_MODULE_RANGES];
+static int module_range_count;
+
+static int known_range(uintptr_t start, uintptr_t end) {
+    for (int index = 0; index < module_range_count; index += 1)
+        if (module_ranges[index].start == start && module_ranges[index].end == end) return 1;
+    return 0;
+}
+
+static int in_known_module(uintptr_t address) {
+    for (int index = 0; index < module_range_count; index += 1)
+        if (address >= module_ranges[index].start && address < module_ranges[index].end) return 1;
+    return 0;
+}
+
+static char executable_path[4096];
+
+static int emit_new_modules(struct dl_phdr_info *info, size_t size, void *context) {
+    (void)size;
+    (void)context;
+    const char *path = info->dlpi_name != NULL && info->dlpi_name[0] != 0 ? info->dlpi_name : executable_path;
+    // One record per module: the span of its loadable segments (code for stacks, data for type descriptors).
+    uintptr_t start = UINTPTR_MAX, end = 0;
+    for (int index = 0; index < info->dlpi_phnum; index += 1) {
+        const ElfW(Phdr) *header = &info->dlpi_phdr[index];
+        if (header->p_type != PT_LOAD) continue;
+        uintptr_t segment = info->dlpi_addr + header->p_vaddr;
+        if (segment < start) start = segment;
+        if (segment + header->p_memsz > end) end = segment + header->p_memsz;
+    }
+    if (start >= end || known_range(start, end) || module_range_count == MAX_MODULE_RANGES) return 0;
+    module_ranges[module_range_count++] = (struct module_range){start, end};
+    unsigned char fields[LARGEST_RECORD];
+    unsigned char *at = put_number(fields, info->dlpi_addr);
+    at = put_number(at, start);
+    at = put_number(at, end);
+    at = put_string(at, path, 4096);
+    emit('M', fields, (size_t)(at - fields));
+    return 0;
+}
+
+/// Records the modules loaded since the last call (under the lock).
+static void emit_modules(void) { dl_iterate_phdr(emit_new_modules, NULL); }
+
+HOOK_HIDDEN void recorder_modules_changed(void) {
+    if (!recording()) return;
+    pthread_mutex_lock(&lock);
+    if (recording()) emit_modules();
+    pthread_mutex_unlock(&lock);
+}
+
+// MARK: Stack interning
+
+// Two open-addressing tables in memory from mmap. `nodes` maps (parent, return address) to a node number: the
+// stacks form a tree, so a stack costs one record per frame the first time and nothing after. `stacks` maps a
+// hash of a whole stack to its leaf node, so a stack seen before costs one lookup instead of one per frame.
+// 64-bit hashes are compared without the frames: two different stacks collide with a probability of about 1e-8
+// for a million distinct stacks.
+struct node_entry {
+    uint64_t address;
+    uint32_t parent, number;  // number 0: empty
+};
+struct stack_entry {
+    uint64_t hash;  // 0: empty
+    uint32_t leaf, unused;
+};
+static struct node_entry *nodes;
+static size_t node_capacity, node_count;
+static struct stack_entry *stacks;
+static size_t stack_capacity, stack_count;
+
+static inline uint64_t mix(uint64_t value) {
+    value ^= value >> 33;
+    value *= 0xff51afd7ed558ccdULL;
+    value ^= value >> 33;
+    value *= 0xc4ceb9fe1a85ec53ULL;
+    value ^= value >> 33;
+    return value;
+}
+
+static int grow_nodes(void) {
+    size_t capacity = node_capacity == 0 ? 65536 : node_capacity * 2;
+    struct node_entry *grown = hook_map(capacity * sizeof *grown);
+    if (grown == NULL) return 0;
+    for (size_t index = 0; index < node_capacity; index += 1) {
+        struct node_entry entry = nodes[index];
+        if (entry.number == 0) continue;
+        size_t slot = mix(entry.address ^ ((uint64_t)entry.parent << 40)) & (capacity - 1);
+        while (grown[slot].number != 0) slot = (slot + 1) & (capacity - 1);
+        grown[slot] = entry;
+    }
+    hook_unmap(nodes, node_capacity * sizeof *nodes);
+    nodes = grown;
+    node_capacity = capacity;
+    return 1;
+}
+
+static uint32_t intern_node(uint32_t parent, uintptr_t address) {
+    if ((node_count + 1) * 2 > node_capacity && !grow_nodes()) return 0;
+    size_t slot = mix(address ^ ((uint64_t)parent << 40)) & (node_capacity - 1);
+    while (nodes[slot].number != 0) {
+        if (nodes[slot].address == address && nodes[slot].parent == parent) return nodes[slot].number;
+        slot = (slot + 1) & (node_capacity - 1);
+    }
+    // A new frame: perhaps in a library loaded since the last module records.
+    if (!in_known_module(address)) emit_modules();
+    uint32_t number = (uint32_t)++node_count;
+    nodes[slot] = (struct node_entry){address, parent, number};
+    unsigned char fields[24];
+    unsigned char *at = put_number(fields, parent);
+    at = put_number(at, address);
+    emit('S', fields, (size_t)(at - fields));
+    return number;
+}
+
+static int grow_stacks(void) {
+    size_t capacity = stack_capacity == 0 ? 65536 : stack_capacity * 2;
+    struct stack_entry *grown = hook_map(capacity * sizeof *grown);
+    if (grown == NULL) return 0;
+    for (size_t index = 0; index < stack_capacity; index += 1) {
+        struct stack_entry entry = stacks[index];
+        if (entry.hash == 0) continue;
+        size_t slot = entry.hash & (capacity - 1);
+        while (grown[slot].hash != 0) slot = (slot + 1) & (capacity - 1);
+        grown[slot] = entry;
+    }
+    hook_unmap(stacks, stack_capacity * sizeof *stacks);
+    stacks = grown;
+    stack_capacity = capacity;
+    return 1;
+}
+
+static uint32_t intern_stack(const uintptr_t *frames, int count) {
+    if (count == 0) return 0;
+    uint64_t hash = (uint64_t)count;
+    for (int index = 0; index < count; index += 1) hash = mix(hash ^ frames[index]);
+    if (hash == 0) hash = 1;
+    if ((stack_count + 1) * 2 > stack_capacity && !grow_stacks()) return 0;
+    size_t slot = hash & (stack_capacity - 1);
+    while (stacks[slot].hash != 0) {
+        if (stacks[slot].hash == hash) return stacks[slot].leaf;
+        slot = (slot + 1) & (stack_capacity - 1);
+    }
+    uint32_t leaf = 0;
+    for (int index = count - 1; index >= 0; index -= 1) {
+        leaf = intern_node(leaf, frames[index]);
+        if (leaf == 0) return 0;
+    }
+    stacks[slot] = (struct stack_entry){hash, leaf, 0};
+    stack_count += 1;
+    return leaf;
+}
+
+// MARK: Swift types
+
+// Class metadata on Linux (no Objective-C interop): word 0 is the kind (0 for a class), word 5 the nominal type
+// descriptor, which the analyser names from the executable's symbols ("…CMn"), generic classes included.
+#define MAX_TYPES 65536
+static struct {
+    const void *metadata;
+    uint32_t number;
+} *types;
+static uint32_t type_count;
+
+static uint32_t intern_type(const void *metadata) {
+    if (types == NULL && (types = hook_map(MAX_TYPES * sizeof *types)) == NULL) return 0;
+    size_t slot = mix((uintptr_t)metadata) & (MAX_TYPES - 1);
+    for (size_t probes = 0; probes < MAX_TYPES; probes += 1) {
+        if (types[slot].metadata == metadata) return types[slot].number;
+        if (types[slot].metadata == NULL) {
+            if (type_count * 2 >= MAX_TYPES) return 0;  // a program with 32,768 types: the rest stay unnamed
+            uint32_t number = ++type_count;
+            types[slot].metadata = metadata;
+            types[slot].number = number;
+            const uintptr_t *words = metadata;
+            uintptr_t kind = words[0], descriptor = kind == 0 ? words[5] : 0;
+            unsigned char fields[48];
+            unsigned char *at = put_number(fields, number);
+            at = put_number(at, (uintptr_t)metadata);
+            at = put_number(at, kind);
+            at = put_number(at, descriptor);
+            emit('Y', fields, (size_t)(at - fields));
+            return number;
+        }
+        slot = (slot + 1) & (MAX_TYPES - 1);
+    }
+    return 0;
+}
+
+// MARK: Events
+
+static uint64_t allocations, frees;
+
+HOOK_HIDDEN void recorder_allocation(const void *block, size_t size) {
+    if (!recording()) return;
+    uintptr_t frames[HOOK_MAX_FRAMES];
+    int count = stacks_capture(frames, HOOK_MAX_FRAMES);
+    const void *metadata = NULL;
+    if (hook_pending_metadata != NULL && hook_pending_size == size) {
+        metadata = hook_pending_metadata;
+        hook_pending_metadata = NULL;
+    }
+    pthread_mutex_lock(&lock);
+    if (recording()) {
+        before_event();
+        uint32_t leaf = intern_stack(frames, count);
+        uint32_t type = metadata != NULL ? intern_type(metadata) : 0;
+        unsigned char fields[40];
+        unsigned char *at = put_number(fields, size);
+        at = put_number(at, leaf);
+        at = put_number(at, address_delta((uintptr_t)block));
+        if (type != 0) at = put_number(at, type);
+        emit(type != 0 ? 'O' : 'A', fields, (size_t)(at - fields));
+        allocations += 1;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+HOOK_HIDDEN void recorder_free(const void *block) {
+    if (!recording()) return;
+    pthread_mutex_lock(&lock);
+    if (recording()) {
+        before_event();
+        unsigned char fields[16];
+        emit('F', fields, (size_t)(put_number(fields, address_delta((uintptr_t)block)) - fields));
+        frees += 1;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+// MARK: Start, children, finish
+
+/// Appends "KIND PID PATH" to "<capture>.children" for a process that is not recorded.
+static void note_unrecorded(const char *kind) {
+    char path[sizeof output_path + 16];
+    char *end = path + sizeof path - 1, *at = append_text(path, end, output_path);
+    at = append_text(at, end, ".children");
+    *at = 0;
+    int descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (descriptor < 0) return;
+    char line[4200];
+    end = line + sizeof line - 1;
+    at = append_text(line, end, kind);
+    at = append_text(at, end, " ");
+    at = append_decimal(at, end, (uint64_t)getpid());
+    at = append_text(at, end, " ");
+    char executable[4096];
+    ssize_t length = readlink("/proc/self/exe", executable, sizeof executable - 1);
+    executable[length > 0 ? length : 0] = 0;
+    for (const char *character = executable; *character && at < end; character += 1)
+        *at++ = *character == '\n' ? '?' : *character;  // one line per process
+    *at++ = '\n';
+    (void)!write(descriptor, line, (size_t)(at - line));
+    close(descriptor);
+}
+
+static void before_fork(void) { pthread_mutex_lock(&lock); }
+static void after_fork_in_parent(void) { pthread_mutex_unlock(&lock); }
+static void after_fork_in_child(void) {
+    // The child shares the file and its mapping: it must not write. Nothing of the parent's is freed here.
+    int was_recording = recording();
+    __atomic_store_n(&hook_recording, 0, __ATOMIC_RELAXED);
+    pthread_mutex_init(&lock, NULL);
+    if (was_recording) note_unrecorded("fork");
+}
+
+/// The process id recorded in an existing capture's 'B' record, or -1.
+static long capture_owner(int descriptor) {
+    unsigned char head[32];
+    ssize_t count = pread(descriptor, head, sizeof head, 0);
+    if (count < 12 || memcmp(head, "MPROFHP1", 8) != 0 || head[8] != 'B') return -1;
+    size_t at = 9;
+    for (int field = 0; field < 2; field += 1) {  // version, then pid
+        uint64_t value = 0;
+        for (int shift = 0; at < (size_t)count; shift += 7) {
+            unsigned char byte = head[at++];
+            value |= (uint64_t)(byte & 0x7f) << shift;
+            if (!(byte & 0x80) || shift > 56) break;
+        }
+        if (field == 1) return (long)value;
+    }
+    return -1;
+}
+
+static uintptr_t own_start, own_end;
+
+static int find_own_text(struct dl_phdr_info *info, size_t size, void *context) {
+    (void)size;
+    (void)context;
+    uintptr_t probe = (uintptr_t)&find_own_text;
+    for (int index = 0; index < info->dlpi_phnum; index += 1) {
+        const ElfW(Phdr) *header = &info->dlpi_phdr[index];
+        if (header->p_type != PT_LOAD || !(header->p_flags & PF_X)) continue;
+        uintptr_t start = info->dlpi_addr + header->p_vaddr, end = start + header->p_memsz;
+        if (probe >= start && probe < end) {
+            own_start = start;
+            own_end = end;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+HOOK_HIDDEN void recorder_start(void) {
+    const char *path = getenv("MPROF_HEAP_OUTPUT");
+    if (path == NULL || path[0] == 0) return;
+    if (strlen(path) >= sizeof output_path - 16) {
+        complain("MPROF_HEAP_OUTPUT is too long; nothing is recorded", 0);
+        return;
+    }
+    memcpy(output_path, path, strlen(path) + 1);
+    long page = sysconf(_SC_PAGESIZE);
+    if (page > 0) page_size = (size_t)page;
+    ssize_t length = readlink("/proc/self/exe", executable_path, sizeof executable_path - 1);
+    executable_path[length > 0 ? length : 0] = 0;
+
+    output = open(output_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (output < 0 && errno == EEXIST) {
+        int existing = open(output_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        if (existing >= 0 && capture_owner(existing) == (long)getpid() && ftruncate(existing, 0) == 0) {
+            output = existing;  // this process exec'd a new program: its capture starts again
+        } else {
+            if (existing >= 0) close(existing);
+            note_unrecorded("exec");
+            return;
+        }
+    } else if (output < 0) {
+        complain("cannot create the capture named by MPROF_HEAP_OUTPUT; nothing is recorded", errno);
+        return;
+    }
+    recording_pid = getpid();
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &started);
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+
+    dl_iterate_phdr(find_own_text, NULL);
+    stacks_start(own_start, own_end);
+    pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+
+    __atomic_store_n(&hook_recording, 1, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&lock);
+    if (reserve(8)) {
+        memcpy(window, "MPROFHP1", 8);
+        stream_end = 8;
+        unsigned char fields[LARGEST_RECORD];
+        unsigned char *at = put_number(fields, 1);
+        at = put_number(at, (uint64_t)recording_pid);
+        at = put_number(at, (uint64_t)wall.tv_sec * 1000000000 + (uint64_t)wall.tv_nsec);
+        at = put_number(at, page_size);
+        at = put_string(at, stacks_unwinder_name(), 64);
+        at = put_string(at, executable_path, 4096);
+        emit('B', fields, (size_t)(at - fields));
+        emit_modules();
+    }
+    pthread_mutex_unlock(&lock);
+    if (stacks_unwinder_name()[0] == 'n') complain("no unwinder found: allocations are recorded without stacks", 0);
+}
+
+__attribute__((destructor)) static void recorder_finish(void) {
+    if (!recording() || getpid() != recording_pid) return;
+    int saved = errno;
+    hook_in_hook = 1;
+    pthread_mutex_lock(&lock);
+    if (recording()) {
+        emit_modules();
+        unsigned char fields[40];
+        unsigned char *at = put_number(fields, allocations);
+        at = put_number(at, frees);
+        at = put_number(at, milliseconds_since_start());
+        emit('X', fields, (size_t)(at - fields));
+        __atomic_store_n(&hook_recording, 0, __ATOMIC_RELAXED);
+        if (window != NULL) munmap(window, WINDOW_BYTES);
+        window = NULL;
+        if (ftruncate(output, (off_t)stream_end) != 0) complain("could not cut the capture to its length", errno);
+        close(output);
+        output = -1;
+    }
+    pthread_mutex_unlock(&lock);
+    hook_in_hook = 0;
+    errno = saved;
+}
