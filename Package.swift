@@ -81,6 +81,8 @@ let package = Package(
             name: "memory-workload", dependencies: ["MemoryProfiler", "MemoryProfilerSystem"], path: "Tests/Workload"),
         .executableTarget(
             name: "line-workload", dependencies: ["MemoryProfilerMacros"], path: "Tests/LineWorkload"),
+        // The heap profiler's truth workload: allocations at known sites, in known numbers and sizes.
+        .executableTarget(name: "heap-workload", path: "Tests/HeapWorkload"),
         .target(
             name: "MemoryProfilerTestSupport", dependencies: ["MemoryProfiler", "MemoryProfilerSystem"],
             path: "Tests/TestSupport"),
@@ -110,7 +112,7 @@ let package = Package(
             name: "MemoryProfilerCLITests",
             dependencies: [
                 "MemoryProfilerCLI", "MemoryProfilerSystem", "MemoryProfilerTestSupport", "memory-workload", "line-workload", "step-alloc",
-                "memory-scaling",
+                "memory-scaling", "heap-workload",
             ]
         ),
     ]

@@ -99,7 +99,18 @@ struct HeapRun {
             "mprof: heap capture in \(TerminalText.escaped(capture)) (\(mebibytes) MiB); see who allocated what with: "
                 + "mprof heap \(TerminalText.escaped(capture))")
         if let list = try? FileReader(path: childrenList).readAll(limit: 1 << 20) {
-            let lines = list.split(separator: UInt8(ascii: "\n"))
+            // "fork PID" then "exec PID PATH" for a child that forked and exec'd: one process, shown by its program.
+            var lines: [ArraySlice<UInt8>] = []
+            var lineOfProcess: [ArraySlice<UInt8>: Int] = [:]
+            for line in list.split(separator: UInt8(ascii: "\n")) {
+                let pid = line.split(separator: UInt8(ascii: " ")).dropFirst().first ?? []
+                if let index = lineOfProcess[pid] {
+                    lines[index] = line
+                } else {
+                    lineOfProcess[pid] = lines.count
+                    lines.append(line)
+                }
+            }
             let shown = lines.prefix(5).map { TerminalText.escaped($0) }.joined(separator: "; ")
             StandardError.write(
                 "mprof: \(lines.count) process\(lines.count == 1 ? "" : "es") started by \(name) \(lines.count == 1 ? "was" : "were") "

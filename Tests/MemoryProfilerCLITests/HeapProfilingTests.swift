@@ -1,0 +1,272 @@
+import Foundation
+import MemoryProfiler
+import MemoryProfilerTestSupport
+import Testing
+
+/// `mprof run --heap` and `mprof heap` on programs whose allocations are known: the C programs below and
+/// `heap-workload` (Tests/HeapWorkload/main.swift documents its exact numbers), with heaptrack as the witness.
+@Suite(.serialized)
+struct HeapProfilingTests {
+    static var hook: String { BuiltProducts.path("libmprof-heap-hook.so") }
+
+    /// A capture of `program` made with `mprof run --heap`, and what mprof said.
+    struct Run {
+        var result: CommandResult
+        var capturePath: String
+        var capture: HeapCapture
+        var profile: HeapProfile
+    }
+
+    static func record(_ program: String, _ arguments: [String], in directory: TemporaryDirectory, environment: [String: String] = [:]) throws -> Run {
+        try #require(FileManager.default.fileExists(atPath: hook), "\(hook) is missing: build with `swift build`")
+        let result = try runProduct("mprof", ["run", "--heap", "-o", "\(directory.path)/run.dat", program] + arguments, environment: environment)
+        #expect(result.status == 0, "\(result.standardError)")
+        let path = "\(directory.path)/run.heap"
+        let capture = try HeapCapture(path: path)
+        let profile = HeapProfile(capture, symbols: HeapSymbolizer().symbolize(capture))
+        return Run(result: result, capturePath: path, capture: capture, profile: profile)
+    }
+
+    /// Compiles C `source` with cc (from its own process, so no descriptor of ours is open on the executable).
+    static func compile(_ source: String, named name: String, in directory: TemporaryDirectory, flags: [String] = []) throws -> String {
+        let file = "\(directory.path)/\(name).c", program = "\(directory.path)/\(name)"
+        try source.write(toFile: file, atomically: true, encoding: .utf8)
+        let compile = try runCommand("cc", ["-O1", "-g", "-o", program, file, "-lpthread"] + flags)
+        try #require(compile.status == 0, "\(compile.standardError)")
+        return program
+    }
+
+    /// 1000 blocks of 100 bytes from build(), half freed; 10 of 80 bytes from calloc, 5 of them grown to 256;
+    /// no stdio (printf would allocate its buffer).
+    static let knownC = """
+        #include <stdlib.h>
+        void *volatile blocks[1000], *volatile zeroed[10];
+        __attribute__((noinline)) void *make(size_t size) { return malloc(size); }
+        __attribute__((noinline)) void build(void) { for (int i = 0; i < 1000; i++) blocks[i] = make(100); }
+        int main(void) {
+            build();
+            for (int i = 0; i < 500; i++) free(blocks[i]);
+            for (int i = 0; i < 10; i++) zeroed[i] = calloc(10, 8);
+            for (int i = 0; i < 5; i++) zeroed[i] = realloc(zeroed[i], 256);
+            return zeroed[9] == NULL;
+        }
+        """
+
+    @Test func aCProgramsAllocationsAreRecordedExactlyWithTheirSites() throws {
+        let directory = try TemporaryDirectory()
+        let program = try Self.compile(Self.knownC, named: "known", in: directory)
+        let run = try Self.record(program, [], in: directory)
+        let capture = run.capture
+        #expect(capture.summary.finishedNormally)
+        let sizes = (0..<capture.allocationCount).map { capture.size(of: $0) }
+        #expect(sizes.filter { $0 == 100 }.count == 1000)
+        #expect(sizes.filter { $0 == 80 }.count == 10)
+        #expect(sizes.filter { $0 == 256 }.count == 5)
+        // libc's start-up adds none or a few of its own.
+        #expect(capture.summary.allocations >= 1015 && capture.summary.allocations < 1015 + 20, "\(capture.summary)")
+        #expect(capture.summary.frees >= 505, "\(capture.summary)")
+
+        // At the peak (the end of build) all 1000 blocks of build() were live: 100,000 bytes from one site.
+        let peak = run.profile.sites(.peak)
+        let top = try #require(peak.first)
+        #expect(top.bytes == 100_000 && top.count == 1000, "\(peak)")
+        #expect(top.frame.function == "make" && top.frame.line == 3, "\(top.frame)")
+        #expect(top.stack.contains { $0.function == "build" && $0.line == 4 }, "\(top.stack)")
+        // Not freed at exit: 500 of build's blocks, the 10 calloc'd ones (5 of them now 256 bytes).
+        let leaks = run.profile.sites(.leaks)
+        #expect(leaks.first { $0.frame.function == "make" }?.bytes == 50_000)
+        #expect(leaks.filter { $0.frame.function == "main" }.reduce(0) { $0 + $1.bytes } == 5 * 80 + 5 * 256, "\(leaks)")
+
+        // The same through the command line, as JSON.
+        let json = try runProduct("mprof", ["heap", "--json", "--view", "summary", "--view", "peak", run.capturePath])
+        #expect(json.status == 0, "\(json.standardError)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any])
+        let firstPeak = try #require((object["peak"] as? [[String: Any]])?.first)
+        #expect(firstPeak["bytes"] as? Int == 100_000)
+        #expect((firstPeak["site"] as? [String: Any])?["function"] as? String == "make")
+        #expect((object["summary"] as? [String: Any])?["peakBytes"] as? Int == capture.summary.peakBytes)
+    }
+
+    @Test func theSwiftTruthWorkloadShowsItsBuilderTemporariesAndCyclesWithSwiftNamesAndTypes() throws {
+        let directory = try TemporaryDirectory()
+        let (n, x, m, k) = (30_000, 1000, 100_000, 500)
+        let run = try Self.record(BuiltProducts.path("heap-workload"), ["known-sites", "\(n)", "\(x)", "\(m)", "\(k)"], in: directory)
+        #expect(run.result.standardOutput == "ok\n")
+        let profile = run.profile
+
+        // The builder holds the peak: N payloads of X bytes (plus headers) and N Nodes, by Swift name.
+        let peak = profile.sites(.peak)
+        let top = try #require(peak.first)
+        #expect(top.stack.contains { $0.function == "buildIndex(count:payload:)" }, "\(top.stack.map(\.location))")
+        let builder = HeapProfile(run.capture, symbols: HeapSymbolizer().symbolize(run.capture), filter: .init(function: "buildIndex"))
+        #expect(Double(builder.total(.peak).bytes) >= 0.95 * Double(n * x), "\(builder.total(.peak))")
+        // The Nodes by type: exactly N, 32 bytes each.
+        let nodes = peak.filter { $0.typeName == "Node" }
+        #expect(nodes.reduce(0) { $0 + $1.count } == n, "\(peak.map { ($0.typeName, $0.count) })")
+        #expect(nodes.reduce(0) { $0 + $1.bytes } == n * 32)
+
+        // M temporaries in churn, ±1 %.
+        let temporaries = profile.sites(.temporary).filter { $0.frame.function.contains("churn") || $0.stack.contains { $0.function.hasPrefix("churn(") } }
+        let temporaryCount = temporaries.reduce(0) { $0 + $1.count }
+        #expect(abs(temporaryCount - m) <= m / 100, "\(temporaryCount) temporaries at churn")
+
+        // The cycles: 2K CyclePartner objects never freed, attributed to makeCycles.
+        let cycles = profile.sites(.leaks).filter { $0.typeName == "CyclePartner" }
+        #expect(cycles.reduce(0) { $0 + $1.count } == 2 * k, "\(cycles)")
+        #expect(cycles.allSatisfy { $0.frame.function.contains("makeCycles") || $0.stack.contains { $0.function.hasPrefix("makeCycles(") } })
+
+        // The text report says the same, in the words a person reads.
+        let text = try runProduct("mprof", ["heap", run.capturePath, "--top", "5"])
+        #expect(text.status == 0, "\(text.standardError)")
+        #expect(text.standardOutput.contains("buildIndex(count:payload:)"), "\(text.standardOutput)")
+        #expect(text.standardOutput.contains("CyclePartner from "), "\(text.standardOutput)")
+        #expect(!text.standardOutput.contains("$s"), "mangled names in \(text.standardOutput)")
+    }
+
+    @Test func eightThreadsTotalsAreExact() throws {
+        let directory = try TemporaryDirectory()
+        let run = try Self.record(BuiltProducts.path("heap-workload"), ["threads", "8", "20000", "64"], in: directory)
+        let loop = run.profile.sites(.calls).filter { $0.frame.function.hasPrefix("mallocFreeLoop") }
+        #expect(loop.reduce(0) { $0 + $1.count } == 160_000, "\(loop)")
+        #expect(loop.reduce(0) { $0 + $1.bytes } == 160_000 * 64)
+        #expect(run.profile.sites(.leaks).filter { $0.frame.function.hasPrefix("mallocFreeLoop") }.isEmpty)
+        // Each free comes right after its own malloc on its thread: all are temporaries, however threads interleave.
+        let temporaries = run.profile.sites(.temporary).filter { $0.frame.function.hasPrefix("mallocFreeLoop") }
+        #expect(temporaries.reduce(0) { $0 + $1.count } == 160_000)
+    }
+
+    static let heaptrackInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin/heaptrack")
+
+    @Test(.enabled(if: heaptrackInstalled, "heaptrack is not installed (apt-get install heaptrack; .ci/run does)"))
+    func heaptrackAgreesOnCallsAndPeak() throws {
+        let directory = try TemporaryDirectory()
+        let arguments = ["known-sites", "30000", "1000", "100000", "500"]
+        let ours = try Self.record(BuiltProducts.path("heap-workload"), arguments, in: directory)
+        let output = "\(directory.path)/heaptrack.out"
+        let traced = try runCommand("heaptrack", ["-o", output, BuiltProducts.path("heap-workload")] + arguments)
+        #expect(traced.status == 0, "\(traced.standardError)")
+        let file = try #require(try FileManager.default.contentsOfDirectory(atPath: directory.path).first { $0.hasPrefix("heaptrack.out") })
+        let printed = try runCommand("heaptrack_print", ["-f", "\(directory.path)/\(file)"]).standardOutput
+        func number(after label: String) -> Double? {
+            guard let line = printed.split(separator: "\n").first(where: { $0.hasPrefix(label) }) else { return nil }
+            let value = line.dropFirst(label.count).prefix { !$0.isWhitespace && $0 != "(" }
+            let multiplier: Double = value.hasSuffix("K") ? 1000 : value.hasSuffix("M") ? 1e6 : value.hasSuffix("G") ? 1e9 : 1
+            return Double(value.trimmingCharacters(in: CharacterSet(charactersIn: "KMGB"))).map { $0 * multiplier }
+        }
+        let calls = try #require(number(after: "calls to allocation functions: "), "\(printed)")
+        let peak = try #require(number(after: "peak heap memory consumption: "), "\(printed)")
+        #expect(abs(Double(ours.capture.summary.allocations) - calls) <= calls * 0.01, "ours \(ours.capture.summary.allocations), heaptrack \(calls)")
+        // heaptrack prints the peak in SI units with two decimals (32.27M).
+        #expect(abs(Double(ours.capture.summary.peakBytes) - peak) <= peak * 0.02, "ours \(ours.capture.summary.peakBytes), heaptrack \(peak)")
+    }
+
+    @Test func aKilledProgramLeavesACaptureReadableUpToItsLastRecord() throws {
+        let directory = try TemporaryDirectory()
+        let program = try Self.compile("""
+            #include <stdlib.h>
+            #include <unistd.h>
+            #include <signal.h>
+            void *volatile blocks[2000];
+            __attribute__((noinline)) void hold(void) { for (int i = 0; i < 2000; i++) blocks[i] = malloc(4096); }
+            int main(void) { hold(); kill(getpid(), SIGKILL); return 0; }
+            """, named: "killed", in: directory)
+        let result = try runProduct("mprof", ["run", "--heap", "-o", "\(directory.path)/run.dat", program])
+        #expect(result.status == 128 + 9, "\(result.standardError)")
+        let capture = try HeapCapture(path: "\(directory.path)/run.heap")
+        #expect(!capture.summary.finishedNormally)
+        #expect((0..<capture.allocationCount).filter { capture.size(of: $0) == 4096 }.count == 2000)
+        #expect(capture.summary.peakBytes >= 2000 * 4096)
+        let text = try runProduct("mprof", ["heap", "\(directory.path)/run.heap", "--view", "summary"])
+        #expect(text.standardOutput.contains("The capture ends early"), "\(text.standardOutput)")
+    }
+
+    @Test func childrenTheProgramStartsAreListedAsNotRecorded() throws {
+        let directory = try TemporaryDirectory()
+        let program = try Self.compile("""
+            #include <stdlib.h>
+            #include <unistd.h>
+            #include <sys/wait.h>
+            int main(void) {
+                void *volatile block = malloc(1000);
+                pid_t child = fork();
+                if (child == 0) { execl("/bin/true", "true", (char *)0); _exit(127); }
+                waitpid(child, 0, 0);
+                pid_t plain = fork();
+                if (plain == 0) { void *volatile small = malloc(10); free(small); _exit(0); }
+                waitpid(plain, 0, 0);
+                free(block);
+                return 0;
+            }
+            """, named: "parent", in: directory)
+        let run = try Self.record(program, [], in: directory)
+        let list = try String(contentsOfFile: run.capturePath + ".children", encoding: .utf8)
+        #expect(list.contains("exec ") && list.contains("true"), "\(list)")
+        #expect(list.contains("fork "), "\(list)")
+        #expect(run.result.standardError.contains("2 processes started by"), "\(run.result.standardError)")
+        // The parent's own capture is whole: the 1000-byte block, allocated and freed.
+        #expect((0..<run.capture.allocationCount).contains { run.capture.size(of: $0) == 1000 })
+        #expect(run.capture.summary.finishedNormally)
+    }
+
+    @Test func programsTheHookCannotSeeIntoAreRefusedBeforeTheyRun() throws {
+        let directory = try TemporaryDirectory()
+        let staticProgram = try Self.compile("int main(void) { return 0; }", named: "static", in: directory, flags: ["-static"])
+        let refused = try runProduct("mprof", ["run", "--heap", "-o", "\(directory.path)/s.dat", staticProgram])
+        #expect(refused.status != 0)
+        #expect(refused.standardError.contains("statically linked"), "\(refused.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/s.dat"))
+        #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/s.heap"))
+
+        let setID = try Self.compile("int main(void) { return 0; }", named: "setid", in: directory)
+        try FileManager.default.setAttributes([.posixPermissions: 0o4755], ofItemAtPath: setID)
+        let refusedSetID = try runProduct("mprof", ["run", "--heap", "-o", "\(directory.path)/u.dat", setID])
+        #expect(refusedSetID.status != 0)
+        #expect(refusedSetID.standardError.contains("set-user-ID"), "\(refusedSetID.standardError)")
+
+        let missingHook = try runProduct(
+            "mprof", ["run", "--heap", "-o", "\(directory.path)/h.dat", "/bin/true"],
+            environment: ["MPROF_HEAP_HOOK": "\(directory.path)/no-such-hook.so"])
+        #expect(missingHook.status != 0)
+        #expect(missingHook.standardError.contains("MPROF_HEAP_HOOK"), "\(missingHook.standardError)")
+    }
+
+    @Test func damagedCapturesAreClearErrors() throws {
+        let directory = try TemporaryDirectory()
+        let program = try Self.compile(Self.knownC, named: "known", in: directory)
+        let run = try Self.record(program, [], in: directory)
+        let good = try [UInt8](Data(contentsOf: URL(fileURLWithPath: run.capturePath)))
+        var cases: [(String, [UInt8])] = [
+            ("empty", []),
+            ("not a capture", Array("time 1 2\n".utf8)),
+            ("magic only", Array(good.prefix(8))),
+            ("unknown record", Array(good.prefix(40)) + [0x7F, 1, 2, 3]),
+            ("endless number", Array(good.prefix(40)) + [UInt8(ascii: "T")] + [UInt8](repeating: 0xFF, count: 20)),
+        ]
+        // Every prefix of a good capture is readable or a clear error (a cut in a record ends it, like a kill).
+        for length in stride(from: 8, to: good.count, by: max(1, good.count / 200)) {
+            cases.append(("prefix \(length)", Array(good.prefix(length))))
+        }
+        // Flipped bytes: errors or smaller captures, never a crash.
+        var generator = SystemRandomNumberGenerator()
+        for trial in 0..<100 {
+            var damaged = good
+            for _ in 0..<3 { damaged[Int.random(in: 8..<damaged.count, using: &generator)] ^= UInt8.random(in: 1...255, using: &generator) }
+            cases.append(("flipped \(trial)", damaged))
+        }
+        for (name, bytes) in cases {
+            do {
+                let capture = try HeapCapture(bytes: bytes, name: name)
+                #expect(capture.allocationCount <= 2000, "\(name)")
+                _ = HeapProfile(capture, symbols: HeapSymbolizer(symbolizer: nil, demangler: nil).symbolize(capture)).sites(.peak)
+            } catch {
+                #expect(error.code == .unexpectedFormat, "\(name): \(error)")
+                #expect(error.message.contains(name), "\(error.message)")
+            }
+        }
+        let file = "\(directory.path)/bad.heap"
+        try Data("MPROFHP1Q".utf8).write(to: URL(fileURLWithPath: file))
+        let result = try runProduct("mprof", ["heap", file])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("is not a readable heap capture"), "\(result.standardError)")
+    }
+}
