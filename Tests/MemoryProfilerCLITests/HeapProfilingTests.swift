@@ -230,6 +230,56 @@ struct HeapProfilingTests {
         #expect(missingHook.standardError.contains("MPROF_HEAP_HOOK"), "\(missingHook.standardError)")
     }
 
+    static let jemallocInstalled = FileManager.default.fileExists(atPath: "/usr/lib/x86_64-linux-gnu/libjemalloc.so")
+
+    /// A server built the way Vapor's and Hummingbird's templates build it: the Swift runtime linked in
+    /// (--static-swift-stdlib) and jemalloc linked dynamically. Its allocations still pass through the shared
+    /// malloc, so they are all recorded (without Swift types: swift_allocObject is inside the executable then);
+    /// with jemalloc linked statically they are not, and mprof says so before the run.
+    @Test(.enabled(if: jemallocInstalled, "libjemalloc-dev is not installed (apt-get install libjemalloc-dev; .ci/run does)"))
+    func aProgramBuiltLikeVaporsTemplateIsProfiledThroughJemalloc() throws {
+        let directory = try TemporaryDirectory()
+        let source = "\(directory.path)/server.swift"
+        try """
+            import Glibc
+            final class Entry { let id: Int; let weight: Int; init(_ id: Int) { self.id = id; weight = id * 2 } }
+            nonisolated(unsafe) var entries: [Entry] = []
+            @inline(never) func fill(_ count: Int) { entries.reserveCapacity(count); for i in 0..<count { entries.append(Entry(i)) } }
+            fill(20000)
+            // The witness that jemalloc serves the allocations: it is mapped into the process.
+            var maps = [UInt8](repeating: 0, count: 1 << 20)
+            let descriptor = open("/proc/self/maps", O_RDONLY)
+            var length = 0
+            while true {
+                let count = maps.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + length, $0.count - length) }
+                if count <= 0 { break }
+                length += count
+            }
+            print(String(decoding: maps[..<length], as: UTF8.self).contains("libjemalloc") ? "jemalloc" : "no jemalloc", entries.count)
+            """.write(toFile: source, atomically: true, encoding: .utf8)
+        let server = "\(directory.path)/server"
+        let build = try runCommand("swiftc", ["-O", "-g", "-static-stdlib", source, "-o", server, "-Xlinker", "-ljemalloc"])
+        try #require(build.status == 0, "\(build.standardError)")
+        let run = try Self.record(server, [], in: directory)
+        #expect(run.result.standardOutput == "jemalloc 20000\n", "\(run.result.standardOutput)")
+        // One site without types: 20,000 Entry objects of 32 bytes and the array's buffer (32 + 8 × 20,000).
+        let fill = run.profile.sites(.peak).filter { $0.frame.function == "fill(_:)" }
+        #expect(fill.count == 1 && fill.first?.count == 20001, "\(fill.map { ($0.count, $0.bytes) })")
+        #expect(fill.first?.bytes == 20000 * 32 + 32 + 8 * 20000, "\(fill.map { ($0.count, $0.bytes) })")
+        #expect(fill.first?.frame.line == 4, "\(String(describing: fill.first?.frame))")
+        #expect(run.capture.types.isEmpty, "swift_allocObject cannot be seen in a -static-stdlib program")
+
+        let staticServer = "\(directory.path)/server-static-jemalloc"
+        let staticBuild = try runCommand(
+            "swiftc", ["-O", "-static-stdlib", source, "-o", staticServer, "-Xlinker", "/usr/lib/x86_64-linux-gnu/libjemalloc_pic.a"])
+        try #require(staticBuild.status == 0, "\(staticBuild.standardError)")
+        let warned = try runProduct("mprof", ["run", "--heap", "-o", "\(directory.path)/static.dat", staticServer])
+        #expect(warned.status == 0, "\(warned.standardError)")
+        #expect(warned.standardError.contains("has its own malloc linked in"), "\(warned.standardError)")
+        let missed = try HeapCapture(path: "\(directory.path)/static.heap")
+        #expect(missed.allocationCount < 1000, "a static jemalloc's allocations should not be seen: \(missed.allocationCount)")
+    }
+
     @Test func damagedCapturesAreClearErrors() throws {
         let directory = try TemporaryDirectory()
         let program = try Self.compile(Self.knownC, named: "known", in: directory)
