@@ -38,10 +38,10 @@ struct HeapText {
             + "\(seconds(summary.duration)), stacks by \(TerminalText.escaped(capture.unwinder))\n"
         text += "  allocations  \(count(summary.allocations)) (\(bytes(summary.bytesAllocated)) asked for), \(count(summary.frees)) frees\n"
         text += "  peak heap    \(bytes(summary.peakBytes)) at \(seconds(summary.peakTime))\n"
-        text += "  at exit      \(bytes(summary.bytesAtEnd)) in \(count(summary.blocksAtEnd)) blocks not freed\n"
+        text += "  at exit      \(bytes(summary.bytesAtEnd)) in \(count(summary.blocksAtEnd)) block\(summary.blocksAtEnd == 1 ? "" : "s") not freed\n"
         text += "  temporary    \(count(summary.temporaries)) allocations freed at once\n"
         if !summary.finishedNormally {
-            text += "  The capture ends early: the program was killed (SIGKILL, the OOM killer), or exec'd, or the capture "
+            text += "  The capture ends early: the program was killed (SIGKILL, the OOM killer) or crashed, or the capture "
                 + "could not grow. Everything up to its last record is shown.\n"
         }
         if summary.freesOfUnknownBlocks > 0 {

@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define EXPORT HOOK_EXPORT
@@ -291,6 +292,22 @@ EXPORT size_t malloc_usable_size(void *pointer) {
     NEED_NEXT();
     return next_malloc_usable_size != NULL ? next_malloc_usable_size(pointer) : 0;
 }
+
+// MARK: Exit
+
+// A program that ends with _exit (or _Exit) runs no destructors: the capture is finished here, so that it reads as
+// complete rather than as a killed program's. (A vfork child that calls _exit shares the parent's memory: the
+// recorder finishes only in the process that records.)
+EXPORT __attribute__((noreturn)) void _exit(int status) {
+    recorder_finish();
+    typedef void (*exit_function)(int) __attribute__((noreturn));
+    static exit_function next__exit;
+    if (next__exit == NULL) next__exit = (exit_function)dlsym(RTLD_NEXT, "_exit");
+    if (next__exit != NULL) next__exit(status);
+    for (;;) syscall(SYS_exit_group, status);
+}
+
+EXPORT __attribute__((noreturn)) void _Exit(int status) { _exit(status); }
 
 // MARK: Swift
 

@@ -36,6 +36,8 @@ HOOK_HIDDEN void recorder_start(void);
 HOOK_HIDDEN void recorder_allocation(const void *block, size_t size);
 HOOK_HIDDEN void recorder_free(const void *block);
 HOOK_HIDDEN void recorder_modules_changed(void);
+/// Ends the capture (the library's destructor, and _exit): the final record, the file cut to its length.
+HOOK_HIDDEN void recorder_finish(void);
 
 // stacks.c
 HOOK_HIDDEN void stacks_start(uintptr_t hook_text_start, uintptr_t hook_text_end);

@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -117,8 +118,31 @@ static void stop_recording(const char *why, int error) {
 /// Makes room for `bytes` more at the end of the stream: maps the next window when this one is full. The file is
 /// extended with fallocate where the file system has it, so a full disk is an error here rather than a SIGBUS on a
 /// later store.
+static dev_t output_device;
+static ino_t output_inode;
+
+/// Whether `output` is still the capture: a program may close every descriptor it did not open (daemons do), and
+/// the number may since name one of its own files, which the hook must never touch. If so, the capture is opened
+/// again by its path, if that is still the same file.
+static int output_is_capture(void) {
+    struct stat status;
+    if (fstat(output, &status) == 0 && status.st_dev == output_device && status.st_ino == output_inode) return 1;
+    int again = open(output_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (again < 0) return 0;
+    if (fstat(again, &status) != 0 || status.st_dev != output_device || status.st_ino != output_inode) {
+        close(again);
+        return 0;
+    }
+    output = again;  // the old number is the program's now: not closed here
+    return 1;
+}
+
 static int reserve(size_t bytes) {
     if (window != NULL && stream_end + bytes <= window_offset + WINDOW_BYTES) return 1;
+    if (!output_is_capture()) {
+        stop_recording("the capture stopped early: the program closed its file", 0);
+        return 0;
+    }
     uint64_t offset = stream_end & ~(uint64_t)(page_size - 1);
     int status = fallocate(output, 0, (off_t)offset, (off_t)WINDOW_BYTES);
     if (status != 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) status = ftruncate(output, (off_t)(offset + WINDOW_BYTES));
@@ -532,6 +556,14 @@ HOOK_HIDDEN void recorder_start(void) {
         complain("cannot create the capture named by MPROF_HEAP_OUTPUT; nothing is recorded", errno);
         return;
     }
+    struct stat status;
+    if (fstat(output, &status) != 0) {
+        complain("cannot examine the capture named by MPROF_HEAP_OUTPUT; nothing is recorded", errno);
+        close(output);
+        return;
+    }
+    output_device = status.st_dev;
+    output_inode = status.st_ino;
     recording_pid = getpid();
     clock_gettime(CLOCK_MONOTONIC_COARSE, &started);
     struct timespec wall;
@@ -560,7 +592,7 @@ HOOK_HIDDEN void recorder_start(void) {
     if (stacks_unwinder_name()[0] == 'n') complain("no unwinder found: allocations are recorded without stacks", 0);
 }
 
-__attribute__((destructor)) static void recorder_finish(void) {
+__attribute__((destructor)) HOOK_HIDDEN void recorder_finish(void) {
     if (!recording() || getpid() != recording_pid) return;
     int saved = errno;
     hook_in_hook = 1;
@@ -575,7 +607,8 @@ __attribute__((destructor)) static void recorder_finish(void) {
         __atomic_store_n(&hook_recording, 0, __ATOMIC_RELAXED);
         if (window != NULL) munmap(window, WINDOW_BYTES);
         window = NULL;
-        if (ftruncate(output, (off_t)stream_end) != 0) complain("could not cut the capture to its length", errno);
+        if (output_is_capture() && ftruncate(output, (off_t)stream_end) != 0)
+            complain("could not cut the capture to its length", errno);
         close(output);
         output = -1;
     }

@@ -180,6 +180,44 @@ struct HeapProfilingTests {
         #expect(text.standardOutput.contains("The capture ends early"), "\(text.standardOutput)")
     }
 
+    /// Daemons close every descriptor they did not open, and the number the hook had may then name one of the
+    /// program's files: the hook must notice, never write there, and carry on with its own file. A program that
+    /// ends with _exit runs no destructors: its capture must still be complete.
+    @Test func closingEveryDescriptorAndEndingWithExitKeepTheCaptureWhole() throws {
+        let directory = try TemporaryDirectory()
+        let victim = "\(directory.path)/victim.txt"
+        let program = try Self.compile("""
+            #include <fcntl.h>
+            #include <stdlib.h>
+            #include <unistd.h>
+            int main(void) {
+                for (int descriptor = 3; descriptor < 1024; descriptor++) close(descriptor);
+                int victim = open("\(victim)", O_RDWR | O_CREAT | O_TRUNC, 0644);
+                // 3 million allocations: the capture grows past its first 16 MiB window after the close.
+                for (int i = 0; i < 3000000; i++) { void *volatile block = malloc(64); free(block); }
+                void *volatile kept = malloc(500);
+                _exit(victim < 0);
+            }
+            """, named: "daemon", in: directory)
+        let run = try Self.record(program, [], in: directory)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: victim)).isEmpty, "the hook wrote into the program's file")
+        #expect(run.capture.summary.finishedNormally)
+        #expect((0..<run.capture.allocationCount).filter { run.capture.size(of: $0) == 64 }.count == 3_000_000)
+        #expect(run.capture.summary.bytesAtEnd >= 500)
+    }
+
+    /// Without libunwind (a machine without heaptrack's libunwind8), stacks come from libgcc's unwinder: slower,
+    /// the same stacks.
+    @Test func stacksAreTheSameWithLibgccsUnwinder() throws {
+        let directory = try TemporaryDirectory()
+        let program = try Self.compile(Self.knownC, named: "known", in: directory)
+        let run = try Self.record(program, [], in: directory, environment: ["MPROF_HEAP_UNWINDER": "libgcc"])
+        #expect(run.capture.unwinder == "libgcc")
+        let top = try #require(run.profile.sites(.peak).first)
+        #expect(top.bytes == 100_000 && top.frame.function == "make", "\(top)")
+        #expect(top.stack.contains { $0.function == "build" } && top.stack.contains { $0.function == "main" }, "\(top.stack)")
+    }
+
     @Test func childrenTheProgramStartsAreListedAsNotRecorded() throws {
         let directory = try TemporaryDirectory()
         let program = try Self.compile("""
