@@ -10,8 +10,10 @@ struct HeapCommand: ParsableCommand {
         abstract: "Print who allocated the memory, from a heap capture (mprof run --heap).",
         discussion: """
             Sections: a summary; PEAK, what was allocated when the heap was at its largest, by call site; \
-            NOT FREED, what was still allocated at exit (mprof does not scan for references, so memory still \
-            reachable from globals is listed with real leaks); TEMPORARY, allocations freed by their thread before \
+            LEAKS, blocks never freed that nothing in the process pointed to at exit (the hook scans the \
+            process's memory for references when it exits normally, as LeakSanitizer does); NOT FREED \
+            (--view not-freed), every block still allocated at exit, reachable or not; TEMPORARY, allocations \
+            freed by their thread before \
             it allocated anything else (heaptrack's definition, per thread); CALLS, the sites that allocate most \
             often; SIZES, a histogram. A site is the innermost frame of the program's own code, with the Swift \
             class allocated there. Names come from llvm-symbolizer and swift-demangle (found beside swift), so the \
@@ -25,7 +27,7 @@ struct HeapCommand: ParsableCommand {
 
     @Option(
         name: .customLong("view"),
-        help: "Sections to print: summary, peak, leaks, temporary, calls, allocated, sizes (repeatable; default all but allocated).")
+        help: "Sections to print: summary, peak, leaks, not-freed, temporary, calls, allocated, sizes (repeatable; default all but not-freed and allocated).")
     var views: [String] = []
 
     @Option(help: "Keep only allocations with a frame whose function name contains this text.")
@@ -43,7 +45,8 @@ struct HeapCommand: ParsableCommand {
     @Argument(help: "The capture: a .heap file, or the .dat file of the same run.")
     var capture: String?
 
-    static let allSections = ["summary", "peak", "leaks", "temporary", "calls", "allocated", "sizes"]
+    static let allSections = ["summary", "peak", "leaks", "not-freed", "temporary", "calls", "allocated", "sizes"]
+    static let defaultSections = ["summary", "peak", "leaks", "temporary", "calls", "sizes"]
 
     func validate() throws {
         guard top >= 1, top <= 1_000_000 else { throw ValidationError("--top must be between 1 and 1000000") }
@@ -63,7 +66,7 @@ struct HeapCommand: ParsableCommand {
         }
         let symbols = HeapSymbolizer().symbolize(capture)
         let profile = HeapProfile(capture, symbols: symbols, filter: .init(function: function, module: module))
-        let sections = views.isEmpty ? Self.allSections.filter { $0 != "allocated" } : views
+        let sections = views.isEmpty ? Self.defaultSections : views
         if json {
             let report = HeapReport(path: path, capture: capture, profile: profile, sections: sections, top: top, stackDepth: stackDepth)
             let encoder = JSONEncoder()

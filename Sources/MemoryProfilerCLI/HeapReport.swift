@@ -19,7 +19,12 @@ struct HeapText {
                     .peak, title: "PEAK: allocated when the heap was largest (\(bytes(profile.summary.peakBytes)) at \(seconds(profile.summary.peakTime)))")
             case "leaks":
                 text += sites(
-                    .leaks, title: "NOT FREED: still allocated at exit (reachable or not: mprof does not scan for references)")
+                    .leaks,
+                    title: capture.summary.reachabilityScanned
+                        ? "LEAKS: never freed, and nothing in the process pointed to them at exit"
+                        : "LEAKS: no reachability scan (the program did not exit normally): every block not freed, reachable or not")
+            case "not-freed":
+                text += sites(.notFreed, title: "NOT FREED: still allocated at exit, reachable or not")
             case "temporary":
                 text += sites(.temporary, title: "TEMPORARY: freed by their thread before it allocated anything else")
             case "calls": text += sites(.calls, title: "CALLS: the sites that allocate most often")
@@ -39,6 +44,9 @@ struct HeapText {
         text += "  allocations  \(count(summary.allocations)) (\(bytes(summary.bytesAllocated)) asked for), \(count(summary.frees)) frees\n"
         text += "  peak heap    \(bytes(summary.peakBytes)) at \(seconds(summary.peakTime))\n"
         text += "  at exit      \(bytes(summary.bytesAtEnd)) in \(count(summary.blocksAtEnd)) block\(summary.blocksAtEnd == 1 ? "" : "s") not freed\n"
+        if summary.reachabilityScanned {
+            text += "  leaked       \(bytes(summary.unreachableBytes)) in \(count(summary.unreachableBlocks)) block\(summary.unreachableBlocks == 1 ? "" : "s") nothing pointed to at exit\n"
+        }
         text += "  temporary    \(count(summary.temporaries)) allocations freed at once\n"
         if !summary.finishedNormally {
             text += "  The capture ends early: the program was killed (SIGKILL, the OOM killer) or crashed, or the capture "
@@ -166,6 +174,9 @@ struct HeapReport: Encodable {
         var seconds: Double
         var finishedNormally: Bool
         var freesOfUnknownBlocks: Int
+        var reachabilityScanned: Bool
+        var blocksLeaked: Int
+        var bytesLeaked: Int
     }
 
     var capture: String
@@ -175,6 +186,7 @@ struct HeapReport: Encodable {
     var summary: Summary
     var peak: [Site]?
     var leaks: [Site]?
+    var notFreed: [Site]?
     var temporary: [Site]?
     var calls: [Site]?
     var allocated: [Site]?
@@ -191,7 +203,8 @@ struct HeapReport: Encodable {
             allocations: s.allocations, frees: s.frees, bytesAllocated: s.bytesAllocated, peakBytes: s.peakBytes,
             peakSeconds: s.peakTime, blocksNotFreed: s.blocksAtEnd, bytesNotFreed: s.bytesAtEnd,
             temporaries: s.temporaries, seconds: s.duration, finishedNormally: s.finishedNormally,
-            freesOfUnknownBlocks: s.freesOfUnknownBlocks)
+            freesOfUnknownBlocks: s.freesOfUnknownBlocks, reachabilityScanned: s.reachabilityScanned,
+            blocksLeaked: s.unreachableBlocks, bytesLeaked: s.unreachableBytes)
         notes = profile.notes
         func sites(_ view: HeapProfile.View) -> [Site]? {
             guard sections.contains(view.rawValue) else { return nil }
@@ -203,6 +216,7 @@ struct HeapReport: Encodable {
         }
         peak = sites(.peak)
         leaks = sites(.leaks)
+        notFreed = sites(.notFreed)
         temporary = sites(.temporary)
         calls = sites(.calls)
         allocated = sites(.allocated)

@@ -49,5 +49,13 @@ HOOK_HIDDEN const char *stacks_unwinder_name(void);
 /// Memory for the hook's own tables, straight from the kernel (zeroed); NULL when none is left.
 HOOK_HIDDEN void *hook_map(size_t bytes);
 HOOK_HIDDEN void hook_unmap(void *memory, size_t bytes);
+/// Whether [start, end) overlaps memory the hook mapped for itself (not the program's: never a root).
+HOOK_HIDDEN int hook_owns(uintptr_t start, uintptr_t end);
+
+// reachability.c
+/// Replays the capture's first `length` bytes, scans the process for references to the blocks still allocated and
+/// calls `report` with the unreachable ones, in address order, in batches (the last one possibly empty). 0 when
+/// the scan could not be made.
+HOOK_HIDDEN int reachability_scan(int capture, uint64_t length, size_t page, void (*report)(const uintptr_t *, size_t));
 
 #endif

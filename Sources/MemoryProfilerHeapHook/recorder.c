@@ -17,6 +17,10 @@
 //   'H'  thread      v thread number (1, 2, … in the order threads first allocate); the following records are
 //                    its own
 //   'T'  time        v milliseconds since start (monotonic; 'B' gives the wall clock of 0)
+//   'U'  unreachable v count, then count numbers: addresses of blocks still allocated at exit that nothing in the
+//                    process points to, each as the difference from the one before (from 0), ascending. Written
+//                    at a normal exit by the reachability scan (reachability.c), in batches of up to 1000; at
+//                    least one record (possibly of count 0) when the scan ran.
 //   'X'  end         v allocations, v frees, v milliseconds: the process finished normally
 //
 // "Previous address" is the address of the last 'A', 'O' or 'F' record (0 at the start). A realloc is a free of
@@ -59,13 +63,41 @@ static inline int recording(void) { return __atomic_load_n(&hook_recording, __AT
 
 // MARK: Small helpers that allocate nothing
 
+// The hook's own mappings, so that the reachability scan does not take them for the program's memory. Tables are
+// few (they grow by doubling), so a small array does.
+#define MAX_OWN_MAPPINGS 512
+static struct {
+    uintptr_t start, end;
+} own_mappings[MAX_OWN_MAPPINGS];
+
 HOOK_HIDDEN void *hook_map(size_t bytes) {
     void *memory = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return memory == MAP_FAILED ? NULL : memory;
+    if (memory == MAP_FAILED) return NULL;
+    for (int index = 0; index < MAX_OWN_MAPPINGS; index += 1) {
+        if (own_mappings[index].start == 0) {
+            own_mappings[index].start = (uintptr_t)memory;
+            own_mappings[index].end = (uintptr_t)memory + bytes;
+            break;
+        }
+    }
+    return memory;
 }
 
 HOOK_HIDDEN void hook_unmap(void *memory, size_t bytes) {
-    if (memory != NULL) munmap(memory, bytes);
+    if (memory == NULL) return;
+    for (int index = 0; index < MAX_OWN_MAPPINGS; index += 1)
+        if (own_mappings[index].start == (uintptr_t)memory) own_mappings[index].start = own_mappings[index].end = 0;
+    munmap(memory, bytes);
+}
+
+// The hook's own module: its data (the last address written, the unwinder's state) is not the program's.
+static uintptr_t own_module_start, own_module_end;
+
+HOOK_HIDDEN int hook_owns(uintptr_t start, uintptr_t end) {
+    if (own_module_start < end && start < own_module_end) return 1;
+    for (int index = 0; index < MAX_OWN_MAPPINGS; index += 1)
+        if (own_mappings[index].start < end && start < own_mappings[index].end) return 1;
+    return 0;
 }
 
 static char *append_text(char *at, const char *end, const char *text) {
@@ -523,6 +555,14 @@ static int find_own_text(struct dl_phdr_info *info, size_t size, void *context) 
         if (probe >= start && probe < end) {
             own_start = start;
             own_end = end;
+            own_module_start = UINTPTR_MAX;
+            for (int other = 0; other < info->dlpi_phnum; other += 1) {
+                const ElfW(Phdr) *segment = &info->dlpi_phdr[other];
+                if (segment->p_type != PT_LOAD) continue;
+                uintptr_t from = info->dlpi_addr + segment->p_vaddr, to = from + segment->p_memsz;
+                if (from < own_module_start) own_module_start = from;
+                if (to > own_module_end) own_module_end = to;
+            }
             return 1;
         }
     }
@@ -592,6 +632,18 @@ HOOK_HIDDEN void recorder_start(void) {
     if (stacks_unwinder_name()[0] == 'n') complain("no unwinder found: allocations are recorded without stacks", 0);
 }
 
+/// Records a batch of unreachable blocks ('U': v count, then each address as a difference from the one before).
+static void report_unreachable(const uintptr_t *blocks, size_t count) {
+    unsigned char fields[16 + 1000 * 10];
+    unsigned char *at = put_number(fields, count);
+    uintptr_t previous = 0;
+    for (size_t index = 0; index < count && index < 1000; index += 1) {
+        at = put_number(at, blocks[index] - previous);
+        previous = blocks[index];
+    }
+    emit('U', fields, (size_t)(at - fields));
+}
+
 __attribute__((destructor)) HOOK_HIDDEN void recorder_finish(void) {
     if (!recording() || getpid() != recording_pid) return;
     int saved = errno;
@@ -599,6 +651,10 @@ __attribute__((destructor)) HOOK_HIDDEN void recorder_finish(void) {
     pthread_mutex_lock(&lock);
     if (recording()) {
         emit_modules();
+        // Which blocks still allocated are unreachable. Under the lock, so no thread frees one meanwhile.
+        const char *scan = getenv("MPROF_HEAP_REACHABILITY");
+        if ((scan == NULL || strcmp(scan, "0") != 0) && output_is_capture())
+            reachability_scan(output, stream_end, page_size, report_unreachable);
         unsigned char fields[40];
         unsigned char *at = put_number(fields, allocations);
         at = put_number(at, frees);

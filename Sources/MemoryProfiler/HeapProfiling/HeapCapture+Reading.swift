@@ -95,9 +95,10 @@ struct HeapCaptureReader {
             processID: 0, startTime: 0, unwinder: "", executable: "", modules: [], types: [],
             summary: .init(
                 allocations: 0, frees: 0, bytesAllocated: 0, peakBytes: 0, peakTime: 0, blocksAtEnd: 0, bytesAtEnd: 0,
-                temporaries: 0, duration: 0, finishedNormally: false, freesOfUnknownBlocks: 0),
+                temporaries: 0, duration: 0, finishedNormally: false, reachabilityScanned: false,
+                unreachableBlocks: 0, unreachableBytes: 0, freesOfUnknownBlocks: 0),
             heapTimeline: [], parents: [], addresses: [], groupLeaves: [], groupTypes: [], sizes: [], groups: [], freedAfter: [],
-            temporary: [], peakAllocation: -1)
+            temporary: [], unreachable: [], peakAllocation: -1)
         let live = LiveBlocks()
         var previousAddress: UInt64 = 0
         var liveBytes = 0
@@ -209,6 +210,23 @@ struct HeapCaptureReader {
                     capture.startTime = Double(wall) / 1e9
                     capture.unwinder = try string()
                     capture.executable = try string()
+                case UInt8(ascii: "U"):
+                    let count = try number()
+                    guard count <= 1000 else { throw failure("\(count) unreachable blocks in one record (at most 1000)", at: recordStart) }
+                    if capture.unreachable.isEmpty { capture.unreachable = [UInt64](repeating: 0, count: (capture.sizes.count + 63) / 64) }
+                    capture.summary.reachabilityScanned = true
+                    var address: UInt64 = 0
+                    for _ in 0..<count {
+                        address = address &+ (try number())
+                        // A block the replay does not have live is ignored: the scan replayed the same records.
+                        guard let index = live.find(address).map(Int.init) else { continue }
+                        let (word, bit) = (index / 64, UInt64(1) << UInt64(index % 64))
+                        if capture.unreachable[word] & bit == 0 {
+                            capture.unreachable[word] |= bit
+                            capture.summary.unreachableBlocks += 1
+                            capture.summary.unreachableBytes += capture.sizes[index]
+                        }
+                    }
                 case UInt8(ascii: "X"):
                     _ = try number()
                     _ = try number()

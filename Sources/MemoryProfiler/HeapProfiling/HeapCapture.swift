@@ -56,6 +56,13 @@ public struct HeapCapture: Sendable {
         public var duration: Double
         /// False when the program was killed, or the capture stopped, before the hook could finish the file.
         public var finishedNormally: Bool
+        /// True when the hook scanned the process at exit for references to the blocks not freed (a normal exit,
+        /// unless `MPROF_HEAP_REACHABILITY=0`): then ``unreachableBlocks`` are the leaks.
+        public var reachabilityScanned: Bool
+        /// Blocks not freed that nothing in the process pointed to at exit: leaked.
+        public var unreachableBlocks: Int
+        /// Their bytes.
+        public var unreachableBytes: Int
         /// Frees of blocks the capture never saw allocated (allocated before the hook started, or by another
         /// allocator). They are not counted anywhere else.
         public var freesOfUnknownBlocks: Int
@@ -91,6 +98,8 @@ public struct HeapCapture: Sendable {
     /// The number of allocations made before the block was freed; `UInt32.max` while it is never freed.
     var freedAfter: [UInt32]
     var temporary: [Bool]
+    /// One bit per allocation: unreachable at exit (empty when there was no scan).
+    var unreachable: [UInt64]
     /// The allocation right after which the heap peaked (-1 in a capture without allocations).
     var peakAllocation: Int
 
@@ -118,6 +127,11 @@ public struct HeapCapture: Sendable {
 
     /// Whether allocation `index` was never freed.
     public func isLiveAtEnd(_ index: Int) -> Bool { freedAfter[index] == .max }
+
+    /// Whether allocation `index` was never freed and nothing pointed to it at exit (false without a scan).
+    public func isUnreachable(_ index: Int) -> Bool {
+        index / 64 < unreachable.count && unreachable[index / 64] & (1 << UInt64(index % 64)) != 0
+    }
 
     /// Whether allocation `index` was a temporary: freed by the thread that allocated it before that thread
     /// allocated or freed anything else. This is heaptrack's definition ("a free directly after its allocation"),

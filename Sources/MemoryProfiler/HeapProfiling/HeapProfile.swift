@@ -11,9 +11,12 @@ public struct HeapProfile: Sendable {
     public enum View: String, CaseIterable, Sendable {
         /// The blocks allocated at the heap's peak, by bytes.
         case peak
-        /// The blocks never freed (still allocated when the program ended), by bytes. This mixes memory still
-        /// referenced (globals, caches) with memory nothing points to any more: mprof does not scan for references.
+        /// The leaks, by bytes: blocks never freed that nothing in the process pointed to at exit (retain cycles,
+        /// lost pointers). Without a reachability scan (a program that did not exit normally), every block not
+        /// freed, as ``notFreed``.
         case leaks
+        /// Every block never freed (still allocated when the program ended), reachable or not, by bytes.
+        case notFreed = "not-freed"
         /// Every allocation, by bytes allocated.
         case allocated
         /// Allocations freed right away (``HeapCapture/isTemporary(_:)``), by count.
@@ -144,11 +147,14 @@ public struct HeapProfile: Sendable {
                 capture.freedAfter.withUnsafeBufferPointer { freedAfter in
                     capture.temporary.withUnsafeBufferPointer { temporary in
                         let peak = capture.peakAllocation
+                        let scanned = capture.summary.reachabilityScanned
                         for index in 0..<sizes.count {
                             let included: Bool
                             switch view {
                             case .peak: included = index <= peak && Int(freedAfter[index]) > peak
-                            case .leaks: included = freedAfter[index] == .max
+                            case .leaks:
+                                included = freedAfter[index] == .max && (!scanned || capture.isUnreachable(index))
+                            case .notFreed: included = freedAfter[index] == .max
                             case .allocated, .calls: included = true
                             case .temporary: included = temporary[index]
                             }

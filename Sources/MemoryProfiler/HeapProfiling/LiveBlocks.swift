@@ -47,6 +47,16 @@ final class LiveBlocks {
         return nil
     }
 
+    /// The allocation index of live block `address`, or nil.
+    func find(_ address: UInt64) -> UInt32? {
+        var at = slot(of: address)
+        while keys[at] != address {
+            if keys[at] == 0 { return nil }
+            at = (at + 1) & mask
+        }
+        return values[at]
+    }
+
     /// Removes `address` and returns its allocation index, or nil when it is not live.
     func remove(_ address: UInt64) -> UInt32? {
         var at = slot(of: address)
