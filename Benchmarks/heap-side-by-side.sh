@@ -2,7 +2,9 @@
 # Measures the heap profiler (`mprof run --heap`, `mprof heap`) and heaptrack side by side on one allocation-heavy
 # Swift workload, in one run on this machine, and prints one markdown table: wall time (median of the rounds), the
 # ratio to the plain run, the time each tool adds per allocation, the capture's size and the time to report on it.
-# Not part of CI (it takes about a minute).
+# Then, once, the analysis of a big capture: `heap-workload mixed N` (--big, default 10,000,000 allocations) under
+# each tool, and the median of 3 runs of `mprof heap` and of `heaptrack_print -f` on it. Not part of CI (it takes
+# about two minutes).
 #
 #   Benchmarks/heap-side-by-side.sh [--rounds R] [--allocations M] [--workload churn|mixed]     from anywhere
 #
@@ -20,21 +22,24 @@ root=$(pwd)
 
 rounds=5
 allocations=4000000
+big=10000000
 workload_kind=churn
-usage="usage: Benchmarks/heap-side-by-side.sh [--rounds R] [--allocations M] [--workload churn|mixed]"
+usage="usage: Benchmarks/heap-side-by-side.sh [--rounds R] [--allocations M] [--workload churn|mixed] [--big N]"
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds=${2:-}; shift 2 || { echo "$usage" >&2; exit 2; } ;;
         --rounds=*) rounds=${1#*=}; shift ;;
         --allocations) allocations=${2:-}; shift 2 || { echo "$usage" >&2; exit 2; } ;;
         --allocations=*) allocations=${1#*=}; shift ;;
+        --big) big=${2:-}; shift 2 || { echo "$usage" >&2; exit 2; } ;;
+        --big=*) big=${1#*=}; shift ;;
         --workload) workload_kind=${2:-}; shift 2 || { echo "$usage" >&2; exit 2; } ;;
         --workload=*) workload_kind=${1#*=}; shift ;;
         -h | --help) echo "$usage"; exit 0 ;;
         *) echo "heap-side-by-side.sh: unknown argument '$1'; $usage" >&2; exit 2 ;;
     esac
 done
-for value in "$rounds" "$allocations"; do
+for value in "$rounds" "$allocations" "$big"; do
     if ! [[ "$value" =~ ^[1-9][0-9]*$ ]]; then
         echo "heap-side-by-side.sh: '$value' is not a positive integer; $usage" >&2
         exit 2
@@ -182,3 +187,23 @@ printf '| report time (s): heaptrack_print -f / mprof heap | | %s | %s |\n' "$ht
 [ -n "$mprof_note" ] && { echo; echo "mprof: $mprof_note."; }
 echo
 echo "Rounds (s): plain ${plain[*]}; heaptrack ${heaptrack_times[*]}${mprof_times:+; mprof ${mprof_times[*]}}"
+
+if [ -z "$mprof_note" ]; then
+    echo
+    echo "== a big capture: heap-workload mixed $big, once under each tool, then 3 reports each"
+    big_command=("$workload" mixed "$big")
+    "$mprof" run --heap -o "$work/big.dat" "${big_command[@]}" >/dev/null 2>&1
+    heaptrack -o "$work/big-heaptrack" "${big_command[@]}" >/dev/null 2>&1
+    big_capture=$(heaptrack_capture "$work/big-heaptrack")
+    mprof_big=() heaptrack_big=()
+    for round in 1 2 3; do
+        mprof_big+=("$(seconds "$mprof" heap "$work/big.heap")")
+        heaptrack_big+=("$(seconds heaptrack_print -f "$big_capture")")
+    done
+    big_calls=$(heaptrack_print -f "$big_capture" 2>/dev/null | sed -n 's/^calls to allocation functions: \([0-9]*\).*/\1/p')
+    echo
+    echo "| a capture of $big_calls allocations (mixed $big) | heaptrack_print -f | mprof heap |"
+    echo "|---|---:|---:|"
+    printf '| report time, median of 3 (s) | %s | %s |\n' "$(median "${heaptrack_big[@]}")" "$(median "${mprof_big[@]}")"
+    printf '| capture size (bytes) | %s | %s |\n' "$(stat -c %s "$big_capture")" "$(stat -c %s "$work/big.heap")"
+fi

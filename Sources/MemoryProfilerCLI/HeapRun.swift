@@ -94,7 +94,16 @@ struct HeapRun {
                     + "LD_PRELOAD, or end before its start-up), or could not create \(TerminalText.escaped(capture))")
             return
         }
-        let mebibytes = DecimalFormat.fixed(Double(status.size) / 1_048_576, decimals: 1)
+        // Names now, while the program's files are the ones that ran: the capture then reads the same later,
+        // elsewhere, or after a rebuild.
+        do {
+            let symbols = try HeapSymbolizer().storeNames(inCaptureAt: capture)
+            for note in symbols.notes { StandardError.write("mprof: warning: \(TerminalText.escaped(note))") }
+        } catch {
+            StandardError.write("mprof: warning: the capture's names were not stored: \(error.message)")
+        }
+        let size = Self.status(capture)?.size ?? status.size
+        let mebibytes = DecimalFormat.fixed(Double(size) / 1_048_576, decimals: 1)
         StandardError.write(
             "mprof: heap capture in \(TerminalText.escaped(capture)) (\(mebibytes) MiB); see who allocated what with: "
                 + "mprof heap \(TerminalText.escaped(capture))")

@@ -88,6 +88,14 @@ struct HeapProfilingTests {
         #expect(firstPeak["bytes"] as? Int == 100_000)
         #expect((firstPeak["site"] as? [String: Any])?["function"] as? String == "make")
         #expect((object["summary"] as? [String: Any])?["peakBytes"] as? Int == capture.summary.peakBytes)
+
+        // mprof stored the names in the capture after the run: it reads the same with the program gone and no
+        // symbolizer.
+        #expect(capture.embeddedSymbols != nil)
+        try FileManager.default.removeItem(atPath: program)
+        let later = try runProduct("mprof", ["heap", "--view", "peak", run.capturePath], environment: ["MPROF_SYMBOLIZER": "/nonexistent"])
+        #expect(later.status == 0, "\(later.standardError)")
+        #expect(later.standardOutput.contains("make at "), "\(later.standardOutput)")
     }
 
     @Test func theSwiftTruthWorkloadShowsItsBuilderTemporariesAndCyclesWithSwiftNamesAndTypes() throws {
@@ -183,8 +191,11 @@ struct HeapProfilingTests {
         #expect(!capture.summary.finishedNormally)
         #expect((0..<capture.allocationCount).filter { capture.size(of: $0) == 4096 }.count == 2000)
         #expect(capture.summary.peakBytes >= 2000 * 4096)
-        let text = try runProduct("mprof", ["heap", "\(directory.path)/run.heap", "--view", "summary"])
+        let text = try runProduct("mprof", ["heap", "\(directory.path)/run.heap", "--view", "summary", "--view", "peak"])
         #expect(text.standardOutput.contains("The capture ends early"), "\(text.standardOutput)")
+        // Its names were stored after the cut: the holder is named.
+        #expect(capture.embeddedSymbols != nil)
+        #expect(text.standardOutput.contains("hold at "), "\(text.standardOutput)")
     }
 
     /// Leaks that are leaks: blocks nothing points to (a lost pointer, a cycle of two blocks) against blocks

@@ -22,9 +22,14 @@ extension HeapCapture {
 
     /// Replays a capture held in memory; `name` is used in error messages.
     public init(bytes: [UInt8], name: String = "capture") throws(MemoryError) {
+        try self.init(bytes: bytes, name: name, namesOnly: false)
+    }
+
+    /// Reads a capture; with `namesOnly`, only what naming needs (no replay: no sizes, no summary).
+    init(bytes: [UInt8], name: String, namesOnly: Bool) throws(MemoryError) {
         do {
             self = try bytes.withUnsafeBufferPointer { buffer throws(HeapCaptureReader.Failure) in
-                var reader = HeapCaptureReader(buffer)
+                var reader = HeapCaptureReader(buffer, namesOnly: namesOnly)
                 return try reader.replay()
             }
         } catch {
@@ -47,7 +52,14 @@ struct HeapCaptureReader {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var at = 0
 
-    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    /// True to read only what naming needs (modules, stack nodes, types, names): allocations and frees are
+    /// skipped, not replayed.
+    private let namesOnly: Bool
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>, namesOnly: Bool = false) {
+        self.bytes = bytes
+        self.namesOnly = namesOnly
+    }
 
     // Bounds for values that size what the reader allocates or loops over.
     private static let largestString = 4096
@@ -98,7 +110,7 @@ struct HeapCaptureReader {
                 temporaries: 0, duration: 0, finishedNormally: false, reachabilityScanned: false,
                 unreachableBlocks: 0, unreachableBytes: 0, freesOfUnknownBlocks: 0),
             heapTimeline: [], parents: [], addresses: [], groupLeaves: [], groupTypes: [], sizes: [], groups: [], freedAfter: [],
-            temporary: [], unreachable: [], peakAllocation: -1)
+            temporary: [], unreachable: [], peakAllocation: -1, eventsEnd: 8, embeddedSymbols: nil)
         let live = LiveBlocks()
         var previousAddress: UInt64 = 0
         var liveBytes = 0
@@ -108,6 +120,9 @@ struct HeapCaptureReader {
         var lastAllocationOfThread: [Int] = [-1]
         var sawBegin = false
         var groupOf: [UInt64: UInt32] = [:]
+        // The names section mprof appends after the run (see HeapSymbols+Encoding.swift).
+        var names = HeapSymbols(frames: [:], typeNames: [:], notes: [])
+        var sawNames = false
 
         func decodeAddress(_ zigzag: UInt64) -> UInt64 {
             let delta = Int64(bitPattern: (zigzag >> 1) ^ (0 &- (zigzag & 1)))
@@ -124,6 +139,36 @@ struct HeapCaptureReader {
                 case 0:
                     at = recordStart
                     break recordLoop  // the end of a capture whose process did not finish it
+                case UInt8(ascii: "A") where namesOnly, UInt8(ascii: "O") where namesOnly:
+                    for _ in 0..<(tag == UInt8(ascii: "O") ? 4 : 3) { _ = try number() }
+                case UInt8(ascii: "F") where namesOnly, UInt8(ascii: "U") where namesOnly:
+                    let count = tag == UInt8(ascii: "U") ? try number() : 1
+                    guard count <= 1000 else { throw failure("\(count) unreachable blocks in one record (at most 1000)", at: recordStart) }
+                    for _ in 0..<count { _ = try number() }
+                case UInt8(ascii: "N"):
+                    let address = try number(), count = try number()
+                    guard count <= 256 else { throw failure("\(count) frames for one address (at most 256)", at: recordStart) }
+                    var frames: [HeapSymbols.Frame] = []
+                    for _ in 0..<count {
+                        let function = try string(), file = try string(), line = try number(), flags = try number()
+                        let module = try string()
+                        guard line <= 100_000_000 else { throw failure("line \(line) out of range", at: recordStart) }
+                        frames.append(.init(
+                            function: function, file: file.isEmpty ? nil : file, line: line == 0 ? nil : Int(line),
+                            module: module, isSystem: flags & 2 != 0, isInlined: flags & 1 != 0))
+                    }
+                    names.frames[address] = frames
+                    sawNames = true
+                case UInt8(ascii: "Z"):
+                    let number = try number(), name = try string()
+                    guard number >= 1, number <= UInt64(capture.types.count) else { throw failure("a name for type \(number), which was never recorded", at: recordStart) }
+                    names.typeNames[Int(number)] = name
+                    sawNames = true
+                case UInt8(ascii: "W"):
+                    names.notes.append(try string())
+                    sawNames = true
+                case _ where capture.summary.finishedNormally && tag != 0:
+                    throw failure("a record after the end record", at: recordStart)
                 case UInt8(ascii: "A"), UInt8(ascii: "O"):
                     let size = try number(), leaf = try number(), address = decodeAddress(try number())
                     let type = tag == UInt8(ascii: "O") ? try number() : 0
@@ -243,8 +288,13 @@ struct HeapCaptureReader {
                 break recordLoop
             }
             if tag != UInt8(ascii: "B") && !sawBegin { throw failure("records before the begin record", at: recordStart) }
-            if capture.summary.finishedNormally { break }
+            let isName = tag == UInt8(ascii: "N") || tag == UInt8(ascii: "Z") || tag == UInt8(ascii: "W")
+            if !isName {
+                guard !sawNames else { throw failure("a record after the names section", at: recordStart) }
+                capture.eventsEnd = at
+            }
         }
+        if sawNames { capture.embeddedSymbols = names }
         guard sawBegin else { throw failure("no begin record: the program ended before the hook started", at: 8) }
         capture.summary.allocations = capture.sizes.count
         capture.summary.blocksAtEnd = live.count

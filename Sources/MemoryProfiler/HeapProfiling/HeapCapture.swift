@@ -102,6 +102,10 @@ public struct HeapCapture: Sendable {
     var unreachable: [UInt64]
     /// The allocation right after which the heap peaked (-1 in a capture without allocations).
     var peakAllocation: Int
+    /// Where the hook's records end: the names section, if any, starts here.
+    var eventsEnd: Int
+    /// The names mprof stored in the capture after the run, if it did.
+    public internal(set) var embeddedSymbols: HeapSymbols?
 
     /// The number of allocations.
     public var allocationCount: Int { sizes.count }

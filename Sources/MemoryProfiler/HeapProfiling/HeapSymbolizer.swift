@@ -77,8 +77,11 @@ public struct HeapSymbolizer: Sendable {
         self.demangler = demangler
     }
 
-    /// Names every address in `capture`'s stacks and every Swift type.
-    public func symbolize(_ capture: HeapCapture) -> HeapSymbols {
+    /// Names every address in `capture`'s stacks and every Swift type: the names stored in the capture after
+    /// its run (``storeNames(inCaptureAt:)``) when it has them and `usingStoredNames`, otherwise from the
+    /// program's files as they are now.
+    public func symbolize(_ capture: HeapCapture, usingStoredNames: Bool = true) -> HeapSymbols {
+        if usingStoredNames, let stored = capture.embeddedSymbols { return stored }
         var symbols = HeapSymbols(frames: [:], typeNames: [:], notes: [])
         let modules = capture.modules.sorted { $0.addresses.lowerBound < $1.addresses.lowerBound }
         func module(of address: UInt64) -> HeapCapture.Module? {

@@ -1,0 +1,86 @@
+#if os(Linux)
+internal import MemoryProfilerSystem
+
+// The names section: records mprof appends to a capture after the run, while the program's files are still the
+// ones that ran, so that the capture can be read later, elsewhere, or after a rebuild, without llvm-symbolizer.
+//
+//   'N'  frames      v return address, v count, then per frame (innermost first): string function, string file
+//                    (empty: none), v line (0: none), v flags (1 inlined, 2 system code), string module
+//   'Z'  type name   v type number, string name
+//   'W'  note        string: what naming could not do
+//
+// The section follows the hook's last record; writing it again replaces it.
+
+extension HeapSymbols {
+    /// The names section's records.
+    func encoded() -> [UInt8] {
+        var bytes: [UInt8] = []
+        func number(_ value: UInt64) {
+            var value = value
+            while value >= 0x80 {
+                bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+                value >>= 7
+            }
+            bytes.append(UInt8(value))
+        }
+        func string(_ text: String) {
+            let utf8 = Array(text.utf8.prefix(4096))
+            number(UInt64(utf8.count))
+            bytes.append(contentsOf: utf8)
+        }
+        for (address, frames) in frames.sorted(by: { $0.key < $1.key }) {
+            bytes.append(UInt8(ascii: "N"))
+            number(address)
+            number(UInt64(min(frames.count, 256)))
+            for frame in frames.prefix(256) {
+                string(frame.function)
+                string(frame.file ?? "")
+                number(UInt64(max(0, min(frame.line ?? 0, 100_000_000))))
+                number((frame.isInlined ? 1 : 0) | (frame.isSystem ? 2 : 0))
+                string(frame.module)
+            }
+        }
+        for (type, name) in typeNames.sorted(by: { $0.key < $1.key }) {
+            bytes.append(UInt8(ascii: "Z"))
+            number(UInt64(type))
+            string(name)
+        }
+        for note in notes {
+            bytes.append(UInt8(ascii: "W"))
+            string(note)
+        }
+        return bytes
+    }
+}
+
+extension HeapSymbolizer {
+    /// Names the addresses and types of the capture at `path` and stores the names in it (replacing any stored
+    /// before), so that reading it later needs neither the tools nor the program's files as they were. A capture
+    /// cut short (a killed program) is first cut back to its last whole record.
+    ///
+    /// - Returns: The names.
+    /// - Throws: ``MemoryError``: the file is not a capture, or cannot be read or written.
+    @discardableResult
+    public func storeNames(inCaptureAt path: String) throws(MemoryError) -> HeapSymbols {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileReader(path: path).readAll(limit: 1 << 40)
+        } catch {
+            throw MemoryError(.systemCall, "\(TerminalText.escaped(path)): \(error.message)", errno: error.errno)
+        }
+        let capture = try HeapCapture(bytes: bytes, name: path, namesOnly: true)
+        let symbols = symbolize(capture, usingStoredNames: false)
+        let section = symbols.encoded()
+        do throws(SystemError) {
+            // Appending: after the cut, the end of the file is where the section goes.
+            let file = try Descriptor.open(path, .writeOnly, options: [.noFollow, .append])
+            defer { file.close() }
+            try file.resize(to: capture.eventsEnd)
+            try section.withUnsafeBytes { buffer in Result { () throws(SystemError) in try file.writeAll(buffer) } }.get()
+        } catch {
+            throw MemoryError(.systemCall, "cannot store names in \(TerminalText.escaped(path)): \(error.message)", errno: error.errno)
+        }
+        return symbols
+    }
+}
+#endif
