@@ -103,9 +103,9 @@ struct HeapRun {
             StandardError.write("mprof: warning: the capture's names were not stored: \(error.message)")
         }
         let size = Self.status(capture)?.size ?? status.size
-        let mebibytes = DecimalFormat.fixed(Double(size) / 1_048_576, decimals: 1)
+        let shownSize = bytes(size)
         StandardError.write(
-            "mprof: heap capture in \(TerminalText.escaped(capture)) (\(mebibytes) MiB); see who allocated what with: "
+            "mprof: heap capture in \(TerminalText.escaped(capture)) (\(shownSize)); see who allocated what with: "
                 + "mprof heap \(TerminalText.escaped(capture))")
         if let list = try? FileReader(path: childrenList).readAll(limit: 1 << 20) {
             // "fork PID" then "exec PID PATH" for a child that forked and exec'd: one process, shown by its program.

@@ -77,6 +77,13 @@ public final class TemporaryFile {
         return true
     }
 
+    /// Moves the file to `destination`, replacing what is there (in one step: a reader sees the old file or the
+    /// new one). The file must be closed first, so that every write has been checked.
+    public func rename(to destination: String) throws(SystemError) {
+        guard descriptor == nil else { throw SystemError(message: "the file is still open", errno: EBUSY) }
+        guard Glibc.rename(path, destination) == 0 else { throw .current }
+    }
+
     /// Removes the file (once renamed, its name is another file's: call this only before).
     public func remove() {
         unlink(path)

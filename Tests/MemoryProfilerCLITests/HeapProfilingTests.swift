@@ -400,8 +400,16 @@ struct HeapProfilingTests {
     @Test func damagedCapturesAreClearErrors() throws {
         let directory = try TemporaryDirectory()
         let program = try Self.compile(Self.knownC, named: "known", in: directory)
+        // The hook's own capture, as it leaves it (mprof names and compresses it after the run: that form too).
+        let raw = "\(directory.path)/raw.heap"
+        let hooked = try runCommand(program, [], environment: ["LD_PRELOAD": Self.hook, "MPROF_HEAP_OUTPUT": raw])
+        #expect(hooked.status == 0, "\(hooked.standardError)")
+        let good = try [UInt8](Data(contentsOf: URL(fileURLWithPath: raw)))
+        #expect(good.starts(with: Array("MPROFHP1".utf8)))
         let run = try Self.record(program, [], in: directory)
-        let good = try [UInt8](Data(contentsOf: URL(fileURLWithPath: run.capturePath)))
+        let compressed = try [UInt8](Data(contentsOf: URL(fileURLWithPath: run.capturePath)))
+        #expect(compressed.starts(with: Array("MPROFHZ1".utf8)))
+        #expect(compressed.count * 5 < good.count, "compressed \(compressed.count), raw \(good.count)")
         var cases: [(String, [UInt8])] = [
             ("empty", []),
             ("not a capture", Array("time 1 2\n".utf8)),
@@ -413,12 +421,17 @@ struct HeapProfilingTests {
         for length in stride(from: 8, to: good.count, by: max(1, good.count / 200)) {
             cases.append(("prefix \(length)", Array(good.prefix(length))))
         }
-        // Flipped bytes: errors or smaller captures, never a crash.
+        // Flipped bytes: errors or smaller captures, never a crash; in the raw and the compressed form.
         var generator = SystemRandomNumberGenerator()
         for trial in 0..<100 {
-            var damaged = good
-            for _ in 0..<3 { damaged[Int.random(in: 8..<damaged.count, using: &generator)] ^= UInt8.random(in: 1...255, using: &generator) }
-            cases.append(("flipped \(trial)", damaged))
+            for (form, original) in [("raw", good), ("compressed", compressed)] {
+                var damaged = original
+                for _ in 0..<3 { damaged[Int.random(in: 8..<damaged.count, using: &generator)] ^= UInt8.random(in: 1...255, using: &generator) }
+                cases.append(("flipped \(form) \(trial)", damaged))
+            }
+        }
+        for length in stride(from: 8, to: compressed.count, by: max(1, compressed.count / 50)) {
+            cases.append(("compressed prefix \(length)", Array(compressed.prefix(length))))
         }
         for (name, bytes) in cases {
             do {

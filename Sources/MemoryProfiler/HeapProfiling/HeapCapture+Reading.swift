@@ -11,17 +11,37 @@ extension HeapCapture {
     /// - Throws: ``MemoryError``: ``MemoryError/Code/unexpectedFormat`` for a file that is not a capture or is
     ///   damaged (the message gives the byte offset), ``MemoryError/Code/systemCall`` when it cannot be read.
     public init(path: String) throws(MemoryError) {
+        try self.init(bytes: try Self.readBytes(path), name: path)
+    }
+
+    /// The bytes of the capture at `path`, decompressed when mprof compressed it after the run.
+    static func readBytes(_ path: String) throws(MemoryError) -> [UInt8] {
         let bytes: [UInt8]
         do {
             bytes = try FileReader(path: path).readAll(limit: 1 << 40)
         } catch {
             throw MemoryError(.systemCall, "\(TerminalText.escaped(path)): \(error.message)", errno: error.errno)
         }
-        try self.init(bytes: bytes, name: path)
+        guard CaptureCompression.isCompressed(bytes) else { return bytes }
+        do {
+            return try CaptureCompression.decompress(bytes)
+        } catch {
+            throw MemoryError(.unexpectedFormat, "\(TerminalText.escaped(path)) is not a readable heap capture: \(error.reason)")
+        }
     }
 
     /// Replays a capture held in memory; `name` is used in error messages.
     public init(bytes: [UInt8], name: String = "capture") throws(MemoryError) {
+        if CaptureCompression.isCompressed(bytes) {
+            let original: [UInt8]
+            do {
+                original = try CaptureCompression.decompress(bytes)
+            } catch {
+                throw MemoryError(.unexpectedFormat, "\(TerminalText.escaped(name)) is not a readable heap capture: \(error.reason)")
+            }
+            try self.init(bytes: original, name: name, namesOnly: false)
+            return
+        }
         try self.init(bytes: bytes, name: name, namesOnly: false)
     }
 

@@ -54,29 +54,33 @@ extension HeapSymbols {
 }
 
 extension HeapSymbolizer {
-    /// Names the addresses and types of the capture at `path` and stores the names in it (replacing any stored
-    /// before), so that reading it later needs neither the tools nor the program's files as they were. A capture
-    /// cut short (a killed program) is first cut back to its last whole record.
+    /// Names the addresses and types of the capture at `path`, stores the names in it (replacing any stored
+    /// before), and compresses it (see `CaptureCompression`), so that reading it later needs neither the tools nor
+    /// the program's files as they were, and takes little room. A capture cut short (a killed program) is cut back
+    /// to its last whole record. The file is replaced in one step: until then it is left as it was.
     ///
     /// - Returns: The names.
     /// - Throws: ``MemoryError``: the file is not a capture, or cannot be read or written.
     @discardableResult
     public func storeNames(inCaptureAt path: String) throws(MemoryError) -> HeapSymbols {
-        let bytes: [UInt8]
-        do {
-            bytes = try FileReader(path: path).readAll(limit: 1 << 40)
-        } catch {
-            throw MemoryError(.systemCall, "\(TerminalText.escaped(path)): \(error.message)", errno: error.errno)
-        }
+        let bytes = try HeapCapture.readBytes(path)
         let capture = try HeapCapture(bytes: bytes, name: path, namesOnly: true)
         let symbols = symbolize(capture, usingStoredNames: false)
-        let section = symbols.encoded()
+        let finished = CaptureCompression.compress(Array(bytes[..<capture.eventsEnd]) + symbols.encoded())
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
         do throws(SystemError) {
-            // Appending: after the cut, the end of the file is where the section goes.
-            let file = try Descriptor.open(path, .writeOnly, options: [.noFollow, .append])
-            defer { file.close() }
-            try file.resize(to: capture.eventsEnd)
-            try section.withUnsafeBytes { buffer in Result { () throws(SystemError) in try file.writeAll(buffer) } }.get()
+            let status = try FileStatus(path: path)
+            let file = try TemporaryFile(in: directory, permissions: 0o600)
+            do throws(SystemError) {
+                try finished.withUnsafeBytes { buffer in Result { () throws(SystemError) in try file.write(buffer) } }.get()
+                _ = try file.takeOwnerAndMode(of: status)
+                try file.close()
+                try file.rename(to: path)
+            } catch {
+                file.remove()
+                throw error
+            }
         } catch {
             throw MemoryError(.systemCall, "cannot store names in \(TerminalText.escaped(path)): \(error.message)", errno: error.errno)
         }
