@@ -22,7 +22,9 @@ struct HeapText {
                     .leaks,
                     title: capture.summary.reachabilityScanned
                         ? "LEAKS: never freed, and nothing in the process pointed to them at exit"
-                        : "LEAKS: no reachability scan (the program did not exit normally): every block not freed, reachable or not")
+                        : capture.summary.finishedNormally
+                            ? "LEAKS: no reachability scan was made (MPROF_HEAP_REACHABILITY=0, or it could not run): every block not freed, reachable or not"
+                            : "LEAKS: no reachability scan (the program did not exit normally): every block not freed, reachable or not")
             case "not-freed":
                 text += sites(.notFreed, title: "NOT FREED: still allocated at exit, reachable or not")
             case "temporary":
@@ -48,7 +50,10 @@ struct HeapText {
             text += "  leaked       \(bytes(summary.unreachableBytes)) in \(count(summary.unreachableBlocks)) block\(summary.unreachableBlocks == 1 ? "" : "s") nothing pointed to at exit\n"
         }
         text += "  temporary    \(count(summary.temporaries)) allocations freed at once\n"
-        if !summary.finishedNormally {
+        if let replacement = summary.replacedBy {
+            text += "  The capture ends where the program replaced itself with \(TerminalText.quoted(replacement, limit: 200)) (exec), "
+                + "which the hook could not follow (a static or set-ID program, or one started without the hook).\n"
+        } else if !summary.finishedNormally {
             text += "  The capture ends early: the program was killed (SIGKILL, the OOM killer) or crashed, or the capture "
                 + "could not grow. Everything up to its last record is shown.\n"
         }

@@ -26,6 +26,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -116,6 +117,8 @@ static void resolve(void) {
     next_malloc = found;
 }
 
+static void resolve_exec(void);
+
 typedef void *(*swift_alloc_object_function)(const void *, size_t, size_t) __attribute__((swiftcall));
 static swift_alloc_object_function next_swift_allocObject;
 
@@ -124,6 +127,7 @@ __attribute__((constructor)) static void heap_hook_start(void) {
     resolve();
     next_swift_allocObject =
         (swift_alloc_object_function)dlsym(RTLD_NEXT, "swift_allocObject");
+    resolve_exec();
     recorder_start();
     hook_in_hook = 0;
 }
@@ -194,13 +198,16 @@ EXPORT void *realloc(void *pointer, size_t size) {
     if (hook_in_hook) return next_realloc(pointer, size);
     hook_in_hook = 1;
     // The old block is recorded as freed before the call, like free: once realloc moves it, another thread may be
-    // given its address. If realloc fails, the old block is still there, and is recorded again (with the size the
-    // allocator says it has: the size first asked for is not known here).
-    size_t old_size = pointer != NULL && size != 0 && next_malloc_usable_size != NULL ? next_malloc_usable_size(pointer) : 0;
+    // given its address. If realloc fails, the old block is still there: a restore record undoes the free.
     if (pointer != NULL) count_free(pointer);
     void *block = next_realloc(pointer, size);
-    if (block != NULL) count_allocation(block, size);
-    else if (pointer != NULL && size != 0) count_allocation(pointer, old_size);
+    if (block != NULL) {
+        count_allocation(block, size);
+    } else if (pointer != NULL && size != 0) {
+        int saved = errno;
+        recorder_restore(pointer);
+        errno = saved;
+    }
     hook_in_hook = 0;
     return block;
 }
@@ -293,13 +300,115 @@ EXPORT size_t malloc_usable_size(void *pointer) {
     return next_malloc_usable_size != NULL ? next_malloc_usable_size(pointer) : 0;
 }
 
+HOOK_HIDDEN size_t hook_usable_size(void *block) {
+    return next_malloc_usable_size != NULL && block != NULL ? next_malloc_usable_size(block) : 0;
+}
+
+// MARK: Exec
+
+// A program that replaces itself with another (exec) ends its capture there; the record says with what, so that a
+// capture without an end is not taken for a killed program's. glibc's exec functions call execve internally, not
+// through the PLT, so each is wrapped.
+extern char **environ;
+#define MAX_EXEC_ARGUMENTS 4096
+
+typedef int (*exec_path_function)(const char *, char *const[]);
+typedef int (*exec_environment_function)(const char *, char *const[], char *const[]);
+typedef int (*exec_descriptor_function)(int, char *const[], char *const[]);
+
+// Looked up at start: a vfork child calling exec must not call dlsym (which may allocate) in its parent's memory.
+static exec_environment_function next_execve, next_execvpe;
+static exec_path_function next_execv, next_execvp;
+static exec_descriptor_function next_fexecve;
+
+static void resolve_exec(void) {
+    next_execve = (exec_environment_function)dlsym(RTLD_NEXT, "execve");
+    next_execvpe = (exec_environment_function)dlsym(RTLD_NEXT, "execvpe");
+    next_execv = (exec_path_function)dlsym(RTLD_NEXT, "execv");
+    next_execvp = (exec_path_function)dlsym(RTLD_NEXT, "execvp");
+    next_fexecve = (exec_descriptor_function)dlsym(RTLD_NEXT, "fexecve");
+}
+
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
+    recorder_exec(path);
+    return next_execve != NULL ? next_execve(path, argv, envp) : (errno = ENOSYS, -1);
+}
+
+EXPORT int execv(const char *path, char *const argv[]) {
+    recorder_exec(path);
+    return next_execv != NULL ? next_execv(path, argv) : (errno = ENOSYS, -1);
+}
+
+EXPORT int execvp(const char *file, char *const argv[]) {
+    recorder_exec(file);
+    return next_execvp != NULL ? next_execvp(file, argv) : (errno = ENOSYS, -1);
+}
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
+    recorder_exec(file);
+    return next_execvpe != NULL ? next_execvpe(file, argv, envp) : (errno = ENOSYS, -1);
+}
+
+EXPORT int fexecve(int descriptor, char *const argv[], char *const envp[]) {
+    recorder_exec("(a file descriptor)");
+    return next_fexecve != NULL ? next_fexecve(descriptor, argv, envp) : (errno = ENOSYS, -1);
+}
+
+// The list forms: their arguments gathered into an array on the stack (no malloc), then the vector form.
+#define GATHER_ARGUMENTS(first, list, arguments, count) \
+    do { \
+        (arguments)[0] = (char *)(first); \
+        (count) = 1; \
+        char *next_argument; \
+        do { \
+            next_argument = va_arg(list, char *); \
+            if ((count) < MAX_EXEC_ARGUMENTS) (arguments)[(count)++] = next_argument; \
+        } while (next_argument != NULL); \
+        (arguments)[(count) < MAX_EXEC_ARGUMENTS ? (count) : MAX_EXEC_ARGUMENTS - 1] = NULL; \
+    } while (0)
+
+EXPORT int execl(const char *path, const char *argument, ...) {
+    char *arguments[MAX_EXEC_ARGUMENTS];
+    int count;
+    va_list list;
+    va_start(list, argument);
+    GATHER_ARGUMENTS(argument, list, arguments, count);
+    va_end(list);
+    if (count >= MAX_EXEC_ARGUMENTS) return (errno = E2BIG, -1);
+    return execv(path, arguments);
+}
+
+EXPORT int execlp(const char *file, const char *argument, ...) {
+    char *arguments[MAX_EXEC_ARGUMENTS];
+    int count;
+    va_list list;
+    va_start(list, argument);
+    GATHER_ARGUMENTS(argument, list, arguments, count);
+    va_end(list);
+    if (count >= MAX_EXEC_ARGUMENTS) return (errno = E2BIG, -1);
+    return execvp(file, arguments);
+}
+
+EXPORT int execle(const char *path, const char *argument, ...) {
+    char *arguments[MAX_EXEC_ARGUMENTS];
+    int count;
+    va_list list;
+    va_start(list, argument);
+    GATHER_ARGUMENTS(argument, list, arguments, count);
+    char *const *environment = va_arg(list, char *const *);
+    va_end(list);
+    if (count >= MAX_EXEC_ARGUMENTS) return (errno = E2BIG, -1);
+    return execve(path, arguments, environment);
+}
+
 // MARK: Exit
 
 // A program that ends with _exit (or _Exit) runs no destructors: the capture is finished here, so that it reads as
 // complete rather than as a killed program's. (A vfork child that calls _exit shares the parent's memory: the
 // recorder finishes only in the process that records.)
 EXPORT __attribute__((noreturn)) void _exit(int status) {
-    recorder_finish();
+    recorder_finish();  // does nothing when a signal handler interrupted this thread inside the hook
     typedef void (*exit_function)(int) __attribute__((noreturn));
     static exit_function next__exit;
     if (next__exit == NULL) next__exit = (exit_function)dlsym(RTLD_NEXT, "_exit");

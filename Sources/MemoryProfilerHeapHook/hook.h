@@ -35,6 +35,10 @@ extern int hook_recording;
 HOOK_HIDDEN void recorder_start(void);
 HOOK_HIDDEN void recorder_allocation(const void *block, size_t size);
 HOOK_HIDDEN void recorder_free(const void *block);
+/// Undoes the thread's last recorded free of `block`: a realloc that failed left it allocated.
+HOOK_HIDDEN void recorder_restore(const void *block);
+/// Notes that the process is about to exec `path`.
+HOOK_HIDDEN void recorder_exec(const char *path);
 HOOK_HIDDEN void recorder_modules_changed(void);
 /// Ends the capture (the library's destructor, and _exit): the final record, the file cut to its length.
 HOOK_HIDDEN void recorder_finish(void);
@@ -49,13 +53,17 @@ HOOK_HIDDEN const char *stacks_unwinder_name(void);
 /// Memory for the hook's own tables, straight from the kernel (zeroed); NULL when none is left.
 HOOK_HIDDEN void *hook_map(size_t bytes);
 HOOK_HIDDEN void hook_unmap(void *memory, size_t bytes);
-/// Whether [start, end) overlaps memory the hook mapped for itself (not the program's: never a root).
-HOOK_HIDDEN int hook_owns(uintptr_t start, uintptr_t end);
+/// Splits [start, end) around memory the hook mapped for itself (its tables, its module: never roots): the
+/// program's first piece is [start, *piece_end), and the rest starts at *next_start (end when nothing is left).
+HOOK_HIDDEN void hook_owned_piece(uintptr_t start, uintptr_t end, uintptr_t *piece_end, uintptr_t *next_start);
 
 // reachability.c
 /// Replays the capture's first `length` bytes, scans the process for references to the blocks still allocated and
 /// calls `report` with the unreachable ones, in address order, in batches (the last one possibly empty). 0 when
 /// the scan could not be made.
-HOOK_HIDDEN int reachability_scan(int capture, uint64_t length, size_t page, void (*report)(const uintptr_t *, size_t));
+HOOK_HIDDEN int reachability_scan(
+    int capture, uint64_t length, size_t page, uintptr_t stack_from, void (*report)(const uintptr_t *, size_t));
+/// The allocator's usable size of a block (the next malloc_usable_size), 0 when unknown.
+HOOK_HIDDEN size_t hook_usable_size(void *block);
 
 #endif

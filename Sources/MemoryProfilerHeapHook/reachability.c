@@ -16,6 +16,7 @@
 #include "hook.h"
 
 #include <fcntl.h>
+#include <setjmp.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
@@ -103,13 +104,15 @@ static int live_insert(struct live_table *table, uintptr_t address, uint64_t siz
     return 1;
 }
 
-static void live_remove(struct live_table *table, uintptr_t address) {
-    if (table->keys == NULL) return;
+/// Removes `address`; returns its size, or UINT64_MAX when it was not live.
+static uint64_t live_remove(struct live_table *table, uintptr_t address) {
+    if (table->keys == NULL) return UINT64_MAX;
     size_t slot = live_slot(table, address);
     while (table->keys[slot] != address) {
-        if (table->keys[slot] == 0) return;
+        if (table->keys[slot] == 0) return UINT64_MAX;
         slot = (slot + 1) & table->mask;
     }
+    uint64_t size = table->sizes[slot];
     size_t hole = slot, next = (slot + 1) & table->mask;
     while (table->keys[next] != 0) {
         size_t home = live_slot(table, table->keys[next]);
@@ -122,12 +125,17 @@ static void live_remove(struct live_table *table, uintptr_t address) {
     }
     table->keys[hole] = 0;
     table->count -= 1;
+    return size;
 }
 
+#define MAX_REPLAY_THREADS 65536
+
 /// Replays the capture's allocations and frees; 0 when it cannot (out of memory, a record it does not know).
-static int replay(const unsigned char *bytes, size_t length, struct live_table *table) {
+/// `freed` holds, per thread, the block its last free removed (address, size), for a restore record.
+static int replay_records(const unsigned char *bytes, size_t length, struct live_table *table, uint64_t (*freed)[2]) {
     size_t at = 8;
     uintptr_t previous = 0;
+    uint64_t thread = 1;
     while (at < length) {
         unsigned char tag = bytes[at++];
         uint64_t size, delta;
@@ -143,9 +151,22 @@ static int replay(const unsigned char *bytes, size_t length, struct live_table *
             if (!live_insert(table, previous, size)) return 0;
             break;
         case 'F':
+        case 'R':
             if (!read_number(bytes, length, &at, &delta)) return 0;
             previous += (uintptr_t)((delta >> 1) ^ (0 - (delta & 1)));
-            live_remove(table, previous);
+            if (tag == 'F') {
+                uint64_t removed = live_remove(table, previous);
+                if (thread < MAX_REPLAY_THREADS) {
+                    freed[thread][0] = removed == UINT64_MAX ? 0 : previous;
+                    freed[thread][1] = removed;
+                }
+            } else if (thread < MAX_REPLAY_THREADS && freed[thread][0] == previous) {
+                if (!live_insert(table, previous, freed[thread][1])) return 0;  // a failed realloc kept it
+                freed[thread][0] = 0;
+            }
+            break;
+        case 'E':
+            if (!skip_string(bytes, length, &at)) return 0;
             break;
         case 'B':
             if (!skip_numbers(bytes, length, &at, 4) || !skip_string(bytes, length, &at) || !skip_string(bytes, length, &at))
@@ -161,6 +182,8 @@ static int replay(const unsigned char *bytes, size_t length, struct live_table *
             if (!skip_numbers(bytes, length, &at, 4)) return 0;
             break;
         case 'H':
+            if (!read_number(bytes, length, &at, &thread)) return 0;
+            break;
         case 'T':
             if (!skip_numbers(bytes, length, &at, 1)) return 0;
             break;
@@ -169,6 +192,8 @@ static int replay(const unsigned char *bytes, size_t length, struct live_table *
     }
     return 1;
 }
+
+static int replay(const unsigned char *bytes, size_t length, struct live_table *table);
 
 // MARK: Sorting and finding blocks
 
@@ -316,7 +341,7 @@ static void scan_roots(struct marker *marker, size_t page, uintptr_t stack_point
         if (line_end == NULL) line_end = line + strlen(line);
         int kernel = memmem(line, (size_t)(line_end - line), "[vvar", 5) != NULL ||
                      memmem(line, (size_t)(line_end - line), "[vsyscall]", 10) != NULL;
-        if (usable && !kernel && start < end && !hook_owns(start, end)) {
+        if (usable && !kernel && start < end) {
             // Holds a block: part of the heap itself, whose blocks are scanned only when reached.
             long first = find_block(marker->blocks, marker->count, start);
             size_t low = 0, high = marker->count;
@@ -329,7 +354,14 @@ static void scan_roots(struct marker *marker, size_t page, uintptr_t stack_point
             // This thread's stack only from where it is now: below lie dead frames, whose stale pointers would
             // keep leaks "reachable". (Other threads' stacks are scanned whole: their stack pointers are unknown.)
             if (stack_pointer >= start && stack_pointer < end) start = stack_pointer & ~(uintptr_t)(sizeof(uintptr_t) - 1);
-            if (!holds_block) scan_resident(marker, start, end, page, copy, copy_size);
+            // The kernel merges neighbouring anonymous mappings into one line: the hook's tables may share a
+            // line with the program's memory. Only the hook's own parts are left out.
+            while (!holds_block && start < end) {
+                uintptr_t piece_end = end, next_start = end;
+                hook_owned_piece(start, end, &piece_end, &next_start);
+                if (start < piece_end) scan_resident(marker, start, piece_end, page, copy, copy_size);
+                start = next_start;
+            }
         }
         line = *line_end ? line_end + 1 : line_end;
     }
@@ -337,14 +369,12 @@ static void scan_roots(struct marker *marker, size_t page, uintptr_t stack_point
     hook_unmap(copy, copy_size);
 }
 
-__attribute__((noinline)) static void scan_with_registers(struct marker *marker, size_t page) {
-    // Callee-saved registers onto this frame (above its locals), which is on the stack the roots include.
-    __builtin_unwind_init();
-    volatile uintptr_t here = 0;
-    scan_roots(marker, page, (uintptr_t)&here - 512);
-}
+// The registers the program's frames may have left values in, saved where the scan reads them and the roots do not
+// include (the hook's own data).
+static jmp_buf registers;
 
-HOOK_HIDDEN int reachability_scan(int capture, uint64_t length, size_t page, void (*report)(const uintptr_t *, size_t)) {
+HOOK_HIDDEN int reachability_scan(
+    int capture, uint64_t length, size_t page, uintptr_t stack_from, void (*report)(const uintptr_t *, size_t)) {
     if (length < 8 || length > SIZE_MAX) return 0;
     const unsigned char *bytes = mmap(NULL, (size_t)length, PROT_READ, MAP_SHARED, capture, 0);
     if (bytes == MAP_FAILED) return 0;
@@ -364,24 +394,40 @@ HOOK_HIDDEN int reachability_scan(int capture, uint64_t length, size_t page, voi
     int done = blocks != NULL && work != NULL;
     if (done) {
         size_t filled = 0;
-        for (size_t slot = 0; table.keys != NULL && slot <= table.mask; slot += 1)
-            if (table.keys[slot] != 0) blocks[filled++] = (struct block){table.keys[slot], table.sizes[slot] << 1};
+        for (size_t slot = 0; table.keys != NULL && slot <= table.mask; slot += 1) {
+            if (table.keys[slot] == 0) continue;
+            // glibc keeps the next chunk's header in the last 8 bytes a block may use, and its own pointers to
+            // that chunk (the top chunk, free lists) would land inside a block whose size asked reaches there:
+            // such a word is the allocator's, not a reference to the block.
+            uint64_t size = table.sizes[slot];
+            size_t usable = hook_usable_size((void *)table.keys[slot]);
+            if (usable >= 16 && usable - 8 < size) size = usable - 8;
+            blocks[filled++] = (struct block){table.keys[slot], size << 1};
+        }
         done = sort_blocks(blocks, count);
     }
     if (table.keys != NULL) {
         hook_unmap(table.keys, (table.mask + 1) * sizeof *table.keys);
         hook_unmap(table.sizes, (table.mask + 1) * sizeof *table.sizes);
     }
+    // The scan's own state lives in the hook's memory, never on the stack it scans: a block address kept in a local
+    // would count as a reference.
+    struct marker *marker = hook_map(sizeof *marker);
+    uintptr_t *batch = hook_map(1000 * sizeof *batch);
+    done = done && marker != NULL && batch != NULL;
     if (done) {
-        struct marker marker = {blocks, count, 0, 0, work, 0};
+        *marker = (struct marker){blocks, count, 0, 0, work, 0};
         if (count > 0) {
-            marker.lowest = blocks[0].start;
+            marker->lowest = blocks[0].start;
             uintptr_t last = blocks[count - 1].start + (blocks[count - 1].size_and_mark >> 1);
-            marker.highest = last + 1;
+            marker->highest = last + 1;
         }
-        scan_with_registers(&marker, page);
+        if (setjmp(registers) == 0) {
+            scan_words(marker, (uintptr_t)&registers, (uintptr_t)&registers + sizeof registers);
+            drain(marker);
+            scan_roots(marker, page, stack_from);
+        }
         // The unreachable blocks, in address order, a thousand at a time.
-        uintptr_t batch[1000];
         size_t filled = 0;
         for (size_t index = 0; index < count; index += 1) {
             if (blocks[index].size_and_mark & 1) continue;
@@ -395,5 +441,15 @@ HOOK_HIDDEN int reachability_scan(int capture, uint64_t length, size_t page, voi
     }
     hook_unmap(blocks, count * sizeof *blocks + 1);
     hook_unmap(work, count * sizeof *work + 1);
+    hook_unmap(marker, sizeof *marker);
+    hook_unmap(batch, 1000 * sizeof *batch);
     return done;
+}
+
+static int replay(const unsigned char *bytes, size_t length, struct live_table *table) {
+    uint64_t (*freed)[2] = hook_map(MAX_REPLAY_THREADS * sizeof *freed);
+    if (freed == NULL) return 0;
+    int replayed = replay_records(bytes, length, table, freed);
+    hook_unmap(freed, MAX_REPLAY_THREADS * sizeof *freed);
+    return replayed;
 }

@@ -12,6 +12,10 @@
 //   'A'  allocation  v size, v stack node (0 = no stack), v zigzag(address - previous address)
 //   'O'  object      as 'A', then v type: an instance allocated by swift_allocObject
 //   'F'  free        v zigzag(address - previous address)
+//   'R'  restore     v zigzag(address - previous address): the block freed by the thread's last 'F' was not freed
+//                    after all (a realloc that failed keeps its block, which was recorded as freed before the call)
+//   'E'  exec        string path: the process is about to replace its program (execve and its relatives); more
+//                    records after it mean the exec failed
 //   'Y'  type        v type number (1, 2, …), v metadata address, v metadata kind (0 = class),
 //                    v nominal type descriptor address (classes; 0 otherwise)
 //   'H'  thread      v thread number (1, 2, … in the order threads first allocate); the following records are
@@ -76,7 +80,7 @@ HOOK_HIDDEN void *hook_map(size_t bytes) {
     for (int index = 0; index < MAX_OWN_MAPPINGS; index += 1) {
         if (own_mappings[index].start == 0) {
             own_mappings[index].start = (uintptr_t)memory;
-            own_mappings[index].end = (uintptr_t)memory + bytes;
+            own_mappings[index].end = ((uintptr_t)memory + bytes + page_size - 1) & ~(uintptr_t)(page_size - 1);
             break;
         }
     }
@@ -93,11 +97,24 @@ HOOK_HIDDEN void hook_unmap(void *memory, size_t bytes) {
 // The hook's own module: its data (the last address written, the unwinder's state) is not the program's.
 static uintptr_t own_module_start, own_module_end;
 
-HOOK_HIDDEN int hook_owns(uintptr_t start, uintptr_t end) {
-    if (own_module_start < end && start < own_module_end) return 1;
-    for (int index = 0; index < MAX_OWN_MAPPINGS; index += 1)
-        if (own_mappings[index].start < end && start < own_mappings[index].end) return 1;
-    return 0;
+HOOK_HIDDEN void hook_owned_piece(uintptr_t start, uintptr_t end, uintptr_t *piece_end, uintptr_t *next_start) {
+    // The first range of the hook's (its module, its mappings) that overlaps [start, end): the program's memory is
+    // [start, its start), and the next piece begins at its end. No overlap: all of it is the program's.
+    uintptr_t first_start = end, first_end = end;
+    if (own_module_start < end && start < own_module_end && own_module_start < first_start) {
+        first_start = own_module_start;
+        first_end = own_module_end;
+    }
+    for (int index = 0; index < MAX_OWN_MAPPINGS; index += 1) {
+        uintptr_t from = own_mappings[index].start, to = own_mappings[index].end;
+        if (from < end && start < to && from < first_start) {
+            first_start = from;
+            first_end = to;
+        }
+    }
+    *piece_end = first_start > start ? first_start : start;
+    *next_start = first_end > *piece_end ? first_end : end;
+    if (*next_start <= start) *next_start = end;  // never go back
 }
 
 static char *append_text(char *at, const char *end, const char *text) {
@@ -476,6 +493,29 @@ HOOK_HIDDEN void recorder_allocation(const void *block, size_t size) {
     pthread_mutex_unlock(&lock);
 }
 
+HOOK_HIDDEN void recorder_restore(const void *block) {
+    if (!recording()) return;
+    pthread_mutex_lock(&lock);
+    if (recording()) {
+        before_event();
+        unsigned char fields[16];
+        emit('R', fields, (size_t)(put_number(fields, address_delta((uintptr_t)block)) - fields));
+        frees -= 1;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+HOOK_HIDDEN void recorder_exec(const char *path) {
+    if (!recording() || getpid() != recording_pid) return;
+    pthread_mutex_lock(&lock);
+    if (recording()) {
+        unsigned char fields[LARGEST_RECORD];
+        unsigned char *at = put_string(fields, path != NULL ? path : "", 4096);
+        emit('E', fields, (size_t)(at - fields));
+    }
+    pthread_mutex_unlock(&lock);
+}
+
 HOOK_HIDDEN void recorder_free(const void *block) {
     if (!recording()) return;
     pthread_mutex_lock(&lock);
@@ -514,8 +554,16 @@ static void note_unrecorded(const char *kind) {
     close(descriptor);
 }
 
-static void before_fork(void) { pthread_mutex_lock(&lock); }
-static void after_fork_in_parent(void) { pthread_mutex_unlock(&lock); }
+// A fork from a signal handler that interrupted this thread inside the hook would wait for the lock the thread
+// already holds: then the lock is not taken (the interrupted record is not finished in the child either way).
+static __thread int fork_took_lock __attribute__((tls_model("initial-exec")));
+static void before_fork(void) {
+    fork_took_lock = !hook_in_hook;
+    if (fork_took_lock) pthread_mutex_lock(&lock);
+}
+static void after_fork_in_parent(void) {
+    if (fork_took_lock) pthread_mutex_unlock(&lock);
+}
 static void after_fork_in_child(void) {
     // The child shares the file and its mapping: it must not write. Nothing of the parent's is freed here.
     int was_recording = recording();
@@ -645,16 +693,20 @@ static void report_unreachable(const uintptr_t *blocks, size_t count) {
 }
 
 __attribute__((destructor)) HOOK_HIDDEN void recorder_finish(void) {
-    if (!recording() || getpid() != recording_pid) return;
+    // Called from a signal handler (an _exit there) that interrupted this thread inside the hook, perhaps holding
+    // the lock: leave the capture as a killed program's rather than wait for ourselves.
+    if (!recording() || getpid() != recording_pid || hook_in_hook) return;
     int saved = errno;
     hook_in_hook = 1;
+    // The reachability scan reads this thread's stack from here up: the program's frames, not the hook's.
+    uintptr_t stack_from = (uintptr_t)__builtin_frame_address(0);
     pthread_mutex_lock(&lock);
     if (recording()) {
         emit_modules();
         // Which blocks still allocated are unreachable. Under the lock, so no thread frees one meanwhile.
         const char *scan = getenv("MPROF_HEAP_REACHABILITY");
         if ((scan == NULL || strcmp(scan, "0") != 0) && output_is_capture())
-            reachability_scan(output, stream_end, page_size, report_unreachable);
+            reachability_scan(output, stream_end, page_size, stack_from, report_unreachable);
         unsigned char fields[40];
         unsigned char *at = put_number(fields, allocations);
         at = put_number(at, frees);

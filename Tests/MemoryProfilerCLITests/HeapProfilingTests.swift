@@ -257,6 +257,125 @@ struct HeapProfilingTests {
         #expect(leaked("main") == (0, 0))
         #expect(leaked("holder") == (0, 0))
         #expect(run.profile.sites(.notFreed).filter { $0.frame.function == "chain" }.reduce(0) { $0 + $1.count } == 300)
+
+        // The review's cases: the lowest block of all, lost (the scan's own bookkeeping held its address); a
+        // 100-byte block, into whose last bytes glibc's pointer to the next chunk falls; a block whose only
+        // reference is in an anonymous mapping next to the hook's own.
+        let single = try Self.compile("""
+            #include <stdlib.h>
+            #include <string.h>
+            #include <sys/mman.h>
+            void **region;
+            __attribute__((noinline)) void lose(size_t size) { void *volatile p = malloc(size); memset(p, 1, size); }
+            __attribute__((noinline)) void keep(void) {
+                region = mmap(0, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                region[10] = malloc(64);
+            }
+            int main(int argc, char **argv) { lose(argc > 1 ? 100 : 96); keep(); return 0; }
+            """, named: "single", in: directory)
+        for arguments in [[], ["100"]] {
+            let lone = try Self.record(single, arguments, in: directory)
+            let lost = lone.profile.sites(.leaks).filter { $0.frame.function == "lose" }
+            #expect(lost.reduce(0) { $0 + $1.count } == 1, "\(arguments): \(lone.profile.sites(.leaks).map { ($0.frame.location, $0.count) })")
+            #expect(lone.profile.sites(.leaks).filter { $0.frame.function == "keep" }.isEmpty, "the mapped region's block is reachable")
+        }
+    }
+
+    /// Cases an adversarial review found: each is checked against what the program really did.
+    @Test func signalHandlersExecFailedReallocAndHeaderCodeAreToldRight() throws {
+        let directory = try TemporaryDirectory()
+        // An _exit from a signal handler that interrupts the hook (which holds its lock) must not deadlock.
+        let alarm = try Self.compile("""
+            #include <signal.h>
+            #include <stdlib.h>
+            #include <sys/time.h>
+            #include <unistd.h>
+            static void on_alarm(int s) { (void)s; _exit(0); }
+            int main(void) {
+                signal(SIGALRM, on_alarm);
+                struct itimerval t = {{0, 0}, {0, 2000}};
+                setitimer(ITIMER_REAL, &t, NULL);
+                for (;;) { void *volatile p = malloc(64); free(p); }
+            }
+            """, named: "alarm", in: directory)
+        for round in 0..<20 {
+            let capture = "\(directory.path)/alarm-\(round).heap"
+            let result = try runCommand(
+                "timeout", ["20", "env", "LD_PRELOAD=\(Self.hook)", "MPROF_HEAP_OUTPUT=\(capture)", alarm])
+            #expect(result.status == 0, "round \(round): status \(result.status) (124: it hung)")
+        }
+
+        // A realloc that fails keeps its block: one allocation of 10 bytes, freed by free, not a temporary.
+        let failing = try Self.compile("""
+            #include <stdint.h>
+            #include <stdlib.h>
+            int main(void) {
+                void *volatile p = malloc(10);
+                void *volatile q = realloc(p, SIZE_MAX / 2);
+                free(p);
+                return q != NULL;
+            }
+            """, named: "failing", in: directory)
+        let failed = try Self.record(failing, [], in: directory)
+        let sizes = (0..<failed.capture.allocationCount).map { failed.capture.size(of: $0) }
+        #expect(sizes.filter { $0 == 10 }.count == 1, "\(sizes)")
+        let ten = try #require((0..<failed.capture.allocationCount).first { failed.capture.size(of: $0) == 10 })
+        #expect(!failed.capture.isTemporary(ten) && !failed.capture.isLiveAtEnd(ten))
+        #expect(!sizes.contains { $0 > 1 << 40 })
+
+        // A program that replaces itself with one the hook cannot follow: the capture says so.
+        let staticProgram = try Self.compile("int main(void) { return 0; }", named: "static", in: directory, flags: ["-static"])
+        let execs = try Self.compile("""
+            #include <stdlib.h>
+            #include <unistd.h>
+            int main(int argc, char **argv) {
+                for (int i = 0; i < 100; i++) { void *volatile p = malloc(1000); free(p); }
+                execl(argv[1], argv[1], (char *)NULL);
+                return 1;
+            }
+            """, named: "execs", in: directory)
+        let replaced = try Self.record(execs, [staticProgram], in: directory)
+        #expect(replaced.capture.summary.replacedBy == staticProgram)
+        let text = try runProduct("mprof", ["heap", replaced.capturePath, "--view", "summary"])
+        #expect(text.standardOutput.contains("replaced itself with"), "\(text.standardOutput)")
+
+        // Without the scan, the leaks section says why, rightly.
+        let program = try Self.compile(Self.knownC, named: "known", in: directory)
+        let unscanned = try Self.record(program, [], in: directory, environment: ["MPROF_HEAP_REACHABILITY": "0"])
+        #expect(!unscanned.capture.summary.reachabilityScanned && unscanned.capture.summary.finishedNormally)
+        let leaks = try runProduct("mprof", ["heap", unscanned.capturePath, "--view", "leaks"])
+        #expect(leaks.standardOutput.contains("MPROF_HEAP_REACHABILITY=0"), "\(leaks.standardOutput)")
+    }
+
+    /// C++ templates from the system's headers are compiled into the program, but the site is the program's line.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/g++"), "g++ is not installed (.ci/run installs it)"))
+    func cPlusPlusAllocationsAreAttributedToTheProgramsOwnLines() throws {
+        let directory = try TemporaryDirectory()
+        let source = "\(directory.path)/strings.cpp", program = "\(directory.path)/strings"
+        try """
+            #include <string>
+            #include <vector>
+            static std::vector<std::string *> kept;
+            __attribute__((noinline)) void deep(int depth) {
+                if (depth == 0) { kept.push_back(new std::string(200, 'x')); return; }
+                deep(depth - 1);
+            }
+            int main() {
+                kept.reserve(64);
+                for (int i = 0; i < 10; i++) kept.push_back(new std::string(100, 'y'));
+                deep(3);
+                return kept.size() == 11 ? 0 : 1;
+            }
+            """.write(toFile: source, atomically: true, encoding: .utf8)
+        let build = try runCommand("g++", ["-O1", "-g", "-o", program, source])
+        try #require(build.status == 0, "\(build.standardError)")
+        let run = try Self.record(program, [], in: directory)
+        let sites = run.profile.sites(.notFreed)
+        // Ten strings (their object and their 100-character buffer) at main's line 10, one at deep's line 5.
+        let mainStrings = sites.filter { $0.frame.function == "main" && $0.frame.line == 10 }
+        #expect(mainStrings.reduce(0) { $0 + $1.count } == 20, "\(sites.map { ($0.frame.location, $0.count) })")
+        let deepStrings = sites.filter { $0.frame.function.hasPrefix("deep") && $0.frame.line == 5 }
+        #expect(deepStrings.reduce(0) { $0 + $1.count } == 2, "\(sites.map { ($0.frame.location, $0.count) })")
     }
 
     /// Daemons close every descriptor they did not open, and the number the hook had may then name one of the
@@ -443,6 +562,26 @@ struct HeapProfilingTests {
                 #expect(error.message.contains(name), "\(error.message)")
             }
         }
+        // Hand-made captures the review crafted: each an error, at once (no crash, no overflow, no hang).
+        func number(_ value: UInt64) -> [UInt8] {
+            var value = value, bytes: [UInt8] = []
+            while value >= 0x80 { bytes.append(UInt8(truncatingIfNeeded: value) | 0x80); value >>= 7 }
+            return bytes + [UInt8(value)]
+        }
+        let begin = Array("MPROFHP1".utf8) + [UInt8(ascii: "B")] + number(1) + number(42) + number(0) + number(4096) + number(0) + number(0)
+        let allocation = { (size: UInt64, delta: UInt64) in [UInt8(ascii: "A")] + number(size) + number(0) + number(delta) }
+        var hostile: [(String, [UInt8])] = []
+        hostile.append(("allocation after unreachable", begin + allocation(16, 2) + [UInt8(ascii: "U"), 0] + allocation(16, 64) + [UInt8(ascii: "X"), 0, 0, 0]))
+        var huge = begin
+        for _ in 0..<40_000 { huge += allocation(1 << 48, 64) }
+        hostile.append(("sizes that overflow", huge))
+        var deep = begin
+        for node in 0..<100_000 { deep += [UInt8(ascii: "S")] + number(UInt64(node)) + number(0x1000) }
+        hostile.append(("a chain of 100000 frames", deep))
+        for (name, bytes) in hostile {
+            #expect(throws: MemoryError.self, "\(name)") { try HeapCapture(bytes: bytes, name: name) }
+        }
+
         let file = "\(directory.path)/bad.heap"
         try Data("MPROFHP1Q".utf8).write(to: URL(fileURLWithPath: file))
         let result = try runProduct("mprof", ["heap", file])

@@ -128,7 +128,7 @@ struct HeapCaptureReader {
             summary: .init(
                 allocations: 0, frees: 0, bytesAllocated: 0, peakBytes: 0, peakTime: 0, blocksAtEnd: 0, bytesAtEnd: 0,
                 temporaries: 0, duration: 0, finishedNormally: false, reachabilityScanned: false,
-                unreachableBlocks: 0, unreachableBytes: 0, freesOfUnknownBlocks: 0),
+                unreachableBlocks: 0, unreachableBytes: 0, replacedBy: nil, freesOfUnknownBlocks: 0),
             heapTimeline: [], parents: [], addresses: [], groupLeaves: [], groupTypes: [], sizes: [], groups: [], freedAfter: [],
             temporary: [], unreachable: [], peakAllocation: -1, eventsEnd: 8, embeddedSymbols: nil)
         let live = LiveBlocks()
@@ -138,6 +138,11 @@ struct HeapCaptureReader {
         var thread = 0
         // Per thread: the allocation it made last, while it has done nothing since (-1 otherwise).
         var lastAllocationOfThread: [Int] = [-1]
+        // Per thread: the block its last free removed, for a restore record (a realloc that failed).
+        var lastFreeOfThread: [(address: UInt64, index: Int, wasTemporary: Bool)?] = [nil]
+        var depths: [UInt16] = []
+        var pendingExec: String?
+        var sawUnreachable = false
         var sawBegin = false
         var groupOf: [UInt64: UInt32] = [:]
         // The names section mprof appends after the run (see HeapSymbols+Encoding.swift).
@@ -161,7 +166,7 @@ struct HeapCaptureReader {
                     break recordLoop  // the end of a capture whose process did not finish it
                 case UInt8(ascii: "A") where namesOnly, UInt8(ascii: "O") where namesOnly:
                     for _ in 0..<(tag == UInt8(ascii: "O") ? 4 : 3) { _ = try number() }
-                case UInt8(ascii: "F") where namesOnly, UInt8(ascii: "U") where namesOnly:
+                case UInt8(ascii: "F") where namesOnly, UInt8(ascii: "R") where namesOnly, UInt8(ascii: "U") where namesOnly:
                     let count = tag == UInt8(ascii: "U") ? try number() : 1
                     guard count <= 1000 else { throw failure("\(count) unreachable blocks in one record (at most 1000)", at: recordStart) }
                     for _ in 0..<count { _ = try number() }
@@ -216,7 +221,10 @@ struct HeapCaptureReader {
                     }
                     capture.freedAfter.append(.max)
                     capture.temporary.append(false)
-                    capture.summary.bytesAllocated += Int(size)
+                    guard !sawUnreachable else { throw failure("an allocation after the reachability records", at: recordStart) }
+                    let (total, overflow) = capture.summary.bytesAllocated.addingReportingOverflow(Int(size))
+                    guard !overflow, total <= 1 << 62 else { throw failure("the allocations add up to more than 2^62 bytes", at: recordStart) }
+                    capture.summary.bytesAllocated = total
                     liveBytes += Int(size)
                     lastAllocationOfThread[thread] = index
                     if liveBytes > capture.summary.peakBytes {
@@ -225,24 +233,56 @@ struct HeapCaptureReader {
                         capture.peakAllocation = index
                     }
                 case UInt8(ascii: "F"):
+                    guard !sawUnreachable else { throw failure("a free after the reachability records", at: recordStart) }
                     let address = decodeAddress(try number())
+                    lastFreeOfThread[thread] = nil
                     if let index = live.remove(address) {
                         let index = Int(index)
                         capture.freedAfter[index] = UInt32(capture.sizes.count)
                         liveBytes -= capture.sizes[index]
                         capture.summary.frees += 1
-                        if lastAllocationOfThread[thread] == index {
+                        let isTemporary = lastAllocationOfThread[thread] == index
+                        if isTemporary {
                             capture.temporary[index] = true
                             capture.summary.temporaries += 1
                         }
+                        lastFreeOfThread[thread] = (address, index, isTemporary)
                     } else {
                         capture.summary.freesOfUnknownBlocks += 1
                     }
                     lastAllocationOfThread[thread] = -1
+                case UInt8(ascii: "R"):
+                    guard !sawUnreachable else { throw failure("a restore after the reachability records", at: recordStart) }
+                    let address = decodeAddress(try number())
+                    // The thread's last free was of a block a failed realloc kept: it was never freed.
+                    if let freed = lastFreeOfThread[thread], freed.address == address {
+                        live.insert(address, UInt32(freed.index))
+                        capture.freedAfter[freed.index] = .max
+                        liveBytes += capture.sizes[freed.index]
+                        capture.summary.frees -= 1
+                        if freed.wasTemporary {
+                            capture.temporary[freed.index] = false
+                            capture.summary.temporaries -= 1
+                        }
+                        if liveBytes > capture.summary.peakBytes {
+                            capture.summary.peakBytes = liveBytes
+                            capture.summary.peakTime = Double(millisecond) / 1000
+                            capture.peakAllocation = capture.sizes.count - 1
+                        }
+                    } else {
+                        capture.summary.freesOfUnknownBlocks -= 1  // a restore of a block the capture never saw
+                    }
+                    lastFreeOfThread[thread] = nil
+                case UInt8(ascii: "E"):
+                    pendingExec = try string()
                 case UInt8(ascii: "S"):
                     let parent = try number(), address = try number()
                     guard parent <= UInt64(capture.parents.count) else { throw failure("stack node \(capture.parents.count + 1) names parent \(parent), which was never recorded", at: recordStart) }
                     guard capture.parents.count < Int(UInt32.max - 1) else { throw failure("too many stack nodes", at: recordStart) }
+                    // The hook keeps 64 frames; a deeper chain is damage, and would make every report walk it.
+                    let depth = parent == 0 ? 1 : depths[Int(parent) - 1] + 1
+                    guard depth <= 256 else { throw failure("a stack deeper than 256 frames", at: recordStart) }
+                    depths.append(depth)
                     capture.parents.append(UInt32(parent))
                     capture.addresses.append(address)
                 case UInt8(ascii: "H"):
@@ -250,7 +290,10 @@ struct HeapCaptureReader {
                     // Threads are numbered 1, 2, … as they first allocate: a new one is at most one more.
                     guard threadNumber >= 1, threadNumber <= UInt64(lastAllocationOfThread.count) else { throw failure("thread \(threadNumber) out of order", at: recordStart) }
                     thread = Int(threadNumber)
-                    if thread == lastAllocationOfThread.count { lastAllocationOfThread.append(-1) }
+                    if thread == lastAllocationOfThread.count {
+                        lastAllocationOfThread.append(-1)
+                        lastFreeOfThread.append(nil)
+                    }
                 case UInt8(ascii: "T"):
                     let time = try number()
                     guard time <= Self.largestMilliseconds, time >= millisecond else { throw failure("time goes back or is out of range", at: recordStart) }
@@ -280,6 +323,7 @@ struct HeapCaptureReader {
                     guard count <= 1000 else { throw failure("\(count) unreachable blocks in one record (at most 1000)", at: recordStart) }
                     if capture.unreachable.isEmpty { capture.unreachable = [UInt64](repeating: 0, count: (capture.sizes.count + 63) / 64) }
                     capture.summary.reachabilityScanned = true
+                    sawUnreachable = true
                     var address: UInt64 = 0
                     for _ in 0..<count {
                         address = address &+ (try number())
@@ -309,12 +353,15 @@ struct HeapCaptureReader {
             }
             if tag != UInt8(ascii: "B") && !sawBegin { throw failure("records before the begin record", at: recordStart) }
             let isName = tag == UInt8(ascii: "N") || tag == UInt8(ascii: "Z") || tag == UInt8(ascii: "W")
+            // Records after an exec record: the exec failed, and the program went on.
+            if !isName && tag != UInt8(ascii: "E") { pendingExec = nil }
             if !isName {
                 guard !sawNames else { throw failure("a record after the names section", at: recordStart) }
                 capture.eventsEnd = at
             }
         }
         if sawNames { capture.embeddedSymbols = names }
+        if !capture.summary.finishedNormally { capture.summary.replacedBy = pendingExec }
         guard sawBegin else { throw failure("no begin record: the program ended before the hook started", at: 8) }
         capture.summary.allocations = capture.sizes.count
         capture.summary.blocksAtEnd = live.count

@@ -63,6 +63,10 @@ public struct HeapCapture: Sendable {
         public var unreachableBlocks: Int
         /// Their bytes.
         public var unreachableBytes: Int
+        /// The program the process replaced itself with (exec), when the capture ends there: what ran after is not
+        /// recorded (a static or set-ID program, or one started without the hook; one the hook can see starts
+        /// the capture again).
+        public var replacedBy: String?
         /// Frees of blocks the capture never saw allocated (allocated before the hook started, or by another
         /// allocator). They are not counted anywhere else.
         public var freesOfUnknownBlocks: Int

@@ -123,9 +123,12 @@ public struct HeapSymbolizer: Sendable {
             let answered = answers?[index] ?? []
             var frames: [HeapSymbols.Frame] = []
             for (position, frame) in answered.enumerated() where frame.function != "??" {
+                // Code from the system's headers (C++ templates, inline functions) is compiled into the program,
+                // but it is not the program's own.
+                let fromSystemHeader = frame.file.map(Self.isSystemSource) ?? false
                 frames.append(.init(
                     function: demangled[frame.function] ?? frame.function, file: frame.file, line: frame.line,
-                    module: moduleName, isSystem: isSystem, isInlined: position < answered.count - 1))
+                    module: moduleName, isSystem: isSystem || fromSystemHeader, isInlined: position < answered.count - 1))
             }
             if frames.isEmpty {
                 frames = [.init(function: fallback, file: nil, line: nil, module: moduleName, isSystem: isSystem, isInlined: false)]
@@ -271,6 +274,12 @@ public struct HeapSymbolizer: Sendable {
 
     static func isSwiftMangled(_ name: String) -> Bool {
         name.hasPrefix("$s") || name.hasPrefix("_$s") || name.hasPrefix("$S") || name.hasPrefix("_T0")
+    }
+
+    /// Source files of the system's headers and runtime libraries.
+    static func isSystemSource(_ path: String) -> Bool {
+        path.hasPrefix("/usr/include/") || path.hasPrefix("/usr/local/include/") || path.contains("/include/c++/")
+            || path.hasPrefix("/usr/lib/gcc/") || path.hasPrefix("/usr/lib/llvm")
     }
 
     /// The system's and the toolchain's libraries, the loader, the vDSO and the hook: not the program's code.
