@@ -118,6 +118,8 @@ public struct Descriptor: Hashable, Sendable {
     /// - Parameter limit: The most bytes accepted; a longer file is the error `EFBIG`.
     public func readToEnd(limit: Int) throws(SystemError) -> [UInt8] {
         var contents: [UInt8] = []
+        // A regular file says how big it is: room for all of it at once, rather than growing by doubling.
+        if let size = try? status().size, size > 0 { contents.reserveCapacity(min(size, limit) + 1) }
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 1)
         defer { chunk.deallocate() }
         while true {

@@ -81,6 +81,16 @@ struct HeapCaptureReader {
         self.namesOnly = namesOnly
     }
 
+    /// The number of fields of the event records, by tag: what a names-only read skips.
+    private static let eventFieldCount: [Int?] = (0..<256).map { tag in
+        switch UInt8(tag) {
+        case UInt8(ascii: "A"): 3
+        case UInt8(ascii: "O"): 4
+        case UInt8(ascii: "F"), UInt8(ascii: "R"), UInt8(ascii: "H"), UInt8(ascii: "T"): 1
+        default: nil
+        }
+    }
+
     // Bounds for values that size what the reader allocates or loops over.
     private static let largestString = 4096
     private static let largestSize = UInt64(1) << 48
@@ -159,6 +169,20 @@ struct HeapCaptureReader {
             let recordStart = at
             let tag = bytes[at]
             at += 1
+            // Naming needs no event: skip allocations, frees and restores by their bytes alone (most of a capture).
+            if namesOnly, let fields = Self.eventFieldCount[Int(tag)] {
+                var remaining = fields
+                while remaining > 0 && at < bytes.count {
+                    if bytes[at] < 0x80 { remaining -= 1 }
+                    at += 1
+                }
+                guard remaining == 0 else {
+                    at = recordStart  // cut short: the capture ends before this record
+                    break recordLoop
+                }
+                capture.eventsEnd = at
+                continue
+            }
             do throws(Failure) {
                 switch tag {
                 case 0:

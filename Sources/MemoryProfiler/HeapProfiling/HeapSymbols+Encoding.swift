@@ -63,10 +63,12 @@ extension HeapSymbolizer {
     /// - Throws: ``MemoryError``: the file is not a capture, or cannot be read or written.
     @discardableResult
     public func storeNames(inCaptureAt path: String) throws(MemoryError) -> HeapSymbols {
-        let bytes = try HeapCapture.readBytes(path)
+        var bytes = try HeapCapture.readBytes(path)
         let capture = try HeapCapture(bytes: bytes, name: path, namesOnly: true)
         let symbols = symbolize(capture, usingStoredNames: false)
-        let finished = CaptureCompression.compress(Array(bytes[..<capture.eventsEnd]) + symbols.encoded())
+        bytes.removeSubrange(capture.eventsEnd...)
+        bytes += symbols.encoded()
+        let finished = CaptureCompression.compress(bytes)
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
         do throws(SystemError) {
