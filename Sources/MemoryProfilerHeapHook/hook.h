@@ -46,8 +46,14 @@ HOOK_HIDDEN void recorder_finish(void);
 // stacks.c
 HOOK_HIDDEN void stacks_start(uintptr_t hook_text_start, uintptr_t hook_text_end);
 /// Fills `frames` with the caller's return addresses, innermost first, without the hook's own frames.
-HOOK_HIDDEN int stacks_capture(uintptr_t *frames, int capacity);
-/// The name of the unwinder in use ("libunwind" or "libgcc"), for the capture's header.
+/// `*leaf`: as unwinder_walk's, when the hook's own unwinder walked the stack; NULL otherwise.
+HOOK_HIDDEN int stacks_capture(uintptr_t *frames, int capacity, uint32_t **leaf);
+/// Walks the caller's stack with the cached unwind rules (unwinder.c): return addresses, innermost first, the
+/// hook's own frames included; -1 when a frame needs an unwinder that follows more of DWARF.
+/// `*leaf` points to where the recorder keeps the stack's interned node for this walk (0 until it does): non-zero
+/// when the stack is one of the thread's recent ones, frame for frame. NULL when the walk failed.
+HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int capacity, uint32_t **leaf);
+/// The name of the unwinder in use ("mprof", "libunwind" or "libgcc"), for the capture's header.
 HOOK_HIDDEN const char *stacks_unwinder_name(void);
 
 /// Memory for the hook's own tables, straight from the kernel (zeroed); NULL when none is left.

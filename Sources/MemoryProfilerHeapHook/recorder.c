@@ -476,12 +476,14 @@ static uint32_t intern_type(const void *metadata) {
 
 // MARK: Events
 
+
 static uint64_t allocations, frees;
 
 HOOK_HIDDEN void recorder_allocation(const void *block, size_t size) {
     if (!recording()) return;
     uintptr_t frames[HOOK_MAX_FRAMES];
-    int count = stacks_capture(frames, HOOK_MAX_FRAMES);
+    uint32_t *walk_leaf;
+    int count = stacks_capture(frames, HOOK_MAX_FRAMES, &walk_leaf);
     const void *metadata = NULL;
     if (hook_pending_metadata != NULL && hook_pending_size == size) {
         metadata = hook_pending_metadata;
@@ -490,7 +492,9 @@ HOOK_HIDDEN void recorder_allocation(const void *block, size_t size) {
     pthread_mutex_lock(&lock);
     if (recording()) {
         before_event();
-        uint32_t leaf = intern_stack(frames, count);
+        // One of the thread's recent stacks again (an allocating loop): its node is known, no hashing, no lookup.
+        uint32_t leaf = walk_leaf != NULL && *walk_leaf != 0 ? *walk_leaf : intern_stack(frames, count);
+        if (walk_leaf != NULL) *walk_leaf = leaf;
         uint32_t type = metadata != NULL ? intern_type(metadata) : 0;
         unsigned char fields[40];
         unsigned char *at = put_number(fields, size);

@@ -1,10 +1,11 @@
 // Call stacks for the heap hook.
 //
 // Swift code built with -O on Linux keeps no frame pointers, so the stack is walked with the unwind tables
-// (.eh_frame). libunwind (Debian's libunwind8, which heaptrack also uses) does it in about 160 ns for 23 frames with
-// its per-thread cache; libgcc's _Unwind_Backtrace, always present beside a Swift program, takes about 3.4 µs
-// (Documentation/design/heap-profiling-research.md). libunwind is loaded with dlopen when it is installed, so the
-// hook itself needs nothing but libc; MPROF_HEAP_UNWINDER=libgcc forces the slower one.
+// (.eh_frame). The hook's own unwinder (unwinder.c) caches each return address's rule and walks a frame in a few
+// nanoseconds; a stack with a frame it does not follow is walked again by libunwind (Debian's libunwind8, which
+// heaptrack also uses: about 8 ns a frame with its per-thread cache), loaded with dlopen when it is installed, or
+// else by libgcc's _Unwind_Backtrace (always there beside a Swift program, about 150 ns a frame).
+// MPROF_HEAP_UNWINDER=libunwind or =libgcc uses only that one (for comparison and tests).
 #define _GNU_SOURCE
 #include "hook.h"
 
@@ -13,11 +14,13 @@
 #include <string.h>
 #include <unwind.h>
 
+static int own_unwinder = 1;
 static int (*unw_backtrace_function)(void **, int);
 static _Unwind_Reason_Code (*unwind_backtrace_function)(_Unwind_Trace_Fn, void *);
 static uintptr_t own_start, own_end;
 
 HOOK_HIDDEN const char *stacks_unwinder_name(void) {
+    if (own_unwinder) return unw_backtrace_function != NULL ? "mprof, then libunwind" : "mprof, then libgcc";
     if (unw_backtrace_function != NULL) return "libunwind";
     if (unwind_backtrace_function != NULL) return "libgcc";
     return "none";
@@ -41,6 +44,7 @@ HOOK_HIDDEN void stacks_start(uintptr_t hook_text_start, uintptr_t hook_text_end
     own_start = hook_text_start;
     own_end = hook_text_end;
     const char *choice = getenv("MPROF_HEAP_UNWINDER");
+    own_unwinder = choice == NULL || (strcmp(choice, "libgcc") != 0 && strcmp(choice, "libunwind") != 0);
     if (choice == NULL || strcmp(choice, "libgcc") != 0) {
         void *library = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
         if (library != NULL) {
@@ -63,20 +67,27 @@ HOOK_HIDDEN void stacks_start(uintptr_t hook_text_start, uintptr_t hook_text_end
     }
     // The first walk loads and caches what the unwinder needs (and may allocate): do it now, inside the hook.
     uintptr_t warm[HOOK_MAX_FRAMES];
-    (void)stacks_capture(warm, HOOK_MAX_FRAMES);
+    uint32_t *leaf;
+    (void)stacks_capture(warm, HOOK_MAX_FRAMES, &leaf);
 }
 
-HOOK_HIDDEN int stacks_capture(uintptr_t *frames, int capacity) {
+HOOK_HIDDEN int stacks_capture(uintptr_t *frames, int capacity, uint32_t **leaf) {
+    *leaf = NULL;
     // Walk into a buffer with room for the hook's own frames, then keep the frames outside the hook.
     uintptr_t raw[HOOK_MAX_FRAMES + 8];
-    int count = 0;
+    int count = -1;
     int room = capacity + 8 <= HOOK_MAX_FRAMES + 8 ? capacity + 8 : HOOK_MAX_FRAMES + 8;
-    if (unw_backtrace_function != NULL) {
+    if (own_unwinder) count = unwinder_walk(raw, room, leaf);
+    if (count >= 0) {
+        // walked
+    } else if (unw_backtrace_function != NULL) {
         count = unw_backtrace_function((void **)raw, room);
     } else if (unwind_backtrace_function != NULL) {
         struct walk walk = {raw, 0, room};
         unwind_backtrace_function(walk_one, &walk);
         count = walk.count;
+    } else {
+        count = 0;
     }
     // The hook's frames are dropped wherever they are: at the top (malloc, the recorder) and in the middle
     // (the swift_allocObject wrapper, between the caller and the runtime).

@@ -404,6 +404,47 @@ struct HeapProfilingTests {
         #expect(run.capture.summary.bytesAtEnd >= 500)
     }
 
+    static let libunwindInstalled = FileManager.default.fileExists(atPath: "/usr/lib/x86_64-linux-gnu/libunwind.so.8")
+
+    /// The hook's own unwinder (cached rules, recent stacks reused) against libunwind on the same programs: every
+    /// allocation's stack, frame for frame, the same. Swift in release and debug, threads, C with deep recursion.
+    @Test(.enabled(if: libunwindInstalled, "libunwind8 is not installed (heaptrack brings it; .ci/run installs it)"))
+    func theHooksUnwinderWalksTheSameStacksAsLibunwind() throws {
+        let directory = try TemporaryDirectory()
+        let recursive = try Self.compile("""
+            #include <stdlib.h>
+            void *volatile kept[300];
+            __attribute__((noinline)) int down(int depth, int slot) {
+                if (depth == 0) { kept[slot] = malloc(16 + slot); return slot; }
+                return down(depth - 1, slot) + 1;
+            }
+            int main(void) { for (int i = 0; i < 300; i++) down(i % 90, i); return 0; }
+            """, named: "recursive", in: directory)
+        let programs: [(String, [String])] = [
+            (BuiltProducts.path("heap-workload"), ["known-sites", "3000", "100", "5000", "50"]),
+            (BuiltProducts.path("heap-workload"), ["mixed", "20000"]),
+            (BuiltProducts.path("heap-workload"), ["threads", "4", "2000", "32"]),
+            (recursive, []),
+        ]
+        for (program, arguments) in programs {
+            func stacks(_ environment: [String: String]) throws -> [String: Int] {
+                let run = try Self.record(program, arguments, in: directory, environment: environment)
+                let symbols = HeapSymbolizer().symbolize(run.capture)
+                var counts: [String: Int] = [:]
+                for index in 0..<run.capture.allocationCount {
+                    let frames = run.capture.stack(of: index).flatMap { symbols.frames(at: $0) }
+                    let key = "\(run.capture.size(of: index)) " + frames.map { "\($0.function):\($0.line ?? 0)" }.joined(separator: " ")
+                    counts[key, default: 0] += 1
+                }
+                return counts
+            }
+            let own = try stacks([:]), reference = try stacks(["MPROF_HEAP_UNWINDER": "libunwind"])
+            let differing = Set(own.keys).union(reference.keys).filter { own[$0] != reference[$0] }
+            #expect(differing.isEmpty, "\(program) \(arguments): \(differing.count) stacks differ, e.g. \(differing.prefix(2))")
+            #expect(own.values.reduce(0, +) > 250)
+        }
+    }
+
     /// Without libunwind (a machine without heaptrack's libunwind8), stacks come from libgcc's unwinder: slower,
     /// the same stacks.
     @Test func stacksAreTheSameWithLibgccsUnwinder() throws {

@@ -1,0 +1,419 @@
+// The hook's own unwinder: the unwind tables (.eh_frame) read once per return address and cached per thread.
+//
+// libunwind reads and interprets the tables' rules for every frame of every stack, about 8 ns a frame here, and it
+// was the largest part of the hook's cost. A frame's rule depends only on its return address, so this unwinder keeps
+// it: the CFA (the caller's stack pointer) as rsp or rbp plus an offset, where the return address is saved, and
+// where rbp is saved, if it is. With the rule cached, a frame is two loads and a few additions.
+//
+// Rules come from the FDE that libgcc's _Unwind_Find_FDE finds for the address (the same search the C++ runtime
+// uses for exceptions), interpreted up to the address: the common DW_CFA instructions, remember/restore state. What
+// it does not follow — a CFA that is an expression (the PLT, signal trampolines), a CFA in another register (code
+// that realigns its stack), an FDE it cannot read — makes the whole stack fall back to libunwind (or libgcc), so
+// stacks are never cut short or guessed. Every read of the stack is checked against the thread's stack bounds.
+#define _GNU_SOURCE
+#include "hook.h"
+
+#include <pthread.h>
+#include <string.h>
+
+struct dwarf_eh_bases {
+    void *tbase;
+    void *dbase;
+    void *func;
+};
+extern const void *_Unwind_Find_FDE(void *pc, struct dwarf_eh_bases *bases);
+
+enum { RULE_EMPTY = 0, RULE_KNOWN = 1, RULE_UNSUPPORTED = 2, RULE_OUTERMOST = 3 };
+enum { REGISTER_RBP = 6, REGISTER_RSP = 7, REGISTER_RA = 16 };
+
+struct frame_rule {
+    uintptr_t address;     // the return address the rule is for
+    int32_t cfa_offset;    // CFA = (rsp or rbp) + cfa_offset
+    int16_t ra_offset;     // the return address is at CFA + ra_offset
+    int16_t rbp_offset;    // rbp is saved at CFA + rbp_offset; 0: rbp is not saved (unchanged)
+    uint8_t cfa_register;  // REGISTER_RSP or REGISTER_RBP
+    uint8_t state;
+};
+
+#define RULE_CACHE_SIZE 8192  // per thread, direct-mapped: 192 KiB from mmap on the thread's first stack
+
+static __thread struct frame_rule *rule_cache __attribute__((tls_model("initial-exec")));
+
+// The thread's last walk: each frame's state (return address, stack pointer, rbp) and the two words the step from
+// it read (where the caller's return address was, and the saved rbp, if any). A walk is a function of the state it
+// starts from and of the words it reads, nothing else: so when a new walk reaches a state the last one had, and
+// every word the last one read from there on still holds the same value, the rest of the walk is the same, and is
+// copied instead of walked. The words are at known places, so checking them is a few independent loads, where
+// walking chains a load, a hash and a rule lookup a frame. In a loop that allocates, every stack after the first is
+// checked, not walked.
+#define MAX_WALK 80
+#define RECENT_WALKS 4  // a loop that allocates at a few sites in turn finds each of its stacks here
+struct walk_memory {
+    int count;      // frames; 0: none to reuse
+    uint32_t leaf;  // the stack node the recorder interned this walk's stack as (0: not yet)
+    uintptr_t address[MAX_WALK], sp[MAX_WALK], rbp[MAX_WALK];
+    uintptr_t ra_at[MAX_WALK], ra_value[MAX_WALK];
+    uintptr_t rbp_at[MAX_WALK], rbp_value[MAX_WALK];  // rbp_at 0: the step read no rbp
+};
+// The thread's recent walks, the most recent at `last_walk`; a new walk replaces the oldest.
+static __thread struct walk_memory *walks __attribute__((tls_model("initial-exec")));
+static __thread int last_walk __attribute__((tls_model("initial-exec")));
+static __thread uintptr_t stack_low __attribute__((tls_model("initial-exec")));
+static __thread uintptr_t stack_high __attribute__((tls_model("initial-exec")));
+
+// MARK: Reading the tables
+
+static uint64_t read_uleb(const unsigned char **at, const unsigned char *end) {
+    uint64_t value = 0;
+    for (unsigned shift = 0; *at < end && shift < 64; shift += 7) {
+        unsigned char byte = *(*at)++;
+        value |= (uint64_t)(byte & 0x7F) << shift;
+        if (!(byte & 0x80)) break;
+    }
+    return value;
+}
+
+static int64_t read_sleb(const unsigned char **at, const unsigned char *end) {
+    int64_t value = 0;
+    unsigned shift = 0;
+    unsigned char byte = 0;
+    while (*at < end && shift < 64) {
+        byte = *(*at)++;
+        value |= (int64_t)(byte & 0x7F) << shift;
+        shift += 7;
+        if (!(byte & 0x80)) break;
+    }
+    if (shift < 64 && (byte & 0x40)) value |= -((int64_t)1 << shift);
+    return value;
+}
+
+/// The size of a value in pointer encoding `encoding` (DW_EH_PE_*), or -1 for one this reader does not skip.
+static int encoded_size(unsigned char encoding) {
+    if (encoding == 0xFF) return 0;  // DW_EH_PE_omit
+    switch (encoding & 0x0F) {
+    case 0x00: return 8;  // absptr
+    case 0x02: case 0x0A: return 2;
+    case 0x03: case 0x0B: return 4;
+    case 0x04: case 0x0C: return 8;
+    default: return -1;  // LEB128 forms: rare in .eh_frame, not followed
+    }
+}
+
+struct cfa_state {
+    uint8_t cfa_register;
+    int64_t cfa_offset;
+    int64_t ra_offset;   // 0: undefined (the outermost frame)
+    int64_t rbp_offset;  // 0: not saved
+    int supported;
+};
+
+/// Runs call frame instructions from `at` to `end`, for code up to `target`, starting at `location`.
+static void run_instructions(
+    const unsigned char *at, const unsigned char *end, uintptr_t location, uintptr_t target, uint64_t code_alignment,
+    int64_t data_alignment, struct cfa_state *state, const struct cfa_state *initial) {
+    struct cfa_state remembered[8];
+    int depth = 0;
+    while (at < end && state->supported) {
+        unsigned char opcode = *at++;
+        unsigned char high = opcode & 0xC0, low = opcode & 0x3F;
+        uint64_t reg;
+        int64_t offset;
+        if (high == 0x40) {  // advance_loc
+            location += low * code_alignment;
+            if (location > target) return;
+            continue;
+        }
+        if (high == 0x80) {  // offset
+            offset = (int64_t)read_uleb(&at, end) * data_alignment;
+            if (low == REGISTER_RBP) state->rbp_offset = offset;
+            else if (low == REGISTER_RA) state->ra_offset = offset;
+            continue;
+        }
+        if (high == 0xC0) {  // restore
+            if (low == REGISTER_RBP) state->rbp_offset = initial->rbp_offset;
+            else if (low == REGISTER_RA) state->ra_offset = initial->ra_offset;
+            continue;
+        }
+        switch (opcode) {
+        case 0x00: break;  // nop
+        case 0x02: location += (at < end ? *at : 0) * code_alignment; at += 1; if (location > target) return; break;
+        case 0x03: {
+            uint16_t delta = 0;
+            if (end - at >= 2) memcpy(&delta, at, 2);
+            at += 2;
+            location += delta * code_alignment;
+            if (location > target) return;
+            break;
+        }
+        case 0x04: {
+            uint32_t delta = 0;
+            if (end - at >= 4) memcpy(&delta, at, 4);
+            at += 4;
+            location += delta * code_alignment;
+            if (location > target) return;
+            break;
+        }
+        case 0x05:  // offset_extended
+            reg = read_uleb(&at, end);
+            offset = (int64_t)read_uleb(&at, end) * data_alignment;
+            if (reg == REGISTER_RBP) state->rbp_offset = offset;
+            else if (reg == REGISTER_RA) state->ra_offset = offset;
+            break;
+        case 0x06:  // restore_extended
+            reg = read_uleb(&at, end);
+            if (reg == REGISTER_RBP) state->rbp_offset = initial->rbp_offset;
+            else if (reg == REGISTER_RA) state->ra_offset = initial->ra_offset;
+            break;
+        case 0x07:  // undefined
+            reg = read_uleb(&at, end);
+            if (reg == REGISTER_RA) state->ra_offset = 0;
+            else if (reg == REGISTER_RBP) state->rbp_offset = 0;
+            break;
+        case 0x08:  // same_value
+            reg = read_uleb(&at, end);
+            if (reg == REGISTER_RBP) state->rbp_offset = 0;
+            break;
+        case 0x09:  // register: a value moved to another register
+            reg = read_uleb(&at, end);
+            (void)read_uleb(&at, end);
+            if (reg == REGISTER_RBP || reg == REGISTER_RA) state->supported = 0;
+            break;
+        case 0x0A:  // remember_state
+            if (depth == 8) state->supported = 0;
+            else remembered[depth++] = *state;
+            break;
+        case 0x0B:  // restore_state
+            if (depth == 0) state->supported = 0;
+            else *state = remembered[--depth];
+            break;
+        case 0x0C:  // def_cfa
+            state->cfa_register = (uint8_t)read_uleb(&at, end);
+            state->cfa_offset = (int64_t)read_uleb(&at, end);
+            break;
+        case 0x0D: state->cfa_register = (uint8_t)read_uleb(&at, end); break;  // def_cfa_register
+        case 0x0E: state->cfa_offset = (int64_t)read_uleb(&at, end); break;    // def_cfa_offset
+        case 0x11:  // offset_extended_sf
+            reg = read_uleb(&at, end);
+            offset = read_sleb(&at, end) * data_alignment;
+            if (reg == REGISTER_RBP) state->rbp_offset = offset;
+            else if (reg == REGISTER_RA) state->ra_offset = offset;
+            break;
+        case 0x12:  // def_cfa_sf
+            state->cfa_register = (uint8_t)read_uleb(&at, end);
+            state->cfa_offset = read_sleb(&at, end) * data_alignment;
+            break;
+        case 0x13: state->cfa_offset = read_sleb(&at, end) * data_alignment; break;  // def_cfa_offset_sf
+        case 0x2E: (void)read_uleb(&at, end); break;                                  // GNU_args_size
+        case 0x10: {  // expression: fine for other registers, not for the ones we follow
+            reg = read_uleb(&at, end);
+            uint64_t length = read_uleb(&at, end);
+            if (length > (uint64_t)(end - at)) { state->supported = 0; break; }
+            at += length;
+            if (reg == REGISTER_RBP || reg == REGISTER_RA) state->supported = 0;
+            break;
+        }
+        default: state->supported = 0; break;  // def_cfa_expression, val_* and the rest
+        }
+    }
+}
+
+/// Reads the rule for return address `address` (the call is at address - 1) from its FDE.
+static struct frame_rule compute_rule(uintptr_t address) {
+    struct frame_rule rule = {address, 0, 0, 0, 0, RULE_UNSUPPORTED};
+    struct dwarf_eh_bases bases;
+    const unsigned char *fde = _Unwind_Find_FDE((void *)(address - 1), &bases);
+    if (fde == NULL) return rule;
+    uint32_t fde_length;
+    memcpy(&fde_length, fde, 4);
+    if (fde_length == 0 || fde_length == 0xFFFFFFFF) return rule;
+    const unsigned char *fde_end = fde + 4 + fde_length;
+    int32_t cie_pointer;
+    memcpy(&cie_pointer, fde + 4, 4);
+    const unsigned char *cie = fde + 4 - cie_pointer;
+    uint32_t cie_length;
+    memcpy(&cie_length, cie, 4);
+    if (cie_length == 0 || cie_length == 0xFFFFFFFF) return rule;
+    const unsigned char *cie_end = cie + 4 + cie_length, *at = cie + 8;
+    unsigned char version = *at++;
+    const char *augmentation = (const char *)at;
+    size_t augmentation_length = strnlen(augmentation, (size_t)(cie_end - at));
+    at += augmentation_length + 1;
+    if (augmentation[0] != 0 && augmentation[0] != 'z') return rule;
+    uint64_t code_alignment = read_uleb(&at, cie_end);
+    int64_t data_alignment = read_sleb(&at, cie_end);
+    if (version == 1) at += 1;
+    else (void)read_uleb(&at, cie_end);
+    unsigned char pointer_encoding = 0;
+    if (augmentation[0] == 'z') {
+        uint64_t length = read_uleb(&at, cie_end);
+        const unsigned char *data = at, *data_end = at + length;
+        if (data_end > cie_end) return rule;
+        for (const char *letter = augmentation + 1; *letter; letter += 1) {
+            if (*letter == 'R') {
+                pointer_encoding = *data++;
+            } else if (*letter == 'P') {
+                unsigned char encoding = *data++;
+                int size = encoded_size(encoding);
+                if (size < 0) return rule;
+                data += size;
+            } else if (*letter == 'L') {
+                data += 1;
+            } else if (*letter == 'S') {
+                return rule;  // a signal frame: libunwind knows them
+            } else if (*letter != 'B') {
+                return rule;
+            }
+        }
+        at = data_end;
+    }
+    struct cfa_state initial = {REGISTER_RSP, 8, -8, 0, 1};
+    run_instructions(at, cie_end, 0, UINTPTR_MAX, code_alignment, data_alignment, &initial, &initial);
+    // The FDE: the function's start and length (in the CIE's encoding), augmentation data, instructions.
+    int size = encoded_size(pointer_encoding);
+    if (size <= 0) return rule;
+    const unsigned char *instructions = fde + 8 + 2 * size;
+    if (augmentation[0] == 'z') {
+        uint64_t length = read_uleb(&instructions, fde_end);
+        instructions += length;
+    }
+    if (instructions > fde_end) return rule;
+    struct cfa_state state = initial;
+    run_instructions(instructions, fde_end, (uintptr_t)bases.func, address - 1, code_alignment, data_alignment, &state, &initial);
+    if (!state.supported || (state.cfa_register != REGISTER_RSP && state.cfa_register != REGISTER_RBP)) return rule;
+    if (state.cfa_offset < INT32_MIN || state.cfa_offset > INT32_MAX || state.rbp_offset < INT16_MIN ||
+        state.rbp_offset > INT16_MAX || state.ra_offset < INT16_MIN || state.ra_offset > INT16_MAX)
+        return rule;
+    rule.cfa_register = state.cfa_register;
+    rule.cfa_offset = (int32_t)state.cfa_offset;
+    rule.ra_offset = (int16_t)state.ra_offset;
+    rule.rbp_offset = (int16_t)state.rbp_offset;
+    rule.state = state.ra_offset == 0 ? RULE_OUTERMOST : RULE_KNOWN;
+    return rule;
+}
+
+// MARK: Walking
+
+static int prepare_thread(void) {
+    if (rule_cache != NULL) return 1;
+    pthread_attr_t attributes;
+    void *base;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &attributes) != 0) return 0;
+    int found = pthread_attr_getstack(&attributes, &base, &size) == 0;
+    pthread_attr_destroy(&attributes);
+    if (!found) return 0;
+    struct frame_rule *cache = hook_map(RULE_CACHE_SIZE * sizeof *cache);
+    struct walk_memory *memory = hook_map(RECENT_WALKS * sizeof *memory);
+    if (cache == NULL || memory == NULL) {
+        hook_unmap(cache, RULE_CACHE_SIZE * sizeof *cache);
+        hook_unmap(memory, RECENT_WALKS * sizeof *memory);
+        return 0;
+    }
+    stack_low = (uintptr_t)base;
+    stack_high = (uintptr_t)base + size;
+    walks = memory;
+    rule_cache = cache;
+    return 1;
+}
+
+/// A walk that failed: another unwinder walks this stack, and the slot it was to fill holds nothing reusable.
+static int forget(struct walk_memory *memory) {
+    memory->count = 0;
+    memory->leaf = 0;
+    return -1;
+}
+
+/// The first frame of the last walk from which every word it read still holds the same value: its frames from there
+/// on can be reused. Read from the outermost frame in, stopping at the first change (one pass a walk).
+static int unchanged_from(const struct walk_memory *memory) {
+    int index = memory->count;
+    while (index > 0) {
+        int frame = index - 1;
+        if (memory->ra_at[frame] != 0 && *(const uintptr_t *)memory->ra_at[frame] != memory->ra_value[frame]) break;
+        if (memory->rbp_at[frame] != 0 && *(const uintptr_t *)memory->rbp_at[frame] != memory->rbp_value[frame]) break;
+        index = frame;
+    }
+    return index;
+}
+
+/// Walks the caller's stack into `frames` (return addresses, innermost first, the hook's own included); -1 when
+/// a frame's rule is one this unwinder does not follow, so that the caller falls back. `*leaf` points to where the
+/// stack's interned node is kept for this walk: non-zero when the stack is one of the thread's recent ones.
+__attribute__((noinline)) HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int capacity, uint32_t **leaf) {
+    *leaf = NULL;
+    if (!prepare_thread()) return -1;
+    if (capacity > MAX_WALK) capacity = MAX_WALK;
+    // This function's frame: its return address, and the caller's registers as this frame's prologue saved them.
+    uintptr_t *frame = __builtin_frame_address(0);
+    uintptr_t address = (uintptr_t)__builtin_return_address(0);
+    uintptr_t sp = (uintptr_t)(frame + 2), rbp = frame[0];
+    if (sp < stack_low || sp >= stack_high) return -1;  // an alternate signal stack, say
+
+    // One of the recent stacks, whole (an allocating loop): nothing to walk, nothing to intern.
+    for (int age = 0; age < RECENT_WALKS; age += 1) {
+        struct walk_memory *recent = &walks[(last_walk + RECENT_WALKS - age) % RECENT_WALKS];
+        if (recent->count == 0 || recent->count > capacity || recent->sp[0] != sp || recent->address[0] != address ||
+            recent->rbp[0] != rbp || unchanged_from(recent) != 0)
+            continue;
+        memcpy(frames, recent->address, (size_t)recent->count * sizeof(uintptr_t));
+        *leaf = &recent->leaf;
+        return recent->count;
+    }
+
+    const struct walk_memory *old = &walks[last_walk];
+    int slot_index = (last_walk + 1) % RECENT_WALKS;
+    struct walk_memory *new = &walks[slot_index];
+    new->count = 0;
+    new->leaf = 0;
+    int count = 0, reuse = 0, reusable = -1;
+    while (count < capacity) {
+        frames[count] = address;
+        // A state the last walk had, with nothing it read changed since: the rest is the last walk's.
+        while (reuse < old->count && old->sp[reuse] < sp) reuse += 1;
+        if (count > 0 && reuse < old->count && old->sp[reuse] == sp && old->address[reuse] == address &&
+            old->rbp[reuse] == rbp && reuse >= (reusable >= 0 ? reusable : (reusable = unchanged_from(old)))) {
+            int rest = old->count - reuse;
+            if (count + rest > capacity) rest = capacity - count;
+            size_t words = (size_t)rest * sizeof(uintptr_t);
+            memcpy(&new->address[count], &old->address[reuse], words);
+            memcpy(&new->sp[count], &old->sp[reuse], words);
+            memcpy(&new->rbp[count], &old->rbp[reuse], words);
+            memcpy(&new->ra_at[count], &old->ra_at[reuse], words);
+            memcpy(&new->ra_value[count], &old->ra_value[reuse], words);
+            memcpy(&new->rbp_at[count], &old->rbp_at[reuse], words);
+            memcpy(&new->rbp_value[count], &old->rbp_value[reuse], words);
+            memcpy(&frames[count], &old->address[reuse], words);
+            count += rest;
+            break;
+        }
+        struct frame_rule *slot = &rule_cache[(address * 0x9E3779B97F4A7C15ULL) >> 51];
+        if (slot->state == RULE_EMPTY || slot->address != address) *slot = compute_rule(address);
+        new->address[count] = address;
+        new->sp[count] = sp;
+        new->rbp[count] = rbp;
+        new->ra_at[count] = new->rbp_at[count] = 0;
+        count += 1;
+        if (slot->state == RULE_OUTERMOST) break;
+        if (slot->state != RULE_KNOWN) return forget(new);
+        uintptr_t cfa = (slot->cfa_register == REGISTER_RSP ? sp : rbp) + (intptr_t)slot->cfa_offset;
+        uintptr_t ra_at = cfa + (intptr_t)slot->ra_offset, rbp_at = cfa + (intptr_t)slot->rbp_offset;
+        // Everything read must be on this thread's stack, above where we are: else the walk is wrong, so stop
+        // trusting it.
+        if (cfa <= sp || ra_at < sp || ra_at + 8 > stack_high) return forget(new);
+        if (slot->rbp_offset != 0) {
+            if (rbp_at < sp || rbp_at + 8 > stack_high) return forget(new);
+            rbp = *(const uintptr_t *)rbp_at;
+            new->rbp_at[count - 1] = rbp_at;
+            new->rbp_value[count - 1] = rbp;
+        }
+        address = *(const uintptr_t *)ra_at;
+        new->ra_at[count - 1] = ra_at;
+        new->ra_value[count - 1] = address;
+        sp = cfa;
+        if (address == 0) break;  // the end of the stack (a thread's start)
+    }
+    new->count = count;
+    last_walk = slot_index;
+    *leaf = &new->leaf;
+    return count;
+}
