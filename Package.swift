@@ -62,10 +62,11 @@ let package = Package(
         // 0.5 ms instead of 2.5 ms.
         .executableTarget(name: "mprof-spawn", linkerSettings: [.unsafeFlags(["-nostartfiles", "-static-executable"])]),
         // The heap profiler's malloc hook, preloaded into programs of any language: plain C, and the library must
-        // need nothing but libc. SwiftPM links it with the Swift driver, which adds swiftrt.o (a constructor that
-        // registers the image with libswiftCore) unless -nostartfiles, and -lswiftCore (from the static archive with
-        // -static-stdlib, so nothing of it is linked). -static-stdlib also adds -lstdc++ and -lm; hook.c puts
-        // --as-needed before them through its autolink section, so they are not dependencies either.
+        // need nothing but libc and libgcc_s (the unwinder's FDE search). SwiftPM links it with the Swift driver,
+        // which adds swiftrt.o (a constructor that registers the image with libswiftCore) unless -nostartfiles, and
+        // -lswiftCore (from the static archive with -static-stdlib, so nothing of it is linked). -static-stdlib also
+        // adds -lstdc++ and -lm; family.c puts --as-needed before them through its autolink section, so they are not
+        // dependencies either.
         .target(name: "MemoryProfilerHeapHook", linkerSettings: [.unsafeFlags(["-nostartfiles", "-static-stdlib"])]),
 
         // Runnable examples; the tests run them too, so they cannot rot.

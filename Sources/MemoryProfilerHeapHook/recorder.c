@@ -27,7 +27,7 @@
 //                    least one record (possibly of count 0) when the scan ran.
 //   'X'  end         v allocations, v frees, v milliseconds: the process finished normally
 //
-// "Previous address" is the address of the last 'A', 'O' or 'F' record (0 at the start). A realloc is a free of
+// "Previous address" is the address of the last 'A', 'O', 'F' or 'R' record (0 at the start). A realloc is a free of
 // the old block and an allocation of the new one.
 //
 // Crash safety: the records go into a shared mapping of the file, so they are in the page cache the moment they
