@@ -46,7 +46,8 @@ HOOK_HIDDEN void recorder_finish(void);
 // stacks.c
 HOOK_HIDDEN void stacks_start(uintptr_t hook_text_start, uintptr_t hook_text_end);
 /// Fills `frames` with the caller's return addresses, innermost first, without the hook's own frames.
-/// `*leaf`: as unwinder_walk's, when the hook's own unwinder walked the stack; NULL otherwise.
+/// `*leaf`: as unwinder_walk's, when the hook's own unwinder walked the stack; NULL otherwise. When it points to a
+/// node already (a recent stack), `frames` is left unfilled: the node is the stack.
 HOOK_HIDDEN int stacks_capture(uintptr_t *frames, int capacity, uint32_t **leaf);
 /// Walks the caller's stack with the cached unwind rules (unwinder.c): return addresses, innermost first, the
 /// hook's own frames included; -1 when a frame needs an unwinder that follows more of DWARF.

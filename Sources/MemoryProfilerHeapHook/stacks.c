@@ -78,6 +78,7 @@ HOOK_HIDDEN int stacks_capture(uintptr_t *frames, int capacity, uint32_t **leaf)
     int count = -1;
     int room = capacity + 8 <= HOOK_MAX_FRAMES + 8 ? capacity + 8 : HOOK_MAX_FRAMES + 8;
     if (own_unwinder) count = unwinder_walk(raw, room, leaf);
+    if (count >= 0 && *leaf != NULL && **leaf != 0) return count;  // a recent stack, interned: frames not needed
     if (count >= 0) {
         // walked
     } else if (unw_backtrace_function != NULL) {

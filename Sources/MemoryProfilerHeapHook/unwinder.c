@@ -355,7 +355,8 @@ __attribute__((noinline)) HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int c
         if (recent->count == 0 || recent->count > capacity || recent->sp[0] != sp || recent->address[0] != address ||
             recent->rbp[0] != rbp || unchanged_from(recent) != 0)
             continue;
-        memcpy(frames, recent->address, (size_t)recent->count * sizeof(uintptr_t));
+        // Interned already: the recorder needs only the node, not the frames.
+        if (recent->leaf == 0) memcpy(frames, recent->address, (size_t)recent->count * sizeof(uintptr_t));
         *leaf = &recent->leaf;
         return recent->count;
     }

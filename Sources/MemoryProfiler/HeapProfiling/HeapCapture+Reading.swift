@@ -165,12 +165,13 @@ struct HeapCaptureReader {
             return previousAddress
         }
 
+        let eventFieldCount = Self.eventFieldCount  // once, not a lazy global's check a record
         recordLoop: while at < bytes.count {
             let recordStart = at
             let tag = bytes[at]
             at += 1
             // Naming needs no event: skip allocations, frees and restores by their bytes alone (most of a capture).
-            if namesOnly, let fields = Self.eventFieldCount[Int(tag)] {
+            if namesOnly, let fields = eventFieldCount[Int(tag)] {
                 var remaining = fields
                 while remaining > 0 && at < bytes.count {
                     if bytes[at] < 0x80 { remaining -= 1 }
