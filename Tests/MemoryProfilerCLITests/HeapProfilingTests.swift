@@ -89,6 +89,23 @@ struct HeapProfilingTests {
         #expect((firstPeak["site"] as? [String: Any])?["function"] as? String == "make")
         #expect((object["summary"] as? [String: Any])?["peakBytes"] as? Int == capture.summary.peakBytes)
 
+        // Sizes: 1000 blocks of 100 bytes in the 64–127 bucket, 5 of 256 in 256–511; filters keep what they name.
+        let histogram = try runProduct("mprof", ["heap", "--json", "--view", "sizes", run.capturePath])
+        let report = try JSONSerialization.jsonObject(with: Data(histogram.standardOutput.utf8)) as? [String: Any]
+        let buckets = report?["sizes"] as? [[String: Any]] ?? []
+        let bucket64 = buckets.first { $0["smallest"] as? Int == 64 } ?? [:]
+        #expect((bucket64["allocations"] as? Int ?? 0) >= 1000 && (bucket64["bytes"] as? Int ?? 0) >= 100_000, "\(buckets)")
+        let bucket256 = buckets.first { $0["smallest"] as? Int == 256 } ?? [:]
+        #expect(bucket256["allocations"] as? Int == 5 && bucket256["bytes"] as? Int == 5 * 256, "\(buckets)")
+        let onlyBuild = try runProduct("mprof", ["heap", "--json", "--view", "calls", "--function", "build", run.capturePath])
+        let kept = (try JSONSerialization.jsonObject(with: Data(onlyBuild.standardOutput.utf8)) as? [String: Any])?["calls"] as? [[String: Any]] ?? []
+        #expect(kept.count == 1 && kept.first?["allocations"] as? Int == 1000, "\(kept)")
+        #expect((kept.first?["site"] as? [String: Any])?["function"] as? String == "make", "\(kept)")
+        let noModule = try runProduct("mprof", ["heap", "--view", "calls", "--module", "no-such-module", run.capturePath])
+        #expect(noModule.standardOutput.contains("(none)"), "\(noModule.standardOutput)")
+        let badView = try runProduct("mprof", ["heap", "--view", "everything", run.capturePath])
+        #expect(badView.status != 0 && badView.standardError.contains("unknown --view"), "\(badView.standardError)")
+
         // mprof stored the names in the capture after the run: it reads the same with the program gone and no
         // symbolizer.
         #expect(capture.embeddedSymbols != nil)
