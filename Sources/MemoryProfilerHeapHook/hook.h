@@ -49,6 +49,8 @@ HOOK_HIDDEN void stacks_start(uintptr_t hook_text_start, uintptr_t hook_text_end
 /// `*leaf`: as unwinder_walk's, when the hook's own unwinder walked the stack; NULL otherwise. When it points to a
 /// node already (a recent stack), `frames` is left unfilled: the node is the stack.
 HOOK_HIDDEN int stacks_capture(uintptr_t *frames, int capacity, uint32_t **leaf);
+/// Sets up the unwinder's shared rule cache (at start, before any thread walks).
+HOOK_HIDDEN void unwinder_start(void);
 /// Walks the caller's stack with the cached unwind rules (unwinder.c): return addresses, innermost first, the
 /// hook's own frames included; -1 when a frame needs an unwinder that follows more of DWARF.
 /// `*leaf` points to where the recorder keeps the stack's interned node for this walk (0 until it does): non-zero

@@ -45,6 +45,7 @@ HOOK_HIDDEN void stacks_start(uintptr_t hook_text_start, uintptr_t hook_text_end
     own_end = hook_text_end;
     const char *choice = getenv("MPROF_HEAP_UNWINDER");
     own_unwinder = choice == NULL || (strcmp(choice, "libgcc") != 0 && strcmp(choice, "libunwind") != 0);
+    if (own_unwinder) unwinder_start();
     if (choice == NULL || strcmp(choice, "libgcc") != 0) {
         void *library = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
         if (library != NULL) {

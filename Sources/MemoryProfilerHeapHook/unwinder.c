@@ -35,9 +35,13 @@ struct frame_rule {
     uint8_t state;
 };
 
-#define RULE_CACHE_SIZE 8192  // per thread, direct-mapped: 192 KiB from mmap on the thread's first stack
-
-static __thread struct frame_rule *rule_cache __attribute__((tls_model("initial-exec")));
+// Rules depend on the address only, so all threads share one direct-mapped cache (1.5 MiB from mmap). A slot is
+// written as: address 0 (invalid), the rule, then the address (release); a reader takes the rule only if it reads
+// the same address before and after it (acquire), so a rule being replaced is never half-read.
+#define RULE_CACHE_BITS 16
+#define RULE_CACHE_SIZE (1 << RULE_CACHE_BITS)
+static struct frame_rule *rule_cache;
+static pthread_key_t thread_memory_key;
 
 // The thread's last walk: each frame's state (return address, stack pointer, rbp) and the two words the step from
 // it read (where the caller's return address was, and the saved rbp, if any). A walk is a function of the state it
@@ -293,8 +297,24 @@ static struct frame_rule compute_rule(uintptr_t address) {
 
 // MARK: Walking
 
+/// Frees a thread's walk memory when it ends (threads come and go in servers: nothing may pile up).
+static void release_thread_memory(void *memory) {
+    int was_in_hook = hook_in_hook;
+    hook_in_hook = 1;
+    // Runs on the ending thread: an allocation after this (another key's destructor) sets the thread up again.
+    if (walks == memory) walks = NULL;
+    hook_unmap(memory, RECENT_WALKS * sizeof(struct walk_memory));
+    hook_in_hook = was_in_hook;
+}
+
+HOOK_HIDDEN void unwinder_start(void) {
+    rule_cache = hook_map(RULE_CACHE_SIZE * sizeof *rule_cache);
+    if (pthread_key_create(&thread_memory_key, release_thread_memory) != 0) rule_cache = NULL;
+}
+
 static int prepare_thread(void) {
-    if (rule_cache != NULL) return 1;
+    if (walks != NULL) return 1;
+    if (rule_cache == NULL) return 0;
     pthread_attr_t attributes;
     void *base;
     size_t size;
@@ -302,18 +322,39 @@ static int prepare_thread(void) {
     int found = pthread_attr_getstack(&attributes, &base, &size) == 0;
     pthread_attr_destroy(&attributes);
     if (!found) return 0;
-    struct frame_rule *cache = hook_map(RULE_CACHE_SIZE * sizeof *cache);
     struct walk_memory *memory = hook_map(RECENT_WALKS * sizeof *memory);
-    if (cache == NULL || memory == NULL) {
-        hook_unmap(cache, RULE_CACHE_SIZE * sizeof *cache);
+    if (memory == NULL) return 0;
+    if (pthread_setspecific(thread_memory_key, memory) != 0) {
         hook_unmap(memory, RECENT_WALKS * sizeof *memory);
         return 0;
     }
     stack_low = (uintptr_t)base;
     stack_high = (uintptr_t)base + size;
     walks = memory;
-    rule_cache = cache;
     return 1;
+}
+
+/// The cached rule for `address`, computed and cached when missing.
+static inline struct frame_rule rule_for(uintptr_t address) {
+    struct frame_rule *slot = &rule_cache[(address * 0x9E3779B97F4A7C15ULL) >> (64 - RULE_CACHE_BITS)];
+    if (__atomic_load_n(&slot->address, __ATOMIC_ACQUIRE) == address) {
+        struct frame_rule rule = *slot;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&slot->address, __ATOMIC_RELAXED) == address && rule.state != RULE_EMPTY) {
+            rule.address = address;
+            return rule;
+        }
+    }
+    struct frame_rule rule = compute_rule(address);
+    __atomic_store_n(&slot->address, 0, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    slot->cfa_offset = rule.cfa_offset;
+    slot->ra_offset = rule.ra_offset;
+    slot->rbp_offset = rule.rbp_offset;
+    slot->cfa_register = rule.cfa_register;
+    slot->state = rule.state;
+    __atomic_store_n(&slot->address, address, __ATOMIC_RELEASE);
+    return rule;
 }
 
 /// A walk that failed: another unwinder walks this stack, and the slot it was to fill holds nothing reusable.
@@ -387,8 +428,8 @@ __attribute__((noinline)) HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int c
             count += rest;
             break;
         }
-        struct frame_rule *slot = &rule_cache[(address * 0x9E3779B97F4A7C15ULL) >> 51];
-        if (slot->state == RULE_EMPTY || slot->address != address) *slot = compute_rule(address);
+        struct frame_rule rule = rule_for(address);
+        const struct frame_rule *slot = &rule;
         new->address[count] = address;
         new->sp[count] = sp;
         new->rbp[count] = rbp;

@@ -437,7 +437,18 @@ struct HeapProfilingTests {
             }
             int main(void) { for (int i = 0; i < 300; i++) down(i % 90, i); return 0; }
             """, named: "recursive", in: directory)
+        // Threads that come and go: each sets up its walk memory and gives it back when it ends.
+        let threadChurn = try Self.compile("""
+            #include <pthread.h>
+            #include <stdlib.h>
+            static void *work(void *unused) { for (int i = 0; i < 50; i++) { void *volatile p = malloc(32 + i); free(p); } return unused; }
+            int main(void) {
+                for (int round = 0; round < 400; round++) { pthread_t t; pthread_create(&t, 0, work, 0); pthread_join(t, 0); }
+                return 0;
+            }
+            """, named: "thread-churn", in: directory)
         let programs: [(String, [String])] = [
+            (threadChurn, []),
             (BuiltProducts.path("heap-workload"), ["known-sites", "3000", "100", "5000", "50"]),
             (BuiltProducts.path("heap-workload"), ["mixed", "20000"]),
             (BuiltProducts.path("heap-workload"), ["threads", "4", "2000", "32"]),
