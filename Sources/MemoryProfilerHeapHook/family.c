@@ -321,7 +321,23 @@ static exec_environment_function next_execve, next_execvpe;
 static exec_path_function next_execv, next_execvp;
 static exec_descriptor_function next_fexecve;
 
+typedef int (*dlclose_function)(void *);
+static dlclose_function next_dlclose;
+uint32_t hook_code_generation;
+
+// MARK: dlclose
+
+EXPORT int dlclose(void *handle) {
+    int result = next_dlclose != NULL ? next_dlclose(handle) : -1;
+    __atomic_add_fetch(&hook_code_generation, 1, __ATOMIC_RELEASE);
+    int saved = errno;
+    recorder_modules_changed();  // the modules loaded now, named again
+    errno = saved;
+    return result;
+}
+
 static void resolve_exec(void) {
+    next_dlclose = (dlclose_function)dlsym(RTLD_NEXT, "dlclose");
     next_execve = (exec_environment_function)dlsym(RTLD_NEXT, "execve");
     next_execvpe = (exec_environment_function)dlsym(RTLD_NEXT, "execvpe");
     next_execv = (exec_path_function)dlsym(RTLD_NEXT, "execv");

@@ -28,6 +28,10 @@ extern __thread int hook_in_hook __attribute__((tls_model("initial-exec")));
 extern __thread const void *hook_pending_metadata __attribute__((tls_model("initial-exec")));
 extern __thread size_t hook_pending_size __attribute__((tls_model("initial-exec")));
 
+/// Counts dlclose calls: code may have left, and other code come to the same addresses, so rules and stacks
+/// remembered before are stale.
+extern uint32_t hook_code_generation;
+
 /// Non-zero while the recorder records (after start, before finish, and not in a forked child).
 extern int hook_recording;
 
@@ -55,7 +59,7 @@ HOOK_HIDDEN void unwinder_start(void);
 /// hook's own frames included; -1 when a frame needs an unwinder that follows more of DWARF.
 /// `*leaf` points to where the recorder keeps the stack's interned node for this walk (0 until it does): non-zero
 /// when the stack is one of the thread's recent ones, frame for frame. NULL when the walk failed.
-HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int capacity, uint32_t **leaf);
+HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int capacity, uint32_t **leaf, int *partial);
 /// The name of the unwinder in use ("mprof", "libunwind" or "libgcc"), for the capture's header.
 HOOK_HIDDEN const char *stacks_unwinder_name(void);
 

@@ -69,7 +69,7 @@ static inline int recording(void) { return __atomic_load_n(&hook_recording, __AT
 
 // The hook's own mappings, so that the reachability scan does not take them for the program's memory. Tables are
 // few (they grow by doubling), so a small array does.
-#define MAX_OWN_MAPPINGS 512
+#define MAX_OWN_MAPPINGS 8192
 static struct {
     uintptr_t start, end;
 } own_mappings[MAX_OWN_MAPPINGS];
@@ -77,20 +77,29 @@ static struct {
 HOOK_HIDDEN void *hook_map(size_t bytes) {
     void *memory = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (memory == MAP_FAILED) return NULL;
+    // Registered, or not used at all: memory the leak scan took for the program's would hide leaks.
     for (int index = 0; index < MAX_OWN_MAPPINGS; index += 1) {
-        if (own_mappings[index].start == 0) {
-            own_mappings[index].start = (uintptr_t)memory;
+        uintptr_t expected = 0;
+        if (__atomic_compare_exchange_n(&own_mappings[index].start, &expected, (uintptr_t)memory, 0, __ATOMIC_ACQ_REL,
+                __ATOMIC_RELAXED)) {
             own_mappings[index].end = ((uintptr_t)memory + bytes + page_size - 1) & ~(uintptr_t)(page_size - 1);
-            break;
+            return memory;
         }
     }
-    return memory;
+    munmap(memory, bytes);
+    return NULL;
 }
 
 HOOK_HIDDEN void hook_unmap(void *memory, size_t bytes) {
     if (memory == NULL) return;
-    for (int index = 0; index < MAX_OWN_MAPPINGS; index += 1)
-        if (own_mappings[index].start == (uintptr_t)memory) own_mappings[index].start = own_mappings[index].end = 0;
+    // Unregistered before it is unmapped: once unmapped, another thread may be given the same address.
+    for (int index = 0; index < MAX_OWN_MAPPINGS; index += 1) {
+        if (__atomic_load_n(&own_mappings[index].start, __ATOMIC_ACQUIRE) == (uintptr_t)memory) {
+            own_mappings[index].end = 0;
+            __atomic_store_n(&own_mappings[index].start, 0, __ATOMIC_RELEASE);
+            break;
+        }
+    }
     munmap(memory, bytes);
 }
 
@@ -328,10 +337,15 @@ static int emit_new_modules(struct dl_phdr_info *info, size_t size, void *contex
 static void emit_modules(void) { dl_iterate_phdr(emit_new_modules, NULL); }
 
 HOOK_HIDDEN void recorder_modules_changed(void) {
-    if (!recording()) return;
+    if (!recording() || hook_in_hook) return;
+    hook_in_hook = 1;
     pthread_mutex_lock(&lock);
-    if (recording()) emit_modules();
+    if (recording()) {
+        module_range_count = 0;  // forget them: a module loaded later at a known range must be recorded again
+        emit_modules();
+    }
     pthread_mutex_unlock(&lock);
+    hook_in_hook = 0;
 }
 
 // MARK: Stack interning

@@ -3,9 +3,10 @@
 // Swift code built with -O on Linux keeps no frame pointers, so the stack is walked with the unwind tables
 // (.eh_frame). The hook's own unwinder (unwinder.c) caches each return address's rule and walks a frame in a few
 // nanoseconds; a stack with a frame it does not follow is walked again by libunwind (Debian's libunwind8, which
-// heaptrack also uses: about 8 ns a frame with its per-thread cache), loaded with dlopen when it is installed, or
-// else by libgcc's _Unwind_Backtrace (always there beside a Swift program, about 150 ns a frame).
-// MPROF_HEAP_UNWINDER=libunwind or =libgcc uses only that one (for comparison and tests).
+// heaptrack also uses: about 8 ns a frame with its per-thread cache), loaded with dlopen when it is installed; without
+// it, such a stack ends at that frame. MPROF_HEAP_UNWINDER=libunwind or =libgcc uses only that one (for comparison
+// and tests); libgcc's _Unwind_Backtrace (about 150 ns a frame) can deadlock in a program that registers a JIT's
+// frames, since it allocates under a lock of its own, so it is never a fallback.
 #define _GNU_SOURCE
 #include "hook.h"
 
@@ -20,7 +21,7 @@ static _Unwind_Reason_Code (*unwind_backtrace_function)(_Unwind_Trace_Fn, void *
 static uintptr_t own_start, own_end;
 
 HOOK_HIDDEN const char *stacks_unwinder_name(void) {
-    if (own_unwinder) return unw_backtrace_function != NULL ? "mprof, then libunwind" : "mprof, then libgcc";
+    if (own_unwinder) return unw_backtrace_function != NULL ? "mprof, then libunwind" : "mprof";
     if (unw_backtrace_function != NULL) return "libunwind";
     if (unwind_backtrace_function != NULL) return "libgcc";
     return "none";
@@ -76,14 +77,18 @@ HOOK_HIDDEN int stacks_capture(uintptr_t *frames, int capacity, uint32_t **leaf)
     *leaf = NULL;
     // Walk into a buffer with room for the hook's own frames, then keep the frames outside the hook.
     uintptr_t raw[HOOK_MAX_FRAMES + 8];
-    int count = -1;
+    int count = -1, partial = 0;
     int room = capacity + 8 <= HOOK_MAX_FRAMES + 8 ? capacity + 8 : HOOK_MAX_FRAMES + 8;
-    if (own_unwinder) count = unwinder_walk(raw, room, leaf);
+    if (own_unwinder) count = unwinder_walk(raw, room, leaf, &partial);
     if (count >= 0 && *leaf != NULL && **leaf != 0) return count;  // a recent stack, interned: frames not needed
     if (count >= 0) {
         // walked
     } else if (unw_backtrace_function != NULL) {
         count = unw_backtrace_function((void **)raw, room);
+    } else if (own_unwinder) {
+        // Not libgcc's unwinder behind ours: this malloc may be called from inside it (sorting a JIT's registered
+        // frames, under its own lock), and it would wait for itself. The stack ends where ours stopped.
+        count = partial;
     } else if (unwind_backtrace_function != NULL) {
         struct walk walk = {raw, 0, room};
         unwind_backtrace_function(walk_one, &walk);

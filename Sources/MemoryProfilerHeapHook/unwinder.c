@@ -5,29 +5,85 @@
 // it: the CFA (the caller's stack pointer) as rsp or rbp plus an offset, where the return address is saved, and
 // where rbp is saved, if it is. With the rule cached, a frame is two loads and a few additions.
 //
-// Rules come from the FDE that libgcc's _Unwind_Find_FDE finds for the address (the same search the C++ runtime
-// uses for exceptions), interpreted up to the address: the common DW_CFA instructions, remember/restore state. What
+// Rules come from the address's FDE, found through the module's .eh_frame_hdr (below), interpreted up to the address: the common DW_CFA instructions, remember/restore state. What
 // it does not follow — a CFA that is an expression (the PLT, signal trampolines), a CFA in another register (code
 // that realigns its stack), an FDE it cannot read — makes the whole stack fall back to libunwind (or libgcc), so
 // stacks are never cut short or guessed. Every read of the stack is checked against the thread's stack bounds.
 #define _GNU_SOURCE
 #include "hook.h"
 
+#include <link.h>
 #include <pthread.h>
 #include <string.h>
 
-struct dwarf_eh_bases {
-    void *tbase;
-    void *dbase;
-    void *func;
+// MARK: Finding the FDE, without libgcc
+//
+// libgcc's _Unwind_Find_FDE holds a mutex of its own while it sorts frames a JIT registered, and sorting calls
+// malloc: a hook that called it from malloc would wait for itself. The FDE is found here instead, the way libunwind
+// does it: the module that holds the address (dl_iterate_phdr), its PT_GNU_EH_FRAME segment (.eh_frame_hdr), and a
+// binary search of that segment's sorted table.
+
+static int encoded_size(unsigned char encoding);
+
+struct fde_search {
+    uintptr_t address;
+    const unsigned char *header;  // the module's .eh_frame_hdr, or NULL
 };
-extern const void *_Unwind_Find_FDE(void *pc, struct dwarf_eh_bases *bases);
+
+static int find_header(struct dl_phdr_info *info, size_t size, void *context) {
+    (void)size;
+    struct fde_search *search = context;
+    const unsigned char *header = NULL;
+    int contains = 0;
+    for (int index = 0; index < info->dlpi_phnum; index += 1) {
+        const ElfW(Phdr) *segment = &info->dlpi_phdr[index];
+        uintptr_t start = info->dlpi_addr + segment->p_vaddr;
+        if (segment->p_type == PT_LOAD && search->address >= start && search->address < start + segment->p_memsz)
+            contains = 1;
+        else if (segment->p_type == PT_GNU_EH_FRAME)
+            header = (const unsigned char *)start;
+    }
+    if (!contains) return 0;
+    search->header = header;
+    return 1;
+}
+
+/// The FDE covering `address`, and the start of its function; NULL when none does (code without unwind tables,
+/// a JIT's page) or the table is in a form this reader does not take.
+static const unsigned char *find_fde(uintptr_t address, uintptr_t *function) {
+    struct fde_search search = {address, NULL};
+    dl_iterate_phdr(find_header, &search);
+    const unsigned char *header = search.header;
+    // version 1, the table as (sdata4 function, sdata4 FDE) pairs relative to the header (DW_EH_PE_datarel|sdata4),
+    // its count as udata4: what GNU ld, gold and lld write.
+    if (header == NULL || header[0] != 1 || header[2] != 0x03 || header[3] != 0x3B) return NULL;
+    int pointer_size = encoded_size(header[1]);
+    if (pointer_size <= 0) return NULL;
+    uint32_t count;
+    memcpy(&count, header + 4 + pointer_size, 4);
+    const unsigned char *table = header + 8 + pointer_size;
+    uint32_t low = 0, high = count;
+    while (low < high) {  // the last entry whose function starts at or before the address
+        uint32_t middle = low + (high - low) / 2;
+        int32_t start;
+        memcpy(&start, table + (size_t)middle * 8, 4);
+        if ((uintptr_t)(header + start) <= address) low = middle + 1;
+        else high = middle;
+    }
+    if (low == 0) return NULL;
+    int32_t start, offset;
+    memcpy(&start, table + (size_t)(low - 1) * 8, 4);
+    memcpy(&offset, table + (size_t)(low - 1) * 8 + 4, 4);
+    *function = (uintptr_t)(header + start);
+    return header + offset;
+}
 
 enum { RULE_EMPTY = 0, RULE_KNOWN = 1, RULE_UNSUPPORTED = 2, RULE_OUTERMOST = 3 };
 enum { REGISTER_RBP = 6, REGISTER_RSP = 7, REGISTER_RA = 16 };
 
 struct frame_rule {
     uintptr_t address;     // the return address the rule is for
+    uint32_t generation;   // hook_code_generation when it was read: a dlclose makes it stale
     int32_t cfa_offset;    // CFA = (rsp or rbp) + cfa_offset
     int16_t ra_offset;     // the return address is at CFA + ra_offset
     int16_t rbp_offset;    // rbp is saved at CFA + rbp_offset; 0: rbp is not saved (unchanged)
@@ -41,6 +97,7 @@ struct frame_rule {
 #define RULE_CACHE_BITS 16
 #define RULE_CACHE_SIZE (1 << RULE_CACHE_BITS)
 static struct frame_rule *rule_cache;
+static __thread uint32_t seen_generation __attribute__((tls_model("initial-exec")));
 static pthread_key_t thread_memory_key;
 
 // The thread's last walk: each frame's state (return address, stack pointer, rbp) and the two words the step from
@@ -54,6 +111,7 @@ static pthread_key_t thread_memory_key;
 #define RECENT_WALKS 4  // a loop that allocates at a few sites in turn finds each of its stacks here
 struct walk_memory {
     int count;      // frames; 0: none to reuse
+    int truncated;  // the walk stopped at its capacity, not at the stack's end
     uint32_t leaf;  // the stack node the recorder interned this walk's stack as (0: not yet)
     uintptr_t address[MAX_WALK], sp[MAX_WALK], rbp[MAX_WALK];
     uintptr_t ra_at[MAX_WALK], ra_value[MAX_WALK];
@@ -224,8 +282,8 @@ static void run_instructions(
 /// Reads the rule for return address `address` (the call is at address - 1) from its FDE.
 static struct frame_rule compute_rule(uintptr_t address) {
     struct frame_rule rule = {address, 0, 0, 0, 0, RULE_UNSUPPORTED};
-    struct dwarf_eh_bases bases;
-    const unsigned char *fde = _Unwind_Find_FDE((void *)(address - 1), &bases);
+    uintptr_t function;
+    const unsigned char *fde = find_fde(address - 1, &function);
     if (fde == NULL) return rule;
     uint32_t fde_length;
     memcpy(&fde_length, fde, 4);
@@ -275,6 +333,11 @@ static struct frame_rule compute_rule(uintptr_t address) {
     // The FDE: the function's start and length (in the CIE's encoding), augmentation data, instructions.
     int size = encoded_size(pointer_encoding);
     if (size <= 0) return rule;
+    // The address must be inside the FDE's range: the table finds the function before it, even across a gap.
+    uint64_t range = 0;
+    memcpy(&range, fde + 8 + size, (size_t)size);
+    if (size < 8) range &= ((uint64_t)1 << (8 * size)) - 1;
+    if (address - 1 >= function + range) return rule;
     const unsigned char *instructions = fde + 8 + 2 * size;
     if (augmentation[0] == 'z') {
         uint64_t length = read_uleb(&instructions, fde_end);
@@ -282,7 +345,7 @@ static struct frame_rule compute_rule(uintptr_t address) {
     }
     if (instructions > fde_end) return rule;
     struct cfa_state state = initial;
-    run_instructions(instructions, fde_end, (uintptr_t)bases.func, address - 1, code_alignment, data_alignment, &state, &initial);
+    run_instructions(instructions, fde_end, function, address - 1, code_alignment, data_alignment, &state, &initial);
     if (!state.supported || (state.cfa_register != REGISTER_RSP && state.cfa_register != REGISTER_RBP)) return rule;
     if (state.cfa_offset < INT32_MIN || state.cfa_offset > INT32_MAX || state.rbp_offset < INT16_MIN ||
         state.rbp_offset > INT16_MAX || state.ra_offset < INT16_MIN || state.ra_offset > INT16_MAX)
@@ -337,10 +400,12 @@ static int prepare_thread(void) {
 /// The cached rule for `address`, computed and cached when missing.
 static inline struct frame_rule rule_for(uintptr_t address) {
     struct frame_rule *slot = &rule_cache[(address * 0x9E3779B97F4A7C15ULL) >> (64 - RULE_CACHE_BITS)];
+    uint32_t generation = __atomic_load_n(&hook_code_generation, __ATOMIC_ACQUIRE);
     if (__atomic_load_n(&slot->address, __ATOMIC_ACQUIRE) == address) {
         struct frame_rule rule = *slot;
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        if (__atomic_load_n(&slot->address, __ATOMIC_RELAXED) == address && rule.state != RULE_EMPTY) {
+        if (__atomic_load_n(&slot->address, __ATOMIC_RELAXED) == address && rule.state != RULE_EMPTY &&
+            rule.generation == generation) {
             rule.address = address;
             return rule;
         }
@@ -353,6 +418,7 @@ static inline struct frame_rule rule_for(uintptr_t address) {
     slot->rbp_offset = rule.rbp_offset;
     slot->cfa_register = rule.cfa_register;
     slot->state = rule.state;
+    slot->generation = generation;
     __atomic_store_n(&slot->address, address, __ATOMIC_RELEASE);
     return rule;
 }
@@ -378,10 +444,12 @@ static int unchanged_from(const struct walk_memory *memory) {
 }
 
 /// Walks the caller's stack into `frames` (return addresses, innermost first, the hook's own included); -1 when
-/// a frame's rule is one this unwinder does not follow, so that the caller falls back. `*leaf` points to where the
+/// a frame's rule is one this unwinder does not follow, so that the caller falls back, with the frames walked
+/// until then in `frames` and their number in `*partial`. `*leaf` points to where the
 /// stack's interned node is kept for this walk: non-zero when the stack is one of the thread's recent ones.
-__attribute__((noinline)) HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int capacity, uint32_t **leaf) {
+__attribute__((noinline)) HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int capacity, uint32_t **leaf, int *partial) {
     *leaf = NULL;
+    *partial = 0;
     if (!prepare_thread()) return -1;
     if (capacity > MAX_WALK) capacity = MAX_WALK;
     // This function's frame: its return address, and the caller's registers as this frame's prologue saved them.
@@ -389,6 +457,12 @@ __attribute__((noinline)) HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int c
     uintptr_t address = (uintptr_t)__builtin_return_address(0);
     uintptr_t sp = (uintptr_t)(frame + 2), rbp = frame[0];
     if (sp < stack_low || sp >= stack_high) return -1;  // an alternate signal stack, say
+    // Code was unloaded since this thread's last walk (dlclose): other code may be at the same addresses now.
+    uint32_t generation = __atomic_load_n(&hook_code_generation, __ATOMIC_ACQUIRE);
+    if (generation != seen_generation) {
+        for (int index = 0; index < RECENT_WALKS; index += 1) walks[index].count = 0;
+        seen_generation = generation;
+    }
 
     // One of the recent stacks, whole (an allocating loop): nothing to walk, nothing to intern.
     for (int age = 0; age < RECENT_WALKS; age += 1) {
@@ -407,13 +481,17 @@ __attribute__((noinline)) HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int c
     struct walk_memory *new = &walks[slot_index];
     new->count = 0;
     new->leaf = 0;
+    new->truncated = 0;
     int count = 0, reuse = 0, reusable = -1;
     while (count < capacity) {
         frames[count] = address;
         // A state the last walk had, with nothing it read changed since: the rest is the last walk's.
         while (reuse < old->count && old->sp[reuse] < sp) reuse += 1;
+        // A walk cut at its capacity knows its stack only that far: reused from a frame nearer the top than where
+        // it was met, it would end too soon.
         if (count > 0 && reuse < old->count && old->sp[reuse] == sp && old->address[reuse] == address &&
-            old->rbp[reuse] == rbp && reuse >= (reusable >= 0 ? reusable : (reusable = unchanged_from(old)))) {
+            old->rbp[reuse] == rbp && (!old->truncated || count >= reuse) &&
+            reuse >= (reusable >= 0 ? reusable : (reusable = unchanged_from(old)))) {
             int rest = old->count - reuse;
             if (count + rest > capacity) rest = capacity - count;
             size_t words = (size_t)rest * sizeof(uintptr_t);
@@ -425,8 +503,12 @@ __attribute__((noinline)) HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int c
             memcpy(&new->rbp_at[count], &old->rbp_at[reuse], words);
             memcpy(&new->rbp_value[count], &old->rbp_value[reuse], words);
             memcpy(&frames[count], &old->address[reuse], words);
+            new->truncated = old->truncated || count + rest == capacity;
             count += rest;
-            break;
+            new->count = count;
+            last_walk = slot_index;
+            *leaf = &new->leaf;
+            return count;
         }
         struct frame_rule rule = rule_for(address);
         const struct frame_rule *slot = &rule;
@@ -436,14 +518,14 @@ __attribute__((noinline)) HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int c
         new->ra_at[count] = new->rbp_at[count] = 0;
         count += 1;
         if (slot->state == RULE_OUTERMOST) break;
-        if (slot->state != RULE_KNOWN) return forget(new);
+        if (slot->state != RULE_KNOWN) return (*partial = count, forget(new));
         uintptr_t cfa = (slot->cfa_register == REGISTER_RSP ? sp : rbp) + (intptr_t)slot->cfa_offset;
         uintptr_t ra_at = cfa + (intptr_t)slot->ra_offset, rbp_at = cfa + (intptr_t)slot->rbp_offset;
         // Everything read must be on this thread's stack, above where we are: else the walk is wrong, so stop
         // trusting it.
-        if (cfa <= sp || ra_at < sp || ra_at + 8 > stack_high) return forget(new);
+        if (cfa <= sp || ra_at < sp || ra_at + 8 > stack_high) return (*partial = count, forget(new));
         if (slot->rbp_offset != 0) {
-            if (rbp_at < sp || rbp_at + 8 > stack_high) return forget(new);
+            if (rbp_at < sp || rbp_at + 8 > stack_high) return (*partial = count, forget(new));
             rbp = *(const uintptr_t *)rbp_at;
             new->rbp_at[count - 1] = rbp_at;
             new->rbp_value[count - 1] = rbp;
@@ -455,6 +537,7 @@ __attribute__((noinline)) HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int c
         if (address == 0) break;  // the end of the stack (a thread's start)
     }
     new->count = count;
+    new->truncated = count == capacity;
     last_walk = slot_index;
     *leaf = &new->leaf;
     return count;

@@ -428,6 +428,8 @@ struct HeapProfilingTests {
     @Test(.enabled(if: libunwindInstalled, "libunwind8 is not installed (heaptrack brings it; .ci/run installs it)"))
     func theHooksUnwinderWalksTheSameStacksAsLibunwind() throws {
         let directory = try TemporaryDirectory()
+        // Depths up and down across the 64 frames kept: a stack cut at its capacity must not be reused for a
+        // shallower one that meets it nearer the top (it ended too soon, before the review).
         let recursive = try Self.compile("""
             #include <stdlib.h>
             void *volatile kept[300];
@@ -435,8 +437,12 @@ struct HeapProfilingTests {
                 if (depth == 0) { kept[slot] = malloc(16 + slot); return slot; }
                 return down(depth - 1, slot) + 1;
             }
-            int main(void) { for (int i = 0; i < 300; i++) down(i % 90, i); return 0; }
-            """, named: "recursive", in: directory)
+            int main(void) {
+                for (int i = 0; i < 150; i++) down(i % 90, i);
+                for (int i = 150; i < 300; i++) down(100 - i % 45, i);
+                return 0;
+            }
+            """, named: "recursive", in: directory, flags: ["-O0"])
         // Threads that come and go: each sets up its walk memory and gives it back when it ends.
         let threadChurn = try Self.compile("""
             #include <pthread.h>
@@ -471,6 +477,111 @@ struct HeapProfilingTests {
             #expect(differing.isEmpty, "\(program) \(arguments): \(differing.count) stacks differ, e.g. \(differing.prefix(2))")
             #expect(own.values.reduce(0, +) > 250)
         }
+    }
+
+    /// From the second review: a program that registers a JIT's frames with libgcc (whose FDE search then sorts
+    /// them, calling malloc under its own lock) must not deadlock; a library closed and another loaded at the same
+    /// address must not be walked with the first one's rules; threads that come and go must not pile up memory.
+    @Test func jitFramesReloadedLibrariesAndThreadChurnAreSafe() throws {
+        let directory = try TemporaryDirectory()
+        let registering = try Self.compile("""
+            #define _GNU_SOURCE
+            #include <execinfo.h>
+            #include <link.h>
+            #include <string.h>
+            #include <stdint.h>
+            extern void __register_frame(void *);
+            extern void __deregister_frame(void *);
+            static void *eh_frame;
+            static int find(struct dl_phdr_info *info, size_t size, void *data) {
+                for (int i = 0; i < info->dlpi_phnum && !eh_frame; i++)
+                    if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME) {
+                        unsigned char *header = (unsigned char *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+                        int32_t offset; memcpy(&offset, header + 4, 4);
+                        eh_frame = header + 4 + offset;
+                    }
+                return 1;
+            }
+            int main(void) {
+                void *frames[32];
+                backtrace(frames, 32);
+                dl_iterate_phdr(find, 0);
+                __register_frame(eh_frame);
+                int count = backtrace(frames, 32);
+                __deregister_frame(eh_frame);
+                return count > 0 ? 0 : 1;
+            }
+            """, named: "registering", in: directory)
+        for unwinder in ["", "libunwind"] {
+            let capture = "\(directory.path)/registering-\(unwinder).heap"
+            let result = try runCommand(
+                "timeout", ["30", "env", "LD_PRELOAD=\(Self.hook)", "MPROF_HEAP_OUTPUT=\(capture)", "MPROF_HEAP_UNWINDER=\(unwinder)", registering])
+            #expect(result.status == 0, "unwinder '\(unwinder)': status \(result.status) (124: it hung)")
+        }
+
+        // Two libraries whose f calls malloc from the same offset with different frame sizes, loaded in turn at
+        // the same address: each allocation's stack goes through callf and main.
+        for name in ["libA", "libB"] {
+            let size = name == "libA" ? 111 : 222, frame = name == "libA" ? 8 : 40
+            try """
+                    .text
+                    .globl f
+                    .type f,@function
+                f:
+                    .cfi_startproc
+                    subq $\(frame), %rsp
+                    .cfi_def_cfa_offset \(frame + 8)
+                    movl $\(size), %edi
+                    call malloc@PLT
+                    addq $\(frame), %rsp
+                    .cfi_def_cfa_offset 8
+                    ret
+                    .cfi_endproc
+                    .size f, .-f
+                    .section .note.GNU-stack,"",@progbits
+                """.write(toFile: "\(directory.path)/\(name).S", atomically: true, encoding: .utf8)
+            let build = try runCommand("cc", ["-shared", "-o", "\(directory.path)/\(name).so", "\(directory.path)/\(name).S"])
+            try #require(build.status == 0, "\(build.standardError)")
+        }
+        let loader = try Self.compile("""
+            #include <dlfcn.h>
+            #include <stdlib.h>
+            __attribute__((noinline)) void *callf(const char *path) {
+                void *library = dlopen(path, RTLD_NOW);
+                if (!library) exit(1);
+                void *(*f)(void) = (void *(*)(void))dlsym(library, "f");
+                void *block = f();
+                dlclose(library);
+                return block;
+            }
+            int main(int argc, char **argv) { for (int i = 1; i < argc; i++) free(callf(argv[i])); return 0; }
+            """, named: "loader", in: directory)
+        let reloaded = try Self.record(loader, ["\(directory.path)/libB.so", "\(directory.path)/libA.so", "\(directory.path)/libB.so"], in: directory)
+        let symbols = HeapSymbolizer().symbolize(reloaded.capture)
+        for index in 0..<reloaded.capture.allocationCount where [111, 222].contains(reloaded.capture.size(of: index)) {
+            let functions = reloaded.capture.stack(of: index).flatMap { symbols.frames(at: $0) }.map(\.function)
+            #expect(functions.contains("callf") && functions.contains("main"), "\(reloaded.capture.size(of: index)): \(functions)")
+        }
+
+        // 3,000 threads, one after another, each allocating: the hook gives back each thread's memory.
+        let churn = try Self.compile("""
+            #include <pthread.h>
+            #include <stdio.h>
+            #include <stdlib.h>
+            #include <string.h>
+            static void *work(void *unused) { void *volatile p = malloc(100); free(p); return unused; }
+            int main(void) {
+                for (int i = 0; i < 3000; i++) { pthread_t t; pthread_create(&t, 0, work, 0); pthread_join(t, 0); }
+                FILE *status = fopen("/proc/self/status", "r");
+                char line[256];
+                while (fgets(line, sizeof line, status)) if (!strncmp(line, "VmRSS:", 6)) printf("%ld\\n", atol(line + 6));
+                return 0;
+            }
+            """, named: "churn", in: directory)
+        let churned = try Self.record(churn, [], in: directory)
+        let residentKiB = try #require(Int(churned.result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(residentKiB < 32 * 1024, "\(residentKiB) KiB resident after 3,000 threads")
+        #expect((0..<churned.capture.allocationCount).filter { churned.capture.size(of: $0) == 100 }.count == 3000)
     }
 
     /// Without libunwind (a machine without heaptrack's libunwind8), stacks come from libgcc's unwinder: slower,

@@ -83,7 +83,10 @@ public struct HeapSymbolizer: Sendable {
     public func symbolize(_ capture: HeapCapture, usingStoredNames: Bool = true) -> HeapSymbols {
         if usingStoredNames, let stored = capture.embeddedSymbols { return stored }
         var symbols = HeapSymbols(frames: [:], typeNames: [:], notes: [])
-        let modules = capture.modules.sorted { $0.addresses.lowerBound < $1.addresses.lowerBound }
+        // A module recorded again at the same place (after a dlclose, another library there) is the later one.
+        var latest: [UInt64: HeapCapture.Module] = [:]
+        for module in capture.modules { latest[module.addresses.lowerBound] = module }
+        let modules = latest.values.sorted { $0.addresses.lowerBound < $1.addresses.lowerBound }
         func module(of address: UInt64) -> HeapCapture.Module? {
             var low = 0, high = modules.count
             while low < high {
