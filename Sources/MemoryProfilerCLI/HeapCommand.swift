@@ -3,11 +3,22 @@ import FoundationEssentials
 import MemoryProfiler
 import MemoryProfilerSystem
 
-/// `mprof heap`: who allocated the memory, from a capture written by `mprof run --heap`.
+/// `mprof heap`: who allocated the memory, from a capture written by `mprof run --heap`; `mprof heap diff` compares
+/// two.
 struct HeapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "heap",
         abstract: "Print who allocated the memory, from a heap capture (mprof run --heap).",
+        subcommands: [HeapReportCommand.self, HeapDiffCommand.self],
+        defaultSubcommand: HeapReportCommand.self
+    )
+}
+
+/// `mprof heap [report] FILE`: the report, and exports to pprof and collapsed stacks.
+struct HeapReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Print who allocated the memory (the default of mprof heap).",
         discussion: """
             Sections: a summary; PEAK, what was allocated when the heap was at its largest, by call site; \
             LEAKS, blocks never freed that nothing in the process pointed to at exit (the hook scans the \
@@ -42,6 +53,15 @@ struct HeapCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON.")
     var json = false
 
+    @Option(help: "Also write the profile in pprof's format (gzipped profile.proto) to this file.")
+    var pprof: String?
+
+    @Option(help: "What the pprof file's inuse_space and inuse_objects describe: peak or exit.")
+    var at: String = "peak"
+
+    @Option(help: "Also write collapsed stacks (frame;frame;frame value) of the first section given to this file.")
+    var collapsed: String?
+
     @Argument(help: "The capture: a .heap file, or the .dat file of the same run.")
     var capture: String?
 
@@ -54,6 +74,7 @@ struct HeapCommand: ParsableCommand {
         for view in views where !Self.allSections.contains(view) {
             throw ValidationError("unknown --view \(TerminalText.quoted(view)): use \(Self.allSections.joined(separator: ", "))")
         }
+        guard HeapProfile.Moment(rawValue: at) != nil else { throw ValidationError("--at is peak or exit, not \(TerminalText.quoted(at))") }
     }
 
     func run() throws {
@@ -67,6 +88,16 @@ struct HeapCommand: ParsableCommand {
         let symbols = HeapSymbolizer().symbolize(capture)
         let profile = HeapProfile(capture, symbols: symbols, filter: .init(function: function, module: module))
         let sections = views.isEmpty ? Self.defaultSections : views
+        if let pprof {
+            try PictureFile.checkNotAnInput(pprof, inputs: [path])
+            let bytes = profile.pprof(inUseAt: HeapProfile.Moment(rawValue: at) ?? .peak)
+            try bytes.withUnsafeBytes { try PictureFile.write($0, to: pprof) }
+        }
+        if let collapsed {
+            try PictureFile.checkNotAnInput(collapsed, inputs: [path])
+            let view = sections.compactMap(HeapProfile.View.init(rawValue:)).first ?? .peak
+            try PictureFile.write(profile.collapsedStacks(view), to: collapsed)
+        }
         if json {
             let report = HeapReport(path: path, capture: capture, profile: profile, sections: sections, top: top, stackDepth: stackDepth)
             let encoder = JSONEncoder()
@@ -95,5 +126,112 @@ struct HeapCommand: ParsableCommand {
             return heap
         }
         return capture
+    }
+}
+
+/// `mprof heap diff BEFORE AFTER`: which sites grew, shrank, appeared or vanished.
+struct HeapDiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Compare two heap captures: which sites grew, shrank, appeared or vanished.",
+        discussion: """
+            Sites are matched by type, function and file (not line: lines move between builds). --fail-above exits \
+            with status 1 when the view's total grew by more than a share (5%) or an amount (10MiB, 512KiB, 4096): \
+            a check for CI.
+            """
+    )
+
+    @Option(help: "The view compared: peak, leaks, not-freed, allocated, temporary or calls.")
+    var view: String = "peak"
+
+    @Option(help: "Fail (status 1) when the total grew by more than this: a share (5%) or an amount (10MiB).")
+    var failAbove: String?
+
+    @Option(help: "Changes to print.")
+    var top = 20
+
+    @Argument(help: "The capture before the change.")
+    var before: String
+
+    @Argument(help: "The capture after it.")
+    var after: String
+
+    func validate() throws {
+        guard let view = HeapProfile.View(rawValue: view) else {
+            throw ValidationError("unknown --view \(TerminalText.quoted(view)): use \(HeapProfile.View.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        _ = view
+        guard top >= 1, top <= 1_000_000 else { throw ValidationError("--top must be between 1 and 1000000") }
+        if let failAbove, Self.threshold(failAbove) == nil {
+            throw ValidationError("--fail-above takes a share (5%) or an amount (10MiB, 512KiB, 4096), not \(TerminalText.quoted(failAbove))")
+        }
+    }
+
+    enum Threshold {
+        case share(Double)
+        case bytes(Int)
+    }
+
+    static func threshold(_ text: String) -> Threshold? {
+        if text.hasSuffix("%") {
+            guard let value = Double(text.dropLast()), value.isFinite, value >= 0, value <= 1e6 else { return nil }
+            return .share(value / 100)
+        }
+        let units: [(String, Double)] = [("GiB", 1_073_741_824), ("MiB", 1_048_576), ("KiB", 1024), ("B", 1), ("", 1)]
+        for (unit, scale) in units where text.hasSuffix(unit) {
+            guard let value = Double(text.dropLast(unit.count)), value.isFinite, value >= 0, value * scale <= 1e18 else {
+                return nil
+            }
+            return .bytes(Int(value * scale))
+        }
+        return nil
+    }
+
+    func run() throws {
+        let view = HeapProfile.View(rawValue: view) ?? .peak
+        func profile(_ path: String) throws -> HeapProfile {
+            let capture: HeapCapture
+            do {
+                capture = try HeapCapture(path: path)
+            } catch {
+                throw CLIError(error.message)
+            }
+            return HeapProfile(capture, symbols: HeapSymbolizer().symbolize(capture))
+        }
+        let (changes, totalBefore, totalAfter) = HeapProfile.compare(try profile(before), try profile(after), view: view)
+        let byCount = view == .calls || view == .temporary
+        func amount(_ value: Int) -> String { byCount ? count(value) : bytes(value) }
+        func signed(_ value: Int) -> String { (value > 0 ? "+" : value < 0 ? "-" : "±") + amount(abs(value)) }
+        let growth = totalAfter - totalBefore
+        let share = totalBefore > 0 ? Double(growth) / Double(totalBefore) * 100 : (growth > 0 ? 100 : 0)
+        var text = "\(view.rawValue.uppercased()): \(amount(totalBefore)) → \(amount(totalAfter)) "
+            + "(\(signed(growth)), \(DecimalFormat.fixed(share, decimals: 1))%)\n"
+        if changes.isEmpty {
+            text += "  no site changed\n"
+        } else {
+            text += "  \(String(repeating: " ", count: 2))    change      before       after  site\n"
+            for change in changes.prefix(top) {
+                let mark = change.before == 0 ? "  (new)" : change.after == 0 ? "  (gone)" : ""
+                text += "  \(pad(signed(change.change), 10))  \(pad(amount(change.before), 10))  \(pad(amount(change.after), 10))  "
+                    + "\(TerminalText.escaped(change.site))\(mark)\n"
+            }
+            if changes.count > top { text += "  … and \(count(changes.count - top)) more (--top)\n" }
+        }
+        print(text, terminator: "")
+        if let failAbove, let threshold = Self.threshold(failAbove) {
+            let exceeded: Bool
+            switch threshold {
+            case .share(let limit): exceeded = totalBefore > 0 ? Double(growth) > limit * Double(totalBefore) : growth > 0
+            case .bytes(let limit): exceeded = growth > limit
+            }
+            if exceeded {
+                StandardError.write("mprof: \(view.rawValue) grew by \(signed(growth)) (\(DecimalFormat.fixed(share, decimals: 1))%), more than --fail-above \(TerminalText.escaped(failAbove))")
+                throw ExitCode.failure
+            }
+        }
+    }
+
+    private func pad(_ text: String, _ width: Int) -> String {
+        String(repeating: " ", count: max(0, width - text.count)) + text
     }
 }

@@ -66,11 +66,11 @@ public struct HeapProfile: Sendable {
     /// What the symbolizer could not do.
     public var notes: [String]
 
-    private let capture: HeapCapture
-    private let symbols: HeapSymbols
+    let capture: HeapCapture
+    let symbols: HeapSymbols
     /// Per group: its site (an index into `siteFrames`), and whether the filter keeps it.
-    private var groupSite: [Int] = []
-    private var groupKept: [Bool] = []
+    private(set) var groupSite: [Int] = []
+    private(set) var groupKept: [Bool] = []
     private var siteFrames: [HeapSymbols.Frame] = []
 
     /// Analyses `capture` with names from `symbols`, keeping the allocations `filter` keeps.
@@ -139,6 +139,20 @@ public struct HeapProfile: Sendable {
 
     /// The sites of `view`, largest first (by bytes; by count for ``View/calls`` and ``View/temporary``).
     public func sites(_ view: View) -> [Site] {
+        let (bytes, counts) = groupTotals(view)
+        return sites(view, bytes: bytes, counts: counts)
+    }
+
+    /// Per group, the view's bytes or allocations (allocations for ``View/calls`` and ``View/temporary``), the filter
+    /// applied.
+    func groupValues(_ view: View) -> [Int] {
+        let (bytes, counts) = groupTotals(view)
+        let byCount = view == .calls || view == .temporary
+        return (0..<bytes.count).map { groupKept[$0] ? (byCount ? counts[$0] : bytes[$0]) : 0 }
+    }
+
+    /// Per group, the bytes and allocations in `view` (the filter not applied).
+    func groupTotals(_ view: View) -> (bytes: [Int], counts: [Int]) {
         let groupCount = capture.groupLeaves.count
         var bytes = [Int](repeating: 0, count: groupCount)
         var counts = [Int](repeating: 0, count: groupCount)
@@ -168,6 +182,11 @@ public struct HeapProfile: Sendable {
                 }
             }
         }
+        return (bytes, counts)
+    }
+
+    private func sites(_ view: View, bytes: [Int], counts: [Int]) -> [Site] {
+        let groupCount = capture.groupLeaves.count
         struct Key: Hashable {
             var site: Int
             var type: UInt32

@@ -1,0 +1,291 @@
+/// Heap profiles in the formats other tools read: pprof (`profile.proto`, gzipped: `go tool pprof`, Grafana
+/// Pyroscope, speedscope) and collapsed stacks (`frame;frame;frame value` lines: flamegraph.pl, speedscope).
+extension HeapProfile {
+    /// Which moment a profile's "in use" values describe.
+    public enum Moment: String, Sendable, CaseIterable {
+        /// When the heap was at its largest.
+        case peak
+        /// When the program ended (or the capture does).
+        case exit
+    }
+
+    /// Per group (stack and type): allocations and bytes in all, and in use at `moment`, the filter applied.
+    private func groupTotals(inUseAt moment: Moment) -> [(allocations: Int, allocated: Int, live: Int, liveBytes: Int)] {
+        var totals = [(allocations: Int, allocated: Int, live: Int, liveBytes: Int)](
+            repeating: (0, 0, 0, 0), count: capture.groupLeaves.count)
+        let peak = capture.peakAllocation
+        for index in 0..<capture.sizes.count {
+            let group = Int(capture.groups[index])
+            guard groupKept[group] else { continue }
+            let size = capture.sizes[index]
+            totals[group].allocations += 1
+            totals[group].allocated += size
+            let live = moment == .peak
+                ? index <= peak && Int(capture.freedAfter[index]) > peak
+                : capture.freedAfter[index] == .max
+            if live {
+                totals[group].live += 1
+                totals[group].liveBytes += size
+            }
+        }
+        return totals
+    }
+
+    /// The profile in pprof's format, gzipped: sample types `alloc_objects`, `alloc_space`, `inuse_objects` and
+    /// `inuse_space` (the default), "in use" meaning at `moment`. Each sample is a stack (inlined frames as lines of
+    /// one location, innermost first) with a `type` label for Swift class instances.
+    public func pprof(inUseAt moment: Moment = .peak) -> [UInt8] {
+        var strings = ProtobufStrings()
+        let totals = groupTotals(inUseAt: moment)
+
+        // Mappings: the capture's modules.
+        var mappings = ProtobufMessage()
+        var mappingOfModule: [String: UInt64] = [:]
+        for module in capture.modules where mappingOfModule[module.path] == nil {
+            let id = UInt64(mappingOfModule.count + 1)
+            mappingOfModule[module.path] = id
+            var mapping = ProtobufMessage()
+            mapping.number(1, id)
+            mapping.number(2, module.addresses.lowerBound)
+            mapping.number(3, module.addresses.upperBound)
+            mapping.number(5, strings.index(module.path))
+            mapping.number(7, 1)  // has_functions
+            mappings.message(3, mapping)
+        }
+
+        // Functions and locations, made as samples need them.
+        var functions = ProtobufMessage(), locations = ProtobufMessage()
+        var functionIDs: [String: UInt64] = [:], locationIDs: [UInt64: UInt64] = [:]
+        func functionID(_ frame: HeapSymbols.Frame) -> UInt64 {
+            let key = "\(frame.function)\u{0}\(frame.file ?? "")"
+            if let id = functionIDs[key] { return id }
+            let id = UInt64(functionIDs.count + 1)
+            functionIDs[key] = id
+            var function = ProtobufMessage()
+            function.number(1, id)
+            function.number(2, strings.index(frame.function))
+            function.number(3, strings.index(frame.function))
+            function.number(4, strings.index(frame.file ?? ""))
+            functions.message(5, function)
+            return id
+        }
+        func locationID(_ address: UInt64) -> UInt64 {
+            if let id = locationIDs[address] { return id }
+            let id = UInt64(locationIDs.count + 1)
+            locationIDs[address] = id
+            var location = ProtobufMessage()
+            location.number(1, id)
+            let frames = symbols.frames(at: address)
+            if let module = frames.first?.module,
+                let mapping = capture.modules.first(where: { HeapSymbolizer.fileName($0.path) == module })
+                    .flatMap({ mappingOfModule[$0.path] })
+            {
+                location.number(2, mapping)
+            }
+            location.number(3, address)
+            for frame in frames {
+                var line = ProtobufMessage()
+                line.number(1, functionID(frame))
+                line.number(2, UInt64(max(0, frame.line ?? 0)))
+                location.message(4, line)
+            }
+            locations.message(4, location)
+            return id
+        }
+
+        var samples = ProtobufMessage()
+        for group in 0..<totals.count where totals[group].allocations > 0 || totals[group].live > 0 {
+            var sample = ProtobufMessage()
+            // Without the allocator's own frames at the top (malloc, swift_slowAlloc, swift_allocObject), as Go's
+            // heap profiles start at the code that allocates.
+            var stack = capture.stack(node: capture.groupLeaves[group])[...]
+            while let first = stack.first, stack.count > 1,
+                symbols.frames(at: first).allSatisfy({ HeapProfile.isAllocator($0.function) || $0.function.hasPrefix("swift_") })
+            {
+                stack = stack.dropFirst()
+            }
+            sample.packed(1, stack.map(locationID))
+            sample.packed(2, [totals[group].allocations, totals[group].allocated, totals[group].live, totals[group].liveBytes].map { UInt64($0) })
+            let type = capture.groupTypes[group]
+            if type != 0, let name = symbols.typeName(Int(type)) {
+                var label = ProtobufMessage()
+                label.number(1, strings.index("type"))
+                label.number(2, strings.index(name))
+                sample.message(3, label)
+            }
+            samples.message(2, sample)
+        }
+
+        var profile = ProtobufMessage()
+        for (type, unit) in [("alloc_objects", "count"), ("alloc_space", "bytes"), ("inuse_objects", "count"), ("inuse_space", "bytes")] {
+            var valueType = ProtobufMessage()
+            valueType.number(1, strings.index(type))
+            valueType.number(2, strings.index(unit))
+            profile.message(1, valueType)
+        }
+        profile.bytes += samples.bytes
+        profile.bytes += mappings.bytes
+        profile.bytes += locations.bytes
+        profile.bytes += functions.bytes
+        let comment = strings.index("mprof heap: in use at the \(moment == .peak ? "heap's peak" : "program's exit")")
+        let defaultType = strings.index("inuse_space")
+        let periodType = strings.index("space"), periodUnit = strings.index("bytes")
+        for string in strings.table {
+            profile.length(6, Array(string.utf8))
+        }
+        profile.number(9, UInt64(max(0, capture.startTime * 1e9)))
+        profile.number(10, UInt64(max(0, summary.duration * 1e9)))
+        var period = ProtobufMessage()
+        period.number(1, periodType)
+        period.number(2, periodUnit)
+        profile.message(11, period)
+        profile.number(13, comment)
+        profile.number(14, defaultType)
+        return Gzip.wrap(profile.bytes)
+    }
+
+    /// Collapsed stacks for `view`: a line per stack, `root;…;leaf value`, value in bytes (allocations for
+    /// ``View/calls`` and ``View/temporary``), frames in their short Swift names, a class instance's type as the
+    /// last frame. The lines are sorted; the values add up to the view's total.
+    public func collapsedStacks(_ view: View) -> String {
+        var values: [String: Int] = [:]
+        let totals = groupValues(view)
+        for group in 0..<totals.count where totals[group] > 0 {
+            var frames = capture.stack(node: capture.groupLeaves[group]).flatMap { symbols.frames(at: $0) }
+                .filter { !HeapProfile.isPlumbing($0.function) }
+                .reversed()
+                .map { Self.collapsedName($0.function) }
+            let type = capture.groupTypes[group]
+            if type != 0, let name = symbols.typeName(Int(type)) { frames.append(Self.collapsedName(name)) }
+            values[frames.isEmpty ? "(no stack)" : frames.joined(separator: ";"), default: 0] += totals[group]
+        }
+        return values.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined()
+    }
+
+    /// A frame's name as collapsed stacks can hold it: no `;` (the separator) and no line break.
+    static func collapsedName(_ name: String) -> String {
+        String(name.map { $0 == ";" ? ":" : ($0 == "\n" || $0 == "\r" ? " " : $0) })
+    }
+}
+
+/// A protobuf message being written: fields appended in order.
+struct ProtobufMessage {
+    var bytes: [UInt8] = []
+
+    mutating func varint(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+
+    /// A varint field; zero is left out, as proto3 does.
+    mutating func number(_ field: UInt64, _ value: UInt64) {
+        guard value != 0 else { return }
+        varint(field << 3)
+        varint(value)
+    }
+
+    mutating func length(_ field: UInt64, _ payload: [UInt8]) {
+        varint(field << 3 | 2)
+        varint(UInt64(payload.count))
+        bytes += payload
+    }
+
+    mutating func message(_ field: UInt64, _ message: ProtobufMessage) {
+        length(field, message.bytes)
+    }
+
+    mutating func packed(_ field: UInt64, _ values: [UInt64]) {
+        guard !values.isEmpty else { return }
+        var payload = ProtobufMessage()
+        for value in values { payload.varint(value) }
+        length(field, payload.bytes)
+    }
+}
+
+/// pprof's string table: index 0 is "".
+struct ProtobufStrings {
+    private(set) var table: [String] = [""]
+    private var indices: [String: UInt64] = ["": 0]
+
+    mutating func index(_ string: String) -> UInt64 {
+        if let index = indices[string] { return index }
+        let index = UInt64(table.count)
+        table.append(string)
+        indices[string] = index
+        return index
+    }
+}
+
+/// A gzip file of stored (uncompressed) deflate blocks: what every gzip reader reads, written without a compressor.
+enum Gzip {
+    static func wrap(_ data: [UInt8]) -> [UInt8] {
+        var output: [UInt8] = [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 255]
+        var offset = 0
+        repeat {
+            let length = min(65_535, data.count - offset)
+            let final: UInt8 = offset + length == data.count ? 1 : 0
+            output.append(final)  // BFINAL, BTYPE 00 (stored), then byte-aligned LEN and NLEN
+            output += [UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF), UInt8((~length >> 8) & 0xFF)]
+            output += data[offset..<offset + length]
+            offset += length
+        } while offset < data.count
+        let checksum = crc32(data), size = UInt32(truncatingIfNeeded: data.count)
+        for shift in stride(from: 0, to: 32, by: 8) { output.append(UInt8(truncatingIfNeeded: checksum >> UInt32(shift))) }
+        for shift in stride(from: 0, to: 32, by: 8) { output.append(UInt8(truncatingIfNeeded: size >> UInt32(shift))) }
+        return output
+    }
+
+    private static let table: [UInt32] = (0..<256).map { value in
+        var crc = UInt32(value)
+        for _ in 0..<8 { crc = crc & 1 != 0 ? 0xEDB8_8320 ^ (crc >> 1) : crc >> 1 }
+        return crc
+    }
+
+    static func crc32(_ data: [UInt8]) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        let table = Self.table
+        for byte in data { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+        return crc ^ 0xFFFF_FFFF
+    }
+}
+
+extension HeapProfile {
+    /// How one site changed between two profiles.
+    public struct SiteChange: Sendable, Hashable {
+        /// The site, as both profiles name it: the type, the function and its file (no line: lines move between
+        /// builds).
+        public var site: String
+        /// The view's value before (0: the site did not allocate then).
+        public var before: Int
+        /// The value after (0: the site no longer allocates).
+        public var after: Int
+        /// `after - before`.
+        public var change: Int { after - before }
+    }
+
+    /// What changed from `before` to `after` in `view`, by site, largest changes first (by their size), and the
+    /// totals.
+    public static func compare(
+        _ before: HeapProfile, _ after: HeapProfile, view: View
+    ) -> (changes: [SiteChange], before: Int, after: Int) {
+        let byCount = view == .calls || view == .temporary
+        func values(_ profile: HeapProfile) -> [String: Int] {
+            var values: [String: Int] = [:]
+            for site in profile.sites(view) {
+                let file = site.frame.file.map { " (\(HeapSymbols.Frame.shortFile($0)))" } ?? " in \(site.frame.module)"
+                let key = (site.typeName.map { "\($0) from " } ?? "") + site.frame.function + file
+                values[key, default: 0] += byCount ? site.count : site.bytes
+            }
+            return values
+        }
+        let old = values(before), new = values(after)
+        let changes = Set(old.keys).union(new.keys).map { SiteChange(site: $0, before: old[$0] ?? 0, after: new[$0] ?? 0) }
+            .filter { $0.change != 0 }
+            .sorted { abs($0.change) != abs($1.change) ? abs($0.change) > abs($1.change) : $0.site < $1.site }
+        return (changes, old.values.reduce(0, +), new.values.reduce(0, +))
+    }
+}

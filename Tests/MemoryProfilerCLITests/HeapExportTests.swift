@@ -1,0 +1,110 @@
+import Foundation
+import MemoryProfiler
+import MemoryProfilerTestSupport
+import Testing
+
+/// Heap profiles shared and compared (issue 13): pprof read back by `go tool pprof`, collapsed stacks parsed, and
+/// `mprof heap diff` on two runs whose difference is known.
+@Suite(.serialized)
+struct HeapExportTests {
+    static let goInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin/go")
+
+    static func capture(_ arguments: [String], in directory: TemporaryDirectory, named name: String) throws -> (String, HeapCapture) {
+        let result = try runProduct(
+            "mprof", ["run", "--heap", "-o", "\(directory.path)/\(name).dat", BuiltProducts.path("heap-workload")] + arguments)
+        #expect(result.status == 0, "\(result.standardError)")
+        let path = "\(directory.path)/\(name).heap"
+        return (path, try HeapCapture(path: path))
+    }
+
+    @Test(.enabled(if: goInstalled, "go is not installed (apt-get install golang-go; .ci/run installs it)"))
+    func pprofIsReadBackByGoToolPprofWithTheSameNumbers() throws {
+        let directory = try TemporaryDirectory()
+        let (path, capture) = try Self.capture(["known-sites", "30000", "1000", "10000", "100"], in: directory, named: "run")
+        let profileFile = "\(directory.path)/heap.pb.gz"
+        let written = try runProduct("mprof", ["heap", path, "--view", "summary", "--pprof", profileFile])
+        #expect(written.status == 0, "\(written.standardError)")
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: profileFile)))
+        #expect(bytes.starts(with: [0x1F, 0x8B]), "not gzip")
+
+        func top(_ sampleIndex: String) throws -> String {
+            let result = try runCommand("go", ["tool", "pprof", "-top", "-nodecount=200", "-unit=B", "-sample_index=\(sampleIndex)", profileFile])
+            #expect(result.status == 0, "\(result.standardError)")
+            return result.standardOutput
+        }
+        /// The "of N total" number of a -top report, and the cumulative value of the function named `function`.
+        func numbers(_ report: String, function: String) -> (total: Int?, cumulative: Int?) {
+            var total: Int?, cumulative: Int?
+            for line in report.split(separator: "\n") {
+                if let range = line.range(of: " total"), let of = line.range(of: "% of ") {
+                    total = Int(line[of.upperBound..<range.lowerBound].trimmingCharacters(in: CharacterSet(charactersIn: "B")))
+                }
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                if fields.count >= 6, fields[5...].joined(separator: " ").hasPrefix(function) {
+                    cumulative = Int(fields[3].trimmingCharacters(in: CharacterSet(charactersIn: "B")))
+                }
+            }
+            return (total, cumulative)
+        }
+        // In use at the peak: the same total as mprof's peak, the builder's share the same as mprof heap's.
+        let inUse = try top("inuse_space")
+        let peak = numbers(inUse, function: "buildIndex(count:payload:)")
+        #expect(peak.total == capture.summary.peakBytes, "\(inUse)")
+        let builder = HeapProfile(capture, symbols: HeapSymbolizer().symbolize(capture), filter: .init(function: "buildIndex"))
+        #expect(peak.cumulative == builder.total(.peak).bytes, "\(inUse)")
+        #expect(Double(peak.cumulative ?? 0) >= 0.95 * 30_000 * 1000)
+        // All allocations, by count and by bytes.
+        #expect(numbers(try top("alloc_objects"), function: "-").total == capture.summary.allocations)
+        #expect(numbers(try top("alloc_space"), function: "-").total == capture.summary.bytesAllocated)
+        // At exit: what was not freed.
+        let atExit = "\(directory.path)/exit.pb.gz"
+        #expect(try runProduct("mprof", ["heap", path, "--view", "summary", "--pprof", atExit, "--at", "exit"]).status == 0)
+        let exitTop = try runCommand("go", ["tool", "pprof", "-top", "-unit=B", "-sample_index=inuse_space", atExit])
+        #expect(numbers(exitTop.standardOutput, function: "-").total == capture.summary.bytesAtEnd, "\(exitTop.standardOutput)")
+    }
+
+    @Test func collapsedStacksAddUpToTheViewAndNameTheBuilder() throws {
+        let directory = try TemporaryDirectory()
+        let (path, capture) = try Self.capture(["known-sites", "20000", "500", "5000", "100"], in: directory, named: "run")
+        let file = "\(directory.path)/peak.folded"
+        let result = try runProduct("mprof", ["heap", path, "--view", "peak", "--collapsed", file])
+        #expect(result.status == 0, "\(result.standardError)")
+        let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n")
+        var total = 0, builder = 0
+        for line in lines {
+            let space = try #require(line.lastIndex(of: " "), "\(line)")
+            let value = try #require(Int(line[line.index(after: space)...]), "\(line)")
+            total += value
+            let frames = line[..<space].split(separator: ";")
+            #expect(!frames.isEmpty)
+            if frames.contains("buildIndex(count:payload:)") { builder += value }
+        }
+        #expect(total == capture.summary.peakBytes)
+        #expect(Double(builder) >= 0.95 * 20_000 * 500, "\(builder)")
+        #expect(lines.contains { $0.hasSuffix(";Node 640000") || $0.contains(";Node ") }, "no Node frame")
+    }
+
+    @Test func diffShowsWhatGrewAndFailsAboveAThreshold() throws {
+        let directory = try TemporaryDirectory()
+        let (small, _) = try Self.capture(["known-sites", "10000", "1000", "1000", "10"], in: directory, named: "small")
+        let (large, _) = try Self.capture(["known-sites", "30000", "1000", "1000", "10"], in: directory, named: "large")
+        let diff = try runProduct("mprof", ["heap", "diff", small, large])
+        #expect(diff.status == 0, "\(diff.standardError)")
+        // 20,000 more payloads of 1,032 bytes at Node.init, first among the changes.
+        let lines = diff.standardOutput.split(separator: "\n")
+        #expect(lines.first?.hasPrefix("PEAK:") == true, "\(diff.standardOutput)")
+        #expect(lines.count > 2 && lines[2].contains("Node.init(id:payloadBytes:)") && lines[2].contains("+19.7 MiB"), "\(diff.standardOutput)")
+        #expect(diff.standardOutput.contains("Node from buildIndex(count:payload:)"))
+
+        let failing = try runProduct("mprof", ["heap", "diff", small, large, "--fail-above", "5%"])
+        #expect(failing.status == 1 && failing.standardError.contains("more than --fail-above 5%"), "\(failing.standardError)")
+        let generous = try runProduct("mprof", ["heap", "diff", small, large, "--fail-above", "100MiB"])
+        #expect(generous.status == 0)
+        let same = try runProduct("mprof", ["heap", "diff", small, small, "--fail-above", "0%"])
+        #expect(same.status == 0 && same.standardOutput.contains("no site changed"), "\(same.standardOutput)")
+        let shrunk = try runProduct("mprof", ["heap", "diff", large, small, "--fail-above", "1%"])
+        #expect(shrunk.status == 0 && shrunk.standardOutput.contains("-19.7 MiB"), "\(shrunk.standardOutput)")
+        let bad = try runProduct("mprof", ["heap", "diff", small, large, "--fail-above", "lots"])
+        #expect(bad.status != 0 && bad.standardError.contains("--fail-above"), "\(bad.standardError)")
+    }
+}
