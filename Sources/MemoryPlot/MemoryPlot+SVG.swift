@@ -55,7 +55,7 @@ extension MemoryPlot {
             }
             svg.element(
                 "polyline",
-                [("class", series.isChild ? "curve child" : "curve"), ("data-series", String(index)),
+                [("class", series.isHeap ? "curve heap" : series.isChild ? "curve child" : "curve"), ("data-series", String(index)),
                  ("data-label", series.label), ("fill", "none"), ("stroke", series.color),
                  ("stroke-width", series.isChild ? "1.2" : "1.6"), ("stroke-linejoin", "round"),
                  ("points", Self.polyline(reduced[index], layout))])
@@ -78,6 +78,21 @@ extension MemoryPlot {
 
     private func drawPeaks(into svg: inout SVGWriter, layout: Layout) {
         let n = SVGWriter.number
+        for series in series where series.isHeap {
+            guard let peak = series.peak else { continue }
+            let x = layout.time(peak.time), y = layout.memory(peak.mebibytes)
+            svg.open("g", [("class", "heap-peak"), ("data-mebibytes", DecimalFormat.fixed(peak.mebibytes, decimals: 3)), ("data-t", String(peak.time))])
+            svg.element("circle", [("cx", n(x)), ("cy", n(y)), ("r", "3.5"), ("fill", series.color)])
+            let label = "heap peak \(DecimalFormat.fixed(peak.mebibytes, decimals: 1)) MiB"
+            let width = TextWidth.of(label, fontSize: 11)
+            let leftSide = x + 6 + width > layout.right
+            svg.element(
+                "text",
+                [("x", n(leftSide ? x - 6 : x + 6)), ("y", n(min(layout.bottom - 4, y + 14))), ("fill", series.color),
+                 ("text-anchor", leftSide ? "end" : "start"), ("font-size", "11"), ("class", "heap-peak-label")],
+                content: label)
+            svg.close("g")
+        }
         for series in series where !series.isChild {
             guard let peak = series.peak else { continue }
             let x = layout.time(peak.time)

@@ -101,6 +101,11 @@ extension MemoryPlot {
     /// Each main series' peak and slope, and a legend when there is more than one series.
     private func terminalSummary(style: TerminalStyle) -> String {
         var output = ""
+        for series in series where series.isHeap {
+            if let peak = series.peak {
+                output += "heap peak \(DecimalFormat.fixed(peak.mebibytes, decimals: 1)) MiB at \(DecimalFormat.fixed(peak.time, decimals: 2)) s\n"
+            }
+        }
         for series in series where !series.isChild {
             if let peak = series.peak {
                 let text = "peak \(DecimalFormat.fixed(peak.mebibytes, decimals: 1)) MiB at \(DecimalFormat.fixed(peak.time, decimals: 2)) s"

@@ -57,6 +57,8 @@ public struct MemoryPlot: Sendable {
         var peakIsTrue: Bool
         var startWallClock: Double
         var slope: (mebibytesPerSecond: Double, intercept: Double)?
+        /// The heap in use from a heap capture (`mprof run --heap`), drawn under the file's resident set.
+        var isHeap = false
     }
 
     struct Point: Sendable, Hashable {
@@ -103,12 +105,16 @@ public struct MemoryPlot: Sendable {
     /// Points are drawn in file order over the whole range of their times, so a file whose clock went backwards
     /// still shows every sample. Sizes and the window are clamped to what can be drawn (200×150 to
     /// 100,000×100,000 pixels; a window within ±10^12 s), so no option makes the renderers trap.
-    public init(files: [MprofFile], options: Options = Options()) {
+    ///
+    /// `heaps` holds, per file (in the same order), the heap capture of the same run, if there is one: its heap in
+    /// use over time is drawn under the file's curve, with the heap's peak marked, so the gap between them —
+    /// memory the allocator keeps, memory not from malloc — shows.
+    public init(files: [MprofFile], heaps: [HeapCapture?] = [], options: Options = Options()) {
         let options = Self.drawable(options)
         self.options = options
         title = options.title ?? files.first.map { ($0.commandLine ?? $0.path).trimmingBlanks } ?? "memory"
         var builder = SeriesBuilder(options: options, single: files.count == 1)
-        for file in files { builder.add(file) }
+        for (index, file) in files.enumerated() { builder.add(file, heap: index < heaps.count ? heaps[index] : nil) }
         series = builder.series
         calls = builder.calls
         dataTimeSpan = builder.earliest <= builder.latest ? builder.earliest...builder.latest : nil
@@ -161,7 +167,7 @@ public struct MemoryPlot: Sendable {
         }
 
         /// Adds the file's main series (with its kernel peaks), its children and, for a single file, its calls.
-        mutating func add(_ file: MprofFile) {
+        mutating func add(_ file: MprofFile, heap: HeapCapture?) {
             // Without samples (a program that ended before the first), its lifetime peak alone is drawn.
             guard let zero = file.samples.first?.wallClock ?? file.intervalPeaks.first?.end else { return }
             var main: [Point] = []
@@ -203,8 +209,27 @@ public struct MemoryPlot: Sendable {
                         label: "child \(child.process)", color: nextColor(), points: childPoints, isChild: true,
                         envelope: [], peak: nil, peakIsTrue: false, startWallClock: zero, slope: nil))
             }
+            if let heap { addHeap(heap, zero: zero) }
             // Brackets and flames belong to one time line: with several files, memory_profiler leaves them out.
             if single && (options.showsFunctions || options.flame) { addCalls(of: file, zero: zero) }
+        }
+
+        /// The heap in use over time, on the file's time line (both clocks are the wall clock).
+        private mutating func addHeap(_ heap: HeapCapture, zero: Double) {
+            var points: [Point] = []
+            var peak: Point?
+            for entry in heap.heapTimeline {
+                let point = Point(time: heap.startTime + entry.time - zero, mebibytes: Double(entry.bytes) / 1_048_576)
+                guard point.time.isFinite, point.mebibytes.isFinite, inWindow(spans(point.time)) else { continue }
+                points.append(point)
+                if entry.bytes == heap.summary.peakBytes && peak == nil { peak = point }
+            }
+            guard !points.isEmpty else { return }
+            var series = Series(
+                label: "heap in use (mprof run --heap)", color: "#2ca02c", points: points, isChild: true, envelope: [],
+                peak: peak, peakIsTrue: true, startWallClock: zero, slope: nil)
+            series.isHeap = true
+            self.series.append(series)
         }
 
         private mutating func addCalls(of file: MprofFile, zero: Double) {

@@ -41,6 +41,9 @@ struct PlotCommand: ParsableCommand {
     @Flag(name: [.customShort("n"), .customLong("no-function-ts")], help: "Leave out the function brackets.")
     var noFunctions = false
 
+    @Flag(name: .customLong("no-heap"), help: "Leave out the heap in use of a run recorded with --heap (its .heap file).")
+    var noHeap = false
+
     @Flag(help: "Draw in the terminal instead of writing a file.")
     var terminal = false
 
@@ -94,7 +97,7 @@ struct PlotCommand: ParsableCommand {
         let options = MemoryPlot.Options(
             title: title, window: window, showsFunctions: !noFunctions, flame: flame, slope: slope,
             width: dimensions.width, height: dimensions.height)
-        let plot = MemoryPlot(files: files, options: options)
+        let plot = MemoryPlot(files: files, heaps: noHeap ? [] : files.map(Self.heapCapture(beside:)), options: options)
         if let window, plot.isEmpty {
             let span = plot.dataTimeSpan.map { " (the data spans \(Self.seconds($0.lowerBound))–\(Self.seconds($0.upperBound)) s)" } ?? ""
             let names = files.prefix(3).map { TerminalText.escaped($0.path) }.joined(separator: ", ")
@@ -115,6 +118,20 @@ struct PlotCommand: ParsableCommand {
         try PictureFile.checkNotAnInput(destination, inputs: paths)
         try PictureFile.write(plot: plot, to: destination)
         StandardError.write("mprof: plot written to \(TerminalText.escaped(destination))")
+    }
+
+    /// The heap capture of the same run (`mprofile_X.heap` beside `mprofile_X.dat`), if there is one that reads;
+    /// one that does not is a warning, and the plot is drawn without it.
+    static func heapCapture(beside file: MprofFile) -> HeapCapture? {
+        guard file.path.hasSuffix(".dat") else { return nil }
+        let path = String(file.path.dropLast(4)) + ".heap"
+        guard (try? FileStatus(path: path))?.kind == .regular else { return nil }
+        do {
+            return try HeapCapture(path: path)
+        } catch {
+            StandardError.write("mprof: warning: the heap in use is left out: \(error.message)")
+            return nil
+        }
     }
 
     /// Seconds as the error messages show them: `5`, `0.25`, `1e-05`.

@@ -107,4 +107,32 @@ struct HeapExportTests {
         let bad = try runProduct("mprof", ["heap", "diff", small, large, "--fail-above", "lots"])
         #expect(bad.status != 0 && bad.standardError.contains("--fail-above"), "\(bad.standardError)")
     }
+
+    /// `mprof plot` of a run recorded with --heap draws the heap in use under the resident set, its peak marked.
+    @Test func plotDrawsTheHeapInUseUnderTheResidentSet() throws {
+        let directory = try TemporaryDirectory()
+        let result = try runProduct(
+            "mprof", ["run", "--heap", "-T", "0.01", "-o", "\(directory.path)/run.dat", BuiltProducts.path("heap-workload"), "known-sites"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let capture = try HeapCapture(path: "\(directory.path)/run.heap")
+        let picture = "\(directory.path)/run.svg"
+        let plotted = try runProduct("mprof", ["plot", "\(directory.path)/run.dat", "-o", picture])
+        #expect(plotted.status == 0, "\(plotted.standardError)")
+        let svg = try String(contentsOfFile: picture, encoding: .utf8)
+        func attribute(_ name: String, of element: String) -> String? {
+            guard let start = svg.range(of: "<g class=\"\(element)\"") else { return nil }
+            let tag = svg[start.lowerBound...].prefix { $0 != ">" }
+            guard let value = tag.range(of: "\(name)=\"") else { return nil }
+            return String(tag[value.upperBound...].prefix { $0 != "\"" })
+        }
+        let heapPeak = try #require(attribute("data-mebibytes", of: "heap-peak").flatMap(Double.init), "no heap peak in \(picture)")
+        #expect(abs(heapPeak - Double(capture.summary.peakBytes) / 1_048_576) < 0.001)
+        let residentPeak = try #require(attribute("data-mebibytes", of: "peak").flatMap(Double.init))
+        #expect(heapPeak < residentPeak, "the heap (\(heapPeak) MiB) should be under the resident set (\(residentPeak) MiB)")
+        #expect(svg.contains("class=\"curve heap\""))
+
+        let without = "\(directory.path)/without.svg"
+        #expect(try runProduct("mprof", ["plot", "\(directory.path)/run.dat", "--no-heap", "-o", without]).status == 0)
+        #expect(try !String(contentsOfFile: without, encoding: .utf8).contains("heap-peak"))
+    }
 }
