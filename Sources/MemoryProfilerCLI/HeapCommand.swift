@@ -1,5 +1,6 @@
 import ArgumentParser
 import FoundationEssentials
+import MemoryPlot
 import MemoryProfiler
 import MemoryProfilerSystem
 
@@ -62,6 +63,12 @@ struct HeapReportCommand: ParsableCommand {
     @Option(help: "Also write collapsed stacks (frame;frame;frame value) of the first section given to this file.")
     var collapsed: String?
 
+    @Option(help: "Also draw a flame graph of the first section given (default peak): .svg, or .html to click, search and hover.")
+    var flame: String?
+
+    @Option(help: "The flame graph's direction: flame (callers at the bottom) or icicle (callers at the top).")
+    var orientation: String = "flame"
+
     @Argument(help: "The capture: a .heap file, or the .dat file of the same run.")
     var capture: String?
 
@@ -75,6 +82,12 @@ struct HeapReportCommand: ParsableCommand {
             throw ValidationError("unknown --view \(TerminalText.quoted(view)): use \(Self.allSections.joined(separator: ", "))")
         }
         guard HeapProfile.Moment(rawValue: at) != nil else { throw ValidationError("--at is peak or exit, not \(TerminalText.quoted(at))") }
+        guard HeapFlameGraph.Orientation(rawValue: orientation) != nil else {
+            throw ValidationError("--orientation is flame or icicle, not \(TerminalText.quoted(orientation))")
+        }
+        if let flame, !flame.lowercased().hasSuffix(".svg") && !flame.lowercased().hasSuffix(".html") {
+            throw ValidationError("--flame writes .svg or .html, not \(TerminalText.quoted(flame))")
+        }
     }
 
     func run() throws {
@@ -92,6 +105,15 @@ struct HeapReportCommand: ParsableCommand {
             try PictureFile.checkNotAnInput(pprof, inputs: [path])
             let bytes = profile.pprof(inUseAt: HeapProfile.Moment(rawValue: at) ?? .peak)
             try bytes.withUnsafeBytes { try PictureFile.write($0, to: pprof) }
+        }
+        if let flame {
+            try PictureFile.checkNotAnInput(flame, inputs: [path])
+            let view = sections.compactMap(HeapProfile.View.init(rawValue:)).first ?? .peak
+            let name = capture.executable.split(separator: "/").last.map(String.init) ?? capture.executable
+            let graph = HeapFlameGraph(
+                profile, view: view, orientation: HeapFlameGraph.Orientation(rawValue: orientation) ?? .flame,
+                title: "\(name): \(view.rawValue)")
+            try PictureFile.write(flame.lowercased().hasSuffix(".html") ? graph.html() : graph.svg(), to: flame)
         }
         if let collapsed {
             try PictureFile.checkNotAnInput(collapsed, inputs: [path])

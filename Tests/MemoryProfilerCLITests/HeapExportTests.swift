@@ -135,4 +135,105 @@ struct HeapExportTests {
         #expect(try runProduct("mprof", ["plot", "\(directory.path)/run.dat", "--no-heap", "-o", without]).status == 0)
         #expect(try !String(contentsOfFile: without, encoding: .utf8).contains("heap-peak"))
     }
+
+    static let chromiumInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium")
+
+    /// The flame graph as SVG: the root is the view's total, the builder's frame holds its bytes, no frame is wider
+    /// than its caller.
+    @Test func flameGraphSVGHoldsTheViewsNumbers() throws {
+        let directory = try TemporaryDirectory()
+        let (path, capture) = try Self.capture(["known-sites", "20000", "500", "5000", "100"], in: directory, named: "run")
+        let file = "\(directory.path)/flame.svg"
+        let result = try runProduct("mprof", ["heap", path, "--view", "peak", "--flame", file])
+        #expect(result.status == 0, "\(result.standardError)")
+        let svg = try String(contentsOfFile: file, encoding: .utf8)
+        struct Frame { var name: String; var value: Int; var depth: Int; var start: Int }
+        var frames: [Frame] = []
+        for piece in svg.components(separatedBy: "<g class=\"frame").dropFirst() {
+            let tag = piece.prefix { $0 != ">" }
+            func attribute(_ name: String) -> String? {
+                guard let range = tag.range(of: " \(name)=\"") else { return nil }
+                return String(tag[range.upperBound...].prefix { $0 != "\"" })
+            }
+            frames.append(Frame(
+                name: attribute("data-name") ?? "", value: Int(attribute("data-value") ?? "") ?? -1,
+                depth: Int(attribute("data-depth") ?? "") ?? -1, start: Int(attribute("data-start") ?? "") ?? -1))
+        }
+        let root = try #require(frames.first { $0.depth == 0 })
+        #expect(root.value == capture.summary.peakBytes)
+        let builder = frames.filter { $0.name == "buildIndex(count:payload:)" }.reduce(0) { $0 + $1.value }
+        #expect(Double(builder) >= 0.95 * 20_000 * 500, "\(builder)")
+        #expect(frames.contains { $0.name == "Node" })
+        for frame in frames where frame.depth > 0 {
+            let parent = frames.first { $0.depth == frame.depth - 1 && $0.start <= frame.start && frame.start + frame.value <= $0.start + $0.value }
+            #expect(parent != nil, "\(frame.name) has no caller around it")
+        }
+        let png = try runCommand("rsvg-convert", [file, "-o", "\(directory.path)/flame.png"])
+        #expect(png.status == 0, "the SVG does not render: \(png.standardError)")
+    }
+
+    /// The flame graph's page in a real browser: search shows the matching frames' share, hover shows a frame's
+    /// numbers and place, a click zooms into a frame and hides what is outside it, reset undoes it.
+    @Test(.enabled(if: chromiumInstalled, "chromium is not installed (apt-get install chromium; .ci/run installs it)"))
+    func flameGraphPageSearchesHoversAndZoomsInChromium() throws {
+        let directory = try TemporaryDirectory()
+        let (path, capture) = try Self.capture(["known-sites", "20000", "500", "5000", "100"], in: directory, named: "run")
+        let page = "\(directory.path)/flame.html"
+        let result = try runProduct("mprof", ["heap", path, "--view", "peak", "--flame", page, "--orientation", "icicle"])
+        #expect(result.status == 0, "\(result.standardError)")
+        // The test drives the page with real DOM events, from a script added after the page's own.
+        let driver = """
+            <script>
+            (function () {
+              const results = {};
+              const frames = Array.from(document.querySelectorAll('#flame .frame'));
+              const builder = frames.find(g => g.dataset.name === 'buildIndex(count:payload:)');
+              const search = document.getElementById('search');
+              search.value = 'buildIndex';
+              search.dispatchEvent(new Event('input'));
+              results.matched = document.getElementById('matched').textContent;
+              results.matches = document.querySelectorAll('#flame .frame.match').length;
+              builder.dispatchEvent(new MouseEvent('mouseover', { bubbles: true }));
+              results.details = document.getElementById('details').textContent;
+              builder.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+              const rect = builder.querySelector('rect');
+              results.zoomX = Number(rect.getAttribute('x'));
+              results.zoomWidth = Number(rect.getAttribute('width'));
+              results.width = Number(document.getElementById('flame').dataset.width);
+              results.hidden = document.querySelectorAll('#flame .frame.hidden').length;
+              document.getElementById('reset').click();
+              results.hiddenAfterReset = document.querySelectorAll('#flame .frame.hidden').length;
+              const out = document.createElement('pre');
+              out.id = 'results';
+              out.textContent = JSON.stringify(results);
+              document.body.appendChild(out);
+            })();
+            </script>
+            """
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        let driven = "\(directory.path)/driven.html"
+        try html.replacingOccurrences(of: "</body>", with: driver + "</body>").write(toFile: driven, atomically: true, encoding: .utf8)
+        let browser = try runCommand(
+            "chromium", ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=3000", "--dump-dom", "file://\(driven)"])
+        #expect(browser.status == 0, "\(browser.standardError)")
+        let dom = browser.standardOutput
+        let start = try #require(dom.range(of: "<pre id=\"results\">"), "no results in the page: \(dom.suffix(500))")
+        let end = try #require(dom.range(of: "</pre>", range: start.upperBound..<dom.endIndex))
+        let json = String(dom[start.upperBound..<end.lowerBound])
+            .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(of: "&amp;", with: "&")
+        let results = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+
+        let profile = HeapProfile(capture, symbols: HeapSymbolizer().symbolize(capture), filter: .init(function: "buildIndex"))
+        let share = Double(profile.total(.peak).bytes) / Double(capture.summary.peakBytes) * 100
+        let matched = try #require(results["matched"] as? String)
+        #expect(matched.hasPrefix("Matched: \(String(format: "%.1f", share))%"), "\(matched), expected \(share)")
+        #expect((results["matches"] as? Int ?? 0) >= 1)
+        let details = try #require(results["details"] as? String)
+        #expect(details.contains("buildIndex(count:payload:)") && details.contains("main.swift:") && details.contains("% of all"), "\(details)")
+        let width = try #require(results["width"] as? Double)
+        #expect(results["zoomX"] as? Double == 0)
+        #expect(abs((results["zoomWidth"] as? Double ?? 0) - (width - 0.5)) < 0.01, "\(results)")
+        #expect((results["hidden"] as? Int ?? 0) > 0, "\(results)")
+        #expect(results["hiddenAfterReset"] as? Int == 0)
+    }
 }

@@ -289,3 +289,33 @@ extension HeapProfile {
         return (changes, old.values.reduce(0, +), new.values.reduce(0, +))
     }
 }
+
+extension HeapProfile {
+    /// The allocations of one stack (and type) in a view.
+    public struct Stack: Sendable {
+        /// The frames, outermost first (the way flame graphs and collapsed stacks read), inlined frames included,
+        /// without the allocator's own.
+        public var frames: [HeapSymbols.Frame]
+        /// The Swift type allocated, for class instances.
+        public var typeName: String?
+        /// The bytes in the view.
+        public var bytes: Int
+        /// The allocations in the view.
+        public var count: Int
+    }
+
+    /// Every stack with allocations in `view`, the filter applied: what flame graphs are drawn from.
+    public func stacks(_ view: View) -> [Stack] {
+        let (bytes, counts) = groupTotals(view)
+        var stacks: [Stack] = []
+        for group in 0..<bytes.count where counts[group] > 0 && groupKept[group] {
+            let frames = capture.stack(node: capture.groupLeaves[group]).flatMap { symbols.frames(at: $0) }
+                .filter { !HeapProfile.isPlumbing($0.function) }
+            let type = capture.groupTypes[group]
+            stacks.append(Stack(
+                frames: frames.reversed(), typeName: type == 0 ? nil : symbols.typeName(Int(type)), bytes: bytes[group],
+                count: counts[group]))
+        }
+        return stacks
+    }
+}
