@@ -84,6 +84,8 @@ let package = Package(
             name: "line-workload", dependencies: ["MemoryProfilerMacros"], path: "Tests/LineWorkload"),
         // The heap profiler's truth workload: allocations at known sites, in known numbers and sizes.
         .executableTarget(name: "heap-workload", path: "Tests/HeapWorkload"),
+        // A program that profiles a piece of its own work (HeapRegion).
+        .executableTarget(name: "heap-region-workload", dependencies: ["MemoryProfiler"], path: "Tests/HeapRegionWorkload"),
         .target(
             name: "MemoryProfilerTestSupport", dependencies: ["MemoryProfiler", "MemoryProfilerSystem"],
             path: "Tests/TestSupport"),
@@ -113,7 +115,7 @@ let package = Package(
             name: "MemoryProfilerCLITests",
             dependencies: [
                 "MemoryProfilerCLI", "MemoryProfilerSystem", "MemoryProfilerTestSupport", "memory-workload", "line-workload", "step-alloc",
-                "memory-scaling", "heap-workload",
+                "memory-scaling", "heap-workload", "heap-region-workload",
             ]
         ),
     ]

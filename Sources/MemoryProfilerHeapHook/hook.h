@@ -32,6 +32,10 @@ extern __thread size_t hook_pending_size __attribute__((tls_model("initial-exec"
 /// remembered before are stale.
 extern uint32_t hook_code_generation;
 
+/// The number of the capture being written (a process may write more than one: regions): a stack node known from a
+/// recent walk belongs to one capture.
+extern uint32_t hook_capture_number;
+
 /// Non-zero while the recorder records (after start, before finish, and not in a forked child).
 extern int hook_recording;
 
@@ -52,14 +56,14 @@ HOOK_HIDDEN void stacks_start(uintptr_t hook_text_start, uintptr_t hook_text_end
 /// Fills `frames` with the caller's return addresses, innermost first, without the hook's own frames.
 /// `*leaf`: as unwinder_walk's, when the hook's own unwinder walked the stack; NULL otherwise. When it points to a
 /// node already (a recent stack), `frames` is left unfilled: the node is the stack.
-HOOK_HIDDEN int stacks_capture(uintptr_t *frames, int capacity, uint32_t **leaf);
+HOOK_HIDDEN int stacks_capture(uintptr_t *frames, int capacity, uint64_t **leaf);
 /// Sets up the unwinder's shared rule cache (at start, before any thread walks).
 HOOK_HIDDEN void unwinder_start(void);
 /// Walks the caller's stack with the cached unwind rules (unwinder.c): return addresses, innermost first, the
 /// hook's own frames included; -1 when a frame needs an unwinder that follows more of DWARF.
 /// `*leaf` points to where the recorder keeps the stack's interned node for this walk (0 until it does): non-zero
 /// when the stack is one of the thread's recent ones, frame for frame. NULL when the walk failed.
-HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int capacity, uint32_t **leaf, int *partial);
+HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int capacity, uint64_t **leaf, int *partial);
 /// The name of the unwinder in use ("mprof", "libunwind" or "libgcc"), for the capture's header.
 HOOK_HIDDEN const char *stacks_unwinder_name(void);
 

@@ -25,6 +25,7 @@
 //                    process points to, each as the difference from the one before (from 0), ascending. Written
 //                    at a normal exit by the reachability scan (reachability.c), in batches of up to 1000; at
 //                    least one record (possibly of count 0) when the scan ran.
+//   'G'  region      v 1 (begin) or 2 (end), v region number: what a program profiles of itself (see Regions)
 //   'X'  end         v allocations, v frees, v milliseconds: the process finished normally
 //
 // "Previous address" is the address of the last 'A', 'O', 'F' or 'R' record (0 at the start). A realloc is a free of
@@ -258,7 +259,10 @@ static inline uint64_t address_delta(uintptr_t address) {
 // MARK: Threads and time
 
 static __thread uint32_t thread_number __attribute__((tls_model("initial-exec")));
+static __thread uint32_t thread_capture __attribute__((tls_model("initial-exec")));  // the capture it was numbered in
 static uint32_t threads_seen, current_thread;
+static uint32_t capture_number;  // 1, 2, … for each capture this process writes (regions may start more than one)
+uint32_t hook_capture_number;    // the same, for the unwinder's recent stacks
 static uint64_t current_millisecond;
 
 static uint64_t milliseconds_since_start(void) {
@@ -271,7 +275,10 @@ static uint64_t milliseconds_since_start(void) {
 /// Before each event, under the lock: say which thread and when, if that changed.
 static void before_event(void) {
     unsigned char fields[16];
-    if (thread_number == 0) thread_number = ++threads_seen;
+    if (thread_capture != capture_number) {
+        thread_number = ++threads_seen;
+        thread_capture = capture_number;
+    }
     if (thread_number != current_thread) {
         current_thread = thread_number;
         emit('H', fields, (size_t)(put_number(fields, thread_number) - fields));
@@ -496,7 +503,7 @@ static uint64_t allocations, frees;
 HOOK_HIDDEN void recorder_allocation(const void *block, size_t size) {
     if (!recording()) return;
     uintptr_t frames[HOOK_MAX_FRAMES];
-    uint32_t *walk_leaf;
+    uint64_t *walk_leaf;
     int count = stacks_capture(frames, HOOK_MAX_FRAMES, &walk_leaf);
     const void *metadata = NULL;
     if (hook_pending_metadata != NULL && hook_pending_size == size) {
@@ -507,8 +514,9 @@ HOOK_HIDDEN void recorder_allocation(const void *block, size_t size) {
     if (recording()) {
         before_event();
         // One of the thread's recent stacks again (an allocating loop): its node is known, no hashing, no lookup.
-        uint32_t leaf = walk_leaf != NULL && *walk_leaf != 0 ? *walk_leaf : intern_stack(frames, count);
-        if (walk_leaf != NULL) *walk_leaf = leaf;
+        uint64_t known = walk_leaf != NULL ? *walk_leaf : 0;
+        uint32_t leaf = known != 0 && (uint32_t)(known >> 32) == capture_number ? (uint32_t)known : intern_stack(frames, count);
+        if (walk_leaf != NULL) *walk_leaf = (uint64_t)capture_number << 32 | leaf;
         uint32_t type = metadata != NULL ? intern_type(metadata) : 0;
         unsigned char fields[40];
         unsigned char *at = put_number(fields, size);
@@ -645,52 +653,62 @@ static int find_own_text(struct dl_phdr_info *info, size_t size, void *context) 
     return 0;
 }
 
-HOOK_HIDDEN void recorder_start(void) {
-    const char *path = getenv("MPROF_HEAP_OUTPUT");
-    if (path == NULL || path[0] == 0) return;
-    if (strlen(path) >= sizeof output_path - 16) {
-        complain("MPROF_HEAP_OUTPUT is too long; nothing is recorded", 0);
-        return;
-    }
-    memcpy(output_path, path, strlen(path) + 1);
+/// What the capture needs once per process: the page size, the executable, the unwinder, the fork handlers.
+static void prepare_once(void) {
+    static int prepared;
+    if (prepared) return;
+    prepared = 1;
     long page = sysconf(_SC_PAGESIZE);
     if (page > 0) page_size = (size_t)page;
     ssize_t length = readlink("/proc/self/exe", executable_path, sizeof executable_path - 1);
     executable_path[length > 0 ? length : 0] = 0;
+    dl_iterate_phdr(find_own_text, NULL);
+    stacks_start(own_start, own_end);
+    pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+}
 
-    output = open(output_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (output < 0 && errno == EEXIST) {
-        int existing = open(output_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-        if (existing >= 0 && capture_owner(existing) == (long)getpid() && ftruncate(existing, 0) == 0) {
-            output = existing;  // this process exec'd a new program: its capture starts again
-        } else {
-            if (existing >= 0) close(existing);
-            note_unrecorded("exec");
-            return;
-        }
-    } else if (output < 0) {
-        complain("cannot create the capture named by MPROF_HEAP_OUTPUT; nothing is recorded", errno);
-        return;
-    }
+/// Notes the open capture's identity (to know it again after a program closes descriptors).
+static int identify_output(void) {
     struct stat status;
     if (fstat(output, &status) != 0) {
-        complain("cannot examine the capture named by MPROF_HEAP_OUTPUT; nothing is recorded", errno);
+        complain("cannot examine the capture; nothing is recorded", errno);
         close(output);
-        return;
+        output = -1;
+        return 0;
     }
     output_device = status.st_dev;
     output_inode = status.st_ino;
+    return 1;
+}
+
+/// Starts writing the capture opened as `output`: fresh tables (node numbers are the file's), the header, the
+/// modules.
+static void start_capture(void) {
     recording_pid = getpid();
     clock_gettime(CLOCK_MONOTONIC_COARSE, &started);
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
-
-    dl_iterate_phdr(find_own_text, NULL);
-    stacks_start(own_start, own_end);
-    pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
-
-    __atomic_store_n(&hook_recording, 1, __ATOMIC_RELAXED);
     pthread_mutex_lock(&lock);
+    hook_unmap(nodes, node_capacity * sizeof *nodes);
+    hook_unmap(stacks, stack_capacity * sizeof *stacks);
+    hook_unmap(types, MAX_TYPES * sizeof *types);
+    nodes = NULL;
+    stacks = NULL;
+    types = NULL;
+    node_capacity = node_count = stack_capacity = stack_count = 0;
+    type_count = 0;
+    module_range_count = 0;
+    window = NULL;
+    window_offset = stream_end = 0;
+    previous_address = 0;
+    threads_seen = current_thread = 0;
+    current_millisecond = 0;
+    allocations = frees = 0;
+    capture_number += 1;
+    __atomic_store_n(&hook_capture_number, capture_number, __ATOMIC_RELEASE);
+    // Threads' recent stacks name nodes of the last capture: they are forgotten.
+    __atomic_add_fetch(&hook_code_generation, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&hook_recording, 1, __ATOMIC_RELAXED);
     if (reserve(8)) {
         memcpy(window, "MPROFHP1", 8);
         stream_end = 8;
@@ -705,6 +723,33 @@ HOOK_HIDDEN void recorder_start(void) {
         emit_modules();
     }
     pthread_mutex_unlock(&lock);
+}
+
+HOOK_HIDDEN void recorder_start(void) {
+    const char *path = getenv("MPROF_HEAP_OUTPUT");
+    if (path == NULL || path[0] == 0) return;
+    if (strlen(path) >= sizeof output_path - 16) {
+        complain("MPROF_HEAP_OUTPUT is too long; nothing is recorded", 0);
+        return;
+    }
+    memcpy(output_path, path, strlen(path) + 1);
+    output = open(output_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (output < 0 && errno == EEXIST) {
+        int existing = open(output_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        if (existing >= 0 && capture_owner(existing) == (long)getpid() && ftruncate(existing, 0) == 0) {
+            output = existing;  // this process exec'd a new program: its capture starts again
+        } else {
+            if (existing >= 0) close(existing);
+            note_unrecorded("exec");
+            return;
+        }
+    } else if (output < 0) {
+        complain("cannot create the capture named by MPROF_HEAP_OUTPUT; nothing is recorded", errno);
+        return;
+    }
+    if (!identify_output()) return;
+    prepare_once();
+    start_capture();
     if (stacks_unwinder_name()[0] == 'n') complain("no unwinder found: allocations are recorded without stacks", 0);
 }
 
@@ -720,6 +765,28 @@ static void report_unreachable(const uintptr_t *blocks, size_t count) {
     emit('U', fields, (size_t)(at - fields));
 }
 
+/// Ends the capture, under the lock: the modules, the reachability scan (`stack_from`: where this thread's stack is
+/// the program's; 0 for none), the end record, the file cut to its length and closed.
+static void finish_capture(uintptr_t stack_from) {
+    emit_modules();
+    // Which blocks still allocated are unreachable. Under the lock, so no thread frees one meanwhile.
+    const char *scan = getenv("MPROF_HEAP_REACHABILITY");
+    if (stack_from != 0 && (scan == NULL || strcmp(scan, "0") != 0) && output_is_capture())
+        reachability_scan(output, stream_end, page_size, stack_from, report_unreachable);
+    unsigned char fields[40];
+    unsigned char *at = put_number(fields, allocations);
+    at = put_number(at, frees);
+    at = put_number(at, milliseconds_since_start());
+    emit('X', fields, (size_t)(at - fields));
+    __atomic_store_n(&hook_recording, 0, __ATOMIC_RELAXED);
+    if (window != NULL) munmap(window, WINDOW_BYTES);
+    window = NULL;
+    if (output_is_capture() && ftruncate(output, (off_t)stream_end) != 0)
+        complain("could not cut the capture to its length", errno);
+    close(output);
+    output = -1;
+}
+
 __attribute__((destructor)) HOOK_HIDDEN void recorder_finish(void) {
     // Called from a signal handler (an _exit there) that interrupted this thread inside the hook, perhaps holding
     // the lock: leave the capture as a killed program's rather than wait for ourselves.
@@ -729,26 +796,88 @@ __attribute__((destructor)) HOOK_HIDDEN void recorder_finish(void) {
     // The reachability scan reads this thread's stack from here up: the program's frames, not the hook's.
     uintptr_t stack_from = (uintptr_t)__builtin_frame_address(0);
     pthread_mutex_lock(&lock);
-    if (recording()) {
-        emit_modules();
-        // Which blocks still allocated are unreachable. Under the lock, so no thread frees one meanwhile.
-        const char *scan = getenv("MPROF_HEAP_REACHABILITY");
-        if ((scan == NULL || strcmp(scan, "0") != 0) && output_is_capture())
-            reachability_scan(output, stream_end, page_size, stack_from, report_unreachable);
-        unsigned char fields[40];
-        unsigned char *at = put_number(fields, allocations);
-        at = put_number(at, frees);
-        at = put_number(at, milliseconds_since_start());
-        emit('X', fields, (size_t)(at - fields));
-        __atomic_store_n(&hook_recording, 0, __ATOMIC_RELAXED);
-        if (window != NULL) munmap(window, WINDOW_BYTES);
-        window = NULL;
-        if (output_is_capture() && ftruncate(output, (off_t)stream_end) != 0)
-            complain("could not cut the capture to its length", errno);
-        close(output);
-        output = -1;
-    }
+    if (recording()) finish_capture(stack_from);
     pthread_mutex_unlock(&lock);
     hook_in_hook = 0;
     errno = saved;
+}
+
+// MARK: Regions
+
+// A program that links the library (or any program) can profile a piece of its work: between a region's begin and
+// end, 'G' records mark where it starts and ends (v 1 or 2, v region number). Under `mprof run --heap` they go into
+// the run's capture; otherwise the region starts a capture of its own in the file it names, and ends it.
+
+static uint64_t open_region;          // the region being recorded (0: none)
+static uint64_t regions_begun;
+static int region_started_capture;    // the open region's capture is its own (ended with it)
+
+/// Begins region recording: 0, and the region's number in `*region`; 1 when a region is already open; 2 when no
+/// capture could be started (errno says why).
+HOOK_EXPORT int mprof_heap_region_begin(const char *path_if_not_recording, uint64_t *region) {
+    int was_in_hook = hook_in_hook;
+    hook_in_hook = 1;
+    int status = 0;
+    pthread_mutex_lock(&lock);
+    if (open_region != 0) {
+        status = 1;
+    } else if (!recording() || getpid() != recording_pid) {
+        pthread_mutex_unlock(&lock);
+        // A capture of the region's own.
+        if (path_if_not_recording == NULL || strlen(path_if_not_recording) >= sizeof output_path - 16) {
+            hook_in_hook = was_in_hook;
+            errno = EINVAL;
+            return 2;
+        }
+        memcpy(output_path, path_if_not_recording, strlen(path_if_not_recording) + 1);
+        output = open(output_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (output < 0 || !identify_output()) {
+            hook_in_hook = was_in_hook;
+            return 2;
+        }
+        prepare_once();
+        start_capture();
+        pthread_mutex_lock(&lock);
+        region_started_capture = 1;
+    }
+    if (status == 0) {
+        open_region = ++regions_begun;
+        *region = open_region;
+        unsigned char fields[24];
+        unsigned char *at = put_number(fields, 1);
+        at = put_number(at, open_region);
+        emit('G', fields, (size_t)(at - fields));
+    }
+    pthread_mutex_unlock(&lock);
+    hook_in_hook = was_in_hook;
+    return status;
+}
+
+/// Ends region `region`: 0, with the capture's path in `path` and whether the capture was the region's own (now
+/// finished) in `*own`; 1 when that region is not open.
+HOOK_EXPORT int mprof_heap_region_end(uint64_t region, char *path, size_t capacity, int *own) {
+    int was_in_hook = hook_in_hook;
+    hook_in_hook = 1;
+    int status = 1;
+    pthread_mutex_lock(&lock);
+    if (region != 0 && region == open_region) {
+        status = 0;
+        unsigned char fields[24];
+        unsigned char *at = put_number(fields, 2);
+        at = put_number(at, region);
+        emit('G', fields, (size_t)(at - fields));
+        open_region = 0;
+        *own = region_started_capture;
+        size_t length = strnlen(output_path, sizeof output_path);
+        if (capacity > 0) {
+            size_t copied = length < capacity - 1 ? length : capacity - 1;
+            memcpy(path, output_path, copied);
+            path[copied] = 0;
+        }
+        if (region_started_capture && recording()) finish_capture(0);
+        region_started_capture = 0;
+    }
+    pthread_mutex_unlock(&lock);
+    hook_in_hook = was_in_hook;
+    return status;
 }

@@ -69,18 +69,19 @@ HOOK_HIDDEN void stacks_start(uintptr_t hook_text_start, uintptr_t hook_text_end
     }
     // The first walk loads and caches what the unwinder needs (and may allocate): do it now, inside the hook.
     uintptr_t warm[HOOK_MAX_FRAMES];
-    uint32_t *leaf;
+    uint64_t *leaf;
     (void)stacks_capture(warm, HOOK_MAX_FRAMES, &leaf);
 }
 
-HOOK_HIDDEN int stacks_capture(uintptr_t *frames, int capacity, uint32_t **leaf) {
+HOOK_HIDDEN int stacks_capture(uintptr_t *frames, int capacity, uint64_t **leaf) {
     *leaf = NULL;
     // Walk into a buffer with room for the hook's own frames, then keep the frames outside the hook.
     uintptr_t raw[HOOK_MAX_FRAMES + 8];
     int count = -1, partial = 0;
     int room = capacity + 8 <= HOOK_MAX_FRAMES + 8 ? capacity + 8 : HOOK_MAX_FRAMES + 8;
     if (own_unwinder) count = unwinder_walk(raw, room, leaf, &partial);
-    if (count >= 0 && *leaf != NULL && **leaf != 0) return count;  // a recent stack, interned: frames not needed
+    // A recent stack, interned in this capture: the frames are not needed.
+    if (count >= 0 && *leaf != NULL && **leaf != 0 && (uint32_t)(**leaf >> 32) == hook_capture_number) return count;
     if (count >= 0) {
         // walked
     } else if (unw_backtrace_function != NULL) {

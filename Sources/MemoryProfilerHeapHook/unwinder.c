@@ -112,7 +112,7 @@ static pthread_key_t thread_memory_key;
 struct walk_memory {
     int count;      // frames; 0: none to reuse
     int truncated;  // the walk stopped at its capacity, not at the stack's end
-    uint32_t leaf;  // the stack node the recorder interned this walk's stack as (0: not yet)
+    uint64_t leaf;  // the capture's number << 32 | the stack node the recorder interned this walk's stack as (0: not yet)
     uintptr_t address[MAX_WALK], sp[MAX_WALK], rbp[MAX_WALK];
     uintptr_t ra_at[MAX_WALK], ra_value[MAX_WALK];
     uintptr_t rbp_at[MAX_WALK], rbp_value[MAX_WALK];  // rbp_at 0: the step read no rbp
@@ -447,7 +447,7 @@ static int unchanged_from(const struct walk_memory *memory) {
 /// a frame's rule is one this unwinder does not follow, so that the caller falls back, with the frames walked
 /// until then in `frames` and their number in `*partial`. `*leaf` points to where the
 /// stack's interned node is kept for this walk: non-zero when the stack is one of the thread's recent ones.
-__attribute__((noinline)) HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int capacity, uint32_t **leaf, int *partial) {
+__attribute__((noinline)) HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int capacity, uint64_t **leaf, int *partial) {
     *leaf = NULL;
     *partial = 0;
     if (!prepare_thread()) return -1;
@@ -471,7 +471,8 @@ __attribute__((noinline)) HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int c
             recent->rbp[0] != rbp || unchanged_from(recent) != 0)
             continue;
         // Interned already: the recorder needs only the node, not the frames.
-        if (recent->leaf == 0) memcpy(frames, recent->address, (size_t)recent->count * sizeof(uintptr_t));
+        if (recent->leaf == 0 || (uint32_t)(recent->leaf >> 32) != hook_capture_number)
+            memcpy(frames, recent->address, (size_t)recent->count * sizeof(uintptr_t));
         *leaf = &recent->leaf;
         return recent->count;
     }

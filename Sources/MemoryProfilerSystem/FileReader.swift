@@ -2,6 +2,15 @@ import Glibc
 
 /// Whole text files written without Foundation.
 public enum TextFile {
+    /// Removes `path` if it is a regular file (never a directory, a device or what a link points to); false when
+    /// nothing was removed.
+    @discardableResult
+    public static func removeRegularFile(_ path: String) -> Bool {
+        var status = stat()
+        guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return false }
+        return unlink(path) == 0
+    }
+
     /// Replaces the contents of `path` with `text`, creating the file.
     ///
     /// - Throws: ``SystemError`` naming the file, when it cannot be created or written.

@@ -237,3 +237,53 @@ struct HeapExportTests {
         #expect(results["hiddenAfterReset"] as? Int == 0)
     }
 }
+
+/// A program that profiles a piece of its own work (`HeapRegion`): under `mprof run --heap`, with the hook preloaded
+/// by hand, and without the hook.
+struct HeapRegionTests {
+    static func values(_ output: String) -> [String: String] {
+        var values: [String: String] = [:]
+        for field in output.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
+            let parts = field.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { values[String(parts[0])] = String(parts[1]) }
+        }
+        return values
+    }
+
+    /// What the region's profile must say: the 1,000 Items and their payloads, the 500 temporaries, nothing of
+    /// what the program allocated before the region.
+    static func checkRegion(_ output: String) {
+        let values = Self.values(output)
+        #expect(values["items"] == "1000", "\(output)")
+        #expect(values["payloads"] == "1000" && values["payloadBytes"] == "132000", "\(output)")
+        #expect(Int(values["temporaries"] ?? "") ?? 0 >= 500, "\(output)")
+        #expect(values["fromPrepare"] == "0", "\(output)")
+        #expect(values["top"] == "Item.init(bytes:)", "\(output)")
+    }
+
+    @Test func aRegionIsProfiledUnderMprofRunHeap() throws {
+        let directory = try TemporaryDirectory()
+        let result = try runProduct("mprof", ["run", "--heap", "-o", "\(directory.path)/run.dat", BuiltProducts.path("heap-region-workload")])
+        #expect(result.status == 0, "\(result.standardError)")
+        Self.checkRegion(result.standardOutput)
+        // The run's capture holds the region's marks and reads as a whole.
+        let capture = try HeapCapture(path: "\(directory.path)/run.heap")
+        #expect(capture.summary.allocations > 2500 && capture.summary.finishedNormally)
+    }
+
+    @Test func aRegionRecordsIntoAFileOfItsOwnWithTheHookPreloaded() throws {
+        let directory = try TemporaryDirectory()
+        let result = try runProduct(
+            "heap-region-workload", [],
+            environment: ["LD_PRELOAD": BuiltProducts.path("libmprof-heap-hook.so"), "TMPDIR": directory.path])
+        #expect(result.status == 0, "\(result.standardError)")
+        Self.checkRegion(result.standardOutput)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty, "the region's file was left behind")
+    }
+
+    @Test func withoutTheHookARegionIsAClearError() throws {
+        let result = try runProduct("heap-region-workload", [])
+        #expect(result.status == 3)
+        #expect(result.standardOutput.contains("heap regions need libmprof-heap-hook.so"), "\(result.standardOutput)")
+    }
+}

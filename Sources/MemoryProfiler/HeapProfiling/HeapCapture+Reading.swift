@@ -45,11 +45,12 @@ extension HeapCapture {
         try self.init(bytes: bytes, name: name, namesOnly: false)
     }
 
-    /// Reads a capture; with `namesOnly`, only what naming needs (no replay: no sizes, no summary).
-    init(bytes: [UInt8], name: String, namesOnly: Bool) throws(MemoryError) {
+    /// Reads a capture; with `namesOnly`, only what naming needs (no replay: no sizes, no summary); with `region`,
+    /// only the events of that region (see ``HeapRegion``).
+    init(bytes: [UInt8], name: String, namesOnly: Bool, region: UInt64? = nil) throws(MemoryError) {
         do {
             self = try bytes.withUnsafeBufferPointer { buffer throws(HeapCaptureReader.Failure) in
-                var reader = HeapCaptureReader(buffer, namesOnly: namesOnly)
+                var reader = HeapCaptureReader(buffer, namesOnly: namesOnly, region: region)
                 return try reader.replay()
             }
         } catch {
@@ -76,9 +77,13 @@ struct HeapCaptureReader {
     /// skipped, not replayed.
     private let namesOnly: Bool
 
-    init(_ bytes: UnsafeBufferPointer<UInt8>, namesOnly: Bool = false) {
+    /// A region's number: only the events between its begin and end records are replayed.
+    private let region: UInt64?
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>, namesOnly: Bool = false, region: UInt64? = nil) {
         self.bytes = bytes
         self.namesOnly = namesOnly
+        self.region = region
     }
 
     /// The number of fields of the event records, by tag: what a names-only read skips.
@@ -87,6 +92,7 @@ struct HeapCaptureReader {
         case UInt8(ascii: "A"): 3
         case UInt8(ascii: "O"): 4
         case UInt8(ascii: "F"), UInt8(ascii: "R"), UInt8(ascii: "H"), UInt8(ascii: "T"): 1
+        case UInt8(ascii: "G"): 2
         default: nil
         }
     }
@@ -153,6 +159,9 @@ struct HeapCaptureReader {
         var depths: [UInt16] = []
         var pendingExec: String?
         var sawUnreachable = false
+        // Whether events count: always, or only inside the region asked for.
+        var counting = region == nil
+        var regionEnded = false
         var sawBegin = false
         var groupOf: [UInt64: UInt32] = [:]
         // The names section mprof appends after the run (see HeapSymbols+Encoding.swift).
@@ -222,6 +231,7 @@ struct HeapCaptureReader {
                 case UInt8(ascii: "A"), UInt8(ascii: "O"):
                     let size = try number(), leaf = try number(), address = decodeAddress(try number())
                     let type = tag == UInt8(ascii: "O") ? try number() : 0
+                    guard counting else { break }
                     guard size <= Self.largestSize else { throw failure("an allocation of more than 2^48 bytes", at: recordStart) }
                     guard leaf <= UInt64(capture.parents.count) else { throw failure("an allocation names stack node \(leaf), which was never recorded", at: recordStart) }
                     guard type <= UInt64(capture.types.count) else { throw failure("an allocation names type \(type), which was never recorded", at: recordStart) }
@@ -260,6 +270,7 @@ struct HeapCaptureReader {
                 case UInt8(ascii: "F"):
                     guard !sawUnreachable else { throw failure("a free after the reachability records", at: recordStart) }
                     let address = decodeAddress(try number())
+                    guard counting else { break }
                     lastFreeOfThread[thread] = nil
                     if let index = live.remove(address) {
                         let index = Int(index)
@@ -279,6 +290,7 @@ struct HeapCaptureReader {
                 case UInt8(ascii: "R"):
                     guard !sawUnreachable else { throw failure("a restore after the reachability records", at: recordStart) }
                     let address = decodeAddress(try number())
+                    guard counting else { break }
                     // The thread's last free was of a block a failed realloc kept: it was never freed.
                     if let freed = lastFreeOfThread[thread], freed.address == address {
                         live.insert(address, UInt32(freed.index))
@@ -300,6 +312,13 @@ struct HeapCaptureReader {
                     lastFreeOfThread[thread] = nil
                 case UInt8(ascii: "E"):
                     pendingExec = try string()
+                case UInt8(ascii: "G"):
+                    let kind = try number(), number = try number()
+                    guard kind == 1 || kind == 2 else { throw failure("a region record of kind \(kind)", at: recordStart) }
+                    if number == region {
+                        counting = kind == 1
+                        if kind == 2 { regionEnded = true }
+                    }
                 case UInt8(ascii: "S"):
                     let parent = try number(), address = try number()
                     guard parent <= UInt64(capture.parents.count) else { throw failure("stack node \(capture.parents.count + 1) names parent \(parent), which was never recorded", at: recordStart) }
@@ -384,10 +403,15 @@ struct HeapCaptureReader {
                 guard !sawNames else { throw failure("a record after the names section", at: recordStart) }
                 capture.eventsEnd = at
             }
+            if regionEnded { break }
         }
         if sawNames { capture.embeddedSymbols = names }
         if !capture.summary.finishedNormally { capture.summary.replacedBy = pendingExec }
         guard sawBegin else { throw failure("no begin record: the program ended before the hook started", at: 8) }
+        if let region {
+            guard regionEnded else { throw failure("region \(region) does not end in the capture", at: nil) }
+            capture.summary.finishedNormally = true
+        }
         capture.summary.allocations = capture.sizes.count
         capture.summary.blocksAtEnd = live.count
         capture.summary.bytesAtEnd = liveBytes
