@@ -82,7 +82,19 @@ __thread const void *hook_pending_metadata __attribute__((tls_model("initial-exe
 __thread size_t hook_pending_size __attribute__((tls_model("initial-exec")));
 static int resolving;  // set while dlsym runs, in the constructor (or the first call, if earlier)
 
+// What this thread allocated while the hook is loaded, recording or not: the line profiler reads it before and
+// after each line, so a line's allocations are its own thread's, exactly (mprof_heap_thread_allocated).
+static __thread uint64_t thread_allocated_bytes __attribute__((tls_model("initial-exec")));
+static __thread uint64_t thread_allocations __attribute__((tls_model("initial-exec")));
+
+HOOK_EXPORT void mprof_heap_thread_allocated(uint64_t *bytes, uint64_t *allocations) {
+    *bytes = thread_allocated_bytes;
+    *allocations = thread_allocations;
+}
+
 static inline void count_allocation(const void *block, size_t size) {
+    thread_allocated_bytes += size;
+    thread_allocations += 1;
     int saved = errno;
     recorder_allocation(block, size);
     errno = saved;

@@ -287,6 +287,34 @@ func runThreads(count: Int) {
     for thread in threads { pthread_join(thread, nil) }
 }
 
+/// Allocations counted per line, with the heap hook loaded: 100 arrays of 1,000 bytes (and the array holding them)
+/// on one line, none on the next, while another thread allocates all the time.
+@MemoryProfiled
+func countedAllocations() -> Int {
+    let arrays = (0..<100).map { [UInt8](repeating: UInt8(truncatingIfNeeded: $0), count: 1000) }  // 100 arrays
+    var total = 0
+    for array in arrays { total &+= Int(array[999]) }  // reads only
+    return total &+ arrays.count
+}
+
+nonisolated(unsafe) var backgroundRuns = true
+
+func countedWithBackgroundAllocations() -> Int {
+    var thread = pthread_t()
+    pthread_create(&thread, nil, { _ in
+        while backgroundRuns {
+            for _ in 0..<1000 { free(malloc(64)) }
+        }
+        return nil
+    }, nil)
+    usleep(20_000)
+    var result = 0
+    for _ in 0..<20 { result &+= countedAllocations() }
+    backgroundRuns = false
+    pthread_join(thread, nil)
+    return result
+}
+
 let scenario = CommandLine.arguments.dropFirst().first ?? ""
 switch scenario {
 case "allocate":
@@ -340,6 +368,12 @@ case "threads":
     runThreads(count: 4)
 case "grow":
     print(grow())
+case "counted":
+    print(countedWithBackgroundAllocations())
+case "counted-alone":
+    var result = 0
+    for _ in 0..<20 { result &+= countedAllocations() }
+    print(result)
 default:
     print("usage: line-workload allocate|loops|control|kinds|block|threads|grow")
     exit(2)

@@ -112,7 +112,7 @@ import Testing
         let populated = try run.function("populate()").line(containing: "// populated and gone")
         let usage = try #require(populated.memoryUsage)
         #expect(try #require(populated.peak).mebibytes - usage.mebibytes >= 60)
-        #expect(try run.function("block at line 336").calls == 1)
+        #expect(try run.function("block at line 364").calls == 1)
     }
 
     @Test func blocksAreProfiledThroughTheExpressionMacro() throws {
@@ -231,6 +231,44 @@ import Testing
         #expect(result.status == 0)
         #expect(result.standardOutput.contains("Filename: Examples/LineProfile/main.swift"))
         #expect(result.standardOutput.contains("Peak         Heap   Line Contents"))
+    }
+}
+
+/// With the heap hook loaded, each line's own allocations are counted from the hook's per-thread counters: exact for
+/// the thread that runs the line, whatever other threads allocate meanwhile.
+struct LineAllocationCountTests {
+    static let hook = BuiltProducts.path("libmprof-heap-hook.so")
+
+    @Test func eachLineCountsItsOwnThreadsAllocationsExactly() throws {
+        try #require(FileManager.default.fileExists(atPath: Self.hook), "\(Self.hook) is missing: build with `swift build`")
+        // The same 20 calls, alone and while another thread allocates all the time (hundreds of thousands of
+        // blocks): each line's counts must be the same, to the byte.
+        let alone = try LineWorkloadRun("counted-alone", environment: ["LD_PRELOAD": Self.hook])
+        let busy = try LineWorkloadRun("counted", environment: ["LD_PRELOAD": Self.hook])
+        for run in [alone, busy] {
+            let function = try run.function("countedAllocations()")
+            let making = try function.line(containing: "// 100 arrays")
+            let reading = try function.line(containing: "// reads only")
+            let allocations = try #require(making.allocations), bytes = try #require(making.allocated?.bytes)
+            // At least 100 arrays of 32 + 1,000 bytes and the array of their references (32 + 800 bytes) a call;
+            // a debug build adds the generic coroutine frames Collection.map reads through.
+            #expect(allocations >= 20 * 101 && allocations % 20 == 0, "\(allocations)")
+            #expect(bytes >= 20 * (100 * 1032 + 832), "\(bytes)")
+            // Reading makes no arrays: at most a debug build's coroutine frame an iteration.
+            #expect((reading.allocations ?? -1) >= 0 && (reading.allocations ?? .max) <= 20 * 101, "\(String(describing: reading.allocations))")
+        }
+        let aloneLines = try alone.function("countedAllocations()").lines, busyLines = try busy.function("countedAllocations()").lines
+        #expect(aloneLines.map(\.allocations) == busyLines.map(\.allocations), "\(aloneLines.map(\.allocations)) \(busyLines.map(\.allocations))")
+        #expect(aloneLines.map(\.allocated) == busyLines.map(\.allocated))
+        let text = busy.report.text()
+        #expect(text.contains("Allocated") && text.contains("Allocs"), "\(text)")
+    }
+
+    @Test func withoutTheHookThereAreNoAllocationColumns() throws {
+        let run = try LineWorkloadRun("counted")
+        let function = try run.function("countedAllocations()")
+        #expect(function.lines.allSatisfy { $0.allocations == nil && $0.allocated == nil })
+        #expect(!run.report.text().contains("Allocs"))
     }
 }
 

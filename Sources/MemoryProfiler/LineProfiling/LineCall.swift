@@ -9,6 +9,8 @@ struct LineCall: Sendable {
     var activeLine = -1
     var lineStartMemory: Int
     var lineStartHeap: Int
+    var lineStartAllocatedBytes: Int
+    var lineStartAllocations: Int
     var activeLineIsLoopBack = false
 
     init(function: Int, slot: Int, level: Int, reading: LineReading, wallClock: Double) {
@@ -19,5 +21,7 @@ struct LineCall: Sendable {
         entryWallClock = wallClock
         lineStartMemory = reading.resident
         lineStartHeap = reading.heap
+        lineStartAllocatedBytes = reading.allocatedBytes
+        lineStartAllocations = reading.allocations
     }
 }

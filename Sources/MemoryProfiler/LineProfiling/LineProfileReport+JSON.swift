@@ -20,6 +20,8 @@ extension LineProfileReport {
                 output += "\"increment\" : \(jsonBytes(line.increment)), "
                 output += "\"peak\" : \(jsonBytes(line.peak)), "
                 output += "\"heapIncrement\" : \(jsonBytes(line.heapIncrement)), "
+                if let allocated = line.allocated { output += "\"allocated\" : \(allocated.bytes), " }
+                if let allocations = line.allocations { output += "\"allocations\" : \(allocations), " }
                 output += "\"contents\" : \(JSONText.string(line.contents)) }"
             }
             output += "\n      ]\n    }"

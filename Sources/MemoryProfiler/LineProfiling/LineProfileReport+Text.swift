@@ -32,15 +32,19 @@ extension FunctionLineProfile {
         let precision = min(max(precision, 0), 15)
         let extended = style == .extended
         var output = "Filename: \(TerminalText.escaped(Self.displayPath(file)))\n\n"
+        // With the heap hook loaded: what each line's own thread allocated, exactly.
+        let counted = extended && lines.contains { $0.allocated != nil }
         var header = Self.row("Line #", "Mem usage", "Increment", "Occurrences")
         if extended { header += Self.extraColumns("Peak", "Heap") }
+        if counted { header += Self.allocationColumns("Allocated", "Allocs") }
         output += header + "   Line Contents\n"
-        output += String(repeating: "=", count: extended ? 87 : 61) + "\n"
+        output += String(repeating: "=", count: extended ? (counted ? 111 : 87) : 61) + "\n"
         for line in lines {
             let number = String(line.number)
             guard line.occurrences > 0, let memoryUsage = line.memoryUsage, let increment = line.increment else {
                 var row = Self.row(number, "", "", "")
                 if extended { row += Self.extraColumns("", "") }
+                if counted { row += Self.allocationColumns("", "") }
                 output += row + "   " + Self.sourceLine(line.contents) + "\n"
                 continue
             }
@@ -51,6 +55,9 @@ extension FunctionLineProfile {
                 row += Self.extraColumns(
                     line.peak.map { Self.mebibytes($0, precision) } ?? "",
                     line.heapIncrement.map { Self.mebibytes($0, precision) } ?? "")
+            }
+            if counted {
+                row += Self.allocationColumns(line.allocated.map(Self.bytes) ?? "", line.allocations.map(String.init) ?? "")
             }
             output += row + "   " + Self.sourceLine(line.contents) + "\n"
         }
@@ -69,6 +76,18 @@ extension FunctionLineProfile {
 
     private static func extraColumns(_ peak: String, _ heap: String) -> String {
         " " + padded(peak, 12) + " " + padded(heap, 12)
+    }
+
+    private static func allocationColumns(_ allocated: String, _ allocations: String) -> String {
+        " " + padded(allocated, 12) + " " + padded(allocations, 10)
+    }
+
+    /// Bytes as a person reads them: `512 B`, `12.5 KiB`, `3.2 MiB`.
+    private static func bytes(_ size: MemorySize) -> String {
+        let value = Double(size.bytes)
+        if abs(size.bytes) < 1024 { return "\(size.bytes) B" }
+        if abs(value) < 1_048_576 { return DecimalFormat.fixed(value / 1024, decimals: 1) + " KiB" }
+        return DecimalFormat.fixed(value / 1_048_576, decimals: 1) + " MiB"
     }
 
     /// memory_profiler's `{:(p+4).pf} MiB`.

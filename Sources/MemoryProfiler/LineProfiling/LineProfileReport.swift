@@ -70,11 +70,16 @@ public struct LineProfile: Sendable, Hashable, Codable {
     /// The sum over executions of the malloc heap in use after the line minus before it: what the line left
     /// allocated, whether or not the allocator's pages count as resident.
     public var heapIncrement: MemorySize?
+    /// The bytes the line's own thread allocated while the line ran, over all its executions (nil without the heap
+    /// hook): exact, whatever other threads did meanwhile.
+    public var allocated: MemorySize?
+    /// The allocations the line's own thread made while it ran (nil without the heap hook).
+    public var allocations: Int?
 
     /// Creates the numbers of a line.
     public init(
         number: Int, contents: String, occurrences: Int, memoryUsage: MemorySize?, increment: MemorySize?,
-        peak: MemorySize?, heapIncrement: MemorySize?
+        peak: MemorySize?, heapIncrement: MemorySize?, allocated: MemorySize? = nil, allocations: Int? = nil
     ) {
         self.number = number
         self.contents = contents
@@ -83,5 +88,7 @@ public struct LineProfile: Sendable, Hashable, Codable {
         self.increment = increment
         self.peak = peak
         self.heapIncrement = heapIncrement
+        self.allocated = allocated
+        self.allocations = allocations
     }
 }

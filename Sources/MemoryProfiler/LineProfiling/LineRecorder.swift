@@ -6,6 +6,9 @@ struct LineReading {
     var resident: Int
     var faults: Int
     var heap: Int
+    /// What this thread allocated so far, with the heap hook loaded (bytes, allocations); -1 without it.
+    var allocatedBytes = -1
+    var allocations = -1
 }
 
 /// What line-by-line profiling has recorded, for all profiled functions of the process.
@@ -42,6 +45,8 @@ final class LineRecorder: Sendable {
         var increment = 0
         var largestPeak = Int.min
         var heapIncrement = 0
+        var allocatedBytes = 0
+        var allocations = 0
     }
 
     struct FunctionKey: Hashable {
@@ -146,6 +151,8 @@ final class LineRecorder: Sendable {
         frame.lineStartMemory = reading.resident
         frame.lineStartHeap = reading.heap
         if let crossing { crossing.report(trapping: trapsOnLimit.load(ordering: .relaxed)) }
+        // The next line's allocations start after this probe's own.
+        (frame.lineStartAllocatedBytes, frame.lineStartAllocations) = meter.threadAllocations()
     }
 
     func exit(_ frame: inout LineCall) {
@@ -234,6 +241,11 @@ final class LineRecorder: Sendable {
         line.largestPeak = max(line.largestPeak, peak)
         // Heap readings that were switched off (or on) during the line leave its Heap alone.
         if reading.heap >= 0 && frame.lineStartHeap >= 0 { line.heapIncrement += reading.heap - frame.lineStartHeap }
+        // The hook's counters are this thread's: other threads' allocations meanwhile are not the line's.
+        if reading.allocatedBytes >= 0 && frame.lineStartAllocatedBytes >= 0 {
+            line.allocatedBytes += reading.allocatedBytes - frame.lineStartAllocatedBytes
+            line.allocations += reading.allocations - frame.lineStartAllocations
+        }
         state.functions[frame.function].lines[offset] = line
 
         let limit = limitBytes.load(ordering: .relaxed)
@@ -249,6 +261,7 @@ final class LineRecorder: Sendable {
 
     func report() -> LineProfileReport {
         let heapMeasured = heapEnabled.load(ordering: .relaxed) || state.withLock { $0.heapNote != nil }
+        let allocationsMeasured = meter.countsAllocations
         return state.withLock { state in
             var notes: [String] = []
             if !state.peakIsExact {
@@ -264,7 +277,7 @@ final class LineRecorder: Sendable {
                     let statistics = function.lines.indices.contains(offset) ? function.lines[offset] : .init()
                     return LineProfile(
                         number: function.firstLine + offset, contents: String(text), statistics: statistics,
-                        isEntry: offset == 0, heapMeasured: heapMeasured)
+                        isEntry: offset == 0, heapMeasured: heapMeasured, allocationsMeasured: allocationsMeasured)
                 }
                 return FunctionLineProfile(
                     name: function.name, file: function.file, calls: function.calls, precision: function.precision,
@@ -307,13 +320,19 @@ final class LineRecorder: Sendable {
 }
 
 extension LineProfile {
-    init(number: Int, contents: String, statistics: LineRecorder.LineStatistics, isEntry: Bool, heapMeasured: Bool) {
+    init(
+        number: Int, contents: String, statistics: LineRecorder.LineStatistics, isEntry: Bool, heapMeasured: Bool,
+        allocationsMeasured: Bool
+    ) {
         let ran = statistics.occurrences > 0
+        let counted = ran && !isEntry && allocationsMeasured
         self.init(
             number: number, contents: contents, occurrences: statistics.occurrences,
             memoryUsage: ran ? MemorySize(bytes: statistics.largestMemory) : nil,
             increment: ran ? MemorySize(bytes: statistics.increment) : nil,
             peak: ran && !isEntry ? MemorySize(bytes: statistics.largestPeak) : nil,
-            heapIncrement: ran && !isEntry && heapMeasured ? MemorySize(bytes: statistics.heapIncrement) : nil)
+            heapIncrement: ran && !isEntry && heapMeasured ? MemorySize(bytes: statistics.heapIncrement) : nil,
+            allocated: counted ? MemorySize(bytes: statistics.allocatedBytes) : nil,
+            allocations: counted ? statistics.allocations : nil)
     }
 }
