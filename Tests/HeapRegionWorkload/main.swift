@@ -1,6 +1,6 @@
 // heap-region-workload: a program that profiles a piece of its own work with HeapRegion, for the tests. Before the
 // region it allocates 100 Items (200-byte payloads) it keeps; inside, 1,000 Items (100-byte payloads) it keeps and
-// 500 temporary arrays of 8 Ints. It prints what the region's profile says, one line of key=value pairs, or
+// 500 temporary arrays of 8 Ints (with the argument `async`, in an async function profiled with the async form). It prints what the region's profile says, one line of key=value pairs, or
 // "error: …" and exits 3 when the profile cannot be made.
 import Glibc
 import MemoryProfiler
@@ -24,9 +24,21 @@ nonisolated(unsafe) var checksum = 0
     for index in 0..<500 { sink([Int](repeating: index, count: 8)) }
 }
 
+@inline(never) func asynchronousWork() async {
+    for _ in 0..<1000 { kept.append(Item(bytes: 100)) }
+    await Task.yield()
+    for index in 0..<500 { sink([Int](repeating: index, count: 8)) }
+}
+
 prepare()
 do {
-    let ((), heap) = try HeapRegion.profile { work() }
+    // `heap-region-workload async`: the same work in an async function, profiled with the async form.
+    let heap: HeapProfile
+    if CommandLine.arguments.dropFirst().first == "async" {
+        heap = try await HeapRegion.profile { await asynchronousWork() }.heap
+    } else {
+        heap = try HeapRegion.profile { work() }.heap
+    }
     let items = heap.sites(.allocated).filter { $0.typeName == "Item" }
     let payloads = heap.sites(.allocated).filter { $0.typeName == nil && $0.bytes > 0 }.flatMap { site in
         site.count >= 1000 && site.stack.contains { $0.function.hasPrefix("Item.init") } ? [site] : []

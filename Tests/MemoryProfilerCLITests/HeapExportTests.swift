@@ -281,6 +281,15 @@ struct HeapRegionTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty, "the region's file was left behind")
     }
 
+    @Test func anAsyncRegionIsProfiledToo() throws {
+        let directory = try TemporaryDirectory()
+        let result = try runProduct(
+            "heap-region-workload", ["async"],
+            environment: ["LD_PRELOAD": BuiltProducts.path("libmprof-heap-hook.so"), "TMPDIR": directory.path])
+        #expect(result.status == 0, "\(result.standardError)")
+        Self.checkRegion(result.standardOutput)
+    }
+
     @Test func withoutTheHookARegionIsAClearError() throws {
         let result = try runProduct("heap-region-workload", [])
         #expect(result.status == 3)
