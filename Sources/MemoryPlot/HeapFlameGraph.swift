@@ -22,6 +22,8 @@ public struct HeapFlameGraph: Sendable {
         var isType: Bool
         var value = 0
         var count = 0
+        /// In a differential graph: the value before (the box's width is the value after).
+        var before = 0
         var children: [String: Int] = [:]  // name → node index
         var order: [Int] = []
     }
@@ -31,6 +33,8 @@ public struct HeapFlameGraph: Sendable {
     let orientation: Orientation
     var nodes: [Node]
     let width: Double
+    /// A differential graph: boxes as wide as after, red where a frame grew, blue where it shrank.
+    private(set) var isDifferential = false
 
     static let rowHeight = 17.0
     static let top = 56.0
@@ -46,32 +50,63 @@ public struct HeapFlameGraph: Sendable {
         self.width = min(max(width, 300), 20_000)
         let byCount = view == .calls || view == .temporary
         unit = byCount ? "allocations" : "bytes"
-        var nodes = [Node(name: "all", location: "", module: "", isType: false)]
-        for stack in profile.stacks(view) {
-            var current = 0
-            nodes[0].value += byCount ? stack.count : stack.bytes
-            nodes[0].count += stack.count
-            var path = stack.frames.map { (name: $0.function, location: $0.location, module: $0.module, isType: false) }
-            if let type = stack.typeName { path.append((name: type, location: "instances of \(type)", module: "", isType: true)) }
-            for frame in path {
-                let child: Int
-                if let existing = nodes[current].children[frame.name] {
-                    child = existing
-                } else {
-                    child = nodes.count
-                    nodes.append(Node(name: frame.name, location: frame.location, module: frame.module, isType: frame.isType))
-                    nodes[current].children[frame.name] = child
-                    nodes[current].order.append(child)
-                }
-                nodes[child].value += byCount ? stack.count : stack.bytes
-                nodes[child].count += stack.count
-                current = child
+        nodes = [Node(name: "all", location: "", module: "", isType: false)]
+        for stack in profile.stacks(view) { add(stack, value: byCount ? stack.count : stack.bytes, after: true) }
+        sortChildren()
+    }
+
+    /// A differential flame graph from `before` to `after`: boxes as wide as the view's value after, coloured by
+    /// the change of each frame's value (red grew, blue shrank, white unchanged; full colour for the largest
+    /// change); frames that vanished are not drawn (their change shows in their callers' colour).
+    public init(
+        before: HeapProfile, after: HeapProfile, view: HeapProfile.View, orientation: Orientation = .flame, title: String,
+        width: Double = 1200
+    ) {
+        self.title = title
+        self.orientation = orientation
+        self.width = min(max(width, 300), 20_000)
+        let byCount = view == .calls || view == .temporary
+        unit = byCount ? "allocations" : "bytes"
+        isDifferential = true
+        nodes = [Node(name: "all", location: "", module: "", isType: false)]
+        for stack in after.stacks(view) { add(stack, value: byCount ? stack.count : stack.bytes, after: true) }
+        for stack in before.stacks(view) { add(stack, value: byCount ? stack.count : stack.bytes, after: false) }
+        sortChildren()
+    }
+
+    /// Adds a stack's value to its path (after: the width; before: the comparison).
+    private mutating func add(_ stack: HeapProfile.Stack, value: Int, after: Bool) {
+        var current = 0
+        var path = stack.frames.map { (name: $0.function, location: $0.location, module: $0.module, isType: false) }
+        if let type = stack.typeName { path.append((name: type, location: "instances of \(type)", module: "", isType: true)) }
+        func credit(_ index: Int) {
+            if after {
+                nodes[index].value += value
+                nodes[index].count += stack.count
+            } else {
+                nodes[index].before += value
             }
         }
-        // Children widest first: the big consumers stand at the left.
+        credit(0)
+        for frame in path {
+            let child: Int
+            if let existing = nodes[current].children[frame.name] {
+                child = existing
+            } else {
+                child = nodes.count
+                nodes.append(Node(name: frame.name, location: frame.location, module: frame.module, isType: frame.isType))
+                nodes[current].children[frame.name] = child
+                nodes[current].order.append(child)
+            }
+            credit(child)
+            current = child
+        }
+    }
+
+    /// Children widest first: the big consumers stand at the left.
+    private mutating func sortChildren() {
         let values = nodes.map(\.value)
         for index in nodes.indices { nodes[index].order.sort { values[$0] > values[$1] } }
-        self.nodes = nodes
     }
 
     /// The total of the view: the root's value.
@@ -105,6 +140,12 @@ public struct HeapFlameGraph: Sendable {
 
     /// A frame's colour: warm hues for functions, by module, so a module's frames look alike; blue for types.
     private func color(of node: Node) -> String {
+        if isDifferential {
+            let largest = max(1, nodes.dropFirst().map { abs($0.value - $0.before) }.max() ?? 1)
+            let change = Double(node.value - node.before) / Double(largest)
+            let fade = Int(255 - min(1, abs(change)) * 200)
+            return change >= 0 ? "rgb(255,\(fade),\(fade))" : "rgb(\(fade),\(fade),255)"
+        }
         if node.isType { return "#6fa8dc" }
         if node.name == "all" && node.module.isEmpty { return "#d0d0d0" }
         var hash: UInt32 = 2_166_136_261
@@ -146,10 +187,11 @@ public struct HeapFlameGraph: Sendable {
                 ("class", node.isType ? "frame type" : "frame"), ("data-name", node.name), ("data-value", String(node.value)),
                 ("data-count", String(node.count)), ("data-start", String(box.start)), ("data-depth", String(box.depth)),
                 ("data-location", node.location), ("data-module", node.module),
-            ])
+            ] + (isDifferential ? [("data-before", String(node.before)), ("data-change", String(node.value - node.before))] : []))
             svg.element(
                 "title", [],
                 content: "\(node.name)\n\(amount(node.value)), \(node.count) allocations, \(DecimalFormat.fixed(share, decimals: 2))%"
+                    + (isDifferential ? "\nbefore \(amount(node.before)), change \(node.value >= node.before ? "+" : "-")\(amount(abs(node.value - node.before)))" : "")
                     + (node.location.isEmpty ? "" : "\n\(node.location)"))
             svg.element("rect", [("x", n(x)), ("y", n(y)), ("width", n(max(w - 0.5, 0.1))), ("height", n(Self.rowHeight - 1)), ("fill", color(of: node)), ("rx", "1.5")])
             svg.element("text", [("x", n(x + 3)), ("y", n(y + Self.rowHeight - 5)), ("font-size", "11")], content: Self.label(node.name, width: w))

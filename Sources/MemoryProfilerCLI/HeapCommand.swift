@@ -172,6 +172,9 @@ struct HeapDiffCommand: ParsableCommand {
     @Option(help: "Changes to print.")
     var top = 20
 
+    @Option(help: "Also draw a differential flame graph (.svg or .html): boxes as wide as after, red grew, blue shrank.")
+    var flame: String?
+
     @Argument(help: "The capture before the change.")
     var before: String
 
@@ -220,7 +223,17 @@ struct HeapDiffCommand: ParsableCommand {
             }
             return HeapProfile(capture, symbols: HeapSymbolizer().symbolize(capture))
         }
-        let (changes, totalBefore, totalAfter) = HeapProfile.compare(try profile(before), try profile(after), view: view)
+        let beforeProfile = try profile(before), afterProfile = try profile(after)
+        let (changes, totalBefore, totalAfter) = HeapProfile.compare(beforeProfile, afterProfile, view: view)
+        if let flame {
+            guard flame.lowercased().hasSuffix(".svg") || flame.lowercased().hasSuffix(".html") else {
+                throw CLIError("--flame writes .svg or .html, not \(TerminalText.escaped(flame))")
+            }
+            try PictureFile.checkNotAnInput(flame, inputs: [before, after])
+            let graph = HeapFlameGraph(
+                before: beforeProfile, after: afterProfile, view: view, title: "\(view.rawValue): before → after")
+            try PictureFile.write(flame.lowercased().hasSuffix(".html") ? graph.html() : graph.svg(), to: flame)
+        }
         let byCount = view == .calls || view == .temporary
         func amount(_ value: Int) -> String { byCount ? count(value) : bytes(value) }
         func signed(_ value: Int) -> String { (value > 0 ? "+" : value < 0 ? "-" : "±") + amount(abs(value)) }

@@ -104,6 +104,21 @@ struct HeapExportTests {
         #expect(same.status == 0 && same.standardOutput.contains("no site changed"), "\(same.standardOutput)")
         let shrunk = try runProduct("mprof", ["heap", "diff", large, small, "--fail-above", "1%"])
         #expect(shrunk.status == 0 && shrunk.standardOutput.contains("-19.7 MiB"), "\(shrunk.standardOutput)")
+        // As a differential flame graph: boxes as wide as after, the builder's frame red with its change.
+        let flame = "\(directory.path)/diff.svg"
+        #expect(try runProduct("mprof", ["heap", "diff", small, large, "--flame", flame]).status == 0)
+        let svg = try String(contentsOfFile: flame, encoding: .utf8)
+        let builderTag = try #require(svg.components(separatedBy: "<g class=\"frame\"").first { $0.contains("data-name=\"Node.init(id:payloadBytes:)\"") })
+        func attribute(_ name: String) -> Int? {
+            guard let range = builderTag.range(of: " \(name)=\"") else { return nil }
+            return Int(builderTag[range.upperBound...].prefix { $0 != "\"" })
+        }
+        #expect(attribute("data-value") == 30_000 * 1032 && attribute("data-before") == 10_000 * 1032, "\(builderTag.prefix(400))")
+        #expect(attribute("data-change") == 20_000 * 1032)
+        // Red, nearly full: it grew by almost as much as the largest change (its callers').
+        let fill = builderTag.range(of: "fill=\"rgb(").map { String(builderTag[$0.upperBound...].prefix { $0 != ")" }) } ?? ""
+        let channels = fill.split(separator: ",").compactMap { Int($0) }
+        #expect(channels.count == 3 && channels[0] == 255 && channels[1] < 80 && channels[1] == channels[2], "\(fill)")
         let bad = try runProduct("mprof", ["heap", "diff", small, large, "--fail-above", "lots"])
         #expect(bad.status != 0 && bad.standardError.contains("--fail-above"), "\(bad.standardError)")
     }
