@@ -200,7 +200,8 @@ import Testing
         #expect(try String(contentsOfFile: "\(directory.path)/e.dat", encoding: .utf8) == existing)
 
         // The program itself as the -o file: it cannot be run while open for writing, and is left unchanged.
-        try FileManager.default.copyItem(atPath: "/bin/true", toPath: "\(directory.path)/mytrue")
+        // Copied by cp in a process of its own (a descriptor held here could be inherited by other tests' children).
+        #expect(try runCommand("cp", ["/bin/true", "\(directory.path)/mytrue"]).status == 0)
         let before = try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/mytrue"))
         let busy = try directory.mprof(["run", "-o", "./mytrue", "./mytrue"])
         #expect(busy.status == 126)

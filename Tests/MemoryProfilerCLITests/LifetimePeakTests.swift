@@ -77,7 +77,10 @@ import Testing
         // mprof copied alone: it warns, and writes no lifetime peak it cannot tell from its own.
         let directory = try TemporaryDirectory()
         let copy = "\(directory.path)/mprof"
-        try FileManager.default.copyItem(atPath: BuiltProducts.path("mprof"), toPath: copy)
+        // Copied by cp, in a process of its own: a descriptor this process held open for writing would be inherited
+        // by children other tests start meanwhile, and exec would fail with ETXTBSY.
+        let copied = try runCommand("cp", [BuiltProducts.path("mprof"), copy])
+        try #require(copied.status == 0, "\(copied.standardError)")
         let result = try runCommand(copy, ["run", "-o", "\(directory.path)/s.dat", "sh", "-c", "sleep 0.2"])
         #expect(result.status == 0, "\(result.standardError)")
         #expect(result.standardError.contains("mprof-spawn is not beside mprof"))
