@@ -51,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -669,6 +670,9 @@ static void prepare_once(void) {
 
 /// Notes the open capture's identity (to know it again after a program closes descriptors).
 static int identify_output(void) {
+    // A shared lock for as long as the capture is open (the descriptor closes with the process): mprof does not
+    // replace a capture another run is still writing.
+    (void)flock(output, LOCK_SH | LOCK_NB);
     struct stat status;
     if (fstat(output, &status) != 0) {
         complain("cannot examine the capture; nothing is recorded", errno);

@@ -1,5 +1,6 @@
 import Foundation
 import MemoryProfiler
+import MemoryProfilerSystem
 import MemoryProfilerTestSupport
 import Testing
 
@@ -694,6 +695,22 @@ struct HeapProfilingTests {
         #expect(warned.standardError.contains("has its own malloc linked in"), "\(warned.standardError)")
         let missed = try HeapCapture(path: "\(directory.path)/static.heap")
         #expect(missed.allocationCount < 1000, "a static jemalloc's allocations should not be seen: \(missed.allocationCount)")
+    }
+
+    /// Two runs with the same -o: the second must not replace the capture the first is still writing.
+    @Test func aCaptureBeingWrittenIsNotReplacedByASecondRun() throws {
+        let directory = try TemporaryDirectory()
+        let first = try ChildProcess.spawn(
+            BuiltProducts.path("mprof"), arguments: ["run", "--heap", "-o", "\(directory.path)/same.dat", "sh", "-c", "sleep 1.5"],
+            standardInput: .null, standardOutput: .null, standardError: .null)
+        // Until the first run's hook has its capture open.
+        let capture = "\(directory.path)/same.heap"
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: capture) { usleep(20_000) }
+        let second = try runProduct("mprof", ["run", "--heap", "-o", "\(directory.path)/same.dat", "/bin/true"])
+        #expect(second.status != 0 && second.standardError.contains("is being written by another mprof run --heap"), "\(second.standardError)")
+        #expect(try first.wait().shellStatus == 0)
+        let written = try HeapCapture(path: capture)
+        #expect(written.summary.finishedNormally && written.executable.hasSuffix("sh"), "\(written.executable)")
     }
 
     @Test func damagedCapturesAreClearErrors() throws {
