@@ -235,13 +235,18 @@ public struct HeapFlameGraph: Sendable {
           const frames = Array.from(svg.querySelectorAll('.frame'));
           const info = frames.map(g => ({ g: g, rect: g.querySelector('rect'), text: g.querySelector('text'),
             name: g.dataset.name, value: Number(g.dataset.value), count: Number(g.dataset.count),
-            start: Number(g.dataset.start), depth: Number(g.dataset.depth), location: g.dataset.location }));
+            start: Number(g.dataset.start), depth: Number(g.dataset.depth), location: g.dataset.location,
+            before: g.dataset.before === undefined ? null : Number(g.dataset.before) }));
           function amount(value) {
             if (unit !== 'bytes') return value + ' allocations';
             const units = ['B', 'KiB', 'MiB', 'GiB'];
             let v = value, u = 0;
             while (v >= 1024 && u < units.length - 1) { v /= 1024; u += 1; }
             return (u === 0 ? v : v.toFixed(1)) + ' ' + units[u];
+          }
+          // In a differential graph: the value before and the change, for the hover and the search.
+          function change(before, after) {
+            return 'before ' + amount(before) + ', change ' + (after >= before ? '+' : '-') + amount(Math.abs(after - before));
           }
           function fit(label, pixels) {
             const fits = Math.floor((pixels - 6) / 6.5);
@@ -271,7 +276,7 @@ public struct HeapFlameGraph: Sendable {
               const f = info[index];
               document.getElementById('details').textContent = f.name + '\\n' + amount(f.value) + ', ' + f.count +
                 ' allocations, ' + (total > 0 ? (f.value / total * 100).toFixed(2) : '0.00') + '% of all' +
-                (f.location ? '\\n' + f.location : '');
+                (f.before !== null ? '\\n' + change(f.before, f.value) : '') + (f.location ? '\\n' + f.location : '');
             });
           });
           document.getElementById('reset').addEventListener('click', () => layout(null));
@@ -284,7 +289,7 @@ public struct HeapFlameGraph: Sendable {
               test = name => name.includes(text);
             }
             // The share counts each matching frame once: not again inside a matching caller.
-            let matched = 0;
+            let matched = 0, matchedBefore = 0;
             const covered = [];
             for (const f of info) {
               const match = test !== null && f.depth > 0 && test(f.name);
@@ -292,11 +297,13 @@ public struct HeapFlameGraph: Sendable {
               if (!match) continue;
               if (!covered.some(c => f.start >= c.start && f.start + f.value <= c.start + c.value && f.depth > c.depth)) {
                 matched += f.value;
+                matchedBefore += f.before === null ? 0 : f.before;
                 covered.push(f);
               }
             }
             document.getElementById('matched').textContent = test === null ? '' :
-              'Matched: ' + (total > 0 ? (matched / total * 100).toFixed(1) : '0.0') + '% (' + amount(matched) + ')';
+              'Matched: ' + (total > 0 ? (matched / total * 100).toFixed(1) : '0.0') + '% (' + amount(matched) +
+              (info.length > 0 && info[0].before !== null ? '; ' + change(matchedBefore, matched) : '') + ')';
           });
         })();
         </script>

@@ -123,6 +123,39 @@ struct HeapExportTests {
         #expect(bad.status != 0 && bad.standardError.contains("--fail-above"), "\(bad.standardError)")
     }
 
+    /// The differential flame graph's page in a real browser: hover and search say what a frame was before and by how
+    /// much it changed, a click zooms.
+    @Test(.enabled(if: ChromiumPage.installed, ChromiumPage.missing))
+    func differentialFlamePageShowsBeforeAndChangeInChromium() throws {
+        let directory = try TemporaryDirectory()
+        let (small, _) = try Self.capture(["known-sites", "10000", "1000", "1000", "10"], in: directory, named: "small")
+        let (large, _) = try Self.capture(["known-sites", "30000", "1000", "1000", "10"], in: directory, named: "large")
+        let page = "\(directory.path)/diff.html"
+        let diff = try runProduct("mprof", ["heap", "diff", small, large, "--flame", page])
+        #expect(diff.status == 0, "\(diff.standardError)")
+        let results = try ChromiumPage.results(of: page, script: """
+              const frames = Array.from(document.querySelectorAll('#flame .frame'));
+              const node = frames.find(g => g.dataset.name === 'Node.init(id:payloadBytes:)');
+              node.dispatchEvent(new MouseEvent('mouseover', { bubbles: true }));
+              results.details = document.getElementById('details').textContent;
+              const search = document.getElementById('search');
+              search.value = '/^Node\\.init/';
+              search.dispatchEvent(new Event('input'));
+              results.matched = document.getElementById('matched').textContent;
+              node.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+              results.zoomWidth = Number(node.querySelector('rect').getAttribute('width'));
+              results.width = Number(document.getElementById('flame').dataset.width);
+            """, in: directory)
+        // 10,000 then 30,000 payloads of 1,032 bytes: 9.8 MiB before, 19.7 MiB more after.
+        let details = try #require(results["details"] as? String)
+        #expect(details.contains("Node.init(id:payloadBytes:)\n29.5 MiB, 30000 allocations"), "\(details)")
+        #expect(details.contains("before 9.8 MiB, change +19.7 MiB"), "\(details)")
+        let matched = try #require(results["matched"] as? String)
+        #expect(matched.contains("(29.5 MiB; before 9.8 MiB, change +19.7 MiB)"), "\(matched)")
+        let width = try #require(results["width"] as? Double)
+        #expect(abs((results["zoomWidth"] as? Double ?? 0) - (width - 0.5)) < 0.01, "\(results)")
+    }
+
     /// `mprof plot` of a run recorded with --heap draws the heap in use under the resident set, its peak marked.
     @Test func plotDrawsTheHeapInUseUnderTheResidentSet() throws {
         let directory = try TemporaryDirectory()
@@ -151,7 +184,6 @@ struct HeapExportTests {
         #expect(try !String(contentsOfFile: without, encoding: .utf8).contains("heap-peak"))
     }
 
-    static let chromiumInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium")
 
     /// The flame graph as SVG: the root is the view's total, the builder's frame holds its bytes, no frame is wider
     /// than its caller.
@@ -189,18 +221,15 @@ struct HeapExportTests {
 
     /// The flame graph's page in a real browser: search shows the matching frames' share, hover shows a frame's
     /// numbers and place, a click zooms into a frame and hides what is outside it, reset undoes it.
-    @Test(.enabled(if: chromiumInstalled, "chromium is not installed (apt-get install chromium; .ci/run installs it)"))
+    @Test(.enabled(if: ChromiumPage.installed, ChromiumPage.missing))
     func flameGraphPageSearchesHoversAndZoomsInChromium() throws {
         let directory = try TemporaryDirectory()
         let (path, capture) = try Self.capture(["known-sites", "20000", "500", "5000", "100"], in: directory, named: "run")
         let page = "\(directory.path)/flame.html"
         let result = try runProduct("mprof", ["heap", path, "--view", "peak", "--flame", page, "--orientation", "icicle"])
         #expect(result.status == 0, "\(result.standardError)")
-        // The test drives the page with real DOM events, from a script added after the page's own.
-        let driver = """
-            <script>
-            (function () {
-              const results = {};
+        // The test drives the page with real DOM events.
+        let results = try ChromiumPage.results(of: page, script: """
               const frames = Array.from(document.querySelectorAll('#flame .frame'));
               const builder = frames.find(g => g.dataset.name === 'buildIndex(count:payload:)');
               const search = document.getElementById('search');
@@ -218,25 +247,7 @@ struct HeapExportTests {
               results.hidden = document.querySelectorAll('#flame .frame.hidden').length;
               document.getElementById('reset').click();
               results.hiddenAfterReset = document.querySelectorAll('#flame .frame.hidden').length;
-              const out = document.createElement('pre');
-              out.id = 'results';
-              out.textContent = JSON.stringify(results);
-              document.body.appendChild(out);
-            })();
-            </script>
-            """
-        let html = try String(contentsOfFile: page, encoding: .utf8)
-        let driven = "\(directory.path)/driven.html"
-        try html.replacingOccurrences(of: "</body>", with: driver + "</body>").write(toFile: driven, atomically: true, encoding: .utf8)
-        let browser = try runCommand(
-            "chromium", ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=3000", "--dump-dom", "file://\(driven)"])
-        #expect(browser.status == 0, "\(browser.standardError)")
-        let dom = browser.standardOutput
-        let start = try #require(dom.range(of: "<pre id=\"results\">"), "no results in the page: \(dom.suffix(500))")
-        let end = try #require(dom.range(of: "</pre>", range: start.upperBound..<dom.endIndex))
-        let json = String(dom[start.upperBound..<end.lowerBound])
-            .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(of: "&amp;", with: "&")
-        let results = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+            """, in: directory)
 
         let profile = HeapProfile(capture, symbols: HeapSymbolizer().symbolize(capture), filter: .init(function: "buildIndex"))
         let share = Double(profile.total(.peak).bytes) / Double(capture.summary.peakBytes) * 100

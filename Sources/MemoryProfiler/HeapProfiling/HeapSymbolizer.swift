@@ -243,7 +243,11 @@ public struct HeapSymbolizer: Sendable {
             return [:]
         }
         var result: [String: String] = [:]
-        for (name, line) in zip(names, lines) where !line.isEmpty { result[name] = String(line) }
+        for (name, line) in zip(names, lines) where !line.isEmpty {
+            // The simplified form leaves out the module, which is all the context a closure in a main.swift's
+            // top-level code has: "closure #3 in ". Say where it is instead.
+            result[name] = line.hasSuffix(" in ") ? line + "top-level code" : String(line)
+        }
         return result
     }
 
