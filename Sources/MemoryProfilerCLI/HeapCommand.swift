@@ -93,7 +93,9 @@ struct HeapReportCommand: ParsableCommand {
     func run() throws {
         let path = try resolvedCapture()
         let capture: HeapCapture
+        let beingWritten: Bool
         do {
+            beingWritten = HeapCapture.isBeingWritten(at: path)
             capture = try HeapCapture(path: path)
         } catch {
             throw CLIError(error.message)
@@ -121,12 +123,13 @@ struct HeapReportCommand: ParsableCommand {
             try PictureFile.write(profile.collapsedStacks(view), to: collapsed)
         }
         if json {
-            let report = HeapReport(path: path, capture: capture, profile: profile, sections: sections, top: top, stackDepth: stackDepth)
+            var report = HeapReport(path: path, capture: capture, profile: profile, sections: sections, top: top, stackDepth: stackDepth)
+            report.beingWritten = beingWritten
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
-            print(HeapText(path: path, capture: capture, profile: profile, top: top, stackDepth: stackDepth).render(sections), terminator: "")
+            print(HeapText(path: path, capture: capture, profile: profile, top: top, stackDepth: stackDepth, beingWritten: beingWritten).render(sections), terminator: "")
         }
     }
 

@@ -8,6 +8,8 @@ struct HeapText {
     let profile: HeapProfile
     let top: Int
     let stackDepth: Int
+    /// The program is still running and writing the capture.
+    let beingWritten: Bool
 
     func render(_ sections: [String]) -> String {
         var text = ""
@@ -22,6 +24,8 @@ struct HeapText {
                     .leaks,
                     title: capture.summary.reachabilityScanned
                         ? "LEAKS: never freed, and nothing in the process pointed to them at exit"
+                        : beingWritten
+                            ? "LEAKS: not known before the program exits (it is still running): every block not freed so far, reachable or not"
                         : capture.summary.finishedNormally
                             ? "LEAKS: no reachability scan was made (MPROF_HEAP_REACHABILITY=0, or it could not run): every block not freed, reachable or not"
                             : "LEAKS: no reachability scan (the program did not exit normally): every block not freed, reachable or not")
@@ -53,6 +57,9 @@ struct HeapText {
         if let replacement = summary.replacedBy {
             text += "  The capture ends where the program replaced itself with \(TerminalText.quoted(replacement, limit: 200)) (exec), "
                 + "which the hook could not follow (a static or set-ID program, or one started without the hook).\n"
+        } else if beingWritten {
+            text += "  The program is still running and writing this capture: everything up to its last record is shown. "
+                + "Leaks are found when it exits.\n"
         } else if !summary.finishedNormally {
             text += "  The capture ends early: the program was killed (SIGKILL, the OOM killer) or crashed, or the capture "
                 + "could not grow. Everything up to its last record is shown.\n"
@@ -197,6 +204,8 @@ struct HeapReport: Encodable {
     var allocated: [Site]?
     var sizes: [Bucket]?
     var notes: [String]
+    /// The program was still running and writing the capture when it was read.
+    var beingWritten = false
 
     init(path: String, capture: HeapCapture, profile: HeapProfile, sections: [String], top: Int, stackDepth: Int) {
         self.capture = path

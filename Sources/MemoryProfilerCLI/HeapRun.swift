@@ -72,7 +72,7 @@ struct HeapRun {
             guard status.kind == .regular, isOldCapture else {
                 throw CLIError("\(TerminalText.escaped(path)) exists and is not a heap capture mprof wrote: move it away or choose another -o")
             }
-            if path == capture, Self.isBeingWritten(path) {
+            if path == capture, HeapCapture.isBeingWritten(at: path) {
                 throw CLIError(
                     "\(TerminalText.escaped(path)) is being written by another mprof run --heap: wait for it, or choose another -o")
             }
@@ -142,13 +142,6 @@ struct HeapRun {
         guard count > 0 else { return nil }
         let executable = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return executable.lastIndex(of: "/").map { String(executable[..<$0]) }
-    }
-
-    /// Whether a hook still holds the capture open (its shared lock): a run writing it now.
-    private static func isBeingWritten(_ path: String) -> Bool {
-        guard let descriptor = try? Descriptor.open(path, .readOnly, options: [.noFollow, .nonBlocking]) else { return false }
-        defer { descriptor.close() }
-        return (try? descriptor.tryLock(exclusive: true)) == false
     }
 
     private static func isRegularFile(_ path: String) -> Bool {

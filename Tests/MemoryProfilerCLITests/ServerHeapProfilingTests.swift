@@ -92,6 +92,13 @@ struct ServerHeapProfilingTests {
         #expect(wrkRequests > 1000 && statistics.requests >= wrkRequests && statistics.requests <= wrkRequests + 8, "\(statistics) \(load.standardOutput)")
         #expect(statistics.pages == 900 && statistics.pageBytes == 900 * Self.pageSize, "\(statistics)")
 
+        // Read while the server runs: the capture so far, said to be that, and no leak verdict yet.
+        let live = try runProduct("mprof", ["heap", "\(directory.path)/server.heap", "--view", "summary", "--view", "leaks", "--top", "1"])
+        #expect(live.status == 0, "\(live.standardError)")
+        #expect(live.standardOutput.contains("The program is still running and writing this capture"), "\(live.standardOutput)")
+        #expect(live.standardOutput.contains("LEAKS: not known before the program exits"), "\(live.standardOutput)")
+        #expect(!live.standardOutput.contains("killed"), "\(live.standardOutput)")
+
         // SIGTERM to mprof reaches the server, which shuts down gracefully: a normal exit, so the leak scan runs.
         kill(mprof.pid, SIGTERM)
         let termination = try mprof.wait()

@@ -14,6 +14,14 @@ extension HeapCapture {
         try self.init(bytes: try Self.readBytes(path), name: path)
     }
 
+    /// Whether a program is writing the capture at `path` now: the hook holds a shared lock on its capture until
+    /// the program ends. Read meanwhile, a capture ends at its last record, as a killed program's does.
+    public static func isBeingWritten(at path: String) -> Bool {
+        guard let descriptor = try? Descriptor.open(path, .readOnly, options: [.noFollow, .nonBlocking]) else { return false }
+        defer { descriptor.close() }
+        return (try? descriptor.tryLock(exclusive: true)) == false
+    }
+
     /// The bytes of the capture at `path`, decompressed when mprof compressed it after the run.
     static func readBytes(_ path: String) throws(MemoryError) -> [UInt8] {
         let bytes: [UInt8]
