@@ -220,19 +220,11 @@ struct ProtobufStrings {
     }
 }
 
-/// A gzip file of stored (uncompressed) deflate blocks: what every gzip reader reads, written without a compressor.
+/// A gzip file (RFC 1952) of one DEFLATE block (``Deflate``).
 enum Gzip {
     static func wrap(_ data: [UInt8]) -> [UInt8] {
         var output: [UInt8] = [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 255]
-        var offset = 0
-        repeat {
-            let length = min(65_535, data.count - offset)
-            let final: UInt8 = offset + length == data.count ? 1 : 0
-            output.append(final)  // BFINAL, BTYPE 00 (stored), then byte-aligned LEN and NLEN
-            output += [UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF), UInt8((~length >> 8) & 0xFF)]
-            output += data[offset..<offset + length]
-            offset += length
-        } while offset < data.count
+        output += Deflate.compress(data)
         let checksum = crc32(data), size = UInt32(truncatingIfNeeded: data.count)
         for shift in stride(from: 0, to: 32, by: 8) { output.append(UInt8(truncatingIfNeeded: checksum >> UInt32(shift))) }
         for shift in stride(from: 0, to: 32, by: 8) { output.append(UInt8(truncatingIfNeeded: size >> UInt32(shift))) }
