@@ -307,6 +307,30 @@ struct HeapRegionTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty, "the region's file was left behind")
     }
 
+    static let patchelfInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin/patchelf")
+
+    /// The hook linked into the program (a DT_NEEDED entry ahead of libc, here added with patchelf as the README
+    /// shows): no LD_PRELOAD, no mprof, and the region works the same.
+    @Test(.enabled(if: patchelfInstalled, "patchelf is not installed (apt-get install patchelf; .ci/run installs it)"))
+    func aRegionWorksWithTheHookLinkedIntoTheProgram() throws {
+        let directory = try TemporaryDirectory()
+        let program = "\(directory.path)/heap-region-workload"
+        // Copied by cp, in a process of its own (see HeapProfilingTests.compile), next to the hook.
+        for product in ["heap-region-workload", "libmprof-heap-hook.so"] {
+            #expect(try runCommand("cp", [BuiltProducts.path(product), directory.path]).status == 0)
+        }
+        // One change a call: with both in one call, patchelf 0.14 left the program unable to find the hook.
+        for change in [["--add-needed", "libmprof-heap-hook.so"], ["--add-rpath", "$ORIGIN"]] {
+            let patched = try runCommand("patchelf", change + [program])
+            try #require(patched.status == 0, "\(patched.standardError)")
+        }
+        let needed = try runCommand("readelf", ["-d", program])
+        #expect(needed.standardOutput.contains("[libmprof-heap-hook.so]"), "\(needed.standardOutput)")
+        let result = try runCommand(program, [], environment: ["TMPDIR": directory.path])
+        #expect(result.status == 0, "\(result.standardError)")
+        Self.checkRegion(result.standardOutput)
+    }
+
     @Test func anAsyncRegionIsProfiledToo() throws {
         let directory = try TemporaryDirectory()
         let result = try runProduct(
