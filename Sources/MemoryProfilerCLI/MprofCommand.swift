@@ -17,7 +17,7 @@ public struct MprofCommand: ParsableCommand {
         subcommands: [
             RunCommand.self, AttachCommand.self, PlotCommand.self, PeakCommand.self, ListCommand.self, RmCommand.self,
             CleanCommand.self,
-            ReadersCommand.self, LinesCommand.self, HeapCommand.self,
+            ReadersCommand.self, LinesCommand.self, HeapCommand.self, ExplainCommand.self,
         ]
     )
 

@@ -92,6 +92,15 @@ HOOK_EXPORT void mprof_heap_thread_allocated(uint64_t *bytes, uint64_t *allocati
     *allocations = thread_allocations;
 }
 
+static void resolve(void);
+
+// The malloc the hook forwards to: the allocator that really serves the program (glibc's, or jemalloc's preloaded
+// after the hook), for mprof's allocator readings, which would otherwise find only the hook.
+HOOK_EXPORT void *mprof_heap_next_malloc(void) {
+    resolve();
+    return (void *)next_malloc;
+}
+
 static inline void count_allocation(const void *block, size_t size) {
     thread_allocated_bytes += size;
     thread_allocations += 1;

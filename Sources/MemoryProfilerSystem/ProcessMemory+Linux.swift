@@ -22,12 +22,45 @@ public enum ProcessMemory {
         return usage.ru_minflt + usage.ru_majflt
     }
 
-    /// Bytes of the malloc heap in use: `uordblks + hblkhd` of glibc's `mallinfo2()`; nil where the C library
-    /// has no `mallinfo2` (not glibc, or glibc older than 2.33).
+    /// Bytes of the malloc heap in use, as the allocator that serves this process's `malloc` counts them (glibc's
+    /// `mallinfo2`, jemalloc's `stats.allocated`, tcmalloc's `generic.current_allocated_bytes`); nil where that
+    /// allocator has no such reading here (see ``mallocAllocator()``).
     @inlinable @inline(__always)
     public static func heapInUseBytes() -> Int? {
-        let bytes = cmp_malloc_heap_in_use_bytes()
-        return bytes >= 0 ? Int(bytes) : nil
+        var reading = cmp_malloc_reading()
+        return cmp_malloc_read(&reading) == 0 ? Int(reading.in_use) : nil
+    }
+
+    /// The allocators ``mallocAllocator()`` tells apart.
+    public enum Allocator: Int32, Sendable {
+        case unknown = 0, glibc, jemalloc, tcmalloc, mimalloc
+    }
+
+    /// The allocator that serves this process's `malloc`, and the path of the object that defines it: the one
+    /// the dynamic linker resolves `malloc` to (under mprof's heap hook, the one the hook forwards to).
+    public static func mallocAllocator() -> (allocator: Allocator, library: String) {
+        var path = [CChar](repeating: 0, count: 4096)
+        let kind = cmp_malloc_allocator(&path, path.count)
+        let library = String(decoding: path.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return (Allocator(rawValue: kind) ?? .unknown, library)
+    }
+
+    /// What the allocator says, in bytes; nil for what it does not say.
+    public struct MallocReading: Sendable {
+        public var inUse: Int
+        public var heldFree: Int
+        public var releasable: Int?
+        public var retained: Int?
+    }
+
+    /// The allocator's reading, or the error of the failure (`ENOTSUP`: an allocator without a reading here).
+    public static func mallocReading() throws(SystemError) -> MallocReading {
+        var reading = cmp_malloc_reading()
+        guard cmp_malloc_read(&reading) == 0 else { throw SystemError.current.adding("the allocator's statistics") }
+        return MallocReading(
+            inUse: Int(reading.in_use), heldFree: Int(max(reading.held_free, 0)),
+            releasable: reading.releasable >= 0 ? Int(reading.releasable) : nil,
+            retained: reading.retained >= 0 ? Int(reading.retained) : nil)
     }
 }
 #endif

@@ -20,10 +20,10 @@ package final class Workload {
     package let process: ChildProcess
     package var id: ProcessID { process.id }
 
-    /// Starts `memory-workload` with `arguments`, and `environment` added to ours.
-    package init(_ arguments: [String] = [], environment: [String: String] = [:]) throws {
+    /// Starts `memory-workload` (or a copy of it at `executable`) with `arguments`, and `environment` added to ours.
+    package init(_ arguments: [String] = [], environment: [String: String] = [:], executable: String? = nil) throws {
         process = try ChildProcess.spawn(
-            BuiltProducts.path("memory-workload"), arguments: arguments, environment: environment,
+            executable ?? BuiltProducts.path("memory-workload"), arguments: arguments, environment: environment,
             standardInput: .pipe, standardOutput: .pipe)
     }
 

@@ -7,11 +7,33 @@
 extern "C" {
 #endif
 
-/// Bytes of the malloc heap in use by the current process: `uordblks + hblkhd` of glibc's `mallinfo2()`,
-/// that is, bytes in allocated chunks of every arena plus bytes in blocks allocated with `mmap`.
-///
-/// Returns -1 where the C library has no `mallinfo2` (not glibc, or glibc older than 2.33).
-long long cmp_malloc_heap_in_use_bytes(void);
+/// The allocators `cmp_malloc_allocator` tells apart.
+#define CMP_ALLOCATOR_UNKNOWN 0
+#define CMP_ALLOCATOR_GLIBC 1
+#define CMP_ALLOCATOR_JEMALLOC 2
+#define CMP_ALLOCATOR_TCMALLOC 3
+#define CMP_ALLOCATOR_MIMALLOC 4
+
+/// The allocator that serves this process's `malloc` (one of `CMP_ALLOCATOR_…`), and in `library` the path of the
+/// object that defines it (cut to `capacity`; may be NULL). Under mprof's heap hook, the allocator the hook forwards
+/// to. Found once.
+int cmp_malloc_allocator(char *library, size_t capacity);
+
+/// What the allocator says about its memory, in bytes; -1 where it does not say.
+struct cmp_malloc_reading {
+    /// Handed out to the program and not freed.
+    long long in_use;
+    /// Held by the allocator (resident or mapped) but not in use: what it could give back to the system.
+    long long held_free;
+    /// glibc: the top chunk's part of `held_free`, which `malloc_trim(0)` gives back in any case.
+    long long releasable;
+    /// Address space the allocator keeps reserved but has given back (jemalloc's retained, tcmalloc's unmapped).
+    long long retained;
+};
+
+/// Reads the allocator `cmp_malloc_allocator` found. Returns 0, or -1 with `errno` (`ENOTSUP`: an allocator without
+/// a reading here).
+int cmp_malloc_read(struct cmp_malloc_reading *reading);
 
 /// `pipe2(descriptors, O_CLOEXEC)`: both ends close on exec, atomically (Glibc exports `pipe2` only with
 /// `_GNU_SOURCE`). Returns 0, or -1 with `errno` set.

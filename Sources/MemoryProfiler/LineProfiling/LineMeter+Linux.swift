@@ -6,8 +6,9 @@ internal import MemoryProfilerSystem
 ///
 /// - Resident set: `/proc/self/statm` through a descriptor opened once (0.5–1.2 µs).
 /// - Page faults: `getrusage(RUSAGE_SELF)`, minor plus major (a fraction of a microsecond).
-/// - Heap in use: `mallinfo2()` (about 0.2 µs on a small heap; it walks free lists, so it grows with
-///   fragmentation: a reading slower than ``heapTimeLimitNanoseconds`` switches heap readings off).
+/// - Heap in use: the allocator's own count (``MallocStatistics``). glibc's `mallinfo2()` is about 0.2 µs on a small
+///   heap; it walks free lists, so it grows with fragmentation: a reading slower than ``heapTimeLimitNanoseconds``
+///   switches heap readings off.
 /// - Allocations of this thread: the heap hook's per-thread counters (`libmprof-heap-hook.so`, under
 ///   `mprof run --heap` or preloaded), when it is loaded: one call, a few nanoseconds.
 /// - High-water mark: `VmHWM` of `/proc/self/status` and its reset through `/proc/self/clear_refs`, only after

@@ -39,7 +39,7 @@ public struct LineProfilerConfiguration: Sendable, Hashable {
     /// debugger, Swift's backtracer prints a backtrace and the program goes on; with `SWIFT_BACKTRACE=enable=no`
     /// the signal's default action ends the process.
     public var trapsOnMemoryLimit = false
-    /// Measure the malloc heap in use (`mallinfo2`) at every probe for the Heap column.
+    /// Measure the malloc heap in use (the allocator's own count, ``MallocStatistics``) at every probe for the Heap column.
     public var measuresHeap = true
 
     /// The defaults, changed by the environment variables in the table above.

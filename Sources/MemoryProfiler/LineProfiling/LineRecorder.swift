@@ -193,7 +193,7 @@ final class LineRecorder: Sendable {
         if slowHeapReadings.add(1, ordering: .relaxed).newValue >= Self.slowHeapReadingLimit {
             heapEnabled.store(false, ordering: .relaxed)
             state.withLock {
-                $0.heapNote = "Heap stopped: \(Self.slowHeapReadingLimit) mallinfo2() calls in a row took over "
+                $0.heapNote = "Heap stopped: \(Self.slowHeapReadingLimit) heap readings in a row took over "
                     + "\(LineMeter.heapTimeLimitNanoseconds / 1000) µs (the last \(heapNanoseconds / 1000) µs)"
             }
         }

@@ -31,9 +31,8 @@ extension MemoryProbe {
                 try process.requireExistence()
                 self = .psCommand(executable: executable)
             case .heap:
-                guard ProcessMemory.heapInUseBytes() != nil else {
-                    throw MemoryError(.unavailable, "this C library has no mallinfo2 (glibc 2.33 or later needed)")
-                }
+                // The allocator really serving malloc, or an error that names it.
+                _ = try MallocStatistics.current()
                 self = .mallocInfo
             }
         }

@@ -61,13 +61,16 @@ public enum MemoryReader: String, CaseIterable, Hashable, Sendable, Codable {
     /// (with `posix_spawn`, not Foundation's `Process`). Needs `ps` on `PATH` (Debian's `procps`).
     case ps
 
-    /// Bytes of the malloc heap in use: `uordblks + hblkhd` of glibc's `mallinfo2()`.
+    /// Bytes of the malloc heap in use, as the allocator that really serves `malloc` counts them: glibc's
+    /// `mallinfo2()` (`uordblks + hblkhd`), jemalloc's `stats.allocated`, tcmalloc's
+    /// `generic.current_allocated_bytes` (see ``MallocStatistics``). Another allocator is an `unavailable` error
+    /// that names it.
     ///
     /// The analogue of Python's tracemalloc: memory handed out by `malloc` (Swift's allocations included) and
-    /// not yet freed, whether or not it is resident, and nothing that malloc keeps cached after `free`. It
+    /// not yet freed, whether or not it is resident, and nothing that the allocator keeps cached after `free`. It
     /// cannot see memory mapped without malloc (`mmap` by hand, thread stacks, code). Only the current process.
-    /// `mallinfo2` walks the allocator's free lists, so a reading costs microseconds on a tidy heap and can take
-    /// milliseconds on a fragmented one; it also takes the arena locks, pausing threads that allocate.
+    /// glibc's `mallinfo2` walks the allocator's free lists, so a reading costs microseconds on a tidy heap and can
+    /// take milliseconds on a fragmented one; it also takes the arena locks, pausing threads that allocate.
     case heap
 
     /// Whether the reader can measure processes other than the current one.
@@ -87,7 +90,7 @@ public enum MemoryReader: String, CaseIterable, Hashable, Sendable, Codable {
         case .peak: "peak resident set size since start or reset (VmHWM)"
         case .maxrss: "getrusage max resident set size, never decreases"
         case .ps: "resident set size from the ps command"
-        case .heap: "malloc heap in use (mallinfo2)"
+        case .heap: "malloc heap in use (the allocator's own count: glibc, jemalloc, tcmalloc)"
         }
     }
 }

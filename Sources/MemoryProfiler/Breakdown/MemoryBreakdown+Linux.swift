@@ -1,0 +1,51 @@
+#if os(Linux)
+internal import MemoryProfilerSystem
+
+extension MemoryBreakdown {
+    /// The breakdown of `process` now: `/proc/PID/smaps`, and each thread's stack pointer from
+    /// `/proc/PID/task/TID/syscall` (which needs the right to trace the process: its owner or root).
+    ///
+    /// - Throws: ``MemoryError``: ``MemoryError/Code/noSuchProcess``, ``MemoryError/Code/permissionDenied`` (another
+    ///   user's process), ``MemoryError/Code/unsupportedTarget`` (a kernel thread: no user memory),
+    ///   ``MemoryError/Code/processExited`` when it ends while being read.
+    public static func of(_ process: ProcessID = .current) throws(MemoryError) -> MemoryBreakdown {
+        try process.requireExistence()
+        let smaps = try readProcText("/proc/\(process.rawValue)/smaps", of: process, limit: 256 << 20)
+        if smaps.isEmpty { throw process.noAddressSpaceError() }
+        let (threads, stackPointers) = Self.threadStackPointers(of: process)
+        return try MemoryBreakdown(smaps: smaps, stackPointers: stackPointers, threads: threads)
+    }
+
+    /// The number of threads, and the stack pointers readable from their `syscall` files ("NR ARGS… SP PC" for a
+    /// thread in a system call, "-1 SP PC" for one stopped outside; "running" has none).
+    static func threadStackPointers(of process: ProcessID) -> (threads: Int, stackPointers: [UInt64]) {
+        let tasks = ((try? ProcessTable.entries(ofDirectory: "/proc/\(process.rawValue)/task")) ?? []).compactMap { Int32($0) }
+        var pointers: [UInt64] = []
+        for task in tasks.prefix(100_000) {
+            guard let text = try? readProcText("/proc/\(process.rawValue)/task/\(task)/syscall", of: process, limit: 4096)
+            else { continue }
+            let fields = text.split(separator: UInt8(ascii: " "))
+            guard fields.count >= 3, let pointer = UInt64(String(decoding: fields[fields.count - 2], as: UTF8.self).dropFirst(2), radix: 16)
+            else { continue }
+            pointers.append(pointer)
+        }
+        return (tasks.count, pointers)
+    }
+
+    /// The whole text of a file under `/proc` (at most `limit` bytes).
+    static func readProcText(_ path: String, of process: ProcessID, limit: Int) throws(MemoryError) -> [UInt8] {
+        let descriptor: Descriptor
+        do {
+            descriptor = try Descriptor.open(path, .readOnly)
+        } catch {
+            throw MemoryError(opening: path, of: process, writing: false, error)
+        }
+        defer { descriptor.close() }
+        do {
+            return try descriptor.readToEnd(limit: limit)
+        } catch {
+            throw MemoryError(accessing: path, of: process, error)
+        }
+    }
+}
+#endif

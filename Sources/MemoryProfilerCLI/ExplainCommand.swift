@@ -1,0 +1,171 @@
+import ArgumentParser
+import FoundationEssentials
+import MemoryProfiler
+import MemoryProfilerSystem
+
+/// `mprof explain PID`: where a process's resident memory is, in parts a person can act on.
+struct ExplainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "explain",
+        abstract: "Break a process's resident memory into parts: malloc heap, stacks, code, mapped files, …",
+        discussion: """
+            Reads /proc/PID/smaps and puts every mapping in one part: the malloc heap (brk heap and glibc's \
+            arenas), other anonymous memory (large malloc blocks, other allocators' arenas, mmap by hand), thread \
+            stacks (found by each thread's stack pointer), code and libraries, mapped data files, shared memory, \
+            the kernel's pages. The parts add up to the resident set; PSS and swap are beside them. The largest \
+            mappings follow, with their files. Reading another user's process needs root.
+            """
+    )
+
+    @Argument(help: "The process to explain.")
+    var pid: Int
+
+    @Option(name: .customLong("top"), help: "How many of the largest mappings to list (0: none).")
+    var top = 5
+
+    @Flag(help: "Print the breakdown as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard pid >= 1, pid <= Int(Int32.max) else { throw ValidationError("PID must be between 1 and \(Int32.max)") }
+        guard top >= 0, top <= 100_000 else { throw ValidationError("--top must be between 0 and 100000") }
+    }
+
+    func run() throws {
+        let process = ProcessID(Int32(pid))
+        let breakdown: MemoryBreakdown
+        do {
+            breakdown = try MemoryBreakdown.of(process)
+        } catch {
+            throw CLIError(error.message)
+        }
+        let name = Self.commandName(of: process)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let report = ExplainReport(process: process, name: name, breakdown: breakdown, top: top)
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(Self.text(breakdown, process: process, name: name, top: top), terminator: "")
+        }
+    }
+
+    /// `/proc/PID/comm`, or "" when it cannot be read.
+    static func commandName(of process: ProcessID) -> String {
+        guard let bytes = try? ProcessTable.readSmallFile("/proc/\(process.rawValue)/comm") else { return "" }
+        return String(decoding: bytes.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+    }
+
+    static func text(_ breakdown: MemoryBreakdown, process: ProcessID, name: String, top: Int) -> String {
+        let total = breakdown.resident.bytes
+        var text = "Memory of PID \(process.rawValue)\(name.isEmpty ? "" : " (\(TerminalText.escaped(name)))"): "
+            + "\(bytes(breakdown.resident)) resident, \(bytes(breakdown.proportional)) proportional (PSS), "
+            + "\(bytes(breakdown.swapped)) swapped out; \(breakdown.threads) thread\(breakdown.threads == 1 ? "" : "s")\n\n"
+        let columns = ["part", "resident", "share", "PSS", "swapped", "what it is"]
+        var rows: [[String]] = []
+        for part in breakdown.parts {
+            let share = total > 0 ? Double(part.resident.bytes) / Double(total) * 100 : 0
+            rows.append([
+                part.category.title, bytes(part.resident), DecimalFormat.fixed(share, decimals: 1) + "%",
+                bytes(part.proportional), bytes(part.swapped), part.category.meaning,
+            ])
+        }
+        text += table(columns, rows)
+        if let library = breakdown.allocatorLibrary {
+            text += "\nmalloc is \(TerminalText.escaped(library)) here: its arenas are in other anonymous, the malloc heap is glibc's alone.\n"
+        }
+        if breakdown.threads > 0 && breakdown.stacksFoundByStackPointer < breakdown.threads {
+            text += "\n(\(breakdown.stacksFoundByStackPointer) of \(breakdown.threads) stacks found by their thread's stack pointer; "
+                + "the others by their guard page)\n"
+        }
+        if top > 0 {
+            let largest = breakdown.mappings.filter { $0.resident.bytes > 0 }
+                .sorted { $0.resident != $1.resident ? $0.resident > $1.resident : $0.start < $1.start }.prefix(top)
+            text += "\nLargest mappings:\n"
+            text += table(
+                ["resident", "part", "address", "mapping"],
+                largest.map { mapping in
+                    [bytes(mapping.resident), mapping.category.title, "0x" + String(mapping.start, radix: 16),
+                     mapping.path.isEmpty ? "(anonymous, \(mapping.permissions))" : TerminalText.escaped(mapping.path)]
+                }, left: [1])
+        }
+        return text
+    }
+
+    static func bytes(_ size: MemorySize) -> String { MemoryProfilerCLI.bytes(size.bytes) }
+
+    /// Columns padded to their widest cell: text columns (`left`) to the left, numbers to the right; the last column
+    /// is left as it is.
+    static func table(_ header: [String], _ rows: [[String]], left: Set<Int> = [0]) -> String {
+        let all = [header] + rows
+        var widths = [Int](repeating: 0, count: header.count)
+        for row in all {
+            for (column, cell) in row.enumerated() where column < widths.count { widths[column] = max(widths[column], cell.count) }
+        }
+        var text = ""
+        for row in all {
+            var line = "  "
+            for (column, cell) in row.enumerated() {
+                let last = column == row.count - 1
+                let padding = String(repeating: " ", count: max(widths[column] - cell.count, 0))
+                line += last ? cell : left.contains(column) ? cell + padding : padding + cell
+                if !last { line += "  " }
+            }
+            text += line + "\n"
+        }
+        return text
+    }
+}
+
+/// `mprof explain --json`.
+struct ExplainReport: Encodable {
+    struct Part: Encodable {
+        var part: String
+        var residentBytes: Int
+        var proportionalBytes: Int
+        var swappedBytes: Int
+        var mappings: Int
+        var meaning: String
+    }
+
+    struct Mapping: Encodable {
+        var start: String
+        var end: String
+        var permissions: String
+        var path: String
+        var part: String
+        var residentBytes: Int
+    }
+
+    var pid: Int32
+    var command: String
+    var residentBytes: Int
+    var proportionalBytes: Int
+    var swappedBytes: Int
+    var threads: Int
+    var allocatorLibrary: String?
+    var parts: [Part]
+    var largestMappings: [Mapping]
+
+    init(process: ProcessID, name: String, breakdown: MemoryBreakdown, top: Int) {
+        pid = process.rawValue
+        command = name
+        residentBytes = breakdown.resident.bytes
+        proportionalBytes = breakdown.proportional.bytes
+        swappedBytes = breakdown.swapped.bytes
+        threads = breakdown.threads
+        allocatorLibrary = breakdown.allocatorLibrary
+        parts = breakdown.parts.map {
+            Part(
+                part: $0.category.rawValue, residentBytes: $0.resident.bytes, proportionalBytes: $0.proportional.bytes,
+                swappedBytes: $0.swapped.bytes, mappings: $0.mappings, meaning: $0.category.meaning)
+        }
+        largestMappings = breakdown.mappings.filter { $0.resident.bytes > 0 }
+            .sorted { $0.resident != $1.resident ? $0.resident > $1.resident : $0.start < $1.start }.prefix(top)
+            .map {
+                Mapping(
+                    start: "0x" + String($0.start, radix: 16), end: "0x" + String($0.end, radix: 16),
+                    permissions: $0.permissions, path: $0.path, part: $0.category.rawValue, residentBytes: $0.resident.bytes)
+            }
+    }
+}

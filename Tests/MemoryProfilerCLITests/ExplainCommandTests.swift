@@ -1,0 +1,96 @@
+import Foundation
+import MemoryProfiler
+import MemoryProfilerSystem
+import MemoryProfilerTestSupport
+import Testing
+
+/// `mprof explain PID` on a program of known composition (Tests/Fixtures/composition/composition.c): each part
+/// within 5 % of what the program built, and the parts adding up to the kernel's own VmRSS within 1 %.
+@Suite(.serialized)
+struct ExplainCommandTests {
+    static let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../Fixtures/composition/composition.c").standardized.path
+    static let mebibyte = 1 << 20
+
+    struct Report: Decodable {
+        struct Part: Decodable {
+            var part: String
+            var residentBytes: Int
+            var proportionalBytes: Int
+        }
+        var pid: Int32
+        var command: String
+        var residentBytes: Int
+        var proportionalBytes: Int
+        var threads: Int
+        var parts: [Part]
+    }
+
+    @Test func eachPartOfAKnownCompositionIsWithinFivePercent() throws {
+        let directory = try TemporaryDirectory()
+        let program = "\(directory.path)/composition"
+        // Compiled by cc in a process of its own: no descriptor of ours open on the file when it runs.
+        let compile = try runCommand("cc", ["-O1", "-o", program, Self.source, "-lpthread"])
+        try #require(compile.status == 0, "\(compile.standardError)")
+        let child = try ChildProcess.spawn(
+            program, arguments: ["\(directory.path)/data"], standardInput: .pipe, standardOutput: .pipe)
+        defer {
+            child.closePipes()
+            _ = try? child.wait()
+        }
+        // Its first line, once everything is built ("ready").
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while let output = child.standardOutput, read(output, &byte, 1) == 1, byte != UInt8(ascii: "\n") { line.append(byte) }
+        let ready = String(decoding: line, as: UTF8.self)
+        try #require(ready.hasPrefix("ready"), "the program did not start: \(ready)")
+
+        let result = try runProduct("mprof", ["explain", String(child.pid), "--json"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let report = try JSONDecoder().decode(Report.self, from: Data(result.standardOutput.utf8))
+        // The kernel's own count, read right after: the witness that the parts are all of it.
+        let status = try String(contentsOfFile: "/proc/\(child.pid)/status", encoding: .utf8)
+        let vmRSS = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+            .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) }) * 1024
+        #expect(abs(Double(report.residentBytes - vmRSS)) <= 0.01 * Double(vmRSS), "parts \(report.residentBytes), VmRSS \(vmRSS)")
+        #expect(report.parts.reduce(0) { $0 + $1.residentBytes } == report.residentBytes)
+        #expect(report.threads == 9 && report.command == "composition", "\(report.threads) \(report.command)")
+
+        func part(_ name: String) -> Int { report.parts.first { $0.part == name }?.residentBytes ?? -1 }
+        func near(_ name: String, _ truth: Int) {
+            #expect(abs(Double(part(name) - truth)) <= 0.05 * Double(truth), "\(name): \(part(name)) for \(truth)")
+        }
+        // 250 MiB of 1,016-byte blocks in 1,024-byte chunks (200 of it freed but held), a 100 MiB file read,
+        // 8 stacks with 8 MiB touched, 64 MiB mapped by hand.
+        near("malloc-heap", 250 * Self.mebibyte / 1016 * 1024)
+        near("mapped-files", 100 * Self.mebibyte)
+        near("thread-stacks", 64 * Self.mebibyte)
+        near("other-anonymous", 64 * Self.mebibyte)
+        #expect(part("code") > 0 && part("code") < 20 * Self.mebibyte, "\(part("code"))")
+
+        let text = try runProduct("mprof", ["explain", String(child.pid)])
+        #expect(text.status == 0)
+        #expect(text.standardOutput.contains("(composition)") && text.standardOutput.contains("[heap]")
+            && text.standardOutput.contains("\(directory.path)/data"), "\(text.standardOutput)")
+    }
+
+    @Test func badTargetsAreClearErrors() throws {
+        // Above the largest PID the kernel gives out: no such process.
+        let maximum = Int(String(decoding: try ProcessTable.readSmallFile("/proc/sys/kernel/pid_max"), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 4_194_304
+        let missing = try runProduct("mprof", ["explain", String(maximum + 1)])
+        #expect(missing.status == 1 && missing.standardError.contains("no process with PID"), "\(missing.standardError)")
+        let kernel = try runProduct("mprof", ["explain", "2"])
+        #expect(kernel.status == 1 && kernel.standardError.contains("kernel thread"), "\(kernel.standardError)")
+        for bad in ["0", "-5", "abc", "99999999999"] {
+            let result = try runProduct("mprof", ["explain", bad])
+            #expect(result.status != 0 && !result.standardError.isEmpty, "\(bad): \(result.standardOutput)")
+        }
+    }
+
+    @Test(.enabled(if: canRunAsNobody, "needs root, setpriv, and an mprof that the user nobody may run"))
+    func anotherUsersProcessIsPermissionDenied() throws {
+        let result = try HostileInputTests.mprofAsNobody(["explain", "1"], in: "/")
+        #expect(result.status == 1 && result.standardError.contains("permission denied"), "\(result.standardError)")
+    }
+}
