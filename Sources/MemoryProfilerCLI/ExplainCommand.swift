@@ -40,13 +40,19 @@ struct ExplainCommand: ParsableCommand {
             throw CLIError(error.message)
         }
         let name = Self.commandName(of: process)
+        // The container's view: a clear note where there is no cgroup memory controller, not a failure.
+        let cgroup: Result<CgroupMemory, MemoryError> = Result { () throws(MemoryError) in try CgroupMemory.of(process) }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let report = ExplainReport(process: process, name: name, breakdown: breakdown, top: top)
+            var report = ExplainReport(process: process, name: name, breakdown: breakdown, top: top)
+            switch cgroup {
+            case .success(let memory): report.cgroup = ExplainReport.Cgroup(memory)
+            case .failure(let error): report.cgroupUnavailable = error.message
+            }
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
-            print(Self.text(breakdown, process: process, name: name, top: top), terminator: "")
+            print(Self.text(breakdown, process: process, name: name, top: top) + Self.text(cgroup), terminator: "")
         }
     }
 
@@ -90,6 +96,30 @@ struct ExplainCommand: ParsableCommand {
                 }, left: [1])
         }
         return text
+    }
+
+    /// The cgroup's numbers, as a container runtime sees them.
+    static func text(_ cgroup: Result<CgroupMemory, MemoryError>) -> String {
+        switch cgroup {
+        case .failure(let error):
+            return "\nContainer: \(error.message)\n"
+        case .success(let memory):
+            var text = "\nContainer (cgroup \(memory.version.rawValue) \(TerminalText.escaped(memory.path))): \(bytes(memory.current)) charged"
+            if let limit = memory.limit, let headroom = memory.headroom {
+                text += " of a \(bytes(limit)) limit, \(bytes(headroom)) of headroom"
+            } else {
+                text += ", no limit"
+            }
+            if let peak = memory.peak { text += "; peak \(bytes(peak))" }
+            text += "\n"
+            let parts = [("anonymous", memory.anonymous), ("page cache", memory.file), ("kernel", memory.kernel), ("socket buffers", memory.socketBuffers)]
+                .compactMap { name, value in value.map { "\(name) \(bytes($0))" } }
+            if !parts.isEmpty { text += "  \(parts.joined(separator: ", ")) (all the cgroup's processes together)\n" }
+            if let kills = memory.outOfMemoryKills {
+                text += "  OOM kills \(kills)" + (memory.outOfMemoryEvents.map { ", times at the limit \($0)" } ?? "") + "\n"
+            }
+            return text
+        }
     }
 
     static func bytes(_ size: MemorySize) -> String { MemoryProfilerCLI.bytes(size.bytes) }
@@ -137,8 +167,41 @@ struct ExplainReport: Encodable {
         var residentBytes: Int
     }
 
+    /// `CgroupMemory` as JSON: bytes, nil where the kernel does not say.
+    struct Cgroup: Encodable {
+        var version: String
+        var path: String
+        var currentBytes: Int
+        var limitBytes: Int?
+        var headroomBytes: Int?
+        var peakBytes: Int?
+        var anonymousBytes: Int?
+        var fileBytes: Int?
+        var kernelBytes: Int?
+        var socketBytes: Int?
+        var outOfMemoryEvents: Int?
+        var outOfMemoryKills: Int?
+
+        init(_ memory: CgroupMemory) {
+            version = memory.version.rawValue
+            path = memory.path
+            currentBytes = memory.current.bytes
+            limitBytes = memory.limit?.bytes
+            headroomBytes = memory.headroom?.bytes
+            peakBytes = memory.peak?.bytes
+            anonymousBytes = memory.anonymous?.bytes
+            fileBytes = memory.file?.bytes
+            kernelBytes = memory.kernel?.bytes
+            socketBytes = memory.socketBuffers?.bytes
+            outOfMemoryEvents = memory.outOfMemoryEvents
+            outOfMemoryKills = memory.outOfMemoryKills
+        }
+    }
+
     var pid: Int32
     var command: String
+    var cgroup: Cgroup?
+    var cgroupUnavailable: String?
     var residentBytes: Int
     var proportionalBytes: Int
     var swappedBytes: Int

@@ -56,6 +56,10 @@ struct ReadersCommand: ParsableCommand {
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         case .table:
             print(ReadersReport.Reading.table(rows, process: process, count: count, repeats: repeats, bench: bench))
+            // The container's view of the same process (its cgroup), or why there is none.
+            if !bench, ProcessTable.exists(process.rawValue) {
+                print(ExplainCommand.text(Result { () throws(MemoryError) in try CgroupMemory.of(process) }), terminator: "")
+            }
         }
         if rows.allSatisfy({ $0.error != nil }) { throw ExitCode.failure }
         // A process that is gone by the end gave an incomplete answer: say so in the status too.

@@ -74,6 +74,58 @@ struct ExplainCommandTests {
             && text.standardOutput.contains("\(directory.path)/data"), "\(text.standardOutput)")
     }
 
+    /// A cgroup the test makes (as root), with a 256 MiB limit: a process in it holding 100 MiB is seen in it, with
+    /// the limit and the headroom; a second one asking for 300 MiB is killed by the kernel, and the cgroup's OOM kill
+    /// count says so. Through cgroup v2 where it has the memory controller, v1's memory hierarchy otherwise.
+    @Test(.enabled(if: getuid() == 0, "needs root to make a cgroup"))
+    func theContainersViewIsTheCgroupsOwn() throws {
+        let own: CgroupMemory
+        do {
+            own = try CgroupMemory.of(.current)
+        } catch {
+            print("skipped the cgroup test: \(error.message)")
+            return
+        }
+        let directory = own.directory + "/mprof-test-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        defer { rmdir(directory) }
+        let limit = 256 * Self.mebibyte
+        switch own.version {
+        case .v1: try "\(limit)".write(toFile: "\(directory)/memory.limit_in_bytes", atomically: false, encoding: .utf8)
+        case .v2: try "\(limit)".write(toFile: "\(directory)/memory.max", atomically: false, encoding: .utf8)
+        }
+        func join(_ process: ProcessID) throws {
+            try "\(process.rawValue)".write(toFile: "\(directory)/cgroup.procs", atomically: false, encoding: .utf8)
+        }
+        let holder = try Workload()
+        try join(holder.id)
+        #expect(try holder.send("alloc 100") == "ok")
+
+        let memory = try CgroupMemory.of(holder.id)
+        #expect(memory.version == own.version && memory.directory == directory && memory.path.hasSuffix(String(directory.split(separator: "/").last ?? "")))
+        #expect(memory.limit?.bytes == limit, "\(memory)")
+        #expect(memory.current.bytes >= 100 * Self.mebibyte && memory.current.bytes <= 140 * Self.mebibyte, "\(memory)")
+        #expect(memory.headroom?.bytes == limit - memory.current.bytes)
+        #expect((memory.anonymous?.bytes ?? 0) >= 95 * Self.mebibyte, "\(memory)")
+        #expect((memory.peak?.bytes ?? 0) >= memory.current.bytes, "\(memory)")
+        #expect(memory.outOfMemoryKills == 0, "\(memory)")
+
+        // 300 MiB more does not fit: the kernel kills the one asking.
+        let greedy = try Workload()
+        try join(greedy.id)
+        _ = try? greedy.send("alloc 300")
+        let termination = try greedy.finish()
+        #expect(termination == .signaled(SIGKILL), "\(termination)")
+        let after = try runProduct("mprof", ["explain", String(holder.id.rawValue), "--json"])
+        #expect(after.status == 0, "\(after.standardError)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(after.standardOutput.utf8)) as? [String: Any])
+        let cgroup = try #require(json["cgroup"] as? [String: Any], "\(after.standardOutput.prefix(800))")
+        #expect(cgroup["outOfMemoryKills"] as? Int == 1 && cgroup["limitBytes"] as? Int == limit, "\(cgroup)")
+        let text = try runProduct("mprof", ["explain", String(holder.id.rawValue), "--top", "0"])
+        #expect(text.standardOutput.contains("of a 256.0 MiB limit") && text.standardOutput.contains("OOM kills 1"), "\(text.standardOutput)")
+        _ = try holder.finish()
+    }
+
     @Test func badTargetsAreClearErrors() throws {
         // Above the largest PID the kernel gives out: no such process.
         let maximum = Int(String(decoding: try ProcessTable.readSmallFile("/proc/sys/kernel/pid_max"), as: UTF8.self)
