@@ -26,6 +26,11 @@ struct PeakCommand: ParsableCommand {
     @Flag(help: "Print the peaks as JSON.")
     var json = false
 
+    @Flag(help: ArgumentHelp(
+        "Also judge each recording: leak, allocator retention, file growth, growth or steady, with the trends behind it.",
+        discussion: "Least squares on the resident set and, for a run recorded with --heap, the heap in use."))
+    var verdict = false
+
     @Argument(parsing: .allUnrecognized, help: "Profiles: files or indices.")
     var profiles: [String] = []
 
@@ -95,11 +100,15 @@ struct PeakCommand: ParsableCommand {
         let children = file.children.map { series in
             PeakResult.Child(pid: series.process.rawValue, peakMebibytes: series.samples.map(\.mebibytes).max() ?? 0)
         }
-        return PeakResult(
+        var result = PeakResult(
             file: file.path, function: self.func,
             peakMebibytes: sampled ? peak.sampled?.mebibytes ?? peak.mebibytes : peak.mebibytes,
             sampledPeakMebibytes: peak.sampled?.mebibytes,
             source: sampled ? .samples : peak.source, children: children)
+        if verdict {
+            result.verdict = PeakResult.Verdict(MemoryVerdict(recording: file, heap: PlotCommand.heapCapture(beside: file)))
+        }
+        return result
     }
 }
 
@@ -116,6 +125,41 @@ struct PeakResult: Codable {
     var sampledPeakMebibytes: Double?
     var source: MprofFile.Peak.Source
     var children: [Child]
+    /// With --verdict.
+    var verdict: Verdict?
+
+    /// `MemoryVerdict` as JSON and text.
+    struct Verdict: Codable {
+        struct Trend: Codable {
+            var bytesPerSecond: Double
+            var changeBytes: Double
+            var seconds: Double
+            var samples: Int
+            var pValue: Double
+            var significant: Bool
+
+            init(_ trend: MemoryTrend) {
+                bytesPerSecond = trend.slope
+                changeBytes = trend.change
+                seconds = trend.duration
+                samples = trend.samples
+                pValue = trend.pValue
+                significant = trend.isSignificant(upward: true)
+            }
+        }
+
+        var kind: MemoryVerdict.Kind
+        var explanation: String
+        var resident: Trend?
+        var heap: Trend?
+
+        init(_ verdict: MemoryVerdict) {
+            kind = verdict.kind
+            explanation = verdict.explanation
+            resident = verdict.resident.map(Trend.init)
+            heap = verdict.heap.map(Trend.init)
+        }
+    }
 
     /// memory_profiler's lines, with control characters in the file name escaped.
     var text: String {
@@ -129,6 +173,9 @@ struct PeakResult: Codable {
         }
         for child in children {
             line += "\n  Child \(child.pid)\t\t\t\(Self.mebibytes(child.peakMebibytes)) MiB"
+        }
+        if let verdict {
+            line += "\n  verdict: \(verdict.kind.rawValue): \(verdict.explanation)"
         }
         return line
     }

@@ -44,6 +44,9 @@ struct PlotCommand: ParsableCommand {
     @Flag(name: .customLong("no-heap"), help: "Leave out the heap in use of a run recorded with --heap (its .heap file).")
     var noHeap = false
 
+    @Flag(help: "Add the verdict on the recording to the title: leak, allocator retention, file growth, growth or steady (see mprof peak --verdict).")
+    var verdict = false
+
     @Flag(help: "Draw in the terminal instead of writing a file.")
     var terminal = false
 
@@ -94,10 +97,18 @@ struct PlotCommand: ParsableCommand {
         guard empty.count < files.count else {
             throw CLIError("nothing to plot: \(empty.joined(separator: ", ")) has no memory samples")
         }
+        let heaps = noHeap ? [] : files.map(Self.heapCapture(beside:))
+        var shownTitle = title
+        if verdict, let file = files.first {
+            let judged = MemoryVerdict(recording: file, heap: heaps.first ?? nil)
+            let base = title ?? (file.commandLine ?? file.path).split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
+            shownTitle = base + " (verdict: \(judged.kind.rawValue))"
+            StandardError.write("mprof: verdict on \(TerminalText.escaped(file.path)): \(judged.kind.rawValue): \(judged.explanation)")
+        }
         let options = MemoryPlot.Options(
-            title: title, window: window, showsFunctions: !noFunctions, flame: flame, slope: slope,
+            title: shownTitle, window: window, showsFunctions: !noFunctions, flame: flame, slope: slope,
             width: dimensions.width, height: dimensions.height)
-        let plot = MemoryPlot(files: files, heaps: noHeap ? [] : files.map(Self.heapCapture(beside:)), options: options)
+        let plot = MemoryPlot(files: files, heaps: heaps, options: options)
         if let window, plot.isEmpty {
             let span = plot.dataTimeSpan.map { " (the data spans \(Self.seconds($0.lowerBound))–\(Self.seconds($0.upperBound)) s)" } ?? ""
             let names = files.prefix(3).map { TerminalText.escaped($0.path) }.joined(separator: ", ")

@@ -145,4 +145,38 @@ struct ExplainCommandTests {
         let result = try HostileInputTests.mprofAsNobody(["explain", "1"], in: "/")
         #expect(result.status == 1 && result.standardError.contains("permission denied"), "\(result.standardError)")
     }
+
+    /// `mprof peak --verdict` on programs whose story is known (Tests/Fixtures/verdict/verdict.c), recorded as a
+    /// user would: a leak, memory the allocator keeps after frees, and a program that loads and holds.
+    @Test func verdictsOnProgramsWithAKnownStory() throws {
+        let directory = try TemporaryDirectory()
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../Fixtures/verdict/verdict.c").standardized.path
+        let program = "\(directory.path)/verdict"
+        let compile = try runCommand("cc", ["-O1", "-o", program, source])
+        try #require(compile.status == 0, "\(compile.standardError)")
+        func verdict(_ story: String, heap: Bool) throws -> (kind: String, explanation: String) {
+            let file = "\(directory.path)/\(story)\(heap ? "-heap" : "").dat"
+            let run = try runProduct("mprof", ["run"] + (heap ? ["--heap"] : []) + ["-T", "0.05", "-o", file, program, story])
+            #expect(run.status == 0, "\(run.standardError)")
+            let peak = try runProduct("mprof", ["peak", "--verdict", "--json", file])
+            #expect(peak.status == 0, "\(peak.standardError)")
+            let results = try #require(try JSONSerialization.jsonObject(with: Data(peak.standardOutput.utf8)) as? [[String: Any]])
+            let judged = try #require(results.first?["verdict"] as? [String: Any], "\(peak.standardOutput)")
+            return (judged["kind"] as? String ?? "", judged["explanation"] as? String ?? "")
+        }
+        let leak = try verdict("leak", heap: true)
+        #expect(leak.kind == "leak" && leak.explanation.contains("heap in use grows"), "\(leak)")
+        #expect(try verdict("leak", heap: false).kind == "growth")
+        let retained = try verdict("retain", heap: true)
+        // 200 MiB allocated, 63 of 64 blocks freed: the heap falls to about 3 MiB, the resident set stays.
+        #expect(retained.kind == "allocator-retention" && retained.explanation.contains("fell from 201.6 MiB"), "\(retained)")
+        #expect(try verdict("steady", heap: true).kind == "steady")
+        #expect(try verdict("steady", heap: false).kind == "steady")
+        // The plot says it in its title.
+        let plot = try runProduct("mprof", ["plot", "--verdict", "\(directory.path)/retain-heap.dat", "-o", "\(directory.path)/retain.svg"])
+        #expect(plot.status == 0, "\(plot.standardError)")
+        let svg = try String(contentsOfFile: "\(directory.path)/retain.svg", encoding: .utf8)
+        #expect(svg.contains("(verdict: allocator-retention)"))
+    }
 }

@@ -349,8 +349,10 @@ struct HeapCaptureReader {
                 case UInt8(ascii: "T"):
                     let time = try number()
                     guard time <= Self.largestMilliseconds, time >= millisecond else { throw failure("time goes back or is out of range", at: recordStart) }
+                    // The heap as the previous millisecond with events left it: from the end of that millisecond
+                    // on, not from this one's (a program idle after its frees would show them only when it wakes).
+                    capture.heapTimeline.append((Double(min(millisecond + 1, time)) / 1000, liveBytes))
                     millisecond = time
-                    capture.heapTimeline.append((Double(time) / 1000, liveBytes))
                 case UInt8(ascii: "Y"):
                     let typeNumber = try number(), metadata = try number(), kind = try number(), descriptor = try number()
                     guard typeNumber == UInt64(capture.types.count + 1) else { throw failure("type \(typeNumber) out of order", at: recordStart) }
@@ -393,6 +395,8 @@ struct HeapCaptureReader {
                     _ = try number()
                     let time = try number()
                     guard time <= Self.largestMilliseconds else { throw failure("time out of range", at: recordStart) }
+                    // As at a 'T': the heap since the last millisecond with events, up to the exit.
+                    if time > millisecond { capture.heapTimeline.append((Double(millisecond + 1) / 1000, liveBytes)) }
                     millisecond = max(millisecond, time)
                     capture.summary.finishedNormally = true
                 default:
