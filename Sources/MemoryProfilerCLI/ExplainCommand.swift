@@ -1,5 +1,6 @@
 import ArgumentParser
 import FoundationEssentials
+import MemoryPlot
 import MemoryProfiler
 import MemoryProfilerSystem
 
@@ -26,6 +27,9 @@ struct ExplainCommand: ParsableCommand {
     @Flag(help: "Print the breakdown as JSON.")
     var json = false
 
+    @Option(name: [.customShort("o"), .long], help: "Also draw the parts as one bar: FILE.svg, or FILE.png (rsvg-convert).")
+    var output: String?
+
     func validate() throws {
         guard pid >= 1, pid <= Int(Int32.max) else { throw ValidationError("PID must be between 1 and \(Int32.max)") }
         guard top >= 0, top <= 100_000 else { throw ValidationError("--top must be between 0 and 100000") }
@@ -40,6 +44,14 @@ struct ExplainCommand: ParsableCommand {
             throw CLIError(error.message)
         }
         let name = Self.commandName(of: process)
+        if let output {
+            let chart = BreakdownChart(title: "Memory of PID \(process.rawValue)" + (name.isEmpty ? "" : " (\(name))"), breakdown: breakdown)
+            if output.lowercased().hasSuffix(".png") {
+                try PictureFile.writePNG(svg: chart.svg(), to: output)
+            } else {
+                try PictureFile.write(chart.svg(), to: output)
+            }
+        }
         // The container's view: a clear note where there is no cgroup memory controller, not a failure.
         let cgroup: Result<CgroupMemory, MemoryError> = Result { () throws(MemoryError) in try CgroupMemory.of(process) }
         if json {

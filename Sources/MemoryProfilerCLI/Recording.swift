@@ -6,6 +6,8 @@ import MemoryProfilerSystem
 struct Recording {
     let options: RecordingSettings
     let sink: DatFileSink
+    /// With --explain: the sink the samples go through, which breaks the memory down near the peak.
+    let explainer: PeakExplainer?
     let path: String
     private let header: [DatRecord]
     /// The size of the header records.
@@ -25,6 +27,7 @@ struct Recording {
             sink = try ProfileFiles.createFresh(writesPeaks: writesPeaks)
         }
         path = sink.path
+        explainer = options.explain ? PeakExplainer(file: sink) : nil
         header = [.commandLine(arguments: commandLine), .reader(options.backend.reader.rawValue)]
         headerBytes = header.reduce(0) { $0 + $1.line.utf8.count + 1 }
     }
@@ -63,7 +66,7 @@ struct Recording {
     /// Starts sampling `process` into the file; nil when it was gone before the first sample.
     func start(_ process: ProcessID) throws -> MemorySampler? {
         var sampling = options.samplingOptions
-        sampling.sink = sink
+        sampling.sink = explainer ?? sink
         do {
             return try MemorySampler.start(process: process, options: sampling)
         } catch {

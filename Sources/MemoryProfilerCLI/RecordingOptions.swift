@@ -30,6 +30,9 @@ struct RecordingOptions: ParsableArguments {
             """)
     var noResetPeak = false
 
+    @Flag(help: "Also break the memory near the peak into parts, as mprof explain does (read from /proc/PID/smaps as the resident set rises).")
+    var explain = false
+
     func validate() throws {
         guard interval.value >= 1e-6, interval.value <= 3600 else {
             throw ValidationError("--interval must be between 0.000001 and 3600 seconds")
@@ -42,7 +45,7 @@ struct RecordingOptions: ParsableArguments {
     var settings: RecordingSettings {
         RecordingSettings(
             interval: interval, includeChildren: includeChildren, multiprocess: multiprocess, timeout: timeout,
-            output: output, backend: backend, noResetPeak: noResetPeak)
+            output: output, backend: backend, noResetPeak: noResetPeak, explain: explain)
     }
 }
 
@@ -56,6 +59,7 @@ struct RecordingSettings: Equatable {
     var output: String?
     var backend = Backend.rss
     var noResetPeak = false
+    var explain = false
 
     var samplingOptions: SamplingOptions {
         SamplingOptions(

@@ -135,6 +135,10 @@ struct RunCommand: ParsableCommand {
         let sampler = try startSampling(child, recording: recording)
         let (termination, trace) = try waitForExit(of: child, sampler: sampler, recording: recording, name: name)
         heapRun?.report(name: name)
+        if let explainer = recording.explainer {
+            let capture = heapRun.flatMap { try? HeapCapture(path: $0.capture) }
+            StandardError.write(explainer.report(heap: capture), terminator: "")
+        }
         switch termination {
         case .exited(0):
             try recording.check(trace)

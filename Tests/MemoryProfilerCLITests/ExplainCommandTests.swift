@@ -68,6 +68,24 @@ struct ExplainCommandTests {
         near("other-anonymous", 64 * Self.mebibyte)
         #expect(part("code") > 0 && part("code") < 20 * Self.mebibyte, "\(part("code"))")
 
+        // The picture: one bar, a part per category with its bytes.
+        let picture = "\(directory.path)/parts.svg"
+        #expect(try runProduct("mprof", ["explain", String(child.pid), "-o", picture, "--top", "0"]).status == 0)
+        let svg = try String(contentsOfFile: picture, encoding: .utf8)
+        var drawn: [String: Int] = [:]
+        for piece in svg.components(separatedBy: "<g class=\"part\"").dropFirst() {
+            let tag = piece.prefix { $0 != ">" }
+            func attribute(_ name: String) -> String? {
+                guard let range = tag.range(of: " \(name)=\"") else { return nil }
+                return String(tag[range.upperBound...].prefix { $0 != "\"" })
+            }
+            if let part = attribute("data-part"), let bytes = attribute("data-bytes").flatMap(Int.init) { drawn[part] = bytes }
+        }
+        for name in ["malloc-heap", "mapped-files", "thread-stacks", "other-anonymous"] {
+            #expect(abs(Double((drawn[name] ?? 0) - part(name))) <= 0.01 * Double(part(name)), "\(name): drawn \(drawn[name] ?? -1)")
+        }
+        #expect(try runCommand("rsvg-convert", [picture, "-o", "\(directory.path)/parts.png"]).status == 0)
+
         let text = try runProduct("mprof", ["explain", String(child.pid)])
         #expect(text.status == 0)
         #expect(text.standardOutput.contains("(composition)") && text.standardOutput.contains("[heap]")
@@ -126,6 +144,30 @@ struct ExplainCommandTests {
         _ = try holder.finish()
     }
 
+    /// `mprof run --explain`: the breakdown near the peak of a program that holds 50 MiB from malloc (a block that
+    /// large is glibc's own mapping: other anonymous), and under --heap the heap in use at that moment.
+    @Test func runExplainBreaksDownThePeak() throws {
+        let directory = try TemporaryDirectory()
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../Fixtures/verdict/verdict.c").standardized.path
+        let program = "\(directory.path)/verdict"
+        try #require(try runCommand("cc", ["-O1", "-o", program, source]).status == 0)
+        for heap in [false, true] {
+            let run = try runProduct(
+                "mprof", ["run", "--explain"] + (heap ? ["--heap"] : []) + ["-o", "\(directory.path)/run\(heap).dat", program, "steady"])
+            #expect(run.status == 0, "\(run.standardError)")
+            let lines = run.standardError.split(separator: "\n")
+            #expect(lines.contains { $0.contains("near the peak") }, "\(run.standardError)")
+            let anonymous = lines.first { $0.hasPrefix("  other anonymous") }
+                .flatMap { Double($0.split(separator: " ", omittingEmptySubsequences: true)[2]) }
+            #expect((anonymous ?? 0) >= 49 && (anonymous ?? 0) <= 53, "\(run.standardError)")
+            if heap {
+                let inUse = lines.first { $0.hasPrefix("The heap in use then") }
+                #expect(inUse?.contains("50.0 MiB") == true, "\(run.standardError)")
+            }
+        }
+    }
+
     @Test func badTargetsAreClearErrors() throws {
         // Above the largest PID the kernel gives out: no such process.
         let maximum = Int(String(decoding: try ProcessTable.readSmallFile("/proc/sys/kernel/pid_max"), as: UTF8.self)
@@ -156,8 +198,9 @@ struct ExplainCommandTests {
         let compile = try runCommand("cc", ["-O1", "-o", program, source])
         try #require(compile.status == 0, "\(compile.standardError)")
         func verdict(_ story: String, heap: Bool) throws -> (kind: String, explanation: String) {
-            let file = "\(directory.path)/\(story)\(heap ? "-heap" : "").dat"
-            let run = try runProduct("mprof", ["run"] + (heap ? ["--heap"] : []) + ["-T", "0.05", "-o", file, program, story])
+            let words = story.split(separator: " ").map(String.init)
+            let file = "\(directory.path)/\(words[0])\(heap ? "-heap" : "").dat"
+            let run = try runProduct("mprof", ["run"] + (heap ? ["--heap"] : []) + ["-T", "0.05", "-o", file, program] + words)
             #expect(run.status == 0, "\(run.standardError)")
             let peak = try runProduct("mprof", ["peak", "--verdict", "--json", file])
             #expect(peak.status == 0, "\(peak.standardError)")
@@ -172,6 +215,9 @@ struct ExplainCommandTests {
         // 200 MiB allocated, 63 of 64 blocks freed: the heap falls to about 3 MiB, the resident set stays.
         #expect(retained.kind == "allocator-retention" && retained.explanation.contains("fell from 201.6 MiB"), "\(retained)")
         #expect(try verdict("steady", heap: true).kind == "steady")
+        // A file mapped and read 5 MiB at a time: the resident set grows, and the FILE records say it is file pages.
+        let files = try verdict("files \(directory.path)/data", heap: false)
+        #expect(files.kind == "file-growth" && files.explanation.contains("file-backed pages grow"), "\(files)")
         #expect(try verdict("steady", heap: false).kind == "steady")
         // The plot says it in its title.
         let plot = try runProduct("mprof", ["plot", "--verdict", "\(directory.path)/retain-heap.dat", "-o", "\(directory.path)/retain.svg"])

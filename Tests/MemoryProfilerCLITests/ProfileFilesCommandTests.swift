@@ -85,6 +85,9 @@ import Testing
             "mprof", ["run", "-M", "-T", "0.01", "-o", file, BuiltProducts.path("memory-workload"), "hold", "120", "--exit"])
         #expect(recording.status == 0, "\(recording.standardError)")
 
+        // Our additions are in it (PEAK, READER, FILE), which memory_profiler must skip.
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(text.contains("\nFILE ") && text.contains("\nREADER "), "\(text.prefix(300))")
         let ours = try runProduct("mprof", ["peak", "--sampled", file])
         let theirs = try python.mprof(["peak", file])
         #expect(theirs.status == 0, "\(theirs.standardError)")

@@ -102,6 +102,7 @@ public final class DatFileSink: MemorySampleSink {
         }
         let wallClock = start + sample.elapsed.seconds
         write(.memory(sample.memory, wallClock: wallClock))
+        if let file = sample.fileResident { write(.file(file, wallClock: wallClock)) }
         if writesPeaks, let peak = sample.intervalPeak, peak.bytes > max(previous, sample.memory.bytes) {
             write(.peak(peak, wallClock: wallClock))
         }

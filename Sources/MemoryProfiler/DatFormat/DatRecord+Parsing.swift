@@ -71,6 +71,8 @@ extension DatRecord {
             return .memory(try memory("the memory in MiB"), wallClock: try time("the time"))
         case .peak:
             return .peak(try memory("the memory in MiB"), wallClock: try time("the time"))
+        case .file:
+            return .file(try memory("the memory in MiB"), wallClock: try time("the time"))
         case .child:
             guard let pidField = fields.next(), let pid = DatNumber.wholeNumber(pidField, upTo: Int(Int32.max)), pid > 0
             else {

@@ -24,6 +24,10 @@ public enum DatRecord: Hashable, Sendable {
     case peak(MemorySize, wallClock: Double)
     /// `READER <name>` (this package's addition): the reader (backend) that took the samples, such as `rss`.
     case reader(String)
+    /// `FILE <MiB, 6 decimals> <time, 4 decimals>` (this package's addition, which memory_profiler skips): the
+    /// process's file-backed resident pages (`RssFile` of `/proc/PID/status`) at the sample of the same time, so that
+    /// a verdict can tell mapped files growing from the heap growing.
+    case file(MemorySize, wallClock: Double)
 
     /// The word a record's line starts with: each spelled here once, for writing and for reading.
     public enum Keyword: String, CaseIterable, Hashable, Sendable {
@@ -33,6 +37,7 @@ public enum DatRecord: Hashable, Sendable {
         case function = "FUNC"
         case peak = "PEAK"
         case reader = "READER"
+        case file = "FILE"
     }
 
     /// The record's keyword.
@@ -44,6 +49,7 @@ public enum DatRecord: Hashable, Sendable {
         case .function: .function
         case .peak: .peak
         case .reader: .reader
+        case .file: .file
         }
     }
 
@@ -59,7 +65,7 @@ public enum DatRecord: Hashable, Sendable {
         switch self {
         case .commandLine(let text):
             return Self.capped("\(keyword) " + String(text.map { $0 == "\n" || $0 == "\r" || $0 == "\r\n" ? " " : $0 }))
-        case .memory(let memory, let wallClock), .peak(let memory, let wallClock):
+        case .memory(let memory, let wallClock), .peak(let memory, let wallClock), .file(let memory, let wallClock):
             return "\(keyword) \(DecimalFormat.fixed(memory.mebibytes, decimals: 6)) \(DecimalFormat.fixed(wallClock, decimals: 4))"
         case .child(let process, let memory, let wallClock):
             return "\(keyword) \(process) \(DecimalFormat.fixed(memory.mebibytes, decimals: 6)) "

@@ -59,6 +59,9 @@ public struct MprofFile: Sendable {
     public var reader: String?
     /// `MEM` records: the process (with `-C`, plus its descendants), in file order.
     public var samples: [Sample] = []
+    /// The process's file-backed resident pages at its samples, from `FILE` records (this package's addition;
+    /// `mprof run` writes them when it samples one process).
+    public var fileSamples: [Sample] = []
     /// The highest memory over a stretch of time, from a `PEAK` record.
     public struct IntervalPeak: Hashable, Sendable {
         /// The highest memory over the stretch.
@@ -324,6 +327,8 @@ public struct MprofFile: Sendable {
             commandLineCount += 1
         case .reader(let name):
             reader = name.isEmpty ? nil : name
+        case .file(let memory, let wallClock):
+            fileSamples.append(Sample(memory: memory, wallClock: wallClock))
         }
     }
 

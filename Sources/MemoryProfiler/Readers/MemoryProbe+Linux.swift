@@ -92,6 +92,19 @@ extension MemoryProbe {
             }
         }
 
+        /// The process's file-backed resident pages (`RssFile` of `/proc/PID/status`), for a probe that reads that
+        /// file (the `peak` reader); nil otherwise or when it cannot be read.
+        func fileResident(process: ProcessID) -> MemorySize? {
+            guard case .status(let file, _) = self else { return nil }
+            return try? Self.withBuffer(bytes: 4096) { buffer throws(MemoryError) in
+                let count = try file.read(into: buffer, of: process, name: "status")
+                guard let kibibytes = ProcText.value(ofKey: "RssFile:", in: UnsafeRawBufferPointer(rebasing: buffer[..<count])) else {
+                    throw Self.unexpected("status", process: process)
+                }
+                return MemorySize(kibibytes: kibibytes)
+            }
+        }
+
         func resetPeak(process: ProcessID) throws(MemoryError) {
             switch self {
             case .status(_, let peakReset), .resourceUsage(let peakReset):

@@ -54,6 +54,16 @@ public final class MemoryProbe: Sendable {
         try backend.read(process: process)
     }
 
+    /// The process's file-backed resident pages, for a ``MemoryReader/peak`` probe (which reads `/proc/PID/status`);
+    /// nil for other readers.
+    func fileResident() -> MemorySize? {
+        #if os(Linux)
+        backend.fileResident(process: process)
+        #else
+        nil
+        #endif
+    }
+
     /// Resets the kernel's high-water mark of the process to its current resident set size.
     ///
     /// Afterwards ``MemoryReader/peak`` (and ``MemoryReader/maxrss`` for the current process) reports the

@@ -287,7 +287,9 @@ extension MemorySampler {
                     if let own = intervalPeak { intervalPeak = childPeaks.map { own + $0 } }
                 }
             }
-            let sample = MemorySample(elapsed: time, memory: memory, intervalPeak: intervalPeak)
+            var sample = MemorySample(elapsed: time, memory: memory, intervalPeak: intervalPeak)
+            // File pages of the process alone: with children summed in, they would not match the sample.
+            if options.sink != nil && !options.includeChildren { sample.fileResident = ownPeak?.probe.fileResident() }
             if count == 0 { baseline = memory }
             count += 1
             lastTime = time

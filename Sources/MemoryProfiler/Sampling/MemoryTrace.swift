@@ -10,6 +10,8 @@ public struct MemorySample: Hashable, Sendable {
     ///
     /// A spike that rose and fell between two samples shows here even though ``memory`` misses it.
     public var intervalPeak: MemorySize?
+    /// The process's file-backed resident pages (`RssFile`) at the sample, when read.
+    public var fileResident: MemorySize?
 
     /// Creates a sample.
     public init(elapsed: Duration, memory: MemorySize, intervalPeak: MemorySize? = nil) {

@@ -239,6 +239,7 @@ extension MemoryVerdict {
     public init(recording: MprofFile, heap: HeapCapture? = nil) {
         self.init(
             resident: recording.samples.map { (time: $0.wallClock, bytes: Double($0.memory.bytes)) },
-            heap: heap.map { capture in capture.heapTimeline.map { (time: capture.startTime + $0.time, bytes: Double($0.bytes)) } })
+            heap: heap.map { capture in capture.heapTimeline.map { (time: capture.startTime + $0.time, bytes: Double($0.bytes)) } },
+            file: recording.fileSamples.isEmpty ? nil : recording.fileSamples.map { (time: $0.wallClock, bytes: Double($0.memory.bytes)) })
     }
 }

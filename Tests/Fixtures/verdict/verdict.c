@@ -2,7 +2,11 @@
 //   verdict leak      1 MiB allocated and touched every 50 ms for 2 s, never freed
 //   verdict retain    200 MiB in 1,016-byte blocks within 0.2 s, then all but every 64th freed; holds 2 s
 //   verdict steady    50 MiB allocated and touched at once; holds 2 s
+//   verdict files P   a 200 MiB file written at P, mapped, and read 5 MiB every 50 ms for 2 s
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -32,6 +36,20 @@ int main(int argc, char **argv) {
     } else if (strcmp(argv[1], "steady") == 0) {
         kept = memset(malloc(50 << 20), 1, 50 << 20);
         pause_ms(2000);
+    } else if (strcmp(argv[1], "files") == 0 && argc >= 3) {
+        int file = open(argv[2], O_RDWR | O_CREAT | O_TRUNC, 0600);
+        static char chunk[1 << 20];
+        memset(chunk, 'f', sizeof chunk);
+        for (int i = 0; i < 200; i++)
+            if (file < 0 || write(file, chunk, sizeof chunk) != (ssize_t)sizeof chunk) return 3;
+        volatile const char *mapped = mmap(NULL, 200u << 20, PROT_READ, MAP_PRIVATE, file, 0);
+        if (mapped == MAP_FAILED) return 3;
+        long sum = 0;
+        for (int step = 0; step < 40; step++) {
+            for (size_t at = (size_t)step * (5u << 20); at < (size_t)(step + 1) * (5u << 20); at += 4096) sum += mapped[at];
+            pause_ms(50);
+        }
+        kept = (void *)sum;
     } else {
         return 2;
     }
