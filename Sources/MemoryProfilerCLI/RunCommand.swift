@@ -138,6 +138,11 @@ struct RunCommand: ParsableCommand {
         if let explainer = recording.explainer {
             let capture = heapRun.flatMap { try? HeapCapture(path: $0.capture) }
             StandardError.write(explainer.report(heap: capture), terminator: "")
+            // And the verdict on the whole recording, as mprof peak --verdict gives it.
+            if let file = try? MprofFile(path: recording.path) {
+                let verdict = MemoryVerdict(recording: file, heap: capture)
+                StandardError.write("mprof: verdict: \(verdict.kind.rawValue): \(verdict.explanation)")
+            }
         }
         switch termination {
         case .exited(0):

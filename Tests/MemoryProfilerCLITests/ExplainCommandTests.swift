@@ -158,6 +158,7 @@ struct ExplainCommandTests {
             #expect(run.status == 0, "\(run.standardError)")
             let lines = run.standardError.split(separator: "\n")
             #expect(lines.contains { $0.contains("near the peak") }, "\(run.standardError)")
+            #expect(lines.contains { $0.hasPrefix("mprof: verdict: steady:") }, "\(run.standardError)")
             let anonymous = lines.first { $0.hasPrefix("  other anonymous") }
                 .flatMap { Double($0.split(separator: " ", omittingEmptySubsequences: true)[2]) }
             #expect((anonymous ?? 0) >= 49 && (anonymous ?? 0) <= 53, "\(run.standardError)")
