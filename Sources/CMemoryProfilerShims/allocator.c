@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -146,4 +149,62 @@ int cmp_malloc_read(struct cmp_malloc_reading *reading) {
         errno = ENOTSUP;
         return -1;
     }
+}
+
+/// RssAnon of /proc/self/status in bytes, read with system calls only (it runs in a forked child); -1 on failure.
+static long long anonymous_resident_bytes(void) {
+    int file = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (file < 0) return -1;
+    char text[8192];
+    ssize_t length = read(file, text, sizeof text - 1);
+    close(file);
+    if (length <= 0) return -1;
+    text[length] = 0;
+    const char *field = strstr(text, "RssAnon:");
+    if (field == NULL) return -1;
+    long long kibibytes = 0;
+    for (field += 8; *field == ' ' || *field == '\t'; field++) {}
+    for (; *field >= '0' && *field <= '9' && kibibytes < (1LL << 50); field++) kibibytes = kibibytes * 10 + (*field - '0');
+    return kibibytes * 1024;
+}
+
+long long cmp_malloc_trimmable_bytes(void) {
+#if defined(__GLIBC__)
+    if (cmp_malloc_allocator(NULL, 0) != CMP_ALLOCATOR_GLIBC) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    int ends[2];
+    if (pipe2(ends, O_CLOEXEC) != 0) return -1;
+    pid_t child = fork();
+    if (child < 0) {
+        close(ends[0]);
+        close(ends[1]);
+        return -1;
+    }
+    if (child == 0) {
+        // A copy of this process: what malloc_trim gives back here, it would give back there. glibc makes malloc
+        // usable in the child of a fork, whatever the other threads held.
+        long long before = anonymous_resident_bytes();
+        malloc_trim(0);
+        long long after = anonymous_resident_bytes();
+        long long released = before >= 0 && after >= 0 && before > after ? before - after : (before >= 0 && after >= 0 ? 0 : -1);
+        (void)!write(ends[1], &released, sizeof released);
+        _exit(0);
+    }
+    close(ends[1]);
+    long long released = -1;
+    ssize_t got = read(ends[0], &released, sizeof released);
+    close(ends[0]);
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+    if (got != (ssize_t)sizeof released || released < 0) {
+        errno = EIO;
+        return -1;
+    }
+    return released;
+#else
+    errno = ENOTSUP;
+    return -1;
+#endif
 }

@@ -45,6 +45,13 @@ public enum ProcessMemory {
         return (Allocator(rawValue: kind) ?? .unknown, library)
     }
 
+    /// glibc: the bytes `malloc_trim(0)` would give back now, measured in a forked copy of the process.
+    public static func mallocTrimmableBytes() throws(SystemError) -> Int {
+        let bytes = cmp_malloc_trimmable_bytes()
+        guard bytes >= 0 else { throw SystemError.current.adding("measuring what malloc_trim would release") }
+        return Int(bytes)
+    }
+
     /// What the allocator says, in bytes; nil for what it does not say.
     public struct MallocReading: Sendable {
         public var inUse: Int

@@ -69,6 +69,35 @@ struct MallocStatisticsTests {
         #expect(try Self.statistics(workload).releasableAtTop >= 0)
     }
 
+    /// What malloc_trim would give back, measured in a forked copy, against what it does give back here (the
+    /// kernel's resident set the witness).
+    @Test func glibcsTrimmableMemoryIsWhatMallocTrimReleases() throws {
+        let workload = try Workload()
+        defer { _ = try? workload.finish() }
+        #expect(try workload.send("small 50 1016").hasPrefix("ok"))
+        #expect(try workload.send("free-small 64") == "ok")
+        let answer = try workload.send("trimmable")
+        let trimmable = try #require(answer.hasPrefix("ok ") ? Int(answer.dropFirst(3)) : nil, "\(answer)")
+        // Each run of 63 free chunks (64,512 bytes) holds 14 or 15 whole pages: about 45 MiB of the 49 freed.
+        #expect(trimmable >= 40 * Self.mebibyte && trimmable <= 50 * Self.mebibyte, "\(trimmable)")
+        func rss() throws -> Int {
+            let readings = try workload.send("read")
+            return try #require((try JSONSerialization.jsonObject(with: Data(readings.utf8)) as? [String: Any])?["rss"] as? Int)
+        }
+        // Measuring left this process's heap as it was; trimming it for real releases what was measured.
+        let before = try rss()
+        #expect(try workload.send("trim") == "ok")
+        let released = before - (try rss())
+        #expect(abs(Double(released - trimmable)) <= 0.02 * Double(trimmable) + 256 * 1024, "released \(released), measured \(trimmable)")
+        // Under another allocator: a clear error.
+        if Self.installed(Self.jemalloc) {
+            let other = try Workload(environment: ["LD_PRELOAD": Self.jemalloc])
+            defer { _ = try? other.finish() }
+            let refused = try other.send("trimmable")
+            #expect(refused.hasPrefix("error unavailable") && refused.contains("libjemalloc"), "\(refused)")
+        }
+    }
+
     @Test(.enabled(if: installed(jemalloc), "libjemalloc2 is not installed (apt-get install libjemalloc-dev; .ci/run does)"))
     func jemallocPreloadedIsReadWithMallctl() throws {
         let workload = try Workload(environment: ["LD_PRELOAD": Self.jemalloc])

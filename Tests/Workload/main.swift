@@ -16,6 +16,8 @@
 //   free-small EVERY   free the small blocks, all but every EVERY-th (0: all) -> ok
 //   malloc-stats       MallocStatistics.current()             -> ok {"allocator":…,"inUse":…,…} | error CODE MESSAGE
 //   allocator-witness  bytes in use from the allocator's own text report -> ok BYTES | error WHY
+//   trimmable          MallocStatistics.trimmable()           -> ok BYTES | error CODE MESSAGE
+//   trim               malloc_trim(0)                         -> ok
 //
 // End of input ends it, and its children with it. `memory-workload hold MIB` allocates, prints `ok`, and waits
 // for end of input without reading commands; `memory-workload hold MIB --exit` exits right after `ok`.
@@ -297,6 +299,20 @@ while let line = readLine() {
                     + "\"releasableAtTop\":\(statistics.releasableAtTop?.bytes ?? -1),\"retained\":\(statistics.retained?.bytes ?? -1)}")
         } catch {
             reply("error \(error.code) \(error.message)")
+        }
+    case "trimmable":
+        do {
+            reply("ok \(try MallocStatistics.trimmable().bytes)")
+        } catch {
+            reply("error \(error.code) \(error.message)")
+        }
+    case "trim":
+        // glibc's malloc_trim(0), through the dynamic linker (not every C library has it).
+        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") {
+            _ = unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)(0)
+            reply("ok")
+        } else {
+            reply("error no malloc_trim")
         }
     case "allocator-witness":
         reply(allocatorWitness())

@@ -35,6 +35,11 @@ struct cmp_malloc_reading {
 /// a reading here).
 int cmp_malloc_read(struct cmp_malloc_reading *reading);
 
+/// glibc: the bytes `malloc_trim(0)` would give back to the system now, measured in a forked copy of the process
+/// (its anonymous resident memory before and after the call there), so this process's heap is left as it is.
+/// Returns -1 with `errno` (`ENOTSUP` under another allocator).
+long long cmp_malloc_trimmable_bytes(void);
+
 /// `pipe2(descriptors, O_CLOEXEC)`: both ends close on exec, atomically (Glibc exports `pipe2` only with
 /// `_GNU_SOURCE`). Returns 0, or -1 with `errno` set.
 int cmp_pipe_cloexec(int descriptors[2]);

@@ -10,6 +10,27 @@ extension MallocStatistics {
     ///
     /// - Throws: ``MemoryError`` with code ``MemoryError/Code/unavailable`` when the allocator is one mprof cannot
     ///   read (the message names it and its library), ``MemoryError/Code/systemCall`` when its statistics call fails.
+    /// glibc only: the bytes `malloc_trim(0)` would give back to the system now — free pages inside the arenas as
+    /// well as the top — measured without trimming this process: the call is made in a forked copy of it, and the
+    /// copy's anonymous resident memory before and after is the answer. The fork costs about a millisecond per
+    /// gigabyte of resident memory (its page tables are copied).
+    ///
+    /// - Throws: ``MemoryError/Code/unavailable`` under another allocator; ``MemoryError/Code/systemCall`` when the
+    ///   fork fails.
+    public static func trimmable() throws(MemoryError) -> MemorySize {
+        let (kind, library) = ProcessMemory.mallocAllocator()
+        guard kind == .glibc else {
+            throw MemoryError(
+                .unavailable,
+                "only glibc's malloc has malloc_trim; malloc here is \(library.isEmpty ? "another allocator's" : TerminalText.escaped(library))")
+        }
+        do {
+            return MemorySize(bytes: try ProcessMemory.mallocTrimmableBytes())
+        } catch {
+            throw MemoryError(error)
+        }
+    }
+
     public static func current() throws(MemoryError) -> MallocStatistics {
         let (kind, library) = ProcessMemory.mallocAllocator()
         let allocator: Allocator
