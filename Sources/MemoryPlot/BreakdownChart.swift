@@ -43,7 +43,7 @@ public struct BreakdownChart: Sendable {
             content: title)
         svg.element(
             "text", [("x", n(width / 2)), ("y", "44"), ("text-anchor", "middle"), ("font-size", "12"), ("fill", "#555")],
-            content: "\(MemorySize(bytes: breakdown.resident.bytes).formatted(precision: 1)) resident, \(breakdown.threads) threads")
+            content: "\(MemorySize(bytes: breakdown.resident.bytes).formatted(precision: 1)) resident, \(breakdown.threads) thread\(breakdown.threads == 1 ? "" : "s")")
         var x = left
         for (index, part) in parts.enumerated() {
             let share = Double(part.resident.bytes) / Double(total)

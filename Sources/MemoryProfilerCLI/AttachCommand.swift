@@ -67,7 +67,10 @@ struct AttachCommand: ParsableCommand {
             throw CLIError("process \(process) exited before the first sample: nothing recorded")
         }
         StandardError.write(recording.summary(of: trace, peak: peak))
-        if let explainer = recording.explainer { StandardError.write(explainer.report(heap: nil), terminator: "") }
+        if let explainer = recording.explainer {
+            StandardError.write(explainer.report(heap: nil), terminator: "")
+            StandardError.write(RunCommand.verdictLine(recording.path, heap: nil))
+        }
         if trace.end == .processExited { StandardError.write("mprof: process \(process) exited") }
         try recording.check(trace)
     }

@@ -33,17 +33,21 @@ struct ExplainCommand: ParsableCommand {
     func validate() throws {
         guard pid >= 1, pid <= Int(Int32.max) else { throw ValidationError("PID must be between 1 and \(Int32.max)") }
         guard top >= 0, top <= 100_000 else { throw ValidationError("--top must be between 0 and 100000") }
+        if let output, !(output.lowercased().hasSuffix(".svg") || output.lowercased().hasSuffix(".png")) {
+            throw ValidationError("-o must name a .svg or .png file")
+        }
     }
 
     func run() throws {
         let process = ProcessID(Int32(pid))
+        // The name first: a process that exits right after its breakdown is read still has one.
+        let name = Self.commandName(of: process)
         let breakdown: MemoryBreakdown
         do {
             breakdown = try MemoryBreakdown.of(process)
         } catch {
             throw CLIError(error.message)
         }
-        let name = Self.commandName(of: process)
         if let output {
             let chart = BreakdownChart(title: "Memory of PID \(process.rawValue)" + (name.isEmpty ? "" : " (\(name))"), breakdown: breakdown)
             if output.lowercased().hasSuffix(".png") {
@@ -90,7 +94,8 @@ struct ExplainCommand: ParsableCommand {
         }
         text += table(columns, rows)
         if let library = breakdown.allocatorLibrary {
-            text += "\nmalloc is \(TerminalText.escaped(library)) here: its arenas are in other anonymous, the malloc heap is glibc's alone.\n"
+            text += "\n\(TerminalText.escaped(library)) is loaded: if it serves malloc, its memory is in the malloc heap (brk) "
+                + "or in other anonymous, as it maps it.\n"
         }
         if breakdown.threads > 0 && breakdown.stacksFoundByStackPointer < breakdown.threads {
             text += "\n(\(breakdown.stacksFoundByStackPointer) of \(breakdown.threads) stacks found by their thread's stack pointer; "

@@ -23,8 +23,12 @@ final class PeakExplainer: MemorySampleSink {
     private let file: DatFileSink
     private let state = Mutex(State())
 
-    init(file: DatFileSink) {
+    /// Whether the samples add descendants (-C): the breakdown is still the program's own process.
+    let includesChildren: Bool
+
+    init(file: DatFileSink, includesChildren: Bool) {
         self.file = file
+        self.includesChildren = includesChildren
     }
 
     /// The breakdown nearest the peak, or why there is none.
@@ -77,7 +81,7 @@ final class PeakExplainer: MemorySampleSink {
         case .success(let snapshot):
             let seconds = DecimalFormat.fixed(Double(snapshot.elapsed.components.seconds) + Double(snapshot.elapsed.components.attoseconds) / 1e18, decimals: 2)
             var text = "mprof: the memory at \(seconds) s, near the peak (mprof explain, taken when the resident set was "
-                + "\(ExplainCommand.bytes(snapshot.resident))):\n"
+                + "\(ExplainCommand.bytes(snapshot.resident))\(includesChildren ? " with its descendants; the parts are the program's own process alone" : "")):\n"
             let table = ExplainCommand.text(snapshot.breakdown, process: snapshot.process, name: "", top: 3)
             // Leave out the first line (it names the PID, which is gone now).
             text += table.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).dropFirst().joined(separator: "\n")

@@ -99,11 +99,16 @@ struct PlotCommand: ParsableCommand {
         }
         let heaps = noHeap ? [] : files.map(Self.heapCapture(beside:))
         var shownTitle = title
-        if verdict, let file = files.first {
-            let judged = MemoryVerdict(recording: file, heap: heaps.first ?? nil)
-            let base = title ?? (file.commandLine ?? file.path).split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
-            shownTitle = base + " (verdict: \(judged.kind.rawValue))"
-            StandardError.write("mprof: verdict on \(TerminalText.escaped(file.path)): \(judged.kind.rawValue): \(judged.explanation)")
+        if verdict {
+            // Each file's verdict on standard error; in the title when there is one file.
+            for (index, file) in files.enumerated() {
+                let judged = MemoryVerdict(recording: file, heap: index < heaps.count ? heaps[index] : nil)
+                StandardError.write("mprof: verdict on \(TerminalText.escaped(file.path)): \(judged.kind.rawValue): \(judged.explanation)")
+                if files.count == 1 {
+                    let base = title ?? (file.commandLine ?? file.path).split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
+                    shownTitle = base + " (verdict: \(judged.kind.rawValue))"
+                }
+            }
         }
         let options = MemoryPlot.Options(
             title: shownTitle, window: window, showsFunctions: !noFunctions, flame: flame, slope: slope,

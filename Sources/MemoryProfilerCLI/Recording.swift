@@ -27,7 +27,7 @@ struct Recording {
             sink = try ProfileFiles.createFresh(writesPeaks: writesPeaks)
         }
         path = sink.path
-        explainer = options.explain ? PeakExplainer(file: sink) : nil
+        explainer = options.explain ? PeakExplainer(file: sink, includesChildren: options.includeChildren) : nil
         header = [.commandLine(arguments: commandLine), .reader(options.backend.reader.rawValue)]
         headerBytes = header.reduce(0) { $0 + $1.line.utf8.count + 1 }
     }

@@ -138,11 +138,7 @@ struct RunCommand: ParsableCommand {
         if let explainer = recording.explainer {
             let capture = heapRun.flatMap { try? HeapCapture(path: $0.capture) }
             StandardError.write(explainer.report(heap: capture), terminator: "")
-            // And the verdict on the whole recording, as mprof peak --verdict gives it.
-            if let file = try? MprofFile(path: recording.path) {
-                let verdict = MemoryVerdict(recording: file, heap: capture)
-                StandardError.write("mprof: verdict: \(verdict.kind.rawValue): \(verdict.explanation)")
-            }
+            StandardError.write(Self.verdictLine(recording.path, heap: capture))
         }
         switch termination {
         case .exited(0):
@@ -229,6 +225,16 @@ struct RunCommand: ParsableCommand {
         let peak = recording.recordExitPeak(lifetime, trace: trace)
         StandardError.write(recording.summary(of: trace, peak: peak))
         return (termination, trace)
+    }
+
+    /// The verdict on the recording just made, as mprof peak --verdict gives it.
+    static func verdictLine(_ path: String, heap: HeapCapture?) -> String {
+        do {
+            let verdict = MemoryVerdict(recording: try MprofFile(path: path), heap: heap)
+            return "mprof: verdict: \(verdict.kind.rawValue): \(verdict.explanation)"
+        } catch {
+            return "mprof: no verdict: \(error.description)"
+        }
     }
 
     /// Why the program could not start, in words that point at the cause.

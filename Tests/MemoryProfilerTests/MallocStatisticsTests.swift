@@ -138,13 +138,14 @@ struct MallocStatisticsTests {
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("hooked-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
         defer { try? FileManager.default.removeItem(at: directory) }
-        for (preload, allocator) in [(hook, "glibc"), ("\(hook):\(Self.jemalloc)", "jemalloc")] {
+        // jemalloc after the hook: the hook forwards to it. Before the hook: jemalloc serves malloc itself.
+        for (preload, allocator) in [(hook, "glibc"), ("\(hook):\(Self.jemalloc)", "jemalloc"), ("\(Self.jemalloc):\(hook)", "jemalloc")] {
             let workload = try Workload(environment: [
                 "LD_PRELOAD": preload, "MPROF_HEAP_OUTPUT": directory.appendingPathComponent("\(allocator).heap").path,
             ])
             defer { _ = try? workload.finish() }
             let statistics = try Self.statistics(workload)
-            #expect(statistics.allocator == allocator && !statistics.library.contains("mprof-heap-hook"), "\(statistics)")
+            #expect(statistics.allocator == allocator && !statistics.library.contains("mprof-heap-hook") && statistics.inUse > 0, "\(statistics)")
         }
     }
 

@@ -48,6 +48,16 @@ struct MemoryVerdictTests {
         // File pages make the growth.
         let files: [(time: Double, bytes: Double)] = growing.map { point in (time: point.time, bytes: point.bytes - 10e6) }
         #expect(MemoryVerdict(resident: growing, file: files).kind == .fileGrowth)
-        #expect(MemoryVerdict(resident: [(0, 1)]).kind == .steady)
+        #expect(MemoryVerdict(resident: [(0, 1)]).kind == .unknown)
+        #expect(MemoryVerdict(resident: [(1, 1), (1, 2), (1, 3)]).kind == .unknown)
+        // A load over the first 40 % of the run, then flat: not a leak, not growth.
+        let slowLoad: [(time: Double, bytes: Double)] = times.map { time in (time: time, bytes: 1e6 + 60e6 * min(time / 0.8, 1)) }
+        #expect(MemoryVerdict(resident: slowLoad, heap: slowLoad).kind == .steady)
+        #expect(MemoryVerdict(resident: slowLoad).kind == .steady)
+        // FILE records that match no sample, or exceed it, are left out.
+        let stray: [(time: Double, bytes: Double)] = growing.map { point in (time: point.time + 5000, bytes: point.bytes) }
+        #expect(MemoryVerdict(resident: growing, file: stray).kind == .growth)
+        let larger: [(time: Double, bytes: Double)] = growing.map { point in (time: point.time, bytes: point.bytes * 2) }
+        #expect(MemoryVerdict(resident: growing, file: larger).kind == .growth)
     }
 }

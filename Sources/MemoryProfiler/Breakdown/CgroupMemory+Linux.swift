@@ -95,6 +95,9 @@ extension CgroupMemory {
             (try? ProcessTable.readSmallFile("\(directory)/\(name)")).map { String(decoding: $0, as: UTF8.self) }
         }
         func size(_ name: String) -> Int?? { text(name).flatMap { Self.bytes($0) } }
+        func text(atAbsolute path: String) -> String? {
+            (try? ProcessTable.readSmallFile(path)).map { String(decoding: $0, as: UTF8.self) }
+        }
         switch version {
         case .v2:
             guard let current = size("memory.current"), let current else {
@@ -102,6 +105,16 @@ extension CgroupMemory {
             }
             var memory = CgroupMemory(version: .v2, path: path, directory: directory, current: MemorySize(bytes: current))
             if case .some(let limit) = size("memory.max") { memory.limit = limit.map { MemorySize(bytes: $0) } }
+            // The limit in force is the smallest on the way up: a slice's or a pod's limit binds its children too.
+            var parent = directory
+            for _ in 0..<64 {
+                guard let slash = parent.lastIndex(of: "/"), slash > parent.startIndex else { break }
+                parent = String(parent[..<slash])
+                guard let text = text(atAbsolute: parent + "/memory.max") else { break }
+                if case .some(let limit?) = Self.bytes(text), limit < (memory.limit?.bytes ?? Int.max) {
+                    memory.limit = MemorySize(bytes: limit)
+                }
+            }
             if case .some(let peak?) = size("memory.peak") { memory.peak = MemorySize(bytes: peak) }
             if let events = text("memory.events").map(Self.keyedValues) {
                 memory.outOfMemoryEvents = events["oom"]
@@ -126,6 +139,12 @@ extension CgroupMemory {
             if case .some(let peak?) = size("memory.max_usage_in_bytes") { memory.peak = MemorySize(bytes: peak) }
             if let control = text("memory.oom_control").map(Self.keyedValues) { memory.outOfMemoryKills = control["oom_kill"] }
             if let stat = text("memory.stat").map(Self.keyedValues) {
+                // The limit in force: the smallest of this cgroup's and its ancestors'.
+                if let hierarchical = stat["hierarchical_memory_limit"], hierarchical < Self.noLimitV1,
+                    hierarchical < (memory.limit?.bytes ?? Int.max)
+                {
+                    memory.limit = MemorySize(bytes: hierarchical)
+                }
                 // The totals count the cgroups below too, as memory.usage_in_bytes does.
                 memory.anonymous = (stat["total_rss"] ?? stat["rss"]).map { MemorySize(bytes: $0) }
                 memory.file = (stat["total_cache"] ?? stat["cache"]).map { MemorySize(bytes: $0) }

@@ -10,9 +10,25 @@ extension MemoryBreakdown {
     ///   ``MemoryError/Code/processExited`` when it ends while being read.
     public static func of(_ process: ProcessID = .current) throws(MemoryError) -> MemoryBreakdown {
         try process.requireExistence()
+        // A thread's ID reads as its whole process: refuse it, as attach does, naming the process.
+        if let status = try? ProcessTable.readSmallFile("/proc/\(process.rawValue)/status"),
+            let line = String(decoding: status, as: UTF8.self).split(separator: "\n").first(where: { $0.hasPrefix("Tgid:") }),
+            let group = Int32(String(line.dropFirst(5).filter { $0 != " " && $0 != "\t" })), group != process.rawValue
+        {
+            throw MemoryError(
+                .unsupportedTarget, "\(process) is a thread of process \(group): explain the process", process: process)
+        }
         let smaps = try readProcText("/proc/\(process.rawValue)/smaps", of: process, limit: 256 << 20)
         if smaps.isEmpty { throw process.noAddressSpaceError() }
         let (threads, stackPointers) = Self.threadStackPointers(of: process)
+        // The kernel gives what is left of a process that exits while its smaps is read: a part, not the whole.
+        // At exit the kernel detaches the address space first (statm reads zeros from then on), then unmaps it:
+        // a read that raced with that is caught here.
+        let statm = (try? ProcessTable.readSmallFile("/proc/\(process.rawValue)/statm")) ?? []
+        let size = statm.split(separator: UInt8(ascii: " ")).first.flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
+        if !ProcessTable.exists(process.rawValue) || ProcessTable.state(of: process.rawValue) == "Z" || threads == 0 || size == 0 {
+            throw MemoryError(.processExited, "process \(process) has exited", process: process)
+        }
         return try MemoryBreakdown(smaps: smaps, stackPointers: stackPointers, threads: threads)
     }
 

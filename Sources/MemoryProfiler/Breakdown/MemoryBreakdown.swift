@@ -65,6 +65,8 @@ public struct MemoryBreakdown: Sendable, Hashable {
         public var resident: MemorySize
         public var proportional: MemorySize
         public var swapped: MemorySize
+        /// Pages of the mapping that are no longer the file's (a private mapping written to): `Anonymous` in smaps.
+        public var anonymous: MemorySize
         public var category: Category
     }
 
@@ -77,7 +79,8 @@ public struct MemoryBreakdown: Sendable, Hashable {
     public var stacksFoundByStackPointer: Int
 
     /// A malloc replacement the process has loaded (jemalloc, tcmalloc, mimalloc), by its library's path: its
-    /// arenas are anonymous memory of its own, in ``Category/otherAnonymous``, not in the malloc heap.
+    /// memory is in the brk heap or in anonymous mappings of its own, as it chooses, and glibc's arena rule does not
+    /// apply.
     public var allocatorLibrary: String? {
         mappings.first { Self.isAllocatorLibrary($0.path) }?.path
     }
@@ -135,8 +138,14 @@ public struct MemoryBreakdown: Sendable, Hashable {
             sums[category] = Part(category: category, resident: .zero, proportional: .zero, swapped: .zero, mappings: 0)
         }
         for mapping in parsed {
-            sums[mapping.category]?.resident.bytes += mapping.resident.bytes
-            sums[mapping.category]?.proportional.bytes += mapping.proportional.bytes
+            // A data file mapped privately and written: the written pages are anonymous memory, not the page cache.
+            let moved = mapping.category == .mappedFiles ? min(mapping.anonymous.bytes, mapping.resident.bytes) : 0
+            let share = mapping.resident.bytes > 0 ? Double(moved) / Double(mapping.resident.bytes) : 0
+            let movedProportional = Int(Double(mapping.proportional.bytes) * share)
+            sums[mapping.category]?.resident.bytes += mapping.resident.bytes - moved
+            sums[mapping.category]?.proportional.bytes += mapping.proportional.bytes - movedProportional
+            sums[.otherAnonymous]?.resident.bytes += moved
+            sums[.otherAnonymous]?.proportional.bytes += movedProportional
             sums[mapping.category]?.swapped.bytes += mapping.swapped.bytes
             sums[mapping.category]?.mappings += 1
         }
@@ -160,9 +169,11 @@ public struct MemoryBreakdown: Sendable, Hashable {
         case "[vdso]", "[vvar]", "[vsyscall]", "[vvar_vclock]", "[uprobes]": return .kernel
         default: break
         }
-        if path.hasPrefix("/dev/shm/") || path.hasPrefix("/memfd:") || path.hasPrefix("/SYSV") || path.hasPrefix("/dev/zero") {
+        if shared && (path.hasPrefix("/dev/shm/") || path.hasPrefix("/memfd:") || path.hasPrefix("/SYSV") || path.hasPrefix("/dev/zero")) {
             return .sharedMemory
         }
+        // Mapped privately, such memory is the process's own: its written pages are anonymous.
+        if path.hasPrefix("/memfd:") || path.hasPrefix("/dev/zero") { return .otherAnonymous }
         if path.hasPrefix("/") {
             if codeFiles.contains(path) { return .code }
             return .mappedFiles
@@ -215,6 +226,8 @@ public struct MemoryBreakdown: Sendable, Hashable {
                 field = \.proportional
             } else if key.elementsEqual("Swap".utf8) {
                 field = \.swapped
+            } else if key.elementsEqual("Anonymous".utf8) {
+                field = \.anonymous
             } else {
                 continue
             }
@@ -249,6 +262,6 @@ public struct MemoryBreakdown: Sendable, Hashable {
         }
         return Mapping(
             start: start, end: end, permissions: String(decoding: fields[1], as: UTF8.self), path: path,
-            resident: .zero, proportional: .zero, swapped: .zero, category: .otherAnonymous)
+            resident: .zero, proportional: .zero, swapped: .zero, anonymous: .zero, category: .otherAnonymous)
     }
 }

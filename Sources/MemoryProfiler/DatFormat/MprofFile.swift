@@ -55,6 +55,9 @@ public struct MprofFile: Sendable {
     public var commandLine: String?
     /// How many `CMDLINE` records the file has: more than one when several runs were appended to it.
     public var commandLineCount = 0
+    /// The index in ``samples`` where each run begins (the sample count at each `CMDLINE` record): several runs
+    /// appended to one file (`-o` again) are told apart by it.
+    public var runStarts: [Int] = []
     /// The reader that took the samples (`READER`, this package's addition); nil in memory_profiler's files.
     public var reader: String?
     /// `MEM` records: the process (with `-C`, plus its descendants), in file order.
@@ -325,6 +328,7 @@ public struct MprofFile: Sendable {
         case .commandLine(let text):
             commandLine = text
             commandLineCount += 1
+            runStarts.append(samples.count)
         case .reader(let name):
             reader = name.isEmpty ? nil : name
         case .file(let memory, let wallClock):

@@ -28,8 +28,11 @@ public struct MemoryTrend: Sendable, Hashable {
     public func isSignificant(upward: Bool = true) -> Bool {
         let change = self.change
         guard upward ? change > 0 : change < 0 else { return false }
-        return pValue < 0.001 && abs(change) >= max(1_048_576, 0.05 * abs(mean))
+        return pValue < 0.001 && abs(change) >= Self.smallestChange(mean: mean)
     }
+
+    /// The smallest change over a series that counts: 1 MiB, and 5 % of the mean.
+    static func smallestChange(mean: Double) -> Double { max(1_048_576, 0.05 * abs(mean)) }
 
     /// The least-squares line through `points` (seconds, bytes); nil for fewer than 3 points or no spread in time.
     public init?(_ points: [(time: Double, bytes: Double)]) {
@@ -130,6 +133,8 @@ public struct MemoryVerdict: Sendable, Hashable {
         case growth
         /// Nothing grows.
         case steady
+        /// Too few samples, or samples spanning no time: nothing can be said.
+        case unknown
     }
 
     public var kind: Kind
@@ -145,52 +150,72 @@ public struct MemoryVerdict: Sendable, Hashable {
         resident: [(time: Double, bytes: Double)], heap: [(time: Double, bytes: Double)]? = nil,
         file: [(time: Double, bytes: Double)]? = nil
     ) {
-        // Trends after the warm-up: a program that loads and then holds steady is steady. The first fifth of the
-        // recording is left out of the fits (the peaks below still see all of it).
+        // Trends after the warm-up: a program that loads and then holds is steady. The first fifth of the recording
+        // is left out of the fits (the peaks below still see all of it), and growth must go on in the last half too:
+        // a load that takes longer than a fifth of the run is not a leak.
         let times = resident.map(\.time)
-        let cut = (times.min() ?? 0) + 0.2 * ((times.max() ?? 0) - (times.min() ?? 0))
+        let first = times.min() ?? 0, last = times.max() ?? 0
+        let cut = first + 0.2 * (last - first), half = first + 0.5 * (last - first)
         func settled(_ points: [(time: Double, bytes: Double)]) -> [(time: Double, bytes: Double)] {
             let later = points.filter { $0.time >= cut }
             return later.count >= 3 ? later : points
+        }
+        /// Significant growth after the warm-up that still goes on in the last half of the recording.
+        func grows(_ trend: MemoryTrend?, _ points: [(time: Double, bytes: Double)]) -> Bool {
+            guard let trend, trend.isSignificant() else { return false }
+            guard let tail = MemoryTrend(points.filter { $0.time >= half }) else { return true }
+            return tail.slope > 0 && tail.pValue < 0.01
         }
         let residentTrend = MemoryTrend(settled(resident))
         // The heap on the resident set's clock: its value at each sample (the timeline is a step function).
         let heapPoints = heap.map { Self.resampled($0, at: times) }
         let heapTrend = heapPoints.flatMap { MemoryTrend(settled($0)) }
-        let fileTrend = file.flatMap { MemoryTrend(settled($0)) }
+        // File pages only at the resident set's own samples, and never above them (hostile or mismatched records
+        // are left out).
+        var residentAt: [Double: Double] = [:]
+        for point in resident { residentAt[point.time] = point.bytes }
+        let filePoints = file.map { points in points.filter { point in residentAt[point.time].map { point.bytes >= 0 && point.bytes <= $0 } ?? false } }
+        let fileTrend = filePoints.flatMap { MemoryTrend(settled($0)) }
         self.resident = residentTrend
         self.heap = heapTrend
         self.file = fileTrend
         func mebibytes(_ bytes: Double) -> String { DecimalFormat.fixed(bytes / 1_048_576, decimals: 1) + " MiB" }
+        func signed(_ bytes: Double) -> String { (bytes >= 0 ? "+" : "") + mebibytes(bytes) }
         func rate(_ trend: MemoryTrend) -> String {
-            mebibytes(trend.change) + " over " + DecimalFormat.fixed(trend.duration, decimals: 1) + " s (p "
+            signed(trend.change) + " over " + DecimalFormat.fixed(trend.duration, decimals: 1) + " s (p "
                 + (trend.pValue < 1e-6 ? "< 1e-6" : "= " + DecimalFormat.fixed(trend.pValue, decimals: 6)) + ")"
         }
         guard let residentTrend else {
-            kind = .steady
-            explanation = "too few samples to judge (3 are needed)"
+            kind = .unknown
+            explanation = resident.count < 3
+                ? "too few samples to judge (\(resident.count); 3 are needed)"
+                : "the samples span no time: nothing to fit"
             return
         }
-        if let heapTrend, heapTrend.isSignificant() {
+        if let heapTrend, let heapPoints, grows(heapTrend, heapPoints) {
             kind = .leak
-            explanation = "the heap in use grows by \(rate(heapTrend)): memory is allocated and not freed"
+            explanation = "the heap in use grows by \(rate(heapTrend)), and still grows in the last half: memory is "
+                + "allocated and not freed"
             return
         }
-        if let fileTrend, fileTrend.isSignificant(), residentTrend.isSignificant(), fileTrend.change >= 0.5 * residentTrend.change {
+        if let fileTrend, let filePoints, grows(fileTrend, filePoints), grows(residentTrend, resident),
+            fileTrend.change >= 0.5 * residentTrend.change
+        {
             kind = .fileGrowth
-            explanation = "file-backed pages grow by \(rate(fileTrend)), \(DecimalFormat.fixed(fileTrend.change / residentTrend.change * 100, decimals: 0))% "
-                + "of the resident set's growth: mapped files, not the heap"
+            explanation = "file-backed pages grow by \(rate(fileTrend)): "
+                + "\(DecimalFormat.fixed(min(fileTrend.change / residentTrend.change, 1) * 100, decimals: 0))% of the resident "
+                + "set's growth is mapped files"
             return
         }
         if let heapPoints, let heapTrend {
-            if residentTrend.isSignificant() {
+            if grows(residentTrend, resident) {
                 kind = .allocatorRetention
                 explanation = "the resident set grows by \(rate(residentTrend)) while the heap in use does not "
-                    + "(\(mebibytes(heapTrend.change))): memory the allocator keeps, or memory not from malloc"
+                    + "(\(signed(heapTrend.change))): memory the allocator keeps, or memory not from malloc (mprof run "
+                    + "--explain tells which)"
                 return
             }
             // High after frees: the heap fell to half its peak or less, the resident set stayed within 80 % of its own.
-            // The heap's own peak, which may fall between two samples.
             let heapPeak = max(heap?.map(\.bytes).max() ?? 0, heapPoints.map(\.bytes).max() ?? 0)
             let residentPeak = resident.map(\.bytes).max() ?? 0
             if let heapEnd = heapPoints.last?.bytes, let residentEnd = resident.last?.bytes,
@@ -200,20 +225,21 @@ public struct MemoryVerdict: Sendable, Hashable {
                 kind = .allocatorRetention
                 explanation = "the heap in use fell from \(mebibytes(heapPeak)) to \(mebibytes(heapEnd)) but the resident "
                     + "set stayed at \(mebibytes(residentEnd)) of its \(mebibytes(residentPeak)) peak: the allocator keeps "
-                    + "the freed memory"
+                    + "the freed memory, or memory not from malloc took its place (mprof run --explain tells which)"
                 return
             }
         }
-        if residentTrend.isSignificant() {
+        if grows(residentTrend, resident) {
             kind = .growth
             explanation = "the resident set grows by \(rate(residentTrend)); record with --heap to tell a leak from "
                 + "memory the allocator keeps"
             return
         }
         kind = .steady
-        explanation = "the resident set does not grow (\(mebibytes(residentTrend.change)) over "
-            + "\(DecimalFormat.fixed(residentTrend.duration, decimals: 1)) s)"
-            + (heapTrend.map { ", nor does the heap in use (\(mebibytes($0.change)))" } ?? "")
+        let floor = mebibytes(MemoryTrend.smallestChange(mean: residentTrend.mean))
+        explanation = "no lasting growth: the resident set changes by \(rate(residentTrend)) after the warm-up "
+            + "(growth counts at p < 0.001, at least \(floor), and still going on in the last half)"
+            + (heapTrend.map { ", the heap in use by \(signed($0.change))" } ?? "")
     }
 
     /// The value of the step function `points` at each of `times` (the last point at or before it; 0 before all).
@@ -237,9 +263,30 @@ extension MemoryVerdict {
     /// The verdict on a recording: its samples, and the heap capture of the same run (`mprof run --heap`) if there is
     /// one. Both clocks are the wall clock.
     public init(recording: MprofFile, heap: HeapCapture? = nil) {
+        // The last run of the file (runs appended with -o again are judged apart: the last one).
+        let start = recording.runStarts.last.map { min($0, recording.samples.count) } ?? 0
+        let samples = recording.samples[start...]
+        let resident = samples.map { (time: $0.wallClock, bytes: Double($0.memory.bytes)) }
+        let times = resident.map(\.time)
+        let span = (times.min() ?? 0)...(times.max() ?? 0)
+        // A capture counts only if it is this run's: it must cover most of the run's samples.
+        var timeline: [(time: Double, bytes: Double)]?
+        if let heap {
+            let captureSpan = heap.startTime...(heap.startTime + heap.summary.duration + 0.5)
+            let covered = times.filter { captureSpan.contains($0) }.count
+            if !times.isEmpty, captureSpan.lowerBound <= span.lowerBound + 1, Double(covered) >= 0.8 * Double(times.count) {
+                timeline = heap.heapTimeline.map { (time: heap.startTime + $0.time, bytes: Double($0.bytes)) }
+            }
+        }
+        let files = recording.fileSamples.filter { span.contains($0.wallClock) }
         self.init(
-            resident: recording.samples.map { (time: $0.wallClock, bytes: Double($0.memory.bytes)) },
-            heap: heap.map { capture in capture.heapTimeline.map { (time: capture.startTime + $0.time, bytes: Double($0.bytes)) } },
-            file: recording.fileSamples.isEmpty ? nil : recording.fileSamples.map { (time: $0.wallClock, bytes: Double($0.memory.bytes)) })
+            resident: resident, heap: timeline,
+            file: files.isEmpty ? nil : files.map { (time: $0.wallClock, bytes: Double($0.memory.bytes)) })
+        if heap != nil && timeline == nil {
+            explanation += " (the heap capture beside the file is not this run's: left out)"
+        }
+        if !recording.children.isEmpty {
+            explanation += " (the main process only: its \(recording.children.count) descendants were recorded apart)"
+        }
     }
 }

@@ -4,6 +4,7 @@
 //   HELD_MIB of 1,016-byte malloc blocks, all but every 64th freed again         -> malloc heap (held free)
 //   THREADS threads, each touching STACK_MIB of its own stack, then waiting      -> thread stacks
 //   ANON_MIB of anonymous memory from mmap, touched                              -> other anonymous
+//   WRITTEN_MIB of the data file mapped again privately and written             -> other anonymous (copies)
 // then prints "ready" and waits for the end of its standard input. Every malloc is made by the main thread, so
 // the heap is glibc's main arena (the brk heap); blocks of 1,016 bytes are glibc chunks of 1,024.
 #define _GNU_SOURCE
@@ -15,7 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-enum { FILE_MIB = 100, HELD_MIB = 200, KEPT_MIB = 50, THREADS = 8, STACK_MIB = 8, ANON_MIB = 64, BLOCK = 1016 };
+enum { FILE_MIB = 100, HELD_MIB = 200, KEPT_MIB = 50, THREADS = 8, STACK_MIB = 8, ANON_MIB = 64, WRITTEN_MIB = 16, BLOCK = 1016 };
 
 static pthread_barrier_t ready;
 static int release_pipe[2];
@@ -71,6 +72,10 @@ int main(int argc, char **argv) {
     char *anonymous = mmap(NULL, (size_t)ANON_MIB << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (anonymous == MAP_FAILED) return 5;
     memset(anonymous, 3, (size_t)ANON_MIB << 20);
+    // Written through a private mapping, the file's pages become the process's own copies: anonymous memory.
+    char *written = mmap(NULL, (size_t)WRITTEN_MIB << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE, file, 0);
+    if (written == MAP_FAILED) return 5;
+    memset(written, 4, (size_t)WRITTEN_MIB << 20);
 
     printf("ready %ld\n", sum > 0 ? 1L : 0L);
     fflush(stdout);

@@ -3,6 +3,8 @@
 //   verdict retain    200 MiB in 1,016-byte blocks within 0.2 s, then all but every 64th freed; holds 2 s
 //   verdict steady    50 MiB allocated and touched at once; holds 2 s
 //   verdict files P   a 200 MiB file written at P, mapped, and read 5 MiB every 50 ms for 2 s
+//   verdict churn     50 MiB in 1 MiB blocks allocated and freed again, every 50 ms for 2 s
+//   verdict warmup    60 MiB allocated 1.5 MiB at a time over the first 0.8 s, then held to 2 s
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -36,6 +38,19 @@ int main(int argc, char **argv) {
     } else if (strcmp(argv[1], "steady") == 0) {
         kept = memset(malloc(50 << 20), 1, 50 << 20);
         pause_ms(2000);
+    } else if (strcmp(argv[1], "churn") == 0) {
+        static void *blocks[50];
+        for (int round = 0; round < 40; round++) {
+            for (int i = 0; i < 50; i++) blocks[i] = memset(malloc(1 << 20), 1, 1 << 20);
+            for (int i = 0; i < 50; i++) free(blocks[i]);
+            pause_ms(50);
+        }
+    } else if (strcmp(argv[1], "warmup") == 0) {
+        for (int i = 0; i < 40; i++) {
+            kept = memset(malloc(3 << 19), 1, 3 << 19);
+            pause_ms(20);
+        }
+        pause_ms(1200);
     } else if (strcmp(argv[1], "files") == 0 && argc >= 3) {
         int file = open(argv[2], O_RDWR | O_CREAT | O_TRUNC, 0600);
         static char chunk[1 << 20];
