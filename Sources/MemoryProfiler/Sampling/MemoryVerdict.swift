@@ -61,7 +61,9 @@ public struct MemoryTrend: Sendable, Hashable {
         for index in ordered.indices.dropFirst() { lagged += ordered[index] * ordered[index - 1] }
         let correlation = residuals > 0 ? min(max(lagged / residuals, 0), 0.99) : 0
         let inflation = (1 + correlation) / (1 - correlation)
-        let degrees = max(count / inflation - 2, 1)
+        // At least 10 degrees of freedom (or all there are): near r = 1 the residuals are as much the shape of the
+        // growth (steps, a curve) as noise, and one or two degrees of freedom would drown any slope.
+        let degrees = max(count / inflation - 2, min(10, count - 2))
         let standardError = count > 2 ? (residuals / (count - 2) / sxx * inflation).squareRoot() : .infinity
         if standardError == 0 {
             tStatistic = slope == 0 ? 0 : .infinity
