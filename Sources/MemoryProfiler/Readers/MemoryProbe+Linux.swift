@@ -69,16 +69,7 @@ extension MemoryProbe {
                     return MemorySize(kibibytes: pss)
                 }
             case .status(let file, _):
-                return try Self.withBuffer(bytes: 4096) { buffer throws(MemoryError) in
-                    let count = try file.read(into: buffer, of: process, name: "status")
-                    let text = UnsafeRawBufferPointer(rebasing: buffer[..<count])
-                    if let kibibytes = ProcText.value(ofKey: "VmHWM:", in: text) {
-                        return MemorySize(kibibytes: kibibytes)
-                    }
-                    // VmHWM comes early in the file; a full buffer without it is a format change, not truncation.
-                    if ProcText.hasLine(startingWith: "State:", in: text) { throw process.noAddressSpaceError() }
-                    throw Self.unexpected("status", process: process)
-                }
+                return try Self.readStatus(file, process: process).peak
             case .resourceUsage:
                 do {
                     return MemorySize(kibibytes: try ProcessMemory.maximumResidentKibibytes())
@@ -92,17 +83,29 @@ extension MemoryProbe {
             }
         }
 
-        /// The process's file-backed resident pages (`RssFile` of `/proc/PID/status`), for a probe that reads that
-        /// file (the `peak` reader); nil otherwise or when it cannot be read.
-        func fileResident(process: ProcessID) -> MemorySize? {
-            guard case .status(let file, _) = self else { return nil }
-            return try? Self.withBuffer(bytes: 4096) { buffer throws(MemoryError) in
+        /// The high-water mark and the file-backed resident pages (`RssFile`) from one reading of
+        /// `/proc/PID/status`, for a probe that reads that file (the `peak` reader); the samplers take both at once.
+        func readPeakAndFileResident(process: ProcessID) throws(MemoryError) -> (peak: MemorySize, fileResident: MemorySize?) {
+            guard case .status(let file, _) = self else { return (try read(process: process), nil) }
+            return try Self.readStatus(file, process: process)
+        }
+
+        /// VmHWM and RssFile from one read of `status` into a stack buffer (nothing allocated).
+        @inline(__always)
+        private static func readStatus(_ file: ProcFile, process: ProcessID) throws(MemoryError) -> (peak: MemorySize, fileResident: MemorySize?) {
+            var fileResident: MemorySize?
+            let peak = try withBuffer(bytes: 4096) { buffer throws(MemoryError) in
                 let count = try file.read(into: buffer, of: process, name: "status")
-                guard let kibibytes = ProcText.value(ofKey: "RssFile:", in: UnsafeRawBufferPointer(rebasing: buffer[..<count])) else {
-                    throw Self.unexpected("status", process: process)
+                let text = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+                fileResident = ProcText.value(ofKey: "RssFile:", in: text).map { MemorySize(kibibytes: $0) }
+                if let kibibytes = ProcText.value(ofKey: "VmHWM:", in: text) {
+                    return MemorySize(kibibytes: kibibytes)
                 }
-                return MemorySize(kibibytes: kibibytes)
+                // VmHWM comes early in the file; a full buffer without it is a format change, not truncation.
+                if ProcText.hasLine(startingWith: "State:", in: text) { throw process.noAddressSpaceError() }
+                throw Self.unexpected("status", process: process)
             }
+            return (peak, fileResident)
         }
 
         func resetPeak(process: ProcessID) throws(MemoryError) {

@@ -54,13 +54,14 @@ public final class MemoryProbe: Sendable {
         try backend.read(process: process)
     }
 
-    /// The process's file-backed resident pages, for a ``MemoryReader/peak`` probe (which reads `/proc/PID/status`);
-    /// nil for other readers.
-    func fileResident() -> MemorySize? {
+    /// A reading and, for a ``MemoryReader/peak`` probe (which reads `/proc/PID/status`), the process's
+    /// file-backed resident pages from the same read; nil for other readers.
+    func readWithFileResident() throws(MemoryError) -> (reading: MemorySize, fileResident: MemorySize?) {
         #if os(Linux)
-        backend.fileResident(process: process)
+        let result = try backend.readPeakAndFileResident(process: process)
+        return (result.peak, result.fileResident)
         #else
-        nil
+        return (try read(), nil)
         #endif
     }
 

@@ -142,6 +142,8 @@ extension MemorySampler {
         let resets: Bool
         private var lastMark: MemorySize
         private(set) var markRose = false
+        /// The file-backed resident pages, from the same read as the last mark.
+        private(set) var fileResident: MemorySize?
 
         /// Resets the mark, or finds out that it cannot; nil when the process cannot be read at all.
         init?(process: ProcessID, notes: inout [String]) {
@@ -164,7 +166,11 @@ extension MemorySampler {
         /// The highest memory since the previous call, when known.
         @inline(__always)
         mutating func next() -> MemorySize? {
-            guard let mark = try? probe.read() else { return nil }
+            guard let (mark, file) = try? probe.readWithFileResident() else {
+                fileResident = nil
+                return nil
+            }
+            fileResident = file
             if resets {
                 try? probe.resetPeak()
                 return mark
@@ -289,7 +295,7 @@ extension MemorySampler {
             }
             var sample = MemorySample(elapsed: time, memory: memory, intervalPeak: intervalPeak)
             // File pages of the process alone: with children summed in, they would not match the sample.
-            if options.sink != nil && !options.includeChildren { sample.fileResident = ownPeak?.probe.fileResident() }
+            if options.sink != nil && !options.includeChildren { sample.fileResident = ownPeak?.fileResident }
             if count == 0 { baseline = memory }
             count += 1
             lastTime = time
