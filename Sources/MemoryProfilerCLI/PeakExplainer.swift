@@ -3,8 +3,10 @@ import MemoryProfilerSystem
 import Synchronization
 
 /// `mprof run --explain`: the breakdown of the program's memory (`mprof explain`) taken near its peak. Samples pass
-/// through to the `.dat` file; each time the resident set rises 2 % above the last breakdown's, at most every 0.2 s,
-/// the sampling thread reads `/proc/PID/smaps` again, so the last breakdown taken is the one nearest the peak.
+/// through to the `.dat` file; each time the resident set rises 2 % above the last breakdown's, the sampling thread
+/// reads `/proc/PID/smaps` again, so the last breakdown taken is the one nearest the peak. Breakdowns are spaced by
+/// at least 0.2 s and ten times what the last one took, so that reading smaps (milliseconds for a large process)
+/// takes at most a tenth of the sampler's time.
 final class PeakExplainer: MemorySampleSink {
     struct Snapshot: Sendable {
         var process: ProcessID
@@ -17,6 +19,7 @@ final class PeakExplainer: MemorySampleSink {
         var process: ProcessID?
         var best: Snapshot?
         var lastAttempt: Duration?
+        var lastCost: Duration = .zero
         var failure: String?
     }
 
@@ -49,11 +52,18 @@ final class PeakExplainer: MemorySampleSink {
         let due: ProcessID? = state.withLock { state in
             guard let process = state.process else { return nil }
             if let best = state.best, sample.memory.bytes < best.resident.bytes + best.resident.bytes / 50 { return nil }
-            if let last = state.lastAttempt, state.best != nil, sample.elapsed - last < .milliseconds(200) { return nil }
+            if let last = state.lastAttempt, state.best != nil, sample.elapsed - last < max(.milliseconds(200), state.lastCost * 10) {
+                return nil
+            }
             state.lastAttempt = sample.elapsed
             return process
         }
         guard let process = due else { return }
+        let started = Clocks.monotonicNanoseconds()
+        defer {
+            let cost = Duration.nanoseconds(Clocks.monotonicNanoseconds() - started)
+            state.withLock { $0.lastCost = cost }
+        }
         do {
             let breakdown = try MemoryBreakdown.of(process)
             state.withLock {
