@@ -141,26 +141,8 @@ struct ExplainCommand: ParsableCommand {
 
     static func bytes(_ size: MemorySize) -> String { MemoryProfilerCLI.bytes(size.bytes) }
 
-    /// Columns padded to their widest cell: text columns (`left`) to the left, numbers to the right; the last column
-    /// is left as it is.
     static func table(_ header: [String], _ rows: [[String]], left: Set<Int> = [0]) -> String {
-        let all = [header] + rows
-        var widths = [Int](repeating: 0, count: header.count)
-        for row in all {
-            for (column, cell) in row.enumerated() where column < widths.count { widths[column] = max(widths[column], cell.count) }
-        }
-        var text = ""
-        for row in all {
-            var line = "  "
-            for (column, cell) in row.enumerated() {
-                let last = column == row.count - 1
-                let padding = String(repeating: " ", count: max(widths[column] - cell.count, 0))
-                line += last ? cell : left.contains(column) ? cell + padding : padding + cell
-                if !last { line += "  " }
-            }
-            text += line + "\n"
-        }
-        return text
+        TextTable.render([header] + rows, left: left, indent: "  ") + "\n"
     }
 }
 

@@ -130,14 +130,8 @@ extension ReadersReport.Reading {
             line.append(row.error.map { "error: \($0)" } ?? row.reader.summary)
             lines.append(line)
         }
-        let widths = (0..<header.count).map { column in lines.map { $0[column].count }.max() ?? 0 }
-        let rendered = lines.map { line in
-            line.enumerated().map { column, cell in
-                column == line.count - 1 ? cell : cell + String(repeating: " ", count: max(widths[column] - cell.count, 0))
-            }.joined(separator: "  ")
-        }
         var title = "Memory of PID \(process)\(process.isCurrent ? " (mprof itself)" : "")"
         if bench { title += ", \(count) readings per run, median of \(repeats) runs" }
-        return ([title, ""] + rendered).joined(separator: "\n")
+        return title + "\n\n" + TextTable.render(lines, left: Set(0..<header.count))
     }
 }
