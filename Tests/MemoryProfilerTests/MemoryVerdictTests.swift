@@ -33,35 +33,6 @@ struct MemoryVerdictTests {
         #expect(MemoryTrend([(0, 1), (1, 2)]) == nil && MemoryTrend([(1, 1), (1, 2), (1, 3)]) == nil)
     }
 
-    /// A random walk has no trend, but its samples follow each other: a plain t test sees a slope in most walks,
-    /// the corrected one in few.
-    @Test func aRandomWalkIsRarelyASlope() throws {
-        var generator = SystemRandomNumberGenerator()
-        var plain = 0, corrected = 0
-        for _ in 0..<200 {
-            var value = 100e6
-            var points: [(time: Double, bytes: Double)] = []
-            for index in 0..<200 {
-                value += Double.random(in: -1...1, using: &generator) * 1e5
-                points.append((time: Double(index) * 0.1, bytes: value))
-            }
-            let trend = try #require(MemoryTrend(points))
-            if trend.pValue < 0.001 { corrected += 1 }
-            // The uncorrected test on the same walk: Student's t with n − 2 degrees of freedom.
-            let mean = points.reduce(0) { $0 + $1.time } / 200
-            let sxx = points.reduce(0) { $0 + ($1.time - mean) * ($1.time - mean) }
-            let residuals = points.reduce(0) { total, point in
-                let residual = point.bytes - (trend.intercept + trend.slope * point.time)
-                return total + residual * residual
-            }
-            let t = trend.slope / (residuals / 198 / sxx).squareRoot()
-            if MemoryTrend.twoSidedPValue(t: t, degrees: 198) < 0.001 { plain += 1 }
-        }
-        print("random walks of 200 samples called a slope at p < 0.001: \(plain) of 200 plain, \(corrected) corrected")
-        #expect(plain > 100, "the plain test called \(plain) of 200 walks a slope")
-        #expect(corrected < plain / 2, "corrected \(corrected), plain \(plain)")
-    }
-
     @Test func verdictsOnSeriesWithAKnownStory() {
         let times: [Double] = (0..<40).map { Double($0) * 0.05 }
         // Heap and RSS grow together: a leak.

@@ -15,17 +15,16 @@ public struct MemoryTrend: Sendable, Hashable {
     /// The mean of the values, in bytes.
     public var mean: Double
     /// The slope's t statistic (slope over its standard error), and the two-sided probability of a slope at least
-    /// this steep if memory did not grow or shrink at all (Student's t with samples − 2 degrees of freedom). Both are
-    /// corrected for residuals that are correlated from one sample to the next (lag-1 correlation r > 0): the
-    /// standard error is widened by √((1 + r) / (1 − r)) and the degrees of freedom shrink to n (1 − r) / (1 + r) − 2.
+    /// this steep if memory did not grow or shrink at all (Student's t with samples − 2 degrees of freedom).
     public var tStatistic: Double
     public var pValue: Double
 
     /// The change the line makes over the series, in bytes.
     public var change: Double { slope * duration }
 
-    /// Whether memory really grows (or, with `upward` false, shrinks): p < 0.001 (with the correction for samples
-    /// that follow each other, see ``pValue``), and a change over the series of at least 1 MiB and 5 % of the mean.
+    /// Whether memory really grows (or, with `upward` false, shrinks): p < 0.001, and a change over the series of
+    /// at least 1 MiB and 5 % of the mean. Samples of memory are not independent (each is close to the one before),
+    /// which makes a t test too ready to see a slope; the size of the change is the guard against that.
     public func isSignificant(upward: Bool = true) -> Bool {
         let change = self.change
         guard upward ? change > 0 : change < 0 else { return false }
@@ -51,20 +50,12 @@ public struct MemoryTrend: Sendable, Hashable {
         slope = sxy / sxx
         intercept = meanValue - slope * meanTime
         var residuals = 0.0
-        let (fittedSlope, fittedIntercept) = (slope, intercept)
-        let ordered = finite.sorted { $0.time < $1.time }.map { $0.bytes - (fittedIntercept + fittedSlope * $0.time) }
-        for residual in ordered { residuals += residual * residual }
-        // Memory samples are not independent: each is close to the one before. With residuals correlated from one
-        // sample to the next (lag-1 correlation r > 0), the slope's variance is about (1 + r) / (1 − r) times what
-        // independent samples give, and there are fewer samples' worth of evidence: n (1 − r) / (1 + r).
-        var lagged = 0.0
-        for index in ordered.indices.dropFirst() { lagged += ordered[index] * ordered[index - 1] }
-        let correlation = residuals > 0 ? min(max(lagged / residuals, 0), 0.99) : 0
-        let inflation = (1 + correlation) / (1 - correlation)
-        // At least 10 degrees of freedom (or all there are): near r = 1 the residuals are as much the shape of the
-        // growth (steps, a curve) as noise, and one or two degrees of freedom would drown any slope.
-        let degrees = max(count / inflation - 2, min(10, count - 2))
-        let standardError = count > 2 ? (residuals / (count - 2) / sxx * inflation).squareRoot() : .infinity
+        for point in finite {
+            let residual = point.bytes - (intercept + slope * point.time)
+            residuals += residual * residual
+        }
+        let degrees = count - 2
+        let standardError = degrees > 0 ? (residuals / degrees / sxx).squareRoot() : .infinity
         if standardError == 0 {
             tStatistic = slope == 0 ? 0 : .infinity
             pValue = slope == 0 ? 1 : 0
