@@ -1,3 +1,5 @@
+import MemoryProfilerSystem
+
 /// Builds an SVG document as text: elements with attributes, escaped, one per line.
 struct SVGWriter {
     private(set) var text = ""
@@ -51,30 +53,8 @@ struct SVGWriter {
         return String(value)
     }
 
-    static func escaped(_ text: String) -> String {
-        var result = ""
-        result.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": result += "&amp;"
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "\"": result += "&quot;"
-            case "'": result += "&apos;"
-            default:
-                // XML 1.0 allows no control characters other than tab, newline and carriage return.
-                if let scalar = character.unicodeScalars.first,
-                    (scalar.value < 0x20 && character != "\t" && character != "\n" && character != "\r")
-                        || scalar.value == 0xFFFE || scalar.value == 0xFFFF
-                {
-                    result += " "
-                } else {
-                    result.append(character)
-                }
-            }
-        }
-        return result
-    }
+    /// Text as XML character data or an attribute value, escaped by Unicode scalar (see `MarkupText`).
+    static func escaped(_ text: String) -> String { MarkupText.escaped(text) }
 
     private static func attributes(_ attributes: [(String, String)]) -> String {
         attributes.map { " \($0.0)=\"\(escaped($0.1))\"" }.joined()

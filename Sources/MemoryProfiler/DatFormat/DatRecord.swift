@@ -99,16 +99,18 @@ public enum DatRecord: Hashable, Sendable {
         return kept + " …(\(utf8.count - kept.utf8.count) more bytes)"
     }
 
-    /// A function name as one field: memory_profiler splits records on blanks, so blanks become `_`.
+    /// A function name as one field: memory_profiler splits records on blanks, so blanks (line breaks too)
+    /// become `_`, and other control characters U+FFFD (by scalar: `"\r\n"` is one `Character`).
     static func functionName(_ name: String) -> String {
-        let field = String(name.map { $0.isWhitespace ? "_" : $0 })
+        let blanks = Set(name.unicodeScalars.filter(\.properties.isWhitespace))
+        let field = MarkupText.lineField(name, replacing: blanks, with: "_")
         return field.isEmpty ? "_" : field
     }
 
-    /// memory_profiler's quoting (single quotes around an argument with a blank or tab); line breaks become
-    /// blanks, since a record is one line.
+    /// memory_profiler's quoting (single quotes around an argument with a blank); tabs and line breaks become
+    /// blanks and other control characters U+FFFD, since a record is one line.
     private static func quoted(_ argument: String) -> String {
-        let oneLine = String(argument.map { $0 == "\n" || $0 == "\r" || $0 == "\r\n" ? " " : $0 })
-        return oneLine.contains(" ") || oneLine.contains("\t") ? "'\(oneLine)'" : oneLine
+        let oneLine = MarkupText.lineField(argument, replacing: ["\n", "\r", "\t"], with: " ")
+        return oneLine.contains(" ") ? "'\(oneLine)'" : oneLine
     }
 }

@@ -1,3 +1,5 @@
+internal import MemoryProfilerSystem
+
 /// Heap profiles in the formats other tools read: pprof (`profile.proto`, gzipped: `go tool pprof`, Grafana
 /// Pyroscope, speedscope) and collapsed stacks (`frame;frame;frame value` lines: flamegraph.pl, speedscope).
 extension HeapProfile {
@@ -162,9 +164,10 @@ extension HeapProfile {
         return values.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined()
     }
 
-    /// A frame's name as collapsed stacks can hold it: no `;` (the separator) and no line break.
+    /// A frame's name as collapsed stacks can hold it: `;` (the separator) becomes `:`, and a scalar that could
+    /// end the line or act on a terminal becomes U+FFFD (by scalar: `"\r\n"` is one `Character`).
     static func collapsedName(_ name: String) -> String {
-        String(name.map { $0 == ";" ? ":" : ($0 == "\n" || $0 == "\r" ? " " : $0) })
+        MarkupText.lineField(name, replacing: [";"], with: ":")
     }
 }
 
