@@ -37,6 +37,30 @@ enum PictureFile {
         try text.withUTF8 { try write(UnsafeRawBufferPointer($0), to: destination) }
     }
 
+    /// Throws when `destination` is, or links to, a recording: a heap capture or a `.dat` file. No output of mprof's
+    /// (a picture, a page, a profile) is ever written over one, whatever the command was told; this covers every
+    /// way of naming a run's file (its `.dat` for its `.heap`, another spelling, a link) at once.
+    static func checkNotARecording(_ destination: String) throws {
+        guard let descriptor = try? Descriptor.open(destination, .readOnly, options: [.nonBlocking]) else { return }
+        defer { descriptor.close() }
+        guard (try? descriptor.status())?.kind == .regular else { return }
+        var head = [UInt8](repeating: 0, count: 8)
+        let count = (try? head.withUnsafeMutableBytes { try descriptor.read(into: $0) }) ?? 0
+        let start = head.prefix(count)
+        let isRecording =
+            HeapCapture.isCapture(header: start)
+            || ["CMDLINE ", "MEM ", "CHLD "].contains { start.starts(with: $0.utf8) }
+        if (try? descriptor.tryLock(exclusive: true)) == false {
+            throw CLIError(
+                "refusing to write \(TerminalText.escaped(destination)): a recording is writing to it (mprof run or attach)")
+        }
+        if isRecording {
+            throw CLIError(
+                "refusing to write over \(TerminalText.escaped(destination)): it is a recording (mprof run's .dat or "
+                    + ".heap); name another file")
+        }
+    }
+
     /// Throws when `destination` exists and is one of `inputs` (the same file, by device and inode: a link or
     /// another spelling of the path counts).
     static func checkNotAnInput(_ destination: String, inputs: [String]) throws {
@@ -93,6 +117,7 @@ enum PictureFile {
 
     /// Writes `bytes` to `destination` by the rules above.
     static func write(_ bytes: UnsafeRawBufferPointer, to destination: String) throws {
+        try checkNotARecording(destination)
         let status: FileStatus
         do throws(SystemError) {
             status = try FileStatus(path: destination, followingLinks: false)

@@ -7,6 +7,20 @@ public enum ProcessMemory {
     /// The size of a page in bytes.
     public static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
+    /// A share of what this process may have in memory at most: `1/divisor` of the physical memory, and of the
+    /// address space `RLIMIT_AS` allows; at least 16 MiB. For sizing what is read from a file before allocating it.
+    ///
+    /// The corresponding C functions are `sysconf(_SC_PHYS_PAGES)` and `getrlimit(RLIMIT_AS)`.
+    public static func budget(divisor: Int) -> Int {
+        let pages = sysconf(Int32(_SC_PHYS_PAGES))
+        var budget = pages > 0 ? pages.multipliedReportingOverflow(by: pageSize).partialValue / divisor : 1 << 30
+        var limit = rlimit()
+        if getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max {
+            budget = min(budget, Int(clamping: limit.rlim_cur / UInt(divisor)))
+        }
+        return max(budget, 16 << 20)
+    }
+
     /// The calling process's largest resident set so far, in KiB (`ru_maxrss` of `getrusage(RUSAGE_SELF)`).
     public static func maximumResidentKibibytes() throws(SystemError) -> Int {
         var usage = rusage()

@@ -354,6 +354,30 @@ import Testing
         #expect(dashed.status == 127, "\(dashed.standardError)")
     }
 
+    /// No output of mprof heap or plot is written over a recording, however the recording is named: the `.dat`
+    /// given for its `.heap`, the `.heap` itself, a link to either, another spelling.
+    @Test func exportsAndPicturesAreNeverWrittenOverARecording() throws {
+        let directory = try TemporaryDirectory()
+        let run = try directory.mprof(["run", "--heap", "-o", "run.dat", BuiltProducts.path("heap-workload"), "known-sites", "100", "100", "10", "1"])
+        try #require(run.status == 0, "\(run.standardError)")
+        let dat = try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/run.dat"))
+        let heap = try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/run.heap"))
+        try FileManager.default.createSymbolicLink(atPath: "\(directory.path)/link.svg", withDestinationPath: "run.dat")
+        let attempts: [[String]] = [
+            ["heap", "run.dat", "--collapsed", "run.dat"], ["heap", "run.dat", "--pprof", "run.dat"],
+            ["heap", "run.dat", "--pprof", "./run.heap"], ["heap", "run.heap", "--flame", "link.svg"],
+            ["heap", "diff", "run.heap", "run.heap", "--flame", "link.svg"], ["plot", "run.dat", "-o", "link.svg"],
+        ]
+        for attempt in attempts {
+            let result = try directory.mprof(attempt)
+            #expect(result.status != 0, "\(attempt) succeeded")
+            let refusal = result.standardError
+            #expect(refusal.contains("it is a recording") || refusal.contains("is the input"), "\(attempt): \(refusal)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/run.dat")) == dat)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/run.heap")) == heap)
+    }
+
     private static func readLine(_ process: ChildProcess) -> String? {
         guard let descriptor = process.standardOutput else { return nil }
         var bytes: [UInt8] = []

@@ -76,8 +76,9 @@ enum CaptureCompression {
     /// Whether `bytes` start as a compressed capture.
     static func isCompressed(_ bytes: [UInt8]) -> Bool { bytes.starts(with: magic) }
 
-    /// The original bytes of a compressed capture. Every length and distance is checked against what is there.
-    static func decompress(_ bytes: [UInt8]) throws(Damaged) -> [UInt8] {
+    /// The original bytes of a compressed capture, if there are at most `limit` of them. Every length and
+    /// distance is checked against what is there.
+    static func decompress(_ bytes: [UInt8], limit: Int = .max) throws(Damaged) -> [UInt8] {
         try bytes.withUnsafeBufferPointer { (input) throws(Damaged) -> [UInt8] in
             var at = magic.count
             var declared: UInt64 = 0
@@ -93,6 +94,9 @@ enum CaptureCompression {
             // Each input byte makes at most 255 + a few output bytes: a larger claim is damage, not data.
             guard declared <= UInt64(input.count) * 256 + 64, declared <= 1 << 40 else {
                 throw Damaged(reason: "the compressed capture claims \(declared) bytes from \(input.count)")
+            }
+            guard declared <= UInt64(limit) else {
+                throw Damaged(reason: "it would take \(declared >> 20) MiB to read, more than the \(limit >> 20) MiB mprof may take (a quarter of the memory)")
             }
             let total = Int(declared)
             var output = [UInt8](repeating: 0, count: total)

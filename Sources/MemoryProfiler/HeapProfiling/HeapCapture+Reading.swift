@@ -6,6 +6,11 @@ extension HeapCapture {
     /// The first bytes of every capture.
     static let magic = Array("MPROFHP1".utf8)
 
+    /// Whether `header`, a file's first 8 bytes, is a capture's: as the hook writes it or as mprof compresses it.
+    public static func isCapture(header: some Collection<UInt8>) -> Bool {
+        header.elementsEqual(magic) || header.elementsEqual(CaptureCompression.magic)
+    }
+
     /// Reads and replays the capture in the file at `path`.
     ///
     /// - Throws: ``MemoryError``: ``MemoryError/Code/unexpectedFormat`` for a file that is not a capture or is
@@ -23,20 +28,58 @@ extension HeapCapture {
     }
 
     /// The bytes of the capture at `path`, decompressed when mprof compressed it after the run.
+    ///
+    /// Read in chunks, never sized from the file's length: a capture ends at the first run of
+    /// ``endOfRecordsZeroRun`` zero bytes (the hook's zero-filled room ahead of its last record; no record holds such
+    /// a run, compressed or not), so a sparse or zero-filled file of any length costs a chunk or two. What is read,
+    /// and a compressed capture's declared length, must fit in ``readingBudget()``: past that, a clear error instead
+    /// of an allocation that fails.
     static func readBytes(_ path: String) throws(MemoryError) -> [UInt8] {
-        let bytes: [UInt8]
+        let budget = readingBudget()
+        var bytes: [UInt8] = []
         do {
-            bytes = try FileReader(path: path).readAll(limit: 1 << 40)
-        } catch {
+            let reader = try FileReader(path: path)
+            var trailingZeros = 0
+            let chunk = 1 << 20
+            while trailingZeros < endOfRecordsZeroRun {
+                let start = bytes.count
+                guard start <= budget - chunk else {
+                    throw MemoryError(
+                        .unexpectedFormat,
+                        "\(TerminalText.escaped(path)) is larger than the \(budget >> 20) MiB mprof may take to read it "
+                            + "(a quarter of the memory)")
+                }
+                bytes.append(contentsOf: repeatElement(0, count: chunk))
+                let count = try bytes.withUnsafeMutableBytes { buffer throws(FileReader.Failure) in
+                    try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[start...]))
+                }
+                bytes.removeLast(chunk - count)
+                if count == 0 { break }
+                let zeros = bytes[start...].reversed().prefix { $0 == 0 }.count
+                trailingZeros = zeros == count ? trailingZeros + count : zeros
+            }
+        } catch let error as FileReader.Failure {
             throw MemoryError(.systemCall, "\(TerminalText.escaped(path)): \(error.message)", errno: error.errno)
+        } catch let error as MemoryError {
+            throw error
+        } catch {
+            throw MemoryError(.systemCall, "\(TerminalText.escaped(path)): \(error)")
         }
         guard CaptureCompression.isCompressed(bytes) else { return bytes }
         do {
-            return try CaptureCompression.decompress(bytes)
+            return try CaptureCompression.decompress(bytes, limit: budget)
         } catch {
             throw MemoryError(.unexpectedFormat, "\(TerminalText.escaped(path)) is not a readable heap capture: \(error.reason)")
         }
     }
+
+    /// Zero bytes in a row that end a capture's records: far more than any record holds (a name is at most 4,096
+    /// bytes), and far less than the room the hook grows its file by.
+    static let endOfRecordsZeroRun = 64 << 10
+
+    /// The most bytes of capture mprof reads into memory: a quarter of the physical memory, and of the address space
+    /// `RLIMIT_AS` allows; replaying a capture takes a few times its size again.
+    static func readingBudget() -> Int { ProcessMemory.budget(divisor: 4) }
 
     /// Replays a capture held in memory; `name` is used in error messages.
     public init(bytes: [UInt8], name: String = "capture") throws(MemoryError) {
@@ -399,6 +442,10 @@ struct HeapCaptureReader {
                     if time > millisecond { capture.heapTimeline.append((Double(millisecond + 1) / 1000, liveBytes)) }
                     millisecond = max(millisecond, time)
                     capture.summary.finishedNormally = true
+                case UInt8(ascii: "C"):
+                    // A condition the hook records (see HeapCaptureCondition); kinds it does not know are skipped.
+                    let kind = try number(), value = try number(), text = try string()
+                    HeapCaptureCondition.apply(kind: kind, value: value, text: text, to: &capture.summary)
                 default:
                     throw failure("unknown record type \(tag)", at: recordStart)
                 }
@@ -418,6 +465,7 @@ struct HeapCaptureReader {
             if regionEnded { break }
         }
         if sawNames { capture.embeddedSymbols = names }
+        if capture.summary.leakScanFailure != nil { HeapCaptureCondition.forgetScan(of: &capture) }
         if !capture.summary.finishedNormally { capture.summary.replacedBy = pendingExec }
         guard sawBegin else { throw failure("no begin record: the program ended before the hook started", at: 8) }
         if let region {

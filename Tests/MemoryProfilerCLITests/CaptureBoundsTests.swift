@@ -1,0 +1,77 @@
+import Foundation
+import MemoryProfiler
+import MemoryProfilerTestSupport
+import Testing
+
+/// What a capture costs to read is bounded by what it holds, never by what its length or header claims: a sparse
+/// file of any length, a compressed capture that claims more than memory allows.
+@Suite struct CaptureBoundsTests {
+    /// A capture as the hook starts one: the header, then one allocation of 4096 bytes with no stack.
+    static func smallRawCapture() -> [UInt8] {
+        func number(_ value: UInt64) -> [UInt8] {
+            var value = value, bytes: [UInt8] = []
+            while value >= 0x80 {
+                bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+                value >>= 7
+            }
+            return bytes + [UInt8(value)]
+        }
+        func string(_ text: String) -> [UInt8] { number(UInt64(text.utf8.count)) + Array(text.utf8) }
+        var bytes = Array("MPROFHP1".utf8)
+        bytes += [UInt8(ascii: "B")] + number(1) + number(4242) + number(1_795_000_000_000_000_000) + number(4096)
+            + string("none") + string("/bin/true")
+        bytes += [UInt8(ascii: "A")] + number(4096) + number(0) + number(0x5000 << 1)
+        return bytes
+    }
+
+    /// A 64 GiB sparse capture, alone and beside a good `.dat`: read to its last record in a chunk, not allocated.
+    @Test func aSparseCaptureOf64GiBIsReadToItsLastRecord() throws {
+        let directory = try TemporaryDirectory()
+        let heap = "\(directory.path)/run.heap"
+        try Data(Self.smallRawCapture()).write(to: URL(fileURLWithPath: heap))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: heap))
+        try handle.truncate(atOffset: 64 << 30)
+        try handle.close()
+
+        let report = try runProduct("mprof", ["heap", heap, "--json", "--view", "summary"])
+        #expect(report.status == 0, "\(report.standardError)")
+        #expect(report.standardOutput.contains("\"allocations\" : 1"), "\(report.standardOutput.prefix(800))")
+        #expect(report.standardOutput.contains("\"peakBytes\" : 4096"), "\(report.standardOutput.prefix(800))")
+
+        try """
+            CMDLINE true
+            MEM 1.0 1795000000.0
+            MEM 2.0 1795000000.5
+            MEM 3.0 1795000001.0
+
+            """.write(toFile: "\(directory.path)/run.dat", atomically: true, encoding: .utf8)
+        let plot = try runProduct("mprof", ["plot", "\(directory.path)/run.dat", "-o", "\(directory.path)/run.svg"])
+        #expect(plot.status == 0, "\(plot.standardError)")
+        let verdict = try runProduct("mprof", ["peak", "--verdict", "\(directory.path)/run.dat"])
+        #expect(verdict.status == 0, "\(verdict.standardError)")
+        #expect(verdict.standardOutput.contains("3.000 MiB"), "\(verdict.standardOutput)")
+    }
+
+    /// A compressed capture of 12 MiB that claims, and would make, 3 GiB: refused with the reason where memory
+    /// (here `RLIMIT_AS`) allows less, never an abort.
+    @Test func aCompressedCaptureThatWouldOutgrowMemoryIsRefused() throws {
+        let directory = try TemporaryDirectory()
+        let heap = "\(directory.path)/bomb.heap"
+        // One literal, then a run of itself: every 255 in the match's length is 255 bytes more.
+        let lengthBytes = 12 << 20
+        let declared = UInt64(1 + 4 + 15 + 255 * lengthBytes)
+        var bytes = Array("MPROFHZ1".utf8)
+        var value = declared
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+        bytes += [0x1F, UInt8(ascii: "M"), 1, 0] + [UInt8](repeating: 255, count: lengthBytes) + [0]
+        try Data(bytes).write(to: URL(fileURLWithPath: heap))
+
+        let limited = try runCommand("prlimit", ["--as=\(2 << 30)", BuiltProducts.path("mprof"), "heap", heap])
+        #expect(limited.status == 1, "\(limited.standardError)")
+        #expect(limited.standardError.contains("more than the 512 MiB mprof may take"), "\(limited.standardError)")
+    }
+}
