@@ -70,6 +70,19 @@ public struct HeapCapture: Sendable {
         /// Frees of blocks the capture never saw allocated (allocated before the hook started, or by another
         /// allocator). They are not counted anywhere else.
         public var freesOfUnknownBlocks: Int
+        /// Why the hook's leak scan at exit could not be made (it could not map its tables under a tight
+        /// `RLIMIT_AS`, `process_vm_readv` was refused, …), when it tried and failed: then no block is known to be
+        /// leaked, and ``reachabilityScanned`` is false.
+        public var leakScanFailure: String? = nil
+        /// Why the hook stopped recording before the program ended (the file size limit, a full disk), when it
+        /// could say so: the capture ends there.
+        public var stoppedEarlyBecause: String? = nil
+        /// Allocations and frees that signal handlers made while their thread was inside the hook and that could not
+        /// be recorded: when not 0, the counts are short by up to this many.
+        public var unrecordedSignalEvents: Int = 0
+        /// The program's peak resident set in bytes (the kernel's VmHWM) just before the hook's work at exit, when the
+        /// hook read it: the program's own peak, without the leak scan's memory.
+        public var residentPeakBeforeExit: Int? = nil
     }
 
     /// The recorded process.

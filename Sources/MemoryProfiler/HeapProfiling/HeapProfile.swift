@@ -167,7 +167,9 @@ public struct HeapProfile: Sendable {
                             switch view {
                             case .peak: included = index <= peak && Int(freedAfter[index]) > peak
                             case .leaks:
+                                // A scan that failed knows of no leak: the blocks are under not-freed, none listed here.
                                 included = freedAfter[index] == .max && (!scanned || capture.isUnreachable(index))
+                                    && capture.summary.leakScanFailure == nil
                             case .notFreed: included = freedAfter[index] == .max
                             case .allocated, .calls: included = true
                             case .temporary: included = temporary[index]

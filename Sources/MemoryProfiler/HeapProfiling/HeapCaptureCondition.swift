@@ -1,0 +1,40 @@
+/// The hook's condition records ('C': kind, value, text): what a capture's numbers need to be read right. See
+/// recorder.c and <doc:HeapCaptureFormat>.
+enum HeapCaptureCondition {
+    static let leakScanFailed: UInt64 = 1
+    static let stoppedEarly: UInt64 = 2
+    static let unrecordedSignalEvents: UInt64 = 3
+    static let residentPeakBeforeExit: UInt64 = 4
+
+    static func apply(kind: UInt64, value: UInt64, text: String, to summary: inout HeapCapture.Summary) {
+        let shown = String(text.prefix(500))
+        let withError = value > 0 && value < 4096 ? "\(shown) (errno \(value))" : shown
+        switch kind {
+        case leakScanFailed: summary.leakScanFailure = withError.isEmpty ? "the scan failed" : withError
+        case stoppedEarly: summary.stoppedEarlyBecause = withError.isEmpty ? "the capture stopped early" : withError
+        case unrecordedSignalEvents: summary.unrecordedSignalEvents = Int(clamping: value)
+        case residentPeakBeforeExit: summary.residentPeakBeforeExit = value > 0 && value < 1 << 56 ? Int(value) : nil
+        default: break
+        }
+    }
+
+    /// A scan that failed may have sent a part of its answer before: it is not one.
+    static func forgetScan(of capture: inout HeapCapture) {
+        capture.summary.reachabilityScanned = false
+        capture.summary.unreachableBlocks = 0
+        capture.summary.unreachableBytes = 0
+        capture.unreachable = []
+    }
+}
+
+extension HeapCapture {
+    /// What the hook recorded about the capture at `path` — its conditions (``Summary/leakScanFailure``,
+    /// ``Summary/stoppedEarlyBecause``, ``Summary/unrecordedSignalEvents``, ``Summary/residentPeakBeforeExit``) and
+    /// whether it finished — read quickly, without replaying its events: the other totals are left at 0. For
+    /// `mprof run --heap`, right after the program ends.
+    ///
+    /// - Throws: ``MemoryError`` as ``init(path:)``.
+    public static func conditions(at path: String) throws(MemoryError) -> Summary {
+        try HeapCapture(bytes: try readBytes(path), name: path, namesOnly: true).summary
+    }
+}
