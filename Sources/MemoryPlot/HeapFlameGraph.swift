@@ -217,7 +217,7 @@ public struct HeapFlameGraph: Sendable {
         <html lang="en"><head><meta charset="utf-8"><title>\(SVGWriter.escaped(title))</title>
         <style>
         body { font-family: DejaVu Sans, Helvetica, Arial, sans-serif; margin: 12px; }
-        #bar { margin-bottom: 8px; }
+        #bar { position: sticky; top: 0; z-index: 1; background: #fff; padding: 4px 0 6px; }
         #search { width: 24em; }
         #flame .frame { cursor: pointer; }
         #flame .frame.match rect { fill: #c21cc9; }
@@ -225,9 +225,9 @@ public struct HeapFlameGraph: Sendable {
         #details { min-height: 3.2em; white-space: pre; font-size: 13px; color: #333; }
         </style></head><body>
         <div id="bar"><input id="search" type="search" placeholder="Search frames (text or /regular expression/)">
-        <span id="matched"></span> <button id="reset">Reset zoom</button></div>
+        <span id="matched"></span> <button id="reset">Reset zoom</button>
+        <div id="details">Click a frame to zoom in; hover for its size.</div></div>
         \(render(forHTML: true))
-        <div id="details">Click a frame to zoom in; hover for its size.</div>
         <script>
         (function () {
           const svg = document.getElementById('flame');
@@ -305,6 +305,10 @@ public struct HeapFlameGraph: Sendable {
               'Matched: ' + (total > 0 ? (matched / total * 100).toFixed(1) : '0.0') + '% (' + amount(matched) +
               (info.length > 0 && info[0].before !== null ? '; ' + change(matchedBefore, matched) : '') + ')';
           });
+          // A flame graph stands on its root at the bottom: the page opens there, where the boxes are, with the bar
+          // kept in view above them.
+          const root = info.find(f => f.depth === 0);
+          if (svg.dataset.orientation === 'flame' && root) root.rect.scrollIntoView({ block: 'end' });
         })();
         </script>
         </body></html>

@@ -9,7 +9,9 @@ enum ChromiumPage {
     static let missing: Comment = "chromium is not installed (apt-get install chromium; .ci/run installs it)"
 
     /// Runs `script` (the body of a function; it fills the object `results`) after `page`'s own scripts.
-    static func results(of page: String, script: String, in directory: TemporaryDirectory) throws -> [String: Any] {
+    static func results(
+        of page: String, script: String, in directory: TemporaryDirectory, windowSize: String = "800,600"
+    ) throws -> [String: Any] {
         let driver = """
             <script>
             (function () {
@@ -26,7 +28,7 @@ enum ChromiumPage {
         let driven = "\(directory.path)/driven-\(UUID().uuidString).html"
         try html.replacingOccurrences(of: "</body>", with: driver + "</body>").write(toFile: driven, atomically: true, encoding: .utf8)
         let browser = try runCommand(
-            "chromium", ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=3000", "--dump-dom", "file://\(driven)"])
+            "chromium", ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=3000", "--window-size=\(windowSize)", "--dump-dom", "file://\(driven)"])
         #expect(browser.status == 0, "\(browser.standardError)")
         let dom = browser.standardOutput
         let start = try #require(dom.range(of: "<pre id=\"results\">"), "no results in the page: \(dom.suffix(500))")

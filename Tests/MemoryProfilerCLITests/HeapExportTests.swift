@@ -53,6 +53,12 @@ struct HeapExportTests {
         let builder = HeapProfile(capture, symbols: HeapSymbolizer().symbolize(capture), filter: .init(function: "buildIndex"))
         #expect(peak.cumulative == builder.total(.peak).bytes, "\(inUse)")
         #expect(Double(peak.cumulative ?? 0) >= 0.95 * 30_000 * 1000)
+        // pprof opens on the program's code, not the standard library's array buffer: drop_frames leaves out the
+        // frames between the program's code and the allocator, as Go's runtime.malloc is left out.
+        let rows = inUse.split(separator: "\n").drop { !$0.contains("flat%") }.dropFirst()
+        let first = try #require(rows.first, "\(inUse)")
+        #expect(first.hasSuffix(" Node.init(id:payloadBytes:)"), "\(inUse)")
+        #expect(!inUse.contains("_ContiguousArrayBuffer"), "\(inUse)")
         // All allocations, by count and by bytes.
         #expect(numbers(try top("alloc_objects"), function: "-").total == capture.summary.allocations)
         #expect(numbers(try top("alloc_space"), function: "-").total == capture.summary.bytesAllocated)
@@ -154,6 +160,45 @@ struct HeapExportTests {
         #expect(matched.contains("(29.5 MiB; before 9.8 MiB, change +19.7 MiB)"), "\(matched)")
         let width = try #require(results["width"] as? Double)
         #expect(abs((results["zoomWidth"] as? Double ?? 0) - (width - 0.5)) < 0.01, "\(results)")
+    }
+
+    /// A flame graph taller than the window opens on its boxes (the root at the bottom of the window), with the search
+    /// bar and the details in view above them, not on an empty top of the page.
+    @Test(.enabled(if: ChromiumPage.installed, ChromiumPage.missing))
+    func aDeepFlamePageOpensWhereItsBoxesAre() throws {
+        let directory = try TemporaryDirectory()
+        let program = try HeapProfilingTests.compile("""
+            #include <stdlib.h>
+            void *volatile kept;
+            __attribute__((noinline)) void *deep(int depth) {
+                if (depth == 0) return malloc(100000);
+                void *block = deep(depth - 1);
+                __asm__ volatile("" ::: "memory");
+                return block;
+            }
+            int main(void) { kept = deep(90); return kept == NULL; }
+            """, named: "deep", in: directory)
+        let run = try HeapProfilingTests.record(program, [], in: directory)
+        let page = "\(directory.path)/deep.html"
+        let result = try runProduct("mprof", ["heap", run.capturePath, "--view", "peak", "--flame", page])
+        #expect(result.status == 0, "\(result.standardError)")
+        let results = try ChromiumPage.results(of: page, script: """
+              const root = Array.from(document.querySelectorAll('#flame .frame')).find(g => g.dataset.depth === '0');
+              results.rootBottom = root.querySelector('rect').getBoundingClientRect().bottom;
+              results.height = window.innerHeight;
+              results.pageHeight = document.documentElement.scrollHeight;
+              const search = document.getElementById('search').getBoundingClientRect();
+              results.searchTop = search.top;
+              results.searchBottom = search.bottom;
+              results.rows = Number(document.getElementById('flame').dataset.rows);
+            """, in: directory, windowSize: "1400,900")
+        let height = try #require(results["height"] as? Double)
+        let rootBottom = try #require(results["rootBottom"] as? Double)
+        #expect(try #require(results["pageHeight"] as? Double) > height + 400, "the graph should be taller than the window: \(results)")
+        #expect((results["rows"] as? Double ?? 0) >= 50, "\(results)")  // the hook keeps 64 frames a stack
+        #expect(rootBottom <= height && rootBottom >= height - 60, "the root should stand at the bottom of the window: \(results)")
+        let searchTop = try #require(results["searchTop"] as? Double), searchBottom = try #require(results["searchBottom"] as? Double)
+        #expect(searchTop >= 0 && searchBottom <= height, "the search bar should be in view: \(results)")
     }
 
     /// `mprof plot` of a run recorded with --heap draws the heap in use under the resident set, its peak marked.

@@ -96,6 +96,7 @@ extension HeapProfile {
         }
 
         var samples = ProtobufMessage()
+        var dropFrames = DropFrames()
         for group in 0..<totals.count where totals[group].allocations > 0 || totals[group].live > 0 {
             var sample = ProtobufMessage()
             // Without the allocator's own frames at the top (malloc, swift_slowAlloc, swift_allocObject), as Go's
@@ -106,6 +107,7 @@ extension HeapProfile {
             {
                 stack = stack.dropFirst()
             }
+            dropFrames.add(stack.flatMap { symbols.frames(at: $0) })
             sample.packed(1, stack.map(locationID))
             sample.packed(2, [totals[group].allocations, totals[group].allocated, totals[group].live, totals[group].liveBytes].map { UInt64($0) })
             let type = capture.groupTypes[group]
@@ -130,11 +132,13 @@ extension HeapProfile {
         profile.bytes += locations.bytes
         profile.bytes += functions.bytes
         let comment = strings.index("mprof heap: in use at the \(moment == .peak ? "heap's peak" : "program's exit")")
+        let dropFramesIndex = strings.index(dropFrames.expression)
         let defaultType = strings.index("inuse_space")
         let periodType = strings.index("space"), periodUnit = strings.index("bytes")
         for string in strings.table {
             profile.length(6, Array(string.utf8))
         }
+        profile.number(7, dropFramesIndex)
         profile.number(9, UInt64(max(0, capture.startTime * 1e9)))
         profile.number(10, UInt64(max(0, summary.duration * 1e9)))
         var period = ProtobufMessage()
@@ -144,6 +148,58 @@ extension HeapProfile {
         profile.number(13, comment)
         profile.number(14, defaultType)
         return Gzip.wrap(profile.bytes)
+    }
+
+    /// The profile's `drop_frames`: the standard library's and runtime's frames between the program's own code and
+    /// the allocator (`_ContiguousArrayBuffer.init`, `swift_allocObject`), which pprof then leaves out with what
+    /// they call, as it leaves out Go's `runtime.malloc`, so that `-top` opens on the code that allocated.
+    ///
+    /// The program's own frames are those a site can be (see `siteFrame`). Only names that never stand above one
+    /// are listed: pprof cuts a stack at the first listed frame from the root, and would otherwise drop the
+    /// program's frames beneath an `Array.map`. pprof compares names up to their first `(` and anchors the
+    /// expression.
+    struct DropFrames {
+        private var leafSide: Set<String> = []
+        private var aboveOwnCode: Set<String> = []
+
+        /// Notes a stack, innermost frame first.
+        mutating func add(_ frames: [HeapSymbols.Frame]) {
+            var ownSeen = false
+            for frame in frames {
+                // As a site is chosen: a standard-library function specialized into the program has no line.
+                let own = !frame.isSystem && !HeapProfile.isPlumbing(frame.function) && frame.line != nil
+                if own {
+                    ownSeen = true
+                } else {
+                    let name = Self.comparedName(frame.function)
+                    if ownSeen { aboveOwnCode.insert(name) } else { leafSide.insert(name) }
+                }
+            }
+            // A stack with no frame of the program's own is all the standard library's: pprof keeps it whole.
+            if !ownSeen { for frame in frames { leafSide.remove(Self.comparedName(frame.function)) } }
+        }
+
+        /// An RE2 alternation of the names, at most 1,000 of them, or "" for none.
+        var expression: String {
+            leafSide.subtracting(aboveOwnCode).filter { !$0.isEmpty }.sorted().prefix(1000).map(Self.escaped)
+                .joined(separator: "|")
+        }
+
+        static func comparedName(_ function: String) -> String {
+            guard let parenthesis = function.firstIndex(of: "("), parenthesis > function.startIndex,
+                !function[parenthesis...].hasPrefix("(anonymous namespace)")
+            else { return function }
+            return String(function[..<parenthesis])
+        }
+
+        static func escaped(_ name: String) -> String {
+            var result = ""
+            for scalar in name.unicodeScalars {
+                if "\\.+*?()|[]{}^$".unicodeScalars.contains(scalar) { result += "\\" }
+                result.unicodeScalars.append(scalar)
+            }
+            return result
+        }
     }
 
     /// Collapsed stacks for `view`: a line per stack, `root;…;leaf value`, value in bytes (allocations for
