@@ -136,6 +136,8 @@ struct PeakResult: Codable {
             var seconds: Double
             var samples: Int
             var pValue: Double
+            /// The drift test's one-sided p (see MemoryTrend).
+            var driftPValue: Double
             var significant: Bool
 
             init(_ trend: MemoryTrend) {
@@ -144,6 +146,7 @@ struct PeakResult: Codable {
                 seconds = trend.duration
                 samples = trend.samples
                 pValue = trend.pValue
+                driftPValue = trend.driftPValue(upward: true)
                 significant = trend.isSignificant(upward: true)
             }
         }

@@ -232,6 +232,18 @@ struct ExplainCommandTests {
         let files = try verdict("files \(directory.path)/data", heap: false)
         #expect(files.kind == "file-growth" && files.explanation.contains("file-backed pages grow"), "\(files)")
         #expect(try verdict("steady", heap: false).kind == "steady")
+        // A cache filled once and held: a level change of its own size, and the leak scan finds nothing unreachable.
+        for heap in [true, false] {
+            let cache = try verdict("cache", heap: heap)
+            #expect(cache.kind == "steady" && cache.explanation.contains("level change"), "\(cache)")
+        }
+        // The heap grows to the end but every block is still referenced at exit: growth, not a leak.
+        let keep = try verdict("keep", heap: true)
+        #expect(keep.kind == "growth" && keep.explanation.contains("still referenced"), "\(keep)")
+        // 40 MiB leaked on top of 1 GiB: the floor does not grow with the process.
+        let large = try verdict("large", heap: true)
+        #expect(large.kind == "leak" && large.explanation.contains("unreachable at exit"), "\(large)")
+        #expect(try verdict("large", heap: false).kind == "growth")
         // The plot says it in its title.
         let plot = try runProduct("mprof", ["plot", "--verdict", "\(directory.path)/retain-heap.dat", "-o", "\(directory.path)/retain.svg"])
         #expect(plot.status == 0, "\(plot.standardError)")

@@ -1,3 +1,4 @@
+import Foundation
 @testable import MemoryProfiler
 import Testing
 
@@ -49,7 +50,8 @@ struct MemoryVerdictTests {
         let files: [(time: Double, bytes: Double)] = growing.map { point in (time: point.time, bytes: point.bytes - 10e6) }
         #expect(MemoryVerdict(resident: growing, file: files).kind == .fileGrowth)
         #expect(MemoryVerdict(resident: [(0, 1)]).kind == .unknown)
-        #expect(MemoryVerdict(resident: [(1, 1), (1, 2), (1, 3)]).kind == .unknown)
+        #expect(MemoryVerdict(resident: (0..<8).map { (time: 1.0, bytes: Double($0)) }).kind == .unknown)
+        #expect(MemoryVerdict(resident: Array(growing.prefix(7))).kind == .unknown)
         // A load over the first 40 % of the run, then flat: not a leak, not growth.
         let slowLoad: [(time: Double, bytes: Double)] = times.map { time in (time: time, bytes: 1e6 + 60e6 * min(time / 0.8, 1)) }
         #expect(MemoryVerdict(resident: slowLoad, heap: slowLoad).kind == .steady)
@@ -59,5 +61,105 @@ struct MemoryVerdictTests {
         #expect(MemoryVerdict(resident: growing, file: stray).kind == .growth)
         let larger: [(time: Double, bytes: Double)] = growing.map { point in (time: point.time, bytes: point.bytes * 2) }
         #expect(MemoryVerdict(resident: growing, file: larger).kind == .growth)
+    }
+
+    static let mebibyte = 1_048_576.0
+
+    /// A recording of `count` samples 0.1 s apart whose bytes are `value(index, random)`.
+    static func series(
+        _ count: Int = 200, seed: UInt64, _ value: (Int, inout SeededRandom) -> Double
+    ) -> [(time: Double, bytes: Double)] {
+        var random = SeededRandom(seed: seed)
+        return (0..<count).map { index in (time: Double(index) * 0.1, bytes: value(index, &random)) }
+    }
+
+    /// A cache filled once and held is a level change, reported as the step it was (not the slope times the span,
+    /// 1.5 times the step), with the heap's leak scan or without it.
+    @Test func aStepThatHoldsIsALevelChangeOfItsOwnSize() throws {
+        let step = 100 * Self.mebibyte
+        let resident = Self.series(seed: 1) { index, random in 500 * Self.mebibyte + (index >= 90 ? step : 0) + random.normal() * 2 * Self.mebibyte }
+        let heap = Self.series(seed: 2) { index, _ in 300 * Self.mebibyte + (index >= 90 ? step : 0) }
+        for verdict in [
+            MemoryVerdict(resident: resident), MemoryVerdict(resident: resident, heap: heap),
+            MemoryVerdict(resident: resident, heap: heap, leakScan: .init(scanned: true, unreachableBytes: 0)),
+        ] {
+            #expect(verdict.kind == .steady, "\(verdict.explanation)")
+            #expect(verdict.explanation.contains("level change") && verdict.explanation.contains("rose by 99.") || verdict.explanation.contains("rose by 10"), "\(verdict.explanation)")
+            let observed = try #require(verdict.resident).change
+            #expect(abs(observed - step) <= 0.05 * step, "observed \(observed / Self.mebibyte) MiB for a step of 100")
+        }
+    }
+
+    /// The floor is 1 MiB, not a share of the process: 80 MiB of steady growth in a 2 GiB process is growth, and a
+    /// 20 MiB leak in a 500 MiB one is a leak.
+    @Test func growthInALargeProcessCounts() {
+        let large = Self.series(seed: 3) { index, random in 2048 * Self.mebibyte + Double(index) * 0.4 * Self.mebibyte + random.normal() * 4 * Self.mebibyte }
+        let verdict = MemoryVerdict(resident: large)
+        #expect(verdict.kind == .growth, "\(verdict.explanation)")
+        let resident = Self.series(seed: 4) { index, random in 500 * Self.mebibyte + Double(index) * 0.1 * Self.mebibyte + random.normal() * Self.mebibyte }
+        let heap = Self.series(seed: 5) { index, _ in 100 * Self.mebibyte + Double(index) * 0.1 * Self.mebibyte }
+        let leak = MemoryVerdict(resident: resident, heap: heap, leakScan: .init(scanned: true, unreachableBytes: 20 << 20))
+        #expect(leak.kind == .leak && leak.explanation.contains("20.0 MiB unreachable at exit"), "\(leak.explanation)")
+        #expect(MemoryVerdict(resident: resident, heap: heap).kind == .leak)
+        // The same growth with every block still referenced at exit: growth (a cache that grows), not a leak.
+        let referenced = MemoryVerdict(resident: resident, heap: heap, leakScan: .init(scanned: true, unreachableBytes: 0))
+        #expect(referenced.kind == .growth && referenced.explanation.contains("still referenced"), "\(referenced.explanation)")
+        let unscanned = MemoryVerdict(resident: resident, heap: heap, leakScan: .init(scanned: false, unreachableBytes: 0))
+        #expect(unscanned.kind == .leak && unscanned.explanation.contains("no leak scan was made"), "\(unscanned.explanation)")
+    }
+
+    /// Series with no trend but memory from one sample to the next: stationary autocorrelated noise (AR(1), φ 0.95)
+    /// and random walks. The plain t test found a slope in 169–179 of 200 random walks; the verdict may call no more
+    /// than chance allows (1 % one-sided, with room for the blocks' own correlation).
+    @Test func autocorrelatedSeriesWithoutATrendAreSteady() {
+        var stationaryGrowth = 0
+        for seed in 0..<40 {
+            var level = 0.0
+            let points = Self.series(seed: 100 + UInt64(seed)) { _, random in
+                level = 0.95 * level + random.normal() * 2 * Self.mebibyte
+                return 300 * Self.mebibyte + level
+            }
+            if MemoryVerdict(resident: points).kind != .steady { stationaryGrowth += 1 }
+        }
+        #expect(stationaryGrowth == 0, "\(stationaryGrowth) of 40 stationary series were judged growing")
+        var walkGrowth = 0
+        for seed in 0..<200 {
+            var level = 0.0
+            let points = Self.series(seed: 1000 + UInt64(seed)) { _, random in
+                level += random.normal() * Self.mebibyte
+                return 300 * Self.mebibyte + level
+            }
+            if MemoryVerdict(resident: points).kind == .growth { walkGrowth += 1 }
+        }
+        #expect(walkGrowth <= 6, "\(walkGrowth) of 200 random walks were judged growing")
+    }
+
+    /// A staircase that keeps climbing to the end is growth, with its observed height.
+    @Test func aStaircaseToTheEndIsGrowth() throws {
+        let staircase = Self.series(seed: 6) { index, random in 200 * Self.mebibyte + Double(index / 20) * 16 * Self.mebibyte + random.normal() * Self.mebibyte }
+        let verdict = MemoryVerdict(resident: staircase)
+        #expect(verdict.kind == .growth, "\(verdict.explanation)")
+    }
+}
+
+/// SplitMix64 with normal deviates (Box–Muller): the same series on every run.
+struct SeededRandom {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 1 }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in (0, 1].
+    mutating func uniform() -> Double { (Double(next() >> 11) + 1) / 9_007_199_254_740_992 }
+
+    mutating func normal() -> Double {
+        (-2 * log(uniform())).squareRoot() * cos(2 * Double.pi * uniform())
     }
 }

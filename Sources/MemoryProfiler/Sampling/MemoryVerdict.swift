@@ -3,7 +3,20 @@ import Glibc
 #endif
 internal import MemoryProfilerSystem
 
-/// A straight line fitted to memory over time by least squares, and whether its slope is more than noise.
+/// A straight line fitted to memory over time by least squares, and whether memory really keeps growing (or
+/// shrinking): three tests that each guard against what fools the others.
+///
+/// - The least-squares slope's t test (p < 0.001) finds a trend under noise that is independent from sample to sample.
+/// - Samples of memory are not independent: each is close to the one before. Against that, the drift test takes the
+///   series in ten blocks and asks whether the differences between consecutive block means are positive on average
+///   (Student's t, one-sided, p < 0.01). A random walk has no drift, and a stationary series that wanders
+///   (autocorrelated noise) has differences that cancel, so neither passes more often than chance allows.
+/// - A step that then holds (a cache filled once, a load) is a level change, not growth: the means of the series'
+///   four quarters must rise quarter after quarter, each by at least a tenth of the whole change.
+///
+/// The change reported is the one observed (the mean of the last tenth of the samples less that of the first tenth),
+/// not the slope times the span, and it must be at least 1 MiB. The floor does not grow with the process: 80 MiB of
+/// steady growth in a 2 GiB process is growth.
 public struct MemoryTrend: Sendable, Hashable {
     /// Bytes per second.
     public var slope: Double
@@ -18,25 +31,54 @@ public struct MemoryTrend: Sendable, Hashable {
     /// this steep if memory did not grow or shrink at all (Student's t with samples − 2 degrees of freedom).
     public var tStatistic: Double
     public var pValue: Double
+    /// The change observed over the series, in bytes: the mean of its last tenth less the mean of its first tenth.
+    public var change: Double
+    /// The drift test's t statistic (the mean difference between consecutive block means over its standard error) and
+    /// degrees of freedom; 0 and 0 for fewer than 8 samples.
+    public var driftTStatistic: Double
+    public var driftDegrees: Double
+    /// The means of the series' four quarters (by sample count), first to last; empty for fewer than 8 samples.
+    public var quarterMeans: [Double]
 
-    /// The change the line makes over the series, in bytes.
-    public var change: Double { slope * duration }
-
-    /// Whether memory really grows (or, with `upward` false, shrinks): p < 0.001, and a change over the series of
-    /// at least 1 MiB and 5 % of the mean. Samples of memory are not independent (each is close to the one before),
-    /// which makes a t test too ready to see a slope; the size of the change is the guard against that.
+    /// Whether memory keeps growing (or, with `upward` false, shrinking) by all three tests, with an observed
+    /// change of at least ``smallestChange``.
     public func isSignificant(upward: Bool = true) -> Bool {
-        let change = self.change
-        guard upward ? change > 0 : change < 0 else { return false }
-        return pValue < 0.001 && abs(change) >= Self.smallestChange(mean: mean)
+        guard upward ? change > 0 : change < 0, abs(change) >= Self.smallestChange else { return false }
+        return pValue < 0.001 && driftPValue(upward: upward) < 0.01 && persists(upward: upward)
     }
 
-    /// The smallest change over a series that counts: 1 MiB, and 5 % of the mean.
-    static func smallestChange(mean: Double) -> Double { max(1_048_576, 0.05 * abs(mean)) }
+    /// The one-sided probability of a drift at least this strong in that direction if there were none.
+    public func driftPValue(upward: Bool = true) -> Double {
+        guard driftDegrees >= 1 else { return 1 }
+        let directed = upward ? driftTStatistic : -driftTStatistic
+        guard directed > 0 else { return 1 }
+        return Self.twoSidedPValue(t: directed, degrees: driftDegrees) / 2
+    }
+
+    /// Whether the quarters' means move that way quarter after quarter, each step at least a tenth of the whole.
+    public func persists(upward: Bool = true) -> Bool {
+        guard quarterMeans.count == 4, let first = quarterMeans.first, let last = quarterMeans.last else { return false }
+        let whole = abs(last - first)
+        guard whole > 0 else { return false }
+        return zip(quarterMeans, quarterMeans.dropFirst()).allSatisfy { before, after in
+            (upward ? after - before : before - after) >= 0.1 * whole
+        }
+    }
+
+    /// Whether the series rose (or fell) once and then held: a change of at least ``smallestChange`` that the last
+    /// quarter no longer adds to.
+    public var isLevelChange: Bool {
+        guard quarterMeans.count == 4, abs(change) >= Self.smallestChange else { return false }
+        let whole = quarterMeans[3] - quarterMeans[0]
+        return abs(whole) >= Self.smallestChange && abs(quarterMeans[3] - quarterMeans[2]) < 0.1 * abs(whole)
+    }
+
+    /// The smallest change over a series that counts: 1 MiB.
+    public static let smallestChange = 1_048_576.0
 
     /// The least-squares line through `points` (seconds, bytes); nil for fewer than 3 points or no spread in time.
     public init?(_ points: [(time: Double, bytes: Double)]) {
-        let finite = points.filter { $0.time.isFinite && $0.bytes.isFinite }
+        let finite = points.filter { $0.time.isFinite && $0.bytes.isFinite }.sorted { $0.time < $1.time }
         let count = Double(finite.count)
         guard finite.count >= 3 else { return nil }
         let meanTime = finite.reduce(0) { $0 + $1.time } / count
@@ -64,8 +106,32 @@ public struct MemoryTrend: Sendable, Hashable {
             pValue = Self.twoSidedPValue(t: tStatistic, degrees: degrees)
         }
         samples = finite.count
-        duration = (finite.map(\.time).max() ?? 0) - (finite.map(\.time).min() ?? 0)
+        duration = (finite.last?.time ?? 0) - (finite.first?.time ?? 0)
         mean = meanValue
+
+        let values = finite.map(\.bytes)
+        func average(_ slice: ArraySlice<Double>) -> Double { slice.reduce(0, +) / Double(max(slice.count, 1)) }
+        let tenth = max(1, values.count / 10)
+        change = average(values.suffix(tenth)) - average(values.prefix(tenth))
+        if values.count >= 8 {
+            quarterMeans = (0..<4).map { quarter in
+                average(values[values.count * quarter / 4..<values.count * (quarter + 1) / 4])
+            }
+            let blockCount = min(10, values.count / 4)
+            let blocks = (0..<blockCount).map { block in
+                average(values[values.count * block / blockCount..<values.count * (block + 1) / blockCount])
+            }
+            let steps = zip(blocks, blocks.dropFirst()).map { $1 - $0 }
+            let stepMean = average(steps[...])
+            let variance = steps.reduce(0) { $0 + ($1 - stepMean) * ($1 - stepMean) } / Double(steps.count - 1)
+            let error = (variance / Double(steps.count)).squareRoot()
+            driftTStatistic = error > 0 ? stepMean / error : (stepMean == 0 ? 0 : (stepMean > 0 ? .infinity : -.infinity))
+            driftDegrees = Double(steps.count - 1)
+        } else {
+            quarterMeans = []
+            driftTStatistic = 0
+            driftDegrees = 0
+        }
     }
 
     /// P(|T| ≥ |t|) for Student's t with `degrees` degrees of freedom: I_x(ν/2, 1/2) with x = ν / (ν + t²).
@@ -144,28 +210,39 @@ public struct MemoryVerdict: Sendable, Hashable {
     public var heap: MemoryTrend?
     public var file: MemoryTrend?
 
+    /// What the leak scan at the program's exit found (`mprof run --heap`): whether it ran, and the bytes of the blocks
+    /// nothing pointed to.
+    public struct LeakScan: Sendable, Hashable {
+        public var scanned: Bool
+        public var unreachableBytes: Int
+
+        public init(scanned: Bool, unreachableBytes: Int) {
+            self.scanned = scanned
+            self.unreachableBytes = unreachableBytes
+        }
+    }
+
     /// Judges a recording from its resident set over time and, where recorded, the heap in use (a heap capture's
-    /// timeline) and the file-backed resident pages, each as (seconds, bytes) points.
+    /// timeline), the leak scan at exit, and the file-backed resident pages, each as (seconds, bytes) points.
+    ///
+    /// A heap that keeps growing is a `leak` only if the leak scan agrees: where it ran and found less than half of
+    /// the growth unreachable, the memory is still referenced (a cache or a collection that grows) and the verdict is
+    /// `growth`.
     public init(
         resident: [(time: Double, bytes: Double)], heap: [(time: Double, bytes: Double)]? = nil,
-        file: [(time: Double, bytes: Double)]? = nil
+        leakScan: LeakScan? = nil, file: [(time: Double, bytes: Double)]? = nil
     ) {
         // Trends after the warm-up: a program that loads and then holds is steady. The first fifth of the recording
-        // is left out of the fits (the peaks below still see all of it), and growth must go on in the last half too:
-        // a load that takes longer than a fifth of the run is not a leak.
+        // is left out of the fits (the peaks below still see all of it); growth must then go on to the end (see
+        // MemoryTrend.isSignificant).
         let times = resident.map(\.time)
         let first = times.min() ?? 0, last = times.max() ?? 0
-        let cut = first + 0.2 * (last - first), half = first + 0.5 * (last - first)
+        let cut = first + 0.2 * (last - first)
         func settled(_ points: [(time: Double, bytes: Double)]) -> [(time: Double, bytes: Double)] {
             let later = points.filter { $0.time >= cut }
             return later.count >= 3 ? later : points
         }
-        /// Significant growth after the warm-up that still goes on in the last half of the recording.
-        func grows(_ trend: MemoryTrend?, _ points: [(time: Double, bytes: Double)]) -> Bool {
-            guard let trend, trend.isSignificant() else { return false }
-            guard let tail = MemoryTrend(points.filter { $0.time >= half }) else { return true }
-            return tail.slope > 0 && tail.pValue < 0.01
-        }
+        func grows(_ trend: MemoryTrend?) -> Bool { trend?.isSignificant() ?? false }
         let residentTrend = MemoryTrend(settled(resident))
         // The heap on the resident set's clock: its value at each sample (the timeline is a step function).
         let heapPoints = heap.map { Self.resampled($0, at: times) }
@@ -185,20 +262,31 @@ public struct MemoryVerdict: Sendable, Hashable {
             signed(trend.change) + " over " + DecimalFormat.fixed(trend.duration, decimals: 1) + " s (p "
                 + (trend.pValue < 1e-6 ? "< 1e-6" : "= " + DecimalFormat.fixed(trend.pValue, decimals: 6)) + ")"
         }
-        guard let residentTrend else {
+        guard let residentTrend, resident.count >= 8 else {
             kind = .unknown
-            explanation = resident.count < 3
-                ? "too few samples to judge (\(resident.count); 3 are needed)"
+            explanation = resident.count < 8
+                ? "too few samples to judge (\(resident.count); 8 are needed)"
                 : "the samples span no time: nothing to fit"
             return
         }
-        if let heapTrend, let heapPoints, grows(heapTrend, heapPoints) {
-            kind = .leak
-            explanation = "the heap in use grows by \(rate(heapTrend)), and still grows in the last half: memory is "
-                + "allocated and not freed"
+        if let heapTrend, grows(heapTrend) {
+            if let leakScan, leakScan.scanned, Double(leakScan.unreachableBytes) < 0.5 * heapTrend.change {
+                kind = .growth
+                explanation = "the heap in use grows by \(rate(heapTrend)) to the end, but the leak scan at exit found "
+                    + "only \(mebibytes(Double(leakScan.unreachableBytes))) unreachable: the memory is still referenced "
+                    + "(a cache or a collection that grows; mprof heap --view not-freed shows where)"
+            } else {
+                kind = .leak
+                explanation = "the heap in use grows by \(rate(heapTrend)) to the end: memory is allocated and not freed"
+                    + (leakScan.map { scan in
+                        scan.scanned
+                            ? " (\(mebibytes(Double(scan.unreachableBytes))) unreachable at exit)"
+                            : " (no leak scan was made: whether it is still referenced is unknown)"
+                    } ?? "")
+            }
             return
         }
-        if let fileTrend, let filePoints, grows(fileTrend, filePoints), grows(residentTrend, resident),
+        if let fileTrend, grows(fileTrend), grows(residentTrend),
             fileTrend.change >= 0.5 * residentTrend.change
         {
             kind = .fileGrowth
@@ -208,7 +296,7 @@ public struct MemoryVerdict: Sendable, Hashable {
             return
         }
         if let heapPoints, let heapTrend {
-            if grows(residentTrend, resident) {
+            if grows(residentTrend) {
                 kind = .allocatorRetention
                 explanation = "the resident set grows by \(rate(residentTrend)) while the heap in use does not "
                     + "(\(signed(heapTrend.change))): memory the allocator keeps, or memory not from malloc (mprof run "
@@ -229,16 +317,24 @@ public struct MemoryVerdict: Sendable, Hashable {
                 return
             }
         }
-        if grows(residentTrend, resident) {
+        if grows(residentTrend) {
             kind = .growth
             explanation = "the resident set grows by \(rate(residentTrend)); record with --heap to tell a leak from "
                 + "memory the allocator keeps"
             return
         }
         kind = .steady
-        let floor = mebibytes(MemoryTrend.smallestChange(mean: residentTrend.mean))
+        let floor = mebibytes(MemoryTrend.smallestChange)
+        if residentTrend.isLevelChange || (heapTrend?.isLevelChange ?? false) {
+            let stepped = residentTrend.isLevelChange ? residentTrend : heapTrend ?? residentTrend
+            explanation = "a level change, not growth: the \(residentTrend.isLevelChange ? "resident set" : "heap in use") "
+                + "\(stepped.change >= 0 ? "rose" : "fell") by \(mebibytes(abs(stepped.change))) after the warm-up and then "
+                + "held (a cache filled once, a load)"
+            return
+        }
         explanation = "no lasting growth: the resident set changes by \(rate(residentTrend)) after the warm-up "
-            + "(growth counts at p < 0.001, at least \(floor), and still going on in the last half)"
+            + "(growth counts at p < 0.001, with a drift from block to block at p < 0.01, quarter after quarter to the "
+            + "end, and at least \(floor))"
             + (heapTrend.map { ", the heap in use by \(signed($0.change))" } ?? "")
     }
 
@@ -281,6 +377,9 @@ extension MemoryVerdict {
         let files = recording.fileSamples.filter { span.contains($0.wallClock) }
         self.init(
             resident: resident, heap: timeline,
+            leakScan: timeline == nil ? nil : heap.map {
+                LeakScan(scanned: $0.summary.reachabilityScanned, unreachableBytes: $0.summary.unreachableBytes)
+            },
             file: files.isEmpty ? nil : files.map { (time: $0.wallClock, bytes: Double($0.memory.bytes)) })
         if heap != nil && timeline == nil {
             explanation += " (the heap capture beside the file is not this run's: left out)"

@@ -5,6 +5,9 @@
 //   verdict files P   a 200 MiB file written at P, mapped, and read 5 MiB every 50 ms for 2 s
 //   verdict churn     50 MiB in 1 MiB blocks allocated and freed again, every 50 ms for 2 s
 //   verdict warmup    60 MiB allocated 1.5 MiB at a time over the first 0.8 s, then held to 2 s
+//   verdict cache     100 MiB filled at once 0.9 s in, held to 2 s: a level change, nothing unreachable
+//   verdict keep      1 MiB allocated every 50 ms for 2 s, every block kept in a global array: growth, no leak
+//   verdict large     1 GiB allocated and touched at once, then 1 MiB leaked every 50 ms for 2 s
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -51,6 +54,24 @@ int main(int argc, char **argv) {
             pause_ms(20);
         }
         pause_ms(1200);
+    } else if (strcmp(argv[1], "cache") == 0) {
+        pause_ms(900);
+        kept = memset(malloc(100 << 20), 1, 100 << 20);
+        pause_ms(1100);
+    } else if (strcmp(argv[1], "keep") == 0) {
+        static void *blocks[40];
+        for (int i = 0; i < 40; i++) {
+            blocks[i] = memset(malloc(1 << 20), 1, 1 << 20);
+            pause_ms(50);
+        }
+        kept = blocks;
+    } else if (strcmp(argv[1], "large") == 0) {
+        void *volatile base = memset(malloc((size_t)1 << 30), 1, (size_t)1 << 30);
+        for (int i = 0; i < 40; i++) {
+            kept = memset(malloc(1 << 20), 1, 1 << 20);
+            pause_ms(50);
+        }
+        kept = base;
     } else if (strcmp(argv[1], "files") == 0 && argc >= 3) {
         int file = open(argv[2], O_RDWR | O_CREAT | O_TRUNC, 0600);
         static char chunk[1 << 20];
