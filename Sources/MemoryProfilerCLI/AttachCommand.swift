@@ -28,7 +28,7 @@ struct AttachCommand: ParsableCommand {
         let process = try resolve(target)
         // Fail before creating a file when the process cannot be read.
         _ = try MemoryProbe(options.backend.reader, process: process).read()
-        if ProcessTable.state(of: process.rawValue) == "Z" {
+        if process.hasEnded {
             throw CLIError("process \(process) has exited (a zombie, not yet reaped by its parent): nothing to record")
         }
         // mprof reports the end of the recording even when nobody reads its standard error any more.

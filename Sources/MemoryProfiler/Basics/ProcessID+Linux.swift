@@ -71,6 +71,52 @@ extension ProcessID {
         return children
     }
 
+    /// Reads `/proc/PID/task/TID/name` of a thread of this process other than its first into `buffer`: the process's
+    /// memory seen through a live thread. A program whose main thread ended with `pthread_exit` while others work
+    /// leaves its group leader a zombie, and the leader's `/proc/PID/statm`, `status` and `smaps` read as an empty
+    /// address space although the process still runs; every thread shares the same memory, so any live one answers.
+    ///
+    /// - Returns: The bytes read from the first thread whose file reads as more than an empty address space
+    ///   (`accept` says which), or nil when no other thread has one: the process has truly exited.
+    /// - Complexity: One directory listing; one open and read per thread tried (at most 64).
+    func readThroughLiveThread(
+        _ name: String, into buffer: UnsafeMutableRawBufferPointer, accept: (UnsafeRawBufferPointer) -> Bool
+    ) -> Int? {
+        guard let threads = try? ProcessTable.entries(ofDirectory: "/proc/\(rawValue)/task") else { return nil }
+        for thread in threads.prefix(64) where thread != String(rawValue) && Int32(thread) != nil {
+            guard let file = try? Descriptor.open("/proc/\(rawValue)/task/\(thread)/\(name)", .readOnly) else { continue }
+            defer { file.close() }
+            guard let count = try? file.read(into: buffer, atOffset: 0), count > 0 else { continue }
+            if accept(UnsafeRawBufferPointer(rebasing: buffer[..<count])) { return count }
+        }
+        return nil
+    }
+
+    /// Whether the process has ended and waits to be reaped: a zombie group leader with no thread left. (A leader
+    /// whose own thread ended while others run is a zombie too, but its process lives on.)
+    public var hasEnded: Bool {
+        ProcessTable.state(of: rawValue) == "Z" && liveMemoryDirectory() == "/proc/\(rawValue)"
+    }
+
+    /// The directory whose `smaps`, `statm` and `status` describe this process's memory: `/proc/PID`, or, when the
+    /// group leader's thread has ended but others run (see ``readThroughLiveThread(_:into:accept:)``),
+    /// `/proc/PID/task/TID` of the first live one.
+    func liveMemoryDirectory() -> String {
+        let own = "/proc/\(rawValue)"
+        guard ProcessTable.state(of: rawValue) == "Z",
+            let threads = try? ProcessTable.entries(ofDirectory: "\(own)/task")
+        else { return own }
+        for thread in threads.prefix(64) where thread != String(rawValue) {
+            guard let id = Int32(thread), ProcessTable.state(of: id) != "Z",
+                let statm = try? ProcessTable.readSmallFile("\(own)/task/\(thread)/statm"),
+                let size = statm.split(separator: UInt8(ascii: " ")).first.flatMap({ Int(String(decoding: $0, as: UTF8.self)) }),
+                size > 0
+            else { continue }
+            return "\(own)/task/\(thread)"
+        }
+        return own
+    }
+
     /// Throws ``MemoryError/Code/noSuchProcess`` unless a process with this identifier exists.
     func requireExistence() throws(MemoryError) {
         guard ProcessTable.exists(rawValue) else {

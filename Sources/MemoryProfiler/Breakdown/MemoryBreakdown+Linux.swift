@@ -18,15 +18,18 @@ extension MemoryBreakdown {
             throw MemoryError(
                 .unsupportedTarget, "\(process) is a thread of process \(group): explain the process", process: process)
         }
-        let smaps = try readProcText("/proc/\(process.rawValue)/smaps", of: process, limit: 256 << 20)
+        // The memory as a live thread sees it: the group leader's own files once its thread has ended (pthread_exit
+        // in main) read as an empty address space while the others still work.
+        let base = process.liveMemoryDirectory()
+        let smaps = try readProcText("\(base)/smaps", of: process, limit: 256 << 20)
         if smaps.isEmpty { throw process.noAddressSpaceError() }
         let (threads, stackPointers) = Self.threadStackPointers(of: process)
         // The kernel gives what is left of a process that exits while its smaps is read: a part, not the whole.
         // At exit the kernel detaches the address space first (statm reads zeros from then on), then unmaps it:
         // a read that raced with that is caught here.
-        let statm = (try? ProcessTable.readSmallFile("/proc/\(process.rawValue)/statm")) ?? []
+        let statm = (try? ProcessTable.readSmallFile("\(base)/statm")) ?? []
         let size = statm.split(separator: UInt8(ascii: " ")).first.flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
-        if !ProcessTable.exists(process.rawValue) || ProcessTable.state(of: process.rawValue) == "Z" || threads == 0 || size == 0 {
+        if !ProcessTable.exists(process.rawValue) || threads == 0 || size == 0 {
             throw MemoryError(.processExited, "process \(process) has exited", process: process)
         }
         return try MemoryBreakdown(smaps: smaps, stackPointers: stackPointers, threads: threads)

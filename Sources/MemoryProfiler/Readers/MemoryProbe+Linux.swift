@@ -43,18 +43,30 @@ extension MemoryProbe {
             case .statm(let file):
                 return try Self.withBuffer(bytes: 128) { buffer throws(MemoryError) in
                     let count = try file.read(into: buffer, of: process, name: "statm")
-                    let text = UnsafeRawBufferPointer(rebasing: buffer[..<count])
-                    guard let size = ProcText.field(0, in: text), let resident = ProcText.field(1, in: text) else {
+                    var text = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+                    guard let size = ProcText.field(0, in: text), ProcText.field(1, in: text) != nil else {
                         throw Self.unexpected("statm", process: process)
                     }
-                    // A zombie or a kernel thread has no address space: all fields read 0.
-                    guard size > 0 else { throw process.noAddressSpaceError() }
+                    // A zombie or a kernel thread has no address space: all fields read 0. A process whose main
+                    // thread has ended still has one, seen through its other threads.
+                    if size == 0 {
+                        guard
+                            let count = process.readThroughLiveThread(
+                                "statm", into: buffer, accept: { (ProcText.field(0, in: $0) ?? 0) > 0 })
+                        else { throw process.noAddressSpaceError() }
+                        text = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+                    }
+                    guard let resident = ProcText.field(1, in: text) else { throw Self.unexpected("statm", process: process) }
                     return MemorySize(bytes: resident &* ProcessMemory.pageSize)
                 }
             case .smapsRollup(let file, let unique):
                 return try Self.withBuffer(bytes: 4096) { buffer throws(MemoryError) in
-                    let count = try file.read(into: buffer, of: process, name: "smaps_rollup")
-                    guard count > 0 else { throw process.noAddressSpaceError() }
+                    var count = try file.read(into: buffer, of: process, name: "smaps_rollup")
+                    if count == 0 {
+                        guard let threadCount = process.readThroughLiveThread("smaps_rollup", into: buffer, accept: { _ in true })
+                        else { throw process.noAddressSpaceError() }
+                        count = threadCount
+                    }
                     let text = UnsafeRawBufferPointer(rebasing: buffer[..<count])
                     if unique {
                         guard let clean = ProcText.value(ofKey: "Private_Clean:", in: text),
@@ -96,7 +108,13 @@ extension MemoryProbe {
             var fileResident: MemorySize?
             let peak = try withBuffer(bytes: 4096) { buffer throws(MemoryError) in
                 let count = try file.read(into: buffer, of: process, name: "status")
-                let text = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+                var text = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+                if ProcText.value(ofKey: "VmHWM:", in: text) == nil, ProcText.hasLine(startingWith: "State:", in: text),
+                    let threadCount = process.readThroughLiveThread(
+                        "status", into: buffer, accept: { ProcText.value(ofKey: "VmHWM:", in: $0) != nil })
+                {
+                    text = UnsafeRawBufferPointer(rebasing: buffer[..<threadCount])
+                }
                 fileResident = ProcText.value(ofKey: "RssFile:", in: text).map { MemorySize(kibibytes: $0) }
                 if let kibibytes = ProcText.value(ofKey: "VmHWM:", in: text) {
                     return MemorySize(kibibytes: kibibytes)
