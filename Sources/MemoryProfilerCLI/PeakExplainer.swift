@@ -83,14 +83,23 @@ final class PeakExplainer: MemorySampleSink {
     }
 
     /// The report printed after the run: the breakdown, and with a heap capture of the same run the heap in use at
-    /// that moment against the parts malloc serves from.
-    func report(heap: HeapCapture?) -> String {
+    /// that moment against the parts malloc serves from. `peak` is the recording's peak (the kernel's lifetime peak
+    /// where it was recorded): a breakdown below 90 % of it is not called "near the peak", and says how far it is.
+    func report(heap: HeapCapture?, peak: MemorySize?) -> String {
         switch result {
         case .failure(let error):
             return "mprof: --explain: \(error.description)\n"
         case .success(let snapshot):
             let seconds = DecimalFormat.fixed(Double(snapshot.elapsed.components.seconds) + Double(snapshot.elapsed.components.attoseconds) / 1e18, decimals: 2)
-            var text = "mprof: the memory at \(seconds) s, near the peak (mprof explain, taken when the resident set was "
+            let when: String
+            if let peak, peak.bytes > 0, Double(snapshot.resident.bytes) < 0.9 * Double(peak.bytes) {
+                let share = DecimalFormat.fixed(Double(snapshot.resident.bytes) / Double(peak.bytes) * 100, decimals: 0)
+                when = "the memory at \(seconds) s, \(share)% of the peak of \(ExplainCommand.bytes(peak)), which came and "
+                    + "went faster than a breakdown could be taken (mprof explain, taken when the resident set was "
+            } else {
+                when = "the memory at \(seconds) s, near the peak (mprof explain, taken when the resident set was "
+            }
+            var text = "mprof: \(when)"
                 + "\(ExplainCommand.bytes(snapshot.resident))\(includesChildren ? " with its descendants; the parts are the program's own process alone" : "")):\n"
             let table = ExplainCommand.text(snapshot.breakdown, process: snapshot.process, name: "", top: 3)
             // Leave out the first line (it names the PID, which is gone now).

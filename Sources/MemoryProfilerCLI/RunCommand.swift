@@ -133,14 +133,21 @@ struct RunCommand: ParsableCommand {
         SignalForwarding.start(forwardingTo: child.id)
         defer { SignalForwarding.stop() }
         let sampler = try startSampling(child, recording: recording)
-        let (termination, trace) = try waitForExit(of: child, sampler: sampler, recording: recording, name: name)
-        heapRun?.report(name: name)
+        let (termination, trace, heapConditions) = try waitForExit(
+            of: child, sampler: sampler, recording: recording, name: name, heap: heapRun)
+        heapRun?.report(name: name, conditions: heapConditions)
         if let explainer = recording.explainer {
             let capture = heapRun.flatMap { try? HeapCapture(path: $0.capture) }
-            StandardError.write(explainer.report(heap: capture), terminator: "")
+            let peak = (try? MprofFile(path: recording.path))?.peak()?.memory
+            StandardError.write(explainer.report(heap: capture, peak: peak), terminator: "")
             StandardError.write(Self.verdictLine(recording.path, heap: capture))
         }
+        // A capture cut short (the file size limit, a full disk) is not the profile asked for, whatever the program did.
+        let captureCutShort = heapConditions?.stoppedEarlyBecause != nil
         switch termination {
+        case .exited(0) where captureCutShort:
+            StandardError.write("mprof: \(name) exited with status 0, but its heap capture is incomplete (see above)")
+            throw ExitCode(1)
         case .exited(0):
             try recording.check(trace)
             return
@@ -197,8 +204,8 @@ struct RunCommand: ParsableCommand {
 
     /// Waits for the program to end, stops sampling at once, reaps it, and records its lifetime peak.
     private static func waitForExit(
-        of child: ChildProcess, sampler: MemorySampler?, recording: Recording, name: String
-    ) throws -> (ChildProcess.Termination, MemoryTrace?) {
+        of child: ChildProcess, sampler: MemorySampler?, recording: Recording, name: String, heap: HeapRun?
+    ) throws -> (ChildProcess.Termination, MemoryTrace?, HeapCapture.Summary?) {
         // Stop sampling the moment the program ends, rather than at the next sample's deadline.
         child.waitUntilExited()
         let trace = sampler?.stop()
@@ -217,14 +224,20 @@ struct RunCommand: ParsableCommand {
         // Without the launcher the program's count began at mprof's own high-water mark when it was spawned;
         // mprof's mark now is at least that, so a count above it is the program's own.
         let launcherPeak = child.lifetimePeakIsOwn ? 0 : (try? MemoryProbe(.peak).read().bytes) ?? Int.max
-        let lifetime = child.maximumResidentBytes.map {
+        var lifetime = child.maximumResidentBytes.map {
             Recording.LifetimePeak(
                 bytes: $0, isOwn: child.lifetimePeakIsOwn, launcherPeak: launcherPeak,
                 waitedForChildren: waitedForChildren)
         }
+        // Under --heap the hook read the program's high-water mark just before its own work at exit (the leak scan,
+        // whose memory wait4's count would include): that is the program's peak, its own process's alone.
+        let heapConditions = heap?.conditions()
+        if let peak = heapConditions?.residentPeakBeforeExit {
+            lifetime = Recording.LifetimePeak(bytes: peak, isOwn: true, launcherPeak: 0, waitedForChildren: false)
+        }
         let peak = recording.recordExitPeak(lifetime, trace: trace)
         StandardError.write(recording.summary(of: trace, peak: peak))
-        return (termination, trace)
+        return (termination, trace, heapConditions)
     }
 
     /// The verdict on the recording just made, as mprof peak --verdict gives it.

@@ -195,6 +195,30 @@ struct ExplainCommandTests {
         #expect(result.status == 1 && result.standardError.contains("permission denied"), "\(result.standardError)")
     }
 
+    /// A peak that comes and goes between two samples cannot be broken down: the breakdown taken is not called "near
+    /// the peak", and says what share of the peak it saw.
+    @Test func aBreakdownFarFromThePeakSaysSo() throws {
+        let directory = try TemporaryDirectory()
+        let program = try HeapProfilingTests.compile("""
+            #include <string.h>
+            #include <sys/mman.h>
+            #include <time.h>
+            int main(void) {
+                struct timespec pause = {0, 300000000};
+                nanosleep(&pause, NULL);
+                char *block = mmap(NULL, 200 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                memset(block, 1, 200 << 20);
+                munmap(block, 200 << 20);
+                nanosleep(&pause, NULL);
+                return 0;
+            }
+            """, named: "spike", in: directory)
+        let run = try runProduct("mprof", ["run", "--explain", "-o", "\(directory.path)/spike.dat", program])
+        #expect(run.status == 0, "\(run.standardError)")
+        let line = try #require(run.standardError.split(separator: "\n").first { $0.hasPrefix("mprof: the memory at") }, "\(run.standardError)")
+        #expect(!line.contains("near the peak") && line.contains("% of the peak of 20"), "\(line)")
+    }
+
     /// `mprof peak --verdict` on programs whose story is known (Tests/Fixtures/verdict/verdict.c), recorded as a
     /// user would: a leak, memory the allocator keeps after frees, and a program that loads and holds.
     @Test func verdictsOnProgramsWithAKnownStory() throws {
