@@ -68,3 +68,19 @@ int cmp_open_standard_descriptors(void) {
     }
     return 0;
 }
+
+#if defined(__linux__)
+#include <errno.h>
+#include <sys/xattr.h>
+
+int cmp_has_extended_attribute(const char *path, const char *name) {
+    if (getxattr(path, name, NULL, 0) >= 0) return 1;
+    return errno == ENODATA || errno == ENOTSUP ? 0 : -1;
+}
+#else
+int cmp_has_extended_attribute(const char *path, const char *name) {
+    (void)path;
+    (void)name;
+    return 0;
+}
+#endif

@@ -22,13 +22,16 @@ struct HeapText {
             case "leaks":
                 text += sites(
                     .leaks,
-                    title: capture.summary.reachabilityScanned
+                    title: capture.summary.leakScanFailure.map {
+                        "LEAKS: no leak scan was made: \(TerminalText.escaped($0)). No block is known to be leaked; "
+                            + "those not freed are under --view not-freed"
+                    } ?? (capture.summary.reachabilityScanned
                         ? "LEAKS: never freed, and nothing in the process pointed to them at exit"
                         : beingWritten
                             ? "LEAKS: not known before the program exits (it is still running): every block not freed so far, reachable or not"
                         : capture.summary.finishedNormally
                             ? "LEAKS: no reachability scan was made (MPROF_HEAP_REACHABILITY=0, or it could not run): every block not freed, reachable or not"
-                            : "LEAKS: no reachability scan (the program did not exit normally): every block not freed, reachable or not")
+                            : "LEAKS: no reachability scan (the program did not exit normally): every block not freed, reachable or not"))
             case "not-freed":
                 text += sites(.notFreed, title: "NOT FREED: still allocated at exit, reachable or not")
             case "temporary":
@@ -52,6 +55,12 @@ struct HeapText {
         text += "  at exit      \(bytes(summary.bytesAtEnd)) in \(count(summary.blocksAtEnd)) block\(summary.blocksAtEnd == 1 ? "" : "s") not freed\n"
         if summary.reachabilityScanned {
             text += "  leaked       \(bytes(summary.unreachableBytes)) in \(count(summary.unreachableBlocks)) block\(summary.unreachableBlocks == 1 ? "" : "s") nothing pointed to at exit\n"
+        } else if let failure = summary.leakScanFailure {
+            text += "  leaked       unknown: no leak scan was made: \(TerminalText.escaped(failure))\n"
+        }
+        if summary.unrecordedSignalEvents > 0 {
+            text += "  \(count(summary.unrecordedSignalEvents)) allocations/frees were made in signal handlers inside the hook and are "
+                + "not recorded; counts are not exact.\n"
         }
         text += "  temporary    \(count(summary.temporaries)) allocations freed at once\n"
         if let replacement = summary.replacedBy {
@@ -60,6 +69,8 @@ struct HeapText {
         } else if beingWritten {
             text += "  The program is still running and writing this capture: everything up to its last record is shown. "
                 + "Leaks are found when it exits.\n"
+        } else if let cause = summary.stoppedEarlyBecause {
+            text += "  The capture was cut short: \(TerminalText.escaped(cause)). Everything up to there is shown.\n"
         } else if !summary.finishedNormally {
             text += "  The capture ends early: the program was killed (SIGKILL, the OOM killer) or crashed, or the capture "
                 + "could not grow. Everything up to its last record is shown.\n"
@@ -189,6 +200,9 @@ struct HeapReport: Encodable {
         var reachabilityScanned: Bool
         var blocksLeaked: Int
         var bytesLeaked: Int
+        var leakScanFailure: String?
+        var stoppedEarlyBecause: String?
+        var unrecordedSignalEvents: Int
     }
 
     var capture: String
@@ -218,7 +232,9 @@ struct HeapReport: Encodable {
             peakSeconds: s.peakTime, blocksNotFreed: s.blocksAtEnd, bytesNotFreed: s.bytesAtEnd,
             temporaries: s.temporaries, seconds: s.duration, finishedNormally: s.finishedNormally,
             freesOfUnknownBlocks: s.freesOfUnknownBlocks, reachabilityScanned: s.reachabilityScanned,
-            blocksLeaked: s.unreachableBlocks, bytesLeaked: s.unreachableBytes)
+            blocksLeaked: s.unreachableBlocks, bytesLeaked: s.unreachableBytes,
+            leakScanFailure: capture.summary.leakScanFailure, stoppedEarlyBecause: capture.summary.stoppedEarlyBecause,
+            unrecordedSignalEvents: capture.summary.unrecordedSignalEvents)
         notes = profile.notes
         func sites(_ view: HeapProfile.View) -> [Site]? {
             guard sections.contains(view.rawValue) else { return nil }

@@ -1,3 +1,4 @@
+import CMemoryProfilerShims
 import Glibc
 import MemoryProfiler
 import MemoryProfilerSystem
@@ -40,6 +41,12 @@ struct HeapRun {
             throw CLIError(
                 "cannot heap-profile \(name): it is set-user-ID or set-group-ID, and the dynamic loader ignores "
                     + "LD_PRELOAD for such programs")
+        }
+        if Self.hasFileCapabilities(executable) {
+            throw CLIError(
+                "cannot heap-profile \(name): it has file capabilities (security.capability, see getcap), so it runs in "
+                    + "secure mode: the dynamic loader ignores LD_PRELOAD for it, and a hook linked into it records "
+                    + "nothing. Profile a copy without them (cp drops them), or without --heap")
         }
         switch image.kind {
         case .staticallyLinked:
@@ -90,8 +97,21 @@ struct HeapRun {
         return ["LD_PRELOAD": preload, "MPROF_HEAP_OUTPUT": absoluteCapture]
     }
 
-    /// After the run: where the capture is, or why there is none, and which processes were not recorded.
-    func report(name: String) {
+    /// Whether the file has capabilities of its own (the `security.capability` extended attribute), which make the
+    /// kernel run it in secure mode, as a set-ID program.
+    static func hasFileCapabilities(_ path: [UInt8]) -> Bool {
+        CString.with(path) { cmp_has_extended_attribute($0, "security.capability") } == 1
+    }
+
+    /// What the hook recorded about how the capture ended (read right after the run, before anything else): nil
+    /// when there is no capture to read.
+    func conditions() -> HeapCapture.Summary? {
+        try? HeapCapture.conditions(at: capture)
+    }
+
+    /// After the run: where the capture is, or why there is none, what the hook said about it (`conditions`), and
+    /// which processes were not recorded.
+    func report(name: String, conditions: HeapCapture.Summary?) {
         guard let status = Self.status(capture), status.kind == .regular, Self.startsWithCaptureMagic(capture) else {
             StandardError.write(
                 "mprof: warning: no heap capture was written: \(name) did not load \(Self.hookName) (it may clear "
@@ -111,6 +131,17 @@ struct HeapRun {
         StandardError.write(
             "mprof: heap capture in \(TerminalText.escaped(capture)) (\(shownSize)); see who allocated what with: "
                 + "mprof heap \(TerminalText.escaped(capture))")
+        if let cause = conditions?.stoppedEarlyBecause {
+            StandardError.write("mprof: the heap capture was cut short: \(TerminalText.escaped(cause))")
+        }
+        if let failure = conditions?.leakScanFailure {
+            StandardError.write("mprof: warning: no leak scan was made: \(TerminalText.escaped(failure))")
+        }
+        if let missed = conditions?.unrecordedSignalEvents, missed > 0 {
+            StandardError.write(
+                "mprof: warning: \(missed) allocations/frees were made in signal handlers inside the hook and are not "
+                    + "recorded; the capture's counts are not exact")
+        }
         if let list = try? FileReader(path: childrenList).readAll(limit: 1 << 20) {
             // "fork PID" then "exec PID PATH" for a child that forked and exec'd: one process, shown by its program.
             var lines: [ArraySlice<UInt8>] = []

@@ -115,6 +115,79 @@ static inline void count_free(const void *block) {
     errno = saved;
 }
 
+// MARK: Signal handlers that interrupt the hook
+
+// A signal handler that allocates while its thread is inside the hook (hook_in_hook 1) must not wait for the
+// recorder's lock, which its thread may hold: its calls are forwarded at once and queued here, per thread, and the
+// interrupted call records them before it returns (drain_queue). The queue is a fixed array written only by its own
+// thread: a slot is taken with one atomic add (a handler that interrupts another's push takes the next one) and
+// filled before the handler returns, so every slot below the count is whole by the time the interrupted call reads
+// it. Events beyond the queue's size are counted, and the capture says how many were not recorded.
+#define QUEUE_SIZE 64
+#define QUEUED_FREE SIZE_MAX
+static __thread unsigned queued_count __attribute__((tls_model("initial-exec")));
+static __thread struct {
+    uintptr_t block, size, caller;
+} queued[QUEUE_SIZE] __attribute__((tls_model("initial-exec")));
+uint64_t hook_signal_events_missed;
+
+static void queue_event(const void *block, size_t size, uintptr_t caller) {
+    if (!__atomic_load_n(&hook_recording, __ATOMIC_RELAXED)) return;
+    // Recorded at once when this thread has nothing queued (so nothing of its own is left to come before it) and
+    // the lock is free: a handler that keeps interrupting a call holding the lock (a storm of signals) is the one
+    // case left for the queue.
+    if (__atomic_load_n(&queued_count, __ATOMIC_RELAXED) == 0) {
+        int saved = errno;
+        int recorded = recorder_try_record(block, size, caller);
+        errno = saved;
+        if (recorded) return;
+    }
+    unsigned slot = __atomic_fetch_add(&queued_count, 1, __ATOMIC_RELAXED);
+    if (slot >= QUEUE_SIZE) return;  // counted when the queue is drained
+    queued[slot].block = (uintptr_t)block;
+    queued[slot].size = size;
+    queued[slot].caller = caller;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+/// Records the queued events, in the order they were made (hook_in_hook is 1: handlers that run meanwhile queue
+/// theirs behind).
+static void drain_queue(void) {
+    int saved = errno;
+    unsigned done = 0;
+    for (;;) {
+        unsigned count = __atomic_load_n(&queued_count, __ATOMIC_RELAXED);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        for (; done < count; done += 1) {
+            if (done >= QUEUE_SIZE) {
+                __atomic_add_fetch(&hook_signal_events_missed, 1, __ATOMIC_RELAXED);
+            } else if (queued[done].size == QUEUED_FREE) {
+                recorder_free((const void *)queued[done].block);
+            } else {
+                recorder_late_allocation((const void *)queued[done].block, queued[done].size, queued[done].caller);
+            }
+        }
+        if (__atomic_compare_exchange_n(&queued_count, &count, 0, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) break;
+    }
+    errno = saved;
+}
+
+/// Leaves the hook: the guard cleared, then whatever a handler queued meanwhile recorded (a handler that runs after
+/// the guard is cleared records its own calls).
+static inline void leave_hook(void) {
+    hook_in_hook = 0;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    while (__builtin_expect(__atomic_load_n(&queued_count, __ATOMIC_RELAXED) != 0, 0)) {
+        hook_in_hook = 1;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        drain_queue();
+        hook_in_hook = 0;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    }
+}
+
+#define CALLER ((uintptr_t)__builtin_return_address(0))
+
 static void resolve(void) {
     if (next_malloc != NULL || resolving) return;
     resolving = 1;
@@ -144,7 +217,7 @@ typedef void *(*swift_alloc_object_function)(const void *, size_t, size_t) __att
 static swift_alloc_object_function next_swift_allocObject;
 
 __attribute__((constructor)) static void heap_hook_start(void) {
-    hook_in_hook = 1;
+    hook_in_hook = 2;
     resolve();
     next_swift_allocObject =
         (swift_alloc_object_function)dlsym(RTLD_NEXT, "swift_allocObject");
@@ -165,11 +238,15 @@ __attribute__((constructor)) static void heap_hook_start(void) {
 EXPORT void *malloc(size_t size) {
     NEED_NEXT();
     if (next_malloc == NULL) return bootstrap_alloc(size, 16);
-    if (hook_in_hook) return next_malloc(size);
+    if (hook_in_hook) {
+        void *block = next_malloc(size);
+        if (hook_in_hook == 1 && block != NULL) queue_event(block, size, CALLER);
+        return block;
+    }
     hook_in_hook = 1;
     void *block = next_malloc(size);
     if (block != NULL) count_allocation(block, size);
-    hook_in_hook = 0;
+    leave_hook();
     return block;
 }
 
@@ -181,11 +258,15 @@ EXPORT void *calloc(size_t count, size_t size) {
     }
     NEED_NEXT();
     if (next_malloc == NULL) return bootstrap_alloc(total, 16);  // dlsym's own calloc
-    if (hook_in_hook) return next_calloc(count, size);
+    if (hook_in_hook) {
+        void *block = next_calloc(count, size);
+        if (hook_in_hook == 1 && block != NULL) queue_event(block, total, CALLER);
+        return block;
+    }
     hook_in_hook = 1;
     void *block = next_calloc(count, size);
     if (block != NULL) count_allocation(block, total);
-    hook_in_hook = 0;
+    leave_hook();
     return block;
 }
 
@@ -193,13 +274,14 @@ EXPORT void free(void *pointer) {
     if (pointer == NULL || is_bootstrap(pointer)) return;
     NEED_NEXT();
     if (hook_in_hook) {
+        if (hook_in_hook == 1) queue_event(pointer, QUEUED_FREE, 0);
         next_free(pointer);
         return;
     }
     hook_in_hook = 1;
     count_free(pointer);  // before the block is free: another thread may be given it at once
     next_free(pointer);
-    hook_in_hook = 0;
+    leave_hook();
 }
 
 EXPORT void *realloc(void *pointer, size_t size) {
@@ -216,7 +298,14 @@ EXPORT void *realloc(void *pointer, size_t size) {
         if (block != NULL) memcpy(block, pointer, bootstrap_size(pointer) < size ? bootstrap_size(pointer) : size);
         return block;
     }
-    if (hook_in_hook) return next_realloc(pointer, size);
+    if (hook_in_hook) {
+        void *block = next_realloc(pointer, size);
+        if (hook_in_hook == 1) {
+            if (pointer != NULL && (block != NULL || size == 0)) queue_event(pointer, QUEUED_FREE, 0);
+            if (block != NULL) queue_event(block, size, CALLER);
+        }
+        return block;
+    }
     hook_in_hook = 1;
     // The old block is recorded as freed before the call, like free: once realloc moves it, another thread may be
     // given its address. If realloc fails, the old block is still there: a restore record undoes the free.
@@ -229,7 +318,7 @@ EXPORT void *realloc(void *pointer, size_t size) {
         recorder_restore(pointer);
         errno = saved;
     }
-    hook_in_hook = 0;
+    leave_hook();
     return block;
 }
 
@@ -248,11 +337,15 @@ EXPORT int posix_memalign(void **result, size_t alignment, size_t size) {
         *result = bootstrap_alloc(size, alignment);
         return *result != NULL ? 0 : ENOMEM;
     }
-    if (hook_in_hook) return next_posix_memalign(result, alignment, size);
+    if (hook_in_hook) {
+        int status = next_posix_memalign(result, alignment, size);
+        if (hook_in_hook == 1 && status == 0) queue_event(*result, size, CALLER);
+        return status;
+    }
     hook_in_hook = 1;
     int status = next_posix_memalign(result, alignment, size);
     if (status == 0) count_allocation(*result, size);
-    hook_in_hook = 0;
+    leave_hook();
     return status;
 }
 
@@ -269,36 +362,44 @@ static void *aligned_from_posix_memalign(size_t alignment, size_t size) {
     return block;
 }
 
-static void *aligned_entry(void *(*next)(size_t, size_t), size_t alignment, size_t size) {
+static void *aligned_entry(void *(*next)(size_t, size_t), size_t alignment, size_t size, uintptr_t caller) {
     NEED_NEXT();
     if (next_malloc == NULL) return bootstrap_alloc(size, alignment);
-    if (hook_in_hook) return next != NULL ? next(alignment, size) : aligned_from_posix_memalign(alignment, size);
+    if (hook_in_hook) {
+        void *block = next != NULL ? next(alignment, size) : aligned_from_posix_memalign(alignment, size);
+        if (hook_in_hook == 1 && block != NULL) queue_event(block, size, caller);
+        return block;
+    }
     hook_in_hook = 1;
     void *block = next != NULL ? next(alignment, size) : aligned_from_posix_memalign(alignment, size);
     if (block != NULL) count_allocation(block, size);
-    hook_in_hook = 0;
+    leave_hook();
     return block;
 }
 
 EXPORT void *aligned_alloc(size_t alignment, size_t size) {
     NEED_NEXT();
-    return aligned_entry(next_aligned_alloc, alignment, size);
+    return aligned_entry(next_aligned_alloc, alignment, size, CALLER);
 }
 
 EXPORT void *memalign(size_t alignment, size_t size) {
     NEED_NEXT();
-    return aligned_entry(next_memalign, alignment, size);
+    return aligned_entry(next_memalign, alignment, size, CALLER);
 }
 
 EXPORT void *valloc(size_t size) {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     NEED_NEXT();
-    if (next_valloc == NULL || next_malloc == NULL) return aligned_entry(NULL, page, size);
-    if (hook_in_hook) return next_valloc(size);
+    if (next_valloc == NULL || next_malloc == NULL) return aligned_entry(NULL, page, size, CALLER);
+    if (hook_in_hook) {
+        void *block = next_valloc(size);
+        if (hook_in_hook == 1 && block != NULL) queue_event(block, size, CALLER);
+        return block;
+    }
     hook_in_hook = 1;
     void *block = next_valloc(size);
     if (block != NULL) count_allocation(block, size);
-    hook_in_hook = 0;
+    leave_hook();
     return block;
 }
 
@@ -311,7 +412,7 @@ EXPORT void *pvalloc(size_t size) {
     }
     rounded &= ~(page - 1);
     if (rounded == 0) rounded = page;
-    return aligned_entry(NULL, page, rounded);
+    return aligned_entry(NULL, page, rounded, CALLER);
 }
 
 EXPORT size_t malloc_usable_size(void *pointer) {
@@ -367,28 +468,36 @@ static void resolve_exec(void) {
 }
 
 
-EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
+/// Notes the exec inside the hook: a signal handler that allocates meanwhile must not wait for the recorder's lock.
+static void note_exec(const char *path) {
+    if (hook_in_hook) return;
+    hook_in_hook = 1;
     recorder_exec(path);
+    leave_hook();
+}
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
+    note_exec(path);
     return next_execve != NULL ? next_execve(path, argv, envp) : (errno = ENOSYS, -1);
 }
 
 EXPORT int execv(const char *path, char *const argv[]) {
-    recorder_exec(path);
+    note_exec(path);
     return next_execv != NULL ? next_execv(path, argv) : (errno = ENOSYS, -1);
 }
 
 EXPORT int execvp(const char *file, char *const argv[]) {
-    recorder_exec(file);
+    note_exec(file);
     return next_execvp != NULL ? next_execvp(file, argv) : (errno = ENOSYS, -1);
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
-    recorder_exec(file);
+    note_exec(file);
     return next_execvpe != NULL ? next_execvpe(file, argv, envp) : (errno = ENOSYS, -1);
 }
 
 EXPORT int fexecve(int descriptor, char *const argv[], char *const envp[]) {
-    recorder_exec("(a file descriptor)");
+    note_exec("(a file descriptor)");
     return next_fexecve != NULL ? next_fexecve(descriptor, argv, envp) : (errno = ENOSYS, -1);
 }
 
@@ -465,11 +574,7 @@ EXPORT __attribute__((noreturn)) void _Exit(int status) { _exit(status); }
 EXPORT __attribute__((swiftcall)) void *swift_allocObject(const void *metadata, size_t size, size_t alignment_mask) {
     if (__builtin_expect(next_swift_allocObject == NULL, 0)) {
         // The runtime was loaded after start (a dlopen'ed Swift library): look it up now, unrecorded.
-        int was_in_hook = hook_in_hook;
-        hook_in_hook = 1;
-        next_swift_allocObject =
-            (swift_alloc_object_function)dlsym(RTLD_NEXT, "swift_allocObject");
-        hook_in_hook = was_in_hook;
+        HOOK_INTERNAL(next_swift_allocObject = (swift_alloc_object_function)dlsym(RTLD_NEXT, "swift_allocObject"));
         if (next_swift_allocObject == NULL) abort();  // called, yet no runtime defines it: nothing to forward to
     }
     const void *outer = hook_pending_metadata;

@@ -10,8 +10,11 @@
 #ifndef MPROF_HEAP_HOOK_INTERNAL_H
 #define MPROF_HEAP_HOOK_INTERNAL_H
 
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #define HOOK_HIDDEN __attribute__((visibility("hidden")))
 #define HOOK_EXPORT __attribute__((visibility("default")))
@@ -19,9 +22,40 @@
 /// The deepest stack recorded; deeper stacks keep their innermost frames.
 #define HOOK_MAX_FRAMES 64
 
-/// Set while this thread is inside the hook: allocations made by the unwinder, the loader or dlsym on the hook's
-/// behalf are forwarded and not recorded, and a signal handler that allocates never waits for the lock.
+/// Set while this thread is inside the hook: 1 while it records a call of the program's, 2 while it runs code that
+/// may allocate on the hook's behalf (the loader, dlsym, libunwind, libgcc's unwinder), with signals blocked.
+/// A call made while it is 2 is the hook's own: forwarded, not recorded. A call made while it is 1 can only come
+/// from a signal handler that interrupted the hook: forwarded, and queued to be recorded when the interrupted call
+/// is done (hook_queue_event), so that the handler never waits for the lock its thread may hold.
 extern __thread int hook_in_hook __attribute__((tls_model("initial-exec")));
+
+/// Runs `call` as code that may allocate on the hook's behalf (hook_in_hook 2, signals blocked while recording).
+#define HOOK_INTERNAL(call) \
+    do { \
+        int internal_was = hook_in_hook; \
+        sigset_t internal_all, internal_old; \
+        int internal_masked = __atomic_load_n(&hook_recording, __ATOMIC_RELAXED) != 0; \
+        if (internal_masked) { \
+            sigfillset(&internal_all); \
+            pthread_sigmask(SIG_SETMASK, &internal_all, &internal_old); \
+        } \
+        hook_in_hook = 2; \
+        call; \
+        hook_in_hook = internal_was; \
+        if (internal_masked) pthread_sigmask(SIG_SETMASK, &internal_old, NULL); \
+    } while (0)
+
+/// Reads an MPROF_* variable: never in a set-ID or capability-raising program (secure_getenv), whose environment
+/// is its caller's to choose.
+#define hook_getenv(name) secure_getenv(name)
+
+/// Non-zero when the process runs in secure mode (set-user-ID, set-group-ID, file capabilities): the hook records
+/// nothing and creates no file.
+HOOK_HIDDEN int hook_secure_mode(void);
+
+/// Allocations and frees made by signal handlers that interrupted the hook and could not be queued (the queue was
+/// full): the capture says how many, so that its counts are not taken for exact.
+extern uint64_t hook_signal_events_missed;
 
 /// The type a thread's swift_allocObject is about to allocate, and its size: the next allocation of exactly this
 /// size on the thread is that object.
@@ -43,6 +77,13 @@ extern int hook_recording;
 HOOK_HIDDEN void recorder_start(void);
 HOOK_HIDDEN void recorder_allocation(const void *block, size_t size);
 HOOK_HIDDEN void recorder_free(const void *block);
+/// An allocation a signal handler made while its thread was inside the hook, recorded later: its stack is the
+/// caller's address alone (the unwinder may be in the middle of a walk on this thread).
+HOOK_HIDDEN void recorder_late_allocation(const void *block, size_t size, uintptr_t caller);
+/// From a signal handler that interrupted the hook: records an allocation (or, with `size` SIZE_MAX, a free) at once
+/// when the recorder's lock is free, as recorder_late_allocation would; 0 when it is held (by the interrupted call,
+/// perhaps), and nothing was done.
+HOOK_HIDDEN int recorder_try_record(const void *block, size_t size, uintptr_t caller);
 /// Undoes the thread's last recorded free of `block`: a realloc that failed left it allocated.
 HOOK_HIDDEN void recorder_restore(const void *block);
 /// Notes that the process is about to exec `path`.
@@ -76,10 +117,11 @@ HOOK_HIDDEN void hook_owned_piece(uintptr_t start, uintptr_t end, uintptr_t *pie
 
 // reachability.c
 /// Replays the capture's first `length` bytes, scans the process for references to the blocks still allocated and
-/// calls `report` with the unreachable ones, in address order, in batches (the last one possibly empty). 0 when
-/// the scan could not be made.
-HOOK_HIDDEN int reachability_scan(
-    int capture, uint64_t length, size_t page, uintptr_t stack_from, void (*report)(const uintptr_t *, size_t));
+/// calls `report` with the unreachable ones, in address order, in batches (the last one possibly empty). NULL when
+/// the scan was made; otherwise why not (`*error`: an errno, or 0), and `report` may have been called with a part
+/// of the answer, which is then not to be trusted. The scan runs in a copy of the process unless `in_process`.
+HOOK_HIDDEN const char *reachability_scan(int capture, uint64_t length, size_t page, uintptr_t stack_from,
+    int in_process, void (*report)(const uintptr_t *, size_t), int *error);
 /// The allocator's usable size of a block (the next malloc_usable_size), 0 when unknown.
 HOOK_HIDDEN size_t hook_usable_size(void *block);
 

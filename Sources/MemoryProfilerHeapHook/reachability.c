@@ -15,10 +15,15 @@
 #define _GNU_SOURCE
 #include "hook.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -196,6 +201,9 @@ static int replay_records(const unsigned char *bytes, size_t length, struct live
         case 'T':
             if (!skip_numbers(bytes, length, &at, 1)) return 0;
             break;
+        case 'C':
+            if (!skip_numbers(bytes, length, &at, 2) || !skip_string(bytes, length, &at)) return 0;
+            break;
         default: return 0;
         }
     }
@@ -251,7 +259,12 @@ static inline long find_block(const struct block *blocks, size_t count, uintptr_
     return -1;
 }
 
-// MARK: Marking
+// MARK: Reading the program's memory
+
+// The scan never reads the program's memory in place: every root and every block is copied with process_vm_readv
+// on the process's own id first. A page that cannot be read — a PROT_NONE guard page inside a block (coroutine
+// stacks carved from malloc), a mapping another thread unmapped meanwhile, a block freed behind the recorder's back —
+// fails the copy with EFAULT, where a read would kill the program, and counts as absent.
 
 struct marker {
     struct block *blocks;
@@ -259,12 +272,37 @@ struct marker {
     uintptr_t lowest, highest;  // the span of all blocks: most words are outside it
     size_t *work;               // blocks marked and not scanned yet
     size_t pending;
+    size_t page;
+    pid_t self;                 // whose memory is read: this thread's (by its id: the process's may be a zombie
+                                // leader's, which has no memory left to read)
+    unsigned char *copy;        // where memory is copied to before it is scanned
+    size_t copy_size;
+    const char *failure;        // set when the scan cannot go on: why
+    int failure_errno;
+    // A batch of small blocks read with one call.
+    struct iovec local[256], remote[256];
+    size_t batch[256];
 };
 
-static void scan_words(struct marker *marker, uintptr_t start, uintptr_t end) {
-    start = (start + sizeof(uintptr_t) - 1) & ~(uintptr_t)(sizeof(uintptr_t) - 1);
-    for (uintptr_t at = start; at + sizeof(uintptr_t) <= end; at += sizeof(uintptr_t)) {
-        uintptr_t word = *(const uintptr_t *)at & 0x0000FFFFFFFFFFFFULL;
+#define COPY_BYTES ((size_t)1 << 20)
+
+/// Copies [from, from + length) into `into`: the bytes copied from the start, short at the first page that cannot be
+/// read; -1 when the call itself is refused (seccomp, a kernel without it), which ends the scan.
+static ssize_t copy_memory(struct marker *marker, void *into, uintptr_t from, size_t length) {
+    struct iovec local = {into, length}, remote = {(void *)from, length};
+    ssize_t copied = process_vm_readv(marker->self, &local, 1, &remote, 1, 0);
+    if (copied >= 0) return copied;
+    if (errno == EFAULT) return 0;
+    marker->failure = "process_vm_readv, which the scan reads memory with, was refused";
+    marker->failure_errno = errno;
+    return -1;
+}
+
+static void scan_words(struct marker *marker, const unsigned char *words, size_t length) {
+    for (size_t at = 0; at + sizeof(uintptr_t) <= length; at += sizeof(uintptr_t)) {
+        uintptr_t word;
+        memcpy(&word, words + at, sizeof word);
+        word &= 0x0000FFFFFFFFFFFFULL;
         if (word < marker->lowest || word >= marker->highest) continue;
         long index = find_block(marker->blocks, marker->count, word);
         if (index < 0 || (marker->blocks[index].size_and_mark & 1)) continue;
@@ -273,19 +311,80 @@ static void scan_words(struct marker *marker, uintptr_t start, uintptr_t end) {
     }
 }
 
-static void drain(struct marker *marker) {
-    while (marker->pending > 0) {
-        const struct block *block = &marker->blocks[marker->work[--marker->pending]];
-        scan_words(marker, block->start, block->start + (block->size_and_mark >> 1));
+/// Scans the words of [start, end), a copy at a time; pages that cannot be read are skipped. 0 when the scan must
+/// stop (see copy_memory).
+static int scan_range(struct marker *marker, uintptr_t start, uintptr_t end) {
+    start = (start + sizeof(uintptr_t) - 1) & ~(uintptr_t)(sizeof(uintptr_t) - 1);
+    while (start + sizeof(uintptr_t) <= end) {
+        size_t wanted = end - start < marker->copy_size ? end - start : marker->copy_size;
+        ssize_t copied = copy_memory(marker, marker->copy, start, wanted);
+        if (copied < 0) return 0;
+        scan_words(marker, marker->copy, (size_t)copied);
+        if ((size_t)copied == wanted) {
+            start += wanted;
+        } else {
+            // The page at start + copied cannot be read: on from the next one.
+            start = ((start + (size_t)copied) & ~(uintptr_t)(marker->page - 1)) + marker->page;
+        }
     }
+    return 1;
 }
 
-/// Scans the resident pages of [start, end). Root memory is copied out with process_vm_readv first: another
-/// thread may unmap a mapping (its own stack, when it ends) while this one reads it, and a copy fails with EFAULT
-/// where a read would crash. (Blocks are read in place: no block can be freed while the recorder's lock is held.)
-static void scan_resident(struct marker *marker, uintptr_t start, uintptr_t end, size_t page, unsigned char *copy, size_t copy_size) {
+/// Scans the blocks marked and not scanned yet, and those they mark: small blocks a batch per call.
+static int drain(struct marker *marker) {
+    while (marker->pending > 0) {
+        size_t count = 0, bytes = 0;
+        while (marker->pending > 0 && count < 256) {
+            const struct block *block = &marker->blocks[marker->work[marker->pending - 1]];
+            size_t size = (size_t)(block->size_and_mark >> 1) & ~(sizeof(uintptr_t) - 1);
+            if (bytes + size > marker->copy_size) break;
+            marker->pending -= 1;
+            if (size == 0) continue;
+            marker->local[count] = (struct iovec){marker->copy + bytes, size};
+            marker->remote[count] = (struct iovec){(void *)block->start, size};
+            marker->batch[count] = (size_t)(block - marker->blocks);
+            bytes += size;
+            count += 1;
+        }
+        if (count == 0 && marker->pending > 0) {
+            // A block larger than the copy buffer: scanned in pieces.
+            const struct block *block = &marker->blocks[marker->work[--marker->pending]];
+            if (!scan_range(marker, block->start, block->start + (block->size_and_mark >> 1))) return 0;
+            continue;
+        }
+        ssize_t copied = count > 0 ? process_vm_readv(marker->self, marker->local, count, marker->remote, count, 0) : 0;
+        if (copied < 0 && errno != EFAULT) {
+            marker->failure = "process_vm_readv, which the scan reads memory with, was refused";
+            marker->failure_errno = errno;
+            return 0;
+        }
+        if (copied < 0) copied = 0;
+        // The blocks copied whole are scanned from the copy; from the first one that was not, each on its own
+        // (a page of it cannot be read, or the call stopped there).
+        size_t done = 0;
+        for (size_t index = 0; index < count; index += 1) {
+            size_t length = marker->local[index].iov_len;
+            if (done + length <= (size_t)copied) {
+                scan_words(marker, marker->local[index].iov_base, length);
+                done += length;
+                continue;
+            }
+            // The rest, read again one by one (the copy buffer is free from here: the rest was not scanned).
+            for (size_t rest = index; rest < count; rest += 1) {
+                uintptr_t start = (uintptr_t)marker->remote[rest].iov_base;
+                if (!scan_range(marker, start, start + marker->remote[rest].iov_len)) return 0;
+            }
+            break;
+        }
+    }
+    return 1;
+}
+
+/// Scans the resident pages of [start, end) (mincore: untouched stack reserve and the like cost nothing).
+static int scan_resident(struct marker *marker, uintptr_t start, uintptr_t end) {
     unsigned char residency[256];
-    size_t chunk_bytes = 256 * page < copy_size ? 256 * page : copy_size;
+    size_t page = marker->page;
+    size_t chunk_bytes = 256 * page;
     for (uintptr_t chunk = start; chunk < end; chunk += chunk_bytes) {
         uintptr_t chunk_end = end - chunk > chunk_bytes ? chunk + chunk_bytes : end;
         size_t pages = (chunk_end - chunk + page - 1) / page;
@@ -296,15 +395,11 @@ static void scan_resident(struct marker *marker, uintptr_t start, uintptr_t end,
             size_t last = index;
             while (last + 1 < pages && (!known || (residency[last + 1] & 1))) last += 1;
             uintptr_t from = chunk + index * page, to = chunk + (last + 1) * page < chunk_end ? chunk + (last + 1) * page : chunk_end;
-            struct iovec local = {copy, to - from}, remote = {(void *)from, to - from};
-            ssize_t copied = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-            if (copied > 0) {
-                scan_words(marker, (uintptr_t)copy, (uintptr_t)copy + (size_t)copied);
-                drain(marker);
-            }
+            if (!scan_range(marker, from, to) || !drain(marker)) return 0;
             index = last;
         }
     }
+    return 1;
 }
 
 static uintptr_t parse_hex(const char **text) {
@@ -320,139 +415,197 @@ static uintptr_t parse_hex(const char **text) {
     }
 }
 
-/// The roots: each line of /proc/self/maps that is readable, writable and private, holds no block, and is not
-/// the hook's own memory or the kernel's ([vvar], [vsyscall]).
-static void scan_roots(struct marker *marker, size_t page, uintptr_t stack_pointer) {
-    size_t capacity = 8 << 20, copy_size = 1 << 20;
-    char *maps = hook_map(capacity);
-    unsigned char *copy = hook_map(copy_size);
-    if (maps == NULL || copy == NULL) {
-        hook_unmap(maps, capacity);
-        hook_unmap(copy, copy_size);
-        return;
+/// Scans one line of the maps file, if it is a root: readable, writable and private, holding no block, not the
+/// hook's own memory nor the kernel's ([vvar], [vsyscall]). 1 when the line was understood.
+static int scan_mapping(struct marker *marker, const char *line, size_t length, uintptr_t stack_pointer) {
+    const char *text = line;
+    uintptr_t start = parse_hex(&text);
+    if (*text != '-') return 0;
+    text += 1;
+    uintptr_t end = parse_hex(&text);
+    if ((size_t)(text - line) + 5 > length || text[0] != ' ') return 0;
+    int usable = text[1] == 'r' && text[2] == 'w' && text[4] == 'p';
+    int kernel = memmem(line, length, "[vvar", 5) != NULL || memmem(line, length, "[vsyscall]", 10) != NULL;
+    if (!usable || kernel || start >= end) return 1;
+    // Holds a block: part of the heap itself, whose blocks are scanned only when reached.
+    long first = find_block(marker->blocks, marker->count, start);
+    size_t low = 0, high = marker->count;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (marker->blocks[middle].start < start) low = middle + 1;
+        else high = middle;
     }
-    int descriptor = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    size_t length = 0;
-    if (descriptor >= 0) {
-        ssize_t count;
-        while (length < capacity - 1 && (count = read(descriptor, maps + length, capacity - 1 - length)) > 0)
-            length += (size_t)count;
+    int holds_block = first >= 0 || (low < marker->count && marker->blocks[low].start < end);
+    if (holds_block) return 1;
+    // This thread's stack only from where it is now: below lie dead frames (and the scan's own), whose stale
+    // pointers would keep leaks "reachable". (Other threads' stacks are scanned whole: their stack pointers are
+    // unknown.)
+    if (stack_pointer >= start && stack_pointer < end) start = stack_pointer & ~(uintptr_t)(sizeof(uintptr_t) - 1);
+    // The kernel merges neighbouring anonymous mappings into one line: the hook's tables may share a line with the
+    // program's memory. Only the hook's own parts are left out.
+    while (start < end) {
+        uintptr_t piece_end = end, next_start = end;
+        hook_owned_piece(start, end, &piece_end, &next_start);
+        if (start < piece_end && !scan_resident(marker, start, piece_end)) return 1;
+        start = next_start;
+    }
+    return 1;
+}
+
+/// The roots, line by line from the maps file, read a piece at a time (the file of a large process runs to
+/// megabytes). The maps of this thread (/proc/thread-self): a process whose main thread ended with pthread_exit
+/// has a zombie leader, whose /proc/self/maps reads empty. 0 when no mapping could be read.
+static int scan_roots(struct marker *marker, uintptr_t stack_pointer) {
+    int descriptor = open("/proc/thread-self/maps", O_RDONLY | O_CLOEXEC);
+    if (descriptor < 0) descriptor = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (descriptor < 0) {
+        marker->failure = "the process's mappings (/proc/thread-self/maps) could not be opened";
+        marker->failure_errno = errno;
+        return 0;
+    }
+    // Lines are at most a path (4096 bytes) and their fields: the buffer holds a whole one.
+    const size_t capacity = 64 << 10;
+    char *buffer = hook_map(capacity);
+    if (buffer == NULL) {
         close(descriptor);
+        marker->failure = "no memory could be mapped for the scan (RLIMIT_AS, or the system is out of memory)";
+        marker->failure_errno = errno;
+        return 0;
     }
-    maps[length] = 0;
-    for (const char *line = maps; *line;) {
-        const char *text = line;
-        uintptr_t start = parse_hex(&text);
-        if (*text == '-') text += 1;
-        uintptr_t end = parse_hex(&text);
-        int usable = text[0] == ' ' && text[1] == 'r' && text[2] == 'w' && text[4] == 'p';
-        const char *line_end = strchr(line, '\n');
-        if (line_end == NULL) line_end = line + strlen(line);
-        int kernel = memmem(line, (size_t)(line_end - line), "[vvar", 5) != NULL ||
-                     memmem(line, (size_t)(line_end - line), "[vsyscall]", 10) != NULL;
-        if (usable && !kernel && start < end) {
-            // Holds a block: part of the heap itself, whose blocks are scanned only when reached.
-            long first = find_block(marker->blocks, marker->count, start);
-            size_t low = 0, high = marker->count;
-            while (low < high) {
-                size_t middle = low + (high - low) / 2;
-                if (marker->blocks[middle].start < start) low = middle + 1;
-                else high = middle;
-            }
-            int holds_block = first >= 0 || (low < marker->count && marker->blocks[low].start < end);
-            // This thread's stack only from where it is now: below lie dead frames, whose stale pointers would
-            // keep leaks "reachable". (Other threads' stacks are scanned whole: their stack pointers are unknown.)
-            if (stack_pointer >= start && stack_pointer < end) start = stack_pointer & ~(uintptr_t)(sizeof(uintptr_t) - 1);
-            // The kernel merges neighbouring anonymous mappings into one line: the hook's tables may share a
-            // line with the program's memory. Only the hook's own parts are left out.
-            while (!holds_block && start < end) {
-                uintptr_t piece_end = end, next_start = end;
-                hook_owned_piece(start, end, &piece_end, &next_start);
-                if (start < piece_end) scan_resident(marker, start, piece_end, page, copy, copy_size);
-                start = next_start;
-            }
+    size_t held = 0, lines = 0;
+    for (;;) {
+        ssize_t count = read(descriptor, buffer + held, capacity - held);
+        if (count < 0 && errno == EINTR) continue;
+        if (count <= 0) break;
+        held += (size_t)count;
+        size_t at = 0;
+        for (;;) {
+            char *newline = memchr(buffer + at, '\n', held - at);
+            if (newline == NULL) break;
+            size_t length = (size_t)(newline - (buffer + at));
+            lines += (size_t)scan_mapping(marker, buffer + at, length, stack_pointer);
+            if (marker->failure != NULL) break;
+            at += length + 1;
         }
-        line = *line_end ? line_end + 1 : line_end;
+        if (marker->failure != NULL) break;
+        memmove(buffer, buffer + at, held - at);
+        held -= at;
+        if (held == capacity) held = 0;  // a line longer than the buffer: not a mapping line
     }
-    hook_unmap(maps, capacity);
-    hook_unmap(copy, copy_size);
+    close(descriptor);
+    hook_unmap(buffer, capacity);
+    if (marker->failure == NULL && lines == 0) {
+        marker->failure = "the process's mappings (/proc/thread-self/maps) read empty";
+        return 0;
+    }
+    return marker->failure == NULL;
 }
 
 // The registers the program's frames may have left values in, saved where the scan reads them and the roots do not
 // include (the hook's own data).
 static jmp_buf registers;
 
-HOOK_HIDDEN int reachability_scan(
-    int capture, uint64_t length, size_t page, uintptr_t stack_from, void (*report)(const uintptr_t *, size_t)) {
-    if (length < 8 || length > SIZE_MAX) return 0;
+/// The scan itself, in this process or in its copy (see reachability_scan). NULL when it was made, and `report`
+/// called with the unreachable blocks; otherwise why not (`*error`: errno, or 0).
+static const char *scan(
+    int capture, uint64_t length, size_t page, uintptr_t stack_from, int safe_usable_size,
+    void (*report)(const uintptr_t *, size_t, void *), void *context, int *error) {
+    *error = 0;
+    if (length < 8 || length > SIZE_MAX) return "the capture could not be replayed";
     const unsigned char *bytes = mmap(NULL, (size_t)length, PROT_READ, MAP_SHARED, capture, 0);
-    if (bytes == MAP_FAILED) return 0;
+    if (bytes == MAP_FAILED) {
+        *error = errno;
+        return "the capture could not be mapped to be replayed (RLIMIT_AS, or the system is out of memory)";
+    }
     struct live_table table = {0};
     int replayed = replay(bytes, (size_t)length, &table);
     munmap((void *)bytes, (size_t)length);
     if (!replayed) {
+        *error = errno;
         if (table.keys != NULL) {
             hook_unmap(table.keys, (table.mask + 1) * sizeof *table.keys);
             hook_unmap(table.sizes, (table.mask + 1) * sizeof *table.sizes);
         }
-        return 0;
+        return "the capture could not be replayed: no memory could be mapped for its table (RLIMIT_AS, or the system "
+               "is out of memory)";
     }
     size_t count = table.count;
     struct block *blocks = hook_map(count * sizeof *blocks + 1);
     size_t *work = hook_map(count * sizeof *work + 1);
-    int done = blocks != NULL && work != NULL;
-    if (done) {
+    struct marker *marker = hook_map(sizeof *marker);
+    unsigned char *copy = hook_map(COPY_BYTES);
+    uintptr_t *batch = hook_map(1000 * sizeof *batch);
+    const char *failure = NULL;
+    if (blocks == NULL || work == NULL || marker == NULL || copy == NULL || batch == NULL) {
+        *error = errno;
+        failure = "no memory could be mapped for the scan (RLIMIT_AS, or the system is out of memory)";
+    }
+    if (failure == NULL) {
+        *marker = (struct marker){.blocks = blocks, .count = count, .work = work, .page = page,
+            .self = (pid_t)syscall(SYS_gettid), .copy = copy, .copy_size = COPY_BYTES};
         size_t filled = 0;
         for (size_t slot = 0; table.keys != NULL && slot <= table.mask; slot += 1) {
             if (table.keys[slot] == 0) continue;
             // glibc keeps the next chunk's header in the last 8 bytes a block may use, and its own pointers to
             // that chunk (the top chunk, free lists) would land inside a block whose size asked reaches there:
-            // such a word is the allocator's, not a reference to the block.
+            // such a word is the allocator's, not a reference to the block. The allocator reads the block's
+            // header: only where a crash cannot hurt the program (the scan's own copy of the process), or once the
+            // header is known to be readable.
             uint64_t size = table.sizes[slot];
-            size_t usable = hook_usable_size((void *)table.keys[slot]);
+            uintptr_t start = table.keys[slot];
+            unsigned char probe[16];
+            int readable = safe_usable_size || (start >= 16 && copy_memory(marker, probe, start - 16, 16) == 16 &&
+                                                    copy_memory(marker, probe, start + (size_t)size, 16) == 16);
+            size_t usable = readable ? hook_usable_size((void *)start) : 0;
             if (usable >= 16 && usable - 8 < size) size = usable - 8;
-            blocks[filled++] = (struct block){table.keys[slot], size << 1};
+            blocks[filled++] = (struct block){start, size << 1};
         }
-        done = sort_blocks(blocks, count);
+        marker->failure = NULL;
+        if (!sort_blocks(blocks, count)) {
+            *error = errno;
+            failure = "no memory could be mapped for the scan (RLIMIT_AS, or the system is out of memory)";
+        }
     }
     if (table.keys != NULL) {
         hook_unmap(table.keys, (table.mask + 1) * sizeof *table.keys);
         hook_unmap(table.sizes, (table.mask + 1) * sizeof *table.sizes);
     }
-    // The scan's own state lives in the hook's memory, never on the stack it scans: a block address kept in a local
-    // would count as a reference.
-    struct marker *marker = hook_map(sizeof *marker);
-    uintptr_t *batch = hook_map(1000 * sizeof *batch);
-    done = done && marker != NULL && batch != NULL;
-    if (done) {
-        *marker = (struct marker){blocks, count, 0, 0, work, 0};
+    if (failure == NULL) {
         if (count > 0) {
             marker->lowest = blocks[0].start;
             uintptr_t last = blocks[count - 1].start + (blocks[count - 1].size_and_mark >> 1);
             marker->highest = last + 1;
         }
         if (setjmp(registers) == 0) {
-            scan_words(marker, (uintptr_t)&registers, (uintptr_t)&registers + sizeof registers);
-            drain(marker);
-            scan_roots(marker, page, stack_from);
+            unsigned char saved[sizeof registers];
+            memcpy(saved, &registers, sizeof registers);
+            scan_words(marker, saved, sizeof saved);
+            if (drain(marker)) scan_roots(marker, stack_from);
         }
+        if (marker->failure != NULL) {
+            failure = marker->failure;
+            *error = marker->failure_errno;
+        }
+    }
+    if (failure == NULL) {
         // The unreachable blocks, in address order, a thousand at a time.
         size_t filled = 0;
         for (size_t index = 0; index < count; index += 1) {
             if (blocks[index].size_and_mark & 1) continue;
             batch[filled++] = blocks[index].start;
             if (filled == 1000) {
-                report(batch, filled);
+                report(batch, filled, context);
                 filled = 0;
             }
         }
-        report(batch, filled);
+        report(batch, filled, context);
     }
     hook_unmap(blocks, count * sizeof *blocks + 1);
     hook_unmap(work, count * sizeof *work + 1);
     hook_unmap(marker, sizeof *marker);
+    hook_unmap(copy, COPY_BYTES);
     hook_unmap(batch, 1000 * sizeof *batch);
-    return done;
+    return failure;
 }
 
 static int replay(const unsigned char *bytes, size_t length, struct live_table *table) {
@@ -461,4 +614,134 @@ static int replay(const unsigned char *bytes, size_t length, struct live_table *
     int replayed = replay_records(bytes, length, table, freed);
     hook_unmap(freed, MAX_REPLAY_THREADS * sizeof *freed);
     return replayed;
+}
+
+// MARK: The scan in a copy of the process
+
+// The scan runs in a copy of the process (a clone without the fork handlers, the program's among them, and without
+// a signal to the program when it ends), which reads its own memory — the program's, as it was at that moment — and
+// sends the unreachable blocks through a pipe. Its tables are in the copy's memory, not in the program's resident
+// set: the program's high-water mark, which mprof reports, stays its own (the scan of a server holding a million
+// blocks added tens of megabytes to it). A crash there would cost the scan, not the program. The copy is never
+// reaped by the program (whose wait4 counts would then include it); it exits once it has written its answer, and is
+// reaped by whoever adopts it when the program ends.
+//
+// The messages: a header of two words (kind, count), then `count` words of addresses ('U') or `count` bytes of text
+// ('E', the reason, then a word of errno); 'K' ends a scan that was made.
+
+struct pipe_report {
+    int descriptor;
+    int broken;
+};
+
+static void write_all(struct pipe_report *pipe_report, const void *bytes, size_t length) {
+    const unsigned char *at = bytes;
+    while (length > 0 && !pipe_report->broken) {
+        ssize_t written = write(pipe_report->descriptor, at, length);
+        if (written < 0 && errno == EINTR) continue;
+        if (written <= 0) {
+            pipe_report->broken = 1;
+            return;
+        }
+        at += written;
+        length -= (size_t)written;
+    }
+}
+
+static void report_to_pipe(const uintptr_t *blocks, size_t count, void *context) {
+    uint64_t header[2] = {'U', count};
+    write_all(context, header, sizeof header);
+    write_all(context, blocks, count * sizeof *blocks);
+}
+
+static int read_all(int descriptor, void *bytes, size_t length) {
+    unsigned char *at = bytes;
+    while (length > 0) {
+        ssize_t count = read(descriptor, at, length);
+        if (count < 0 && errno == EINTR) continue;
+        if (count <= 0) return 0;
+        at += count;
+        length -= (size_t)count;
+    }
+    return 1;
+}
+
+struct direct_report {
+    void (*report)(const uintptr_t *, size_t);
+};
+
+static void report_in_process(const uintptr_t *blocks, size_t count, void *context) {
+    ((struct direct_report *)context)->report(blocks, count);
+}
+
+static char failure_text[512];
+
+HOOK_HIDDEN const char *reachability_scan(
+    int capture, uint64_t length, size_t page, uintptr_t stack_from, int in_process,
+    void (*report)(const uintptr_t *, size_t), int *error) {
+    *error = 0;
+    int channel[2];
+    if (!in_process && pipe2(channel, O_CLOEXEC) == 0) {
+        // No handler runs in the copy: all signals blocked across the clone, and kept blocked there.
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        long child = syscall(SYS_clone, 0UL, NULL, NULL, NULL, 0UL);
+        if (child == 0) {
+            close(channel[0]);
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            struct pipe_report out = {channel[1], 0};
+            int scan_error = 0;
+            const char *failure = scan(capture, length, page, stack_from, 1, report_to_pipe, &out, &scan_error);
+            if (failure != NULL) {
+                size_t text = strlen(failure);
+                uint64_t header[2] = {'E', text}, code = (uint64_t)scan_error;
+                write_all(&out, header, sizeof header);
+                write_all(&out, failure, text);
+                write_all(&out, &code, sizeof code);
+            } else {
+                uint64_t header[2] = {'K', 0};
+                write_all(&out, header, sizeof header);
+            }
+            syscall(SYS_exit_group, 0);
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        close(channel[1]);
+        if (child > 0) {
+            // On this thread's stack: nothing needs mapping here, and the copy has its own picture of the stack.
+            uintptr_t batch[1000];
+            const char *failure = NULL;
+            int finished = 0;
+            while (failure == NULL && !finished) {
+                uint64_t header[2];
+                if (!read_all(channel[0], header, sizeof header)) {
+                    failure = "the scan's copy of the process ended before it finished";
+                } else if (header[0] == 'U' && header[1] <= 1000) {
+                    if (!read_all(channel[0], batch, header[1] * sizeof *batch))
+                        failure = "the scan's copy of the process ended before it finished";
+                    else
+                        report(batch, (size_t)header[1]);
+                } else if (header[0] == 'E' && header[1] < sizeof failure_text) {
+                    uint64_t code = 0;
+                    if (read_all(channel[0], failure_text, (size_t)header[1]) && read_all(channel[0], &code, sizeof code)) {
+                        failure_text[header[1]] = 0;
+                        failure = failure_text;
+                        *error = (int)code;
+                    } else {
+                        failure = "the scan's copy of the process ended before it finished";
+                    }
+                } else if (header[0] == 'K') {
+                    finished = 1;
+                } else {
+                    failure = "the scan's copy of the process answered nonsense";
+                }
+            }
+            close(channel[0]);
+            return failure;
+        }
+        close(channel[0]);
+        // No copy (seccomp, a process limit): the scan runs here, its tables in the program's memory.
+    }
+    struct direct_report direct = {report};
+    return scan(capture, length, page, stack_from, 0, report_in_process, &direct, error);
 }

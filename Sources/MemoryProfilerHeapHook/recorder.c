@@ -27,6 +27,15 @@
 //                    least one record (possibly of count 0) when the scan ran.
 //   'G'  region      v 1 (begin) or 2 (end), v region number: what a program profiles of itself (see Regions)
 //   'X'  end         v allocations, v frees, v milliseconds: the process finished normally
+//   'C'  condition   v kind, v value, string text: what the numbers need to be read right
+//                      1  no leak scan was made: value an errno (0: none), text why; 'U' records before it, if
+//                         any, are a part of an answer and not to be trusted
+//                      2  the capture stopped early: value an errno (0: none), text why; the last record
+//                      3  value allocations and frees made by signal handlers inside the hook that were not
+//                         recorded (the queue for them was full): the counts are not exact
+//                      4  value the process's peak resident set (VmHWM) in bytes, read at exit before the hook's
+//                         own exit work (the leak scan)
+//                    Readers ignore kinds they do not know.
 //
 // "Previous address" is the address of the last 'A', 'O', 'F' or 'R' record (0 at the start). A realloc is a free of
 // the old block and an allocation of the new one.
@@ -36,6 +45,10 @@
 // record's tag byte is stored after its fields, so a reader stops at the first zero tag: the end of a killed
 // process's capture, or of one cut short in the middle of a record. At a normal exit an 'X' record is written and
 // the file is cut to its length.
+//
+// Files: the capture and "<file>.children" are created 0600 (they hold the process's load addresses). A process in
+// secure mode (set-user-ID, set-group-ID, file capabilities: AT_SECURE) records nothing and creates no file, and
+// every MPROF_* variable is read with secure_getenv: its environment is its caller's.
 //
 // One process records into one file. The first process to start with MPROF_HEAP_OUTPUT set creates it; a program
 // it starts (fork and exec) finds the file there and records nothing, but appends a line "exec PID PATH" to
@@ -50,8 +63,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,6 +81,8 @@ static size_t page_size = 4096;
 static struct timespec started;
 
 static inline int recording(void) { return __atomic_load_n(&hook_recording, __ATOMIC_RELAXED); }
+
+HOOK_HIDDEN int hook_secure_mode(void) { return getauxval(AT_SECURE) != 0; }
 
 // MARK: Small helpers that allocate nothing
 
@@ -168,16 +185,47 @@ static void complain(const char *what, int error) {
 // The file grows further ahead, in fewer and larger steps: growing it is the costly part.
 #define GROWTH_BYTES ((size_t)16 << 20)
 #define LARGEST_RECORD 8448  // a module record with a 4096-byte path, and room to spare
+// Kept free at the end of a file that cannot grow (a file size limit, a full disk): room for the record that says
+// why the capture stopped.
+#define TAIL_BYTES 1024
 
 static unsigned char *window;   // the mapped part of the file
 static uint64_t window_offset;  // where it starts in the file
 static uint64_t stream_end;     // bytes of the capture written so far
 static uint64_t file_end;       // the file's length, as the hook last made it
+static uint64_t writable_end;   // records may be written up to here without a call to reserve's slow part
 static uint64_t previous_address;
+static int began;               // the begin record is written: a condition record may follow
 
+static inline unsigned char *put_number(unsigned char *at, uint64_t value);
+static unsigned char *put_string(unsigned char *at, const char *text, size_t limit);
+
+/// Stops recording and says why: on standard error, and in the capture, in the room kept at its end (the mapped
+/// window covers it: see reserve), when its file is still the capture.
 static void stop_recording(const char *why, int error) {
     __atomic_store_n(&hook_recording, 0, __ATOMIC_RELAXED);
     complain(why, error);
+    if (!began || window == NULL) return;
+    unsigned char fields[600];
+    unsigned char *at = put_number(fields, 2);
+    at = put_number(at, (uint64_t)(error > 0 ? error : 0));
+    at = put_string(at, why, 500);
+    size_t length = (size_t)(at - fields);
+    if (stream_end < window_offset || stream_end + 1 + length > window_offset + WINDOW_BYTES ||
+        stream_end + 1 + length > file_end)
+        return;
+    unsigned char *record = window + (stream_end - window_offset);
+    memcpy(record + 1, fields, length);
+    __atomic_store_n(record, (unsigned char)'C', __ATOMIC_RELEASE);
+    stream_end += 1 + length;
+}
+
+/// The file size limit (RLIMIT_FSIZE, `ulimit -f`): the hook never grows its file past it, since a process that
+/// does receives SIGXFSZ, which kills it.
+static uint64_t file_size_limit(void) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_FSIZE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return UINT64_MAX;
+    return (uint64_t)limit.rlim_cur;
 }
 
 /// Makes room for `bytes` more at the end of the stream: maps the next window when this one is full. The file is
@@ -203,30 +251,52 @@ static int output_is_capture(void) {
 }
 
 static int reserve(size_t bytes) {
-    if (window != NULL && stream_end + bytes <= window_offset + WINDOW_BYTES) return 1;
+    if (window != NULL && stream_end + bytes <= writable_end) return 1;
     if (!output_is_capture()) {
+        window = NULL;  // the file is not ours to write any more (the mapping stays: unmapping it costs nothing)
         stop_recording("the capture stopped early: the program closed its file", 0);
         return 0;
     }
     uint64_t offset = stream_end & ~(uint64_t)(page_size - 1);
-    if (offset + WINDOW_BYTES > file_end) {
-        int status = fallocate(output, 0, (off_t)offset, (off_t)GROWTH_BYTES);
-        if (status != 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) status = ftruncate(output, (off_t)(offset + GROWTH_BYTES));
-        if (status != 0) {
-            stop_recording("the capture stopped early: its file cannot grow", errno);
+    // The window first, so that the room at the file's end is mapped when a stop must be written there.
+    if (window == NULL || window_offset != offset) {
+        void *mapped = mmap(NULL, WINDOW_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, output, (off_t)offset);
+        if (mapped == MAP_FAILED) {
+            stop_recording("the capture stopped early: its file cannot be mapped", errno);
             return 0;
         }
-        file_end = offset + GROWTH_BYTES;
+        if (window != NULL) munmap(window, WINDOW_BYTES);
+        window = mapped;
+        window_offset = offset;
     }
-    void *mapped = mmap(NULL, WINDOW_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, output, (off_t)offset);
-    if (mapped == MAP_FAILED) {
-        stop_recording("the capture stopped early: its file cannot be mapped", errno);
-        return 0;
+    if (offset + WINDOW_BYTES > file_end) {
+        // Grown in large steps, never past the file size limit (a process that does receives SIGXFSZ).
+        uint64_t limit = file_size_limit(), target = offset + GROWTH_BYTES;
+        if (target > limit) target = limit;
+        if (target > file_end && target >= stream_end + bytes + TAIL_BYTES) {
+            int status = fallocate(output, 0, (off_t)offset, (off_t)(target - offset));
+            if (status != 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) status = ftruncate(output, (off_t)target);
+            if (status != 0) {
+                stop_recording("the capture stopped early: its file cannot grow", errno);
+                return 0;
+            }
+            file_end = target;
+        } else if (target < stream_end + bytes + TAIL_BYTES) {
+            char why[160];
+            char *end = why + sizeof why - 1, *at = append_text(why, end, "the capture stopped early: the file size limit (ulimit -f, RLIMIT_FSIZE) of ");
+            at = append_decimal(at, end, limit);
+            at = append_text(at, end, " bytes was reached");
+            *at = 0;
+            stop_recording(why, 0);
+            return 0;
+        }
     }
-    if (window != NULL) munmap(window, WINDOW_BYTES);
-    window = mapped;
-    window_offset = offset;
-    return 1;
+    // Pages past the file's end must never be touched (SIGBUS): records stop short of it by the room for a stop.
+    uint64_t window_end = window_offset + WINDOW_BYTES, usable_end = file_end > TAIL_BYTES ? file_end - TAIL_BYTES : 0;
+    writable_end = window_end < usable_end ? window_end : usable_end;
+    if (stream_end + bytes <= writable_end) return 1;
+    stop_recording("the capture stopped early: its file cannot grow", 0);
+    return 0;
 }
 
 /// Appends one record: its fields first, then its tag (see "Crash safety").
@@ -548,6 +618,46 @@ HOOK_HIDDEN void recorder_allocation(const void *block, size_t size) {
     pthread_mutex_unlock(&lock);
 }
 
+HOOK_HIDDEN void recorder_late_allocation(const void *block, size_t size, uintptr_t caller) {
+    if (!recording()) return;
+    pthread_mutex_lock(&lock);
+    if (recording()) {
+        before_event();
+        uint32_t leaf = caller != 0 ? intern_stack(&caller, 1) : 0;
+        unsigned char fields[40];
+        unsigned char *at = put_number(fields, size);
+        at = put_number(at, leaf);
+        at = put_number(at, address_delta((uintptr_t)block));
+        emit('A', fields, (size_t)(at - fields));
+        allocations += 1;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+HOOK_HIDDEN int recorder_try_record(const void *block, size_t size, uintptr_t caller) {
+    if (!recording()) return 1;
+    // Never waits: the lock may be held by the very call this handler interrupted.
+    if (pthread_mutex_trylock(&lock) != 0) return 0;
+    if (recording()) {
+        before_event();
+        if (size == SIZE_MAX) {
+            unsigned char fields[16];
+            emit('F', fields, (size_t)(put_number(fields, address_delta((uintptr_t)block)) - fields));
+            frees += 1;
+        } else {
+            uint32_t leaf = caller != 0 ? intern_stack(&caller, 1) : 0;
+            unsigned char fields[40];
+            unsigned char *at = put_number(fields, size);
+            at = put_number(at, leaf);
+            at = put_number(at, address_delta((uintptr_t)block));
+            emit('A', fields, (size_t)(at - fields));
+            allocations += 1;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return 1;
+}
+
 HOOK_HIDDEN void recorder_restore(const void *block) {
     if (!recording()) return;
     pthread_mutex_lock(&lock);
@@ -591,8 +701,14 @@ static void note_unrecorded(const char *kind) {
     char *end = path + sizeof path - 1, *at = append_text(path, end, output_path);
     at = append_text(at, end, ".children");
     *at = 0;
-    int descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    int descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (descriptor < 0) return;
+    // Never past the file size limit: the write would kill the process with SIGXFSZ.
+    struct stat status;
+    if (fstat(descriptor, &status) != 0 || (uint64_t)status.st_size + sizeof(char[4200]) > file_size_limit()) {
+        close(descriptor);
+        return;
+    }
     char line[4200];
     end = line + sizeof line - 1;
     at = append_text(line, end, kind);
@@ -682,8 +798,9 @@ static void prepare_once(void) {
     ssize_t length = readlink("/proc/self/exe", executable_path, sizeof executable_path - 1);
     executable_path[length > 0 ? length : 0] = 0;
     dl_iterate_phdr(find_own_text, NULL);
-    stacks_start(own_start, own_end);
-    pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+    // dlopen (libunwind) and the first walk allocate: the hook's own allocations.
+    HOOK_INTERNAL(stacks_start(own_start, own_end));
+    HOOK_INTERNAL(pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child));
 }
 
 /// Notes the open capture's identity (to know it again after a program closes descriptors).
@@ -721,7 +838,8 @@ static void start_capture(void) {
     type_count = 0;
     module_range_count = 0;
     window = NULL;
-    window_offset = stream_end = file_end = 0;
+    window_offset = stream_end = file_end = writable_end = 0;
+    began = 0;
     previous_address = 0;
     threads_seen = current_thread = 0;
     current_millisecond = 0;
@@ -742,20 +860,24 @@ static void start_capture(void) {
         at = put_string(at, stacks_unwinder_name(), 64);
         at = put_string(at, executable_path, 4096);
         emit('B', fields, (size_t)(at - fields));
+        began = recording();
         emit_modules();
     }
     pthread_mutex_unlock(&lock);
 }
 
 HOOK_HIDDEN void recorder_start(void) {
-    const char *path = getenv("MPROF_HEAP_OUTPUT");
+    // A set-ID or capability-raising program (the hook linked in with patchelf --add-needed, where LD_PRELOAD would
+    // be ignored) obeys nothing of its caller's environment, creates no file and records nothing.
+    if (hook_secure_mode()) return;
+    const char *path = hook_getenv("MPROF_HEAP_OUTPUT");
     if (path == NULL || path[0] == 0) return;
     if (strlen(path) >= sizeof output_path - 16) {
         complain("MPROF_HEAP_OUTPUT is too long; nothing is recorded", 0);
         return;
     }
     memcpy(output_path, path, strlen(path) + 1);
-    output = open(output_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    output = open(output_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (output < 0 && errno == EEXIST) {
         int existing = open(output_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
         if (existing >= 0 && capture_owner(existing) == (long)getpid() && ftruncate(existing, 0) == 0) {
@@ -787,19 +909,58 @@ static void report_unreachable(const uintptr_t *blocks, size_t count) {
     emit('U', fields, (size_t)(at - fields));
 }
 
+static void emit_condition(uint64_t kind, uint64_t value, const char *text) {
+    unsigned char fields[600];
+    unsigned char *at = put_number(fields, kind);
+    at = put_number(at, value);
+    at = put_string(at, text, 500);
+    emit('C', fields, (size_t)(at - fields));
+}
+
+/// The process's peak resident set (VmHWM) in bytes, 0 when unknown. From this thread's status: the process's
+/// (/proc/self) reads empty once its main thread has ended with pthread_exit.
+static uint64_t resident_peak(void) {
+    int descriptor = open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC);
+    if (descriptor < 0) descriptor = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (descriptor < 0) return 0;
+    char text[8192];
+    size_t length = 0;
+    ssize_t count;
+    while (length < sizeof text - 1 && (count = read(descriptor, text + length, sizeof text - 1 - length)) > 0)
+        length += (size_t)count;
+    close(descriptor);
+    text[length] = 0;
+    const char *field = strstr(text, "\nVmHWM:");
+    if (field == NULL) return 0;
+    field += 7;
+    while (*field == ' ' || *field == '\t') field += 1;
+    uint64_t kilobytes = 0;
+    while (*field >= '0' && *field <= '9') kilobytes = kilobytes * 10 + (uint64_t)(*field++ - '0');
+    return kilobytes * 1024;
+}
+
 /// Ends the capture, under the lock: the modules, the reachability scan (`stack_from`: where this thread's stack is
 /// the program's; 0 for none), the end record, the file cut to its length and closed.
 static void finish_capture(uintptr_t stack_from) {
+    // The program's peak before the hook's exit work: what mprof reports as its peak.
+    uint64_t peak = stack_from != 0 ? resident_peak() : 0;
+    if (peak != 0) emit_condition(4, peak, "");
     emit_modules();
+    uint64_t missed = __atomic_load_n(&hook_signal_events_missed, __ATOMIC_RELAXED);
+    if (missed != 0) emit_condition(3, missed, "");
     // Which blocks still allocated are unreachable. Under the lock, so no thread frees one meanwhile.
-    const char *scan = getenv("MPROF_HEAP_REACHABILITY");
-    if (stack_from != 0 && (scan == NULL || strcmp(scan, "0") != 0) && output_is_capture())
-        reachability_scan(output, stream_end, page_size, stack_from, report_unreachable);
+    const char *scan = hook_getenv("MPROF_HEAP_REACHABILITY");
+    if (stack_from != 0 && (scan == NULL || strcmp(scan, "0") != 0) && recording() && output_is_capture()) {
+        int error = 0;
+        const char *failure = reachability_scan(output, stream_end, page_size, stack_from,
+            scan != NULL && strcmp(scan, "in-process") == 0, report_unreachable, &error);
+        if (failure != NULL) emit_condition(1, (uint64_t)error, failure);
+    }
     unsigned char fields[40];
     unsigned char *at = put_number(fields, allocations);
     at = put_number(at, frees);
     at = put_number(at, milliseconds_since_start());
-    emit('X', fields, (size_t)(at - fields));
+    if (recording()) emit('X', fields, (size_t)(at - fields));  // not after a stop: that record is the last
     __atomic_store_n(&hook_recording, 0, __ATOMIC_RELAXED);
     if (window != NULL) munmap(window, WINDOW_BYTES);
     window = NULL;
@@ -845,6 +1006,11 @@ HOOK_EXPORT int mprof_heap_region_begin(const char *path_if_not_recording, uint6
         status = 1;
     } else if (!recording() || getpid() != recording_pid) {
         pthread_mutex_unlock(&lock);
+        if (hook_secure_mode()) {  // a set-ID program creates no file for anyone
+            hook_in_hook = was_in_hook;
+            errno = EPERM;
+            return 2;
+        }
         // A capture of the region's own.
         if (path_if_not_recording == NULL || strlen(path_if_not_recording) >= sizeof output_path - 16) {
             hook_in_hook = was_in_hook;

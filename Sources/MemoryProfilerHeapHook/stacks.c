@@ -44,7 +44,7 @@ static _Unwind_Reason_Code walk_one(struct _Unwind_Context *context, void *argum
 HOOK_HIDDEN void stacks_start(uintptr_t hook_text_start, uintptr_t hook_text_end) {
     own_start = hook_text_start;
     own_end = hook_text_end;
-    const char *choice = getenv("MPROF_HEAP_UNWINDER");
+    const char *choice = hook_getenv("MPROF_HEAP_UNWINDER");
     own_unwinder = choice == NULL || (strcmp(choice, "libgcc") != 0 && strcmp(choice, "libunwind") != 0);
     if (own_unwinder) unwinder_start();
     if (choice == NULL || strcmp(choice, "libgcc") != 0) {
@@ -85,14 +85,14 @@ HOOK_HIDDEN int stacks_capture(uintptr_t *frames, int capacity, uint64_t **leaf)
     if (count >= 0) {
         // walked
     } else if (unw_backtrace_function != NULL) {
-        count = unw_backtrace_function((void **)raw, room);
+        HOOK_INTERNAL(count = unw_backtrace_function((void **)raw, room));
     } else if (own_unwinder) {
         // Not libgcc's unwinder behind ours: this malloc may be called from inside it (sorting a JIT's registered
         // frames, under its own lock), and it would wait for itself. The stack ends where ours stopped.
         count = partial;
     } else if (unwind_backtrace_function != NULL) {
         struct walk walk = {raw, 0, room};
-        unwind_backtrace_function(walk_one, &walk);
+        HOOK_INTERNAL(unwind_backtrace_function(walk_one, &walk));
         count = walk.count;
     } else {
         count = 0;

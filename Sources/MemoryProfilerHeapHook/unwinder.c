@@ -381,13 +381,18 @@ static int prepare_thread(void) {
     pthread_attr_t attributes;
     void *base;
     size_t size;
-    if (pthread_getattr_np(pthread_self(), &attributes) != 0) return 0;
-    int found = pthread_attr_getstack(&attributes, &base, &size) == 0;
-    pthread_attr_destroy(&attributes);
+    int found = 0;
+    // pthread_getattr_np allocates (it reads /proc/self/maps with stdio for the main thread).
+    HOOK_INTERNAL(if (pthread_getattr_np(pthread_self(), &attributes) == 0) {
+        found = pthread_attr_getstack(&attributes, &base, &size) == 0;
+        pthread_attr_destroy(&attributes);
+    });
     if (!found) return 0;
     struct walk_memory *memory = hook_map(RECENT_WALKS * sizeof *memory);
     if (memory == NULL) return 0;
-    if (pthread_setspecific(thread_memory_key, memory) != 0) {
+    int set;
+    HOOK_INTERNAL(set = pthread_setspecific(thread_memory_key, memory));  // may allocate (keys past the first 32)
+    if (set != 0) {
         hook_unmap(memory, RECENT_WALKS * sizeof *memory);
         return 0;
     }

@@ -60,6 +60,10 @@ int cmp_flush_standard_output(void);
 /// written to a closed standard output fails instead of vanishing. Returns 0, or -1 with `errno`.
 int cmp_open_standard_descriptors(void);
 
+/// Whether the file at `path` has the extended attribute `name` (getxattr(2), which Swift's Glibc module leaves
+/// out): 1, 0, or -1 with `errno` when it cannot be told.
+int cmp_has_extended_attribute(const char *path, const char *name);
+
 #ifdef __cplusplus
 }
 #endif
