@@ -195,6 +195,63 @@ struct ExplainCommandTests {
         #expect(result.status == 1 && result.standardError.contains("permission denied"), "\(result.standardError)")
     }
 
+    /// Files on a tmpfs live in memory as /dev/shm's do: both are shared memory (swapped, never dropped as the page
+    /// cache is), mapped shared or privately; a file on disk stays a mapped file.
+    @Test(.enabled(if: getuid() == 0, "mounting a tmpfs needs root"))
+    func filesInMemoryAreSharedMemoryWhereverTheyAreMounted() throws {
+        let directory = try TemporaryDirectory()
+        let mountPoint = "\(directory.path)/ram"
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
+        let mount = try runCommand("mount", ["-t", "tmpfs", "-o", "size=128m", "tmpfs", mountPoint])
+        try #require(mount.status == 0, "could not mount a tmpfs: \(mount.standardError)")
+        defer { _ = try? runCommand("umount", ["-l", mountPoint]) }
+        let program = try HeapProfilingTests.compile("""
+            #include <fcntl.h>
+            #include <stdio.h>
+            #include <string.h>
+            #include <sys/mman.h>
+            #include <unistd.h>
+            static volatile long sum;
+            static void map(const char *path, int flags) {
+                int file = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+                if (file < 0 || ftruncate(file, 40 << 20) != 0) _exit(3);
+                char *pages = mmap(NULL, 40 << 20, PROT_READ | PROT_WRITE, flags, file, 0);
+                if (pages == MAP_FAILED) _exit(3);
+                if (flags & MAP_SHARED) memset(pages, 1, 40 << 20);
+                else for (long at = 0; at < (40 << 20); at += 4096) sum += pages[at];
+            }
+            int main(int argc, char **argv) {
+                if (argc < 4) return 2;
+                map(argv[1], MAP_SHARED);   // a tmpfs file, shared
+                map(argv[2], MAP_PRIVATE);  // a tmpfs file, private, read
+                map(argv[3], MAP_SHARED);   // a file on disk
+                printf("ready\\n");
+                fflush(stdout);
+                pause();
+                return 0;
+            }
+            """, named: "ram-files", in: directory)
+        let child = try ChildProcess.spawn(
+            program, arguments: ["\(mountPoint)/shared", "\(mountPoint)/private", "\(directory.path)/disk"],
+            standardInput: .null, standardOutput: .pipe)
+        defer {
+            kill(child.pid, SIGKILL)
+            child.closePipes()
+            _ = try? child.wait()
+        }
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while let output = child.standardOutput, read(output, &byte, 1) == 1, byte != UInt8(ascii: "\n") { line.append(byte) }
+        try #require(String(decoding: line, as: UTF8.self) == "ready", "the program did not start")
+        let result = try runProduct("mprof", ["explain", String(child.pid), "--json"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let report = try JSONDecoder().decode(Report.self, from: Data(result.standardOutput.utf8))
+        func part(_ name: String) -> Int { report.parts.first { $0.part == name }?.residentBytes ?? -1 }
+        // 80 MiB of tmpfs pages, 40 of the disk file's.
+        #expect(part("shared-memory") >= 79 * Self.mebibyte && part("shared-memory") <= 82 * Self.mebibyte, "\(report.parts)")
+        #expect(part("mapped-files") >= 39 * Self.mebibyte && part("mapped-files") <= 42 * Self.mebibyte, "\(report.parts)")
+    }
+
     /// A peak that comes and goes between two samples cannot be broken down: the breakdown taken is not called "near
     /// the peak", and says what share of the peak it saw.
     @Test func aBreakdownFarFromThePeakSaysSo() throws {

@@ -32,7 +32,41 @@ extension MemoryBreakdown {
         if !ProcessTable.exists(process.rawValue) || threads == 0 || size == 0 {
             throw MemoryError(.processExited, "process \(process) has exited", process: process)
         }
-        return try MemoryBreakdown(smaps: smaps, stackPointers: stackPointers, threads: threads)
+        return try MemoryBreakdown(
+            smaps: smaps, stackPointers: stackPointers, threads: threads,
+            memoryFileDevices: memoryFileDevices(of: process))
+    }
+
+    /// The devices of the file systems, as the process sees its mounts (`/proc/PID/mountinfo`), whose files live in
+    /// memory: tmpfs, ramfs, hugetlbfs, devtmpfs.
+    static func memoryFileDevices(of process: ProcessID) -> Set<String> {
+        guard let text = try? readProcText("/proc/\(process.rawValue)/mountinfo", of: process, limit: 4 << 20) else { return [] }
+        var devices: Set<String> = []
+        // "36 35 0:31 / /dev/shm rw,nosuid,nodev shared:3 - tmpfs tmpfs rw": the device is the third field, the type
+        // the first after " - ".
+        for line in text.split(separator: UInt8(ascii: "\n")).prefix(100_000) {
+            let fields = line.split(separator: UInt8(ascii: " "))
+            guard fields.count > 3, let dash = fields.firstIndex(where: { $0.elementsEqual("-".utf8) }), dash + 1 < fields.endIndex
+            else { continue }
+            let type = String(decoding: fields[dash + 1], as: UTF8.self)
+            guard ["tmpfs", "ramfs", "hugetlbfs", "devtmpfs"].contains(type) else { continue }
+            // mountinfo writes the device without leading zeros ("0:31"), smaps with two digits at least ("00:1f").
+            let parts = fields[2].split(separator: UInt8(ascii: ":"))
+            guard parts.count == 2, let major = Int(String(decoding: parts[0], as: UTF8.self)),
+                let minor = Int(String(decoding: parts[1], as: UTF8.self))
+            else { continue }
+            devices.insert(Self.smapsDevice(major: major, minor: minor))
+        }
+        return devices
+    }
+
+    /// A device as smaps writes it: hexadecimal, two digits at least, "major:minor".
+    static func smapsDevice(major: Int, minor: Int) -> String {
+        func hex(_ value: Int) -> String {
+            let digits = String(value, radix: 16)
+            return digits.count < 2 ? "0" + digits : digits
+        }
+        return "\(hex(major)):\(hex(minor))"
     }
 
     /// The number of threads, and the stack pointers readable from their `syscall` files ("NR ARGS… SP PC" for a

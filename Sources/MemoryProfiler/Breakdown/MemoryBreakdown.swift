@@ -28,7 +28,7 @@ public struct MemoryBreakdown: Sendable, Hashable {
             case .threadStacks: "the stacks of the threads, touched pages only"
             case .code: "the program's and its libraries' code and data, from their files (shared between processes)"
             case .mappedFiles: "data files mapped into memory (page cache pages, dropped under pressure)"
-            case .sharedMemory: "memory shared with other processes (shared mappings, /dev/shm, memfd)"
+            case .sharedMemory: "shared memory and files in RAM (shared mappings, /dev/shm and other tmpfs files, memfd): swapped, never dropped"
             case .kernel: "the kernel's pages mapped in every process"
             }
         }
@@ -68,6 +68,8 @@ public struct MemoryBreakdown: Sendable, Hashable {
         /// Pages of the mapping that are no longer the file's (a private mapping written to): `Anonymous` in smaps.
         public var anonymous: MemorySize
         public var category: Category
+        /// The device of the mapped file, "major:minor" as smaps writes it ("00:00" for anonymous memory).
+        public var device: String = "00:00"
     }
 
     /// The parts, largest resident first; every category is present, empty ones with zeros.
@@ -110,8 +112,13 @@ public struct MemoryBreakdown: Sendable, Hashable {
     ///   - stackPointers: The stack pointers of the process's threads, where known: the mapping holding one is a
     ///     thread's stack.
     ///   - threads: The number of threads.
+    ///   - memoryFileDevices: The devices ("major:minor") of file systems whose files live in memory (tmpfs, ramfs,
+    ///     hugetlbfs): their pages are shared memory, which the kernel can swap but never drops as it drops the page
+    ///     cache. `/dev/shm` is known without them.
     /// - Throws: ``MemoryError/Code/unexpectedFormat`` for text that is not smaps.
-    public init(smaps: [UInt8], stackPointers: [UInt64], threads: Int) throws(MemoryError) {
+    public init(
+        smaps: [UInt8], stackPointers: [UInt64], threads: Int, memoryFileDevices: Set<String> = []
+    ) throws(MemoryError) {
         var parsed = try Self.parse(smaps)
         // Objects with an executable mapping are code: all their mappings (read-only data, relocated data) too.
         var codeFiles = Set<String>()
@@ -129,6 +136,11 @@ public struct MemoryBreakdown: Sendable, Hashable {
             parsed[index].category = Self.category(
                 of: mapping, previous: previous, holdsStackPointer: holdsStackPointer, codeFiles: codeFiles,
                 glibcArenas: !replaced)
+            // A file in memory, mapped: shared memory whether or not another process maps it (its written private
+            // pages are still moved to anonymous memory below).
+            if parsed[index].category == .mappedFiles && memoryFileDevices.contains(mapping.device) {
+                parsed[index].category = .sharedMemory
+            }
         }
         mappings = parsed
         self.threads = threads
@@ -139,7 +151,9 @@ public struct MemoryBreakdown: Sendable, Hashable {
         }
         for mapping in parsed {
             // A data file mapped privately and written: the written pages are anonymous memory, not the page cache.
-            let moved = mapping.category == .mappedFiles ? min(mapping.anonymous.bytes, mapping.resident.bytes) : 0
+            let isPrivateFile = mapping.path.hasPrefix("/") && mapping.permissions.last == "p"
+            let moved = mapping.category == .mappedFiles || (mapping.category == .sharedMemory && isPrivateFile)
+                ? min(mapping.anonymous.bytes, mapping.resident.bytes) : 0
             let share = mapping.resident.bytes > 0 ? Double(moved) / Double(mapping.resident.bytes) : 0
             let movedProportional = Int(Double(mapping.proportional.bytes) * share)
             sums[mapping.category]?.resident.bytes += mapping.resident.bytes - moved
@@ -262,6 +276,7 @@ public struct MemoryBreakdown: Sendable, Hashable {
         }
         return Mapping(
             start: start, end: end, permissions: String(decoding: fields[1], as: UTF8.self), path: path,
-            resident: .zero, proportional: .zero, swapped: .zero, anonymous: .zero, category: .otherAnonymous)
+            resident: .zero, proportional: .zero, swapped: .zero, anonymous: .zero, category: .otherAnonymous,
+            device: String(decoding: fields[3], as: UTF8.self))
     }
 }
