@@ -24,6 +24,31 @@ import Testing
         return bytes
     }
 
+    /// Restores ('R': a failed realloc kept its block) that follow no free of theirs undo nothing: the count of frees
+    /// of unknown blocks never goes below zero.
+    @Test func restoresWithoutTheirFreeUndoNothing() throws {
+        let directory = try TemporaryDirectory()
+        let heap = "\(directory.path)/restores.heap"
+        // After the allocation at 0x5000: three restores of blocks never freed, a free of an unknown block at
+        // 0x9000 and its restore (that free did not happen), and a free of another unknown block at 0xA000.
+        func delta(_ value: Int64) -> [UInt8] {
+            var zigzag = UInt64(bitPattern: (value << 1) ^ (value >> 63)), bytes: [UInt8] = []
+            while zigzag >= 0x80 {
+                bytes.append(UInt8(truncatingIfNeeded: zigzag) | 0x80)
+                zigzag >>= 7
+            }
+            return bytes + [UInt8(zigzag)]
+        }
+        var bytes = Self.smallRawCapture()
+        for (tag, change) in [("R", 0x10), ("R", 0x10), ("R", -0x20), ("F", 0x4000), ("R", 0), ("F", 0x1000)] as [(Character, Int64)] {
+            bytes += [UInt8(ascii: tag.unicodeScalars.first ?? "R")] + delta(change)
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: heap))
+        let report = try runProduct("mprof", ["heap", heap, "--json", "--view", "summary"])
+        #expect(report.status == 0, "\(report.standardError)")
+        #expect(report.standardOutput.contains("\"freesOfUnknownBlocks\" : 1"), "\(report.standardOutput.prefix(900))")
+    }
+
     /// A 64 GiB sparse capture, alone and beside a good `.dat`: read to its last record in a chunk, not allocated.
     @Test func aSparseCaptureOf64GiBIsReadToItsLastRecord() throws {
         let directory = try TemporaryDirectory()

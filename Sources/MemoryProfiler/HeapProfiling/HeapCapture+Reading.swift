@@ -336,6 +336,7 @@ struct HeapCaptureReader {
                         lastFreeOfThread[thread] = (address, index, isTemporary)
                     } else {
                         capture.summary.freesOfUnknownBlocks += 1
+                        lastFreeOfThread[thread] = (address, -1, false)
                     }
                     lastAllocationOfThread[thread] = -1
                 case UInt8(ascii: "R"):
@@ -343,7 +344,10 @@ struct HeapCaptureReader {
                     let address = decodeAddress(try number())
                     guard counting else { break }
                     // The thread's last free was of a block a failed realloc kept: it was never freed.
-                    if let freed = lastFreeOfThread[thread], freed.address == address {
+                    if let freed = lastFreeOfThread[thread], freed.address == address, freed.index < 0 {
+                        // The free of a block the capture never saw did not happen after all.
+                        capture.summary.freesOfUnknownBlocks -= 1
+                    } else if let freed = lastFreeOfThread[thread], freed.address == address {
                         live.insert(address, UInt32(freed.index))
                         capture.freedAfter[freed.index] = .max
                         liveBytes += capture.sizes[freed.index]
@@ -357,9 +361,8 @@ struct HeapCaptureReader {
                             capture.summary.peakTime = Double(millisecond) / 1000
                             capture.peakAllocation = capture.sizes.count - 1
                         }
-                    } else {
-                        capture.summary.freesOfUnknownBlocks -= 1  // a restore of a block the capture never saw
                     }
+                    // A restore with no free before it on its thread is damage or another capture's: nothing to undo.
                     lastFreeOfThread[thread] = nil
                 case UInt8(ascii: "E"):
                     pendingExec = try string()
