@@ -63,6 +63,12 @@ struct HeapText {
                 + "not recorded; counts are not exact.\n"
         }
         text += "  temporary    \(count(summary.temporaries)) allocations freed at once\n"
+        if !profile.filter.isEmpty {
+            let allocated = profile.total(.allocated), peak = profile.total(.peak), notFreed = profile.total(.notFreed)
+            text += "  matching     \(Self.describe(profile.filter)): \(count(allocated.count)) allocations "
+                + "(\(bytes(allocated.bytes))), \(bytes(peak.bytes)) of the peak, \(bytes(notFreed.bytes)) not freed at exit. "
+                + "The lines above are the whole capture; the sections below hold only these.\n"
+        }
         if let replacement = summary.replacedBy {
             text += "  The capture ends where the program replaced itself with \(TerminalText.quoted(replacement, limit: 200)) (exec), "
                 + "which the hook could not follow (a static or set-ID program, or one started without the hook).\n"
@@ -79,6 +85,12 @@ struct HeapText {
             text += "  \(count(summary.freesOfUnknownBlocks)) frees of blocks allocated before recording started were left out.\n"
         }
         return text + "\n"
+    }
+
+    /// The filter in the command's words: `--function X --module Y`, quoted and escaped.
+    static func describe(_ filter: HeapProfile.Filter) -> String {
+        [filter.function.map { "--function \(TerminalText.quoted($0, limit: 80))" }, filter.module.map { "--module \(TerminalText.quoted($0, limit: 80))" }]
+            .compactMap { $0 }.joined(separator: " ")
     }
 
     private func sites(_ view: HeapProfile.View, title: String) -> String {
@@ -205,11 +217,22 @@ struct HeapReport: Encodable {
         var unrecordedSignalEvents: Int
     }
 
+    /// What --function and --module keep, when either is given: the summary above is the whole capture.
+    struct Matching: Encodable {
+        var function: String?
+        var module: String?
+        var allocations: Int
+        var bytesAllocated: Int
+        var peakBytes: Int
+        var bytesNotFreed: Int
+    }
+
     var capture: String
     var executable: String
     var pid: Int32
     var unwinder: String
     var summary: Summary
+    var matching: Matching?
     var peak: [Site]?
     var leaks: [Site]?
     var notFreed: [Site]?
@@ -236,6 +259,13 @@ struct HeapReport: Encodable {
             leakScanFailure: capture.summary.leakScanFailure, stoppedEarlyBecause: capture.summary.stoppedEarlyBecause,
             unrecordedSignalEvents: capture.summary.unrecordedSignalEvents)
         notes = profile.notes
+        if !profile.filter.isEmpty {
+            let allocated = profile.total(.allocated)
+            matching = Matching(
+                function: profile.filter.function, module: profile.filter.module, allocations: allocated.count,
+                bytesAllocated: allocated.bytes, peakBytes: profile.total(.peak).bytes,
+                bytesNotFreed: profile.total(.notFreed).bytes)
+        }
         func sites(_ view: HeapProfile.View) -> [Site]? {
             guard sections.contains(view.rawValue) else { return nil }
             return profile.sites(view).prefix(top).map { site in

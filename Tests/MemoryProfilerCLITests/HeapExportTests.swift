@@ -162,6 +162,26 @@ struct HeapExportTests {
         #expect(abs((results["zoomWidth"] as? Double ?? 0) - (width - 0.5)) < 0.01, "\(results)")
     }
 
+    /// With --function, the summary says it is the whole capture and gives what the filter keeps, in text and JSON.
+    @Test func aFilteredReportSaysWhatItsSummaryCovers() throws {
+        let directory = try TemporaryDirectory()
+        let (path, capture) = try Self.capture(["known-sites", "20000", "500", "5000", "100"], in: directory, named: "run")
+        let text = try runProduct("mprof", ["heap", path, "--function", "buildIndex", "--view", "summary"])
+        #expect(text.status == 0, "\(text.standardError)")
+        let line = try #require(text.standardOutput.split(separator: "\n").first { $0.contains("matching") }, "\(text.standardOutput)")
+        #expect(line.contains("--function buildIndex: 40,002 allocations") && line.contains("whole capture"), "\(line)")  // a node and its payload each
+        let json = try runProduct("mprof", ["heap", path, "--function", "buildIndex", "--view", "summary", "--json"])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any])
+        let matching = try #require(report["matching"] as? [String: Any], "\(json.standardOutput.prefix(600))")
+        let summary = try #require(report["summary"] as? [String: Any])
+        #expect(summary["allocations"] as? Int == capture.summary.allocations)
+        let filtered = HeapProfile(capture, symbols: HeapSymbolizer().symbolize(capture), filter: .init(function: "buildIndex"))
+        #expect(matching["allocations"] as? Int == filtered.total(.allocated).count && matching["function"] as? String == "buildIndex")
+        #expect(matching["peakBytes"] as? Int == filtered.total(.peak).bytes)
+        let whole = try runProduct("mprof", ["heap", path, "--view", "summary", "--json"])
+        #expect(!whole.standardOutput.contains("\"matching\""))
+    }
+
     /// A flame graph taller than the window opens on its boxes (the root at the bottom of the window), with the search
     /// bar and the details in view above them, not on an empty top of the page.
     @Test(.enabled(if: ChromiumPage.installed, ChromiumPage.missing))

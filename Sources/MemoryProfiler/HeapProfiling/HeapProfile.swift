@@ -37,7 +37,8 @@ public struct HeapProfile: Sendable {
             self.module = module
         }
 
-        var isEmpty: Bool { function == nil && module == nil }
+        /// Whether it keeps everything.
+        public var isEmpty: Bool { function == nil && module == nil }
     }
 
     /// The allocations of one call site (and type) in a view.
@@ -61,8 +62,10 @@ public struct HeapProfile: Sendable {
         public var bytes: Int
     }
 
-    /// The capture's totals (not filtered).
+    /// The capture's totals (not filtered: see ``filter`` and ``total(_:)`` for what the filter keeps).
     public var summary: HeapCapture.Summary
+    /// What the profile keeps: every view and export but ``summary`` holds only these allocations.
+    public let filter: Filter
     /// What the symbolizer could not do.
     public var notes: [String]
 
@@ -77,6 +80,7 @@ public struct HeapProfile: Sendable {
     public init(_ capture: HeapCapture, symbols: HeapSymbols, filter: Filter = .init()) {
         self.capture = capture
         self.symbols = symbols
+        self.filter = filter
         summary = capture.summary
         notes = symbols.notes
         var siteOfLeaf: [UInt32: Int] = [:]
