@@ -31,31 +31,34 @@ extension HeapCapture {
     ///
     /// Read in chunks, never sized from the file's length: a capture ends at the first run of
     /// ``endOfRecordsZeroRun`` zero bytes (the hook's zero-filled room ahead of its last record; no record holds such
-    /// a run, compressed or not), so a sparse or zero-filled file of any length costs a chunk or two. What is read,
-    /// and a compressed capture's declared length, must fit in ``readingBudget()``: past that, a clear error instead
-    /// of an allocation that fails.
+    /// a run, compressed or not), so a sparse or zero-filled file of any length costs a chunk or two. Nothing past
+    /// the length the file had when it was opened is read: a capture still being written (this process's own, in a
+    /// ``HeapRegion`` under `mprof run --heap`, grows with every allocation the reading makes). What is read, and a
+    /// compressed capture's declared length, must fit in ``readingBudget()``: past that, a clear error instead of
+    /// an allocation that fails.
     static func readBytes(_ path: String) throws(MemoryError) -> [UInt8] {
         let budget = readingBudget()
         var bytes: [UInt8] = []
         do {
             let reader = try FileReader(path: path)
+            let length = reader.regularFileSize ?? Int.max
+            var chunk = [UInt8](repeating: 0, count: 1 << 20)
             var trailingZeros = 0
-            let chunk = 1 << 20
-            while trailingZeros < endOfRecordsZeroRun {
-                let start = bytes.count
-                guard start <= budget - chunk else {
+            while trailingZeros < endOfRecordsZeroRun && bytes.count < length {
+                let wanted = min(chunk.count, length - bytes.count)
+                guard bytes.count <= budget - wanted else {
                     throw MemoryError(
                         .unexpectedFormat,
                         "\(TerminalText.escaped(path)) is larger than the \(budget >> 20) MiB mprof may take to read it "
                             + "(a quarter of the memory)")
                 }
-                bytes.append(contentsOf: repeatElement(0, count: chunk))
-                let count = try bytes.withUnsafeMutableBytes { buffer throws(FileReader.Failure) in
-                    try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[start...]))
+                let count = try chunk.withUnsafeMutableBytes { buffer throws(FileReader.Failure) in
+                    try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<wanted]))
                 }
-                bytes.removeLast(chunk - count)
                 if count == 0 { break }
-                let zeros = bytes[start...].reversed().prefix { $0 == 0 }.count
+                bytes.append(contentsOf: chunk[..<count])
+                var zeros = 0
+                while zeros < count && chunk[count - 1 - zeros] == 0 { zeros += 1 }
                 trailingZeros = zeros == count ? trailingZeros + count : zeros
             }
         } catch let error as FileReader.Failure {
