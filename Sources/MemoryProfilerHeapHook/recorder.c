@@ -27,7 +27,9 @@
 //                    least one record (possibly of count 0) when the scan ran.
 //   'G'  region      v 1 (begin) or 2 (end), v region number: what a program profiles of itself (see Regions)
 //   'X'  end         v allocations, v frees, v milliseconds: the process finished normally
-//   'C'  condition   v kind, v value, string text: what the numbers need to be read right
+//   'C'  condition   v kind, v value, string text: what the numbers need to be read right (1 leak scan failed,
+//                    2 stopped early, 3 signal-handler events missed, 4 peak resident set before the exit work,
+//                    5 milliseconds since the start when the exit work began)
 //                      1  no leak scan was made: value an errno (0: none), text why; 'U' records before it, if
 //                         any, are a part of an answer and not to be trusted
 //                      2  the capture stopped early: value an errno (0: none), text why; the last record
@@ -945,6 +947,8 @@ static void finish_capture(uintptr_t stack_from) {
     // The program's peak before the hook's exit work: what mprof reports as its peak.
     uint64_t peak = stack_from != 0 ? resident_peak() : 0;
     if (peak != 0) emit_condition(4, peak, "");
+    // When the exit work begins: the resident set sampled after this is the scan's, not the program's.
+    if (stack_from != 0) emit_condition(5, milliseconds_since_start(), "");
     emit_modules();
     uint64_t missed = __atomic_load_n(&hook_signal_events_missed, __ATOMIC_RELAXED);
     if (missed != 0) emit_condition(3, missed, "");

@@ -134,6 +134,28 @@ struct MemoryVerdictTests {
         #expect(walkGrowth <= 6, "\(walkGrowth) of 200 random walks were judged growing")
     }
 
+    /// A long, large warm-up (1 GiB over the first 40 %) and then a slow leak: the leak is what counts, and what is
+    /// reported. A leak that starts late (the last 30 %) is growth too; a fill that ends at 60 % is not.
+    @Test func growthAfterAWarmUpOrLateInTheRunCounts() throws {
+        let rampThenLeak = Self.series(seed: 7) { index, random in
+            let ramp = min(Double(index) / 80, 1) * 1024 * Self.mebibyte
+            return 100 * Self.mebibyte + ramp + Double(max(index - 80, 0)) * 0.25 * Self.mebibyte + random.normal() * Self.mebibyte
+        }
+        let verdict = MemoryVerdict(resident: rampThenLeak)
+        #expect(verdict.kind == .growth, "\(verdict.explanation)")
+        // The last half: 100 samples of 0.25 MiB.
+        #expect(verdict.explanation.contains("grows by +2"), "\(verdict.explanation)")
+        let late = Self.series(seed: 8) { index, random in
+            300 * Self.mebibyte + Double(max(index - 140, 0)) * 0.5 * Self.mebibyte + random.normal() * Self.mebibyte
+        }
+        #expect(MemoryVerdict(resident: late).kind == .growth)
+        let fill = Self.series(seed: 9) { index, random in
+            300 * Self.mebibyte + min(max(Double(index - 60) / 60, 0), 1) * 200 * Self.mebibyte + random.normal() * Self.mebibyte
+        }
+        let filled = MemoryVerdict(resident: fill)
+        #expect(filled.kind == .steady, "\(filled.explanation)")
+    }
+
     /// A staircase that keeps climbing to the end is growth, with its observed height.
     @Test func aStaircaseToTheEndIsGrowth() throws {
         let staircase = Self.series(seed: 6) { index, random in 200 * Self.mebibyte + Double(index / 20) * 16 * Self.mebibyte + random.normal() * Self.mebibyte }

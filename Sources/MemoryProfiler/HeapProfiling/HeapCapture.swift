@@ -83,6 +83,9 @@ public struct HeapCapture: Sendable {
         /// The program's peak resident set in bytes (the kernel's VmHWM) just before the hook's work at exit, when the
         /// hook read it: the program's own peak, without the leak scan's memory.
         public var residentPeakBeforeExit: Int? = nil
+        /// When the hook began its work at exit (the leak scan), in seconds from the start of recording: samples of
+        /// the resident set after it show the hook's work, not the program's.
+        public var exitWorkStarted: Double? = nil
     }
 
     /// The recorded process.

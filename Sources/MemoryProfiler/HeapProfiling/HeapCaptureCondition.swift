@@ -5,6 +5,8 @@ enum HeapCaptureCondition {
     static let stoppedEarly: UInt64 = 2
     static let unrecordedSignalEvents: UInt64 = 3
     static let residentPeakBeforeExit: UInt64 = 4
+    /// v milliseconds since the start: when the hook began its exit work.
+    static let exitWorkStarted: UInt64 = 5
 
     static func apply(kind: UInt64, value: UInt64, text: String, to summary: inout HeapCapture.Summary) {
         let shown = String(text.prefix(500))
@@ -14,8 +16,27 @@ enum HeapCaptureCondition {
         case stoppedEarly: summary.stoppedEarlyBecause = withError.isEmpty ? "the capture stopped early" : withError
         case unrecordedSignalEvents: summary.unrecordedSignalEvents = Int(clamping: value)
         case residentPeakBeforeExit: summary.residentPeakBeforeExit = value > 0 && value < 1 << 56 ? Int(value) : nil
+        case exitWorkStarted: summary.exitWorkStarted = value < 1 << 40 ? Double(value) / 1000 : nil
         default: break
         }
+    }
+
+    /// A condition record ('C': v kind, v value, string text), as the hook writes it.
+    static func record(kind: UInt64, value: UInt64, text: String) -> [UInt8] {
+        var bytes: [UInt8] = [UInt8(ascii: "C")]
+        func number(_ value: UInt64) {
+            var value = value
+            while value >= 0x80 {
+                bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+                value >>= 7
+            }
+            bytes.append(UInt8(value))
+        }
+        let utf8 = Array(text.utf8.prefix(4096))
+        number(kind)
+        number(value)
+        number(UInt64(utf8.count))
+        return bytes + utf8
     }
 
     /// A scan that failed may have sent a part of its answer before: it is not one.

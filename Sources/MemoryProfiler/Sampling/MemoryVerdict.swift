@@ -7,12 +7,14 @@ internal import MemoryProfilerSystem
 /// shrinking): three tests that each guard against what fools the others.
 ///
 /// - The least-squares slope's t test (p < 0.001) finds a trend under noise that is independent from sample to sample.
-/// - Samples of memory are not independent: each is close to the one before. Against that, the drift test takes the
-///   series in ten blocks and asks whether the differences between consecutive block means are positive on average
-///   (Student's t, one-sided, p < 0.01). A random walk has no drift, and a stationary series that wanders
-///   (autocorrelated noise) has differences that cancel, so neither passes more often than chance allows.
-/// - A step that then holds (a cache filled once, a load) is a level change, not growth: the means of the series'
-///   four quarters must rise quarter after quarter, each by at least a tenth of the whole change.
+/// - Samples of memory are not independent: each is close to the one before. Against that, a drift test, passed
+///   either way at one-sided p < 0.01: the series in ten blocks, and Student's t on the differences between
+///   consecutive block means (a leak under noise); or the change against what a random walk with the series' own
+///   typical step could wander (the median absolute step, robust to the jumps of a staircase). A random walk has no
+///   drift, and a stationary series that wanders (autocorrelated noise) has differences that cancel, so neither
+///   passes more often than chance allows.
+/// - A step that then holds (a cache filled once, a load) is a level change, not growth: the series' last quarter
+///   must still rise above the one before by at least a tenth of the whole change (quarter means).
 ///
 /// The change reported is the one observed (the mean of the last tenth of the samples less that of the first tenth),
 /// not the slope times the span, and it must be at least 1 MiB. The floor does not grow with the process: 80 MiB of
@@ -39,12 +41,24 @@ public struct MemoryTrend: Sendable, Hashable {
     public var driftDegrees: Double
     /// The means of the series' four quarters (by sample count), first to last; empty for fewer than 8 samples.
     public var quarterMeans: [Double]
+    /// The observed change over what a random walk with the series' typical step would wander in as many steps
+    /// (a standard normal deviate if memory only wandered); 0 for fewer than 8 samples.
+    public var walkZ: Double
 
     /// Whether memory keeps growing (or, with `upward` false, shrinking) by all three tests, with an observed
     /// change of at least ``smallestChange``.
     public func isSignificant(upward: Bool = true) -> Bool {
         guard upward ? change > 0 : change < 0, abs(change) >= Self.smallestChange else { return false }
-        return pValue < 0.001 && driftPValue(upward: upward) < 0.01 && persists(upward: upward)
+        let drifts = driftPValue(upward: upward) < 0.01 || walkPValue(upward: upward) < 0.01
+        return pValue < 0.001 && drifts && persists(upward: upward)
+    }
+
+    /// The one-sided probability that a random walk with the series' typical step wanders this far that way.
+    public func walkPValue(upward: Bool = true) -> Double {
+        guard quarterMeans.count == 4 else { return 1 }
+        let directed = upward ? walkZ : -walkZ
+        guard directed > 0 else { return 1 }
+        return directed.isInfinite ? 0 : 0.5 * erfc(directed / 2.0.squareRoot())
     }
 
     /// The one-sided probability of a drift at least this strong in that direction if there were none.
@@ -55,14 +69,13 @@ public struct MemoryTrend: Sendable, Hashable {
         return Self.twoSidedPValue(t: directed, degrees: driftDegrees) / 2
     }
 
-    /// Whether the quarters' means move that way quarter after quarter, each step at least a tenth of the whole.
+    /// Whether the change still goes on at the end: the last quarter's mean is past the third's, that way, by at
+    /// least a tenth of the change from the first quarter to the last.
     public func persists(upward: Bool = true) -> Bool {
-        guard quarterMeans.count == 4, let first = quarterMeans.first, let last = quarterMeans.last else { return false }
-        let whole = abs(last - first)
-        guard whole > 0 else { return false }
-        return zip(quarterMeans, quarterMeans.dropFirst()).allSatisfy { before, after in
-            (upward ? after - before : before - after) >= 0.1 * whole
-        }
+        guard quarterMeans.count == 4 else { return false }
+        let whole = abs(quarterMeans[3] - quarterMeans[0])
+        let last = upward ? quarterMeans[3] - quarterMeans[2] : quarterMeans[2] - quarterMeans[3]
+        return whole > 0 && last >= 0.1 * whole
     }
 
     /// Whether the series rose (or fell) once and then held: a change of at least ``smallestChange`` that the last
@@ -127,10 +140,21 @@ public struct MemoryTrend: Sendable, Hashable {
             let error = (variance / Double(steps.count)).squareRoot()
             driftTStatistic = error > 0 ? stepMean / error : (stepMean == 0 ? 0 : (stepMean > 0 ? .infinity : -.infinity))
             driftDegrees = Double(steps.count - 1)
+            // The typical step: 1.4826 times the median absolute deviation of the steps, a standard deviation that
+            // the few large jumps of a staircase do not inflate.
+            let increments = zip(values, values.dropFirst()).map { $1 - $0 }.sorted()
+            let median = increments[increments.count / 2]
+            let deviations = increments.map { abs($0 - median) }.sorted()
+            let typicalStep = 1.4826 * deviations[deviations.count / 2]
+            // Between the middles of the first and last tenths.
+            let span = Double(max(values.count - tenth, 1))
+            let wander = typicalStep * span.squareRoot()
+            walkZ = wander > 0 ? change / wander : (change == 0 ? 0 : (change > 0 ? .infinity : -.infinity))
         } else {
             quarterMeans = []
             driftTStatistic = 0
             driftDegrees = 0
+            walkZ = 0
         }
     }
 
@@ -232,17 +256,21 @@ public struct MemoryVerdict: Sendable, Hashable {
         resident: [(time: Double, bytes: Double)], heap: [(time: Double, bytes: Double)]? = nil,
         leakScan: LeakScan? = nil, file: [(time: Double, bytes: Double)]? = nil
     ) {
-        // Trends after the warm-up: a program that loads and then holds is steady. The first fifth of the recording
-        // is left out of the fits (the peaks below still see all of it); growth must then go on to the end (see
-        // MemoryTrend.isSignificant).
+        // Trends after the warm-up: the first fifth of the recording is left out of the fits (the peaks below still
+        // see all of it). Growth is judged on the last half alone: a load or a warm-up, however long and large, is not
+        // growth, and growth that goes on after it is (see MemoryTrend.isSignificant).
         let times = resident.map(\.time)
         let first = times.min() ?? 0, last = times.max() ?? 0
-        let cut = first + 0.2 * (last - first)
+        let cut = first + 0.2 * (last - first), half = first + 0.5 * (last - first)
         func settled(_ points: [(time: Double, bytes: Double)]) -> [(time: Double, bytes: Double)] {
             let later = points.filter { $0.time >= cut }
             return later.count >= 3 ? later : points
         }
-        func grows(_ trend: MemoryTrend?) -> Bool { trend?.isSignificant() ?? false }
+        /// The trend of the last half of the recording, when it keeps growing.
+        func growth(_ points: [(time: Double, bytes: Double)]?) -> MemoryTrend? {
+            guard let points, let tail = MemoryTrend(points.filter { $0.time >= half }), tail.isSignificant() else { return nil }
+            return tail
+        }
         let residentTrend = MemoryTrend(settled(resident))
         // The heap on the resident set's clock: its value at each sample (the timeline is a step function).
         let heapPoints = heap.map { Self.resampled($0, at: times) }
@@ -259,7 +287,7 @@ public struct MemoryVerdict: Sendable, Hashable {
         func mebibytes(_ bytes: Double) -> String { DecimalFormat.fixed(bytes / 1_048_576, decimals: 1) + " MiB" }
         func signed(_ bytes: Double) -> String { (bytes >= 0 ? "+" : "") + mebibytes(bytes) }
         func rate(_ trend: MemoryTrend) -> String {
-            signed(trend.change) + " over " + DecimalFormat.fixed(trend.duration, decimals: 1) + " s (p "
+            signed(trend.change) + " over the last " + DecimalFormat.fixed(trend.duration, decimals: 1) + " s (p "
                 + (trend.pValue < 1e-6 ? "< 1e-6" : "= " + DecimalFormat.fixed(trend.pValue, decimals: 6)) + ")"
         }
         guard let residentTrend, resident.count >= 8 else {
@@ -269,15 +297,16 @@ public struct MemoryVerdict: Sendable, Hashable {
                 : "the samples span no time: nothing to fit"
             return
         }
-        if let heapTrend, grows(heapTrend) {
-            if let leakScan, leakScan.scanned, Double(leakScan.unreachableBytes) < 0.5 * heapTrend.change {
+        let residentGrowth = growth(resident)
+        if let heapGrowth = growth(heapPoints) {
+            if let leakScan, leakScan.scanned, Double(leakScan.unreachableBytes) < 0.5 * heapGrowth.change {
                 kind = .growth
-                explanation = "the heap in use grows by \(rate(heapTrend)) to the end, but the leak scan at exit found "
-                    + "only \(mebibytes(Double(leakScan.unreachableBytes))) unreachable: the memory is still referenced "
+                explanation = "the heap in use grows by \(rate(heapGrowth)), but the leak scan at exit found only "
+                    + "\(mebibytes(Double(leakScan.unreachableBytes))) unreachable: the memory is still referenced "
                     + "(a cache or a collection that grows; mprof heap --view not-freed shows where)"
             } else {
                 kind = .leak
-                explanation = "the heap in use grows by \(rate(heapTrend)) to the end: memory is allocated and not freed"
+                explanation = "the heap in use grows by \(rate(heapGrowth)): memory is allocated and not freed"
                     + (leakScan.map { scan in
                         scan.scanned
                             ? " (\(mebibytes(Double(scan.unreachableBytes))) unreachable at exit)"
@@ -286,21 +315,19 @@ public struct MemoryVerdict: Sendable, Hashable {
             }
             return
         }
-        if let fileTrend, grows(fileTrend), grows(residentTrend),
-            fileTrend.change >= 0.5 * residentTrend.change
-        {
+        if let fileGrowth = growth(filePoints), let residentGrowth, fileGrowth.change >= 0.5 * residentGrowth.change {
             kind = .fileGrowth
-            explanation = "file-backed pages grow by \(rate(fileTrend)): "
-                + "\(DecimalFormat.fixed(min(fileTrend.change / residentTrend.change, 1) * 100, decimals: 0))% of the resident "
-                + "set's growth is mapped files"
+            explanation = "file-backed pages grow by \(rate(fileGrowth)): "
+                + "\(DecimalFormat.fixed(min(fileGrowth.change / residentGrowth.change, 1) * 100, decimals: 0))% of the "
+                + "resident set's growth is mapped files"
             return
         }
         if let heapPoints, let heapTrend {
-            if grows(residentTrend) {
+            if let residentGrowth {
                 kind = .allocatorRetention
-                explanation = "the resident set grows by \(rate(residentTrend)) while the heap in use does not "
-                    + "(\(signed(heapTrend.change))): memory the allocator keeps, or memory not from malloc (mprof run "
-                    + "--explain tells which)"
+                explanation = "the resident set grows by \(rate(residentGrowth)) while the heap in use does not "
+                    + "(\(signed(heapTrend.change)) after the warm-up): memory the allocator keeps, or memory not from "
+                    + "malloc (mprof run --explain tells which)"
                 return
             }
             // High after frees: the heap fell to half its peak or less, the resident set stayed within 80 % of its own.
@@ -317,9 +344,9 @@ public struct MemoryVerdict: Sendable, Hashable {
                 return
             }
         }
-        if grows(residentTrend) {
+        if let residentGrowth {
             kind = .growth
-            explanation = "the resident set grows by \(rate(residentTrend)); record with --heap to tell a leak from "
+            explanation = "the resident set grows by \(rate(residentGrowth)); record with --heap to tell a leak from "
                 + "memory the allocator keeps"
             return
         }
@@ -332,9 +359,9 @@ public struct MemoryVerdict: Sendable, Hashable {
                 + "held (a cache filled once, a load)"
             return
         }
-        explanation = "no lasting growth: the resident set changes by \(rate(residentTrend)) after the warm-up "
-            + "(growth counts at p < 0.001, with a drift from block to block at p < 0.01, quarter after quarter to the "
-            + "end, and at least \(floor))"
+        explanation = "no lasting growth: the resident set changes by \(signed(residentTrend.change)) after the warm-up "
+            + "(growth counts in the last half of the recording: at p < 0.001, with a drift from block to block at "
+            + "p < 0.01, still rising in its last quarter, and at least \(floor))"
             + (heapTrend.map { ", the heap in use by \(signed($0.change))" } ?? "")
     }
 
@@ -361,10 +388,9 @@ extension MemoryVerdict {
     public init(recording: MprofFile, heap: HeapCapture? = nil) {
         // The last run of the file (runs appended with -o again are judged apart: the last one).
         let start = recording.runStarts.last.map { min($0, recording.samples.count) } ?? 0
-        let samples = recording.samples[start...]
-        let resident = samples.map { (time: $0.wallClock, bytes: Double($0.memory.bytes)) }
-        let times = resident.map(\.time)
-        let span = (times.min() ?? 0)...(times.max() ?? 0)
+        var samples = recording.samples[start...]
+        var times = samples.map(\.wallClock)
+        var span = (times.min() ?? 0)...(times.max() ?? 0)
         // A capture counts only if it is this run's: it must cover most of the run's samples.
         var timeline: [(time: Double, bytes: Double)]?
         if let heap {
@@ -372,8 +398,17 @@ extension MemoryVerdict {
             let covered = times.filter { captureSpan.contains($0) }.count
             if !times.isEmpty, captureSpan.lowerBound <= span.lowerBound + 1, Double(covered) >= 0.8 * Double(times.count) {
                 timeline = heap.heapTimeline.map { (time: heap.startTime + $0.time, bytes: Double($0.bytes)) }
+                // Samples taken while the hook did its work at exit (the leak scan) show that work, not the program.
+                if let started = heap.summary.exitWorkStarted {
+                    let end = heap.startTime + started + 0.001
+                    let kept = samples.prefix { $0.wallClock <= end }
+                    if kept.count >= 8 { samples = kept }
+                    times = samples.map(\.wallClock)
+                    span = (times.min() ?? 0)...(times.max() ?? 0)
+                }
             }
         }
+        let resident = samples.map { (time: $0.wallClock, bytes: Double($0.memory.bytes)) }
         let files = recording.fileSamples.filter { span.contains($0.wallClock) }
         self.init(
             resident: resident, heap: timeline,

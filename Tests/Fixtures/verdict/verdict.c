@@ -7,7 +7,7 @@
 //   verdict warmup    60 MiB allocated 1.5 MiB at a time over the first 0.8 s, then held to 2 s
 //   verdict cache     100 MiB filled at once 0.9 s in, held to 2 s: a level change, nothing unreachable
 //   verdict keep      1 MiB allocated every 50 ms for 2 s, every block kept in a global array: growth, no leak
-//   verdict large     1 GiB allocated and touched at once, then 1 MiB leaked every 50 ms for 2 s
+//   verdict large     1 GiB allocated and touched at once, then 1 MiB leaked every 50 ms for 3 s
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -67,7 +67,7 @@ int main(int argc, char **argv) {
         kept = blocks;
     } else if (strcmp(argv[1], "large") == 0) {
         void *volatile base = memset(malloc((size_t)1 << 30), 1, (size_t)1 << 30);
-        for (int i = 0; i < 40; i++) {
+        for (int i = 0; i < 60; i++) {
             kept = memset(malloc(1 << 20), 1, 1 << 20);
             pause_ms(50);
         }
