@@ -111,7 +111,7 @@ struct HeapRun {
 
     /// After the run: where the capture is, or why there is none, what the hook said about it (`conditions`), and
     /// which processes were not recorded.
-    func report(name: String, conditions: HeapCapture.Summary?) {
+    func report(name: String, conditions: HeapCapture.Summary?, termination: ChildProcess.Termination) {
         guard let status = Self.status(capture), status.kind == .regular, Self.startsWithCaptureMagic(capture) else {
             StandardError.write(
                 "mprof: warning: no heap capture was written: \(name) did not load \(Self.hookName) (it may clear "
@@ -120,8 +120,19 @@ struct HeapRun {
         }
         // Names now, while the program's files are the ones that ran: the capture then reads the same later,
         // elsewhere, or after a rebuild.
+        // A program that exited on its own, yet left the capture without its end, skipped every exit handler: a
+        // raw exit_group system call (_exit, _Exit and quick_exit are finished by the hook).
+        var ending: String?
+        if case .exited(let code) = termination, let conditions, !conditions.finishedNormally,
+            conditions.stoppedEarlyBecause == nil, conditions.replacedBy == nil
+        {
+            let cause = "\(name) exited with status \(code) without running its exit handlers (an exit_group system call "
+                + "made directly): every allocation up to the exit is recorded, but there is no leak scan"
+            StandardError.write("mprof: warning: \(cause)")
+            ending = cause
+        }
         do {
-            let symbols = try HeapSymbolizer().storeNames(inCaptureAt: capture)
+            let symbols = try HeapSymbolizer().storeNames(inCaptureAt: capture, ending: ending)
             for note in symbols.notes { StandardError.write("mprof: warning: \(TerminalText.escaped(note))") }
         } catch {
             StandardError.write("mprof: warning: the capture's names were not stored: \(error.message)")

@@ -223,6 +223,9 @@ __attribute__((constructor)) static void heap_hook_start(void) {
         (swift_alloc_object_function)dlsym(RTLD_NEXT, "swift_allocObject");
     resolve_exec();
     recorder_start();
+    // quick_exit runs at_quick_exit handlers, last registered first, and no destructors: registered here, before the
+    // program registers any, the hook's runs after them and finishes the capture as a normal exit does.
+    at_quick_exit(recorder_finish);
     hook_in_hook = 0;
 }
 
@@ -551,7 +554,8 @@ EXPORT int execle(const char *path, const char *argument, ...) {
 // MARK: Exit
 
 // A program that ends with _exit (or _Exit) runs no destructors: the capture is finished here, so that it reads as
-// complete rather than as a killed program's. (A vfork child that calls _exit shares the parent's memory: the
+// complete rather than as a killed program's. (quick_exit reaches glibc's own _exit directly: see at_quick_exit in
+// the constructor. A raw exit_group system call is not seen: mprof run says so after the run.) (A vfork child that calls _exit shares the parent's memory: the
 // recorder finishes only in the process that records.)
 EXPORT __attribute__((noreturn)) void _exit(int status) {
     recorder_finish();  // does nothing when a signal handler interrupted this thread inside the hook

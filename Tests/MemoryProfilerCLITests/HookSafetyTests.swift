@@ -128,6 +128,34 @@ struct HookSafetyTests {
         }
     }
 
+    // MARK: Endings that skip exit handlers
+
+    /// quick_exit and _exit skip the destructors that finish a capture: the hook finishes it all the same, with its
+    /// leak scan. A raw exit_group system call cannot be seen from inside: the capture then says how the program
+    /// ended (its status, from mprof), not that it was killed, and has every allocation up to the exit.
+    @Test(arguments: ["quick_exit", "_exit", "exit_group", "return"])
+    func aProgramThatSkipsItsExitHandlersLeavesACaptureThatSaysHowItEnded(_ ending: String) throws {
+        let directory = try TemporaryDirectory()
+        let program = try Self.compile("endings", in: directory)
+        let run = try runProduct("mprof", ["run", "--heap", "-o", "\(directory.path)/run.dat", program, ending])
+        #expect(run.status == 0, "\(ending): \(run.standardError)")
+        let (capture, profile) = try Self.read("\(directory.path)/run.heap")
+        let kept = profile.sites(.notFreed).filter { $0.bytes == 100 * 64 }
+        #expect(kept.count == 1, "\(ending): \(profile.sites(.notFreed).map { ($0.frame.location, $0.bytes) })")
+        let report = try runProduct("mprof", ["heap", "\(directory.path)/run.heap", "--view", "summary"])
+        #expect(!report.standardOutput.contains("killed"), "\(ending): \(report.standardOutput)")
+        if ending == "exit_group" {
+            #expect(!capture.summary.finishedNormally && !capture.summary.reachabilityScanned)
+            #expect(run.standardError.contains("without running its exit handlers"), "\(run.standardError)")
+            #expect(report.standardOutput.contains("exited with status 0 without running its exit handlers"), "\(report.standardOutput)")
+        } else {
+            #expect(capture.summary.finishedNormally && capture.summary.reachabilityScanned, "\(ending): \(capture.summary)")
+            let leaked = profile.sites(.leaks).filter { $0.frame.function == "lose" }.reduce(0) { $0 + $1.count }
+            // A conservative scan: a stale copy of the last pointer (a register spilled to the stack) may keep one.
+            #expect(leaked >= 9 && leaked <= 10, "\(ending): \(leaked) of 10 lost blocks found")
+        }
+    }
+
     // MARK: 3. A scan that could not be made lists no leaks
 
     /// 2,001 blocks held by a global, the address space then limited (setrlimit RLIMIT_AS) to what is mapped plus

@@ -59,14 +59,24 @@ extension HeapSymbolizer {
     /// the program's files as they were, and takes little room. A capture cut short (a killed program) is cut back
     /// to its last whole record. The file is replaced in one step: until then it is left as it was.
     ///
+    /// - Parameter ending: How the program ended, as its parent saw it, for a capture the hook could not finish
+    ///   and that says nothing of why (the program made the `exit_group` system call itself, skipping every exit
+    ///   handler): stored in the capture as the reason it stops where it does. Ignored for any other capture.
     /// - Returns: The names.
     /// - Throws: ``MemoryError``: the file is not a capture, or cannot be read or written.
     @discardableResult
-    public func storeNames(inCaptureAt path: String) throws(MemoryError) -> HeapSymbols {
+    public func storeNames(inCaptureAt path: String, ending: String? = nil) throws(MemoryError) -> HeapSymbols {
         var bytes = try HeapCapture.readBytes(path)
         let capture = try HeapCapture(bytes: bytes, name: path, namesOnly: true)
         let symbols = symbolize(capture, usingStoredNames: false)
         bytes.removeSubrange(capture.eventsEnd...)
+        // How a program whose capture has no end ended, as its parent saw it: stored where a killed program's
+        // capture would say nothing.
+        if let ending, !capture.summary.finishedNormally, capture.summary.stoppedEarlyBecause == nil,
+            capture.summary.replacedBy == nil
+        {
+            bytes += HeapCaptureCondition.record(kind: HeapCaptureCondition.stoppedEarly, value: 0, text: ending)
+        }
         bytes += symbols.encoded()
         let finished = CaptureCompression.compress(bytes)
         let slash = path.lastIndex(of: "/")
