@@ -135,7 +135,7 @@ struct RunCommand: ParsableCommand {
         let sampler = try startSampling(child, recording: recording)
         let (termination, trace, heapConditions) = try waitForExit(
             of: child, sampler: sampler, recording: recording, name: name, heap: heapRun)
-        heapRun?.report(name: name, conditions: heapConditions)
+        heapRun?.report(name: name, conditions: heapConditions, termination: termination)
         if let explainer = recording.explainer {
             let capture = heapRun.flatMap { try? HeapCapture(path: $0.capture) }
             let peak = (try? MprofFile(path: recording.path))?.peak()?.memory
@@ -211,8 +211,9 @@ struct RunCommand: ParsableCommand {
         let trace = sampler?.stop()
         // Read while the program is a zombie: whether it waited for children, whose peaks wait4 includes.
         let waitedForChildren = ProcessTable.hasWaitedForChildren(child.pid)
-        // From here the PID may be reaped and reused: no more forwarding.
-        SignalForwarding.stop()
+        // From here the PID may be reaped and reused: no more forwarding; an interrupt while mprof finishes the
+        // recording and the heap capture is answered, not obeyed half-way (the deferred stop() restores defaults).
+        SignalForwarding.finishing()
         let termination: ChildProcess.Termination
         do {
             termination = try child.wait()

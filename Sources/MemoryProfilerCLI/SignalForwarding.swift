@@ -29,6 +29,13 @@ enum SignalForwarding {
         var action = sigaction()
         action.__sigaction_handler.sa_sigaction = { signal, info, _ in
             let pid = SignalForwarding.target.load(ordering: .sequentiallyConsistent)
+            if pid == SignalForwarding.finishingTarget {
+                // After the program: the capture is being finished, and an interrupt must not cut that in half.
+                let saved = errno
+                SignalForwarding.finishingMessage.withUTF8Buffer { _ = write(2, $0.baseAddress, $0.count) }
+                errno = saved
+                return
+            }
             // SI_USER and SI_QUEUE: sent by a process; SI_KERNEL (the terminal): the program got it too.
             guard pid > 0, let info, info.pointee.si_code <= 0 else { return }
             let saved = errno
@@ -46,6 +53,20 @@ enum SignalForwarding {
         sigemptyset(&signals)
         for signal in forwarded { sigaddset(&signals, signal) }
         pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+    }
+
+    /// The target while mprof finishes after the program has ended.
+    fileprivate static let finishingTarget: Int32 = -1
+    fileprivate static let finishingMessage: StaticString =
+        "mprof: the program has ended; mprof is finishing its files and ends as soon as they are whole\n"
+
+    /// After the program has ended (and been reaped: its PID may belong to another process by now): nothing is
+    /// forwarded any more, and an interrupt (Ctrl-C, SIGTERM) while mprof finishes its files (the last samples, the
+    /// heap capture's names) is answered with a line saying so instead of ending mprof half-way. The tools mprof runs meanwhile are in their own process
+    /// group, out of the terminal's reach.
+    static func finishing() {
+        _ = finishingMessage  // initialized here, never first in the handler
+        target.store(finishingTarget, ordering: .sequentiallyConsistent)
     }
 
     /// Restores the default actions.

@@ -73,20 +73,23 @@ public final class ChildProcess: Sendable {
     /// Starts `executable` with `arguments` (not including the program name) and the launcher's environment
     /// plus `environment`.
     ///
-    /// Signal dispositions and the signal mask are reset to their defaults in the child.
+    /// Signal dispositions and the signal mask are reset to their defaults in the child. With
+    /// `inOwnProcessGroup`, the child leads a process group of its own: a Ctrl-C at the terminal, which goes to
+    /// the foreground group, does not reach it (for the tools mprof runs for itself, which must finish).
     public static func spawn(
         _ executable: String,
         arguments: [String],
         environment: [String: String] = [:],
         standardInput: Stream = .inherit,
         standardOutput: Stream = .inherit,
-        standardError: Stream = .inherit
+        standardError: Stream = .inherit,
+        inOwnProcessGroup: Bool = false
     ) throws(SystemError) -> ChildProcess {
         try spawn(
             Array(executable.utf8), arguments: arguments.map { Array($0.utf8) },
             environment: environment.mapValues { Array($0.utf8) },
             standardInput: standardInput, standardOutput: standardOutput, standardError: standardError,
-            passing: nil)
+            passing: nil, inOwnProcessGroup: inOwnProcessGroup)
     }
 
     /// Starts `executable` through the `mprof-spawn` launcher at `launcher` and adopts it as a child, so that
@@ -204,7 +207,8 @@ public final class ChildProcess: Sendable {
         standardInput: Stream,
         standardOutput: Stream,
         standardError: Stream,
-        passing: (descriptor: Int32, number: Int32)?
+        passing: (descriptor: Int32, number: Int32)?,
+        inOwnProcessGroup: Bool = false
     ) throws(SystemError) -> ChildProcess {
         var actions = posix_spawn_file_actions_t()
         var attributes = posix_spawnattr_t()
@@ -220,7 +224,12 @@ public final class ChildProcess: Sendable {
         sigemptyset(&emptyMask)
         posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
         posix_spawnattr_setsigmask(&attributes, &emptyMask)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        var flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK
+        if inOwnProcessGroup {
+            posix_spawnattr_setpgroup(&attributes, 0)
+            flags |= POSIX_SPAWN_SETPGROUP
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
 
         var launcherEnds: [Int32?] = [nil, nil]
         var childEnds: [Int32] = []

@@ -378,6 +378,49 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/run.heap")) == heap)
     }
 
+    /// Interrupts (Ctrl-C at the terminal reaches the whole foreground group: here, SIGINT to mprof's group every
+    /// 10 ms) while mprof finishes a heap capture neither end mprof half-way nor kill the tools it runs: the capture
+    /// gets its names and is compressed, and mprof says why it did not stop.
+    @Test func interruptsWhileTheCaptureIsFinishedDoNotCutItShort() throws {
+        let directory = try TemporaryDirectory()
+        let program = try HeapProfilingTests.compile("""
+            #include <signal.h>
+            #include <stdio.h>
+            #include <stdlib.h>
+            #include <time.h>
+            void *volatile kept[1000];
+            __attribute__((noinline)) static void *one(int i) { return malloc(16 + i % 7); }
+            __attribute__((noinline)) static void *two(int i) { return one(i) ? malloc(32) : NULL; }
+            int main(int argc, char **argv) {
+                signal(SIGINT, SIG_IGN);
+                if (argc < 2 || fclose(fopen(argv[1], "w")) != 0) return 2;
+                for (int i = 0; i < 1000; i++) kept[i] = i % 2 ? one(i) : two(i);
+                struct timespec pause = {0, 300000000};
+                nanosleep(&pause, NULL);
+                return 0;
+            }
+            """, named: "ignores-interrupts", in: directory)
+        let mprof = try ChildProcess.spawn(
+            "/usr/bin/setsid", arguments: [BuiltProducts.path("mprof"), "run", "--heap", "-o", "\(directory.path)/run.dat", program, "\(directory.path)/ready"],
+            standardInput: .null, standardOutput: .null, standardError: .file("\(directory.path)/stderr.txt"))
+        // From the moment the program ignores SIGINT (it makes the file then) until mprof has ended.
+        for _ in 0..<1000 where !FileManager.default.fileExists(atPath: "\(directory.path)/ready") { usleep(5000) }
+        var interrupts = 0
+        while ProcessTable.state(of: mprof.pid).map({ $0 != "Z" }) ?? false, interrupts < 3000 {
+            usleep(10_000)
+            if kill(-mprof.pid, SIGINT) == 0 { interrupts += 1 }
+        }
+        let termination = try mprof.wait()
+        let standardError = try String(contentsOfFile: "\(directory.path)/stderr.txt", encoding: .utf8)
+        #expect(termination == .exited(0), "\(termination) after \(interrupts) interrupts: \(standardError)")
+        #expect(standardError.contains("mprof is finishing its files"), "\(standardError)")
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/run.heap")))
+        #expect(bytes.starts(with: Array("MPROFHZ1".utf8)), "the capture was not finished")
+        let capture = try HeapCapture(path: "\(directory.path)/run.heap")
+        #expect(capture.embeddedSymbols != nil, "no names were stored: \(standardError)")
+        #expect(!standardError.contains("names were not stored"), "\(standardError)")
+    }
+
     private static func readLine(_ process: ChildProcess) -> String? {
         guard let descriptor = process.standardOutput else { return nil }
         var bytes: [UInt8] = []

@@ -95,7 +95,7 @@ public enum HeapRegion {
         defer { if own != 0 { TextFile.removeRegularFile(capturePath) } }
         let bytes = try HeapCapture.readBytes(capturePath)
         let capture = try HeapCapture(bytes: bytes, name: capturePath, namesOnly: false, region: region.number)
-        return HeapProfile(capture, symbols: HeapSymbolizer().symbolize(capture))
+        return HeapProfile(capture, symbols: HeapSymbolizer().symbolize(capture, usingStoredNames: false))  // the files that ran, now
     }
 }
 #endif

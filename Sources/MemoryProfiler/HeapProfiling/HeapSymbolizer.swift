@@ -83,6 +83,11 @@ public struct HeapSymbolizer: Sendable {
     public func symbolize(_ capture: HeapCapture, usingStoredNames: Bool = true) -> HeapSymbols {
         if usingStoredNames, let stored = capture.embeddedSymbols { return stored }
         var symbols = HeapSymbols(frames: [:], typeNames: [:], notes: [])
+        if usingStoredNames {
+            symbols.notes.append(
+                "the capture has no stored names (mprof run did not get to store them, or the capture was copied from "
+                    + "the hook as it was): names come from the program's files as they are now")
+        }
         // A module recorded again at the same place (after a dlclose, another library there) is the later one.
         var latest: [UInt64: HeapCapture.Module] = [:]
         for module in capture.modules { latest[module.addresses.lowerBound] = module }
@@ -98,6 +103,13 @@ public struct HeapSymbolizer: Sendable {
 
         // The questions: code addresses (return addresses, so the call is one byte before) and type descriptors.
         let codeAddresses = Array(Set(capture.addresses)).sorted()
+        // A module whose file is gone cannot be named: its frames read module+offset, and several functions of it
+        // may look like one site.
+        let used = Set(codeAddresses.compactMap { module(of: $0)?.path })
+        for path in used.sorted().prefix(20) where path.hasPrefix("/") && !ProcessTable.pathExists(path) {
+            symbols.notes.append(
+                "\(path) is gone: its frames are shown as module+offset, and different functions of it may read as one site")
+        }
         var questions: [(kind: String, module: HeapCapture.Module, offset: UInt64)?] = []
         for address in codeAddresses {
             questions.append(module(of: address).map { ("CODE", $0, address &- $0.loadBias &- 1) })
@@ -261,7 +273,8 @@ public struct HeapSymbolizer: Sendable {
             try file.write(input)
             try file.close()
             let process = try ChildProcess.spawn(
-                tool, arguments: arguments, standardInput: .file(file.path), standardOutput: .pipe, standardError: .null)
+                tool, arguments: arguments, standardInput: .file(file.path), standardOutput: .pipe, standardError: .null,
+                inOwnProcessGroup: true)
             let output = process.readOutput(limit: 1 << 30)
             let termination = try process.wait()
             guard termination.shellStatus == 0 else {
