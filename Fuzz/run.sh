@@ -7,6 +7,9 @@
 #   dat         MprofFile from a file and from a String, its peaks, and the SVG, HTML and terminal plots
 #   lines-json  the line-profile JSON of `mprof lines`: decode, both text reports, JSON round trip
 #   plot-json   the JSON charts of `mprof plot` (readers --bench --format json, memory-scaling --json)
+#   capture     heap captures (`mprof heap`): read from a file and from bytes, replayed, every view, pprof,
+#               collapsed stacks, flame graphs
+#   compressed  the decompressor of finished captures, every run spent in it, then the same as capture
 #
 # The library, the plots and the CLI module are built by SwiftPM in .build-fuzz/spm with -sanitize=fuzzer,address,
 # so that our code is coverage-instrumented; each target is then linked with swiftc. The normal
@@ -28,7 +31,7 @@ while [ $# -gt 0 ]; do
         *) targets+=("$1"); shift ;;
     esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(dat lines-json plot-json)
+[ ${#targets[@]} -gt 0 ] || targets=(dat lines-json plot-json capture compressed)
 for target in "${targets[@]}"; do
     [ -f "Fuzz/Targets/$target.swift" ] || { echo "Fuzz/run.sh: no target $target (Fuzz/Targets/*.swift)" >&2; exit 2; }
 done
@@ -48,14 +51,22 @@ modules_for() {
             dat) echo CMemoryProfilerShims MemoryProfilerSystem MemoryProfiler MemoryPlot ;;
             lines-json) echo CMemoryProfilerShims MemoryProfilerSystem MemoryProfiler ;;
             plot-json) echo CMemoryProfilerShims MemoryProfilerSystem MemoryProfiler MemoryPlot ArgumentParserToolInfo ArgumentParser MemoryProfilerCLI ;;
+            capture | compressed) echo CMemoryProfilerShims MemoryProfilerSystem MemoryProfiler MemoryPlot ;;
         esac
     done
+}
+
+# Sources beyond the target's own and Fuzz/Support/*.swift.
+extra_sources_for() {
+    case "$1" in
+        capture | compressed) echo Fuzz/Support/Heap/*.swift ;;
+    esac
 }
 
 # Only what the chosen targets link: the CLI module and ArgumentParser only for plot-json.
 case " ${targets[*]} " in
     *" plot-json "*) top=MemoryProfilerCLI ;;
-    *" dat "*) top=MemoryPlot ;;
+    *" dat "* | *" capture "* | *" compressed "*) top=MemoryPlot ;;
     *) top=MemoryProfiler ;;
 esac
 
@@ -98,7 +109,8 @@ for target in "${targets[@]}"; do
         -module-name "$(echo "$target" | tr -d -)_fuzzer" -I "$products/Modules" \
         -Xcc -fmodule-map-file="$products/CMemoryProfilerShims.build/module.modulemap" \
         -Xcc -I -Xcc Sources/CMemoryProfilerShims/include \
-        "Fuzz/Targets/$target.swift" Fuzz/Support/*.swift "${objects[@]}" -o "$out/bin/$target"
+        "Fuzz/Targets/$target.swift" Fuzz/Support/*.swift $(extra_sources_for "$target") "${objects[@]}" \
+        -o "$out/bin/$target"
 done
 
 for target in "${targets[@]}"; do

@@ -49,6 +49,23 @@ import Testing
         #expect(report.standardOutput.contains("\"freesOfUnknownBlocks\" : 1"), "\(report.standardOutput.prefix(900))")
     }
 
+    /// Address 0 is where the reader's table marks an empty slot: a free or a restore of it (crafted, found by
+    /// fuzzing) removed or planted a block that was never there, and a later free indexed past the allocations.
+    @Test func freesAndRestoresOfAddressZeroChangeNothing() throws {
+        let directory = try TemporaryDirectory()
+        let heap = "\(directory.path)/zero.heap"
+        // After the allocation at 0x5000: a free of 0, a restore of 0, frees of 0 again, then the real free.
+        var bytes = Self.smallRawCapture()
+        bytes += [UInt8(ascii: "F"), 0xFF, 0xBF, 0x02]  // zigzag(-0x5000): to address 0
+        bytes += [UInt8(ascii: "R"), 0, UInt8(ascii: "F"), 0, UInt8(ascii: "F"), 0]
+        bytes += [UInt8(ascii: "F"), 0x80, 0xC0, 0x02]  // zigzag(+0x5000): back to the block
+        try Data(bytes).write(to: URL(fileURLWithPath: heap))
+        let report = try runProduct("mprof", ["heap", heap, "--json", "--view", "summary"])
+        #expect(report.status == 0, "\(report.standardError)")
+        #expect(report.standardOutput.contains("\"frees\" : 1"), "\(report.standardOutput.prefix(900))")
+        #expect(report.standardOutput.contains("\"blocksNotFreed\" : 0"), "\(report.standardOutput.prefix(900))")
+    }
+
     /// A 64 GiB sparse capture, alone and beside a good `.dat`: read to its last record in a chunk, not allocated.
     @Test func aSparseCaptureOf64GiBIsReadToItsLastRecord() throws {
         let directory = try TemporaryDirectory()

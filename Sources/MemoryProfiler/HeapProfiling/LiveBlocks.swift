@@ -31,6 +31,8 @@ final class LiveBlocks {
     /// replaced and its old allocation returned.
     @discardableResult
     func insert(_ address: UInt64, _ index: UInt32) -> UInt32? {
+        // 0 marks an empty slot: no block lives there (a capture that says one does is ignored on this point).
+        guard address != 0 else { return nil }
         if (count + 1) * 2 > mask + 1 { grow() }
         var at = slot(of: address)
         while keys[at] != 0 {
@@ -49,6 +51,7 @@ final class LiveBlocks {
 
     /// The allocation index of live block `address`, or nil.
     func find(_ address: UInt64) -> UInt32? {
+        guard address != 0 else { return nil }
         var at = slot(of: address)
         while keys[at] != address {
             if keys[at] == 0 { return nil }
@@ -59,6 +62,7 @@ final class LiveBlocks {
 
     /// Removes `address` and returns its allocation index, or nil when it is not live.
     func remove(_ address: UInt64) -> UInt32? {
+        guard address != 0 else { return nil }
         var at = slot(of: address)
         while keys[at] != address {
             if keys[at] == 0 { return nil }
