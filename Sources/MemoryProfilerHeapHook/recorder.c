@@ -434,6 +434,8 @@ static int emit_new_modules(struct dl_phdr_info *info, size_t size, void *contex
 /// Records the modules loaded since the last call (under the lock).
 static void emit_modules(void) { dl_iterate_phdr(emit_new_modules, NULL); }
 
+static void forget_stacks(void);
+
 HOOK_HIDDEN void recorder_modules_changed(void) {
     if (!recording() || hook_in_hook) return;
     hook_in_hook = 1;
@@ -441,6 +443,10 @@ HOOK_HIDDEN void recorder_modules_changed(void) {
     if (recording()) {
         module_range_count = 0;  // forget them: a module loaded later at a known range must be recorded again
         emit_modules();
+        // Forget the interned stacks too: a library loaded later where the closed one was has the same return
+        // addresses, and its frames must be new nodes, recorded after its module record, or the reader would name
+        // them after the closed library.
+        forget_stacks();
     }
     pthread_mutex_unlock(&lock);
     hook_in_hook = 0;
@@ -463,6 +469,7 @@ struct stack_entry {
 };
 static struct node_entry *nodes;
 static size_t node_capacity, node_count;
+static size_t node_entries;  // in the table now: node_count goes on numbering after the table is emptied
 static struct stack_entry *stacks;
 static size_t stack_capacity, stack_count;
 
@@ -473,6 +480,14 @@ static inline uint64_t mix(uint64_t value) {
     value *= 0xc4ceb9fe1a85ec53ULL;
     value ^= value >> 33;
     return value;
+}
+
+/// Empties both tables (under the lock): stacks seen from now on get new nodes. Node numbers go on.
+static void forget_stacks(void) {
+    if (nodes != NULL) memset(nodes, 0, node_capacity * sizeof *nodes);
+    node_entries = 0;
+    if (stacks != NULL) memset(stacks, 0, stack_capacity * sizeof *stacks);
+    stack_count = 0;
 }
 
 static int grow_nodes(void) {
@@ -493,7 +508,7 @@ static int grow_nodes(void) {
 }
 
 static uint32_t intern_node(uint32_t parent, uintptr_t address) {
-    if ((node_count + 1) * 2 > node_capacity && !grow_nodes()) return 0;
+    if ((node_entries + 1) * 2 > node_capacity && !grow_nodes()) return 0;
     size_t slot = mix(address ^ ((uint64_t)parent << 40)) & (node_capacity - 1);
     while (nodes[slot].number != 0) {
         if (nodes[slot].address == address && nodes[slot].parent == parent) return nodes[slot].number;
@@ -502,6 +517,7 @@ static uint32_t intern_node(uint32_t parent, uintptr_t address) {
     // A new frame: perhaps in a library loaded since the last module records.
     if (!in_known_module(address)) emit_modules();
     uint32_t number = (uint32_t)++node_count;
+    node_entries += 1;
     nodes[slot] = (struct node_entry){address, parent, number};
     unsigned char fields[24];
     unsigned char *at = put_number(fields, parent);
@@ -836,7 +852,7 @@ static void start_capture(void) {
     nodes = NULL;
     stacks = NULL;
     types = NULL;
-    node_capacity = node_count = stack_capacity = stack_count = 0;
+    node_capacity = node_count = node_entries = stack_capacity = stack_count = 0;
     type_count = 0;
     module_range_count = 0;
     window = NULL;

@@ -562,6 +562,10 @@ struct HeapProfilingTests {
         for index in 0..<reloaded.capture.allocationCount where [111, 222].contains(reloaded.capture.size(of: index)) {
             let functions = reloaded.capture.stack(of: index).flatMap { symbols.frames(at: $0) }.map(\.function)
             #expect(functions.contains("callf") && functions.contains("main"), "\(reloaded.capture.size(of: index)): \(functions)")
+            // Each allocation named after its own library, though both were at the same address in turn.
+            let library = reloaded.capture.stack(of: index).flatMap { symbols.frames(at: $0) }.first { $0.function == "f" }?.module
+            let expected = reloaded.capture.size(of: index) == 111 ? "libA.so" : "libB.so"
+            #expect(library == expected, "\(reloaded.capture.size(of: index)) bytes named after \(library ?? "nothing")")
         }
 
         // 3,000 threads, one after another, each allocating: the hook gives back each thread's memory.

@@ -221,6 +221,16 @@ struct HeapCaptureReader {
         // The names section mprof appends after the run (see HeapSymbols+Encoding.swift).
         var names = HeapSymbols(frames: [:], typeNames: [:], notes: [])
         var sawNames = false
+        // Modules as recorded, in order, and the shift each was given: a module recorded where another one was
+        // (a library dlopen'ed where a closed one had been) is moved to addresses of its own, 2^48 apart, and so
+        // are the stack nodes and types recorded while it is the one there, so that each is named after its own
+        // library. (The hook starts new stack nodes after a dlclose.)
+        var placed: [(addresses: Range<UInt64>, path: String, bias: UInt64, shift: UInt64)] = []
+        var shifts = 0
+        func relocated(_ address: UInt64) -> UInt64 {
+            guard shifts > 0, let module = placed.last(where: { $0.addresses.contains(address) }) else { return address }
+            return address &+ module.shift
+        }
 
         func decodeAddress(_ zigzag: UInt64) -> UInt64 {
             let delta = Int64(bitPattern: (zigzag >> 1) ^ (0 &- (zigzag & 1)))
@@ -385,7 +395,7 @@ struct HeapCaptureReader {
                     guard depth <= 256 else { throw failure("a stack deeper than 256 frames", at: recordStart) }
                     depths.append(depth)
                     capture.parents.append(UInt32(parent))
-                    capture.addresses.append(address)
+                    capture.addresses.append(relocated(address))
                 case UInt8(ascii: "H"):
                     let threadNumber = try number()
                     // Threads are numbered 1, 2, … as they first allocate: a new one is at most one more.
@@ -405,11 +415,21 @@ struct HeapCaptureReader {
                 case UInt8(ascii: "Y"):
                     let typeNumber = try number(), metadata = try number(), kind = try number(), descriptor = try number()
                     guard typeNumber == UInt64(capture.types.count + 1) else { throw failure("type \(typeNumber) out of order", at: recordStart) }
-                    capture.types.append(.init(metadata: metadata, kind: kind, descriptor: descriptor))
+                    capture.types.append(.init(metadata: metadata, kind: kind, descriptor: relocated(descriptor)))
                 case UInt8(ascii: "M"):
                     let bias = try number(), start = try number(), end = try number(), path = try string()
                     guard start <= end else { throw failure("a module ends before it starts", at: recordStart) }
-                    capture.modules.append(.init(path: path, loadBias: bias, addresses: start..<end))
+                    let overlapping = placed.filter { $0.addresses.overlaps(start..<end) }
+                    var shift: UInt64 = 0
+                    if let latest = overlapping.last, latest.path == path, latest.bias == bias {
+                        shift = latest.shift  // recorded again (the hook names every module again after a dlclose)
+                    } else if !overlapping.isEmpty, end < 1 << 48 {
+                        guard shifts < (1 << 15) - 1 else { throw failure("too many libraries loaded where others were", at: recordStart) }
+                        shifts += 1
+                        shift = UInt64(shifts) << 48
+                    }
+                    placed.append((start..<end, path, bias, shift))
+                    capture.modules.append(.init(path: path, loadBias: bias &+ shift, addresses: (start &+ shift)..<(end &+ shift)))
                 case UInt8(ascii: "B"):
                     let version = try number()
                     guard version == 1 else { throw failure("capture format version \(version); this mprof reads version 1", at: recordStart) }
