@@ -71,6 +71,12 @@ struct HeapRun {
     /// earlier run with the same `-o` is replaced; anything else at that name is refused.
     init(hook: String, datPath: String) throws {
         self.hook = hook
+        // The capture goes beside the .dat file, as a regular file: a device or a FIFO (-o /dev/full) has no "beside".
+        if let status = Self.status(datPath), status.kind != .regular {
+            throw CLIError(
+                "--heap writes its capture beside the recording, so -o must name a regular file, and "
+                    + "\(TerminalText.escaped(datPath)) is not one")
+        }
         let stem = datPath.hasSuffix(".dat") ? String(datPath.dropLast(4)) : datPath
         capture = stem + ".heap"
         for path in [capture, childrenList] {
@@ -86,6 +92,34 @@ struct HeapRun {
             guard unlink(path) == 0 || errno == ENOENT else {
                 throw CLIError("cannot replace \(TerminalText.escaped(path)): \(SystemError.describe(errno))")
             }
+        }
+        try Self.checkCreatable(capture)
+    }
+
+    /// Creates the capture as the hook will (exclusively, 0600) and makes room for its first megabyte, then removes
+    /// it: a directory the user cannot write, or a file system with no room, is an error before the program runs,
+    /// not a run without a capture.
+    private static func checkCreatable(_ path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard descriptor >= 0 else {
+            throw CLIError("cannot create the heap capture \(TerminalText.escaped(path)): \(SystemError.describe(errno))")
+        }
+        let room = posix_fallocate(descriptor, 0, 1 << 20)
+        close(descriptor)
+        unlink(path)
+        // EOPNOTSUPP/EINVAL: a file system without fallocate, where the hook grows the file another way.
+        if room == ENOSPC || room == EDQUOT || room == EFBIG {
+            throw CLIError(
+                "no room for the heap capture \(TerminalText.escaped(path)): \(SystemError.describe(room)) (the capture "
+                    + "needs about 4 MB per million allocations)")
+        }
+    }
+
+    /// Removes what the run created (the capture, the list of processes not recorded), when the run recorded
+    /// nothing worth keeping: regular files only.
+    func discard() {
+        for path in [capture, childrenList] where Self.status(path)?.kind == .regular {
+            unlink(path)
         }
     }
 

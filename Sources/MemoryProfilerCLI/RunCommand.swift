@@ -149,7 +149,12 @@ struct RunCommand: ParsableCommand {
             StandardError.write("mprof: \(name) exited with status 0, but its heap capture is incomplete (see above)")
             throw ExitCode(1)
         case .exited(0):
-            try recording.check(trace)
+            do {
+                try recording.check(trace)
+            } catch {
+                heapRun?.discard()  // nothing recorded: no capture of a run that is not there either
+                throw error
+            }
             return
         case .exited(let code):
             StandardError.write("mprof: \(name) exited with status \(code)")

@@ -421,6 +421,28 @@ import Testing
         #expect(!standardError.contains("names were not stored"), "\(standardError)")
     }
 
+    /// A heap run whose capture cannot be written fails before the program runs, naming the cause, and leaves
+    /// nothing behind: a device as -o (/dev/full), a file system with no room (a 64 KiB tmpfs).
+    @Test(.enabled(if: getuid() == 0, "mounting a tmpfs needs root"))
+    func aHeapRunWhoseCaptureCannotBeWrittenFailsBeforeTheProgramRuns() throws {
+        let directory = try TemporaryDirectory()
+        let marker = "\(directory.path)/ran"
+        let program = ["/bin/sh", "-c", "touch '\(marker)'"]
+        let device = try runProduct("mprof", ["run", "--heap", "-o", "/dev/full"] + program)
+        #expect(device.status != 0 && device.standardError.contains("must name a regular file"), "\(device.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: "/dev/full.heap"))
+
+        let tiny = "\(directory.path)/tiny"
+        try FileManager.default.createDirectory(atPath: tiny, withIntermediateDirectories: false)
+        let mount = try runCommand("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", tiny])
+        try #require(mount.status == 0, "could not mount a tmpfs: \(mount.standardError)")
+        defer { _ = try? runCommand("umount", ["-l", tiny]) }
+        let full = try runProduct("mprof", ["run", "--heap", "-o", "\(tiny)/run.dat"] + program)
+        #expect(full.status != 0 && full.standardError.contains("no room for the heap capture"), "\(full.standardError)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tiny).isEmpty, "left behind in the full file system")
+        #expect(!FileManager.default.fileExists(atPath: marker), "the program ran")
+    }
+
     private static func readLine(_ process: ChildProcess) -> String? {
         guard let descriptor = process.standardOutput else { return nil }
         var bytes: [UInt8] = []
