@@ -104,11 +104,19 @@ struct HeapRun {
         guard descriptor >= 0 else {
             throw CLIError("cannot create the heap capture \(TerminalText.escaped(path)): \(SystemError.describe(errno))")
         }
+        // Past a file size limit (ulimit -f) the kernel sends SIGXFSZ, which would end mprof: ignored for the check
+        // (the program starts with default actions).
+        let previous = signal(SIGXFSZ, SIG_IGN)
         let room = posix_fallocate(descriptor, 0, 1 << 20)
+        signal(SIGXFSZ, previous)
         close(descriptor)
         unlink(path)
+        if room == EFBIG {
+            throw CLIError(
+                "the file size limit (ulimit -f) is below the heap capture's first megabyte: raise it, or run without --heap")
+        }
         // EOPNOTSUPP/EINVAL: a file system without fallocate, where the hook grows the file another way.
-        if room == ENOSPC || room == EDQUOT || room == EFBIG {
+        if room == ENOSPC || room == EDQUOT {
             throw CLIError(
                 "no room for the heap capture \(TerminalText.escaped(path)): \(SystemError.describe(room)) (the capture "
                     + "needs about 4 MB per million allocations)")
@@ -145,12 +153,16 @@ struct HeapRun {
 
     /// After the run: where the capture is, or why there is none, what the hook said about it (`conditions`), and
     /// which processes were not recorded.
-    func report(name: String, conditions: HeapCapture.Summary?, termination: ChildProcess.Termination) {
+    /// - Returns: Whether a capture was written.
+    @discardableResult
+    func report(name: String, conditions: HeapCapture.Summary?, termination: ChildProcess.Termination) -> Bool {
         guard let status = Self.status(capture), status.kind == .regular, Self.startsWithCaptureMagic(capture) else {
             StandardError.write(
-                "mprof: warning: no heap capture was written: \(name) did not load \(Self.hookName) (it may clear "
-                    + "LD_PRELOAD, or end before its start-up), or could not create \(TerminalText.escaped(capture))")
-            return
+                "mprof: no heap capture was written: \(name) did not load \(Self.hookName) (it may clear LD_PRELOAD, "
+                    + "or end before its start-up), or the hook could not write \(TerminalText.escaped(capture)) (it says "
+                    + "why above)")
+            discard()
+            return false
         }
         // Names now, while the program's files are the ones that ran: the capture then reads the same later,
         // elsewhere, or after a rebuild.
@@ -205,6 +217,7 @@ struct HeapRun {
                 "mprof: \(lines.count) process\(lines.count == 1 ? "" : "es") started by \(name) \(lines.count == 1 ? "was" : "were") "
                     + "not heap-profiled (only the program itself is): \(shown)\(lines.count > 5 ? "; …" : "")")
         }
+        return true
     }
 
     private static func status(_ path: String) -> FileStatus? {

@@ -44,12 +44,10 @@ enum PictureFile {
         guard let descriptor = try? Descriptor.open(destination, .readOnly, options: [.nonBlocking]) else { return }
         defer { descriptor.close() }
         guard (try? descriptor.status())?.kind == .regular else { return }
-        var head = [UInt8](repeating: 0, count: 8)
+        var head = [UInt8](repeating: 0, count: 4096)
         let count = (try? head.withUnsafeMutableBytes { try descriptor.read(into: $0) }) ?? 0
         let start = head.prefix(count)
-        let isRecording =
-            HeapCapture.isCapture(header: start)
-            || ["CMDLINE ", "MEM ", "CHLD "].contains { start.starts(with: $0.utf8) }
+        let isRecording = HeapCapture.isCapture(header: start.prefix(8)) || Self.startsLikeADatFile(start)
         if (try? descriptor.tryLock(exclusive: true)) == false {
             throw CLIError(
                 "refusing to write \(TerminalText.escaped(destination)): a recording is writing to it (mprof run or attach)")
@@ -58,6 +56,18 @@ enum PictureFile {
             throw CLIError(
                 "refusing to write over \(TerminalText.escaped(destination)): it is a recording (mprof run's .dat or "
                     + ".heap); name another file")
+        }
+    }
+
+    /// Whether `bytes`, the start of a file, read as a `.dat` recording does: after a byte order mark and blank
+    /// lines or blanks, its first record's keyword (any of them) and a blank or tab.
+    static func startsLikeADatFile(_ bytes: ArraySlice<UInt8>) -> Bool {
+        var rest = bytes
+        if rest.starts(with: [0xEF, 0xBB, 0xBF]) { rest = rest.dropFirst(3) }
+        rest = rest.drop { [UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"), UInt8(ascii: "\n")].contains($0) }
+        return DatRecord.Keyword.allCases.contains { keyword in
+            rest.starts(with: keyword.rawValue.utf8)
+                && [UInt8(ascii: " "), UInt8(ascii: "\t")].contains(rest.dropFirst(keyword.rawValue.utf8.count).first ?? 0)
         }
     }
 

@@ -135,18 +135,20 @@ struct RunCommand: ParsableCommand {
         let sampler = try startSampling(child, recording: recording)
         let (termination, trace, heapConditions) = try waitForExit(
             of: child, sampler: sampler, recording: recording, name: name, heap: heapRun)
-        heapRun?.report(name: name, conditions: heapConditions, termination: termination)
+        let captureWritten = heapRun?.report(name: name, conditions: heapConditions, termination: termination) ?? true
         if let explainer = recording.explainer {
             let capture = heapRun.flatMap { try? HeapCapture(path: $0.capture) }
             let peak = (try? MprofFile(path: recording.path))?.peak()?.memory
             StandardError.write(explainer.report(heap: capture, peak: peak), terminator: "")
             StandardError.write(Self.verdictLine(recording.path, heap: capture))
         }
-        // A capture cut short (the file size limit, a full disk) is not the profile asked for, whatever the program did.
-        let captureCutShort = heapConditions?.stoppedEarlyBecause != nil
+        // A capture cut short (the file size limit, a full disk), or none at all, is not the profile asked for,
+        // whatever the program did.
+        let captureCutShort = heapConditions?.stoppedEarlyBecause != nil || !captureWritten
         switch termination {
         case .exited(0) where captureCutShort:
-            StandardError.write("mprof: \(name) exited with status 0, but its heap capture is incomplete (see above)")
+            StandardError.write(
+                "mprof: \(name) exited with status 0, but its heap capture is \(captureWritten ? "incomplete" : "missing") (see above)")
             throw ExitCode(1)
         case .exited(0):
             do {

@@ -33,7 +33,8 @@ public enum MarkupText {
 
     /// `text` as one field of a line format (collapsed stacks, a `.dat` record): `separator` scalars become
     /// `separatorReplacement`, and every scalar that can end a line or that a terminal acts on (C0, DEL, C1,
-    /// U+2028, U+2029) becomes U+FFFD, so the field can neither end its line nor add one.
+    /// U+2028, U+2029) becomes U+FFFD, so the field can neither end its line nor add one; so do invisible format
+    /// characters (Unicode's Cf: bidirectional overrides, zero-width spaces), which make a line read as another.
     public static func lineField(
         _ text: String, replacing separators: Set<Unicode.Scalar> = [], with separatorReplacement: Unicode.Scalar = "_"
     ) -> String {
@@ -41,7 +42,9 @@ public enum MarkupText {
         for scalar in text.unicodeScalars {
             if separators.contains(scalar) {
                 result.append(separatorReplacement)
-            } else if isControl(scalar) || scalar == "\u{2028}" || scalar == "\u{2029}" {
+            } else if isControl(scalar) || scalar == "\u{2028}" || scalar == "\u{2029}"
+                || (scalar.value >= 0xAD && scalar.properties.generalCategory == .format)
+            {
                 result.append(replacement)
             } else {
                 result.append(scalar)

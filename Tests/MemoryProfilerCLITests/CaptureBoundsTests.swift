@@ -24,6 +24,49 @@ import Testing
         return bytes
     }
 
+    /// A compressed capture of half a megabyte that describes 30 million allocations (one record repeated by one
+    /// long match, found by an adversarial pass: it took 3.2 GB and minutes, or aborted under a 1 GiB address space)
+    /// is refused with the reason, within the memory mprof may take. A file that starts like a capture but goes on
+    /// as something else is refused at once, not after reading it whole.
+    @Test func whatACaptureDescribesIsBoundedToo() throws {
+        let directory = try TemporaryDirectory()
+        // The magic and the begin record, without the allocation (7 bytes) that ends the small capture.
+        let header = Array(Self.smallRawCapture().dropLast(7))
+        let record: [UInt8] = [UInt8(ascii: "A"), 1, 0, 32]  // 1 byte, no stack, 16 bytes after the one before
+        let literals = header + record
+        let repeats = 30_000_000
+        let matchLength = (repeats - 1) * record.count
+        let declared = UInt64(literals.count + matchLength)
+        var bytes = Array("MPROFHZ1".utf8)
+        var value = declared
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+        // One sequence: 15+ literals, then a match of distance 4 (15+ bytes more than the minimum of 4).
+        bytes.append(0xFF)
+        var rest = literals.count - 15
+        while rest >= 255 { bytes.append(255); rest -= 255 }
+        bytes.append(UInt8(rest))
+        bytes += literals
+        bytes += [4, 0]
+        rest = matchLength - 4 - 15
+        bytes += [UInt8](repeating: 255, count: rest / 255)
+        bytes.append(UInt8(rest % 255))
+        let bomb = "\(directory.path)/bomb.heap"
+        try Data(bytes).write(to: URL(fileURLWithPath: bomb))
+        #expect(bytes.count < 600_000)
+        let limited = try runCommand("prlimit", ["--as=\(1 << 30)", BuiltProducts.path("mprof"), "heap", bomb])
+        #expect(limited.status == 1, "status \(limited.status): \(limited.standardError.suffix(300))")
+        #expect(limited.standardError.contains("replaying it would take more than"), "\(limited.standardError.suffix(300))")
+
+        let garbage = "\(directory.path)/garbage.heap"
+        try Data((Array("MPROFHP1".utf8) + Array("\nMPROFHP1".utf8) + [UInt8](repeating: 0x41, count: 8 << 20))).write(to: URL(fileURLWithPath: garbage))
+        let refused = try runProduct("mprof", ["heap", garbage])
+        #expect(refused.status == 1 && refused.standardError.contains("is not a heap capture"), "\(refused.standardError)")
+    }
+
     /// Restores ('R': a failed realloc kept its block) that follow no free of theirs undo nothing: the count of frees
     /// of unknown blocks never goes below zero.
     @Test func restoresWithoutTheirFreeUndoNothing() throws {

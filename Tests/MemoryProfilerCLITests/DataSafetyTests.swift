@@ -363,10 +363,16 @@ import Testing
         let dat = try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/run.dat"))
         let heap = try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/run.heap"))
         try FileManager.default.createSymbolicLink(atPath: "\(directory.path)/link.svg", withDestinationPath: "run.dat")
+        // Another recording mprof reads, starting with a byte order mark and a blank line (found by an adversarial
+        // pass: only files starting "CMDLINE ", "MEM " or "CHLD " were recognised).
+        let other = "\u{FEFF}\r\nREADER\trss\nMEM 5.0 1700000000.0\nMEM 6.0 1700000001.0\n"
+        try other.write(toFile: "\(directory.path)/other.dat", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: "\(directory.path)/other.svg", withDestinationPath: "other.dat")
         let attempts: [[String]] = [
             ["heap", "run.dat", "--collapsed", "run.dat"], ["heap", "run.dat", "--pprof", "run.dat"],
             ["heap", "run.dat", "--pprof", "./run.heap"], ["heap", "run.heap", "--flame", "link.svg"],
             ["heap", "diff", "run.heap", "run.heap", "--flame", "link.svg"], ["plot", "run.dat", "-o", "link.svg"],
+            ["plot", "run.dat", "-o", "other.svg"], ["heap", "run.heap", "--pprof", "other.dat"],
         ]
         for attempt in attempts {
             let result = try directory.mprof(attempt)
@@ -376,6 +382,7 @@ import Testing
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/run.dat")) == dat)
         #expect(try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/run.heap")) == heap)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/other.dat")) == Data(other.utf8))
     }
 
     /// Interrupts (Ctrl-C at the terminal reaches the whole foreground group: here, SIGINT to mprof's group every

@@ -34,5 +34,7 @@ import Testing
         let field = MarkupText.lineField("a;b\r\nc\u{85}d\u{2028}e\u{1B}[2Jf\u{301};", replacing: [";"], with: ":")
         #expect(field == "a:b\u{FFFD}\u{FFFD}c\u{FFFD}d\u{FFFD}e\u{FFFD}[2Jf\u{301}:")
         #expect(!field.unicodeScalars.contains { $0.properties.isWhitespace && $0 != " " })
+        // A bidirectional override would make the line read in another order.
+        #expect(MarkupText.lineField("main\u{202E}evil\u{200B}") == "main\u{FFFD}evil\u{FFFD}")
     }
 }

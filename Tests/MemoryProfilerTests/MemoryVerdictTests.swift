@@ -156,6 +156,34 @@ struct MemoryVerdictTests {
         #expect(filled.kind == .steady, "\(filled.explanation)")
     }
 
+    /// Found by an adversarial pass: a leak that starts at 60 % or in the last tenth is growth; 8 to 15 samples of a
+    /// straight leak are too few to judge (never "steady"), 16 are enough; a leak the shrinking page cache hides from the resident
+    /// set is growth.
+    @Test func lateLeaksShortRecordingsAndHiddenLeaks() throws {
+        for start in [600, 900] {
+            let late: [(time: Double, bytes: Double)] = (0..<1000).map { index in
+                let leaked: Double = Double(max(index - start, 0)) * 0.35
+                return (time: Double(index) * 0.1, bytes: (100 + leaked) * Self.mebibyte)
+            }
+            let verdict = MemoryVerdict(resident: late)
+            #expect(verdict.kind == .growth, "a leak from sample \(start): \(verdict.explanation)")
+        }
+        for count in [8, 12, 16] {
+            let short: [(time: Double, bytes: Double)] = (0..<count).map { index in
+                (time: Double(index), bytes: (100 + 10 * Double(index)) * Self.mebibyte)
+            }
+            let verdict = MemoryVerdict(resident: short)
+            // 8 samples are needed in the last half: 16 in all.
+            #expect(verdict.kind == (count < 16 ? .unknown : .growth), "\(count) samples: \(verdict.explanation)")
+        }
+        let resident = Self.series(seed: 10) { _, random in 200 * Self.mebibyte + random.normal() * 0.5 * Self.mebibyte }
+        let file: [(time: Double, bytes: Double)] = resident.enumerated().map { index, point in
+            (time: point.time, bytes: (150 - 0.5 * Double(index)) * Self.mebibyte)
+        }
+        let hidden = MemoryVerdict(resident: resident, file: file)
+        #expect(hidden.kind == .growth && hidden.explanation.contains("file pages shrink"), "\(hidden.explanation)")
+    }
+
     /// A staircase that keeps climbing to the end is growth, with its observed height.
     @Test func aStaircaseToTheEndIsGrowth() throws {
         let staircase = Self.series(seed: 6) { index, random in 200 * Self.mebibyte + Double(index / 20) * 16 * Self.mebibyte + random.normal() * Self.mebibyte }

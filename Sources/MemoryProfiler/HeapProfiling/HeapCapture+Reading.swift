@@ -57,6 +57,17 @@ extension HeapCapture {
                 }
                 if count == 0 { break }
                 bytes.append(contentsOf: chunk[..<count])
+                // Not a capture at all: say so now rather than after reading the whole file. A capture as the hook
+                // writes it begins with its begin record.
+                if bytes.count > 8, bytes.count - count <= 8 {
+                    let raw = bytes.starts(with: magic)
+                    guard isCapture(header: bytes.prefix(8)), !raw || bytes[8] == UInt8(ascii: "B") || bytes[8] == 0 else {
+                        throw MemoryError(
+                            .unexpectedFormat,
+                            "\(TerminalText.escaped(path)) is not a heap capture (it does not start with MPROFHP1 and a "
+                                + "begin record, or MPROFHZ1)")
+                    }
+                }
                 var zeros = 0
                 while zeros < count && chunk[count - 1 - zeros] == 0 { zeros += 1 }
                 trailingZeros = zeros == count ? trailingZeros + count : zeros
@@ -156,6 +167,13 @@ struct HeapCaptureReader {
     private static let largestSize = UInt64(1) << 48
     private static let largestMilliseconds = UInt64(1) << 40
 
+    /// What the replay may build: half the memory (and of `RLIMIT_AS`), counted as about 96 bytes an allocation
+    /// (its size, group, end and flags, a slot in the live table, and the arrays' room to grow) and 16 a stack node. A capture that would need more
+    /// is refused: a few hundred kilobytes of repeated records can describe a billion allocations.
+    private static let replayBudget = ProcessMemory.budget(divisor: 2)
+    private static let bytesPerAllocation = 96
+    private static let bytesPerNode = 16
+
     private func failure(_ reason: String, at offset: Int? = nil) -> Failure {
         Failure(reason: reason, offset: offset ?? at)
     }
@@ -178,6 +196,12 @@ struct HeapCaptureReader {
     }
 
     private static let truncated = Failure(reason: "the capture ends inside a record", offset: nil, truncated: true)
+
+    private static func tooLargeToReplay(_ allocations: Int) -> Failure {
+        Failure(
+            reason: "replaying it would take more than the \(replayBudget >> 20) MiB mprof may use (half the memory; "
+                + "\(allocations) allocations so far, about \(bytesPerAllocation) bytes each)", offset: nil)
+    }
 
     private mutating func string() throws(Failure) -> String {
         let length = try number()
@@ -221,6 +245,7 @@ struct HeapCaptureReader {
         // The names section mprof appends after the run (see HeapSymbols+Encoding.swift).
         var names = HeapSymbols(frames: [:], typeNames: [:], notes: [])
         var sawNames = false
+        var replayBytes = 0
         // Modules as recorded, in order, and the shift each was given: a module recorded where another one was
         // (a library dlopen'ed where a closed one had been) is moved to addresses of its own, 2^48 apart, and so
         // are the stack nodes and types recorded while it is the one there, so that each is named after its own
@@ -301,6 +326,8 @@ struct HeapCaptureReader {
                     guard type <= UInt64(capture.types.count) else { throw failure("an allocation names type \(type), which was never recorded", at: recordStart) }
                     guard address != 0 else { throw failure("an allocation at address 0", at: recordStart) }
                     guard capture.sizes.count < Int(UInt32.max - 1) else { throw failure("more than 4 billion allocations", at: recordStart) }
+                    replayBytes += Self.bytesPerAllocation
+                    guard replayBytes <= Self.replayBudget else { throw Self.tooLargeToReplay(capture.sizes.count) }
                     let index = capture.sizes.count
                     if let replaced = live.insert(address, UInt32(index)) {
                         // Allocated again without a free in between: the free was not seen (another allocator).
@@ -390,6 +417,8 @@ struct HeapCaptureReader {
                     let parent = try number(), address = try number()
                     guard parent <= UInt64(capture.parents.count) else { throw failure("stack node \(capture.parents.count + 1) names parent \(parent), which was never recorded", at: recordStart) }
                     guard capture.parents.count < Int(UInt32.max - 1) else { throw failure("too many stack nodes", at: recordStart) }
+                    replayBytes += Self.bytesPerNode
+                    guard replayBytes <= Self.replayBudget else { throw Self.tooLargeToReplay(capture.sizes.count) }
                     // The hook keeps 64 frames; a deeper chain is damage, and would make every report walk it.
                     let depth = parent == 0 ? 1 : depths[Int(parent) - 1] + 1
                     guard depth <= 256 else { throw failure("a stack deeper than 256 frames", at: recordStart) }

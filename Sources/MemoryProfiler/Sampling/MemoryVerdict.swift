@@ -297,6 +297,14 @@ public struct MemoryVerdict: Sendable, Hashable {
                 : "the samples span no time: nothing to fit"
             return
         }
+        // The last half is what growth is judged on: with fewer than 8 samples there, nothing can be said of it.
+        let tailCount = resident.filter { $0.time >= half }.count
+        if tailCount < 8 {
+            kind = .unknown
+            explanation = "too few samples to judge growth: \(tailCount) in the last half of the recording, 8 are needed "
+                + "(record longer, or sample more often with -T)"
+            return
+        }
         let residentGrowth = growth(resident)
         if let heapGrowth = growth(heapPoints) {
             if let leakScan, leakScan.scanned, Double(leakScan.unreachableBytes) < 0.5 * heapGrowth.change {
@@ -349,6 +357,20 @@ public struct MemoryVerdict: Sendable, Hashable {
             explanation = "the resident set grows by \(rate(residentGrowth)); record with --heap to tell a leak from "
                 + "memory the allocator keeps"
             return
+        }
+        // The page cache can shrink under pressure while anonymous memory grows: the resident set then hides a leak
+        // that the resident set less the file pages shows.
+        if let filePoints, heapPoints == nil {
+            var fileAt: [Double: Double] = [:]
+            for point in filePoints { fileAt[point.time] = point.bytes }
+            let anonymous = resident.compactMap { point in fileAt[point.time].map { (time: point.time, bytes: point.bytes - $0) } }
+            if anonymous.count >= resident.count / 2, let anonymousGrowth = growth(anonymous) {
+                kind = .growth
+                explanation = "memory other than file pages grows by \(rate(anonymousGrowth)) while the file pages "
+                    + "shrink (the kernel drops page cache): the resident set hides it; record with --heap to tell a leak "
+                    + "from memory the allocator keeps"
+                return
+            }
         }
         kind = .steady
         let floor = mebibytes(MemoryTrend.smallestChange)
