@@ -6,16 +6,18 @@ import Testing
 /// What a capture costs to read is bounded by what it holds, never by what its length or header claims: a sparse
 /// file of any length, a compressed capture that claims more than memory allows.
 @Suite struct CaptureBoundsTests {
+    /// `value` as an unsigned LEB128 number, as captures hold numbers.
+    static func number(_ value: UInt64) -> [UInt8] {
+        var value = value, bytes: [UInt8] = []
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        return bytes + [UInt8(value)]
+    }
+
     /// A capture as the hook starts one: the header, then one allocation of 4096 bytes with no stack.
     static func smallRawCapture() -> [UInt8] {
-        func number(_ value: UInt64) -> [UInt8] {
-            var value = value, bytes: [UInt8] = []
-            while value >= 0x80 {
-                bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
-                value >>= 7
-            }
-            return bytes + [UInt8(value)]
-        }
         func string(_ text: String) -> [UInt8] { number(UInt64(text.utf8.count)) + Array(text.utf8) }
         var bytes = Array("MPROFHP1".utf8)
         bytes += [UInt8(ascii: "B")] + number(1) + number(4242) + number(1_795_000_000_000_000_000) + number(4096)
@@ -36,14 +38,7 @@ import Testing
         let literals = header + record
         let repeats = 30_000_000
         let matchLength = (repeats - 1) * record.count
-        let declared = UInt64(literals.count + matchLength)
-        var bytes = Array("MPROFHZ1".utf8)
-        var value = declared
-        while value >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        bytes.append(UInt8(value))
+        var bytes = Array("MPROFHZ1".utf8) + Self.number(UInt64(literals.count + matchLength))
         // One sequence: 15+ literals, then a match of distance 4 (15+ bytes more than the minimum of 4).
         bytes.append(0xFF)
         var rest = literals.count - 15
@@ -74,14 +69,7 @@ import Testing
         let heap = "\(directory.path)/restores.heap"
         // After the allocation at 0x5000: three restores of blocks never freed, a free of an unknown block at
         // 0x9000 and its restore (that free did not happen), and a free of another unknown block at 0xA000.
-        func delta(_ value: Int64) -> [UInt8] {
-            var zigzag = UInt64(bitPattern: (value << 1) ^ (value >> 63)), bytes: [UInt8] = []
-            while zigzag >= 0x80 {
-                bytes.append(UInt8(truncatingIfNeeded: zigzag) | 0x80)
-                zigzag >>= 7
-            }
-            return bytes + [UInt8(zigzag)]
-        }
+        func delta(_ value: Int64) -> [UInt8] { Self.number(UInt64(bitPattern: (value << 1) ^ (value >> 63))) }
         var bytes = Self.smallRawCapture()
         for (tag, change) in [("R", 0x10), ("R", 0x10), ("R", -0x20), ("F", 0x4000), ("R", 0), ("F", 0x1000)] as [(Character, Int64)] {
             bytes += [UInt8(ascii: tag.unicodeScalars.first ?? "R")] + delta(change)
@@ -145,13 +133,7 @@ import Testing
         // One literal, then a run of itself: every 255 in the match's length is 255 bytes more.
         let lengthBytes = 12 << 20
         let declared = UInt64(1 + 4 + 15 + 255 * lengthBytes)
-        var bytes = Array("MPROFHZ1".utf8)
-        var value = declared
-        while value >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        bytes.append(UInt8(value))
+        var bytes = Array("MPROFHZ1".utf8) + Self.number(declared)
         bytes += [0x1F, UInt8(ascii: "M"), 1, 0] + [UInt8](repeating: 255, count: lengthBytes) + [0]
         try Data(bytes).write(to: URL(fileURLWithPath: heap))
 

@@ -24,19 +24,10 @@ enum HeapCaptureCondition {
     /// A condition record ('C': v kind, v value, string text), as the hook writes it.
     static func record(kind: UInt64, value: UInt64, text: String) -> [UInt8] {
         var bytes: [UInt8] = [UInt8(ascii: "C")]
-        func number(_ value: UInt64) {
-            var value = value
-            while value >= 0x80 {
-                bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
-                value >>= 7
-            }
-            bytes.append(UInt8(value))
-        }
-        let utf8 = Array(text.utf8.prefix(4096))
-        number(kind)
-        number(value)
-        number(UInt64(utf8.count))
-        return bytes + utf8
+        CaptureRecordEncoding.appendNumber(kind, to: &bytes)
+        CaptureRecordEncoding.appendNumber(value, to: &bytes)
+        CaptureRecordEncoding.appendString(text, to: &bytes)
+        return bytes
     }
 
     /// A scan that failed may have sent a part of its answer before: it is not one.

@@ -15,19 +15,8 @@ extension HeapSymbols {
     /// The names section's records.
     func encoded() -> [UInt8] {
         var bytes: [UInt8] = []
-        func number(_ value: UInt64) {
-            var value = value
-            while value >= 0x80 {
-                bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
-                value >>= 7
-            }
-            bytes.append(UInt8(value))
-        }
-        func string(_ text: String) {
-            let utf8 = Array(text.utf8.prefix(4096))
-            number(UInt64(utf8.count))
-            bytes.append(contentsOf: utf8)
-        }
+        func number(_ value: UInt64) { CaptureRecordEncoding.appendNumber(value, to: &bytes) }
+        func string(_ text: String) { CaptureRecordEncoding.appendString(text, to: &bytes) }
         for (address, frames) in frames.sorted(by: { $0.key < $1.key }) {
             bytes.append(UInt8(ascii: "N"))
             number(address)
