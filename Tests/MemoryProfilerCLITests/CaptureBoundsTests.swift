@@ -59,7 +59,7 @@ import Testing
         let garbage = "\(directory.path)/garbage.heap"
         try Data((Array("MPROFHP1".utf8) + Array("\nMPROFHP1".utf8) + [UInt8](repeating: 0x41, count: 8 << 20))).write(to: URL(fileURLWithPath: garbage))
         let refused = try runProduct("mprof", ["heap", garbage])
-        #expect(refused.status == 1 && refused.standardError.contains("is not a heap capture"), "\(refused.standardError)")
+        #expect(refused.status == 1 && refused.standardError.contains("is not a readable heap capture: it does not start with"), "\(refused.standardError)")
     }
 
     /// Restores ('R': a failed realloc kept its block) that follow no free of theirs undo nothing: the count of frees

@@ -64,8 +64,8 @@ extension HeapCapture {
                     guard isCapture(header: bytes.prefix(8)), !raw || bytes[8] == UInt8(ascii: "B") || bytes[8] == 0 else {
                         throw MemoryError(
                             .unexpectedFormat,
-                            "\(TerminalText.escaped(path)) is not a heap capture (it does not start with MPROFHP1 and a "
-                                + "begin record, or MPROFHZ1)")
+                            "\(TerminalText.escaped(path)) is not a readable heap capture: it does not start with "
+                                + "MPROFHP1 and a begin record, or MPROFHZ1")
                     }
                 }
                 var zeros = 0
