@@ -108,11 +108,20 @@ struct ExplainCommand: ParsableCommand {
             text += table(
                 ["resident", "part", "address", "mapping"],
                 largest.map { mapping in
-                    [bytes(mapping.resident), mapping.category.title, "0x" + String(mapping.start, radix: 16),
+                    [bytes(mapping.resident), Self.partTitle(of: mapping), "0x" + String(mapping.start, radix: 16),
                      mapping.path.isEmpty ? "(anonymous, \(mapping.permissions))" : TerminalText.escaped(mapping.path)]
                 }, left: [1])
         }
         return text
+    }
+
+    /// The part a mapping's pages count in, as the totals count them: a file mapped privately and written is the
+    /// process's own copies (other anonymous) for what was written.
+    static func partTitle(of mapping: MemoryBreakdown.Mapping) -> String {
+        let written = mapping.writtenCopies
+        guard written.bytes > 0 else { return mapping.category.title }
+        if written.bytes >= mapping.resident.bytes { return MemoryBreakdown.Category.otherAnonymous.title + " (written copy)" }
+        return "\(mapping.category.title), \(bytes(written)) written"
     }
 
     /// The cgroup's numbers, as a container runtime sees them.
@@ -164,6 +173,8 @@ struct ExplainReport: Encodable {
         var path: String
         var part: String
         var residentBytes: Int
+        /// Pages of a file mapped privately that the process wrote: other anonymous memory in the parts.
+        var writtenCopyBytes: Int
     }
 
     /// `CgroupMemory` as JSON: bytes, nil where the kernel does not say.
@@ -227,7 +238,10 @@ struct ExplainReport: Encodable {
             .map {
                 Mapping(
                     start: "0x" + String($0.start, radix: 16), end: "0x" + String($0.end, radix: 16),
-                    permissions: $0.permissions, path: $0.path, part: $0.category.rawValue, residentBytes: $0.resident.bytes)
+                    permissions: $0.permissions, path: $0.path,
+                    part: $0.writtenCopies.bytes >= $0.resident.bytes && $0.resident.bytes > 0
+                        ? MemoryBreakdown.Category.otherAnonymous.rawValue : $0.category.rawValue,
+                    residentBytes: $0.resident.bytes, writtenCopyBytes: $0.writtenCopies.bytes)
             }
     }
 }

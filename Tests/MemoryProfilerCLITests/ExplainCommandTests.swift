@@ -67,6 +67,13 @@ struct ExplainCommandTests {
         near("thread-stacks", 64 * Self.mebibyte)
         near("other-anonymous", (64 + 16) * Self.mebibyte)
         #expect(part("code") > 0 && part("code") < 20 * Self.mebibyte, "\(part("code"))")
+        // The largest mappings name the written private copy's part as the totals count it: other anonymous.
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+        let mappings = try #require(json["largestMappings"] as? [[String: Any]])
+        let copy = mappings.first { ($0["writtenCopyBytes"] as? Int ?? 0) > 0 }
+        #expect(copy?["part"] as? String == "other-anonymous", "\(mappings.prefix(6))")
+        #expect(abs((copy?["writtenCopyBytes"] as? Int ?? 0) - 16 * Self.mebibyte) <= Self.mebibyte, "\(String(describing: copy))")
+        #expect(mappings.contains { $0["part"] as? String == "mapped-files" && ($0["residentBytes"] as? Int ?? 0) >= 95 * Self.mebibyte })
 
         // The picture: one bar, a part per category with its bytes.
         let picture = "\(directory.path)/parts.svg"

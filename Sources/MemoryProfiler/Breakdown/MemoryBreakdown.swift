@@ -70,6 +70,14 @@ public struct MemoryBreakdown: Sendable, Hashable {
         public var category: Category
         /// The device of the mapped file, "major:minor" as smaps writes it ("00:00" for anonymous memory).
         public var device: String = "00:00"
+
+        /// The pages of a file mapped privately that the process wrote: its own copies, counted as other anonymous
+        /// memory in the parts, not as the file's part.
+        public var writtenCopies: MemorySize {
+            let isPrivateFile = path.hasPrefix("/") && permissions.last == "p"
+            guard isPrivateFile, category == .mappedFiles || category == .sharedMemory else { return .zero }
+            return MemorySize(bytes: min(anonymous.bytes, resident.bytes))
+        }
     }
 
     /// The parts, largest resident first; every category is present, empty ones with zeros.
@@ -151,9 +159,7 @@ public struct MemoryBreakdown: Sendable, Hashable {
         }
         for mapping in parsed {
             // A data file mapped privately and written: the written pages are anonymous memory, not the page cache.
-            let isPrivateFile = mapping.path.hasPrefix("/") && mapping.permissions.last == "p"
-            let moved = mapping.category == .mappedFiles || (mapping.category == .sharedMemory && isPrivateFile)
-                ? min(mapping.anonymous.bytes, mapping.resident.bytes) : 0
+            let moved = mapping.writtenCopies.bytes
             let share = mapping.resident.bytes > 0 ? Double(moved) / Double(mapping.resident.bytes) : 0
             let movedProportional = Int(Double(mapping.proportional.bytes) * share)
             sums[mapping.category]?.resident.bytes += mapping.resident.bytes - moved
