@@ -93,6 +93,10 @@ struct ExplainCommand: ParsableCommand {
             ])
         }
         text += table(columns, rows)
+        if breakdown.hugePages.bytes > 0 {
+            text += "\nHuge pages: \(bytes(breakdown.hugePages)) more (hugetlbfs, MAP_HUGETLB): reserved by the kernel "
+                + "apart and in no resident set, so in none of the parts above.\n"
+        }
         if let library = breakdown.allocatorLibrary {
             text += "\n\(TerminalText.escaped(library)) is loaded: if it serves malloc, its memory is in the malloc heap (brk) "
                 + "or in other anonymous, as it maps it.\n"
@@ -215,6 +219,8 @@ struct ExplainReport: Encodable {
     var residentBytes: Int
     var proportionalBytes: Int
     var swappedBytes: Int
+    /// Huge pages mapped (hugetlbfs, MAP_HUGETLB): in no part and no resident set.
+    var hugePageBytes: Int
     var threads: Int
     var allocatorLibrary: String?
     var parts: [Part]
@@ -226,6 +232,7 @@ struct ExplainReport: Encodable {
         residentBytes = breakdown.resident.bytes
         proportionalBytes = breakdown.proportional.bytes
         swappedBytes = breakdown.swapped.bytes
+        hugePageBytes = breakdown.hugePages.bytes
         threads = breakdown.threads
         allocatorLibrary = breakdown.allocatorLibrary
         parts = breakdown.parts.map {

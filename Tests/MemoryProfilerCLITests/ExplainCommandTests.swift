@@ -259,6 +259,51 @@ struct ExplainCommandTests {
         #expect(part("mapped-files") >= 39 * Self.mebibyte && part("mapped-files") <= 42 * Self.mebibyte, "\(report.parts)")
     }
 
+    /// Huge pages (MAP_HUGETLB) are in no resident set: explain shows them apart, as many as the program touched (the
+    /// test reserves 4 pages of 2 MiB for the duration and gives them back).
+    @Test(.enabled(if: getuid() == 0, "reserving huge pages needs root"))
+    func hugePagesAreShownApart() throws {
+        let setting = "/proc/sys/vm/nr_hugepages"
+        let before = try String(contentsOfFile: setting, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        try "4\n".write(toFile: setting, atomically: false, encoding: .utf8)
+        defer { try? "\(before)\n".write(toFile: setting, atomically: false, encoding: .utf8) }
+        let reserved = try String(contentsOfFile: setting, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        try #require((Int(reserved) ?? 0) >= 2, "the kernel reserved \(reserved) huge pages of the 4 asked for")
+        let directory = try TemporaryDirectory()
+        let program = try HeapProfilingTests.compile("""
+            #define _GNU_SOURCE
+            #include <stdio.h>
+            #include <string.h>
+            #include <sys/mman.h>
+            #include <unistd.h>
+            int main(void) {
+                char *pages = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+                if (pages == MAP_FAILED) return 3;
+                memset(pages, 1, 4 << 20);
+                printf("ready\\n");
+                fflush(stdout);
+                pause();
+                return 0;
+            }
+            """, named: "huge", in: directory)
+        let child = try ChildProcess.spawn(program, arguments: [], standardInput: .null, standardOutput: .pipe)
+        defer {
+            kill(child.pid, SIGKILL)
+            child.closePipes()
+            _ = try? child.wait()
+        }
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while let output = child.standardOutput, read(output, &byte, 1) == 1, byte != UInt8(ascii: "\n") { line.append(byte) }
+        try #require(String(decoding: line, as: UTF8.self) == "ready", "the program could not map its huge pages")
+        let result = try runProduct("mprof", ["explain", String(child.pid), "--json"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+        #expect(json["hugePageBytes"] as? Int == 4 << 20, "\(json["hugePageBytes"] ?? "none")")
+        let text = try runProduct("mprof", ["explain", String(child.pid)])
+        #expect(text.standardOutput.contains("Huge pages: 4.0 MiB more"), "\(text.standardOutput)")
+    }
+
     /// A peak that comes and goes between two samples cannot be broken down: the breakdown taken is not called "near
     /// the peak", and says what share of the peak it saw.
     @Test func aBreakdownFarFromThePeakSaysSo() throws {

@@ -70,6 +70,9 @@ public struct MemoryBreakdown: Sendable, Hashable {
         public var category: Category
         /// The device of the mapped file, "major:minor" as smaps writes it ("00:00" for anonymous memory).
         public var device: String = "00:00"
+        /// Huge pages of hugetlbfs or `MAP_HUGETLB` (`Private_Hugetlb` + `Shared_Hugetlb`): the kernel counts them
+        /// apart, in no resident set.
+        public var hugePages: MemorySize = .zero
 
         /// The pages of a file mapped privately that the process wrote: its own copies, counted as other anonymous
         /// memory in the parts, not as the file's part.
@@ -106,6 +109,9 @@ public struct MemoryBreakdown: Sendable, Hashable {
     public var proportional: MemorySize { MemorySize(bytes: parts.reduce(0) { $0 + $1.proportional.bytes }) }
     /// Bytes swapped out (not resident, so in no part's resident bytes).
     public var swapped: MemorySize { MemorySize(bytes: parts.reduce(0) { $0 + $1.swapped.bytes }) }
+    /// Huge pages mapped (hugetlbfs, `MAP_HUGETLB`, `memfd` with `MFD_HUGETLB`): in none of the parts, since the
+    /// kernel counts them in no resident set.
+    public var hugePages: MemorySize { MemorySize(bytes: mappings.reduce(0) { $0 + $1.hugePages.bytes }) }
 
     /// The part of `category`.
     public subscript(category: Category) -> Part {
@@ -248,6 +254,8 @@ public struct MemoryBreakdown: Sendable, Hashable {
                 field = \.swapped
             } else if key.elementsEqual("Anonymous".utf8) {
                 field = \.anonymous
+            } else if key.elementsEqual("Private_Hugetlb".utf8) || key.elementsEqual("Shared_Hugetlb".utf8) {
+                field = \.hugePages
             } else {
                 continue
             }
@@ -258,7 +266,11 @@ public struct MemoryBreakdown: Sendable, Hashable {
                 value = value * 10 + Int(byte - UInt8(ascii: "0"))
                 digits += 1
             }
-            mappings[mappings.count - 1][keyPath: field] = MemorySize(kibibytes: value)
+            if field == \.hugePages {
+                mappings[mappings.count - 1].hugePages.bytes += MemorySize(kibibytes: value).bytes  // private and shared
+            } else {
+                mappings[mappings.count - 1][keyPath: field] = MemorySize(kibibytes: value)
+            }
         }
         return mappings
     }
