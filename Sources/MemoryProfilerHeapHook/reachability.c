@@ -505,6 +505,35 @@ static int scan_roots(struct marker *marker, uintptr_t stack_pointer) {
 // include (the hook's own data).
 static jmp_buf registers;
 
+// In the scan's copy of the process only: the allocator's size of a block reads the block's header, which the program
+// may have made unreadable (a guard page over a malloc'ed stack). A fault there skips that block's size instead of
+// ending the copy, and with it the whole scan. The copy's signal actions are its own (no CLONE_SIGHAND).
+static sigjmp_buf usable_size_fault;
+static void on_usable_size_fault(int signal) {
+    (void)signal;
+    siglongjmp(usable_size_fault, 1);
+}
+
+static void catch_usable_size_faults(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_usable_size_fault;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGSEGV, &action, NULL);
+    sigaction(SIGBUS, &action, NULL);
+    sigset_t faults;
+    sigemptyset(&faults);
+    sigaddset(&faults, SIGSEGV);
+    sigaddset(&faults, SIGBUS);
+    pthread_sigmask(SIG_UNBLOCK, &faults, NULL);
+}
+
+/// The allocator's usable size of the block at `start`, or 0 when its header cannot be read (in the copy).
+static size_t usable_size_in_copy(uintptr_t start) {
+    if (sigsetjmp(usable_size_fault, 1) != 0) return 0;
+    return hook_usable_size((void *)start);
+}
+
 /// The scan itself, in this process or in its copy (see reachability_scan). NULL when it was made, and `report`
 /// called with the unreachable blocks; otherwise why not (`*error`: errno, or 0).
 static const char *scan(
@@ -544,6 +573,7 @@ static const char *scan(
         *marker = (struct marker){.blocks = blocks, .count = count, .work = work, .page = page,
             .self = (pid_t)syscall(SYS_gettid), .copy = copy, .copy_size = COPY_BYTES};
         size_t filled = 0;
+        if (safe_usable_size) catch_usable_size_faults();
         for (size_t slot = 0; table.keys != NULL && slot <= table.mask; slot += 1) {
             if (table.keys[slot] == 0) continue;
             // glibc keeps the next chunk's header in the last 8 bytes a block may use, and its own pointers to
@@ -554,9 +584,13 @@ static const char *scan(
             uint64_t size = table.sizes[slot];
             uintptr_t start = table.keys[slot];
             unsigned char probe[16];
-            int readable = safe_usable_size || (start >= 16 && copy_memory(marker, probe, start - 16, 16) == 16 &&
-                                                    copy_memory(marker, probe, start + (size_t)size, 16) == 16);
-            size_t usable = readable ? hook_usable_size((void *)start) : 0;
+            size_t usable = 0;
+            if (safe_usable_size) {
+                usable = usable_size_in_copy(start);
+            } else if (start >= 16 && copy_memory(marker, probe, start - 16, 16) == 16 &&
+                       copy_memory(marker, probe, start + (size_t)size, 16) == 16) {
+                usable = hook_usable_size((void *)start);
+            }
             if (usable >= 16 && usable - 8 < size) size = usable - 8;
             blocks[filled++] = (struct block){start, size << 1};
         }

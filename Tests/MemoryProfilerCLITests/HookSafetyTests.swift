@@ -156,6 +156,23 @@ struct HookSafetyTests {
         }
     }
 
+    /// A block whose allocator header the program made unreadable: the scan (in its copy of the process, and in the
+    /// process) skips that block's size and finds the lost blocks; it gave up entirely before (adversarial pass).
+    @Test func anUnreadableMallocHeaderCostsOneBlockNotTheScan() throws {
+        let directory = try TemporaryDirectory()
+        let program = try Self.compile("header", in: directory)
+        for mode in ["", "in-process"] {
+            let dat = "\(directory.path)/header\(mode).dat"
+            let run = try runProduct("mprof", ["run", "--heap", "-o", dat, program], environment: mode.isEmpty ? [:] : ["MPROF_HEAP_REACHABILITY": mode])
+            #expect(run.status == 0, "\(mode): \(run.standardError)")
+            let (capture, profile) = try Self.read("\(directory.path)/header\(mode).heap")
+            #expect(capture.summary.reachabilityScanned && capture.summary.leakScanFailure == nil, "\(mode): \(capture.summary)")
+            let lost = profile.sites(.leaks).filter { $0.frame.function == "lose" }.reduce(0) { $0 + $1.count }
+            #expect(lost >= 9 && lost <= 10, "\(mode): \(lost) of 10 lost blocks found")
+            #expect(!profile.sites(.leaks).contains { $0.bytes >= 1 << 20 }, "\(mode): the kept block was called leaked")
+        }
+    }
+
     // MARK: 3. A scan that could not be made lists no leaks
 
     /// 2,001 blocks held by a global, the address space then limited (setrlimit RLIMIT_AS) to what is mapped plus
