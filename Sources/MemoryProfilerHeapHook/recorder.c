@@ -607,6 +607,17 @@ static uint32_t intern_type(const void *metadata) {
 
 static uint64_t allocations, frees;
 
+/// Appends an allocation record (under the lock): 'A', or 'O' with the Swift type `type` when it is not 0.
+static void emit_allocation(const void *block, size_t size, uint32_t leaf, uint32_t type) {
+    unsigned char fields[40];
+    unsigned char *at = put_number(fields, size);
+    at = put_number(at, leaf);
+    at = put_number(at, address_delta((uintptr_t)block));
+    if (type != 0) at = put_number(at, type);
+    emit(type != 0 ? 'O' : 'A', fields, (size_t)(at - fields));
+    allocations += 1;
+}
+
 HOOK_HIDDEN void recorder_allocation(const void *block, size_t size) {
     if (!recording()) return;
     uintptr_t frames[HOOK_MAX_FRAMES];
@@ -625,13 +636,7 @@ HOOK_HIDDEN void recorder_allocation(const void *block, size_t size) {
         uint32_t leaf = known != 0 && (uint32_t)(known >> 32) == capture_number ? (uint32_t)known : intern_stack(frames, count);
         if (walk_leaf != NULL) *walk_leaf = (uint64_t)capture_number << 32 | leaf;
         uint32_t type = metadata != NULL ? intern_type(metadata) : 0;
-        unsigned char fields[40];
-        unsigned char *at = put_number(fields, size);
-        at = put_number(at, leaf);
-        at = put_number(at, address_delta((uintptr_t)block));
-        if (type != 0) at = put_number(at, type);
-        emit(type != 0 ? 'O' : 'A', fields, (size_t)(at - fields));
-        allocations += 1;
+        emit_allocation(block, size, leaf, type);
     }
     pthread_mutex_unlock(&lock);
 }
@@ -641,13 +646,7 @@ HOOK_HIDDEN void recorder_late_allocation(const void *block, size_t size, uintpt
     pthread_mutex_lock(&lock);
     if (recording()) {
         before_event();
-        uint32_t leaf = caller != 0 ? intern_stack(&caller, 1) : 0;
-        unsigned char fields[40];
-        unsigned char *at = put_number(fields, size);
-        at = put_number(at, leaf);
-        at = put_number(at, address_delta((uintptr_t)block));
-        emit('A', fields, (size_t)(at - fields));
-        allocations += 1;
+        emit_allocation(block, size, caller != 0 ? intern_stack(&caller, 1) : 0, 0);
     }
     pthread_mutex_unlock(&lock);
 }
@@ -663,13 +662,7 @@ HOOK_HIDDEN int recorder_try_record(const void *block, size_t size, uintptr_t ca
             emit('F', fields, (size_t)(put_number(fields, address_delta((uintptr_t)block)) - fields));
             frees += 1;
         } else {
-            uint32_t leaf = caller != 0 ? intern_stack(&caller, 1) : 0;
-            unsigned char fields[40];
-            unsigned char *at = put_number(fields, size);
-            at = put_number(at, leaf);
-            at = put_number(at, address_delta((uintptr_t)block));
-            emit('A', fields, (size_t)(at - fields));
-            allocations += 1;
+            emit_allocation(block, size, caller != 0 ? intern_stack(&caller, 1) : 0, 0);
         }
     }
     pthread_mutex_unlock(&lock);
