@@ -26,6 +26,14 @@ struct ExplainCommandTests {
         var parts: [Part]
     }
 
+    /// The first line the child writes on its standard output (its "ready", once everything is built).
+    static func firstLine(of child: ChildProcess) -> String {
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while let output = child.standardOutput, read(output, &byte, 1) == 1, byte != UInt8(ascii: "\n") { line.append(byte) }
+        return String(decoding: line, as: UTF8.self)
+    }
+
     @Test func eachPartOfAKnownCompositionIsWithinFivePercent() throws {
         let directory = try TemporaryDirectory()
         let program = "\(directory.path)/composition"
@@ -246,10 +254,7 @@ struct ExplainCommandTests {
             child.closePipes()
             _ = try? child.wait()
         }
-        var line: [UInt8] = []
-        var byte: UInt8 = 0
-        while let output = child.standardOutput, read(output, &byte, 1) == 1, byte != UInt8(ascii: "\n") { line.append(byte) }
-        try #require(String(decoding: line, as: UTF8.self) == "ready", "the program did not start")
+        try #require(Self.firstLine(of: child) == "ready", "the program did not start")
         let result = try runProduct("mprof", ["explain", String(child.pid), "--json"])
         #expect(result.status == 0, "\(result.standardError)")
         let report = try JSONDecoder().decode(Report.self, from: Data(result.standardOutput.utf8))
@@ -292,10 +297,7 @@ struct ExplainCommandTests {
             child.closePipes()
             _ = try? child.wait()
         }
-        var line: [UInt8] = []
-        var byte: UInt8 = 0
-        while let output = child.standardOutput, read(output, &byte, 1) == 1, byte != UInt8(ascii: "\n") { line.append(byte) }
-        try #require(String(decoding: line, as: UTF8.self) == "ready", "the program could not map its huge pages")
+        try #require(Self.firstLine(of: child) == "ready", "the program could not map its huge pages")
         let result = try runProduct("mprof", ["explain", String(child.pid), "--json"])
         #expect(result.status == 0, "\(result.standardError)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
