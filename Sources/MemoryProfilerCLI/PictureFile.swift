@@ -41,7 +41,10 @@ enum PictureFile {
     /// (a picture, a page, a profile) is ever written over one, whatever the command was told; this covers every
     /// way of naming a run's file (its `.dat` for its `.heap`, another spelling, a link) at once.
     static func checkNotARecording(_ destination: String) throws {
-        guard let descriptor = try? Descriptor.open(destination, .readOnly, options: [.nonBlocking]) else { return }
+        // Only a regular file is opened to look: opening a FIFO or a device has effects of its own.
+        guard (try? FileStatus(path: destination))?.kind == .regular,
+            let descriptor = try? Descriptor.open(destination, .readOnly, options: [.nonBlocking])
+        else { return }
         defer { descriptor.close() }
         guard (try? descriptor.status())?.kind == .regular else { return }
         var head = [UInt8](repeating: 0, count: 4096)
