@@ -82,6 +82,12 @@ struct HeapRun {
         for path in [capture, childrenList] {
             guard let status = Self.status(path) else { continue }
             let isOldCapture = path == capture ? Self.startsWithCaptureMagic(path) : true
+            if path == capture, status.kind == .regular, status.size == 0 {
+                // What another run starting with the same -o has just created (its check, or its hook's file).
+                throw CLIError(
+                    "\(TerminalText.escaped(path)) exists and is empty: another mprof run --heap with the same -o may be "
+                        + "starting; wait for it, or choose another -o (remove the file if no run is)")
+            }
             guard status.kind == .regular, isOldCapture else {
                 throw CLIError("\(TerminalText.escaped(path)) exists and is not a heap capture mprof wrote: move it away or choose another -o")
             }
@@ -102,6 +108,11 @@ struct HeapRun {
     private static func checkCreatable(_ path: String) throws {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else {
+            if errno == EEXIST {
+                throw CLIError(
+                    "\(TerminalText.escaped(path)) was just created by another mprof run --heap with the same -o: wait for "
+                        + "it, or choose another -o")
+            }
             throw CLIError("cannot create the heap capture \(TerminalText.escaped(path)): \(SystemError.describe(errno))")
         }
         // Past a file size limit (ulimit -f) the kernel sends SIGXFSZ, which would end mprof: ignored for the check

@@ -115,7 +115,8 @@ struct Recording {
     /// Removes the file when this recording created it and it holds nothing but what this recording wrote
     /// (the header, a first sample). Only a regular file is ever removed.
     func removeIfEmpty() {
-        guard sink.createdFile else { return }
+        // Another run with the same -o records into it too: not this run's to remove (it lost its samples so).
+        guard sink.createdFile, !sink.fileIsSharedWithAnotherRecording else { return }
         var status = stat()
         guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG,
             status.st_size <= max(headerBytes, sink.bytesWritten)

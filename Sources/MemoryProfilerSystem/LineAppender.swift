@@ -51,6 +51,15 @@ public final class LineAppender: Sendable {
 
     /// True when the file has been removed (or renamed away and removed) since it was opened: records written
     /// now go nowhere anyone can read.
+    /// Whether another writer has the file open to record into it too (it holds the shared lock every appender
+    /// takes): then the file is not this writer's alone to remove. Upgrading this writer's own lock to an exclusive
+    /// one succeeds only when no one else holds one; it is shared again afterwards.
+    public var isSharedWithAnotherWriter: Bool {
+        guard (try? descriptor.tryLock(exclusive: true)) == true else { return true }
+        _ = try? descriptor.tryLock(exclusive: false)
+        return false
+    }
+
     public var isUnlinked: Bool {
         (try? descriptor.status().linkCount) == 0
     }

@@ -453,6 +453,30 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: marker), "the program ran")
     }
 
+    /// Two heap runs started at once with the same -o: one records, the other is refused with the reason, and the
+    /// refused one never removes the recording the other is writing (it did: "same.dat was removed while it was being
+    /// recorded").
+    @Test func twoHeapRunsWithTheSameOutputNeverLoseARecording() throws {
+        let mprof = BuiltProducts.path("mprof")
+        for round in 0..<3 {
+            let directory = try TemporaryDirectory()
+            let runs = try (0..<2).map { index in
+                try ChildProcess.spawn(
+                    "/bin/sh", arguments: ["-c", "cd '\(directory.path)' && exec '\(mprof)' run --heap -T 0.02 -o same.dat sleep 0.5 2>err\(index)"],
+                    standardInput: .null, standardOutput: .null, standardError: .null)
+            }
+            let statuses = try runs.map { try $0.wait() }
+            let errors = try (0..<2).map { try String(contentsOfFile: "\(directory.path)/err\($0)", encoding: .utf8) }
+            #expect(statuses.contains(.exited(0)), "round \(round): \(statuses) \(errors)")
+            for (status, error) in zip(statuses, errors) where status != .exited(0) {
+                #expect(error.contains("same -o") || error.contains("being written by another"), "round \(round): \(error)")
+            }
+            let recording = try MprofFile(path: "\(directory.path)/same.dat")
+            #expect(recording.samples.count >= 5, "round \(round): \(recording.samples.count) samples; \(errors)")
+            #expect(try HeapCapture(path: "\(directory.path)/same.heap").summary.finishedNormally)
+        }
+    }
+
     private static func readLine(_ process: ChildProcess) -> String? {
         guard let descriptor = process.standardOutput else { return nil }
         var bytes: [UInt8] = []

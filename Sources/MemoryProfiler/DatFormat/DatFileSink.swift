@@ -55,6 +55,8 @@ public final class DatFileSink: MemorySampleSink {
 
     /// True when the file has been removed since it was opened (by `rm`, say): what is written since is lost.
     public var fileWasRemoved: Bool { appender.isUnlinked }
+    /// Whether another recording appends to the same file now (two runs with the same `-o`).
+    public var fileIsSharedWithAnotherRecording: Bool { appender.isSharedWithAnotherWriter }
 
     /// Cuts a file this sink did not create back to its size when opened, when nothing but `bytes` of this
     /// sink's own records were appended since: for a recording that ends before it began.
