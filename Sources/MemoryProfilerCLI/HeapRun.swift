@@ -81,6 +81,12 @@ struct HeapRun {
         capture = stem + ".heap"
         for path in [capture, childrenList] {
             guard let status = Self.status(path) else { continue }
+            // First whether a run writes it now (its hook holds a lock from the moment it creates the file, before
+            // the file has its magic).
+            if path == capture, status.kind == .regular, HeapCapture.isBeingWritten(at: path) {
+                throw CLIError(
+                    "\(TerminalText.escaped(path)) is being written by another mprof run --heap: wait for it, or choose another -o")
+            }
             let isOldCapture = path == capture ? Self.startsWithCaptureMagic(path) : true
             if path == capture, status.kind == .regular, status.size == 0 {
                 // What another run starting with the same -o has just created (its check, or its hook's file).
@@ -90,10 +96,6 @@ struct HeapRun {
             }
             guard status.kind == .regular, isOldCapture else {
                 throw CLIError("\(TerminalText.escaped(path)) exists and is not a heap capture mprof wrote: move it away or choose another -o")
-            }
-            if path == capture, HeapCapture.isBeingWritten(at: path) {
-                throw CLIError(
-                    "\(TerminalText.escaped(path)) is being written by another mprof run --heap: wait for it, or choose another -o")
             }
             guard unlink(path) == 0 || errno == ENOENT else {
                 throw CLIError("cannot replace \(TerminalText.escaped(path)): \(SystemError.describe(errno))")
