@@ -19,8 +19,9 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
-        // C declarations Glibc does not export (mallinfo2, prctl).
-        .target(name: "CMemoryProfilerShims"),
+        // C declarations Glibc does not export (mallinfo2, prctl), and zlib (libz.a in the static mprof; zlib1g-dev
+        // is one of Swift's own prerequisites on Linux).
+        .target(name: "CMemoryProfilerShims", linkerSettings: [.linkedLibrary("z")]),
         // The floor: every system call the package makes, one descriptor type, one error type. Not a product:
         // the modules above import it, users never see it.
         .target(name: "MemoryProfilerSystem", dependencies: ["CMemoryProfilerShims"]),

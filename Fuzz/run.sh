@@ -109,7 +109,7 @@ for target in "${targets[@]}"; do
         -module-name "$(echo "$target" | tr -d -)_fuzzer" -I "$products/Modules" \
         -Xcc -fmodule-map-file="$products/CMemoryProfilerShims.build/module.modulemap" \
         -Xcc -I -Xcc Sources/CMemoryProfilerShims/include \
-        "Fuzz/Targets/$target.swift" Fuzz/Support/*.swift $(extra_sources_for "$target") "${objects[@]}" \
+        "Fuzz/Targets/$target.swift" Fuzz/Support/*.swift $(extra_sources_for "$target") "${objects[@]}" -lz \
         -o "$out/bin/$target"
 done
 

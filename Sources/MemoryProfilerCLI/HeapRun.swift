@@ -255,6 +255,6 @@ struct HeapRun {
         var head = [UInt8](repeating: 0, count: 8)
         let count = head.withUnsafeMutableBytes { try? reader.read(into: $0) }
         // As the hook leaves it, or as mprof finishes it (compressed).
-        return count == 8 && (head == Array("MPROFHP1".utf8) || head == Array("MPROFHZ1".utf8))
+        return count == 8 && HeapCapture.isCapture(header: head)
     }
 }

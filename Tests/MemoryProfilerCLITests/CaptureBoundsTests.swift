@@ -1,5 +1,6 @@
 import Foundation
 import MemoryProfiler
+import MemoryProfilerSystem
 import MemoryProfilerTestSupport
 import Testing
 
@@ -14,6 +15,14 @@ import Testing
             value >>= 7
         }
         return bytes + [UInt8(value)]
+    }
+
+    /// A compressed capture (see `CaptureCompression`) of `literals`, then a repeat of the `distance` bytes before
+    /// for `length` bytes.
+    static func compressed(literals: [UInt8], repeating distance: Int, length: Int) throws -> [UInt8] {
+        let stream = number(UInt64(literals.count)) + literals + number(UInt64(length)) + number(UInt64(distance))
+        let packed = try #require(stream.withUnsafeBufferPointer { Zlib.compress($0) })
+        return Array("MPROFHZ2".utf8) + number(UInt64(literals.count + length)) + number(UInt64(stream.count)) + packed
     }
 
     /// A capture as the hook starts one: the header, then one allocation of 4096 bytes with no stack.
@@ -32,23 +41,13 @@ import Testing
     /// as something else is refused at once, not after reading it whole.
     @Test func whatACaptureDescribesIsBoundedToo() throws {
         let directory = try TemporaryDirectory()
-        // The magic and the begin record, without the allocation (7 bytes) that ends the small capture.
-        let header = Array(Self.smallRawCapture().dropLast(7))
-        let record: [UInt8] = [UInt8(ascii: "A"), 1, 0, 32]  // 1 byte, no stack, 16 bytes after the one before
-        let literals = header + record
+        // The magic and the begin record (of the stored form, version 2), without the allocation (7 bytes) that
+        // ends the small capture; a site of 1 byte without a stack, and one allocation there, repeated.
+        var header = Array(Self.smallRawCapture().dropLast(7))
+        header[9] = 2
+        let literals = header + [UInt8(ascii: "P"), 1, 0, 0] + [UInt8(ascii: "a"), 1]
         let repeats = 30_000_000
-        let matchLength = (repeats - 1) * record.count
-        var bytes = Array("MPROFHZ1".utf8) + Self.number(UInt64(literals.count + matchLength))
-        // One sequence: 15+ literals, then a match of distance 4 (15+ bytes more than the minimum of 4).
-        bytes.append(0xFF)
-        var rest = literals.count - 15
-        while rest >= 255 { bytes.append(255); rest -= 255 }
-        bytes.append(UInt8(rest))
-        bytes += literals
-        bytes += [4, 0]
-        rest = matchLength - 4 - 15
-        bytes += [UInt8](repeating: 255, count: rest / 255)
-        bytes.append(UInt8(rest % 255))
+        let bytes = try Self.compressed(literals: literals, repeating: 2, length: (repeats - 1) * 2)
         let bomb = "\(directory.path)/bomb.heap"
         try Data(bytes).write(to: URL(fileURLWithPath: bomb))
         #expect(bytes.count < 600_000)
@@ -125,16 +124,15 @@ import Testing
         #expect(verdict.standardOutput.contains("3.000 MiB"), "\(verdict.standardOutput)")
     }
 
-    /// A compressed capture of 12 MiB that claims, and would make, 3 GiB: refused with the reason where memory
+    /// A compressed capture of a few hundred bytes that claims, and would make, 3 GiB: refused with the reason where memory
     /// (here `RLIMIT_AS`) allows less, never an abort.
     @Test func aCompressedCaptureThatWouldOutgrowMemoryIsRefused() throws {
         let directory = try TemporaryDirectory()
         let heap = "\(directory.path)/bomb.heap"
-        // One literal, then a run of itself: every 255 in the match's length is 255 bytes more.
-        let lengthBytes = 12 << 20
-        let declared = UInt64(1 + 4 + 15 + 255 * lengthBytes)
-        var bytes = Array("MPROFHZ1".utf8) + Self.number(declared)
-        bytes += [0x1F, UInt8(ascii: "M"), 1, 0] + [UInt8](repeating: 255, count: lengthBytes) + [0]
+        // A module record, then a repeat of it to 3 GiB.
+        let module = [UInt8(ascii: "M"), 1, 0, 0] + Self.number(60) + [UInt8](repeating: 0x41, count: 60)
+        let bytes = try Self.compressed(literals: module, repeating: module.count, length: (3 << 30) - module.count)
+        #expect(bytes.count < 1000)
         try Data(bytes).write(to: URL(fileURLWithPath: heap))
 
         let limited = try runCommand("prlimit", ["--as=\(2 << 30)", BuiltProducts.path("mprof"), "heap", heap])

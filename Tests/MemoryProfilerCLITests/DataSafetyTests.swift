@@ -425,7 +425,7 @@ import Testing
         #expect(termination == .exited(0), "\(termination) after \(interrupts) interrupts: \(standardError)")
         #expect(standardError.contains("mprof is finishing its files"), "\(standardError)")
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/run.heap")))
-        #expect(bytes.starts(with: Array("MPROFHZ1".utf8)), "the capture was not finished")
+        #expect(bytes.starts(with: Array("MPROFHZ2".utf8)), "the capture was not finished")
         let capture = try HeapCapture(path: "\(directory.path)/run.heap")
         #expect(capture.embeddedSymbols != nil, "no names were stored: \(standardError)")
         #expect(!standardError.contains("names were not stored"), "\(standardError)")

@@ -740,6 +740,101 @@ struct HeapProfilingTests {
         #expect(profiled - plain < 10, "peak \(profiled) MiB profiled against \(plain) MiB, capture \(rawMiB) MiB")
     }
 
+    /// A program whose capture holds every kind of event the stored form rewrites: a realloc that fails (a restore),
+    /// a free the hook does not see and a block allocated again at its address (a replaced block), a free of a block
+    /// the hook never saw allocated, threads, and leaks.
+    static let everyEventC = """
+        #include <pthread.h>
+        #include <stdint.h>
+        #include <stdlib.h>
+        extern void *__libc_malloc(size_t);
+        extern void __libc_free(void *);
+        void *volatile kept[300], *volatile lost;
+        static void *work(void *unused) {
+            for (int i = 0; i < 20000; i++) { void *volatile p = malloc(16 + i % 40); free(p); }
+            return unused;
+        }
+        int main(void) {
+            pthread_t threads[3];
+            for (int i = 0; i < 3; i++) pthread_create(&threads[i], 0, work, 0);
+            void *volatile grown = malloc(64);
+            void *volatile failed = realloc(grown, SIZE_MAX / 2);
+            if (failed) return 1;
+            void *volatile unseen = malloc(200);
+            __libc_free(unseen);
+            void *volatile again = malloc(200);
+            free(again);
+            void *volatile foreign = __libc_malloc(48);
+            free(foreign);
+            for (int i = 0; i < 300; i++) kept[i] = malloc(24 + i);
+            for (int i = 0; i < 300; i += 2) free(kept[i]);
+            for (int i = 0; i < 50; i++) { lost = malloc(40); }
+            lost = 0;
+            free(grown);
+            for (int i = 0; i < 3; i++) pthread_join(threads[i], 0);
+            return 0;
+        }
+        """
+
+    /// The stored form mprof writes after a run (allocation sites and allocation numbers in place of addresses,
+    /// compressed) reads to exactly what the hook's own capture reads to: every figure of the summary, the heap
+    /// over time, and every stack's bytes in every view.
+    @Test func theStoredFormReadsAsTheHooksCapture() throws {
+        let directory = try TemporaryDirectory()
+        let program = try Self.compile(Self.everyEventC, named: "every-event", in: directory)
+        let workload = BuiltProducts.path("heap-workload")
+        let programs: [(String, [String])] = [
+            (program, []), (workload, ["known-sites", "2000", "100", "3000", "50"]), (workload, ["mixed", "200000"]),
+            (workload, ["threads", "4", "5000", "48"]),
+        ]
+        for (index, (path, arguments)) in programs.enumerated() {
+            let raw = "\(directory.path)/raw-\(index).heap", stored = "\(directory.path)/stored-\(index).heap"
+            let run = try runCommand(path, arguments, environment: ["LD_PRELOAD": Self.hook, "MPROF_HEAP_OUTPUT": raw])
+            try #require(run.status == 0, "\(run.standardError)")
+            try FileManager.default.copyItem(atPath: raw, toPath: stored)
+            let symbols = try HeapSymbolizer().storeNames(inCaptureAt: stored)
+            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: stored)))
+            #expect(bytes.starts(with: Array("MPROFHZ2".utf8)))
+            let hooks = try HeapCapture(path: raw), ours = try HeapCapture(path: stored)
+            #expect(ours.summary == hooks.summary, "\(path) \(arguments)")
+            #expect(ours.allocationCount == hooks.allocationCount)
+            #expect(ours.heapTimeline.map(\.time) == hooks.heapTimeline.map(\.time))
+            #expect(ours.heapTimeline.map(\.bytes) == hooks.heapTimeline.map(\.bytes))
+            let hooksProfile = HeapProfile(hooks, symbols: symbols), ourProfile = HeapProfile(ours, symbols: symbols)
+            for view in HeapProfile.View.allCases {
+                #expect(ourProfile.collapsedStacks(view) == hooksProfile.collapsedStacks(view), "\(view) of \(path) \(arguments)")
+            }
+            if index == 0 {
+                // The events the stored form rewrites were there to rewrite.
+                #expect(hooks.summary.freesOfUnknownBlocks == 1, "\(hooks.summary)")
+                // Of the 50 lost blocks, the conservative scan still finds stale copies of some pointers.
+                #expect(hooks.summary.unreachableBlocks >= 20, "\(hooks.summary)")
+                #expect(hooks.summary.frees >= 60_000 + 150 + 2, "\(hooks.summary)")
+            }
+        }
+    }
+
+    /// A finished capture takes no more room than heaptrack's (its interpreted, zstd-compressed file) for the same
+    /// allocations, on a loop (`mixed`: 122 sites in turn) and on a program of many sites. (Not on threads that
+    /// allocate in lockstep: a capture records which thread made each allocation and free, heaptrack's does not, and
+    /// when threads take turns every few calls that is most of what there is to store; see the README.)
+    @Test(.enabled(if: heaptrackInstalled, "heaptrack is not installed (apt-get install heaptrack; .ci/run does)"))
+    func capturesTakeNoMoreRoomThanHeaptracks() throws {
+        for arguments in [["mixed", "400000"], ["known-sites", "20000", "100", "100000", "500"]] {
+            let directory = try TemporaryDirectory()
+            let output = "\(directory.path)/heaptrack.out"
+            let traced = try runCommand("heaptrack", ["-o", output, BuiltProducts.path("heap-workload")] + arguments)
+            try #require(traced.status == 0, "\(traced.standardError)")
+            let file = try #require(try FileManager.default.contentsOfDirectory(atPath: directory.path).first { $0.hasPrefix("heaptrack.out") })
+            let theirs = try FileStatus(path: "\(directory.path)/\(file)").size
+            let ours = try Self.record(BuiltProducts.path("heap-workload"), arguments, in: directory)
+            let size = try FileStatus(path: ours.capturePath).size
+            #expect(ours.capture.summary.allocations >= Int(arguments[1])!, "\(ours.capture.summary)")
+            #expect(size <= theirs, "\(arguments): ours \(size) bytes, heaptrack's \(theirs)")
+            print("capture size \(arguments): mprof \(size) bytes, heaptrack \(theirs) bytes")
+        }
+    }
+
     @Test func damagedCapturesAreClearErrors() throws {
         let directory = try TemporaryDirectory()
         let program = try Self.compile(Self.knownC, named: "known", in: directory)
@@ -751,8 +846,9 @@ struct HeapProfilingTests {
         #expect(good.starts(with: Array("MPROFHP1".utf8)))
         let run = try Self.record(program, [], in: directory)
         let compressed = try [UInt8](Data(contentsOf: URL(fileURLWithPath: run.capturePath)))
-        #expect(compressed.starts(with: Array("MPROFHZ1".utf8)))
-        #expect(compressed.count * 5 < good.count, "compressed \(compressed.count), raw \(good.count)")
+        #expect(compressed.starts(with: Array("MPROFHZ2".utf8)))
+        // The compressed form holds the names too (most of it, for so small a program).
+        #expect(compressed.count * 4 < good.count, "compressed \(compressed.count), raw \(good.count)")
         var cases: [(String, [UInt8])] = [
             ("empty", []),
             ("not a capture", Array("time 1 2\n".utf8)),

@@ -1,72 +1,91 @@
 @testable import MemoryProfiler
+import MemoryProfilerSystem
 import Testing
 
-/// The compression of finished heap captures: what goes in comes out, repetitive records shrink a lot, and damaged
-/// or hostile input is an error, never a crash or an allocation the input cannot justify.
+/// The compression of finished heap captures: what goes in comes out, repetitive records shrink by three orders of
+/// magnitude, and damaged or hostile input is an error, never a crash or an allocation the input cannot justify.
 struct CaptureCompressionTests {
-    static func roundTrip(_ bytes: [UInt8]) throws -> [UInt8] {
-        let compressed = CaptureCompression.compress(bytes)
+    static func compress(_ bytes: [UInt8]) throws -> [UInt8] {
+        let compressed = try #require(CaptureCompression.compress(bytes))
         #expect(CaptureCompression.isCompressed(compressed))
-        return try CaptureCompression.decompress(compressed)
+        return compressed
     }
 
     @Test func whatGoesInComesOut() throws {
         var generator = SystemRandomNumberGenerator()
         var inputs: [[UInt8]] = [[], [1], [1, 2, 3], [UInt8](repeating: 7, count: 100_000), Array("MPROFHP1".utf8)]
-        // Random bytes (incompressible), runs, and mixtures with matches at every distance up to the window.
+        // Random bytes (incompressible), runs, and mixtures with repeats at every distance, far beyond zlib's
+        // 32 KiB, short and long, overlapping what they copy or not.
         inputs.append((0..<70_000).map { _ in UInt8.random(in: 0...255, using: &generator) })
         var mixed: [UInt8] = []
-        while mixed.count < 300_000 {
+        while mixed.count < 3_000_000 {
             if Bool.random(using: &generator) || mixed.count < 8 {
                 mixed += (0..<Int.random(in: 1...40, using: &generator)).map { _ in UInt8.random(in: 0...3, using: &generator) }
             } else {
-                let distance = Int.random(in: 1...min(mixed.count, 70_000), using: &generator)
-                let length = Int.random(in: 1...600, using: &generator)
+                let distance = Int.random(in: 1...mixed.count, using: &generator)
+                let length = Int.random(in: 1...(Bool.random(using: &generator) ? 600 : 20_000), using: &generator)
                 for _ in 0..<length { mixed.append(mixed[mixed.count - distance]) }
             }
         }
         inputs.append(mixed)
         for input in inputs {
-            #expect(try Self.roundTrip(input) == input, "\(input.count) bytes")
+            #expect(try CaptureCompression.decompress(try Self.compress(input)) == input, "\(input.count) bytes")
         }
     }
 
-    @Test func captureLikeRecordsShrinkALot() throws {
-        // An allocation and its free, over and over: the shape of a churning loop's records.
+    @Test func captureLikeRecordsShrinkByThreeOrdersOfMagnitude() throws {
+        // The stored form of a loop: allocations at 61 sites in turn, each freed 1000 allocations later, with a
+        // time record now and then: a period of several hundred bytes, which zlib alone gets only about 200:1.
         var records: [UInt8] = []
-        for index in 0..<200_000 {
-            records += [UInt8(ascii: "A"), 0xA0, 0x01, 0x05, UInt8(index % 3 == 0 ? 2 : 4), UInt8(ascii: "F"), 0x03]
+        for index in 0..<1_000_000 {
+            records += [UInt8(ascii: "a"), UInt8(1 + index % 61), UInt8(ascii: "f"), 0xE8, 0x07]
+            if index % 50_000 == 0 { records += [UInt8(ascii: "T"), UInt8(truncatingIfNeeded: index / 50_000)] }
         }
-        let compressed = CaptureCompression.compress(records)
-        #expect(compressed.count * 50 < records.count, "\(records.count) → \(compressed.count)")
+        let compressed = try Self.compress(records)
+        #expect(compressed.count * 1000 < records.count, "\(records.count) → \(compressed.count)")
         #expect(try CaptureCompression.decompress(compressed) == records)
     }
 
+    /// A compressed capture with the given lengths and first-pass stream.
+    static func made(total: Int, stream: [UInt8]) throws -> [UInt8] {
+        var bytes = CaptureCompression.magic
+        CaptureRecordEncoding.appendNumber(UInt64(total), to: &bytes)
+        CaptureRecordEncoding.appendNumber(UInt64(stream.count), to: &bytes)
+        return bytes + (try #require(stream.withUnsafeBufferPointer { Zlib.compress($0) }))
+    }
+
     @Test func damagedInputIsAnError() throws {
-        let good = CaptureCompression.compress((0..<50_000).map { UInt8(truncatingIfNeeded: $0 % 251 + $0 / 1000) })
+        let good = try Self.compress((0..<200_000).map { UInt8(truncatingIfNeeded: $0 % 251 + $0 / 1000) })
         var cases: [[UInt8]] = [
             CaptureCompression.magic,
-            CaptureCompression.magic + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F],  // a huge length
-            CaptureCompression.magic + [10, 0x0F, 1, 2],  // a match before anything was written
-            CaptureCompression.magic + [200, 0xF0] + [UInt8](repeating: 255, count: 100),  // a length past the end
+            CaptureCompression.magic + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 1],  // a huge length
+            try Self.made(total: 100, stream: [0, 64, 1]),  // a repeat before anything was made
+            try Self.made(total: 200, stream: [10] + [UInt8](repeating: 1, count: 10) + [80, 11]),  // from before the start
+            try Self.made(total: 100, stream: [10] + [UInt8](repeating: 1, count: 10) + [4, 1]),  // a repeat too short
+            try Self.made(total: 100, stream: [10] + [UInt8](repeating: 1, count: 10) + [100, 1]),  // past the end
+            try Self.made(total: 100, stream: [120] + [UInt8](repeating: 1, count: 120) + [0]),  // literals past the end
+            try Self.made(total: 100, stream: [10] + [UInt8](repeating: 1, count: 10) + [0]),  // short of its length
+            try Self.made(total: 10, stream: [10] + [UInt8](repeating: 1, count: 10) + [0, 0xFF]),  // an unended length
+            Array("MPROFHZ1".utf8) + [10, 0xA0] + [UInt8](repeating: 1, count: 10),  // the former form
         ]
-        for length in stride(from: 8, to: good.count, by: 97) { cases.append(Array(good.prefix(length))) }
+        // A stream that claims more than zlib can make from it, and one over the limit given.
+        cases.append(CaptureCompression.magic + [0x80, 0x80, 0x40, 0x80, 0x80, 0x40] + good.suffix(20))
+        for length in stride(from: 8, to: good.count, by: 7) { cases.append(Array(good.prefix(length))) }
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<300 {
             var damaged = good
             damaged[Int.random(in: 8..<damaged.count, using: &generator)] ^= UInt8.random(in: 1...255, using: &generator)
             cases.append(damaged)
         }
-        var errors = 0
+        // zlib's checksum covers the data, the lengths are checked against it: every case is an error.
         for input in cases {
-            do {
-                let output = try CaptureCompression.decompress(input)
-                #expect(output.count <= input.count * 256 + 64)
-            } catch {
-                errors += 1
-            }
+            #expect(throws: CaptureCompression.Damaged.self, "\(input.prefix(24))") { try CaptureCompression.decompress(input) }
         }
-        // The truncations and the hand-made cases all fail; most flipped bytes do.
-        #expect(errors >= 4 + (good.count - 8) / 97)
+        #expect(throws: CaptureCompression.Damaged.self) { try CaptureCompression.decompress(good, limit: 100_000) }
+        do {
+            _ = try CaptureCompression.decompress(Array("MPROFHZ1".utf8) + [1, 0x10, 1])
+        } catch {
+            #expect(error.reason.contains("earlier mprof"), "\(error.reason)")
+        }
     }
 }

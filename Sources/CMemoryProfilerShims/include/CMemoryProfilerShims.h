@@ -64,6 +64,41 @@ int cmp_open_standard_descriptors(void);
 /// out): 1, 0, or -1 with `errno` when it cannot be told.
 int cmp_has_extended_attribute(const char *path, const char *name);
 
+/// At most how many bytes `cmp_deflate` writes for `length` bytes.
+size_t cmp_deflate_bound(size_t length);
+
+/// Compresses `length` bytes of `input` with zlib at `level` (1–9) into `output`, which has room for
+/// `*output_length` bytes (`cmp_deflate_bound`): as a zlib stream, or with `gzip` a gzip file. Returns 0 and sets
+/// `*output_length` to the bytes written, or -1 (no room, no memory).
+int cmp_deflate(const unsigned char *input, size_t length, unsigned char *output, size_t *output_length, int level,
+    int gzip);
+
+/// A zlib stream compressed as its input comes, into memory of its own.
+typedef struct cmp_deflater cmp_deflater;
+
+/// A new stream at `level` (1–9); NULL without memory.
+cmp_deflater *cmp_deflater_create(int level);
+
+/// Compresses `length` more bytes of input; with `finish`, the last of it, and the stream is complete. Returns 0, or
+/// -1 (no memory; the stream is then unusable).
+int cmp_deflater_write(cmp_deflater *deflater, const unsigned char *input, size_t length, int finish);
+
+/// The compressed bytes so far (all of them once finished), valid until the next write or destroy.
+const unsigned char *cmp_deflater_output(const cmp_deflater *deflater, size_t *length);
+
+void cmp_deflater_destroy(cmp_deflater *deflater);
+
+/// What `cmp_inflate` found wrong.
+#define CMP_INFLATE_DAMAGED -1
+#define CMP_INFLATE_SHORT -2
+#define CMP_INFLATE_LONG -3
+#define CMP_INFLATE_TRAILING -4
+
+/// Decompresses the zlib stream (with `gzip`, the gzip file) in `input`, which must make exactly `expected` bytes,
+/// into `output` (room for `expected`). Returns 0, or one of `CMP_INFLATE_…`: damaged data, fewer or more bytes
+/// than expected, or bytes after the end of the stream. Never writes past `expected` bytes.
+int cmp_inflate(const unsigned char *input, size_t length, unsigned char *output, size_t expected, int gzip);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,7 @@ extension HeapCapture {
     /// Whether `header`, a file's first 8 bytes, is a capture's: as the hook writes it or as mprof compresses it.
     public static func isCapture(header: some Collection<UInt8>) -> Bool {
         header.elementsEqual(magic) || header.elementsEqual(CaptureCompression.magic)
+            || header.elementsEqual(CaptureCompression.formerMagic)
     }
 
     /// Reads and replays the capture in the file at `path`.
@@ -65,7 +66,7 @@ extension HeapCapture {
                         throw MemoryError(
                             .unexpectedFormat,
                             "\(TerminalText.escaped(path)) is not a readable heap capture: it does not start with "
-                                + "MPROFHP1 and a begin record, or MPROFHZ1")
+                                + "MPROFHP1 and a begin record, or MPROFHZ2")
                     }
                 }
                 var zeros = 0
@@ -145,10 +146,25 @@ struct HeapCaptureReader {
     /// A region's number: only the events between its begin and end records are replayed.
     private let region: UInt64?
 
+    /// The capture in its stored form, when the reader was asked to write it (see `init(transcribing:)`).
+    private(set) var transcript: [UInt8]?
+
     init(_ bytes: UnsafeBufferPointer<UInt8>, namesOnly: Bool = false, region: UInt64? = nil) {
         self.bytes = bytes
         self.namesOnly = namesOnly
         self.region = region
+    }
+
+    /// A reader that, as it replays a capture as the hook wrote it (version 1), writes it in its stored form
+    /// (version 2) into `transcript`: the same records, but an allocation names an allocation site (a size, a
+    /// stack and a type, given once in a `P` record) and a free, restore or unreachable block names the allocation
+    /// it is about by how many allocations back it was made, instead of an address. Nothing a report reads is lost
+    /// (the addresses of blocks are not shown), and a loop that allocates the same sizes from the same sites now
+    /// makes the same bytes each time round, which is what `CaptureCompression` gains on. A capture already in the
+    /// stored form is copied as it is.
+    init(transcribing bytes: UnsafeBufferPointer<UInt8>) {
+        self.init(bytes)
+        transcript = []
     }
 
     /// The number of fields of the event records, by tag: what a names-only read skips.
@@ -157,8 +173,50 @@ struct HeapCaptureReader {
         case UInt8(ascii: "A"): 3
         case UInt8(ascii: "O"): 4
         case UInt8(ascii: "F"), UInt8(ascii: "R"), UInt8(ascii: "H"), UInt8(ascii: "T"): 1
+        case UInt8(ascii: "a"), UInt8(ascii: "f"), UInt8(ascii: "g"), UInt8(ascii: "k"): 1
+        case UInt8(ascii: "r"): 0
         case UInt8(ascii: "G"): 2
+        case UInt8(ascii: "P"): 3
         default: nil
+        }
+    }
+
+    /// Whether a transcript writes its own form of a record with `tag` (in a capture of `version`), rather than
+    /// copying it: the begin record, and in the hook's form the events and unreachable blocks, which name addresses.
+    private static func rewrittenInTranscript(_ tag: UInt8, version: UInt64) -> Bool {
+        switch tag {
+        case UInt8(ascii: "B"): true
+        case UInt8(ascii: "A"), UInt8(ascii: "O"), UInt8(ascii: "F"), UInt8(ascii: "R"), UInt8(ascii: "U"): version == 1
+        default: false
+        }
+    }
+
+    /// The allocation sites of the stored form as it is written: (size, stack, type) → site number (1, 2, …). A
+    /// site whose fields fit in 64 bits together (all but the rarest) is found in an open-addressed table, the rest
+    /// in a dictionary: this is looked up for every allocation.
+    private struct SiteTable {
+        private struct Key: Hashable {
+            var size: UInt64, leaf: UInt64, type: UInt64
+        }
+        private let packed = LiveBlocks()
+        private var others: [Key: UInt64] = [:]
+        private(set) var count: UInt64 = 0
+
+        /// The site's number, and whether it is new.
+        mutating func number(size: UInt64, leaf: UInt64, type: UInt64) -> (UInt64, Bool) {
+            if size < 1 << 27, leaf < 1 << 24, type < 1 << 12 {
+                // Never 0 (an empty slot): the size is shifted past a 1 bit.
+                let key = (1 << 63) | size << 36 | leaf << 12 | type
+                if let known = packed.find(key) { return (UInt64(known), false) }
+                count += 1
+                packed.insert(key, UInt32(truncatingIfNeeded: count))
+                return (count, true)
+            }
+            let key = Key(size: size, leaf: leaf, type: type)
+            if let known = others[key] { return (known, false) }
+            count += 1
+            others[key] = count
+            return (count, true)
         }
     }
 
@@ -241,7 +299,8 @@ struct HeapCaptureReader {
         var counting = region == nil
         var regionEnded = false
         var sawBegin = false
-        var groupOf: [UInt64: UInt32] = [:]
+        // (stack, type) → group, keyed by leaf << 32 | type, + 1 (0 marks an empty slot; leaf < 2^32 - 2).
+        let groupOf = LiveBlocks()
         // The names section mprof appends after the run (see HeapSymbols+Encoding.swift).
         var names = HeapSymbols(frames: [:], typeNames: [:], notes: [])
         var sawNames = false
@@ -261,6 +320,145 @@ struct HeapCaptureReader {
             let delta = Int64(bitPattern: (zigzag >> 1) ^ (0 &- (zigzag & 1)))
             previousAddress = previousAddress &+ UInt64(bitPattern: delta)
             return previousAddress
+        }
+
+        // The stored form (version 2): allocation sites, and blocks named by their allocation's number (1, 2, …
+        // over every allocation record, counted or not), which stands in for the address in `live`.
+        var version: UInt64 = 1
+        var sites: [(size: UInt64, leaf: UInt64, type: UInt64)] = []
+        var allocationsSeen: UInt64 = 0
+        // Per thread, the numbers of the allocations it made, in order: a free by the thread that made the block
+        // names it by how many of the thread's own allocations back it was made (the same number each time round
+        // a loop, however the threads interleave).
+        var ownAllocations: [[UInt32]] = [[]]
+        // Writing the stored form: the site of each (size, stack, type), and the allocation number each live
+        // block had (its index in `capture.sizes` + 1, as every allocation is counted without a region).
+        let transcribing = transcript != nil
+        // Rewriting events: transcribing a capture in the hook's form (known at its begin record).
+        var rewriting = false
+        var written: [UInt8] = transcribing ? HeapCapture.magic : []
+        var siteOf = SiteTable()
+        // Per allocation, the thread that made it and how many the thread had made before; per thread, how many.
+        var threadOfAllocation: [UInt32] = [], ordinalInThread: [UInt32] = [], ownCount: [UInt32] = [0]
+        func transcribe(_ tag: Unicode.Scalar, _ fields: UInt64...) {
+            written.append(UInt8(ascii: tag))
+            for field in fields { CaptureRecordEncoding.appendNumber(field, to: &written) }
+        }
+
+        func allocate(size: UInt64, leaf: UInt64, type: UInt64, address: UInt64, recordStart: Int) throws(Failure) {
+            guard size <= Self.largestSize else { throw failure("an allocation of more than 2^48 bytes", at: recordStart) }
+            guard leaf <= UInt64(capture.parents.count) else { throw failure("an allocation names stack node \(leaf), which was never recorded", at: recordStart) }
+            guard type <= UInt64(capture.types.count) else { throw failure("an allocation names type \(type), which was never recorded", at: recordStart) }
+            guard address != 0 else { throw failure("an allocation at address 0", at: recordStart) }
+            guard capture.sizes.count < Int(UInt32.max - 1) else { throw failure("more than 4 billion allocations", at: recordStart) }
+            guard !sawUnreachable else { throw failure("an allocation after the reachability records", at: recordStart) }
+            replayBytes += Self.bytesPerAllocation
+            guard replayBytes <= Self.replayBudget else { throw Self.tooLargeToReplay(capture.sizes.count) }
+            let index = capture.sizes.count
+            if let replaced = live.insert(address, UInt32(index)) {
+                // Allocated again without a free in between: the free was not seen (another allocator).
+                forget(Int(replaced), before: index)
+                if rewriting { transcribe("k", UInt64(index - Int(replaced))) }
+            }
+            if rewriting {
+                let (site, isNew) = siteOf.number(size: size, leaf: leaf, type: type)
+                if isNew { transcribe("P", size, leaf, type) }
+                transcribe("a", site)
+                threadOfAllocation.append(UInt32(thread))
+                ordinalInThread.append(ownCount[thread])
+                ownCount[thread] += 1
+            }
+            capture.sizes.append(Int(size))
+            let key = (leaf << 32 | type) &+ 1
+            if let group = groupOf.find(key) {
+                capture.groups.append(group)
+            } else {
+                let group = UInt32(capture.groupLeaves.count)
+                groupOf.insert(key, group)
+                capture.groupLeaves.append(UInt32(leaf))
+                capture.groupTypes.append(UInt32(type))
+                capture.groups.append(group)
+            }
+            capture.freedAfter.append(.max)
+            capture.temporary.append(false)
+            let (total, overflow) = capture.summary.bytesAllocated.addingReportingOverflow(Int(size))
+            guard !overflow, total <= 1 << 62 else { throw failure("the allocations add up to more than 2^62 bytes", at: recordStart) }
+            capture.summary.bytesAllocated = total
+            liveBytes += Int(size)
+            lastAllocationOfThread[thread] = index
+            if liveBytes > capture.summary.peakBytes {
+                capture.summary.peakBytes = liveBytes
+                capture.summary.peakTime = Double(millisecond) / 1000
+                capture.peakAllocation = index
+            }
+        }
+
+        // A block allocated over without a free (the free was not seen): gone when allocation `next` was made.
+        func forget(_ index: Int, before next: Int) {
+            capture.freedAfter[index] = UInt32(next)
+            liveBytes -= capture.sizes[index]
+        }
+
+        func free(address: UInt64) {
+            lastFreeOfThread[thread] = nil
+            if let index = live.remove(address) {
+                let index = Int(index)
+                if rewriting {
+                    if threadOfAllocation[index] == UInt32(thread) {
+                        transcribe("f", UInt64(ownCount[thread] - ordinalInThread[index]))
+                    } else {
+                        transcribe("g", UInt64(capture.sizes.count - index))
+                    }
+                }
+                capture.freedAfter[index] = UInt32(capture.sizes.count)
+                liveBytes -= capture.sizes[index]
+                capture.summary.frees += 1
+                let isTemporary = lastAllocationOfThread[thread] == index
+                if isTemporary {
+                    capture.temporary[index] = true
+                    capture.summary.temporaries += 1
+                }
+                lastFreeOfThread[thread] = (address, index, isTemporary)
+            } else {
+                if rewriting { transcribe("g", 0) }
+                capture.summary.freesOfUnknownBlocks += 1
+                lastFreeOfThread[thread] = (address, -1, false)
+            }
+            lastAllocationOfThread[thread] = -1
+        }
+
+        // The thread's last free was of a block a failed realloc kept: it was never freed. `address` nil: whatever
+        // that free was of (the stored form, whose writer checked the address).
+        func restore(address: UInt64?) {
+            defer { lastFreeOfThread[thread] = nil }
+            // A restore with no free before it on its thread is damage or another capture's: nothing to undo.
+            guard let freed = lastFreeOfThread[thread], address == nil || freed.address == address else { return }
+            if rewriting { transcribe("r") }
+            guard freed.index >= 0 else {
+                // The free of a block the capture never saw did not happen after all.
+                capture.summary.freesOfUnknownBlocks -= 1
+                return
+            }
+            live.insert(freed.address, UInt32(freed.index))
+            capture.freedAfter[freed.index] = .max
+            liveBytes += capture.sizes[freed.index]
+            capture.summary.frees -= 1
+            if freed.wasTemporary {
+                capture.temporary[freed.index] = false
+                capture.summary.temporaries -= 1
+            }
+            if liveBytes > capture.summary.peakBytes {
+                capture.summary.peakBytes = liveBytes
+                capture.summary.peakTime = Double(millisecond) / 1000
+                capture.peakAllocation = capture.sizes.count - 1
+            }
+        }
+
+        // In the stored form, the block of the allocation `back` allocations before the next (0: none the capture
+        // saw), as its stand-in address.
+        func storedAddress(back: UInt64, recordStart: Int) throws(Failure) -> UInt64 {
+            guard back <= allocationsSeen else { throw failure("a block \(back) allocations back, of \(allocationsSeen)", at: recordStart) }
+            return back == 0 ? 0 : allocationsSeen - back + 1
         }
 
         let eventFieldCount = Self.eventFieldCount  // once, not a lazy global's check a record
@@ -317,93 +515,62 @@ struct HeapCaptureReader {
                     sawNames = true
                 case _ where capture.summary.finishedNormally && tag != 0:
                     throw failure("a record after the end record", at: recordStart)
-                case UInt8(ascii: "A"), UInt8(ascii: "O"):
+                case UInt8(ascii: "A") where version == 1, UInt8(ascii: "O") where version == 1:
                     let size = try number(), leaf = try number(), address = decodeAddress(try number())
                     let type = tag == UInt8(ascii: "O") ? try number() : 0
                     guard counting else { break }
-                    guard size <= Self.largestSize else { throw failure("an allocation of more than 2^48 bytes", at: recordStart) }
-                    guard leaf <= UInt64(capture.parents.count) else { throw failure("an allocation names stack node \(leaf), which was never recorded", at: recordStart) }
-                    guard type <= UInt64(capture.types.count) else { throw failure("an allocation names type \(type), which was never recorded", at: recordStart) }
-                    guard address != 0 else { throw failure("an allocation at address 0", at: recordStart) }
-                    guard capture.sizes.count < Int(UInt32.max - 1) else { throw failure("more than 4 billion allocations", at: recordStart) }
-                    replayBytes += Self.bytesPerAllocation
-                    guard replayBytes <= Self.replayBudget else { throw Self.tooLargeToReplay(capture.sizes.count) }
-                    let index = capture.sizes.count
-                    if let replaced = live.insert(address, UInt32(index)) {
-                        // Allocated again without a free in between: the free was not seen (another allocator).
-                        capture.freedAfter[Int(replaced)] = UInt32(index)
-                        liveBytes -= capture.sizes[Int(replaced)]
-                    }
-                    capture.sizes.append(Int(size))
-                    let key = leaf << 32 | type
-                    if let group = groupOf[key] {
-                        capture.groups.append(group)
-                    } else {
-                        let group = UInt32(capture.groupLeaves.count)
-                        groupOf[key] = group
-                        capture.groupLeaves.append(UInt32(leaf))
-                        capture.groupTypes.append(UInt32(type))
-                        capture.groups.append(group)
-                    }
-                    capture.freedAfter.append(.max)
-                    capture.temporary.append(false)
-                    guard !sawUnreachable else { throw failure("an allocation after the reachability records", at: recordStart) }
-                    let (total, overflow) = capture.summary.bytesAllocated.addingReportingOverflow(Int(size))
-                    guard !overflow, total <= 1 << 62 else { throw failure("the allocations add up to more than 2^62 bytes", at: recordStart) }
-                    capture.summary.bytesAllocated = total
-                    liveBytes += Int(size)
-                    lastAllocationOfThread[thread] = index
-                    if liveBytes > capture.summary.peakBytes {
-                        capture.summary.peakBytes = liveBytes
-                        capture.summary.peakTime = Double(millisecond) / 1000
-                        capture.peakAllocation = index
-                    }
-                case UInt8(ascii: "F"):
+                    try allocate(size: size, leaf: leaf, type: type, address: address, recordStart: recordStart)
+                case UInt8(ascii: "F") where version == 1:
                     guard !sawUnreachable else { throw failure("a free after the reachability records", at: recordStart) }
                     let address = decodeAddress(try number())
                     guard counting else { break }
-                    lastFreeOfThread[thread] = nil
-                    if let index = live.remove(address) {
-                        let index = Int(index)
-                        capture.freedAfter[index] = UInt32(capture.sizes.count)
-                        liveBytes -= capture.sizes[index]
-                        capture.summary.frees += 1
-                        let isTemporary = lastAllocationOfThread[thread] == index
-                        if isTemporary {
-                            capture.temporary[index] = true
-                            capture.summary.temporaries += 1
-                        }
-                        lastFreeOfThread[thread] = (address, index, isTemporary)
-                    } else {
-                        capture.summary.freesOfUnknownBlocks += 1
-                        lastFreeOfThread[thread] = (address, -1, false)
-                    }
-                    lastAllocationOfThread[thread] = -1
-                case UInt8(ascii: "R"):
+                    free(address: address)
+                case UInt8(ascii: "R") where version == 1:
                     guard !sawUnreachable else { throw failure("a restore after the reachability records", at: recordStart) }
                     let address = decodeAddress(try number())
                     guard counting else { break }
-                    // The thread's last free was of a block a failed realloc kept: it was never freed.
-                    if let freed = lastFreeOfThread[thread], freed.address == address, freed.index < 0 {
-                        // The free of a block the capture never saw did not happen after all.
-                        capture.summary.freesOfUnknownBlocks -= 1
-                    } else if let freed = lastFreeOfThread[thread], freed.address == address {
-                        live.insert(address, UInt32(freed.index))
-                        capture.freedAfter[freed.index] = .max
-                        liveBytes += capture.sizes[freed.index]
-                        capture.summary.frees -= 1
-                        if freed.wasTemporary {
-                            capture.temporary[freed.index] = false
-                            capture.summary.temporaries -= 1
-                        }
-                        if liveBytes > capture.summary.peakBytes {
-                            capture.summary.peakBytes = liveBytes
-                            capture.summary.peakTime = Double(millisecond) / 1000
-                            capture.peakAllocation = capture.sizes.count - 1
-                        }
+                    restore(address: address)
+                case UInt8(ascii: "P") where version == 2:
+                    let size = try number(), leaf = try number(), type = try number()
+                    guard size <= Self.largestSize, leaf <= UInt64(capture.parents.count), type <= UInt64(capture.types.count) else {
+                        throw failure("an allocation site with a size, stack node or type out of range", at: recordStart)
                     }
-                    // A restore with no free before it on its thread is damage or another capture's: nothing to undo.
-                    lastFreeOfThread[thread] = nil
+                    replayBytes += Self.bytesPerNode
+                    guard replayBytes <= Self.replayBudget else { throw Self.tooLargeToReplay(capture.sizes.count) }
+                    sites.append((size, leaf, type))
+                case UInt8(ascii: "a") where version == 2:
+                    let site = try number()
+                    guard site >= 1, site <= UInt64(sites.count) else { throw failure("an allocation at site \(site), which was never recorded", at: recordStart) }
+                    guard allocationsSeen < UInt64(UInt32.max - 1) else { throw failure("more than 4 billion allocations", at: recordStart) }
+                    allocationsSeen += 1
+                    ownAllocations[thread].append(UInt32(allocationsSeen))
+                    replayBytes += 4
+                    guard counting else { break }
+                    let (size, leaf, type) = sites[Int(site) - 1]
+                    try allocate(size: size, leaf: leaf, type: type, address: allocationsSeen, recordStart: recordStart)
+                case UInt8(ascii: "k") where version == 2:
+                    guard !sawUnreachable else { throw failure("a block replaced after the reachability records", at: recordStart) }
+                    let address = try storedAddress(back: try number(), recordStart: recordStart)
+                    guard counting, let index = live.remove(address) else { break }
+                    forget(Int(index), before: capture.sizes.count)
+                case UInt8(ascii: "f") where version == 2:
+                    guard !sawUnreachable else { throw failure("a free after the reachability records", at: recordStart) }
+                    let back = try number()
+                    let own = ownAllocations[thread]
+                    guard back >= 1, back <= UInt64(own.count) else {
+                        throw failure("a free of the block its thread allocated \(back) allocations back, of \(own.count)", at: recordStart)
+                    }
+                    guard counting else { break }
+                    free(address: UInt64(own[own.count - Int(back)]))
+                case UInt8(ascii: "g") where version == 2:
+                    guard !sawUnreachable else { throw failure("a free after the reachability records", at: recordStart) }
+                    let address = try storedAddress(back: try number(), recordStart: recordStart)
+                    guard counting else { break }
+                    free(address: address)
+                case UInt8(ascii: "r") where version == 2:
+                    guard !sawUnreachable else { throw failure("a restore after the reachability records", at: recordStart) }
+                    guard counting else { break }
+                    restore(address: nil)
                 case UInt8(ascii: "E"):
                     pendingExec = try string()
                 case UInt8(ascii: "G"):
@@ -433,6 +600,8 @@ struct HeapCaptureReader {
                     if thread == lastAllocationOfThread.count {
                         lastAllocationOfThread.append(-1)
                         lastFreeOfThread.append(nil)
+                        ownAllocations.append([])
+                        ownCount.append(0)
                     }
                 case UInt8(ascii: "T"):
                     let time = try number()
@@ -460,16 +629,22 @@ struct HeapCaptureReader {
                     placed.append((start..<end, path, bias, shift))
                     capture.modules.append(.init(path: path, loadBias: bias &+ shift, addresses: (start &+ shift)..<(end &+ shift)))
                 case UInt8(ascii: "B"):
-                    let version = try number()
-                    guard version == 1 else { throw failure("capture format version \(version); this mprof reads version 1", at: recordStart) }
+                    version = try number()
+                    guard version == 1 || version == 2 else { throw failure("capture format version \(version); this mprof reads versions 1 and 2", at: recordStart) }
                     guard !sawBegin else { throw failure("a second begin record", at: recordStart) }
                     sawBegin = true
-                    let pid = try number(), wall = try number(), _ = try number()
+                    let pid = try number(), wall = try number(), page = try number()
                     guard pid >= 1, pid <= UInt64(Int32.max) else { throw failure("process id \(pid) out of range", at: recordStart) }
                     capture.processID = Int32(pid)
                     capture.startTime = Double(wall) / 1e9
                     capture.unwinder = try string()
                     capture.executable = try string()
+                    rewriting = transcribing && version == 1
+                    if transcribing {
+                        transcribe("B", 2, pid, wall, page)
+                        CaptureRecordEncoding.appendString(capture.unwinder, to: &written)
+                        CaptureRecordEncoding.appendString(capture.executable, to: &written)
+                    }
                 case UInt8(ascii: "U"):
                     let count = try number()
                     guard count <= 1000 else { throw failure("\(count) unreachable blocks in one record (at most 1000)", at: recordStart) }
@@ -477,6 +652,7 @@ struct HeapCaptureReader {
                     capture.summary.reachabilityScanned = true
                     sawUnreachable = true
                     var address: UInt64 = 0
+                    var found: [UInt64] = []
                     for _ in 0..<count {
                         address = address &+ (try number())
                         // A block the replay does not have live is ignored: the scan replayed the same records.
@@ -486,6 +662,17 @@ struct HeapCaptureReader {
                             capture.unreachable[word] |= bit
                             capture.summary.unreachableBlocks += 1
                             capture.summary.unreachableBytes += capture.sizes[index]
+                            if rewriting { found.append(UInt64(index + 1)) }
+                        }
+                    }
+                    if rewriting {
+                        // Allocation numbers, ascending, each from the one before.
+                        found.sort()
+                        transcribe("U", UInt64(found.count))
+                        var previous: UInt64 = 0
+                        for number in found {
+                            CaptureRecordEncoding.appendNumber(number - previous, to: &written)
+                            previous = number
                         }
                     }
                 case UInt8(ascii: "X"):
@@ -510,6 +697,10 @@ struct HeapCaptureReader {
                 break recordLoop
             }
             if tag != UInt8(ascii: "B") && !sawBegin { throw failure("records before the begin record", at: recordStart) }
+            // The stored form: every record the cases above did not write is the same in both forms.
+            if transcribing && !Self.rewrittenInTranscript(tag, version: version) {
+                written.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[recordStart..<at]))
+            }
             let isName = tag == UInt8(ascii: "N") || tag == UInt8(ascii: "Z") || tag == UInt8(ascii: "W")
             // Records after an exec record: the exec failed, and the program went on.
             if !isName && tag != UInt8(ascii: "E") { pendingExec = nil }
@@ -520,6 +711,7 @@ struct HeapCaptureReader {
             if regionEnded { break }
         }
         if sawNames { capture.embeddedSymbols = names }
+        if transcribing { transcript = written }
         if capture.summary.leakScanFailure != nil { HeapCaptureCondition.forgetScan(of: &capture) }
         if !capture.summary.finishedNormally { capture.summary.replacedBy = pendingExec }
         guard sawBegin else { throw failure("no begin record: the program ended before the hook started", at: 8) }

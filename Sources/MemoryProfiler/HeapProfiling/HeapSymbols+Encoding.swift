@@ -42,9 +42,15 @@ extension HeapSymbols {
     }
 }
 
+/// The names a naming thread found, read once it has ended (`join` orders the two).
+private final class Naming: @unchecked Sendable {
+    var symbols: HeapSymbols?
+}
+
 extension HeapSymbolizer {
     /// Names the addresses and types of the capture at `path`, stores the names in it (replacing any stored
-    /// before), and compresses it (see `CaptureCompression`), so that reading it later needs neither the tools nor
+    /// before), writes it in its stored form (allocation sites in place of addresses) and compresses it (see
+    /// `CaptureCompression`), so that reading it later needs neither the tools nor
     /// the program's files as they were, and takes little room. A capture cut short (a killed program) is cut back
     /// to its last whole record. The file is replaced in one step: until then it is left as it was.
     ///
@@ -57,7 +63,10 @@ extension HeapSymbolizer {
     public func storeNames(inCaptureAt path: String, ending: String? = nil) throws(MemoryError) -> HeapSymbols {
         var bytes = try HeapCapture.readBytes(path)
         let capture = try HeapCapture(bytes: bytes, name: path, namesOnly: true)
-        let symbols = symbolize(capture, usingStoredNames: false)
+        // Naming waits on other processes (llvm-symbolizer, swift-demangle): it runs on a thread of its own while
+        // this one writes the records in their stored form and compresses them.
+        let naming = Naming()
+        let namer = try? DedicatedThread.start { [self] in naming.symbols = symbolize(capture, usingStoredNames: false) }
         bytes.removeSubrange(capture.eventsEnd...)
         // How a program whose capture has no end ended, as its parent saw it: stored where a killed program's
         // capture would say nothing.
@@ -66,8 +75,27 @@ extension HeapSymbolizer {
         {
             bytes += HeapCaptureCondition.record(kind: HeapCaptureCondition.stoppedEarly, value: 0, text: ending)
         }
-        bytes += symbols.encoded()
-        let finished = CaptureCompression.compress(bytes)
+        // The stored form (allocation sites and numbers in place of addresses), compressed; then the names.
+        let stored = bytes.withUnsafeBufferPointer { buffer -> Result<[UInt8], HeapCaptureReader.Failure> in
+            var reader = HeapCaptureReader(transcribing: buffer)
+            return Result { () throws(HeapCaptureReader.Failure) in
+                _ = try reader.replay()
+                return reader.transcript ?? []
+            }
+        }
+        bytes = []
+        var compressor = CaptureCompression.Compressor()
+        if case .success(let records) = stored { compressor?.compress(records) }
+        if let namer { namer.join() } else { naming.symbols = symbolize(capture, usingStoredNames: false) }
+        let symbols = naming.symbols ?? HeapSymbols(frames: [:], typeNames: [:], notes: [])
+        if case .failure(let error) = stored {
+            throw MemoryError(
+                .unexpectedFormat, "\(TerminalText.escaped(path)) is not a readable heap capture: \(error.reason)"
+                    + (error.offset.map { " (at byte \($0))" } ?? ""))
+        }
+        guard let finished = compressor?.finish(with: symbols.encoded()) else {
+            throw MemoryError(.systemCall, "cannot compress \(TerminalText.escaped(path)): out of memory")
+        }
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
         do throws(SystemError) {

@@ -1,4 +1,5 @@
-/// The blocks allocated and not yet freed while a capture is replayed: address → allocation index.
+/// The blocks allocated and not yet freed while a capture is replayed: address → allocation index. (Also the
+/// replay's other maps from a non-zero 64-bit key to a 32-bit number, for its speed.)
 ///
 /// Open addressing with linear probing and backward-shift deletion (no tombstones), in one buffer: a replay of
 /// ten million allocations inserts and removes each once, and `Dictionary` spends most of the replay's time there.
