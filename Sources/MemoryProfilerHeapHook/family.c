@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -594,3 +595,44 @@ EXPORT __attribute__((swiftcall)) void *swift_allocObject(const void *metadata, 
 // Read by swift-autolink-extract when SwiftPM links the product: the flag lands before the libraries the Swift
 // driver adds (libstdc++, libm with -static-stdlib), so that none it does not use becomes a dependency.
 __attribute__((section(".swift1_autolink_entries"), used)) static const char autolink_entries[] = "-Wl,--as-needed";
+
+// MARK: The program's address space
+//
+// The program may map over, unmap or move any memory it likes, the hook's included (MAP_FIXED at an address it
+// did not reserve, a munmap of a range it found in /proc/self/maps): the hook's records must then never land in
+// what is the program's memory from that moment. mmap, munmap and mremap tell the recorder first, then make the
+// system call; calls the hook makes for itself (hook_mmap) and calls made inside the hook (the unwinder's) go
+// straight to the kernel.
+
+static inline int replaces_memory(int flags) {
+    return (flags & MAP_FIXED) != 0 && (flags & MAP_FIXED_NOREPLACE) != MAP_FIXED_NOREPLACE;
+}
+
+EXPORT void *mmap(void *address, size_t length, int protection, int flags, int descriptor, off_t offset) {
+    if (hook_in_hook == 0 && replaces_memory(flags)) recorder_address_space_changing((uintptr_t)address, length);
+    return (void *)syscall(SYS_mmap, address, length, protection, flags, descriptor, offset);
+}
+
+EXPORT void *mmap64(void *address, size_t length, int protection, int flags, int descriptor, off64_t offset) {
+    return mmap(address, length, protection, flags, descriptor, (off_t)offset);
+}
+
+EXPORT int munmap(void *address, size_t length) {
+    if (hook_in_hook == 0) recorder_address_space_changing((uintptr_t)address, length);
+    return (int)syscall(SYS_munmap, address, length);
+}
+
+EXPORT void *mremap(void *address, size_t length, size_t new_length, int flags, ...) {
+    void *new_address = NULL;
+    if (flags & MREMAP_FIXED) {
+        va_list arguments;
+        va_start(arguments, flags);
+        new_address = va_arg(arguments, void *);
+        va_end(arguments);
+    }
+    if (hook_in_hook == 0) {
+        recorder_address_space_changing((uintptr_t)address, length);
+        if (flags & MREMAP_FIXED) recorder_address_space_changing((uintptr_t)new_address, new_length);
+    }
+    return (void *)syscall(SYS_mremap, address, length, new_length, flags, new_address);
+}

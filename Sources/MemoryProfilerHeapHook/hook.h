@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/types.h>
 
 #define HOOK_HIDDEN __attribute__((visibility("hidden")))
 #define HOOK_EXPORT __attribute__((visibility("default")))
@@ -107,6 +108,16 @@ HOOK_HIDDEN void unwinder_start(void);
 HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int capacity, uint64_t **leaf, int *partial);
 /// The name of the unwinder in use ("mprof", "libunwind" or "libgcc"), for the capture's header.
 HOOK_HIDDEN const char *stacks_unwinder_name(void);
+
+/// mmap and munmap for the hook's own use, as system calls: the hook defines mmap and munmap for the program (see
+/// recorder_address_space_changing), and its own calls must not go through them.
+HOOK_HIDDEN void *hook_mmap(void *address, size_t length, int protection, int flags, int descriptor, off_t offset);
+HOOK_HIDDEN int hook_munmap(void *address, size_t length);
+
+/// The program is about to map over, unmap or move [start, start + length): if that is memory the hook writes (the
+/// capture's window, its tables), the hook lets it go first. Its window is mapped again elsewhere when the next
+/// record is written; its tables cannot be, so recording stops, and the capture says why.
+HOOK_HIDDEN void recorder_address_space_changing(uintptr_t start, size_t length);
 
 /// Memory for the hook's own tables, straight from the kernel (zeroed); NULL when none is left.
 HOOK_HIDDEN void *hook_map(size_t bytes);

@@ -541,14 +541,14 @@ static const char *scan(
     void (*report)(const uintptr_t *, size_t, void *), void *context, int *error) {
     *error = 0;
     if (length < 8 || length > SIZE_MAX) return "the capture could not be replayed";
-    const unsigned char *bytes = mmap(NULL, (size_t)length, PROT_READ, MAP_SHARED, capture, 0);
+    const unsigned char *bytes = hook_mmap(NULL, (size_t)length, PROT_READ, MAP_SHARED, capture, 0);
     if (bytes == MAP_FAILED) {
         *error = errno;
         return "the capture could not be mapped to be replayed (RLIMIT_AS, or the system is out of memory)";
     }
     struct live_table table = {0};
     int replayed = replay(bytes, (size_t)length, &table);
-    munmap((void *)bytes, (size_t)length);
+    hook_munmap((void *)bytes, (size_t)length);
     if (!replayed) {
         *error = errno;
         if (table.keys != NULL) {

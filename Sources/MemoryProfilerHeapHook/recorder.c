@@ -70,6 +70,7 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -96,7 +97,7 @@ static struct {
 } own_mappings[MAX_OWN_MAPPINGS];
 
 HOOK_HIDDEN void *hook_map(size_t bytes) {
-    void *memory = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *memory = hook_mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (memory == MAP_FAILED) return NULL;
     // Registered, or not used at all: memory the leak scan took for the program's would hide leaks.
     for (int index = 0; index < MAX_OWN_MAPPINGS; index += 1) {
@@ -107,7 +108,7 @@ HOOK_HIDDEN void *hook_map(size_t bytes) {
             return memory;
         }
     }
-    munmap(memory, bytes);
+    hook_munmap(memory, bytes);
     return NULL;
 }
 
@@ -121,8 +122,14 @@ HOOK_HIDDEN void hook_unmap(void *memory, size_t bytes) {
             break;
         }
     }
-    munmap(memory, bytes);
+    hook_munmap(memory, bytes);
 }
+
+HOOK_HIDDEN void *hook_mmap(void *address, size_t length, int protection, int flags, int descriptor, off_t offset) {
+    return (void *)syscall(SYS_mmap, address, length, protection, flags, descriptor, offset);
+}
+
+HOOK_HIDDEN int hook_munmap(void *address, size_t length) { return (int)syscall(SYS_munmap, address, length); }
 
 // The hook's own module: its data (the last address written, the unwinder's state) is not the program's.
 static uintptr_t own_module_start, own_module_end;
@@ -222,6 +229,24 @@ static void stop_recording(const char *why, int error) {
     stream_end += 1 + length;
 }
 
+HOOK_HIDDEN void recorder_address_space_changing(uintptr_t start, size_t length) {
+    if (!recording() || length == 0) return;
+    uintptr_t end = start + length < start ? UINTPTR_MAX : start + length;
+    int tables = 0;
+    for (int index = 0; index < MAX_OWN_MAPPINGS && !tables; index += 1) {
+        uintptr_t from = __atomic_load_n(&own_mappings[index].start, __ATOMIC_ACQUIRE), to = own_mappings[index].end;
+        tables = from != 0 && from < end && start < to;
+    }
+    pthread_mutex_lock(&lock);
+    // The reason first, while the window is still the hook's to write it in.
+    if (tables && recording()) stop_recording("the capture stopped early: the program mapped over memory the hook uses", 0);
+    if (window != NULL && (uintptr_t)window < end && start < (uintptr_t)window + WINDOW_BYTES) {
+        window = NULL;  // the program's from now on: neither written nor unmapped by the hook (reserve maps another)
+        writable_end = 0;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
 /// The file size limit (RLIMIT_FSIZE, `ulimit -f`): the hook never grows its file past it, since a process that
 /// does receives SIGXFSZ, which kills it.
 static uint64_t file_size_limit(void) {
@@ -262,12 +287,12 @@ static int reserve(size_t bytes) {
     uint64_t offset = stream_end & ~(uint64_t)(page_size - 1);
     // The window first, so that the room at the file's end is mapped when a stop must be written there.
     if (window == NULL || window_offset != offset) {
-        void *mapped = mmap(NULL, WINDOW_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, output, (off_t)offset);
+        void *mapped = hook_mmap(NULL, WINDOW_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, output, (off_t)offset);
         if (mapped == MAP_FAILED) {
             stop_recording("the capture stopped early: its file cannot be mapped", errno);
             return 0;
         }
-        if (window != NULL) munmap(window, WINDOW_BYTES);
+        if (window != NULL) hook_munmap(window, WINDOW_BYTES);
         window = mapped;
         window_offset = offset;
     }
@@ -975,7 +1000,7 @@ static void finish_capture(uintptr_t stack_from) {
     at = put_number(at, milliseconds_since_start());
     if (recording()) emit('X', fields, (size_t)(at - fields));  // not after a stop: that record is the last
     __atomic_store_n(&hook_recording, 0, __ATOMIC_RELAXED);
-    if (window != NULL) munmap(window, WINDOW_BYTES);
+    if (window != NULL) hook_munmap(window, WINDOW_BYTES);
     window = NULL;
     if (output_is_capture() && ftruncate(output, (off_t)stream_end) != 0)
         complain("could not cut the capture to its length", errno);

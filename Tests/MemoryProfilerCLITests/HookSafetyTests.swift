@@ -128,6 +128,24 @@ struct HookSafetyTests {
         }
     }
 
+    /// A program that maps over the capture's window (MAP_FIXED), unmaps it, or moves a mapping of its own there:
+    /// the hook writes none of its records into the program's memory, does not fault, and records every allocation
+    /// after it all the same, in a window of its own elsewhere.
+    @Test(arguments: ["fixed", "unmap", "move"])
+    func aProgramThatTakesTheCaptureWindowKeepsItsMemory(_ how: String) throws {
+        let directory = try TemporaryDirectory()
+        let program = try Self.compile("remap", in: directory)
+        let capture = "\(directory.path)/run.heap"
+        let run = try runProduct("mprof", ["run", "--heap", "-o", "\(directory.path)/run.dat", program, how, capture])
+        #expect(run.status == 0, "\(how): \(run.standardOutput) \(run.standardError)")
+        #expect(run.standardOutput.contains("ok"), "\(how): \(run.standardOutput)")
+        let (recorded, profile) = try Self.read(capture)
+        #expect(recorded.summary.finishedNormally, "\(how): \(recorded.summary)")
+        let loop = profile.sites(.allocated).filter { $0.frame.function == "main" && $0.bytes == 32 * 20_000 }
+        #expect(loop.count == 1 && loop.first?.count == 20_000, "\(how): \(profile.sites(.allocated).map { ($0.frame.function, $0.bytes, $0.count) })")
+        #expect(recorded.summary.frees >= 20_000, "\(how): \(recorded.summary)")
+    }
+
     // MARK: Endings that skip exit handlers
 
     /// quick_exit and _exit skip the destructors that finish a capture: the hook finishes it all the same, with its
