@@ -29,8 +29,18 @@
 
 struct block {
     uintptr_t start;
-    uint64_t size_and_mark;  // size << 1 | marked
+    // size << 5 | trim << 1 | marked, where trim (0-8) is the bytes at the block's end that a pointer is not taken
+    // to point into (the allocator's own pointers to the next chunk land there; see scan), though they are scanned.
+    uint64_t size_and_mark;
 };
+
+/// The bytes asked for: what is scanned.
+static inline uint64_t block_size(const struct block *block) { return block->size_and_mark >> 5; }
+
+/// The bytes a pointer into which makes the block reachable.
+static inline uint64_t block_reach(const struct block *block) {
+    return block_size(block) - ((block->size_and_mark >> 1) & 15);
+}
 
 // MARK: Replaying the capture
 
@@ -254,8 +264,8 @@ static inline long find_block(const struct block *blocks, size_t count, uintptr_
     }
     if (low == 0) return -1;
     const struct block *candidate = &blocks[low - 1];
-    uint64_t size = candidate->size_and_mark >> 1;
-    if (address < candidate->start + (size == 0 ? 1 : size)) return (long)(low - 1);
+    uint64_t reach = block_reach(candidate);
+    if (address < candidate->start + (reach == 0 ? 1 : reach)) return (long)(low - 1);
     return -1;
 }
 
@@ -336,7 +346,7 @@ static int drain(struct marker *marker) {
         size_t count = 0, bytes = 0;
         while (marker->pending > 0 && count < 256) {
             const struct block *block = &marker->blocks[marker->work[marker->pending - 1]];
-            size_t size = (size_t)(block->size_and_mark >> 1) & ~(sizeof(uintptr_t) - 1);
+            size_t size = (size_t)block_size(block) & ~(sizeof(uintptr_t) - 1);
             if (bytes + size > marker->copy_size) break;
             marker->pending -= 1;
             if (size == 0) continue;
@@ -349,7 +359,7 @@ static int drain(struct marker *marker) {
         if (count == 0 && marker->pending > 0) {
             // A block larger than the copy buffer: scanned in pieces.
             const struct block *block = &marker->blocks[marker->work[--marker->pending]];
-            if (!scan_range(marker, block->start, block->start + (block->size_and_mark >> 1))) return 0;
+            if (!scan_range(marker, block->start, block->start + block_size(block))) return 0;
             continue;
         }
         ssize_t copied = count > 0 ? process_vm_readv(marker->self, marker->local, count, marker->remote, count, 0) : 0;
@@ -576,11 +586,14 @@ static const char *scan(
         if (safe_usable_size) catch_usable_size_faults();
         for (size_t slot = 0; table.keys != NULL && slot <= table.mask; slot += 1) {
             if (table.keys[slot] == 0) continue;
-            // glibc keeps the next chunk's header in the last 8 bytes a block may use, and its own pointers to
-            // that chunk (the top chunk, free lists) would land inside a block whose size asked reaches there:
-            // such a word is the allocator's, not a reference to the block. The allocator reads the block's
-            // header: only where a crash cannot hurt the program (the scan's own copy of the process), or once the
-            // header is known to be readable.
+            // glibc's next chunk starts 8 bytes before the end of what a block may use (its first field, the
+            // previous chunk's size, is the block's own last word while the block is allocated), and glibc's own
+            // pointers to that chunk (the top chunk, free lists) would land inside a block whose size asked reaches
+            // there: such a word is the allocator's, not a reference to the block, so it does not make the block
+            // reachable. The block's last word is still scanned: it is the program's (a Swift object of 24 bytes
+            // keeps its last stored property there). The allocator reads the block's header: only where a crash
+            // cannot hurt the program (the scan's own copy of the process), or once the header is known to be
+            // readable.
             uint64_t size = table.sizes[slot];
             uintptr_t start = table.keys[slot];
             unsigned char probe[16];
@@ -591,8 +604,8 @@ static const char *scan(
                        copy_memory(marker, probe, start + (size_t)size, 16) == 16) {
                 usable = hook_usable_size((void *)start);
             }
-            if (usable >= 16 && usable - 8 < size) size = usable - 8;
-            blocks[filled++] = (struct block){start, size << 1};
+            uint64_t trim = usable >= 16 && usable >= size && usable - 8 < size ? size - (usable - 8) : 0;
+            blocks[filled++] = (struct block){start, size << 5 | trim << 1};
         }
         marker->failure = NULL;
         if (!sort_blocks(blocks, count)) {
@@ -607,7 +620,7 @@ static const char *scan(
     if (failure == NULL) {
         if (count > 0) {
             marker->lowest = blocks[0].start;
-            uintptr_t last = blocks[count - 1].start + (blocks[count - 1].size_and_mark >> 1);
+            uintptr_t last = blocks[count - 1].start + block_size(&blocks[count - 1]);
             marker->highest = last + 1;
         }
         if (setjmp(registers) == 0) {
