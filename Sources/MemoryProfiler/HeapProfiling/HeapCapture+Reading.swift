@@ -284,6 +284,13 @@ struct HeapCaptureReader {
             heapTimeline: [], parents: [], addresses: [], groupLeaves: [], groupTypes: [], sizes: [], groups: [], freedAfter: [],
             temporary: [], unreachable: [], peakAllocation: -1, eventsEnd: 8, embeddedSymbols: nil)
         let live = LiveBlocks()
+        // Room for as many allocations as the records can hold (about one in 10 bytes of the hook's form), so that
+        // the arrays do not grow by copying; pages never written cost nothing.
+        let expected = namesOnly ? 0 : min(bytes.count / 10, Self.replayBudget / Self.bytesPerAllocation)
+        capture.sizes.reserveCapacity(expected)
+        capture.groups.reserveCapacity(expected)
+        capture.freedAfter.reserveCapacity(expected)
+        capture.temporary.reserveCapacity(expected)
         var previousAddress: UInt64 = 0
         var liveBytes = 0
         var millisecond: UInt64 = 0
@@ -340,9 +347,22 @@ struct HeapCaptureReader {
         var siteOf = SiteTable()
         // Per allocation, the thread that made it and how many the thread had made before; per thread, how many.
         var threadOfAllocation: [UInt32] = [], ordinalInThread: [UInt32] = [], ownCount: [UInt32] = [0]
-        func transcribe(_ tag: Unicode.Scalar, _ fields: UInt64...) {
+        if transcribing {
+            written.reserveCapacity(bytes.count / 2)
+            threadOfAllocation.reserveCapacity(expected)
+            ordinalInThread.reserveCapacity(expected)
+        }
+        // One per record, not variadic: a variadic call allocates its array, twice an allocation and free.
+        func transcribe(_ tag: Unicode.Scalar) { written.append(UInt8(ascii: tag)) }
+        func transcribe(_ tag: Unicode.Scalar, _ field: UInt64) {
             written.append(UInt8(ascii: tag))
-            for field in fields { CaptureRecordEncoding.appendNumber(field, to: &written) }
+            CaptureRecordEncoding.appendNumber(field, to: &written)
+        }
+        func transcribe(_ tag: Unicode.Scalar, _ first: UInt64, _ second: UInt64, _ third: UInt64, _ fourth: UInt64? = nil) {
+            transcribe(tag, first)
+            CaptureRecordEncoding.appendNumber(second, to: &written)
+            CaptureRecordEncoding.appendNumber(third, to: &written)
+            if let fourth { CaptureRecordEncoding.appendNumber(fourth, to: &written) }
         }
 
         func allocate(size: UInt64, leaf: UInt64, type: UInt64, address: UInt64, recordStart: Int) throws(Failure) {
