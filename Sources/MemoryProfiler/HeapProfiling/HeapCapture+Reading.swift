@@ -287,10 +287,12 @@ struct HeapCaptureReader {
         // Room for as many allocations as the records can hold (about one in 10 bytes of the hook's form), so that
         // the arrays do not grow by copying; pages never written cost nothing.
         let expected = namesOnly ? 0 : min(bytes.count / 10, Self.replayBudget / Self.bytesPerAllocation)
-        capture.sizes.reserveCapacity(expected)
-        capture.groups.reserveCapacity(expected)
-        capture.freedAfter.reserveCapacity(expected)
-        capture.temporary.reserveCapacity(expected)
+        if transcript == nil {
+            capture.sizes.reserveCapacity(expected)
+            capture.groups.reserveCapacity(expected)
+            capture.freedAfter.reserveCapacity(expected)
+            capture.temporary.reserveCapacity(expected)
+        }
         var previousAddress: UInt64 = 0
         var liveBytes = 0
         var millisecond: UInt64 = 0
@@ -334,6 +336,9 @@ struct HeapCaptureReader {
         var version: UInt64 = 1
         var sites: [(size: UInt64, leaf: UInt64, type: UInt64)] = []
         var allocationsSeen: UInt64 = 0
+        // Allocations replayed so far (capture.sizes.count, but for a transcript, which keeps no sizes).
+        var allocationCount = 0
+        let replayBudget = Self.replayBudget  // once: a static's every read checks that it is made
         // Per thread, the numbers of the allocations it made, in order: a free by the thread that made the block
         // names it by how many of the thread's own allocations back it was made (the same number each time round
         // a loop, however the threads interleave).
@@ -370,23 +375,25 @@ struct HeapCaptureReader {
             guard leaf <= UInt64(capture.parents.count) else { throw failure("an allocation names stack node \(leaf), which was never recorded", at: recordStart) }
             guard type <= UInt64(capture.types.count) else { throw failure("an allocation names type \(type), which was never recorded", at: recordStart) }
             guard address != 0 else { throw failure("an allocation at address 0", at: recordStart) }
-            guard capture.sizes.count < Int(UInt32.max - 1) else { throw failure("more than 4 billion allocations", at: recordStart) }
+            guard allocationCount < Int(UInt32.max - 1) else { throw failure("more than 4 billion allocations", at: recordStart) }
             guard !sawUnreachable else { throw failure("an allocation after the reachability records", at: recordStart) }
             replayBytes += Self.bytesPerAllocation
-            guard replayBytes <= Self.replayBudget else { throw Self.tooLargeToReplay(capture.sizes.count) }
-            let index = capture.sizes.count
+            guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
+            let index = allocationCount
+            allocationCount += 1
             if let replaced = live.insert(address, UInt32(index)) {
                 // Allocated again without a free in between: the free was not seen (another allocator).
-                forget(Int(replaced), before: index)
-                if rewriting { transcribe("k", UInt64(index - Int(replaced))) }
+                if rewriting { transcribe("k", UInt64(index - Int(replaced))) } else { forget(Int(replaced), before: index) }
             }
             if rewriting {
+                // Only what the stored form needs: the reports are made from it later.
                 let (site, isNew) = siteOf.number(size: size, leaf: leaf, type: type)
                 if isNew { transcribe("P", size, leaf, type) }
                 transcribe("a", site)
                 threadOfAllocation.append(UInt32(thread))
                 ordinalInThread.append(ownCount[thread])
                 ownCount[thread] += 1
+                return
             }
             capture.sizes.append(Int(size))
             let key = (leaf << 32 | type) &+ 1
@@ -427,8 +434,10 @@ struct HeapCaptureReader {
                     if threadOfAllocation[index] == UInt32(thread) {
                         transcribe("f", UInt64(ownCount[thread] - ordinalInThread[index]))
                     } else {
-                        transcribe("g", UInt64(capture.sizes.count - index))
+                        transcribe("g", UInt64(allocationCount - index))
                     }
+                    lastFreeOfThread[thread] = (address, index, false)
+                    return
                 }
                 capture.freedAfter[index] = UInt32(capture.sizes.count)
                 liveBytes -= capture.sizes[index]
@@ -453,7 +462,11 @@ struct HeapCaptureReader {
             defer { lastFreeOfThread[thread] = nil }
             // A restore with no free before it on its thread is damage or another capture's: nothing to undo.
             guard let freed = lastFreeOfThread[thread], address == nil || freed.address == address else { return }
-            if rewriting { transcribe("r") }
+            if rewriting {
+                transcribe("r")
+                if freed.index >= 0 { live.insert(freed.address, UInt32(freed.index)) }
+                return
+            }
             guard freed.index >= 0 else {
                 // The free of a block the capture never saw did not happen after all.
                 capture.summary.freesOfUnknownBlocks -= 1
@@ -556,7 +569,7 @@ struct HeapCaptureReader {
                         throw failure("an allocation site with a size, stack node or type out of range", at: recordStart)
                     }
                     replayBytes += Self.bytesPerNode
-                    guard replayBytes <= Self.replayBudget else { throw Self.tooLargeToReplay(capture.sizes.count) }
+                    guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
                     sites.append((size, leaf, type))
                 case UInt8(ascii: "a") where version == 2:
                     let site = try number()
@@ -605,7 +618,7 @@ struct HeapCaptureReader {
                     guard parent <= UInt64(capture.parents.count) else { throw failure("stack node \(capture.parents.count + 1) names parent \(parent), which was never recorded", at: recordStart) }
                     guard capture.parents.count < Int(UInt32.max - 1) else { throw failure("too many stack nodes", at: recordStart) }
                     replayBytes += Self.bytesPerNode
-                    guard replayBytes <= Self.replayBudget else { throw Self.tooLargeToReplay(capture.sizes.count) }
+                    guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
                     // The hook keeps 64 frames; a deeper chain is damage, and would make every report walk it.
                     let depth = parent == 0 ? 1 : depths[Int(parent) - 1] + 1
                     guard depth <= 256 else { throw failure("a stack deeper than 256 frames", at: recordStart) }
@@ -677,12 +690,15 @@ struct HeapCaptureReader {
                         address = address &+ (try number())
                         // A block the replay does not have live is ignored: the scan replayed the same records.
                         guard let index = live.find(address).map(Int.init) else { continue }
+                        if rewriting {
+                            found.append(UInt64(index + 1))
+                            continue
+                        }
                         let (word, bit) = (index / 64, UInt64(1) << UInt64(index % 64))
                         if capture.unreachable[word] & bit == 0 {
                             capture.unreachable[word] |= bit
                             capture.summary.unreachableBlocks += 1
                             capture.summary.unreachableBytes += capture.sizes[index]
-                            if rewriting { found.append(UInt64(index + 1)) }
                         }
                     }
                     if rewriting {
