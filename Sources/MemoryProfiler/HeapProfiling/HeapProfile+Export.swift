@@ -279,28 +279,11 @@ struct ProtobufStrings {
     }
 }
 
-/// A gzip file (RFC 1952) of one DEFLATE block (``Deflate``).
+/// A gzip file (RFC 1952), by zlib at its default level.
 enum Gzip {
+    /// `data` gzipped; `data` itself, which pprof reads as well, in the unlikely case that zlib has no memory.
     static func wrap(_ data: [UInt8]) -> [UInt8] {
-        var output: [UInt8] = [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 255]
-        output += Deflate.compress(data)
-        let checksum = crc32(data), size = UInt32(truncatingIfNeeded: data.count)
-        for shift in stride(from: 0, to: 32, by: 8) { output.append(UInt8(truncatingIfNeeded: checksum >> UInt32(shift))) }
-        for shift in stride(from: 0, to: 32, by: 8) { output.append(UInt8(truncatingIfNeeded: size >> UInt32(shift))) }
-        return output
-    }
-
-    private static let table: [UInt32] = (0..<256).map { value in
-        var crc = UInt32(value)
-        for _ in 0..<8 { crc = crc & 1 != 0 ? 0xEDB8_8320 ^ (crc >> 1) : crc >> 1 }
-        return crc
-    }
-
-    static func crc32(_ data: [UInt8]) -> UInt32 {
-        var crc: UInt32 = 0xFFFF_FFFF
-        let table = Self.table
-        for byte in data { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
-        return crc ^ 0xFFFF_FFFF
+        data.withUnsafeBufferPointer { Zlib.compress($0, level: 6, as: .gzip) } ?? data
     }
 }
 

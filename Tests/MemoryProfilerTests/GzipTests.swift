@@ -3,8 +3,8 @@ import Foundation
 import MemoryProfilerTestSupport
 import Testing
 
-/// mprof's own DEFLATE and gzip (the pprof files), read back by an independent inflater: Python's zlib.
-struct DeflateTests {
+/// The gzip files mprof writes (pprof profiles, through zlib), read back by an independent inflater: Python's.
+struct GzipTests {
     /// Inputs with every kind of match: none (random bytes), runs (distance 1, the longest lengths), matches at every
     /// distance up to the 32 KiB window and beyond it, and text.
     static func inputs() -> [[UInt8]] {
@@ -30,7 +30,7 @@ struct DeflateTests {
     }
 
     @Test func pythonsZlibInflatesWhatItWrites() throws {
-        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("deflate-\(UUID().uuidString)")
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("gzip-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
         defer { try? FileManager.default.removeItem(at: directory) }
         let inputs = Self.inputs()
@@ -55,16 +55,17 @@ struct DeflateTests {
         for row in rows {
             #expect(row.count == 4 && row[1] == "True", "input \(row)")
         }
-        // Repetitive input shrinks (a run of a million bytes to a few kilobytes); random input grows by at most the
-        // fixed code's 9 bits for 8.
+        // Repetitive input shrinks (a run of a million bytes to about a kilobyte); random input grows by at most
+        // zlib's stored blocks' few bytes.
         let sizes: [(original: Int, packed: Int)] = rows.compactMap { row in
             guard row.count == 4, let original = Int(row[2]), let packed = Int(row[3]) else { return nil }
             return (original, packed)
         }
         try #require(sizes.count == inputs.count)
-        #expect(sizes[5].packed < 6_500, "\(sizes[5])")  // 258 bytes in 13 bits
-        #expect(sizes[6].packed <= sizes[6].original * 9 / 8 + 64, "\(sizes[6])")
-        #expect(sizes[8].packed < 32_768 * 9 / 8 + 2_000, "\(sizes[8])")  // the copies at distance 32,768 cost nearly nothing
+        #expect(sizes[5].packed < 2_000, "\(sizes[5])")
+        #expect(sizes[6].packed <= sizes[6].original + sizes[6].original / 1000 + 64, "\(sizes[6])")
+        // Copies exactly 32,768 bytes back are out of zlib's reach (it keeps 262 bytes of its window for lookahead).
+        #expect(sizes[8].packed <= sizes[8].original + sizes[8].original / 1000 + 64, "\(sizes[8])")
         #expect(sizes[10].packed < 2_000, "\(sizes[10])")
     }
 }
