@@ -11,6 +11,9 @@ struct HeapRun {
     let hook: String
     /// The capture the hook writes.
     let capture: String
+    /// Writes the capture's stored form while the program runs (see HeapCaptureFollower), so that little is left to
+    /// do when it ends; nil when it could not start (the capture is then finished after the run).
+    private(set) var follower: HeapCaptureFollower?
     /// Where the hook lists the processes it did not record (children the program started).
     var childrenList: String { capture + ".children" }
 
@@ -102,6 +105,7 @@ struct HeapRun {
             }
         }
         try Self.checkCreatable(capture)
+        follower = HeapCaptureFollower(path: capture)
     }
 
     /// Creates the capture as the hook will (exclusively, 0600) and makes room for its first megabyte, then removes
@@ -139,6 +143,7 @@ struct HeapRun {
     /// Removes what the run created (the capture, the list of processes not recorded), when the run recorded
     /// nothing worth keeping: regular files only.
     func discard() {
+        follower?.cancel()
         for path in [capture, childrenList] where Self.status(path)?.kind == .regular {
             unlink(path)
         }
@@ -191,7 +196,7 @@ struct HeapRun {
             ending = cause
         }
         do {
-            let symbols = try HeapSymbolizer().storeNames(inCaptureAt: capture, ending: ending)
+            let symbols = try HeapSymbolizer().storeNames(inCaptureAt: capture, ending: ending, following: follower)
             for note in symbols.notes { StandardError.write("mprof: warning: \(TerminalText.escaped(note))") }
         } catch {
             StandardError.write("mprof: warning: the capture's names were not stored: \(error.message)")

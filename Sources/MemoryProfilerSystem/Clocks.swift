@@ -17,6 +17,12 @@ public enum Clocks {
         return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
     }
 
+    /// Sleeps the calling thread for about `milliseconds` (a signal may end it early).
+    public static func sleep(milliseconds: Int) {
+        var duration = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
+        nanosleep(&duration, nil)
+    }
+
     /// CPU time the calling thread has used.
     public static func threadCPUTime() -> Duration {
         var now = timespec()

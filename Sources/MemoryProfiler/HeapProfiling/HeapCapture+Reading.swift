@@ -136,8 +136,12 @@ struct HeapCaptureReader {
         var truncated = false
     }
 
-    private let bytes: UnsafeBufferPointer<UInt8>
+    private var bytes: UnsafeBufferPointer<UInt8>
     private var at = 0
+
+    /// A capture still being written (see `HeapCaptureFollower`): where the records end, the reader waits for more
+    /// rather than ending, until the source says none will come.
+    private var source: GrowingCapture?
 
     /// True to read only what naming needs (modules, stack nodes, types, names): allocations and frees are
     /// skipped, not replayed.
@@ -165,6 +169,12 @@ struct HeapCaptureReader {
     init(transcribing bytes: UnsafeBufferPointer<UInt8>) {
         self.init(bytes)
         transcript = []
+    }
+
+    /// A reader that transcribes a capture as it is written, from `source`, which it waits on.
+    init(transcribing source: GrowingCapture) {
+        self.init(transcribing: source.bytes)
+        self.source = source
     }
 
     /// The number of fields of the event records, by tag: what a names-only read skips.
@@ -271,6 +281,10 @@ struct HeapCaptureReader {
     }
 
     mutating func replay() throws(Failure) -> HeapCapture {
+        // A capture being written: its magic and begin record first (the hook stores the record's tag last).
+        if let source, bytes.count < 9 || bytes[8] == 0, let more = source.wait(from: 0, until: { $0.count > 8 && $0[8] != 0 }) {
+            bytes = more
+        }
         guard bytes.count >= 8, Array(bytes[0..<8]) == HeapCapture.magic else {
             throw failure("it does not start with MPROFHP1", at: 0)
         }
@@ -495,7 +509,14 @@ struct HeapCaptureReader {
         }
 
         let eventFieldCount = Self.eventFieldCount  // once, not a lazy global's check a record
-        recordLoop: while at < bytes.count {
+        recordLoop: while true {
+            if at >= bytes.count || bytes[at] == 0 {
+                // The end of the records: of the capture, unless it is being written and more come (see source).
+                let end = at
+                guard let more = source?.wait(from: end, until: { $0.count > end && $0[end] != 0 }) else { break }
+                bytes = more
+                continue
+            }
             let recordStart = at
             let tag = bytes[at]
             at += 1
@@ -515,9 +536,6 @@ struct HeapCaptureReader {
             }
             do throws(Failure) {
                 switch tag {
-                case 0:
-                    at = recordStart
-                    break recordLoop  // the end of a capture whose process did not finish it
                 case UInt8(ascii: "A") where namesOnly, UInt8(ascii: "O") where namesOnly:
                     for _ in 0..<(tag == UInt8(ascii: "O") ? 4 : 3) { _ = try number() }
                 case UInt8(ascii: "F") where namesOnly, UInt8(ascii: "R") where namesOnly, UInt8(ascii: "U") where namesOnly:
@@ -606,6 +624,8 @@ struct HeapCaptureReader {
                     restore(address: nil)
                 case UInt8(ascii: "E"):
                     pendingExec = try string()
+                    // The program may start its capture again from the file's start: no following past an exec.
+                    if source != nil { throw failure("an exec record: the capture may start again", at: recordStart) }
                 case UInt8(ascii: "G"):
                     let kind = try number(), number = try number()
                     guard kind == 1 || kind == 2 else { throw failure("a region record of kind \(kind)", at: recordStart) }
@@ -730,7 +750,10 @@ struct HeapCaptureReader {
             } catch {
                 guard error.truncated else { throw error }
                 at = recordStart  // the last record was cut short: the capture ends before it
-                break recordLoop
+                let known = bytes.count
+                guard let more = source?.wait(from: recordStart, until: { $0.count > known }) else { break recordLoop }
+                bytes = more
+                continue recordLoop
             }
             if tag != UInt8(ascii: "B") && !sawBegin { throw failure("records before the begin record", at: recordStart) }
             // The stored form: every record the cases above did not write is the same in both forms.

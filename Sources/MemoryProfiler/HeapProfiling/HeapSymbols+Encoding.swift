@@ -54,36 +54,56 @@ extension HeapSymbolizer {
     /// the program's files as they were, and takes little room. A capture cut short (a killed program) is cut back
     /// to its last whole record. The file is replaced in one step: until then it is left as it was.
     ///
-    /// - Parameter ending: How the program ended, as its parent saw it, for a capture the hook could not finish
-    ///   and that says nothing of why (the program made the `exit_group` system call itself, skipping every exit
-    ///   handler): stored in the capture as the reason it stops where it does. Ignored for any other capture.
+    /// - Parameters:
+    ///   - ending: How the program ended, as its parent saw it, for a capture the hook could not finish and that
+    ///     says nothing of why (the program made the `exit_group` system call itself, skipping every exit
+    ///     handler): stored in the capture as the reason it stops where it does. Ignored for any other capture.
+    ///   - follower: What followed the capture while the program ran (its stored form so far), once the program
+    ///     has ended: the capture is not replayed again. When it gave up, the capture is read from its file.
     /// - Returns: The names.
     /// - Throws: ``MemoryError``: the file is not a capture, or cannot be read or written.
     @discardableResult
-    public func storeNames(inCaptureAt path: String, ending: String? = nil) throws(MemoryError) -> HeapSymbols {
-        var bytes = try HeapCapture.readBytes(path)
-        let capture = try HeapCapture(bytes: bytes, name: path, namesOnly: true)
+    public func storeNames(
+        inCaptureAt path: String, ending: String? = nil, following follower: HeapCaptureFollower? = nil
+    ) throws(MemoryError) -> HeapSymbols {
+        // Read while the program ran, when a follower could; otherwise now.
+        let followed = follower?.finish()
+        var bytes: [UInt8] = []
+        let capture: HeapCapture
+        if let followed {
+            capture = followed.capture
+        } else {
+            bytes = try HeapCapture.readBytes(path)
+            capture = try HeapCapture(bytes: bytes, name: path, namesOnly: true)
+        }
         // Naming waits on other processes (llvm-symbolizer, swift-demangle): it runs on a thread of its own while
         // this one writes the records in their stored form and compresses them.
         let naming = Naming()
         let namer = try? DedicatedThread.start { [self] in naming.symbols = symbolize(capture, usingStoredNames: false) }
-        bytes.removeSubrange(capture.eventsEnd...)
         // How a program whose capture has no end ended, as its parent saw it: stored where a killed program's
         // capture would say nothing.
+        var endingRecord: [UInt8] = []
         if let ending, !capture.summary.finishedNormally, capture.summary.stoppedEarlyBecause == nil,
             capture.summary.replacedBy == nil
         {
-            bytes += HeapCaptureCondition.record(kind: HeapCaptureCondition.stoppedEarly, value: 0, text: ending)
+            endingRecord = HeapCaptureCondition.record(kind: HeapCaptureCondition.stoppedEarly, value: 0, text: ending)
         }
         // The stored form (allocation sites and numbers in place of addresses), compressed; then the names.
-        let stored = bytes.withUnsafeBufferPointer { buffer -> Result<[UInt8], HeapCaptureReader.Failure> in
-            var reader = HeapCaptureReader(transcribing: buffer)
-            return Result { () throws(HeapCaptureReader.Failure) in
-                _ = try reader.replay()
-                return reader.transcript ?? []
+        let stored: Result<[UInt8], HeapCaptureReader.Failure>
+        if let followed {
+            stored = .success(followed.stored + endingRecord)
+        } else {
+            bytes.removeSubrange(capture.eventsEnd...)
+            bytes += endingRecord
+            stored = bytes.withUnsafeBufferPointer { buffer -> Result<[UInt8], HeapCaptureReader.Failure> in
+                var reader = HeapCaptureReader(transcribing: buffer)
+                return Result { () throws(HeapCaptureReader.Failure) in
+                    _ = try reader.replay()
+                    return reader.transcript ?? []
+                }
             }
+            bytes = []
         }
-        bytes = []
         var compressor = CaptureCompression.Compressor()
         if case .success(let records) = stored { compressor?.compress(records) }
         if let namer { namer.join() } else { naming.symbols = symbolize(capture, usingStoredNames: false) }

@@ -1,0 +1,163 @@
+#if os(Linux)
+internal import MemoryProfilerSystem
+import Synchronization
+
+/// Follows a heap capture while the program writes it, writing its stored form as the records come, so that when
+/// the program ends little is left to do: `mprof run --heap` is waited on for the naming and compression only, not
+/// for a replay of everything the program did (about 30 ns a record, a second for a busy server's few seconds).
+///
+/// A thread of its own reads the capture as the hook leaves it: records up to the first zero tag (the hook stores a
+/// record's tag after its fields), then waits and reads again from there. Once told the program has ended it reads
+/// a last time and finishes. It gives up — and the capture is finished after the run, as without it — on anything
+/// it cannot follow: a program that execs (its capture may start again), a file cut or replaced, damage, or more
+/// than the memory a capture may take to read.
+public final class HeapCaptureFollower: @unchecked Sendable {
+    private let capture: GrowingCapture
+    private var thread: DedicatedThread?
+    // Set by the thread before it ends; read after `join`.
+    private var result: Result<(HeapCapture, [UInt8]), HeapCaptureReader.Failure>?
+
+    /// Follows the capture at `path`, from when the hook creates it; nil when no thread can be started. Call
+    /// `cancel` if the capture is not to be finished (`HeapSymbolizer.storeNames(inCaptureAt:ending:following:)`
+    /// finishes it): until then the follower waits for it.
+    public init?(path: String) {
+        let capture = GrowingCapture(path: path)
+        self.capture = capture
+        do {
+            thread = try DedicatedThread.start { [self] in
+                var reader = HeapCaptureReader(transcribing: capture)
+                result = Result { () throws(HeapCaptureReader.Failure) in
+                    let replayed = try reader.replay()
+                    return (replayed, reader.transcript ?? [])
+                }
+            }
+        } catch {
+            return nil
+        }
+    }
+
+    /// Stops following: the capture is not to be finished.
+    public func cancel() { _ = finish() }
+
+    /// Says the program has ended, waits for the last records to be read, and returns the capture as read (what
+    /// naming needs: modules, stack nodes, types, conditions; not its sizes) with its stored form; nil when the
+    /// follower gave up.
+    func finish() -> (capture: HeapCapture, stored: [UInt8])? {
+        capture.end()
+        thread?.join()
+        thread = nil
+        guard case .success(let followed) = result, !capture.gaveUp else { return nil }
+        return followed
+    }
+}
+
+/// The bytes of a capture being written, read again where they may have grown; what `HeapCaptureReader` waits on.
+final class GrowingCapture: @unchecked Sendable {
+    private let path: String
+    private var descriptor: Descriptor?
+    private var storage: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private var count = 0
+    private let budget = HeapCapture.readingBudget()
+    private let ended = Atomic(false)
+    /// The file could not be read, or outgrew the budget: what was read is not the whole capture.
+    private(set) var gaveUp = false
+
+    /// Pieces read at a time; a piece of zeros ends the records (the hook's room ahead of its last record).
+    private static let piece = 64 << 10
+    /// The magic and the first bytes of the begin record (its version, process ID and start time in nanoseconds).
+    private static let header = 24
+
+    init(path: String) {
+        self.path = path
+        capacity = 1 << 20
+        storage = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        descriptor?.close()
+        storage.deallocate()
+    }
+
+    /// The bytes read so far: valid until the next `wait`.
+    var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: storage, count: count) }
+
+    /// Tells a waiting reader that the program has ended: it reads a last time, then ends.
+    func end() { ended.store(true, ordering: .releasing) }
+
+    /// Reads the capture again from `offset` until `enough` holds of the bytes, and returns them; nil when the
+    /// program has ended and a last read did not make it hold (or the follower gave up).
+    func wait(from offset: Int, until enough: (UnsafeBufferPointer<UInt8>) -> Bool) -> UnsafeBufferPointer<UInt8>? {
+        while !gaveUp {
+            let last = ended.load(ordering: .acquiring)  // before the read: records written before the end are in it
+            refresh(from: offset)
+            if !gaveUp && enough(bytes) { return bytes }
+            if last { return nil }
+            Clocks.sleep(milliseconds: 10)
+        }
+        return nil
+    }
+
+    /// Reads the file from `offset` on, a piece at a time, up to a piece of zeros or the file's end.
+    private func refresh(from offset: Int) {
+        // The hook creates the file when the program starts: until then there is nothing to read.
+        if descriptor == nil {
+            guard let opened = try? Descriptor.open(path, .readOnly, options: [.noFollow, .nonBlocking]) else { return }
+            guard (try? opened.status())?.kind == .regular else {
+                opened.close()
+                gaveUp = true
+                return
+            }
+            descriptor = opened
+        }
+        guard let descriptor else { return }
+        var position = offset
+        while true {
+            guard position <= budget - Self.piece else {
+                gaveUp = true
+                return
+            }
+            if position + Self.piece > capacity { grow(to: position + Self.piece, keeping: max(count, position)) }
+            let read: Int
+            do {
+                read = try descriptor.read(
+                    into: UnsafeMutableRawBufferPointer(start: storage + position, count: Self.piece), atOffset: position)
+            } catch {
+                gaveUp = true
+                return
+            }
+            if read <= 0 { break }
+            var zero = true
+            for index in position..<position + read where storage[index] != 0 {
+                zero = false
+                break
+            }
+            if zero { break }
+            position += read
+            if read < Self.piece { break }
+        }
+        // A program that execs starts its capture again from the file's start (after an exec record that this read
+        // may have missed): its begin record, with its own start time, is then not the one read first.
+        if count >= Self.header, offset >= Self.header {
+            var now = [UInt8](repeating: 0, count: Self.header)
+            let read = now.withUnsafeMutableBytes { try? descriptor.read(into: $0, atOffset: 0) }
+            if read != Self.header || !now.elementsEqual(UnsafeBufferPointer(start: storage, count: Self.header)) {
+                gaveUp = true
+                return
+            }
+        }
+        count = max(count, position)
+    }
+
+    /// More room, with the first `kept` bytes (those read so far, this refresh's included).
+    private func grow(to needed: Int, keeping kept: Int) {
+        var larger = capacity
+        while larger < needed { larger *= 2 }
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: larger)
+        grown.update(from: storage, count: kept)
+        storage.deallocate()
+        storage = grown
+        capacity = larger
+    }
+}
+#endif

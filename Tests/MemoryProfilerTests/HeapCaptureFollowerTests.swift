@@ -1,0 +1,89 @@
+import Foundation
+@testable import MemoryProfiler
+import MemoryProfilerSystem
+import MemoryProfilerTestSupport
+import Testing
+
+/// The follower writes a capture's stored form while the program runs: what it writes is, byte for byte, what the
+/// same capture read after the run gives, for programs that end normally, that are killed, and with threads; and it
+/// gives up, leaving the capture to be read after the run, where it cannot follow (an exec).
+@Suite(.serialized)
+struct HeapCaptureFollowerTests {
+    static var hook: String { BuiltProducts.path("libmprof-heap-hook.so") }
+    static var workload: String { BuiltProducts.path("heap-workload") }
+
+    static func directory() throws -> String {
+        let path = NSTemporaryDirectory() + "follower-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+        return path
+    }
+
+    /// The stored form of the capture at `path`, read after the run.
+    static func transcribed(_ path: String) throws -> [UInt8] {
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        return try bytes.withUnsafeBufferPointer { buffer in
+            var reader = HeapCaptureReader(transcribing: buffer)
+            _ = try reader.replay()
+            return try #require(reader.transcript)
+        }
+    }
+
+    @Test(arguments: [
+        ["mixed", "300000"], ["threads", "4", "20000", "48"], ["known-sites", "2000", "100", "3000", "50"],
+    ])
+    func whatItWritesIsWhatTheCaptureReadsTo(_ arguments: [String]) throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.workload), "\(Self.workload) is missing: build with `swift build`")
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = "\(directory)/run.heap", copy = "\(directory)/copy.heap"
+        let follower = try #require(HeapCaptureFollower(path: path))
+        let run = try runCommand(Self.workload, arguments, environment: ["LD_PRELOAD": Self.hook, "MPROF_HEAP_OUTPUT": path])
+        try #require(run.status == 0, "\(run.standardError)")
+        try FileManager.default.copyItem(atPath: path, toPath: copy)
+        let followed = try #require(follower.finish(), "the follower gave up")
+        #expect(followed.stored == (try Self.transcribed(copy)), "\(arguments)")
+        #expect(followed.capture.summary.finishedNormally && followed.capture.summary.reachabilityScanned)
+
+        // Stored with the follower and without: the same file.
+        try HeapSymbolizer().storeNames(inCaptureAt: path, following: follower)
+        try HeapSymbolizer().storeNames(inCaptureAt: copy)
+        let ours = try Data(contentsOf: URL(fileURLWithPath: path)), theirs = try Data(contentsOf: URL(fileURLWithPath: copy))
+        #expect(ours == theirs, "\(arguments): \(ours.count) and \(theirs.count) bytes")
+    }
+
+    /// Killed while it allocates: the follower ends at the last whole record, as a reading after the run does.
+    @Test func aKilledProgramsCaptureEndsWhereItsRecordsEnd() throws {
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = "\(directory)/run.heap", copy = "\(directory)/copy.heap"
+        let follower = try #require(HeapCaptureFollower(path: path))
+        // The hook in the workload, not in timeout (the first process to start records).
+        let run = try runCommand(
+            "timeout", ["-s", "KILL", "1", "env", "LD_PRELOAD=\(Self.hook)", "MPROF_HEAP_OUTPUT=\(path)", Self.workload, "churn-only", "500000000"])
+        #expect(run.status == 137, "\(run.standardError)")
+        try FileManager.default.copyItem(atPath: path, toPath: copy)
+        let followed = try #require(follower.finish(), "the follower gave up")
+        #expect(!followed.capture.summary.finishedNormally)
+        let after = try Self.transcribed(copy)
+        #expect(after.count > 100_000, "\(after.count) bytes")
+        #expect(followed.stored == after)
+    }
+
+    /// A program that execs may start its capture again from the file's start: the follower gives up, and the
+    /// capture is read after the run. (The shell allocates, and waits for `sleep`, before its exec: the follower
+    /// has read its records by then.)
+    @Test func anExecIsNotFollowed() throws {
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = "\(directory)/run.heap"
+        let follower = try #require(HeapCaptureFollower(path: path))
+        let run = try runCommand(
+            "/bin/sh", ["-c", "sleep 0.3; exec \(Self.workload) mixed 1000"],
+            environment: ["LD_PRELOAD": Self.hook, "MPROF_HEAP_OUTPUT": path])
+        try #require(run.status == 0, "\(run.standardError)")
+        #expect(follower.finish() == nil)
+        try HeapSymbolizer().storeNames(inCaptureAt: path, following: follower)
+        let capture = try HeapCapture(path: path)
+        #expect(capture.summary.allocations >= 1000 && capture.summary.finishedNormally, "\(capture.summary)")
+    }
+}
