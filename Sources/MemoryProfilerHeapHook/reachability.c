@@ -604,7 +604,12 @@ static const char *scan(
                        copy_memory(marker, probe, start + (size_t)size, 16) == 16) {
                 usable = hook_usable_size((void *)start);
             }
-            uint64_t trim = usable >= 16 && usable >= size && usable - 8 < size ? size - (usable - 8) : 0;
+            // Only where the block is glibc's chunk (its header, just before it, says its size is usable + 8 and
+            // it is not mapped on its own): other allocators (jemalloc) keep nothing of theirs at a block's end.
+            uint64_t header = 0;
+            int glibc_chunk = usable >= 16 && start >= 8 && copy_memory(marker, &header, start - 8, 8) == 8 &&
+                (header & ~(uint64_t)7) == (uint64_t)usable + 8 && (header & 2) == 0;
+            uint64_t trim = glibc_chunk && usable >= size && usable - 8 < size ? size - (usable - 8) : 0;
             blocks[filled++] = (struct block){start, size << 5 | trim << 1};
         }
         marker->failure = NULL;

@@ -80,6 +80,8 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char output_path[4096];
 static int output = -1;
 static pid_t recording_pid;
+// Set in the thread that forks, from fork's first handler (which takes the lock) to its last.
+static __thread int holding_for_fork __attribute__((tls_model("initial-exec")));
 static size_t page_size = 4096;
 static struct timespec started;
 
@@ -230,21 +232,30 @@ static void stop_recording(const char *why, int error) {
 }
 
 HOOK_HIDDEN void recorder_address_space_changing(uintptr_t start, size_t length) {
-    if (!recording() || length == 0) return;
+    // A forked child records nothing; its fork handlers (other libraries', which may unmap) can run before the
+    // hook's, while the lock is still the parent's.
+    if (!recording() || length == 0 || getpid() != recording_pid) return;
     uintptr_t end = start + length < start ? UINTPTR_MAX : start + length;
     int tables = 0;
     for (int index = 0; index < MAX_OWN_MAPPINGS && !tables; index += 1) {
         uintptr_t from = __atomic_load_n(&own_mappings[index].start, __ATOMIC_ACQUIRE), to = own_mappings[index].end;
         tables = from != 0 && from < end && start < to;
     }
-    pthread_mutex_lock(&lock);
+    // Signals blocked while the lock is held: a handler that maps or allocates would wait for it forever. Between
+    // fork's handlers this thread holds the lock already (a library's own fork handler may unmap).
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int locking = !holding_for_fork;
+    if (locking) pthread_mutex_lock(&lock);
     // The reason first, while the window is still the hook's to write it in.
     if (tables && recording()) stop_recording("the capture stopped early: the program mapped over memory the hook uses", 0);
     if (window != NULL && (uintptr_t)window < end && start < (uintptr_t)window + WINDOW_BYTES) {
         window = NULL;  // the program's from now on: neither written nor unmapped by the hook (reserve maps another)
         writable_end = 0;
     }
-    pthread_mutex_unlock(&lock);
+    if (locking) pthread_mutex_unlock(&lock);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /// The file size limit (RLIMIT_FSIZE, `ulimit -f`): the hook never grows its file past it, since a process that
@@ -767,11 +778,14 @@ static __thread int fork_took_lock __attribute__((tls_model("initial-exec")));
 static void before_fork(void) {
     fork_took_lock = !hook_in_hook;
     if (fork_took_lock) pthread_mutex_lock(&lock);
+    holding_for_fork = fork_took_lock;
 }
 static void after_fork_in_parent(void) {
+    holding_for_fork = 0;
     if (fork_took_lock) pthread_mutex_unlock(&lock);
 }
 static void after_fork_in_child(void) {
+    holding_for_fork = 0;
     // The child shares the file and its mapping: it must not write. Nothing of the parent's is freed here.
     int was_recording = recording();
     __atomic_store_n(&hook_recording, 0, __ATOMIC_RELAXED);

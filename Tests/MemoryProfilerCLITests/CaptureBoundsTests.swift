@@ -124,6 +124,23 @@ import Testing
         #expect(verdict.standardOutput.contains("3.000 MiB"), "\(verdict.standardOutput)")
     }
 
+    /// Records that add to what the replay keeps without an allocation — time records (a point of the heap's
+    /// timeline each), notes — are held to the same budget: 250 MB of repeated time records from a 60-byte file
+    /// once took 4.6 GB, or aborted under a tight address space.
+    @Test func timeRecordsAreCountedAgainstTheReplaysMemory() throws {
+        let directory = try TemporaryDirectory()
+        var header = Array(Self.smallRawCapture().dropLast(7))
+        header[9] = 2
+        let literals = header + [UInt8(ascii: "T"), 0]
+        let bytes = try Self.compressed(literals: literals, repeating: 2, length: 250_000_000)
+        #expect(bytes.count < 1000)
+        let heap = "\(directory.path)/times.heap"
+        try Data(bytes).write(to: URL(fileURLWithPath: heap))
+        let limited = try runCommand("prlimit", ["--as=\(1 << 30)", BuiltProducts.path("mprof"), "heap", heap])
+        #expect(limited.status == 1, "status \(limited.status): \(limited.standardError.suffix(300))")
+        #expect(limited.standardError.contains("replaying it would take more than"), "\(limited.standardError.suffix(300))")
+    }
+
     /// A compressed capture of a few hundred bytes that claims, and would make, 3 GiB: refused with the reason where memory
     /// (here `RLIMIT_AS`) allows less, never an abort.
     @Test func aCompressedCaptureThatWouldOutgrowMemoryIsRefused() throws {

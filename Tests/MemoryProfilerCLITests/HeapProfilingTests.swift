@@ -686,6 +686,27 @@ struct HeapProfilingTests {
 
     static let jemallocInstalled = FileManager.default.fileExists(atPath: "/usr/lib/x86_64-linux-gnu/libjemalloc.so")
 
+    /// Under jemalloc, a block reached only through a pointer into its last word is reachable: the end of a block
+    /// is kept from counting as a reference only where glibc's next chunk begins there (the scan once applied
+    /// glibc's rule to every allocator and called such a block leaked).
+    @Test(.enabled(if: jemallocInstalled, "libjemalloc-dev is not installed (apt-get install libjemalloc-dev; .ci/run does)"))
+    func aPointerIntoALastWordKeepsItsBlockUnderEveryAllocator() throws {
+        let directory = try TemporaryDirectory()
+        let program = try Self.compile("""
+            #include <stdlib.h>
+            char *interior;
+            __attribute__((noinline)) void keep(void) { char *a = malloc(32); a[0] = 1; interior = a + 24; }
+            __attribute__((noinline)) void lose(void) { for (int i = 0; i < 10; i++) { char *volatile p = malloc(32); p[0] = 1; } }
+            int main(void) { keep(); lose(); return 0; }
+            """, named: "last-word-pointer", in: directory)
+        for allocator in ["", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"] {
+            let run = try Self.record(program, [], in: directory, environment: allocator.isEmpty ? [:] : ["LD_PRELOAD": allocator])
+            let leaks = run.profile.sites(.leaks)
+            #expect(!leaks.contains { $0.frame.function == "keep" }, "\(allocator): \(leaks.map { ($0.frame.function, $0.count) })")
+            #expect(leaks.filter { $0.frame.function == "lose" }.reduce(0) { $0 + $1.count } >= 8, "\(allocator)")
+        }
+    }
+
     /// A server built the way Vapor's and Hummingbird's templates build it: the Swift runtime linked in
     /// (--static-swift-stdlib) and jemalloc linked dynamically. Its allocations still pass through the shared
     /// malloc, so they are all recorded (without Swift types: swift_allocObject is inside the executable then);

@@ -146,6 +146,26 @@ struct HookSafetyTests {
         #expect(recorded.summary.frees >= 20_000, "\(how): \(recorded.summary)")
     }
 
+    /// mmap and munmap where the hook's own bookkeeping of them could wait for itself: from a signal handler that
+    /// interrupts a thread mapping and unmapping (it hung two runs in three), and from fork handlers a library
+    /// registered before the hook's (the child hung, and the parent waited for it). Both finish, recorded.
+    @Test(arguments: ["signal", "fork"])
+    func mappingFromSignalHandlersAndForkHandlersDoesNotHang(_ how: String) throws {
+        let directory = try TemporaryDirectory()
+        let library = "\(directory.path)/libforking.so", program = "\(directory.path)/mapping-handlers"
+        let shared = try runCommand("cc", ["-O1", "-shared", "-fPIC", "-o", library, "\(Self.fixtures)/forking-library.c", "-lpthread"])
+        try #require(shared.status == 0, "\(shared.standardError)")
+        let linked = try runCommand("cc", [
+            "-O1", "-o", program, "\(Self.fixtures)/mapping-handlers.c", "-L\(directory.path)", "-lforking",
+            "-Wl,-rpath,\(directory.path)", "-lpthread",
+        ])
+        try #require(linked.status == 0, "\(linked.standardError)")
+        let run = try runCommand("timeout", ["60", BuiltProducts.path("mprof"), "run", "--heap", "-o", "\(directory.path)/run.dat", program, how])
+        #expect(run.status == 0 && run.standardOutput.contains("ok"), "\(how): status \(run.status) (124: it hung) \(run.standardError.suffix(500))")
+        let (capture, _) = try Self.read("\(directory.path)/run.heap")
+        #expect(capture.summary.finishedNormally, "\(how): \(capture.summary)")
+    }
+
     // MARK: Endings that skip exit handlers
 
     /// quick_exit and _exit skip the destructors that finish a capture: the hook finishes it all the same, with its

@@ -1,4 +1,5 @@
 @testable import MemoryProfiler
+import MemoryProfilerSystem
 import Testing
 
 /// The stored form of a capture (version 2: allocation sites and allocation numbers in place of addresses), read
@@ -73,6 +74,31 @@ struct StoredCaptureTests {
         var hooks = Self.header
         hooks[9] = 1
         #expect(throws: MemoryError.self) { try HeapCapture(bytes: hooks + Self.record("a", 1)) }
+    }
+
+    /// A compressed capture (the first pass's stream `literals` then a repeat of the last `unit` bytes to `total`).
+    static func compressed(_ literals: [UInt8], repeatingLast unit: Int, to total: Int) throws -> [UInt8] {
+        var stream = number(UInt64(literals.count)) + literals
+        stream += number(UInt64(total - literals.count)) + number(UInt64(unit))
+        let packed = try #require(stream.withUnsafeBufferPointer { Zlib.compress($0) })
+        return Array("MPROFHZ2".utf8) + number(UInt64(total)) + number(UInt64(stream.count)) + packed
+    }
+
+    /// Found by an adversarial pass: a compressed capture inside a compressed capture (whose claimed length, 2^40,
+    /// escaped the limit and aborted mprof), a module recorded a million times (each compared with all before it),
+    /// and more distinct modules than any program loads.
+    @Test func whatRepeatsCannotCostWithoutBound() throws {
+        let inner = try Self.compressed([UInt8(ascii: "M")] + Self.number(0), repeatingLast: 1, to: 1 << 40)
+        let nested = try Self.compressed(inner, repeatingLast: 1, to: inner.count + 64)
+        #expect(throws: MemoryError.self) { try HeapCapture(bytes: nested) }
+
+        let module = Self.record("M", 0x1000, 0x1000, 0x2000) + [4] + Array("/lib".utf8)
+        let again = try HeapCapture(bytes: try Self.compressed(Self.header + module, repeatingLast: module.count, to: Self.header.count + module.count * 1_000_000))
+        #expect(again.modules.count == 1)
+
+        var distinct: [UInt8] = []
+        for index in 0..<17_000 { distinct += Self.record("M", 0, UInt64(index) << 20, UInt64(index) << 20 + 4096) + [0] }
+        #expect(throws: MemoryError.self) { try Self.read(distinct) }
     }
 
     @Test func aRestoreWithoutAFreeAndAFreeOfABlockAlreadyFreedChangeNothing() throws {

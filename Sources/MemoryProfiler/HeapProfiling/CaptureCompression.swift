@@ -188,7 +188,11 @@ enum CaptureCompression {
             } catch {
                 throw Damaged(reason: error.reason)
             }
-            return try expandLongRepeats(stream, to: total)
+            let original = try expandLongRepeats(stream, to: total)
+            // Compressed once: what comes out is a capture, never another compressed one (whose length would not
+            // have been held to the limit).
+            guard !isCompressed(original) else { throw Damaged(reason: "it holds another compressed capture") }
+            return original
         }
     }
 

@@ -101,7 +101,7 @@ extension HeapCapture {
         if CaptureCompression.isCompressed(bytes) {
             let original: [UInt8]
             do {
-                original = try CaptureCompression.decompress(bytes)
+                original = try CaptureCompression.decompress(bytes, limit: Self.readingBudget())
             } catch {
                 throw MemoryError(.unexpectedFormat, "\(TerminalText.escaped(name)) is not a readable heap capture: \(error.reason)")
             }
@@ -334,9 +334,34 @@ struct HeapCaptureReader {
         // library. (The hook starts new stack nodes after a dlclose.)
         var placed: [(addresses: Range<UInt64>, path: String, bias: UInt64, shift: UInt64)] = []
         var shifts = 0
+        // Where a moved module is the latest one recorded: disjoint, by start. (A module recorded over a moved one
+        // is moved too, so an address in none of these is where it was.) Found by binary search: every stack node
+        // and type asks.
+        var movedSegments: [(start: UInt64, end: UInt64, shift: UInt64)] = []
         func relocated(_ address: UInt64) -> UInt64 {
-            guard shifts > 0, let module = placed.last(where: { $0.addresses.contains(address) }) else { return address }
-            return address &+ module.shift
+            guard !movedSegments.isEmpty else { return address }
+            var low = 0, high = movedSegments.count
+            while low < high {
+                let middle = (low + high) / 2
+                if movedSegments[middle].start <= address { low = middle + 1 } else { high = middle }
+            }
+            guard low > 0, address < movedSegments[low - 1].end else { return address }
+            return address &+ movedSegments[low - 1].shift
+        }
+        func move(_ start: UInt64, _ end: UInt64, by shift: UInt64) {
+            var kept: [(start: UInt64, end: UInt64, shift: UInt64)] = []
+            kept.reserveCapacity(movedSegments.count + 2)
+            for segment in movedSegments {
+                if segment.end <= start || segment.start >= end {
+                    kept.append(segment)
+                    continue
+                }
+                if segment.start < start { kept.append((segment.start, start, segment.shift)) }
+                if segment.end > end { kept.append((end, segment.end, segment.shift)) }
+            }
+            kept.append((start, end, shift))
+            kept.sort { $0.start < $1.start }
+            movedSegments = kept
         }
 
         func decodeAddress(_ zigzag: UInt64) -> UInt64 {
@@ -556,13 +581,20 @@ struct HeapCaptureReader {
                     }
                     names.frames[address] = frames
                     sawNames = true
+                    replayBytes += 64 + Int(count) * 96
+                    guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
                 case UInt8(ascii: "Z"):
                     let number = try number(), name = try string()
                     guard number >= 1, number <= UInt64(capture.types.count) else { throw failure("a name for type \(number), which was never recorded", at: recordStart) }
                     names.typeNames[Int(number)] = name
                     sawNames = true
+                    replayBytes += 64 + name.utf8.count
+                    guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
                 case UInt8(ascii: "W"):
-                    names.notes.append(try string())
+                    let note = try string()
+                    replayBytes += 64 + note.utf8.count
+                    guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
+                    names.notes.append(note)
                     sawNames = true
                 case _ where capture.summary.finishedNormally && tag != 0:
                     throw failure("a record after the end record", at: recordStart)
@@ -651,6 +683,8 @@ struct HeapCaptureReader {
                     guard threadNumber >= 1, threadNumber <= UInt64(lastAllocationOfThread.count) else { throw failure("thread \(threadNumber) out of order", at: recordStart) }
                     thread = Int(threadNumber)
                     if thread == lastAllocationOfThread.count {
+                        replayBytes += 128
+                        guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
                         lastAllocationOfThread.append(-1)
                         lastFreeOfThread.append(nil)
                         ownAllocations.append([])
@@ -661,24 +695,37 @@ struct HeapCaptureReader {
                     guard time <= Self.largestMilliseconds, time >= millisecond else { throw failure("time goes back or is out of range", at: recordStart) }
                     // The heap as the previous millisecond with events left it: from the end of that millisecond
                     // on, not from this one's (a program idle after its frees would show them only when it wakes).
+                    // A point of 16 bytes, and the timeline's room to grow (it doubles).
+                    replayBytes += 48
+                    guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
                     capture.heapTimeline.append((Double(min(millisecond + 1, time)) / 1000, liveBytes))
                     millisecond = time
                 case UInt8(ascii: "Y"):
                     let typeNumber = try number(), metadata = try number(), kind = try number(), descriptor = try number()
                     guard typeNumber == UInt64(capture.types.count + 1) else { throw failure("type \(typeNumber) out of order", at: recordStart) }
+                    replayBytes += 32
+                    guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
                     capture.types.append(.init(metadata: metadata, kind: kind, descriptor: relocated(descriptor)))
                 case UInt8(ascii: "M"):
                     let bias = try number(), start = try number(), end = try number(), path = try string()
                     guard start <= end else { throw failure("a module ends before it starts", at: recordStart) }
-                    let overlapping = placed.filter { $0.addresses.overlaps(start..<end) }
+                    let latest = placed.last { $0.addresses.overlaps(start..<end) }
+                    if let latest, latest.path == path, latest.bias == bias, latest.addresses == start..<end {
+                        break  // recorded again (the hook names every module again after a dlclose): nothing new
+                    }
+                    // Each distinct module is compared with those before it: a bound keeps that from growing
+                    // without end (a program loads a few hundred).
+                    guard placed.count < 16384 else { throw failure("more than 16,384 modules", at: recordStart) }
+                    replayBytes += 256
                     var shift: UInt64 = 0
-                    if let latest = overlapping.last, latest.path == path, latest.bias == bias {
-                        shift = latest.shift  // recorded again (the hook names every module again after a dlclose)
-                    } else if !overlapping.isEmpty, end < 1 << 48 {
-                        guard shifts < (1 << 15) - 1 else { throw failure("too many libraries loaded where others were", at: recordStart) }
+                    if let latest, latest.path == path, latest.bias == bias {
+                        shift = latest.shift
+                    } else if latest != nil, end < 1 << 48 {
+                        guard shifts < 4095 else { throw failure("more than 4,095 libraries loaded where others were", at: recordStart) }
                         shifts += 1
                         shift = UInt64(shifts) << 48
                     }
+                    if shift > 0 { move(start, end, by: shift) }
                     placed.append((start..<end, path, bias, shift))
                     capture.modules.append(.init(path: path, loadBias: bias &+ shift, addresses: (start &+ shift)..<(end &+ shift)))
                 case UInt8(ascii: "B"):

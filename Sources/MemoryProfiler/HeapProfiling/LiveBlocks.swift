@@ -24,8 +24,17 @@ final class LiveBlocks {
         values.deallocate()
     }
 
-    @inline(__always) private func slot(of address: UInt64) -> Int {
-        Int(truncatingIfNeeded: (address &* 0x9E37_79B9_7F4A_7C15) >> 20) & mask
+    /// Random for each table: keys come from files, and a file made so that its keys share a slot (or a probe run)
+    /// would make every insertion walk them all, unless the file's maker cannot know the slots.
+    private let seed = UInt64.random(in: .min ... .max)
+
+    /// Every bit of the key reaches the slot (splitmix64's finaliser): keys that differ only in their high bits —
+    /// sizes and stack nodes packed above the low ones — spread as well as addresses do.
+    @inline(__always) private func slot(of key: UInt64) -> Int {
+        var mixed = key ^ seed
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Int(truncatingIfNeeded: mixed ^ (mixed >> 31)) & mask
     }
 
     /// Records `address` as allocation `index`; an address already present (a free the capture missed) is
