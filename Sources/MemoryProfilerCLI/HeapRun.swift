@@ -166,7 +166,7 @@ struct HeapRun {
     /// What the hook recorded about how the capture ended (read right after the run, before anything else): nil
     /// when there is no capture to read.
     func conditions() -> HeapCapture.Summary? {
-        try? HeapCapture.conditions(at: capture)
+        follower?.conditions() ?? (try? HeapCapture.conditions(at: capture))
     }
 
     /// After the run: where the capture is, or why there is none, what the hook said about it (`conditions`), and

@@ -36,6 +36,10 @@ public final class HeapCaptureFollower: @unchecked Sendable {
         }
     }
 
+    /// What the hook recorded about the capture (``HeapCapture/conditions(at:)``, as read by the follower), once
+    /// the program has ended; nil when the follower gave up (read them from the file then).
+    public func conditions() -> HeapCapture.Summary? { finish()?.capture.summary }
+
     /// Stops following: the capture is not to be finished.
     public func cancel() { _ = finish() }
 
