@@ -1,3 +1,4 @@
+import CMemoryProfilerShims
 import Glibc
 
 /// A POSIX thread of our own: the sampler must not depend on a busy cooperative thread pool.
@@ -23,6 +24,12 @@ public struct DedicatedThread: @unchecked Sendable {
             throw SystemError("cannot start the sampler thread", errno: result)
         }
         return DedicatedThread(thread: thread)
+    }
+
+    /// Makes the calling thread yield to every other thread of the system that wants the processor (nice 19, for
+    /// it alone): for work that must not take time from the program being profiled, and can catch up later.
+    public static func yieldToOthers() {
+        _ = cmp_yield_thread_to_others()
     }
 
     /// Waits for the thread's body to return.

@@ -64,6 +64,9 @@ int cmp_open_standard_descriptors(void);
 /// out): 1, 0, or -1 with `errno` when it cannot be told.
 int cmp_has_extended_attribute(const char *path, const char *name);
 
+/// Gives the calling thread alone the lowest priority (nice 19). Returns 0, or -1 with `errno`.
+int cmp_yield_thread_to_others(void);
+
 /// At most how many bytes `cmp_deflate` writes for `length` bytes.
 size_t cmp_deflate_bound(size_t length);
 

@@ -25,6 +25,8 @@ public final class HeapCaptureFollower: @unchecked Sendable {
         self.capture = capture
         do {
             thread = try DedicatedThread.start { [self] in
+                // The program comes first: the follower runs on what it leaves, and catches up after it if need be.
+                DedicatedThread.yieldToOthers()
                 var reader = HeapCaptureReader(transcribing: capture)
                 result = Result { () throws(HeapCaptureReader.Failure) in
                     let replayed = try reader.replay()
