@@ -9,8 +9,9 @@ import Synchronization
 /// A thread of its own reads the capture as the hook leaves it: records up to the first zero tag (the hook stores a
 /// record's tag after its fields), then waits and reads again from there. Once told the program has ended it reads
 /// a last time and finishes. It gives up — and the capture is finished after the run, as without it — on anything
-/// it cannot follow: a program that execs (its capture may start again), a file cut or replaced, damage, or more
-/// than the memory a capture may take to read.
+/// it cannot follow: a program that execs (its capture may start again: an exec record, or a begin record no longer
+/// the one read first), a read error, damage, or more than the memory a capture may take to read. Its thread runs
+/// at the lowest priority: the program comes first.
 public final class HeapCaptureFollower: @unchecked Sendable {
     private let capture: GrowingCapture
     private var thread: DedicatedThread?
@@ -38,8 +39,9 @@ public final class HeapCaptureFollower: @unchecked Sendable {
         }
     }
 
-    /// What the hook recorded about the capture (``HeapCapture/conditions(at:)``, as read by the follower), once
-    /// the program has ended; nil when the follower gave up (read them from the file then).
+    /// What the hook recorded about the capture (``HeapCapture/conditions(at:)``, as read by the follower): call
+    /// it once the program has ended, as it finishes the following. Nil when the follower gave up (read them from
+    /// the file then).
     public func conditions() -> HeapCapture.Summary? { finish()?.capture.summary }
 
     /// Stops following: the capture is not to be finished.
