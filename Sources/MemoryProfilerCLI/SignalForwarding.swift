@@ -69,8 +69,14 @@ enum SignalForwarding {
         target.store(finishingTarget, ordering: .sequentiallyConsistent)
     }
 
-    /// Restores the default actions.
+    /// Restores the default actions; after the program has ended (``finishing()``), the handler that answers an
+    /// interrupt stays until mprof exits: an interrupt in its last instants, its files whole, must not end it with
+    /// a signal's status.
     static func stop() {
+        if target.load(ordering: .sequentiallyConsistent) == finishingTarget {
+            releaseSignals()
+            return
+        }
         target.store(0, ordering: .sequentiallyConsistent)
         for signal in forwarded { Glibc.signal(signal, SIG_DFL) }
         releaseSignals()

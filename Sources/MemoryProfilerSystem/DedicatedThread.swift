@@ -13,6 +13,13 @@ public struct DedicatedThread: @unchecked Sendable {
     /// Starts `body` on a new thread.
     public static func start(_ body: @escaping @Sendable () -> Void) throws(SystemError) -> DedicatedThread {
         let context = Unmanaged.passRetained(Body(body)).toOpaque()
+        // The new thread never takes the signals a user sends (Ctrl-C, kill): they go to the thread that decides
+        // what they mean. It inherits this mask, restored here once it is made.
+        var interrupts = sigset_t(), previous = sigset_t()
+        sigemptyset(&interrupts)
+        for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&interrupts, signal) }
+        pthread_sigmask(SIG_BLOCK, &interrupts, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         var thread = pthread_t()
         let result = pthread_create(&thread, nil, { context in
             guard let context else { return nil }
