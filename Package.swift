@@ -68,7 +68,12 @@ let package = Package(
         // -lswiftCore (from the static archive with -static-stdlib, so nothing of it is linked). -static-stdlib also
         // adds -lstdc++ and -lm; family.c puts --as-needed before them through its autolink section, so they are not
         // dependencies either.
-        .target(name: "MemoryProfilerHeapHook", linkerSettings: [.unsafeFlags(["-nostartfiles", "-static-stdlib"])]),
+        // Optimized in every build: it runs inside the profiled program, whose timing it must not change. Built
+        // -O0 (a debug build, as `swift test` makes), a signal handler's call cost over 20 µs, and a program
+        // interrupted every 20 µs spent minutes in its handlers where it takes two seconds.
+        .target(
+            name: "MemoryProfilerHeapHook", cSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [.unsafeFlags(["-nostartfiles", "-static-stdlib"])]),
 
         // Runnable examples; the tests run them too, so they cannot rot.
         .executableTarget(

@@ -173,19 +173,31 @@ static void drain_queue(void) {
     errno = saved;
 }
 
-/// Leaves the hook: the guard cleared, then whatever a handler queued meanwhile recorded (a handler that runs after
-/// the guard is cleared records its own calls).
-static inline void leave_hook(void) {
-    hook_in_hook = 0;
+/// Enters the hook from the program's own call. What a handler queued on this thread and is not yet recorded
+/// (one that ran in leave_hook's last instants) is recorded first, so that the thread's records keep the order of
+/// its calls: recorded after this call's own, a block's allocation could come after its free.
+static inline void enter_hook(void) {
+    hook_in_hook = 1;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    while (__builtin_expect(__atomic_load_n(&queued_count, __ATOMIC_RELAXED) != 0, 0)) {
-        hook_in_hook = 1;
+    if (__builtin_expect(__atomic_load_n(&queued_count, __ATOMIC_RELAXED) != 0, 0)) drain_queue();
+}
+
+/// Leaves the hook: whatever a handler queued meanwhile recorded, then the guard cleared. A handler that queued
+/// between the drain and the clearing is drained again; one that runs after the clearing records its own calls,
+/// after anything still queued (enter_hook).
+static inline void leave_hook(void) {
+    for (;;) {
+        if (__builtin_expect(__atomic_load_n(&queued_count, __ATOMIC_RELAXED) != 0, 0)) drain_queue();
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        drain_queue();
         hook_in_hook = 0;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        if (__builtin_expect(__atomic_load_n(&queued_count, __ATOMIC_RELAXED) == 0, 1)) return;
+        hook_in_hook = 1;
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
     }
 }
+
+HOOK_HIDDEN void hook_leave(void) { leave_hook(); }
 
 #define CALLER ((uintptr_t)__builtin_return_address(0))
 
@@ -247,7 +259,7 @@ EXPORT void *malloc(size_t size) {
         if (hook_in_hook == 1 && block != NULL) queue_event(block, size, CALLER);
         return block;
     }
-    hook_in_hook = 1;
+    enter_hook();
     void *block = next_malloc(size);
     if (block != NULL) count_allocation(block, size);
     leave_hook();
@@ -267,7 +279,7 @@ EXPORT void *calloc(size_t count, size_t size) {
         if (hook_in_hook == 1 && block != NULL) queue_event(block, total, CALLER);
         return block;
     }
-    hook_in_hook = 1;
+    enter_hook();
     void *block = next_calloc(count, size);
     if (block != NULL) count_allocation(block, total);
     leave_hook();
@@ -282,7 +294,7 @@ EXPORT void free(void *pointer) {
         next_free(pointer);
         return;
     }
-    hook_in_hook = 1;
+    enter_hook();
     count_free(pointer);  // before the block is free: another thread may be given it at once
     next_free(pointer);
     leave_hook();
@@ -310,7 +322,7 @@ EXPORT void *realloc(void *pointer, size_t size) {
         }
         return block;
     }
-    hook_in_hook = 1;
+    enter_hook();
     // The old block is recorded as freed before the call, like free: once realloc moves it, another thread may be
     // given its address. If realloc fails, the old block is still there: a restore record undoes the free.
     if (pointer != NULL) count_free(pointer);
@@ -346,7 +358,7 @@ EXPORT int posix_memalign(void **result, size_t alignment, size_t size) {
         if (hook_in_hook == 1 && status == 0) queue_event(*result, size, CALLER);
         return status;
     }
-    hook_in_hook = 1;
+    enter_hook();
     int status = next_posix_memalign(result, alignment, size);
     if (status == 0) count_allocation(*result, size);
     leave_hook();
@@ -374,7 +386,7 @@ static void *aligned_entry(void *(*next)(size_t, size_t), size_t alignment, size
         if (hook_in_hook == 1 && block != NULL) queue_event(block, size, caller);
         return block;
     }
-    hook_in_hook = 1;
+    enter_hook();
     void *block = next != NULL ? next(alignment, size) : aligned_from_posix_memalign(alignment, size);
     if (block != NULL) count_allocation(block, size);
     leave_hook();
@@ -400,7 +412,7 @@ EXPORT void *valloc(size_t size) {
         if (hook_in_hook == 1 && block != NULL) queue_event(block, size, CALLER);
         return block;
     }
-    hook_in_hook = 1;
+    enter_hook();
     void *block = next_valloc(size);
     if (block != NULL) count_allocation(block, size);
     leave_hook();
@@ -475,7 +487,7 @@ static void resolve_exec(void) {
 /// Notes the exec inside the hook: a signal handler that allocates meanwhile must not wait for the recorder's lock.
 static void note_exec(const char *path) {
     if (hook_in_hook) return;
-    hook_in_hook = 1;
+    enter_hook();
     recorder_exec(path);
     leave_hook();
 }

@@ -90,6 +90,8 @@ HOOK_HIDDEN void recorder_restore(const void *block);
 /// Notes that the process is about to exec `path`.
 HOOK_HIDDEN void recorder_exec(const char *path);
 HOOK_HIDDEN void recorder_modules_changed(void);
+/// Leaves the hook (hook_in_hook back to 0) after recording what a signal handler queued meanwhile.
+HOOK_HIDDEN void hook_leave(void);
 /// Ends the capture (the library's destructor, and _exit): the final record, the file cut to its length.
 HOOK_HIDDEN void recorder_finish(void);
 

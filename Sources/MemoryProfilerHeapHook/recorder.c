@@ -485,7 +485,7 @@ HOOK_HIDDEN void recorder_modules_changed(void) {
         forget_stacks();
     }
     pthread_mutex_unlock(&lock);
-    hook_in_hook = 0;
+    hook_leave();
 }
 
 // MARK: Stack interning

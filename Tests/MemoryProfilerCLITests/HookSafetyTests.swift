@@ -189,8 +189,9 @@ struct HookSafetyTests {
         } else {
             #expect(capture.summary.finishedNormally && capture.summary.reachabilityScanned, "\(ending): \(capture.summary)")
             let leaked = profile.sites(.leaks).filter { $0.frame.function == "lose" }.reduce(0) { $0 + $1.count }
-            // A conservative scan: a stale copy of the last pointer (a register spilled to the stack) may keep one.
-            #expect(leaked >= 9 && leaked <= 10, "\(ending): \(leaked) of 10 lost blocks found")
+            // A conservative scan: stale copies of the last pointers the hook handled (registers its optimized
+            // frames spilled, below main, in stack that the exit's own frames do not overwrite) may keep two.
+            #expect(leaked >= 8 && leaked <= 10, "\(ending): \(leaked) of 10 lost blocks found")
         }
     }
 
@@ -276,6 +277,9 @@ struct HookSafetyTests {
     /// 48-byte blocks: SIGALRM every 20 µs, or SIGUSR1 from a second thread. The capture's 200-byte allocations are
     /// exactly the handler's (printed by the program), one of them live at exit; or, when some could not be
     /// recorded, the capture counts them and the report says the counts are not exact. The exit never crashes.
+    /// (A handler that ran in leave_hook's last instants, after a drain, recorded its calls ahead of those still
+    /// queued — a free before its allocation: this failed about one run in ten, and nearly every run with the cores
+    /// kept busy by other processes. Busy cores in the test itself made the timer's program take minutes.)
     @Test func signalHandlersThatAllocateInsideTheHookAreRecordedOrCounted() throws {
         let directory = try TemporaryDirectory()
         let program = try Self.compile("signals", in: directory)
