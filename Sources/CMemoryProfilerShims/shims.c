@@ -89,8 +89,26 @@ int cmp_has_extended_attribute(const char *path, const char *name) {
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
-int cmp_yield_thread_to_others(void) {
+#include <linux/capability.h>
+
+/// Whether this process may lower a nice value again: CAP_SYS_NICE, or an RLIMIT_NICE that allows nice 0.
+static int may_raise_priority(void) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NICE, &limit) == 0 && (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= 20)) return 1;
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &header, data) != 0) return 0;
+    return (data[CAP_SYS_NICE / 32].effective & (1u << (CAP_SYS_NICE % 32))) != 0;
+}
+
+int cmp_lower_thread_priority(void) {
+    if (!may_raise_priority()) return 0;
     // Linux keeps a nice value per thread: PRIO_PROCESS with a thread id sets that thread's alone.
-    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+    pid_t thread = (pid_t)syscall(SYS_gettid);
+    return setpriority(PRIO_PROCESS, (id_t)thread, 19) == 0 ? (int)thread : 0;
+}
+
+int cmp_restore_thread_priority(int thread) {
+    return thread > 0 ? setpriority(PRIO_PROCESS, (id_t)thread, 0) : 0;
 }
 #endif

@@ -34,9 +34,18 @@ public struct DedicatedThread: @unchecked Sendable {
     }
 
     /// Makes the calling thread yield to every other thread of the system that wants the processor (nice 19, for
-    /// it alone): for work that must not take time from the program being profiled, and can catch up later.
-    public static func yieldToOthers() {
-        _ = cmp_yield_thread_to_others()
+    /// it alone), for work that must not take time from the program being profiled and can catch up later; returns
+    /// the thread's id for ``restorePriority(ofThread:)``. Nil, with the priority left as it is, where it could not
+    /// be given back (an unprivileged process without CAP_SYS_NICE or RLIMIT_NICE): once the program has ended,
+    /// the work must be done at once, and a thread stuck at nice 19 on a busy machine waits minutes for its turn.
+    public static func lowerPriority() -> Int32? {
+        let thread = cmp_lower_thread_priority()
+        return thread > 0 ? thread : nil
+    }
+
+    /// Gives a thread lowered by ``lowerPriority()`` its normal priority back.
+    public static func restorePriority(ofThread thread: Int32) {
+        _ = cmp_restore_thread_priority(thread)
     }
 
     /// Waits for the thread's body to return.

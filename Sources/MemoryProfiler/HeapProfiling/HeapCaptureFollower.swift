@@ -10,13 +10,16 @@ import Synchronization
 /// record's tag after its fields), then waits and reads again from there. Once told the program has ended it reads
 /// a last time and finishes. It gives up — and the capture is finished after the run, as without it — on anything
 /// it cannot follow: a program that execs (its capture may start again: an exec record, or a begin record no longer
-/// the one read first), a read error, damage, or more than the memory a capture may take to read. Its thread runs
-/// at the lowest priority: the program comes first.
+/// the one read first), a read error, damage, or more than the memory a capture may take to read. While the program
+/// runs, its thread runs at the lowest priority where that can be undone (the program comes first); once the
+/// program has ended, at its normal priority.
 public final class HeapCaptureFollower: @unchecked Sendable {
     private let capture: GrowingCapture
     private var thread: DedicatedThread?
     // Set by the thread before it ends; read after `join`.
     private var result: Result<(HeapCapture, [UInt8]), HeapCaptureReader.Failure>?
+    // The follower's thread while its priority is lowered, and whether the program has ended (it is then raised).
+    private let lowered = Mutex<(thread: Int32?, ended: Bool)>((nil, false))
 
     /// Follows the capture at `path`, from when the hook creates it; nil when no thread can be started. Call
     /// `cancel` if the capture is not to be finished (`HeapSymbolizer.storeNames(inCaptureAt:ending:following:)`
@@ -26,8 +29,16 @@ public final class HeapCaptureFollower: @unchecked Sendable {
         self.capture = capture
         do {
             thread = try DedicatedThread.start { [self] in
-                // The program comes first: the follower runs on what it leaves, and catches up after it if need be.
-                DedicatedThread.yieldToOthers()
+                // The program comes first: the follower runs on what it leaves, and catches up after it if need be,
+                // at its normal priority again (see `finish`).
+                if let thread = DedicatedThread.lowerPriority() {
+                    let restoreNow = lowered.withLock { state in
+                        if state.ended { return true }
+                        state.thread = thread
+                        return false
+                    }
+                    if restoreNow { DedicatedThread.restorePriority(ofThread: thread) }
+                }
                 var reader = HeapCaptureReader(transcribing: capture)
                 result = Result { () throws(HeapCaptureReader.Failure) in
                     let replayed = try reader.replay()
@@ -52,6 +63,14 @@ public final class HeapCaptureFollower: @unchecked Sendable {
     /// follower gave up.
     func finish() -> (capture: HeapCapture, stored: [UInt8])? {
         capture.end()
+        // What is left is waited for: at nice 19, a machine kept busy by other processes (a CI runner) had left
+        // the follower minutes behind after the program ended.
+        let loweredThread = lowered.withLock { state in
+            state.ended = true
+            defer { state.thread = nil }
+            return state.thread
+        }
+        if let loweredThread { DedicatedThread.restorePriority(ofThread: loweredThread) }
         thread?.join()
         thread = nil
         guard case .success(let followed) = result, !capture.gaveUp else { return nil }
