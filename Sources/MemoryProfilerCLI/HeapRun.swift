@@ -2,6 +2,7 @@ import CMemoryProfilerShims
 import Glibc
 import MemoryProfiler
 import MemoryProfilerSystem
+import Synchronization
 
 /// `mprof run --heap`: preloads `libmprof-heap-hook.so` into the program, which records every allocation and free
 /// with its call stack into a capture beside the `.dat` file (`mprofile_….heap`).
@@ -16,6 +17,9 @@ struct HeapRun {
     private(set) var follower: HeapCaptureFollower?
     /// Where the hook lists the processes it did not record (children the program started).
     var childrenList: String { capture + ".children" }
+    /// The capture file, created here before the program runs and held open with a shared lock until mprof has
+    /// finished it (see ``reserve(_:)``).
+    private let reservation: Reservation
 
     /// The hook library: `MPROF_HEAP_HOOK`, or `libmprof-heap-hook.so` beside the running mprof (where
     /// `swift build` puts it) or in `../lib` of its directory.
@@ -82,10 +86,10 @@ struct HeapRun {
         }
         let stem = datPath.hasSuffix(".dat") ? String(datPath.dropLast(4)) : datPath
         capture = stem + ".heap"
-        for path in [capture, childrenList] {
+        for path in [capture, capture + ".children"] {
             guard let status = Self.status(path) else { continue }
-            // First whether a run writes it now (its hook holds a lock from the moment it creates the file, before
-            // the file has its magic).
+            // First whether a run writes it now (the run that created it holds a lock from then until it has
+            // finished it, before the file has its magic and after).
             if path == capture, status.kind == .regular, HeapCapture.isBeingWritten(at: path) {
                 throw CLIError(
                     "\(TerminalText.escaped(path)) is being written by another mprof run --heap: wait for it, or choose another -o")
@@ -104,15 +108,42 @@ struct HeapRun {
                 throw CLIError("cannot replace \(TerminalText.escaped(path)): \(SystemError.describe(errno))")
             }
         }
-        try Self.checkCreatable(capture)
+        reservation = try Self.reserve(capture)
         follower = HeapCaptureFollower(path: capture)
     }
 
-    /// Creates the capture as the hook will (exclusively, 0600) and makes room for its first megabyte, then removes
-    /// it: a directory the user cannot write, or a file system with no room, is an error before the program runs,
-    /// not a run without a capture.
-    private static func checkCreatable(_ path: String) throws {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+    /// The capture file mprof creates for the hook and hands over open (`MPROF_HEAP_DESCRIPTOR`), which it holds
+    /// until the run is finished.
+    ///
+    /// Created here, exclusively, the name is this run's from before the program starts until its names are
+    /// stored, and the shared lock says so to every other run: a second run with the same `-o` is refused whenever
+    /// it starts. (When the hook created the file, a second run that started in the instant between the first
+    /// run's check and its hook's file passed the check, and then took the first run's capture for its own and
+    /// rewrote it while it was still being written.)
+    final class Reservation: Sendable {
+        private let descriptor: Mutex<Int32?>
+
+        init(_ descriptor: Int32) { self.descriptor = Mutex(descriptor) }
+
+        /// The descriptor, while it is open.
+        var number: Int32? { descriptor.withLock { $0 } }
+
+        /// Closes the descriptor (and so lets the lock go); closing again does nothing.
+        func release() {
+            descriptor.withLock { number in
+                if let open = number { close(open) }
+                number = nil
+            }
+        }
+
+        deinit { release() }
+    }
+
+    /// Creates the capture as the hook would (exclusively, 0600), locks it and makes room for its first megabyte,
+    /// then gives the room back: a directory the user cannot write, or a file system with no room, is an error
+    /// before the program runs, not a run without a capture.
+    private static func reserve(_ path: String) throws -> Reservation {
+        let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else {
             if errno == EEXIST {
                 throw CLIError(
@@ -123,11 +154,21 @@ struct HeapRun {
         }
         // Past a file size limit (ulimit -f) the kernel sends SIGXFSZ, which would end mprof: ignored for the check
         // (the program starts with default actions).
+        let reservation = Reservation(descriptor)
+        _ = flock(descriptor, LOCK_SH | LOCK_NB)  // no other run holds a file this one just created
         let previous = signal(SIGXFSZ, SIG_IGN)
         let room = posix_fallocate(descriptor, 0, 1 << 20)
         signal(SIGXFSZ, previous)
-        close(descriptor)
-        unlink(path)
+        guard ftruncate(descriptor, 0) == 0 else {
+            let code = errno
+            reservation.release()
+            unlink(path)
+            throw CLIError("cannot prepare the heap capture \(TerminalText.escaped(path)): \(SystemError.describe(code))")
+        }
+        if room == EFBIG || room == ENOSPC || room == EDQUOT {
+            reservation.release()
+            unlink(path)
+        }
         if room == EFBIG {
             throw CLIError(
                 "the file size limit (ulimit -f) is below the heap capture's first megabyte: raise it, or run without --heap")
@@ -138,6 +179,7 @@ struct HeapRun {
                 "no room for the heap capture \(TerminalText.escaped(path)): \(SystemError.describe(room)) (the capture "
                     + "needs about 4 MB per million allocations)")
         }
+        return reservation
     }
 
     /// Removes what the run created (the capture, the list of processes not recorded), when the run recorded
@@ -147,14 +189,36 @@ struct HeapRun {
         for path in [capture, childrenList] where Self.status(path)?.kind == .regular {
             unlink(path)
         }
+        reservation.release()
     }
 
-    /// Added to the program's environment: the hook first in LD_PRELOAD (before any the user set), and the
-    /// capture's absolute path.
-    func environment(absoluteCapture: [UInt8]) -> [String: [UInt8]] {
+    /// `environment` with what the program's environment gets added (the hook first in LD_PRELOAD, before any the
+    /// user set; the capture's absolute path; the number of the capture's descriptor in the program), and the
+    /// descriptors it inherits (number in the program → descriptor here). Each number is a copy held here until
+    /// ``programStarted(_:)``.
+    func handOver(
+        absoluteCapture: [UInt8], adding environment: [String: [UInt8]]
+    ) throws -> (environment: [String: [UInt8]], descriptors: [Int32: Int32]) {
         var preload = Array(hook.utf8)
         if let existing = Environment.bytes("LD_PRELOAD"), !existing.isEmpty { preload += [UInt8(ascii: ":")] + existing }
-        return ["LD_PRELOAD": preload, "MPROF_HEAP_OUTPUT": absoluteCapture]
+        guard let descriptor = reservation.number else {
+            throw CLIError("the heap capture \(TerminalText.escaped(capture)) was given up before the program started")
+        }
+        // A number free here is one the program inherits nothing else on; the copy keeps it free until the spawn.
+        let number = fcntl(descriptor, F_DUPFD_CLOEXEC, 3)
+        guard number >= 0 else {
+            throw CLIError("cannot hand the heap capture to the program: \(SystemError.describe(errno))")
+        }
+        let added = [
+            "LD_PRELOAD": preload, "MPROF_HEAP_OUTPUT": absoluteCapture,
+            "MPROF_HEAP_DESCRIPTOR": Array(String(number).utf8),
+        ]
+        return (environment.merging(added) { $1 }, [number: descriptor])
+    }
+
+    /// Closes the copies ``handOver(absoluteCapture:)`` made, once the program has its own.
+    func programStarted(_ descriptors: [Int32: Int32]) {
+        for number in descriptors.keys { close(number) }
     }
 
     /// Whether the file has capabilities of its own (the `security.capability` extended attribute), which make the
@@ -201,6 +265,8 @@ struct HeapRun {
         } catch {
             StandardError.write("mprof: warning: the capture's names were not stored: \(error.message)")
         }
+        // Finished: from here another run with the same -o may replace it.
+        reservation.release()
         let size = Self.status(capture)?.size ?? status.size
         let shownSize = bytes(size)
         StandardError.write(

@@ -132,7 +132,7 @@ struct RunCommand: ParsableCommand {
             executable, arguments: arguments, through: launcher, recording: recording, heap: heapRun, name: name)
         SignalForwarding.start(forwardingTo: child.id)
         defer { SignalForwarding.stop() }
-        let sampler = try startSampling(child, recording: recording)
+        let sampler = try startSampling(child, recording: recording, heap: heapRun)
         let (termination, trace, heapConditions) = try waitForExit(
             of: child, sampler: sampler, recording: recording, name: name, heap: heapRun)
         let captureWritten = heapRun?.report(name: name, conditions: heapConditions, termination: termination) ?? true
@@ -173,30 +173,41 @@ struct RunCommand: ParsableCommand {
         _ executable: [UInt8], arguments: [[UInt8]], through launcher: String?, recording: Recording, heap: HeapRun?,
         name: String
     ) throws -> ChildProcess {
-        do {
-            var environment = [MemoryTimestamps.outputFileVariable: recording.absolutePath]
-            if let heap {
-                let absoluteCapture = Array(recording.absolutePath.dropLast(recording.path.utf8.count)) + Array(heap.capture.utf8)
-                environment.merge(heap.environment(absoluteCapture: absoluteCapture)) { $1 }
+        var environment = [MemoryTimestamps.outputFileVariable: recording.absolutePath]
+        var descriptors: [Int32: Int32] = [:]
+        if let heap {
+            let absoluteCapture = Array(recording.absolutePath.dropLast(recording.path.utf8.count)) + Array(heap.capture.utf8)
+            do {
+                (environment, descriptors) = try heap.handOver(absoluteCapture: absoluteCapture, adding: environment)
+            } catch {
+                SignalForwarding.stop()
+                recording.abandon()
+                heap.discard()
+                throw error
             }
+        }
+        defer { heap?.programStarted(descriptors) }
+        do {
             if let launcher {
                 return try ChildProcess.spawnAdopting(
-                    through: launcher, executable, arguments: Array(arguments.dropFirst()), environment: environment)
+                    through: launcher, executable, arguments: Array(arguments.dropFirst()), environment: environment,
+                    inheriting: descriptors)
             }
             return try ChildProcess.spawn(
                 String(decoding: executable, as: UTF8.self),
                 arguments: arguments.dropFirst().map { String(decoding: $0, as: UTF8.self) },
-                environment: environment.mapValues { String(decoding: $0, as: UTF8.self) })
+                environment: environment.mapValues { String(decoding: $0, as: UTF8.self) }, inheriting: descriptors)
         } catch {
             SignalForwarding.stop()
             recording.abandon()
+            heap?.discard()
             StandardError.write("Error: cannot run \(name): \(Self.explain(error, executable: executable))")
             throw ExitCode(error.errno == ENOENT ? 127 : 126)
         }
     }
 
     /// Writes the header and starts the sampler; the program must not run on unrecorded, so a failure stops it.
-    private static func startSampling(_ child: ChildProcess, recording: Recording) throws -> MemorySampler? {
+    private static func startSampling(_ child: ChildProcess, recording: Recording, heap: HeapRun?) throws -> MemorySampler? {
         do {
             try recording.writeHeader()
             return try recording.start(child.id)
@@ -205,6 +216,7 @@ struct RunCommand: ParsableCommand {
             ProcessTable.send(ProcessTable.killSignal, to: child.pid)
             _ = try? child.wait()
             recording.abandon()
+            heap?.discard()
             throw error
         }
     }

@@ -52,10 +52,11 @@
 // secure mode (set-user-ID, set-group-ID, file capabilities: AT_SECURE) records nothing and creates no file, and
 // every MPROF_* variable is read with secure_getenv: its environment is its caller's.
 //
-// One process records into one file. The first process to start with MPROF_HEAP_OUTPUT set creates it; a program
-// it starts (fork and exec) finds the file there and records nothing, but appends a line "exec PID PATH" to
-// "<file>.children" (a process that forks without exec: "fork PID"), so mprof can say which were not recorded. An
-// exec of the recorded process itself (same PID) starts the capture again for the new program.
+// One process records into one file. The first process to start with MPROF_HEAP_OUTPUT set creates it, or takes the
+// one mprof created for it (MPROF_HEAP_DESCRIPTOR); a program it starts (fork and exec) finds the file there and
+// records nothing, but appends a line "exec PID PATH" to "<file>.children" (a process that forks without exec:
+// "fork PID"), so mprof can say which were not recorded. An exec of the recorded process itself (same PID) starts
+// the capture again for the new program.
 #define _GNU_SOURCE
 #include "hook.h"
 
@@ -916,6 +917,30 @@ static void start_capture(void) {
     pthread_mutex_unlock(&lock);
 }
 
+/// The capture `mprof run --heap` created for this process and handed over open (MPROF_HEAP_DESCRIPTOR: its
+/// number), or -1. mprof creates the file itself, exclusively, before the program starts, and holds it until it has
+/// stored the names, so a second run with the same -o is refused instead of sharing it. The descriptor is taken only
+/// when it is the very file MPROF_HEAP_OUTPUT names and still empty (no process recorded into it yet); it is made
+/// close-on-exec, so a program this one starts finds the file taken and records nothing, as it would without it.
+static int handed_over_output(const char *path) {
+    const char *number = hook_getenv("MPROF_HEAP_DESCRIPTOR");
+    if (number == NULL) return -1;
+    long descriptor = 0;
+    int digits = 0;
+    for (; number[digits] != 0; digits += 1) {
+        if (number[digits] < '0' || number[digits] > '9' || digits >= 7) return -1;
+        descriptor = descriptor * 10 + (number[digits] - '0');
+    }
+    if (digits == 0 || descriptor < 3 || descriptor > (1 << 20)) return -1;
+    struct stat handed, named;
+    if (fstat((int)descriptor, &handed) != 0 || lstat(path, &named) != 0) return -1;
+    if (!S_ISREG(handed.st_mode) || handed.st_size != 0 || handed.st_dev != named.st_dev || handed.st_ino != named.st_ino)
+        return -1;
+    int flags = fcntl((int)descriptor, F_GETFL);
+    if (flags < 0 || (flags & O_ACCMODE) != O_RDWR || fcntl((int)descriptor, F_SETFD, FD_CLOEXEC) != 0) return -1;
+    return (int)descriptor;
+}
+
 HOOK_HIDDEN void recorder_start(void) {
     // A set-ID or capability-raising program (the hook linked in with patchelf --add-needed, where LD_PRELOAD would
     // be ignored) obeys nothing of its caller's environment, creates no file and records nothing.
@@ -927,7 +952,8 @@ HOOK_HIDDEN void recorder_start(void) {
         return;
     }
     memcpy(output_path, path, strlen(path) + 1);
-    output = open(output_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    output = handed_over_output(output_path);
+    if (output < 0) output = open(output_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (output < 0 && errno == EEXIST) {
         int existing = open(output_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
         if (existing >= 0 && capture_owner(existing) == (long)getpid() && ftruncate(existing, 0) == 0) {

@@ -76,6 +76,10 @@ public final class ChildProcess: Sendable {
     /// Signal dispositions and the signal mask are reset to their defaults in the child. With
     /// `inOwnProcessGroup`, the child leads a process group of its own: a Ctrl-C at the terminal, which goes to
     /// the foreground group, does not reach it (for the tools mprof runs for itself, which must finish).
+    ///
+    /// `descriptors` maps a number in the child to a descriptor here: the child gets a copy of the descriptor on
+    /// that number, without close-on-exec. Every other descriptor of this process's that is close-on-exec stays
+    /// out of the child. A number must differ from its descriptor (reserve it with `F_DUPFD_CLOEXEC`).
     public static func spawn(
         _ executable: String,
         arguments: [String],
@@ -83,13 +87,14 @@ public final class ChildProcess: Sendable {
         standardInput: Stream = .inherit,
         standardOutput: Stream = .inherit,
         standardError: Stream = .inherit,
+        inheriting descriptors: [Int32: Int32] = [:],
         inOwnProcessGroup: Bool = false
     ) throws(SystemError) -> ChildProcess {
         try spawn(
             Array(executable.utf8), arguments: arguments.map { Array($0.utf8) },
             environment: environment.mapValues { Array($0.utf8) },
             standardInput: standardInput, standardOutput: standardOutput, standardError: standardError,
-            passing: nil, inOwnProcessGroup: inOwnProcessGroup)
+            passing: descriptors, inOwnProcessGroup: inOwnProcessGroup)
     }
 
     /// Starts `executable` through the `mprof-spawn` launcher at `launcher` and adopts it as a child, so that
@@ -106,11 +111,14 @@ public final class ChildProcess: Sendable {
     ///   library's text alone as its message) when the program cannot be run.
     ///
     /// The executable and the arguments are bytes, passed on exactly as given (a file name need not be UTF-8).
+    /// `descriptors` maps a number in the program to a descriptor here that the program gets on it, as in
+    /// ``spawn(_:arguments:environment:standardInput:standardOutput:standardError:inheriting:inOwnProcessGroup:)``.
     public static func spawnAdopting(
         through launcher: String,
         _ executable: [UInt8],
         arguments: [[UInt8]],
-        environment: [String: [UInt8]] = [:]
+        environment: [String: [UInt8]] = [:],
+        inheriting descriptors: [Int32: Int32] = [:]
     ) throws(SystemError) -> ChildProcess {
         let shown = TerminalText.escaped(executable[...])
         var ends: [Int32] = [-1, -1]
@@ -143,7 +151,7 @@ public final class ChildProcess: Sendable {
             launcherProcess = try spawn(
                 Array(launcher.utf8), arguments: [Array(String(reportNumber).utf8), executable, executable] + arguments,
                 environment: environment, standardInput: .inherit, standardOutput: .inherit, standardError: .inherit,
-                passing: (writeEnd, reportNumber))
+                passing: descriptors.merging([reportNumber: writeEnd]) { $1 })
         } catch {
             close(writeEnd)
             close(reportNumber)
@@ -207,7 +215,7 @@ public final class ChildProcess: Sendable {
         standardInput: Stream,
         standardOutput: Stream,
         standardError: Stream,
-        passing: (descriptor: Int32, number: Int32)?,
+        passing: [Int32: Int32],
         inOwnProcessGroup: Bool = false
     ) throws(SystemError) -> ChildProcess {
         var actions = posix_spawn_file_actions_t()
@@ -256,7 +264,8 @@ public final class ChildProcess: Sendable {
             }
         }
 
-        if let passing { posix_spawn_file_actions_adddup2(&actions, passing.descriptor, passing.number) }
+        // dup2 clears close-on-exec on the copy (the descriptor and its number must differ: dup2 onto itself does not).
+        for (number, descriptor) in passing { posix_spawn_file_actions_adddup2(&actions, descriptor, number) }
 
         // The environment is passed on byte for byte (names and values need not be UTF-8), with `environment`
         // added or replacing variables of the same name.

@@ -477,6 +477,35 @@ import Testing
         }
     }
 
+    /// The capture's name is a run's own from before its program starts until the run has finished it, not only
+    /// once the program's hook has created the file: with a "hook" the loader ignores (so the program records
+    /// nothing), a second run with the same -o started while the first one's program runs is refused, and the
+    /// first run leaves no capture behind. (When the hook created the file, a second run that started in the
+    /// instant before it passed its check, took the first run's capture for its own and rewrote it while it was
+    /// being written: the first run's capture then had no end.)
+    @Test func aHeapRunsCaptureIsItsOwnBeforeItsProgramRecords() throws {
+        let directory = try TemporaryDirectory()
+        let notALibrary = "\(directory.path)/not-a-library.so"
+        try "not a library\n".write(toFile: notALibrary, atomically: true, encoding: .utf8)
+        let first = try ChildProcess.spawn(
+            "/bin/sh", arguments: ["-c", "cd '\(directory.path)' && exec '\(BuiltProducts.path("mprof"))' run --heap -o same.dat sleep 3 2>first"],
+            environment: ["MPROF_HEAP_HOOK": notALibrary], standardInput: .null, standardOutput: .null, standardError: .null)
+        // The .dat file's header is written once the program runs.
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, (try? MprofFile(path: "\(directory.path)/same.dat")) == nil { usleep(20_000) }
+        try #require(FileManager.default.fileExists(atPath: "\(directory.path)/same.dat"), "the first run never started its program")
+
+        let second = try runCommand("/bin/sh", ["-c", "cd '\(directory.path)' && exec '\(BuiltProducts.path("mprof"))' run --heap -o same.dat true"])
+        #expect(second.status != 0, "the second run was not refused: \(second.standardError)")
+        #expect(second.standardError.contains("being written by another"), "\(second.standardError)")
+
+        let ending = try first.wait()
+        let firstError = try String(contentsOfFile: "\(directory.path)/first", encoding: .utf8)
+        #expect(ending != .exited(0), "\(firstError)")
+        #expect(firstError.contains("no heap capture was written"), "\(firstError)")
+        #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/same.heap"), "the empty capture was left behind")
+    }
+
     private static func readLine(_ process: ChildProcess) -> String? {
         guard let descriptor = process.standardOutput else { return nil }
         var bytes: [UInt8] = []

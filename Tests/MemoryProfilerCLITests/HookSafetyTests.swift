@@ -105,6 +105,51 @@ struct HookSafetyTests {
         #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/cap.heap"))
     }
 
+    /// MPROF_HEAP_DESCRIPTOR hands the hook the capture mprof created: the hook takes it only when it is the very
+    /// file MPROF_HEAP_OUTPUT names, open for reading and writing, and still empty. Anything else (another file,
+    /// the file open read-only, a number that is not one or not open) is ignored: the hook then creates the capture
+    /// itself, as without the variable, or finds it there and records nothing; another file is never written.
+    @Test func aHandedOverCaptureIsTakenOnlyWhenItIsTheNamedEmptyFile() throws {
+        let directory = try TemporaryDirectory()
+        func run(_ redirection: String, descriptor: String) throws -> String {
+            let script = "LD_PRELOAD='\(Self.hook)' MPROF_HEAP_OUTPUT='\(directory.path)/raw.heap' "
+                + "MPROF_HEAP_DESCRIPTOR='\(descriptor)' exec /bin/true \(redirection)"
+            let result = try runCommand("/bin/sh", ["-c", script])
+            #expect(result.status == 0, "\(script): \(result.standardError)")
+            return result.standardError
+        }
+        func reset() {
+            for name in ["raw.heap", "raw.heap.children", "other"] { unlink("\(directory.path)/\(name)") }
+        }
+        // The named, empty file, open for reading and writing: taken.
+        reset()
+        try #require(FileManager.default.createFile(atPath: "\(directory.path)/raw.heap", contents: nil, attributes: [.posixPermissions: 0o600]))
+        _ = try run("7<>'\(directory.path)/raw.heap'", descriptor: "7")
+        #expect(try HeapCapture(path: "\(directory.path)/raw.heap").summary.finishedNormally)
+        #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/raw.heap.children"))
+
+        // Another file on that number: never written; the hook creates the capture itself.
+        reset()
+        _ = try run("7<>'\(directory.path)/other'", descriptor: "7")
+        #expect(try FileStatus(path: "\(directory.path)/other").size == 0)
+        #expect(try HeapCapture(path: "\(directory.path)/raw.heap").summary.finishedNormally)
+
+        // The named file, but open read-only: not taken; the file is there, so the process records nothing.
+        reset()
+        try #require(FileManager.default.createFile(atPath: "\(directory.path)/raw.heap", contents: nil, attributes: [.posixPermissions: 0o600]))
+        _ = try run("7<'\(directory.path)/raw.heap'", descriptor: "7")
+        #expect(try FileStatus(path: "\(directory.path)/raw.heap").size == 0)
+        let children = try String(contentsOfFile: "\(directory.path)/raw.heap.children", encoding: .utf8)
+        #expect(children.hasPrefix("exec "), "\(children)")
+
+        // Numbers that are not a descriptor to take.
+        for number in ["", "abc", "7x", "-7", "0", "1", "2", "99999999", "18446744073709551623", "1048577", "200"] {
+            reset()
+            _ = try run("", descriptor: number)
+            #expect(try HeapCapture(path: "\(directory.path)/raw.heap").summary.finishedNormally, "MPROF_HEAP_DESCRIPTOR=\(number)")
+        }
+    }
+
     // MARK: 2. The exit scan reads nothing in place
 
     /// A kept 1 MiB block with a PROT_NONE page inside: the program exits 0 under mprof run --heap (it died of
