@@ -91,24 +91,31 @@ int cmp_has_extended_attribute(const char *path, const char *name) {
 
 #include <linux/capability.h>
 
-/// Whether this process may lower a nice value again: CAP_SYS_NICE, or an RLIMIT_NICE that allows nice 0.
-static int may_raise_priority(void) {
+/// Whether this process may set a thread's nice value back to `previous` once raised: CAP_SYS_NICE, or an
+/// RLIMIT_NICE whose ceiling (20 - limit) is at most `previous`.
+static int may_go_back_to(int previous) {
     struct rlimit limit;
-    if (getrlimit(RLIMIT_NICE, &limit) == 0 && (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= 20)) return 1;
+    if (getrlimit(RLIMIT_NICE, &limit) == 0
+        && (limit.rlim_cur == RLIM_INFINITY || (long)limit.rlim_cur >= 20L - (long)previous))
+        return 1;
     struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
     struct __user_cap_data_struct data[2];
     if (syscall(SYS_capget, &header, data) != 0) return 0;
     return (data[CAP_SYS_NICE / 32].effective & (1u << (CAP_SYS_NICE % 32))) != 0;
 }
 
-int cmp_lower_thread_priority(void) {
-    if (!may_raise_priority()) return 0;
-    // Linux keeps a nice value per thread: PRIO_PROCESS with a thread id sets that thread's alone.
+int cmp_lower_thread_priority(int *previous) {
+    // Linux keeps a nice value per thread: PRIO_PROCESS with a thread id reads and sets that thread's alone.
     pid_t thread = (pid_t)syscall(SYS_gettid);
-    return setpriority(PRIO_PROCESS, (id_t)thread, 19) == 0 ? (int)thread : 0;
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, (id_t)thread);
+    if ((now == -1 && errno != 0) || now >= 19 || !may_go_back_to(now)) return 0;
+    if (setpriority(PRIO_PROCESS, (id_t)thread, 19) != 0) return 0;
+    *previous = now;
+    return (int)thread;
 }
 
-int cmp_restore_thread_priority(int thread) {
-    return thread > 0 ? setpriority(PRIO_PROCESS, (id_t)thread, 0) : 0;
+int cmp_restore_thread_priority(int thread, int previous) {
+    return thread > 0 ? setpriority(PRIO_PROCESS, (id_t)thread, previous) : 0;
 }
 #endif

@@ -33,19 +33,35 @@ public struct DedicatedThread: @unchecked Sendable {
         return DedicatedThread(thread: thread)
     }
 
-    /// Makes the calling thread yield to every other thread of the system that wants the processor (nice 19, for
-    /// it alone), for work that must not take time from the program being profiled and can catch up later; returns
-    /// the thread's id for ``restorePriority(ofThread:)``. Nil, with the priority left as it is, where it could not
-    /// be given back (an unprivileged process without CAP_SYS_NICE or RLIMIT_NICE): once the program has ended,
-    /// the work must be done at once, and a thread stuck at nice 19 on a busy machine waits minutes for its turn.
-    public static func lowerPriority() -> Int32? {
-        let thread = cmp_lower_thread_priority()
-        return thread > 0 ? thread : nil
+    /// A thread whose priority ``lowerPriority()`` lowered, and the nice value it had before.
+    public struct LoweredPriority: Sendable, Hashable {
+        /// The thread's id.
+        public let thread: Int32
+        /// Its nice value before.
+        public let previous: Int32
+
+        /// Gives the thread its priority back.
+        ///
+        /// - Returns: False when it could not (the process lost the right to since: a changed RLIMIT_NICE).
+        public func restore() -> Bool {
+            cmp_restore_thread_priority(thread, previous) == 0
+        }
     }
 
-    /// Gives a thread lowered by ``lowerPriority()`` its normal priority back.
-    public static func restorePriority(ofThread thread: Int32) {
-        _ = cmp_restore_thread_priority(thread)
+    /// Makes the calling thread yield to every other thread of the system that wants the processor (nice 19, for
+    /// it alone), for work that must not take time from the program being profiled and can catch up later. Nil,
+    /// with the priority left as it is, where it could not be given back (an unprivileged process without
+    /// CAP_SYS_NICE or an RLIMIT_NICE that allows it): once the program has ended, the work must be done at once,
+    /// and a thread stuck at nice 19 on a busy machine waits minutes for its turn.
+    public static func lowerPriority() -> LoweredPriority? {
+        var previous: Int32 = 0
+        let thread = cmp_lower_thread_priority(&previous)
+        return thread > 0 ? LoweredPriority(thread: thread, previous: previous) : nil
+    }
+
+    /// Lets the thread end on its own, never waited for (its resources go when it does).
+    public func detach() {
+        pthread_detach(thread)
     }
 
     /// Waits for the thread's body to return.

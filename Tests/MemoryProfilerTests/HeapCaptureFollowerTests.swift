@@ -2,6 +2,7 @@ import Foundation
 @testable import MemoryProfiler
 import MemoryProfilerSystem
 import MemoryProfilerTestSupport
+import Synchronization
 import Testing
 
 /// The follower writes a capture's stored form while the program runs: what it writes is, byte for byte, what the
@@ -85,5 +86,37 @@ struct HeapCaptureFollowerTests {
         try HeapSymbolizer().storeNames(inCaptureAt: path, following: follower)
         let capture = try HeapCapture(path: path)
         #expect(capture.summary.allocations >= 1000 && capture.summary.finishedNormally, "\(capture.summary)")
+    }
+
+    /// The follower's thread runs at nice 19 while the program runs and gets the nice value it had back (not 0: a
+    /// user who ran `nice -n 5 mprof` keeps 5), and only where that can be done; a thread already at 19 is left.
+    @Test func aLoweredThreadGetsTheNiceValueItHadBack() throws {
+        let observed = Mutex<[String]>([])
+        let thread = try DedicatedThread.start {
+            // Linux keeps a nice value per thread; PRIO_PROCESS with 0 reads and sets the calling thread's.
+            func nice() -> Int32 { getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) }
+            guard setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 5) == 0 else {
+                observed.withLock { $0.append("cannot set nice 5: errno \(errno)") }
+                return
+            }
+            guard let lowered = DedicatedThread.lowerPriority() else {
+                // Unprivileged without an RLIMIT_NICE that allows going back to 5: left as it was.
+                observed.withLock { $0.append("not lowered, nice \(nice())") }
+                return
+            }
+            let whileLowered = nice()
+            let restored = lowered.restore()
+            observed.withLock { $0.append("lowered \(lowered.previous) \(whileLowered) \(restored) \(nice())") }
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+            observed.withLock { $0.append(DedicatedThread.lowerPriority() == nil ? "19 left" : "19 lowered") }
+        }
+        thread.join()
+        let lines = observed.withLock { $0 }
+        if lines.first?.hasPrefix("not lowered") == true {
+            print("aLoweredThreadGetsTheNiceValueItHadBack: this process may not go back from nice 19, so only that the priority is left is checked")
+            #expect(lines == ["not lowered, nice 5"])
+        } else {
+            #expect(lines == ["lowered 5 19 true 5", "19 left"])
+        }
     }
 }

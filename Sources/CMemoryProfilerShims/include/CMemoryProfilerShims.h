@@ -65,12 +65,14 @@ int cmp_open_standard_descriptors(void);
 int cmp_has_extended_attribute(const char *path, const char *name);
 
 /// Gives the calling thread alone the lowest priority (nice 19), where it can be given back: returns the thread's
-/// id, or 0 when the priority was left as it is (an unprivileged process without RLIMIT_NICE cannot lower a nice
-/// value again, and a thread left at nice 19 on a busy machine may wait minutes to finish).
-int cmp_lower_thread_priority(void);
+/// id and stores its nice value before in `previous`, or returns 0 when the priority was left as it is (already 19;
+/// or an unprivileged process whose RLIMIT_NICE would not let it go back: a thread left at nice 19 on a busy machine
+/// may wait minutes to finish).
+int cmp_lower_thread_priority(int *previous);
 
-/// Gives `thread` (an id from `cmp_lower_thread_priority`) its normal priority back. Returns 0, or -1 with `errno`.
-int cmp_restore_thread_priority(int thread);
+/// Gives `thread` (an id from `cmp_lower_thread_priority`) the nice value `previous` back. Returns 0, or -1 with
+/// `errno`.
+int cmp_restore_thread_priority(int thread, int previous);
 
 /// At most how many bytes `cmp_deflate` writes for `length` bytes.
 size_t cmp_deflate_bound(size_t length);

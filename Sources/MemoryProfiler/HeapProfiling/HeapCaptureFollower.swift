@@ -19,7 +19,7 @@ public final class HeapCaptureFollower: @unchecked Sendable {
     // Set by the thread before it ends; read after `join`.
     private var result: Result<(HeapCapture, [UInt8]), HeapCaptureReader.Failure>?
     // The follower's thread while its priority is lowered, and whether the program has ended (it is then raised).
-    private let lowered = Mutex<(thread: Int32?, ended: Bool)>((nil, false))
+    private let lowered = Mutex<(thread: DedicatedThread.LoweredPriority?, ended: Bool)>((nil, false))
 
     /// Follows the capture at `path`, from when the hook creates it; nil when no thread can be started. Call
     /// `cancel` if the capture is not to be finished (`HeapSymbolizer.storeNames(inCaptureAt:ending:following:)`
@@ -37,7 +37,7 @@ public final class HeapCaptureFollower: @unchecked Sendable {
                         state.thread = thread
                         return false
                     }
-                    if restoreNow { DedicatedThread.restorePriority(ofThread: thread) }
+                    if restoreNow, !thread.restore() { capture.giveUp() }
                 }
                 var reader = HeapCaptureReader(transcribing: capture)
                 result = Result { () throws(HeapCaptureReader.Failure) in
@@ -70,10 +70,18 @@ public final class HeapCaptureFollower: @unchecked Sendable {
             defer { state.thread = nil }
             return state.thread
         }
-        if let loweredThread { DedicatedThread.restorePriority(ofThread: loweredThread) }
+        if let loweredThread, !loweredThread.restore() {
+            // Left at nice 19 on a busy machine it could take minutes: it stops where it is, unwaited for, and the
+            // capture is finished from its file, as when the follower gives up.
+            capture.giveUp()
+            thread?.detach()
+            thread = nil
+            return nil
+        }
         thread?.join()
         thread = nil
-        guard case .success(let followed) = result, !capture.gaveUp else { return nil }
+        // Given up first: a thread told to give up and not waited for may still be setting `result`.
+        guard !capture.gaveUp, case .success(let followed) = result else { return nil }
         return followed
     }
 }
@@ -87,8 +95,11 @@ final class GrowingCapture: @unchecked Sendable {
     private var count = 0
     private let budget = HeapCapture.readingBudget()
     private let ended = Atomic(false)
-    /// The file could not be read, or outgrew the budget: what was read is not the whole capture.
-    private(set) var gaveUp = false
+    private let abandoned = Atomic(false)
+    /// The file could not be read, or outgrew the budget, or the follower was told to give up: what was read is
+    /// not the whole capture.
+    private var failed = false
+    var gaveUp: Bool { failed || abandoned.load(ordering: .acquiring) }
 
     /// Pieces read at a time; a piece of zeros ends the records (the hook's room ahead of its last record).
     private static let piece = 64 << 10
@@ -112,6 +123,9 @@ final class GrowingCapture: @unchecked Sendable {
     /// Tells a waiting reader that the program has ended: it reads a last time, then ends.
     func end() { ended.store(true, ordering: .releasing) }
 
+    /// Tells the reader to stop at its next wait, its work unfinished.
+    func giveUp() { abandoned.store(true, ordering: .releasing) }
+
     /// Reads the capture again from `offset` until `enough` holds of the bytes, and returns them; nil when the
     /// program has ended and a last read did not make it hold (or the follower gave up).
     func wait(from offset: Int, until enough: (UnsafeBufferPointer<UInt8>) -> Bool) -> UnsafeBufferPointer<UInt8>? {
@@ -132,7 +146,7 @@ final class GrowingCapture: @unchecked Sendable {
             guard let opened = try? Descriptor.open(path, .readOnly, options: [.noFollow, .nonBlocking]) else { return }
             guard (try? opened.status())?.kind == .regular else {
                 opened.close()
-                gaveUp = true
+                failed = true
                 return
             }
             descriptor = opened
@@ -141,7 +155,7 @@ final class GrowingCapture: @unchecked Sendable {
         var position = offset
         while true {
             guard position <= budget - Self.piece else {
-                gaveUp = true
+                failed = true
                 return
             }
             if position + Self.piece > capacity { grow(to: position + Self.piece, keeping: max(count, position)) }
@@ -150,7 +164,7 @@ final class GrowingCapture: @unchecked Sendable {
                 read = try descriptor.read(
                     into: UnsafeMutableRawBufferPointer(start: storage + position, count: Self.piece), atOffset: position)
             } catch {
-                gaveUp = true
+                failed = true
                 return
             }
             if read <= 0 { break }
@@ -169,7 +183,7 @@ final class GrowingCapture: @unchecked Sendable {
             var now = [UInt8](repeating: 0, count: Self.header)
             let read = now.withUnsafeMutableBytes { try? descriptor.read(into: $0, atOffset: 0) }
             if read != Self.header || !now.elementsEqual(UnsafeBufferPointer(start: storage, count: Self.header)) {
-                gaveUp = true
+                failed = true
                 return
             }
         }
