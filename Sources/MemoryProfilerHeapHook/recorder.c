@@ -74,6 +74,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <unwind.h>
 
 int hook_recording;
 
@@ -1048,14 +1049,78 @@ static void finish_capture(uintptr_t stack_from) {
     output = -1;
 }
 
+// MARK: Where the program's stack begins at exit
+
+struct module_search {
+    uintptr_t address, base;
+};
+
+static int find_module_base(struct dl_phdr_info *info, size_t size, void *context) {
+    (void)size;
+    struct module_search *search = context;
+    for (int index = 0; index < info->dlpi_phnum; index += 1) {
+        const ElfW(Phdr) *segment = &info->dlpi_phdr[index];
+        uintptr_t start = info->dlpi_addr + segment->p_vaddr;
+        if (segment->p_type == PT_LOAD && search->address >= start && search->address < start + segment->p_memsz) {
+            search->base = info->dlpi_addr;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/// The load address of the module holding `address`; UINTPTR_MAX when none does (0 is a real answer: a program
+/// linked without PIE).
+static uintptr_t module_base(uintptr_t address) {
+    struct module_search search = {address, UINTPTR_MAX};
+    dl_iterate_phdr(find_module_base, &search);
+    return search.base;
+}
+
+struct exit_walk {
+    uintptr_t libc, loader, hook;
+    uintptr_t below_program;  // the CFA of the last frame of the exit's own (libc, the loader, the hook)
+    int steps, reached_program;
+};
+
+static _Unwind_Reason_Code step_to_program(struct _Unwind_Context *context, void *argument) {
+    struct exit_walk *walk = argument;
+    uintptr_t address = (uintptr_t)_Unwind_GetIP(context);
+    if (address == 0 || ++walk->steps > 256) return _URC_END_OF_STACK;
+    uintptr_t base = module_base(address - 1);
+    if (base == UINTPTR_MAX) return _URC_END_OF_STACK;  // code in no module (a JIT's): stop, keep what was there
+    if (base == walk->libc || base == walk->loader || base == walk->hook) {
+        walk->below_program = (uintptr_t)_Unwind_GetCFA(context);
+        return _URC_NO_REASON;
+    }
+    walk->reached_program = 1;
+    return _URC_END_OF_STACK;
+}
+
+/// Where the leak scan starts reading this thread's stack at exit: at the innermost frame of the program's own (the
+/// caller of exit, quick_exit or _exit; _start after a return from main), above the frames of the exit machinery
+/// (libc's exit handlers, the loader's destructor calls, the hook). Those frames reuse stack the program's dead
+/// frames used, and their unwritten slots still hold the program's last pointers: read as roots, they kept lost
+/// blocks "reachable". `fallback` (this frame) when the walk does not reach the program's code.
+static uintptr_t program_stack_start(uintptr_t fallback) {
+    struct exit_walk walk = {0};
+    walk.libc = module_base((uintptr_t)&exit);
+    walk.loader = (uintptr_t)getauxval(AT_BASE);
+    walk.hook = module_base((uintptr_t)&program_stack_start);
+    if (walk.libc == UINTPTR_MAX || walk.hook == UINTPTR_MAX) return fallback;
+    _Unwind_Backtrace(step_to_program, &walk);
+    return walk.reached_program && walk.below_program > fallback ? walk.below_program : fallback;
+}
+
 __attribute__((destructor)) HOOK_HIDDEN void recorder_finish(void) {
     // Called from a signal handler (an _exit there) that interrupted this thread inside the hook, perhaps holding
     // the lock: leave the capture as a killed program's rather than wait for ourselves.
     if (!recording() || getpid() != recording_pid || hook_in_hook) return;
     int saved = errno;
     hook_in_hook = 1;
-    // The reachability scan reads this thread's stack from here up: the program's frames, not the hook's.
-    uintptr_t stack_from = (uintptr_t)__builtin_frame_address(0);
+    // The reachability scan reads this thread's stack from the program's innermost frame up: not the hook's, nor
+    // the exit machinery's.
+    uintptr_t stack_from = program_stack_start((uintptr_t)__builtin_frame_address(0));
     pthread_mutex_lock(&lock);
     if (recording()) finish_capture(stack_from);
     pthread_mutex_unlock(&lock);
