@@ -12,6 +12,8 @@ struct HeapRun {
     let hook: String
     /// The capture the hook writes.
     let capture: String
+    /// Counters per allocation site rather than every event (`--aggregate`).
+    let aggregate: Bool
     /// Writes the capture's stored form while the program runs (see HeapCaptureFollower), so that little is left to
     /// do when it ends; nil when it could not start (the capture is then finished after the run).
     private(set) var follower: HeapCaptureFollower?
@@ -76,8 +78,9 @@ struct HeapRun {
 
     /// Prepares the capture for the `.dat` file at `datPath`: `<name>.heap` beside it. A capture left there by an
     /// earlier run with the same `-o` is replaced; anything else at that name is refused.
-    init(hook: String, datPath: String) throws {
+    init(hook: String, datPath: String, aggregate: Bool = false) throws {
         self.hook = hook
+        self.aggregate = aggregate
         // The capture goes beside the .dat file, as a regular file: a device or a FIFO (-o /dev/full) has no "beside".
         if let status = Self.status(datPath), status.kind != .regular {
             throw CLIError(
@@ -109,7 +112,8 @@ struct HeapRun {
             }
         }
         reservation = try Self.reserve(capture)
-        follower = HeapCaptureFollower(path: capture)
+        // An aggregate capture's counters change in place: it is read once the program has ended.
+        follower = aggregate ? nil : HeapCaptureFollower(path: capture)
     }
 
     /// The capture file mprof creates for the hook and hands over open (`MPROF_HEAP_DESCRIPTOR`), which it holds
@@ -209,10 +213,12 @@ struct HeapRun {
         guard number >= 0 else {
             throw CLIError("cannot hand the heap capture to the program: \(SystemError.describe(errno))")
         }
-        let added = [
+        var added = [
             "LD_PRELOAD": preload, "MPROF_HEAP_OUTPUT": absoluteCapture,
             "MPROF_HEAP_DESCRIPTOR": Array(String(number).utf8),
         ]
+        // Said either way: a variable left in the user's environment does not choose for mprof.
+        added["MPROF_HEAP_AGGREGATE"] = Array((aggregate ? "1" : "0").utf8)
         return (environment.merging(added) { $1 }, [number: descriptor])
     }
 

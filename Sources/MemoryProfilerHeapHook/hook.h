@@ -128,13 +128,35 @@ HOOK_HIDDEN void hook_unmap(void *memory, size_t bytes);
 /// program's first piece is [start, *piece_end), and the rest starts at *next_start (end when nothing is left).
 HOOK_HIDDEN void hook_owned_piece(uintptr_t start, uintptr_t end, uintptr_t *piece_end, uintptr_t *next_start);
 
+// live.c
+/// The blocks still allocated: address → size (and, `with_sites`, the aggregate mode's site number). Zeroed is
+/// empty; the arrays are the hook's own mappings.
+struct live_table {
+    uintptr_t *keys;
+    uint64_t *sizes;
+    uint32_t *sites;
+    size_t mask, count;
+    int with_sites;
+};
+/// Adds a block (or replaces one at the same address: then `*replaced_size`, if asked, is its size and
+/// `*replaced_site` its site; otherwise `*replaced_size` is UINT64_MAX). 0 when no memory could be mapped.
+HOOK_HIDDEN int live_insert(struct live_table *table, uintptr_t address, uint64_t size, uint32_t site,
+    uint64_t *replaced_size, uint32_t *replaced_site);
+/// Removes a block: its size (and `*site`), or UINT64_MAX when it is not there.
+HOOK_HIDDEN uint64_t live_remove(struct live_table *table, uintptr_t address, uint32_t *site);
+/// A block's size (and `*site`), or UINT64_MAX when it is not there.
+HOOK_HIDDEN uint64_t live_find(const struct live_table *table, uintptr_t address, uint32_t *site);
+/// Gives the table's memory back; the table is empty again.
+HOOK_HIDDEN void live_release(struct live_table *table);
+
 // reachability.c
-/// Replays the capture's first `length` bytes, scans the process for references to the blocks still allocated and
-/// calls `report` with the unreachable ones, in address order, in batches (the last one possibly empty). NULL when
-/// the scan was made; otherwise why not (`*error`: an errno, or 0), and `report` may have been called with a part
-/// of the answer, which is then not to be trusted. The scan runs in a copy of the process unless `in_process`.
+/// Finds the blocks still allocated — in `live` when given (the aggregate mode's table), else by replaying the
+/// capture's first `length` bytes —, scans the process for references to them and calls `report` with the
+/// unreachable ones, in address order, in batches (the last one possibly empty). NULL when the scan was made;
+/// otherwise why not (`*error`: an errno, or 0), and `report` may have been called with a part of the answer, which
+/// is then not to be trusted. The scan runs in a copy of the process unless `in_process`.
 HOOK_HIDDEN const char *reachability_scan(int capture, uint64_t length, size_t page, uintptr_t stack_from,
-    int in_process, void (*report)(const uintptr_t *, size_t), int *error);
+    int in_process, const struct live_table *live, void (*report)(const uintptr_t *, size_t), int *error);
 /// The allocator's usable size of a block (the next malloc_usable_size), 0 when unknown.
 HOOK_HIDDEN size_t hook_usable_size(void *block);
 

@@ -1,7 +1,8 @@
 // Leaks that are leaks: at a normal exit, which of the blocks still allocated can the program still reach?
 //
 // A conservative scan, as LeakSanitizer does it. The blocks still allocated are found by replaying the capture
-// itself (so the hook keeps no table while the program runs and costs nothing more per allocation). The roots are
+// itself (so the hook keeps no table while the program runs and costs nothing more per allocation), or, in the
+// aggregate mode, which has no events to replay, in the table it keeps (live.c). The roots are
 // every writable private mapping of the process that holds none of those blocks: the modules' data and bss, the
 // threads' stacks (this thread's registers are spilled onto its stack first) and anonymous memory the program
 // mapped itself; only resident pages are read (mincore), so untouched stack reserve costs nothing. A word that
@@ -72,77 +73,6 @@ static int skip_string(const unsigned char *bytes, size_t length, size_t *at) {
 }
 
 // Live blocks while replaying: address → size, open addressing with backward-shift deletion.
-struct live_table {
-    uintptr_t *keys;
-    uint64_t *sizes;
-    size_t mask, count;
-};
-
-static inline size_t live_slot(const struct live_table *table, uintptr_t address) {
-    return (size_t)((address * 0x9E3779B97F4A7C15ULL) >> 20) & table->mask;
-}
-
-static int live_grow(struct live_table *table) {
-    size_t old_capacity = table->keys == NULL ? 0 : table->mask + 1;
-    size_t capacity = old_capacity == 0 ? 1 << 16 : old_capacity * 2;
-    uintptr_t *keys = hook_map(capacity * sizeof *keys);
-    uint64_t *sizes = hook_map(capacity * sizeof *sizes);
-    if (keys == NULL || sizes == NULL) {
-        hook_unmap(keys, capacity * sizeof *keys);
-        hook_unmap(sizes, capacity * sizeof *sizes);
-        return 0;
-    }
-    uintptr_t *old_keys = table->keys;
-    uint64_t *old_sizes = table->sizes;
-    table->keys = keys;
-    table->sizes = sizes;
-    table->mask = capacity - 1;
-    for (size_t index = 0; index < old_capacity; index += 1) {
-        if (old_keys[index] == 0) continue;
-        size_t slot = live_slot(table, old_keys[index]);
-        while (keys[slot] != 0) slot = (slot + 1) & table->mask;
-        keys[slot] = old_keys[index];
-        sizes[slot] = old_sizes[index];
-    }
-    hook_unmap(old_keys, old_capacity * sizeof *old_keys);
-    hook_unmap(old_sizes, old_capacity * sizeof *old_sizes);
-    return 1;
-}
-
-static int live_insert(struct live_table *table, uintptr_t address, uint64_t size) {
-    if ((table->count + 1) * 2 > (table->keys == NULL ? 0 : table->mask + 1) && !live_grow(table)) return 0;
-    size_t slot = live_slot(table, address);
-    while (table->keys[slot] != 0 && table->keys[slot] != address) slot = (slot + 1) & table->mask;
-    if (table->keys[slot] == 0) table->count += 1;
-    table->keys[slot] = address;
-    table->sizes[slot] = size;
-    return 1;
-}
-
-/// Removes `address`; returns its size, or UINT64_MAX when it was not live.
-static uint64_t live_remove(struct live_table *table, uintptr_t address) {
-    if (table->keys == NULL) return UINT64_MAX;
-    size_t slot = live_slot(table, address);
-    while (table->keys[slot] != address) {
-        if (table->keys[slot] == 0) return UINT64_MAX;
-        slot = (slot + 1) & table->mask;
-    }
-    uint64_t size = table->sizes[slot];
-    size_t hole = slot, next = (slot + 1) & table->mask;
-    while (table->keys[next] != 0) {
-        size_t home = live_slot(table, table->keys[next]);
-        if (((hole - home) & table->mask) < ((next - home) & table->mask)) {
-            table->keys[hole] = table->keys[next];
-            table->sizes[hole] = table->sizes[next];
-            hole = next;
-        }
-        next = (next + 1) & table->mask;
-    }
-    table->keys[hole] = 0;
-    table->count -= 1;
-    return size;
-}
-
 #define MAX_REPLAY_THREADS 65536
 
 /// Replays the capture's allocations and frees; 0 when it cannot (out of memory, a record it does not know).
@@ -172,20 +102,20 @@ static int replay_records(const unsigned char *bytes, size_t length, struct live
                 return 0;
             previous += (uintptr_t)((delta >> 1) ^ (0 - (delta & 1)));
             if (tag == 'O' && !skip_numbers(bytes, length, &at, 1)) return 0;
-            if (!live_insert(table, previous, size)) return 0;
+            if (!live_insert(table, previous, size, 0, NULL, NULL)) return 0;
             break;
         case 'F':
         case 'R':
             if (!read_number(bytes, length, &at, &delta)) return 0;
             previous += (uintptr_t)((delta >> 1) ^ (0 - (delta & 1)));
             if (tag == 'F') {
-                uint64_t removed = live_remove(table, previous);
+                uint64_t removed = live_remove(table, previous, NULL);
                 if (thread < MAX_REPLAY_THREADS) {
                     freed[thread][0] = removed == UINT64_MAX ? 0 : previous;
                     freed[thread][1] = removed;
                 }
             } else if (thread < MAX_REPLAY_THREADS && freed[thread][0] == previous) {
-                if (!live_insert(table, previous, freed[thread][1])) return 0;  // a failed realloc kept it
+                if (!live_insert(table, previous, freed[thread][1], 0, NULL, NULL)) return 0;  // a failed realloc kept it
                 freed[thread][0] = 0;
             }
             break;
@@ -548,25 +478,26 @@ static size_t usable_size_in_copy(uintptr_t start) {
 /// called with the unreachable blocks; otherwise why not (`*error`: errno, or 0).
 static const char *scan(
     int capture, uint64_t length, size_t page, uintptr_t stack_from, int safe_usable_size,
-    void (*report)(const uintptr_t *, size_t, void *), void *context, int *error) {
+    const struct live_table *live, void (*report)(const uintptr_t *, size_t, void *), void *context, int *error) {
     *error = 0;
-    if (length < 8 || length > SIZE_MAX) return "the capture could not be replayed";
-    const unsigned char *bytes = hook_mmap(NULL, (size_t)length, PROT_READ, MAP_SHARED, capture, 0);
-    if (bytes == MAP_FAILED) {
-        *error = errno;
-        return "the capture could not be mapped to be replayed (RLIMIT_AS, or the system is out of memory)";
-    }
     struct live_table table = {0};
-    int replayed = replay(bytes, (size_t)length, &table);
-    hook_munmap((void *)bytes, (size_t)length);
-    if (!replayed) {
-        *error = errno;
-        if (table.keys != NULL) {
-            hook_unmap(table.keys, (table.mask + 1) * sizeof *table.keys);
-            hook_unmap(table.sizes, (table.mask + 1) * sizeof *table.sizes);
+    if (live != NULL) {
+        table = *live;  // the aggregate mode's: the program's to keep, never released here
+    } else {
+        if (length < 8 || length > SIZE_MAX) return "the capture could not be replayed";
+        const unsigned char *bytes = hook_mmap(NULL, (size_t)length, PROT_READ, MAP_SHARED, capture, 0);
+        if (bytes == MAP_FAILED) {
+            *error = errno;
+            return "the capture could not be mapped to be replayed (RLIMIT_AS, or the system is out of memory)";
         }
-        return "the capture could not be replayed: no memory could be mapped for its table (RLIMIT_AS, or the system "
-               "is out of memory)";
+        int replayed = replay(bytes, (size_t)length, &table);
+        hook_munmap((void *)bytes, (size_t)length);
+        if (!replayed) {
+            *error = errno;
+            live_release(&table);
+            return "the capture could not be replayed: no memory could be mapped for its table (RLIMIT_AS, or the "
+                   "system is out of memory)";
+        }
     }
     size_t count = table.count;
     struct block *blocks = hook_map(count * sizeof *blocks + 1);
@@ -618,10 +549,7 @@ static const char *scan(
             failure = "no memory could be mapped for the scan (RLIMIT_AS, or the system is out of memory)";
         }
     }
-    if (table.keys != NULL) {
-        hook_unmap(table.keys, (table.mask + 1) * sizeof *table.keys);
-        hook_unmap(table.sizes, (table.mask + 1) * sizeof *table.sizes);
-    }
+    if (live == NULL) live_release(&table);
     if (failure == NULL) {
         if (count > 0) {
             marker->lowest = blocks[0].start;
@@ -729,7 +657,7 @@ static void report_in_process(const uintptr_t *blocks, size_t count, void *conte
 static char failure_text[512];
 
 HOOK_HIDDEN const char *reachability_scan(
-    int capture, uint64_t length, size_t page, uintptr_t stack_from, int in_process,
+    int capture, uint64_t length, size_t page, uintptr_t stack_from, int in_process, const struct live_table *live,
     void (*report)(const uintptr_t *, size_t), int *error) {
     *error = 0;
     int channel[2];
@@ -744,7 +672,7 @@ HOOK_HIDDEN const char *reachability_scan(
             prctl(PR_SET_PDEATHSIG, SIGKILL);
             struct pipe_report out = {channel[1], 0};
             int scan_error = 0;
-            const char *failure = scan(capture, length, page, stack_from, 1, report_to_pipe, &out, &scan_error);
+            const char *failure = scan(capture, length, page, stack_from, 1, live, report_to_pipe, &out, &scan_error);
             if (failure != NULL) {
                 size_t text = strlen(failure);
                 uint64_t header[2] = {'E', text}, code = (uint64_t)scan_error;
@@ -795,5 +723,5 @@ HOOK_HIDDEN const char *reachability_scan(
         // No copy (seccomp, a process limit): the scan runs here, its tables in the program's memory.
     }
     struct direct_report direct = {report};
-    return scan(capture, length, page, stack_from, 0, report_in_process, &direct, error);
+    return scan(capture, length, page, stack_from, 0, live, report_in_process, &direct, error);
 }

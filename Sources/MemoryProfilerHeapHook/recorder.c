@@ -1,6 +1,6 @@
 // The capture: every allocation and free of the process, in order, with interned call stacks.
 //
-// File layout (version 1). The file starts with the 8 bytes "MPROFHP1". Then come records. A record is a tag
+// File layout (version 1; version 3 is the aggregate mode's, below). The file starts with the 8 bytes "MPROFHP1". Then come records. A record is a tag
 // byte followed by fields. A field is an unsigned LEB128 number (v), or a string (a v length and that many bytes).
 //
 //   'B'  begin       v version, v pid, v wall-clock ns since 1970 at start, v page size, string unwinder,
@@ -27,6 +27,9 @@
 //                    least one record (possibly of count 0) when the scan ran.
 //   'G'  region      v 1 (begin) or 2 (end), v region number: what a program profiles of itself (see Regions)
 //   'X'  end         v allocations, v frees, v milliseconds: the process finished normally
+//   'L'  level       v bytes live (version 3 only, after a 'T'): the heap then
+//   'Q'  counters    v kind (1 totals, 2 sites), v first site, v payload bytes, v padding (3 bytes), the padding's
+//                    zeros, the payload (version 3 only: see Aggregate mode)
 //   'C'  condition   v kind, v value, string text: what the numbers need to be read right (1 leak scan failed,
 //                    2 stopped early, 3 signal-handler events missed, 4 peak resident set before the exit work,
 //                    5 milliseconds since the start when the exit work began)
@@ -100,8 +103,12 @@ static struct {
     uintptr_t start, end;
 } own_mappings[MAX_OWN_MAPPINGS];
 
-HOOK_HIDDEN void *hook_map(size_t bytes) {
-    void *memory = hook_mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+/// Maps `bytes` for the hook (anonymous, or of `descriptor` at `offset`, shared) and registers the mapping; NULL
+/// when it cannot.
+static void *map_registered(size_t bytes, int descriptor, off_t offset) {
+    void *memory = descriptor < 0
+        ? hook_mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        : hook_mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, offset);
     if (memory == MAP_FAILED) return NULL;
     // Registered, or not used at all: memory the leak scan took for the program's would hide leaks.
     for (int index = 0; index < MAX_OWN_MAPPINGS; index += 1) {
@@ -115,6 +122,8 @@ HOOK_HIDDEN void *hook_map(size_t bytes) {
     hook_munmap(memory, bytes);
     return NULL;
 }
+
+HOOK_HIDDEN void *hook_map(size_t bytes) { return map_registered(bytes, -1, 0); }
 
 HOOK_HIDDEN void hook_unmap(void *memory, size_t bytes) {
     if (memory == NULL) return;
@@ -381,6 +390,9 @@ static __thread uint32_t thread_number __attribute__((tls_model("initial-exec"))
 static __thread uint32_t thread_capture __attribute__((tls_model("initial-exec")));  // the capture it was numbered in
 static uint32_t threads_seen, current_thread;
 static uint32_t capture_number;  // 1, 2, … for each capture this process writes (regions may start more than one)
+static int aggregating;          // this capture keeps counters, not events (MPROF_HEAP_AGGREGATE=1: see Aggregate mode)
+static uint64_t *totals;         // the aggregate mode's totals, in the file; NULL when the counters could not be made
+static uint64_t level_millisecond;  // when the aggregate mode's last 'L' was written
 uint32_t hook_capture_number;    // the same, for the unwinder's recent stacks
 static uint64_t current_millisecond;
 
@@ -398,7 +410,7 @@ static void before_event(void) {
         thread_number = ++threads_seen;
         thread_capture = capture_number;
     }
-    if (thread_number != current_thread) {
+    if (thread_number != current_thread && !aggregating) {
         current_thread = thread_number;
         emit('H', fields, (size_t)(put_number(fields, thread_number) - fields));
     }
@@ -414,7 +426,14 @@ static void before_event(void) {
     uint64_t millisecond = milliseconds_since_start();
     if (millisecond != current_millisecond) {
         current_millisecond = millisecond;
-        emit('T', fields, (size_t)(put_number(fields, millisecond) - fields));
+        if (!aggregating) {
+            emit('T', fields, (size_t)(put_number(fields, millisecond) - fields));
+        } else if (millisecond >= level_millisecond + 10 && totals != NULL) {
+            // The heap over time, at most every 10 ms: the bytes live as the events before this one left them.
+            level_millisecond = millisecond;
+            emit('T', fields, (size_t)(put_number(fields, millisecond) - fields));
+            emit('L', fields, (size_t)(put_number(fields, totals[0]) - fields));
+        }
         clock_interval = 1;
     } else if (clock_interval < 32) {
         clock_interval *= 2;
@@ -640,13 +659,295 @@ static uint32_t intern_type(const void *metadata) {
     return 0;
 }
 
+// MARK: Aggregate mode
+
+// MPROF_HEAP_AGGREGATE=1 ('B' version 3), for programs that run for hours: the capture keeps counters per allocation
+// site (a stack and a Swift type) instead of a record per allocation and free, so it does not grow with them. What
+// it keeps is what the reports read — per site the allocations and bytes, the blocks live now, at the heap's peak,
+// freed right away (temporaries) and leaked, and in all a size histogram —, not the order of events: no regions,
+// no replay. The counters live in the file itself, in 'Q' records whose page-aligned payload the hook maps shared
+// and updates in place: like every record they are in the page cache as soon as written, so a program killed by
+// SIGKILL or the OOM killer leaves a capture that reads with every count up to the kill. The heap over time is a
+// 'T' and 'L' (the bytes live) at most every 10 ms, about 2 MB an hour.
+//
+// The peak per site without a copy at every new peak: each new peak of the total moves an epoch on; a site about
+// to change first copies its live counts to its peak counts if its epoch is behind (it has not changed since that
+// peak, so its live counts are its counts at the peak). A reader takes a site's peak counts when its epoch is the
+// last one, and its live counts otherwise.
+
+#define COUNTER_PAYLOAD 32768  // the bytes of a 'Q' record's counters: under the 64 KiB of zeros that end a capture
+#define SITE_WORDS 12
+#define SITES_PER_RECORD (COUNTER_PAYLOAD / (SITE_WORDS * 8))
+enum {
+    SITE_KEY,  // 1 << 63 | stack node << 32 | type
+    SITE_ALLOCATIONS, SITE_BYTES, SITE_LIVE, SITE_LIVE_BYTES, SITE_PEAK, SITE_PEAK_BYTES, SITE_EPOCH,
+    SITE_TEMPORARIES, SITE_TEMPORARY_BYTES, SITE_LEAKED, SITE_LEAKED_BYTES,
+};
+enum {
+    TOTAL_LIVE_BYTES, TOTAL_PEAK_BYTES, TOTAL_PEAK_MILLISECONDS, TOTAL_EPOCH, TOTAL_ALLOCATIONS, TOTAL_FREES,
+    TOTAL_BYTES, TOTAL_UNKNOWN_FREES, TOTAL_TEMPORARIES, TOTAL_LIVE, TOTAL_SITES, TOTAL_LEAKED, TOTAL_LEAKED_BYTES,
+    TOTAL_HISTOGRAM = 16,  // 65 buckets of (count, bytes): sizes 0, 1, 2–3, 4–7, …
+};
+
+static uint64_t **site_pages;  // the sites records' payloads, SITES_PER_RECORD sites each
+static size_t site_page_capacity;
+static uint32_t site_count;
+static struct site_entry {
+    uint64_t key;  // 0: empty
+    uint32_t site, unused;
+} *site_index;
+static size_t site_index_capacity;
+static struct live_table aggregate_live = {.with_sites = 1};
+static __thread uintptr_t last_allocated_block __attribute__((tls_model("initial-exec")));
+static __thread uint32_t last_allocated_capture __attribute__((tls_model("initial-exec")));
+static __thread struct {
+    uintptr_t block;
+    uint64_t size;  // UINT64_MAX: a free of a block the capture never saw
+    uint32_t site, capture;
+    int temporary;
+} last_freed __attribute__((tls_model("initial-exec")));
+
+/// Appends a 'Q' record (v kind: 1 totals, 2 sites; v first site; v payload bytes; v padding, 3 bytes; the padding's
+/// zeros; the payload) whose payload starts on a page of the file, and maps the payload; NULL when it cannot.
+static uint64_t *counters_record(uint64_t kind, uint64_t first) {
+    unsigned char fields[40];
+    unsigned char *at = put_number(fields, kind);
+    at = put_number(at, first);
+    at = put_number(at, COUNTER_PAYLOAD);
+    size_t head = 1 + (size_t)(at - fields) + 3;
+    size_t padding = (size_t)((page_size - (stream_end + head) % page_size) % page_size);
+    *at++ = (unsigned char)(0x80 | (padding & 0x7f));  // three bytes whatever the value, so the head's length is known
+    *at++ = (unsigned char)(0x80 | ((padding >> 7) & 0x7f));
+    *at++ = (unsigned char)(padding >> 14);
+    if (!reserve(head + padding + COUNTER_PAYLOAD)) return NULL;
+    unsigned char *record = window + (stream_end - window_offset);
+    memcpy(record + 1, fields, head - 1);
+    memset(record + head, 0, padding + COUNTER_PAYLOAD);
+    uint64_t payload_offset = stream_end + head + padding;
+    uint64_t *payload = map_registered(COUNTER_PAYLOAD, output, (off_t)payload_offset);
+    if (payload == NULL) {
+        stop_recording("the capture stopped early: its counters cannot be mapped", errno);
+        return NULL;
+    }
+    __atomic_store_n(record, (unsigned char)'Q', __ATOMIC_RELEASE);
+    stream_end = payload_offset + COUNTER_PAYLOAD;
+    return payload;
+}
+
+/// Forgets the counters of an earlier capture of this process (an exec starts it again); under the lock.
+static void aggregate_reset(void) {
+    if (totals != NULL) hook_unmap(totals, COUNTER_PAYLOAD);
+    totals = NULL;
+    for (size_t index = 0; site_pages != NULL && index < site_page_capacity; index += 1)
+        if (site_pages[index] != NULL) hook_unmap(site_pages[index], COUNTER_PAYLOAD);
+    hook_unmap(site_pages, site_page_capacity * sizeof *site_pages);
+    site_pages = NULL;
+    site_page_capacity = 0;
+    hook_unmap(site_index, site_index_capacity * sizeof *site_index);
+    site_index = NULL;
+    site_index_capacity = 0;
+    site_count = 0;
+    live_release(&aggregate_live);
+    level_millisecond = 0;
+}
+
+static inline uint64_t *site_slot(uint32_t site) {
+    return site_pages[site / SITES_PER_RECORD] + (size_t)(site % SITES_PER_RECORD) * SITE_WORDS;
+}
+
+/// The site of allocations from stack node `leaf` of type `type`, numbered from 0 as they first allocate; new ones
+/// get their counters (a new 'Q' record every SITES_PER_RECORD). UINT32_MAX when no memory could be had.
+static uint32_t aggregate_site(uint32_t leaf, uint32_t type) {
+    uint64_t key = (uint64_t)1 << 63 | (uint64_t)leaf << 32 | type;
+    if ((site_count + 1) * 2 > site_index_capacity) {
+        size_t capacity = site_index_capacity == 0 ? 4096 : site_index_capacity * 2;
+        struct site_entry *grown = hook_map(capacity * sizeof *grown);
+        if (grown == NULL) return UINT32_MAX;
+        for (size_t index = 0; index < site_index_capacity; index += 1) {
+            if (site_index[index].key == 0) continue;
+            size_t slot = mix(site_index[index].key) & (capacity - 1);
+            while (grown[slot].key != 0) slot = (slot + 1) & (capacity - 1);
+            grown[slot] = site_index[index];
+        }
+        hook_unmap(site_index, site_index_capacity * sizeof *site_index);
+        site_index = grown;
+        site_index_capacity = capacity;
+    }
+    size_t slot = mix(key) & (site_index_capacity - 1);
+    while (site_index[slot].key != 0) {
+        if (site_index[slot].key == key) return site_index[slot].site;
+        slot = (slot + 1) & (site_index_capacity - 1);
+    }
+    if (site_count == UINT32_MAX - 1) return UINT32_MAX;
+    uint32_t site = site_count;
+    size_t page = site / SITES_PER_RECORD;
+    if (site % SITES_PER_RECORD == 0) {
+        if (page >= site_page_capacity) {
+            size_t capacity = site_page_capacity == 0 ? 512 : site_page_capacity * 2;
+            uint64_t **grown = hook_map(capacity * sizeof *grown);
+            if (grown == NULL) return UINT32_MAX;
+            if (site_pages != NULL) memcpy(grown, site_pages, site_page_capacity * sizeof *grown);
+            hook_unmap(site_pages, site_page_capacity * sizeof *site_pages);
+            site_pages = grown;
+            site_page_capacity = capacity;
+        }
+        site_pages[page] = counters_record(2, site);
+        if (site_pages[page] == NULL) return UINT32_MAX;
+    }
+    site_index[slot] = (struct site_entry){key, site, 0};
+    site_count += 1;
+    uint64_t *counters = site_slot(site);
+    counters[SITE_EPOCH] = totals[TOTAL_EPOCH];  // live at no earlier peak: its peak counts stay 0
+    __atomic_store_n(&counters[SITE_KEY], key, __ATOMIC_RELEASE);
+    totals[TOTAL_SITES] = site_count;
+    return site;
+}
+
+/// Before a site's counts change: its counts at the last peak, if it has not changed since.
+static inline void keep_peak(uint64_t *counters) {
+    if (counters[SITE_EPOCH] == totals[TOTAL_EPOCH]) return;
+    counters[SITE_PEAK] = counters[SITE_LIVE];
+    counters[SITE_PEAK_BYTES] = counters[SITE_LIVE_BYTES];
+    counters[SITE_EPOCH] = totals[TOTAL_EPOCH];
+}
+
+/// After the heap grew: a new peak, now.
+static inline void note_peak(void) {
+    if (totals[TOTAL_LIVE_BYTES] <= totals[TOTAL_PEAK_BYTES]) return;
+    totals[TOTAL_PEAK_BYTES] = totals[TOTAL_LIVE_BYTES];
+    totals[TOTAL_PEAK_MILLISECONDS] = current_millisecond;
+    totals[TOTAL_EPOCH] += 1;
+}
+
+static void add_live(uint32_t site, uint64_t size) {
+    uint64_t *counters = site_slot(site);
+    keep_peak(counters);
+    counters[SITE_LIVE] += 1;
+    counters[SITE_LIVE_BYTES] += size;
+    totals[TOTAL_LIVE] += 1;
+    totals[TOTAL_LIVE_BYTES] += size;
+}
+
+static void remove_live(uint32_t site, uint64_t size) {
+    uint64_t *counters = site_slot(site);
+    keep_peak(counters);
+    counters[SITE_LIVE] -= 1;
+    counters[SITE_LIVE_BYTES] -= size;
+    totals[TOTAL_LIVE] -= 1;
+    totals[TOTAL_LIVE_BYTES] -= size;
+}
+
+static void aggregate_allocation(uintptr_t block, uint64_t size, uint32_t leaf, uint32_t type) {
+    if (totals == NULL) return;
+    uint32_t site = aggregate_site(leaf, type);
+    if (site == UINT32_MAX) {
+        stop_recording("the capture stopped early: no memory could be mapped for its allocation sites", errno);
+        return;
+    }
+    uint64_t replaced_size = UINT64_MAX;
+    uint32_t replaced_site = 0;
+    if (!live_insert(&aggregate_live, block, size, site, &replaced_size, &replaced_site)) {
+        stop_recording("the capture stopped early: no memory could be mapped for its table of live blocks", errno);
+        return;
+    }
+    // Allocated over without a free the hook saw (another allocator freed it): gone, and no free is counted.
+    if (replaced_size != UINT64_MAX) remove_live(replaced_site, replaced_size);
+    uint64_t *counters = site_slot(site);
+    counters[SITE_ALLOCATIONS] += 1;
+    counters[SITE_BYTES] += size;
+    add_live(site, size);
+    totals[TOTAL_ALLOCATIONS] += 1;
+    totals[TOTAL_BYTES] += size;
+    unsigned bucket = size == 0 ? 0 : 64 - (unsigned)__builtin_clzll(size);
+    totals[TOTAL_HISTOGRAM + 2 * bucket] += 1;
+    totals[TOTAL_HISTOGRAM + 2 * bucket + 1] += size;
+    note_peak();
+    last_allocated_block = block;
+    last_allocated_capture = capture_number;
+}
+
+static void aggregate_free(uintptr_t block) {
+    if (totals == NULL) return;
+    uint32_t site = 0;
+    uint64_t size = live_remove(&aggregate_live, block, &site);
+    if (size == UINT64_MAX) {
+        totals[TOTAL_UNKNOWN_FREES] += 1;
+        last_freed.block = block;
+        last_freed.size = UINT64_MAX;
+        last_freed.capture = capture_number;
+    } else {
+        // A temporary: freed by the thread that allocated it before it allocated or freed anything else.
+        int temporary = last_allocated_block == block && last_allocated_capture == capture_number;
+        remove_live(site, size);
+        totals[TOTAL_FREES] += 1;
+        if (temporary) {
+            uint64_t *counters = site_slot(site);
+            counters[SITE_TEMPORARIES] += 1;
+            counters[SITE_TEMPORARY_BYTES] += size;
+            totals[TOTAL_TEMPORARIES] += 1;
+        }
+        last_freed.block = block;
+        last_freed.size = size;
+        last_freed.site = site;
+        last_freed.capture = capture_number;
+        last_freed.temporary = temporary;
+    }
+    last_allocated_block = 0;
+}
+
+/// The thread's last free did not free its block after all (a realloc that failed).
+static void aggregate_restore(uintptr_t block) {
+    if (totals == NULL || last_freed.capture != capture_number || last_freed.block != block) return;
+    last_freed.capture = 0;
+    if (last_freed.size == UINT64_MAX) {
+        totals[TOTAL_UNKNOWN_FREES] -= 1;
+        return;
+    }
+    if (!live_insert(&aggregate_live, block, last_freed.size, last_freed.site, NULL, NULL)) {
+        stop_recording("the capture stopped early: no memory could be mapped for its table of live blocks", errno);
+        return;
+    }
+    add_live(last_freed.site, last_freed.size);
+    totals[TOTAL_FREES] -= 1;
+    if (last_freed.temporary) {
+        uint64_t *counters = site_slot(last_freed.site);
+        counters[SITE_TEMPORARIES] -= 1;
+        counters[SITE_TEMPORARY_BYTES] -= last_freed.size;
+        totals[TOTAL_TEMPORARIES] -= 1;
+    }
+    note_peak();
+}
+
+/// The exit scan's answer: the unreachable blocks' sites count them as leaked.
+static void aggregate_unreachable(const uintptr_t *blocks, size_t count) {
+    for (size_t index = 0; index < count && totals != NULL; index += 1) {
+        uint32_t site = 0;
+        uint64_t size = live_find(&aggregate_live, blocks[index], &site);
+        if (size == UINT64_MAX) continue;
+        uint64_t *counters = site_slot(site);
+        counters[SITE_LEAKED] += 1;
+        counters[SITE_LEAKED_BYTES] += size;
+        totals[TOTAL_LEAKED] += 1;
+        totals[TOTAL_LEAKED_BYTES] += size;
+    }
+}
+
 // MARK: Events
 
 
 static uint64_t allocations, frees;
 
+static void aggregate_allocation(uintptr_t block, uint64_t size, uint32_t leaf, uint32_t type);
+static void aggregate_free(uintptr_t block);
+static void aggregate_restore(uintptr_t block);
+
 /// Appends an allocation record (under the lock): 'A', or 'O' with the Swift type `type` when it is not 0.
 static void emit_allocation(const void *block, size_t size, uint32_t leaf, uint32_t type) {
+    if (aggregating) {
+        aggregate_allocation((uintptr_t)block, size, leaf, type);
+        allocations += 1;
+        return;
+    }
     unsigned char fields[40];
     unsigned char *at = put_number(fields, size);
     at = put_number(at, leaf);
@@ -654,6 +955,17 @@ static void emit_allocation(const void *block, size_t size, uint32_t leaf, uint3
     if (type != 0) at = put_number(at, type);
     emit(type != 0 ? 'O' : 'A', fields, (size_t)(at - fields));
     allocations += 1;
+}
+
+/// Appends a free record (under the lock).
+static void emit_free(const void *block) {
+    if (aggregating) {
+        aggregate_free((uintptr_t)block);
+    } else {
+        unsigned char fields[16];
+        emit('F', fields, (size_t)(put_number(fields, address_delta((uintptr_t)block)) - fields));
+    }
+    frees += 1;
 }
 
 HOOK_HIDDEN void recorder_allocation(const void *block, size_t size) {
@@ -696,9 +1008,7 @@ HOOK_HIDDEN int recorder_try_record(const void *block, size_t size, uintptr_t ca
     if (recording()) {
         before_event();
         if (size == SIZE_MAX) {
-            unsigned char fields[16];
-            emit('F', fields, (size_t)(put_number(fields, address_delta((uintptr_t)block)) - fields));
-            frees += 1;
+            emit_free(block);
         } else {
             emit_allocation(block, size, caller != 0 ? intern_stack(&caller, 1) : 0, 0);
         }
@@ -712,8 +1022,12 @@ HOOK_HIDDEN void recorder_restore(const void *block) {
     pthread_mutex_lock(&lock);
     if (recording()) {
         before_event();
-        unsigned char fields[16];
-        emit('R', fields, (size_t)(put_number(fields, address_delta((uintptr_t)block)) - fields));
+        if (aggregating) {
+            aggregate_restore((uintptr_t)block);
+        } else {
+            unsigned char fields[16];
+            emit('R', fields, (size_t)(put_number(fields, address_delta((uintptr_t)block)) - fields));
+        }
         frees -= 1;
     }
     pthread_mutex_unlock(&lock);
@@ -735,9 +1049,7 @@ HOOK_HIDDEN void recorder_free(const void *block) {
     pthread_mutex_lock(&lock);
     if (recording()) {
         before_event();
-        unsigned char fields[16];
-        emit('F', fields, (size_t)(put_number(fields, address_delta((uintptr_t)block)) - fields));
-        frees += 1;
+        emit_free(block);
     }
     pthread_mutex_unlock(&lock);
 }
@@ -897,6 +1209,7 @@ static void start_capture(void) {
     current_millisecond = 0;
     allocations = frees = 0;
     capture_number += 1;
+    aggregate_reset();
     __atomic_store_n(&hook_capture_number, capture_number, __ATOMIC_RELEASE);
     // Threads' recent stacks name nodes of the last capture: they are forgotten.
     __atomic_add_fetch(&hook_code_generation, 1, __ATOMIC_RELEASE);
@@ -905,7 +1218,7 @@ static void start_capture(void) {
         memcpy(window, "MPROFHP1", 8);
         stream_end = 8;
         unsigned char fields[LARGEST_RECORD];
-        unsigned char *at = put_number(fields, 1);
+        unsigned char *at = put_number(fields, aggregating ? 3 : 1);
         at = put_number(at, (uint64_t)recording_pid);
         at = put_number(at, (uint64_t)wall.tv_sec * 1000000000 + (uint64_t)wall.tv_nsec);
         at = put_number(at, page_size);
@@ -914,6 +1227,7 @@ static void start_capture(void) {
         emit('B', fields, (size_t)(at - fields));
         began = recording();
         emit_modules();
+        if (aggregating) totals = counters_record(1, 0);
     }
     pthread_mutex_unlock(&lock);
 }
@@ -953,6 +1267,8 @@ HOOK_HIDDEN void recorder_start(void) {
         return;
     }
     memcpy(output_path, path, strlen(path) + 1);
+    const char *aggregate = hook_getenv("MPROF_HEAP_AGGREGATE");
+    aggregating = aggregate != NULL && strcmp(aggregate, "1") == 0;
     output = handed_over_output(output_path);
     if (output < 0) output = open(output_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (output < 0 && errno == EEXIST) {
@@ -1032,8 +1348,11 @@ static void finish_capture(uintptr_t stack_from) {
     if (stack_from != 0 && (scan == NULL || strcmp(scan, "0") != 0) && recording() && output_is_capture()) {
         int error = 0;
         const char *failure = reachability_scan(output, stream_end, page_size, stack_from,
-            scan != NULL && strcmp(scan, "in-process") == 0, report_unreachable, &error);
+            scan != NULL && strcmp(scan, "in-process") == 0, aggregating ? &aggregate_live : NULL,
+            aggregating ? aggregate_unreachable : report_unreachable, &error);
         if (failure != NULL) emit_condition(1, (uint64_t)error, failure);
+        // The sites count the leaks: one empty 'U' says the scan was made.
+        else if (aggregating) report_unreachable(NULL, 0);
     }
     unsigned char fields[40];
     unsigned char *at = put_number(fields, allocations);

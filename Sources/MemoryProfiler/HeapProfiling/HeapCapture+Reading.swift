@@ -373,6 +373,9 @@ struct HeapCaptureReader {
         // The stored form (version 2): allocation sites, and blocks named by their allocation's number (1, 2, …
         // over every allocation record, counted or not), which stands in for the address in `live`.
         var version: UInt64 = 1
+        // An aggregate capture (version 3): its totals' and sites' counters ('Q' records), in order.
+        var totalCounters: [UInt64]?
+        var siteCounters: [UInt64] = []
         var sites: [(size: UInt64, leaf: UInt64, type: UInt64)] = []
         var allocationsSeen: UInt64 = 0
         // Allocations replayed so far (capture.sizes.count, but for a transcript, which keeps no sizes).
@@ -654,6 +657,32 @@ struct HeapCaptureReader {
                     guard !sawUnreachable else { throw failure("a restore after the reachability records", at: recordStart) }
                     guard counting else { break }
                     restore(address: nil)
+                case UInt8(ascii: "L") where version == 3:
+                    let level = try number()
+                    guard level <= 1 << 62 else { throw failure("a heap of more than 2^62 bytes", at: recordStart) }
+                    replayBytes += 48
+                    guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
+                    capture.heapTimeline.append((Double(millisecond) / 1000, Int(level)))
+                case UInt8(ascii: "Q") where version == 3:
+                    let kind = try number(), first = try number(), length = try number(), padding = try number()
+                    guard kind == 1 || kind == 2, length % 8 == 0, length <= 1 << 20, padding < 1 << 16 else {
+                        throw failure("a counters record of kind \(kind), \(length) bytes, \(padding) bytes of padding", at: recordStart)
+                    }
+                    guard at + Int(padding) + Int(length) <= bytes.count else { throw Self.truncated }
+                    let payload = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[(at + Int(padding))..<(at + Int(padding) + Int(length))]))
+                    at += Int(padding) + Int(length)
+                    replayBytes += Int(length) * 2
+                    guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
+                    let words = (0..<Int(length) / 8).map { payload.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self).littleEndian }
+                    if kind == 1 {
+                        guard totalCounters == nil else { throw failure("a second totals record", at: recordStart) }
+                        totalCounters = words
+                    } else {
+                        guard first == UInt64(siteCounters.count / HeapCapture.siteWords) else {
+                            throw failure("counters for site \(first), after \(siteCounters.count / HeapCapture.siteWords) sites", at: recordStart)
+                        }
+                        siteCounters += words.prefix(words.count / HeapCapture.siteWords * HeapCapture.siteWords)
+                    }
                 case UInt8(ascii: "E"):
                     pendingExec = try string()
                     // The program may start its capture again from the file's start: no following past an exec.
@@ -730,7 +759,10 @@ struct HeapCaptureReader {
                     capture.modules.append(.init(path: path, loadBias: bias &+ shift, addresses: (start &+ shift)..<(end &+ shift)))
                 case UInt8(ascii: "B"):
                     version = try number()
-                    guard version == 1 || version == 2 else { throw failure("capture format version \(version); this mprof reads versions 1 and 2", at: recordStart) }
+                    guard (1...3).contains(version) else { throw failure("capture format version \(version); this mprof reads versions 1 to 3", at: recordStart) }
+                    if version == 3 && region != nil { throw failure("an aggregate capture (mprof run --heap --aggregate) has no regions", at: recordStart) }
+                    // Counters updated in place are read once the program has ended, not followed.
+                    if version == 3 && source != nil { throw failure("an aggregate capture is read after the run", at: recordStart) }
                     guard !sawBegin else { throw failure("a second begin record", at: recordStart) }
                     sawBegin = true
                     let pid = try number(), wall = try number(), page = try number()
@@ -741,7 +773,7 @@ struct HeapCaptureReader {
                     capture.executable = try string()
                     rewriting = transcribing && version == 1
                     if transcribing {
-                        transcribe("B", 2, pid, wall, page)
+                        transcribe("B", version == 1 ? 2 : version, pid, wall, page)
                         CaptureRecordEncoding.appendString(capture.unwinder, to: &written)
                         CaptureRecordEncoding.appendString(capture.executable, to: &written)
                     }
@@ -829,7 +861,12 @@ struct HeapCaptureReader {
         capture.summary.blocksAtEnd = live.count
         capture.summary.bytesAtEnd = liveBytes
         capture.summary.duration = Double(millisecond) / 1000
-        if capture.peakAllocation >= 0 {
+        if version == 3 {
+            guard let totalCounters else { throw failure("an aggregate capture without its totals", at: nil) }
+            if !namesOnly { try HeapCapture.applyCounters(totals: totalCounters, sites: siteCounters, to: &capture) }
+            liveBytes = capture.summary.bytesAtEnd
+        }
+        if capture.peakAllocation >= 0 || (version == 3 && capture.summary.peakBytes > 0) {
             let peak = (capture.summary.peakTime, capture.summary.peakBytes)
             let position = capture.heapTimeline.firstIndex { $0.time > peak.0 } ?? capture.heapTimeline.count
             capture.heapTimeline.insert(peak, at: position)

@@ -127,6 +127,27 @@ public struct HeapCapture: Sendable {
     /// The names mprof stored in the capture after the run, if it did.
     public internal(set) var embeddedSymbols: HeapSymbols?
 
+    /// What an aggregate capture keeps per group (stack and type) in place of its allocations: counts and bytes.
+    struct GroupCounters: Sendable {
+        var allocations: [Int] = [], bytes: [Int] = []
+        /// Not freed when the capture ends.
+        var live: [Int] = [], liveBytes: [Int] = []
+        /// Allocated at the heap's peak.
+        var peak: [Int] = [], peakBytes: [Int] = []
+        var temporaries: [Int] = [], temporaryBytes: [Int] = []
+        /// Unreachable at exit (when the scan was made).
+        var leaked: [Int] = [], leakedBytes: [Int] = []
+        /// Allocations by size: 65 power-of-two buckets (0, 1, 2–3, 4–7, …) of (count, bytes).
+        var histogram: [(count: Int, bytes: Int)] = []
+    }
+    /// The counters of an aggregate capture (`mprof run --heap --aggregate`); nil for a capture of events.
+    var counters: GroupCounters? = nil
+
+    /// True for an aggregate capture (`mprof run --heap --aggregate`): counters per allocation site instead of every
+    /// allocation and free. It answers every view of ``HeapProfile`` and ``summary``, but holds no allocations
+    /// (``allocationCount`` is 0), no regions, and its size histogram is the whole program's whatever the filter.
+    public var isAggregate: Bool { counters != nil }
+
     /// The number of allocations.
     public var allocationCount: Int { sizes.count }
     /// The number of distinct stack nodes.

@@ -15,6 +15,14 @@ extension HeapProfile {
     private func groupTotals(inUseAt moment: Moment) -> [(allocations: Int, allocated: Int, live: Int, liveBytes: Int)] {
         var totals = [(allocations: Int, allocated: Int, live: Int, liveBytes: Int)](
             repeating: (0, 0, 0, 0), count: capture.groupLeaves.count)
+        if let counters = capture.counters {
+            for group in totals.indices where groupKept[group] {
+                totals[group] = moment == .peak
+                    ? (counters.allocations[group], counters.bytes[group], counters.peak[group], counters.peakBytes[group])
+                    : (counters.allocations[group], counters.bytes[group], counters.live[group], counters.liveBytes[group])
+            }
+            return totals
+        }
         let peak = capture.peakAllocation
         for index in 0..<capture.sizes.count {
             let group = Int(capture.groups[index])

@@ -157,6 +157,22 @@ public struct HeapProfile: Sendable {
 
     /// Per group, the bytes and allocations in `view` (the filter not applied).
     func groupTotals(_ view: View) -> (bytes: [Int], counts: [Int]) {
+        if let counters = capture.counters {
+            switch view {
+            case .peak: return (counters.peakBytes, counters.peak)
+            case .leaks:
+                // As for events: without a scan every block not freed; after a scan that failed, none.
+                if capture.summary.leakScanFailure != nil {
+                    let none = [Int](repeating: 0, count: counters.live.count)
+                    return (none, none)
+                }
+                return capture.summary.reachabilityScanned
+                    ? (counters.leakedBytes, counters.leaked) : (counters.liveBytes, counters.live)
+            case .notFreed: return (counters.liveBytes, counters.live)
+            case .allocated, .calls: return (counters.bytes, counters.allocations)
+            case .temporary: return (counters.temporaryBytes, counters.temporaries)
+            }
+        }
         let groupCount = capture.groupLeaves.count
         var bytes = [Int](repeating: 0, count: groupCount)
         var counts = [Int](repeating: 0, count: groupCount)
@@ -228,9 +244,14 @@ public struct HeapProfile: Sendable {
         sites(view).reduce((0, 0)) { ($0.0 + $1.bytes, $0.1 + $1.count) }
     }
 
-    /// Allocations by size, in power-of-two buckets (0, 1, 2–3, 4–7, …), empty buckets left out.
+    /// Allocations by size, in power-of-two buckets (0, 1, 2–3, 4–7, …), empty buckets left out. An aggregate
+    /// capture keeps the program's histogram only: the filter does not apply to it.
     public var sizeHistogram: [SizeBucket] {
         var counts = [Int](repeating: 0, count: 65), bytes = [Int](repeating: 0, count: 65)
+        for (bucket, entry) in (capture.counters?.histogram ?? []).enumerated() where bucket < 65 {
+            counts[bucket] = entry.count
+            bytes[bucket] = entry.bytes
+        }
         for index in 0..<capture.sizes.count where groupKept[Int(capture.groups[index])] {
             let size = capture.sizes[index]
             let bucket = size == 0 ? 0 : Int.bitWidth - size.leadingZeroBitCount

@@ -1,0 +1,155 @@
+import Foundation
+@testable import MemoryProfiler
+import MemoryProfilerSystem
+import MemoryProfilerTestSupport
+import Testing
+
+/// The aggregate capture (`mprof run --heap --aggregate`, MPROF_HEAP_AGGREGATE=1): counters per allocation site in
+/// place of every event. The witness is the event capture of the same program: every figure and every view must be
+/// the same, while the file stays the same size however many allocations are made, and a killed program's file
+/// still reads.
+@Suite(.serialized)
+struct AggregateCaptureTests {
+    static var hook: String { BuiltProducts.path("libmprof-heap-hook.so") }
+    static var workload: String { BuiltProducts.path("heap-workload") }
+
+    /// Runs `program` under the hook directly, into `path`, aggregated or not, and reads the capture.
+    static func capture(
+        _ program: String, _ arguments: [String], into path: String, aggregate: Bool
+    ) throws -> HeapCapture {
+        let run = try runCommand(
+            program, arguments,
+            environment: ["LD_PRELOAD": hook, "MPROF_HEAP_OUTPUT": path, "MPROF_HEAP_AGGREGATE": aggregate ? "1" : "0"])
+        try #require(run.status == 0, "\(program) \(arguments): \(run.standardError)")
+        return try HeapCapture(path: path)
+    }
+
+    /// Single-threaded programs (their events come in the same order every run): the summary and every view's
+    /// stacks, bytes and counts agree exactly with the event capture's. The C program makes every kind of event: a
+    /// failed realloc (restore), frees of blocks the capture never saw, blocks allocated over, leaks, temporaries.
+    @Test(arguments: [["known-sites", "2000", "100", "3000", "50"], ["mixed", "200000"], ["every-event"]])
+    func everyFigureAgreesWithTheEventCapture(_ arguments: [String]) throws {
+        let directory = try TemporaryDirectory()
+        let program = arguments == ["every-event"]
+            ? try HeapProfilingTests.compile(HeapProfilingTests.everyEventC, named: "every-event", in: directory)
+            : Self.workload
+        let programArguments = arguments == ["every-event"] ? [] : arguments
+        let events = try Self.capture(program, programArguments, into: "\(directory.path)/events.heap", aggregate: false)
+        let counters = try Self.capture(program, programArguments, into: "\(directory.path)/counters.heap", aggregate: true)
+        #expect(!events.isAggregate && counters.isAggregate)
+        #expect(counters.allocationCount == 0)
+        var expected = events.summary, actual = counters.summary
+        // When is each run's own: the two runs' clocks differ.
+        expected.peakTime = 0
+        actual.peakTime = 0
+        expected.duration = 0
+        actual.duration = 0
+        expected.exitWorkStarted = nil
+        actual.exitWorkStarted = nil
+        expected.residentPeakBeforeExit = nil
+        actual.residentPeakBeforeExit = nil
+        // The C program's threads allocate while main does: its peak differs from run to run in either mode.
+        let peakIsTheRuns = arguments == ["every-event"]
+        if peakIsTheRuns { actual.peakBytes = expected.peakBytes }
+        #expect(actual == expected)
+        #expect(events.summary.allocations > 1000 && events.summary.finishedNormally && events.summary.reachabilityScanned)
+
+        let symbols = HeapSymbolizer().symbolize(events)
+        let eventProfile = HeapProfile(events, symbols: symbols)
+        let counterProfile = HeapProfile(counters, symbols: HeapSymbolizer().symbolize(counters))
+        for view in HeapProfile.View.allCases where !(peakIsTheRuns && view == .peak) {
+            #expect(counterProfile.collapsedStacks(view) == eventProfile.collapsedStacks(view), "\(view) of \(arguments)")
+            #expect(counterProfile.total(view) == eventProfile.total(view), "\(view) of \(arguments)")
+        }
+        #expect(counterProfile.sizeHistogram == eventProfile.sizeHistogram)
+        // The heap over time: the aggregate capture's points are its 10 ms levels; its peak point is the peak.
+        #expect(counters.heapTimeline.map(\.bytes).max() == counters.summary.peakBytes)
+        #expect(counters.heapTimeline.last?.bytes == counters.summary.bytesAtEnd)
+    }
+
+    /// Two million allocations and twenty thousand leave files of about the same few kilobytes (the event capture of
+    /// the larger grows by megabytes), and the counts are exact: heap-workload churn-only makes N allocations and
+    /// frees of its own, each freed right away.
+    @Test func theFileDoesNotGrowWithTheAllocations() throws {
+        let directory = try TemporaryDirectory()
+        let small = try Self.capture(Self.workload, ["churn-only", "20000"], into: "\(directory.path)/small.heap", aggregate: true)
+        let large = try Self.capture(Self.workload, ["churn-only", "2000000"], into: "\(directory.path)/large.heap", aggregate: true)
+        let smallSize = try FileStatus(path: "\(directory.path)/small.heap").size
+        let largeSize = try FileStatus(path: "\(directory.path)/large.heap").size
+        // The totals' and the sites' counters take 32 KiB each (mostly zeros: compressed after a run, the whole
+        // capture is a few KiB); the stacks and modules the rest.
+        #expect(largeSize < 128 << 10, "\(largeSize) bytes for 2 million allocations")
+        #expect(largeSize < smallSize + 8 << 10, "\(smallSize) → \(largeSize) bytes")
+        #expect(large.summary.allocations - small.summary.allocations == 2_000_000 - 20_000, "\(small.summary) \(large.summary)")
+        #expect(large.summary.temporaries - small.summary.temporaries == 2_000_000 - 20_000)
+        #expect(large.summary.peakBytes == small.summary.peakBytes, "churn never holds more than one block of its own")
+    }
+
+    /// SIGKILL in the middle of a run (as the OOM killer would): the counters are in the file, and it reads with
+    /// every allocation up to the kill — millions of them, each freed right away.
+    @Test func aKilledProgramsCaptureReadsUpToTheKill() throws {
+        let directory = try TemporaryDirectory()
+        let path = "\(directory.path)/killed.heap"
+        let child = try ChildProcess.spawn(
+            Self.workload, arguments: ["churn-only", "4000000000"],
+            environment: ["LD_PRELOAD": Self.hook, "MPROF_HEAP_OUTPUT": path, "MPROF_HEAP_AGGREGATE": "1"],
+            standardInput: .null, standardOutput: .null, standardError: .null)
+        // Until it has made a million allocations: read as it runs (the counters are shared with the file).
+        let deadline = Date().addingTimeInterval(60)
+        var seen = 0
+        while Date() < deadline && seen < 1_000_000 {
+            usleep(100_000)
+            seen = (try? HeapCapture(path: path))?.summary.allocations ?? 0
+        }
+        kill(child.pid, SIGKILL)
+        #expect(try child.wait() == .signaled(SIGKILL))
+        try #require(seen >= 1_000_000, "the program made \(seen) allocations in a minute")
+        let capture = try HeapCapture(path: path)
+        #expect(!capture.summary.finishedNormally)
+        #expect(capture.summary.allocations >= seen, "\(capture.summary.allocations) after \(seen) were seen")
+        #expect(capture.summary.temporaries >= seen - 100)
+        #expect(capture.summary.frees >= capture.summary.allocations - 100)
+    }
+
+    /// Through mprof: `--aggregate` with `--heap` writes an aggregate capture whose leaks are the known ones (100
+    /// lost blocks of 32 bytes from known-sites), with stored names; alone, it is refused.
+    @Test func mprofRunWritesItAndMprofHeapReadsIt() throws {
+        let directory = try TemporaryDirectory()
+        let run = try runProduct(
+            "mprof", ["run", "--heap", "--aggregate", "-o", "\(directory.path)/run.dat", Self.workload, "known-sites", "2000", "100", "3000", "50"])
+        #expect(run.status == 0, "\(run.standardError)")
+        let capture = try HeapCapture(path: "\(directory.path)/run.heap")
+        #expect(capture.isAggregate && capture.embeddedSymbols != nil && capture.summary.finishedNormally)
+        let report = try runProduct("mprof", ["heap", "\(directory.path)/run.heap", "--view", "leaks", "--top", "3"])
+        #expect(report.status == 0, "\(report.standardError)")
+        #expect(capture.summary.unreachableBlocks == 100, "\(capture.summary)\n\(report.standardOutput)")
+        let alone = try runProduct("mprof", ["run", "--aggregate", "-o", "\(directory.path)/alone.dat", "/bin/true"])
+        #expect(alone.status != 0 && alone.standardError.contains("add --heap"), "\(alone.standardError)")
+    }
+
+    /// A changed byte anywhere in an aggregate capture is a clear error or a capture that reads: never a trap, never
+    /// a count past what the file can hold.
+    @Test func changedBytesAreErrorsOrReadable() throws {
+        let directory = try TemporaryDirectory()
+        let path = "\(directory.path)/counters.heap"
+        _ = try Self.capture(Self.workload, ["known-sites", "200", "10", "300", "5"], into: path, aggregate: true)
+        let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        var generator = SystemRandomNumberGenerator()
+        var errors = 0
+        for _ in 0..<400 {
+            var bytes = original
+            let index = Int.random(in: 8..<bytes.count, using: &generator)
+            bytes[index] = UInt8.random(in: 0...255, using: &generator)
+            do throws(MemoryError) {
+                let capture = try HeapCapture(bytes: bytes)
+                let profile = HeapProfile(capture, symbols: HeapSymbols(frames: [:], typeNames: [:], notes: []))
+                for view in HeapProfile.View.allCases { _ = profile.total(view) }
+                #expect(capture.summary.allocations <= 1 << 62 && capture.summary.peakBytes <= 1 << 62)
+            } catch {
+                errors += 1
+                #expect(!error.message.isEmpty)
+            }
+        }
+        print("AggregateCaptureTests: \(errors) of 400 changed captures were errors")
+    }
+}
