@@ -12,8 +12,8 @@
 # about 0.21 s plain on the 2-core CI machine), or with --workload mixed `heap-workload mixed M` (M arrays of 61
 # sizes from two sites, each living for 1000 allocations; about 0.28 s). Each round times, one after the other: the
 # plain workload, `heaptrack -o FILE` (including heaptrack's interpret step, which its wrapper script waits for) and
-# `mprof run --heap -o FILE.dat` (capture FILE.heap beside it), then `heaptrack_print -f` and `mprof heap` on the
-# captures. Wall clock from `date +%s.%N`. The allocation count is heaptrack_print's "calls to allocation functions".
+# `mprof run --heap -o FILE.dat` (capture FILE.heap beside it) and `mprof run --heap --aggregate` (counters per
+# site instead of events), then `heaptrack_print -f` and `mprof heap` on the captures. Wall clock from `date +%s.%N`. The allocation count is heaptrack_print's "calls to allocation functions".
 # Until `mprof run --heap` exists (its --help lists no --heap, or it fails with an unknown-option error) its columns
 # say n/a and the rest is measured.
 set -euo pipefail
@@ -131,6 +131,7 @@ seconds "${command[@]}" >/dev/null
 
 plain=() heaptrack_times=() heaptrack_sizes=() heaptrack_print_times=()
 mprof_times=() mprof_sizes=() mprof_report_times=()
+aggregate_times=() aggregate_sizes=() aggregate_report_times=()
 for round in $(seq 1 "$rounds"); do
     echo "== round $round of $rounds"
     plain+=("$(seconds "${command[@]}")")
@@ -148,6 +149,10 @@ for round in $(seq 1 "$rounds"); do
         mprof_sizes+=("$(stat -c %s "$work/mprof.$round.heap")")
         mprof_report_times+=("$(seconds "$mprof" heap "$work/mprof.$round.heap")")
         rm -f "$work/mprof.$round.dat" "$work/mprof.$round.heap"
+        aggregate_times+=("$(seconds "$mprof" run --heap --aggregate -o "$work/aggregate.$round.dat" "${command[@]}")")
+        aggregate_sizes+=("$(stat -c %s "$work/aggregate.$round.heap")")
+        aggregate_report_times+=("$(seconds "$mprof" heap "$work/aggregate.$round.heap")")
+        rm -f "$work/aggregate.$round.dat" "$work/aggregate.$round.heap"
     fi
 done
 
@@ -166,27 +171,31 @@ heaptrack_column=$(column "$(median "${heaptrack_times[@]}")" "$(median "${heapt
 if [ -z "$mprof_note" ]; then
     mprof_column=$(column "$(median "${mprof_times[@]}")" "$(median "${mprof_sizes[@]}")" \
         "$(median "${mprof_report_times[@]}")")
+    aggregate_column=$(column "$(median "${aggregate_times[@]}")" "$(median "${aggregate_sizes[@]}")" \
+        "$(median "${aggregate_report_times[@]}")")
 else
     mprof_column="n/a|n/a|n/a|n/a|n/a|n/a"
+    aggregate_column=$mprof_column
 fi
 
 IFS='|' read -r ht_time ht_ratio ht_ns ht_size ht_per_million ht_report <<<"$heaptrack_column"
 IFS='|' read -r mp_time mp_ratio mp_ns mp_size mp_per_million mp_report <<<"$mprof_column"
+IFS='|' read -r ag_time ag_ratio ag_ns ag_size ag_per_million ag_report <<<"$aggregate_column"
 echo
 echo "Workload: \`heap-workload $subcommand $allocations\` (release), $calls allocations (heaptrack_print's \"calls to"
 echo "allocation functions\"), medians of $rounds rounds on $(nproc) cores."
 echo
-echo "| | plain | heaptrack | mprof run --heap |"
-echo "|---|---:|---:|---:|"
-printf '| wall time (s) | %.3f | %s | %s |\n' "$plain_median" "$ht_time" "$mp_time"
-printf '| ratio to plain | 1.0x | %s | %s |\n' "$ht_ratio" "$mp_ratio"
-printf '| added time per allocation (ns) | | %s | %s |\n' "$ht_ns" "$mp_ns"
-printf '| capture size (bytes) | | %s | %s |\n' "$ht_size" "$mp_size"
-printf '| capture bytes per million allocations | | %s | %s |\n' "$ht_per_million" "$mp_per_million"
-printf '| report time (s): heaptrack_print -f / mprof heap | | %s | %s |\n' "$ht_report" "$mp_report"
+echo "| | plain | heaptrack | mprof run --heap | mprof run --heap --aggregate |"
+echo "|---|---:|---:|---:|---:|"
+printf '| wall time (s) | %.3f | %s | %s | %s |\n' "$plain_median" "$ht_time" "$mp_time" "$ag_time"
+printf '| ratio to plain | 1.0x | %s | %s | %s |\n' "$ht_ratio" "$mp_ratio" "$ag_ratio"
+printf '| added time per allocation (ns) | | %s | %s | %s |\n' "$ht_ns" "$mp_ns" "$ag_ns"
+printf '| capture size (bytes) | | %s | %s | %s |\n' "$ht_size" "$mp_size" "$ag_size"
+printf '| capture bytes per million allocations | | %s | %s | %s |\n' "$ht_per_million" "$mp_per_million" "$ag_per_million"
+printf '| report time (s): heaptrack_print -f / mprof heap | | %s | %s | %s |\n' "$ht_report" "$mp_report" "$ag_report"
 [ -n "$mprof_note" ] && { echo; echo "mprof: $mprof_note."; }
 echo
-echo "Rounds (s): plain ${plain[*]}; heaptrack ${heaptrack_times[*]}${mprof_times:+; mprof ${mprof_times[*]}}"
+echo "Rounds (s): plain ${plain[*]}; heaptrack ${heaptrack_times[*]}${mprof_times:+; mprof ${mprof_times[*]}}${aggregate_times:+; aggregate ${aggregate_times[*]}}"
 
 if [ -z "$mprof_note" ]; then
     echo

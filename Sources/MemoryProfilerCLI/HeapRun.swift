@@ -8,6 +8,8 @@ import Synchronization
 /// with its call stack into a capture beside the `.dat` file (`mprofile_….heap`).
 struct HeapRun {
     static let hookName = "libmprof-heap-hook.so"
+    /// One more than the longest capture path the hook takes (its buffer of 4,096 bytes, less room for ".children").
+    static let longestCapturePath = 4080
     /// The hook to preload.
     let hook: String
     /// The capture the hook writes.
@@ -91,21 +93,36 @@ struct HeapRun {
         capture = stem + ".heap"
         for path in [capture, capture + ".children"] {
             guard let status = Self.status(path) else { continue }
-            // First whether a run writes it now (the run that created it holds a lock from then until it has
-            // finished it, before the file has its magic and after).
-            if path == capture, status.kind == .regular, HeapCapture.isBeingWritten(at: path) {
+            guard status.kind == .regular else {
+                throw CLIError("\(TerminalText.escaped(path)) exists and is not a file mprof wrote: move it away or choose another -o")
+            }
+            // Held from the checks to the unlink: an exclusive lock on the very file checked, which no run writing it
+            // (it holds a shared lock from its creation until it has finished it) and no other run replacing it can
+            // hold at once. The name is checked to be that file's still, under the lock: another run may have
+            // replaced it meanwhile, and that one's capture must never be the one removed.
+            guard let old = try? Descriptor.open(path, .readOnly, options: [.noFollow, .nonBlocking]) else { continue }
+            defer { old.close() }
+            if (try? old.tryLock(exclusive: true)) != true {
                 throw CLIError(
                     "\(TerminalText.escaped(path)) is being written by another mprof run --heap: wait for it, or choose another -o")
             }
-            let isOldCapture = path == capture ? Self.startsWithCaptureMagic(path) : true
-            if path == capture, status.kind == .regular, status.size == 0 {
-                // What another run starting with the same -o has just created (its check, or its hook's file).
+            guard let opened = try? old.status(), let named = Self.status(path), opened.device == named.device,
+                opened.inode == named.inode
+            else {
+                throw CLIError(
+                    "\(TerminalText.escaped(path)) was just replaced by another mprof run --heap with the same -o: wait for "
+                        + "it, or choose another -o")
+            }
+            if path == capture, opened.size == 0 {
+                // What another run starting with the same -o has just created, or what one killed before its
+                // program started left.
                 throw CLIError(
                     "\(TerminalText.escaped(path)) exists and is empty: another mprof run --heap with the same -o may be "
                         + "starting; wait for it, or choose another -o (remove the file if no run is)")
             }
-            guard status.kind == .regular, isOldCapture else {
-                throw CLIError("\(TerminalText.escaped(path)) exists and is not a heap capture mprof wrote: move it away or choose another -o")
+            guard path == capture ? Self.startsWithCaptureMagic(path) : Self.isChildrenList(path) else {
+                let what = path == capture ? "a heap capture" : "a list of processes"
+                throw CLIError("\(TerminalText.escaped(path)) exists and is not \(what) mprof wrote: move it away or choose another -o")
             }
             guard unlink(path) == 0 || errno == ENOENT else {
                 throw CLIError("cannot replace \(TerminalText.escaped(path)): \(SystemError.describe(errno))")
@@ -208,6 +225,12 @@ struct HeapRun {
         guard let descriptor = reservation.number else {
             throw CLIError("the heap capture \(TerminalText.escaped(capture)) was given up before the program started")
         }
+        // The hook takes a path of at most this many bytes (and, past it, would leave the descriptor to every process).
+        guard absoluteCapture.count < Self.longestCapturePath else {
+            throw CLIError(
+                "the heap capture's path is \(absoluteCapture.count) bytes long, and the hook takes at most "
+                    + "\(Self.longestCapturePath - 1): choose a shorter -o")
+        }
         // A number free here is one the program inherits nothing else on; the copy keeps it free until the spawn.
         let number = fcntl(descriptor, F_DUPFD_CLOEXEC, 3)
         guard number >= 0 else {
@@ -252,6 +275,27 @@ struct HeapRun {
             discard()
             return false
         }
+        // Read before the names are stored, while the run still holds the capture: once it lets go, another run
+        // with the same -o may replace the list.
+        var childrenNote: String?
+        if let list = try? FileReader(path: childrenList).readAll(limit: 1 << 20) {
+            // "fork PID" then "exec PID PATH" for a child that forked and exec'd: one process, shown by its program.
+            var lines: [ArraySlice<UInt8>] = []
+            var lineOfProcess: [ArraySlice<UInt8>: Int] = [:]
+            for line in list.split(separator: UInt8(ascii: "\n")) {
+                let pid = line.split(separator: UInt8(ascii: " ")).dropFirst().first ?? []
+                if let index = lineOfProcess[pid] {
+                    lines[index] = line
+                } else {
+                    lineOfProcess[pid] = lines.count
+                    lines.append(line)
+                }
+            }
+            let shown = lines.prefix(5).map { TerminalText.escaped($0) }.joined(separator: "; ")
+            childrenNote =
+                "mprof: \(lines.count) process\(lines.count == 1 ? "" : "es") started by \(name) \(lines.count == 1 ? "was" : "were") "
+                + "not heap-profiled (only the program itself is): \(shown)\(lines.count > 5 ? "; …" : "")"
+        }
         // Names now, while the program's files are the ones that ran: the capture then reads the same later,
         // elsewhere, or after a rebuild.
         // A program that exited on its own, yet left the capture without its end, skipped every exit handler: a
@@ -289,24 +333,7 @@ struct HeapRun {
                 "mprof: warning: \(missed) allocations/frees were made in signal handlers inside the hook and are not "
                     + "recorded; the capture's counts are not exact")
         }
-        if let list = try? FileReader(path: childrenList).readAll(limit: 1 << 20) {
-            // "fork PID" then "exec PID PATH" for a child that forked and exec'd: one process, shown by its program.
-            var lines: [ArraySlice<UInt8>] = []
-            var lineOfProcess: [ArraySlice<UInt8>: Int] = [:]
-            for line in list.split(separator: UInt8(ascii: "\n")) {
-                let pid = line.split(separator: UInt8(ascii: " ")).dropFirst().first ?? []
-                if let index = lineOfProcess[pid] {
-                    lines[index] = line
-                } else {
-                    lineOfProcess[pid] = lines.count
-                    lines.append(line)
-                }
-            }
-            let shown = lines.prefix(5).map { TerminalText.escaped($0) }.joined(separator: "; ")
-            StandardError.write(
-                "mprof: \(lines.count) process\(lines.count == 1 ? "" : "es") started by \(name) \(lines.count == 1 ? "was" : "were") "
-                    + "not heap-profiled (only the program itself is): \(shown)\(lines.count > 5 ? "; …" : "")")
-        }
+        if let childrenNote { StandardError.write(childrenNote) }
         return true
     }
 
@@ -325,6 +352,19 @@ struct HeapRun {
 
     private static func isRegularFile(_ path: String) -> Bool {
         (try? FileStatus(path: path))?.kind == .regular
+    }
+
+    /// Whether the file at `path` is a list the hook wrote of processes it did not record: at most 1 MiB of lines
+    /// "exec PID PATH" or "fork PID". Anything else by that name is not mprof's to replace.
+    private static func isChildrenList(_ path: String) -> Bool {
+        guard let contents = try? FileReader(path: path).readAll(limit: 1 << 20) else { return false }
+        return contents.split(separator: UInt8(ascii: "\n")).allSatisfy { line in
+            let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count >= 2, let kind = fields.first, fields[1].allSatisfy({ (48...57).contains($0) }),
+                !fields[1].isEmpty
+            else { return false }
+            return (kind.elementsEqual("exec".utf8) && fields.count == 3) || (kind.elementsEqual("fork".utf8) && fields.count == 2)
+        }
     }
 
     private static func startsWithCaptureMagic(_ path: String) -> Bool {

@@ -299,6 +299,14 @@ static int output_is_capture(void) {
     return 1;
 }
 
+/// Makes the file `target` bytes long from `offset` on, with fallocate (so a full disk is an error now, not a SIGBUS
+/// on a later store) or, where the file system has none, ftruncate. 0, or -1 with errno.
+static int grow_file(uint64_t offset, uint64_t target) {
+    int status = fallocate(output, 0, (off_t)offset, (off_t)(target - offset));
+    if (status != 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) status = ftruncate(output, (off_t)target);
+    return status;
+}
+
 static int reserve(size_t bytes) {
     if (window != NULL && stream_end + bytes <= writable_end) return 1;
     if (!output_is_capture()) {
@@ -323,8 +331,17 @@ static int reserve(size_t bytes) {
         uint64_t limit = file_size_limit(), target = offset + GROWTH_BYTES;
         if (target > limit) target = limit;
         if (target > file_end && target >= stream_end + bytes + TAIL_BYTES) {
-            int status = fallocate(output, 0, (off_t)offset, (off_t)(target - offset));
-            if (status != 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) status = ftruncate(output, (off_t)target);
+            int status = grow_file(offset, target);
+            if (status != 0 && (errno == ENOSPC || errno == EDQUOT)) {
+                // Little room left on the disk: as much as the next records need, a window at most.
+                uint64_t needed = (stream_end + bytes + TAIL_BYTES + page_size - 1) & ~(uint64_t)(page_size - 1);
+                uint64_t smaller = offset + WINDOW_BYTES < target ? offset + WINDOW_BYTES : target;
+                if (smaller < needed) smaller = needed;
+                if (smaller > file_end && smaller < target && grow_file(offset, smaller) == 0) {
+                    status = 0;
+                    target = smaller;
+                }
+            }
             if (status != 0) {
                 stop_recording("the capture stopped early: its file cannot grow", errno);
                 return 0;

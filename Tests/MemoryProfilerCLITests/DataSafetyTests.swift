@@ -506,6 +506,64 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/same.heap"), "the empty capture was left behind")
     }
 
+    /// A file named like the capture's list of unrecorded processes (`X.heap.children`) is replaced only when it is
+    /// one (lines "exec PID PATH" or "fork PID"); anything else there is refused, untouched. (It was deleted.)
+    @Test func aFileNamedLikeTheChildrenListIsReplacedOnlyWhenItIsOne() throws {
+        let directory = try TemporaryDirectory()
+        let children = "\(directory.path)/m.heap.children"
+        try "precious\n".write(toFile: children, atomically: true, encoding: .utf8)
+        let refused = try runProduct("mprof", ["run", "--heap", "-o", "\(directory.path)/m.dat", "/bin/true"])
+        #expect(refused.status != 0 && refused.standardError.contains("is not a list of processes mprof wrote"), "\(refused.standardError)")
+        #expect(try String(contentsOfFile: children, encoding: .utf8) == "precious\n")
+        // One the hook wrote (a shell's two children) is replaced by the next run's.
+        unlink(children)
+        for _ in 0..<2 {
+            let run = try runProduct("mprof", ["run", "--heap", "-o", "\(directory.path)/m.dat", "sh", "-c", "/bin/true; /bin/true"])
+            #expect(run.status == 0, "\(run.standardError)")
+            let list = try String(contentsOfFile: children, encoding: .utf8)
+            #expect(list.split(separator: "\n").count == 2 && list.hasPrefix("exec "), "\(list)")
+        }
+    }
+
+    /// A capture path longer than the hook takes is refused before the program runs, with nothing left behind (the
+    /// hook gave up on it, and left the capture's descriptor to every process the program started).
+    @Test func aCapturePathTooLongForTheHookIsRefusedBeforeTheProgramRuns() throws {
+        let directory = try TemporaryDirectory()
+        // A directory whose absolute path is 4,076 bytes: within PATH_MAX (mprof can name it), while the capture's,
+        // with "/r.heap", is past what the hook takes.
+        var steps: [String] = []
+        var length = directory.path.utf8.count
+        while length < 4076 {
+            let name = String(repeating: "d", count: min(250, 4076 - length - 1))
+            steps.append(name)
+            length += 1 + name.utf8.count
+        }
+        let script = steps.map { "mkdir \($0) && cd \($0)" }.joined(separator: " && ")
+            + " && '\(BuiltProducts.path("mprof"))' run --heap -o r.dat /bin/sh -c 'touch ran'; echo status $?; ls"
+        // bash: dash gives up on a cd whose whole path would pass PATH_MAX; bash goes on with the relative one.
+        let result = try runCommand("/bin/bash", ["-c", "cd '\(directory.path)' && " + script])
+        #expect(result.standardOutput.hasPrefix("status 1"), "\(result.standardOutput) \(result.standardError)")
+        #expect(result.standardError.contains("the hook takes at most 4079"), "\(result.standardError)")
+        #expect(!result.standardOutput.contains("ran") && !result.standardOutput.contains("r.heap"), "\(result.standardOutput)")
+    }
+
+    /// With less room on the disk than the hook's usual 16 MiB step (an 8 MiB tmpfs), the capture grows a window at a
+    /// time and is written whole; it was lost ("its file cannot grow"), and mprof blamed LD_PRELOAD.
+    @Test(.enabled(if: getuid() == 0, "mounting a tmpfs needs root"))
+    func aCaptureIsWrittenOnADiskWithLittleRoom() throws {
+        let directory = try TemporaryDirectory()
+        let small = "\(directory.path)/small"
+        try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: false)
+        let mount = try runCommand("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", small])
+        try #require(mount.status == 0, "could not mount a tmpfs: \(mount.standardError)")
+        defer { _ = try? runCommand("umount", ["-l", small]) }
+        let run = try runProduct(
+            "mprof", ["run", "--heap", "-o", "\(small)/run.dat", BuiltProducts.path("heap-workload"), "mixed", "100000"])
+        #expect(run.status == 0, "\(run.standardError)")
+        let capture = try HeapCapture(path: "\(small)/run.heap")
+        #expect(capture.summary.finishedNormally && capture.summary.allocations >= 100_000, "\(capture.summary)")
+    }
+
     private static func readLine(_ process: ChildProcess) -> String? {
         guard let descriptor = process.standardOutput else { return nil }
         var bytes: [UInt8] = []
