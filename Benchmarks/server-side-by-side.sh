@@ -7,9 +7,10 @@
 #
 #   Benchmarks/server-side-by-side.sh [--rounds R] [--seconds S]     from anywhere
 #
-# Each round runs, one after the other: the plain server, `heaptrack` and `mprof run --heap`, each under
-# `wrk -t1 -c4 -dS` with Examples/HeapServer/requests.lua, then SIGINT to the server (a clean shutdown). Allocation
-# counts are heaptrack_print's "calls to allocation functions" and `mprof heap`'s "allocations".
+# Each round runs, one after the other: the plain server, `heaptrack`, `mprof run --heap` and `mprof run --heap
+# --aggregate`, each under `wrk -t1 -c4 -dS` with Examples/HeapServer/requests.lua, then SIGINT to the server (a
+# clean shutdown). Allocation counts are heaptrack_print's "calls to allocation functions" and `mprof heap`'s
+# "allocations".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -66,6 +67,7 @@ serve() {
         plain) "$server" --port 0 --port-file "$port_file" >"$work/$tool.out" 2>&1 & ;;
         heaptrack) heaptrack -o "$work/heaptrack.$round" "$server" --port 0 --port-file "$port_file" >"$work/$tool.out" 2>&1 & ;;
         mprof) "$mprof" run --heap -o "$work/mprof.$round.dat" "$server" --port 0 --port-file "$port_file" >"$work/$tool.out" 2>&1 & ;;
+        aggregate) "$mprof" run --heap --aggregate -o "$work/mprof.$round.dat" "$server" --port 0 --port-file "$port_file" >"$work/$tool.out" 2>&1 & ;;
     esac
     pid=$!
     for _ in $(seq 300); do [ -s "$port_file" ] && break; sleep 0.1; done
@@ -83,7 +85,7 @@ serve() {
             size=$(stat -c %s "$capture")
             allocations=$(heaptrack_print -f "$capture" 2>/dev/null | sed -n 's/^\([0-9]*\) calls to allocation functions.*/\1/p')
             rm -f "$capture" ;;
-        mprof)
+        mprof | aggregate)
             size=$(stat -c %s "$work/mprof.$round.heap")
             allocations=$("$mprof" heap "$work/mprof.$round.heap" | sed -n 's/^  allocations  \([0-9,]*\) .*/\1/p' | tr -d ,)
             rm -f "$work/mprof.$round.dat" "$work/mprof.$round.heap" ;;
@@ -92,10 +94,10 @@ serve() {
 }
 
 declare -A rps stop per_million
-for tool in plain heaptrack mprof; do rps[$tool]="" stop[$tool]="" per_million[$tool]=""; done
+for tool in plain heaptrack mprof aggregate; do rps[$tool]="" stop[$tool]="" per_million[$tool]=""; done
 for round in $(seq 1 "$rounds"); do
     echo "== round $round of $rounds"
-    for tool in plain heaptrack mprof; do
+    for tool in plain heaptrack mprof aggregate; do
         read -r r s size allocations <<<"$(serve "$tool" "$round")"
         rps[$tool]+=" $r" stop[$tool]+=" $s"
         if [ "$tool" != plain ]; then
@@ -108,22 +110,26 @@ done
 # shellcheck disable=SC2086
 {
     plain_rps=$(median ${rps[plain]})
-    ht_rps=$(median ${rps[heaptrack]}) mp_rps=$(median ${rps[mprof]})
+    ht_rps=$(median ${rps[heaptrack]}) mp_rps=$(median ${rps[mprof]}) ag_rps=$(median ${rps[aggregate]})
     ht_stop=$(median ${stop[heaptrack]}) mp_stop=$(median ${stop[mprof]}) plain_stop=$(median ${stop[plain]})
+    ag_stop=$(median ${stop[aggregate]})
     ht_bytes=$(median ${per_million[heaptrack]}) mp_bytes=$(median ${per_million[mprof]})
+    ag_bytes=$(median ${per_million[aggregate]})
 }
 drop() { awk -v r="$1" -v p="$plain_rps" 'BEGIN { printf "%.0f", (1 - r / p) * 100 }'; }
-ht_drop=$(drop "$ht_rps") mp_drop=$(drop "$mp_rps")
+ht_drop=$(drop "$ht_rps") mp_drop=$(drop "$mp_rps") ag_drop=$(drop "$ag_rps")
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 echo
 echo "Server: Examples/HeapServer (release) under \`wrk -t1 -c4 -d${load_seconds}s\`, medians of $rounds rounds on $(nproc) cores."
 echo
-echo "| | plain | heaptrack | mprof run --heap |"
-echo "|---|---:|---:|---:|"
-printf '| requests per second | %.0f | %.0f | %.0f |\n' "$plain_rps" "$ht_rps" "$mp_rps"
-printf '| throughput drop | | %s %% | %s %% (%sx) |\n' "$ht_drop" "$mp_drop" \
-    "$(awk -v a="$mp_drop" -v b="$ht_drop" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
-printf '| SIGINT to exit (s) | %s | %s | %s |\n' "$plain_stop" "$ht_stop" "$mp_stop"
-printf '| capture bytes per million allocations | | %s | %s (%sx) |\n' "$ht_bytes" "$mp_bytes" \
-    "$(awk -v a="$mp_bytes" -v b="$ht_bytes" 'BEGIN { printf "%.2f", a / b }')"
+echo "| | plain | heaptrack | mprof run --heap | mprof run --heap --aggregate |"
+echo "|---|---:|---:|---:|---:|"
+printf '| requests per second | %.0f | %.0f | %.0f | %.0f |\n' "$plain_rps" "$ht_rps" "$mp_rps" "$ag_rps"
+printf '| throughput drop | | %s %% | %s %% (%sx) | %s %% (%sx) |\n' "$ht_drop" "$mp_drop" "$(ratio "$mp_drop" "$ht_drop")" \
+    "$ag_drop" "$(ratio "$ag_drop" "$ht_drop")"
+printf '| SIGINT to exit (s) | %s | %s | %s | %s |\n' "$plain_stop" "$ht_stop" "$mp_stop" "$ag_stop"
+printf '| capture bytes per million allocations | | %s | %s (%sx) | %s (%sx) |\n' "$ht_bytes" "$mp_bytes" \
+    "$(ratio "$mp_bytes" "$ht_bytes")" "$ag_bytes" "$(ratio "$ag_bytes" "$ht_bytes")"
 echo
-echo "Rounds: requests/s plain${rps[plain]}; heaptrack${rps[heaptrack]}; mprof${rps[mprof]}. Stop (s): heaptrack${stop[heaptrack]}; mprof${stop[mprof]}."
+echo "Rounds: requests/s plain${rps[plain]}; heaptrack${rps[heaptrack]}; mprof${rps[mprof]}; aggregate${rps[aggregate]}."
+echo "Stop (s): heaptrack${stop[heaptrack]}; mprof${stop[mprof]}; aggregate${stop[aggregate]}."
