@@ -19,6 +19,8 @@ struct HeapRun {
     /// Writes the capture's stored form while the program runs (see HeapCaptureFollower), so that little is left to
     /// do when it ends; nil when it could not start (the capture is then finished after the run).
     private(set) var follower: HeapCaptureFollower?
+    /// Names the capture's addresses while the program runs (see HeapPreNamer); nil without llvm-symbolizer.
+    private(set) var prenamer: HeapPreNamer?
     /// Where the hook lists the processes it did not record (children the program started).
     var childrenList: String { capture + ".children" }
     /// The capture file, created here before the program runs and held open with a shared lock until mprof has
@@ -129,8 +131,10 @@ struct HeapRun {
             }
         }
         reservation = try Self.reserve(capture)
-        // An aggregate capture's counters change in place: it is read once the program has ended.
-        follower = aggregate ? nil : HeapCaptureFollower(path: capture)
+        // An aggregate capture's counters change in place: it is read once the program has ended, and only its
+        // names are followed.
+        prenamer = HeapPreNamer(readingCaptureAt: aggregate ? capture : nil)
+        follower = aggregate ? nil : HeapCaptureFollower(path: capture, prenamer: prenamer)
     }
 
     /// The capture file mprof creates for the hook and hands over open (`MPROF_HEAP_DESCRIPTOR`), which it holds
@@ -207,6 +211,7 @@ struct HeapRun {
     /// nothing worth keeping: regular files only.
     func discard() {
         follower?.cancel()
+        prenamer?.cancel()
         for path in [capture, childrenList] where Self.status(path)?.kind == .regular {
             unlink(path)
         }
@@ -310,7 +315,8 @@ struct HeapRun {
             ending = cause
         }
         do {
-            let symbols = try HeapSymbolizer().storeNames(inCaptureAt: capture, ending: ending, following: follower)
+            let symbols = try HeapSymbolizer().storeNames(
+                inCaptureAt: capture, ending: ending, following: follower, prenamed: prenamer)
             for note in symbols.notes { StandardError.write("mprof: warning: \(TerminalText.escaped(note))") }
         } catch {
             StandardError.write("mprof: warning: the capture's names were not stored: \(error.message)")

@@ -119,4 +119,68 @@ struct HeapCaptureFollowerTests {
             #expect(lines == ["lowered 5 19 true 5", "19 left"])
         }
     }
+    /// The pre-namer names addresses while the program runs, through the follower's reader (event captures) or a
+    /// reader of its own (aggregate captures), and what it hands to naming gives the very names a run of
+    /// llvm-symbolizer after the program gives.
+    @Test(arguments: [false, true])
+    func namesFoundWhileTheProgramRunsAreTheNamesFoundAfter(aggregate: Bool) throws {
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = "\(directory)/run.heap"
+        func run(_ prenamer: HeapPreNamer) throws -> HeapCaptureFollower? {
+            unlink(path)
+            var follower: HeapCaptureFollower?
+            if !aggregate {
+                follower = HeapCaptureFollower(path: path, prenamer: prenamer)
+                try #require(follower != nil, "no thread for the follower")
+            }
+            let result = try runCommand(
+                Self.workload, ["known-sites", "20000", "100", "300000", "50"],
+                environment: ["LD_PRELOAD": Self.hook, "MPROF_HEAP_OUTPUT": path, "MPROF_HEAP_AGGREGATE": aggregate ? "1" : "0"])
+            try #require(result.status == 0, "\(result.standardError)")
+            return follower
+        }
+        // Named while it ran: the pre-namer has answers before anything asks it.
+        let first = try #require(HeapPreNamer(readingCaptureAt: aggregate ? path : nil))
+        let firstFollower = try run(first)
+        usleep(400_000)
+        let (answers, live) = first.finish()
+        live?.close()
+        firstFollower?.cancel()
+        #expect(answers.count >= 10, "\(answers.count) addresses named while the program ran")
+
+        let second = try #require(HeapPreNamer(readingCaptureAt: aggregate ? path : nil))
+        let secondFollower = try run(second)
+        usleep(400_000)
+        secondFollower?.cancel()
+        let capture = try HeapCapture(path: path)
+        let prenamed = HeapSymbolizer().symbolize(capture, usingStoredNames: false, prenamed: second)
+        let after = HeapSymbolizer().symbolize(capture, usingStoredNames: false)
+        #expect(prenamed.frames == after.frames)
+        #expect(prenamed.typeNames == after.typeNames)
+        #expect(prenamed.notes == after.notes)
+        #expect(after.frames.values.contains { $0.contains { $0.function.hasPrefix("buildIndex") } }, "\(after.frames.count) frames")
+    }
+    /// A read of the capture can copy a record's tag as written and one of its fields as not yet written (the
+    /// kernel's copy does not order its loads): the follower trusts only what a second read agrees on, and reads
+    /// the rest again. Here the file holds such a torn record, completed between the first read and the second.
+    @Test func aRecordTornByTheReadIsReadAgainWhole() throws {
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = "\(directory)/torn.heap"
+        // The magic, then 'F' with the three-byte field 80 cd 01, read with its middle byte not yet there, then more.
+        var bytes = Array("MPROFHP1".utf8) + [UInt8(ascii: "T"), 5, UInt8(ascii: "F"), 0x80, 0x00, 0x01, UInt8(ascii: "T"), 6]
+        let torn = 12
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let capture = GrowingCapture(path: path)
+        capture.betweenReads = {
+            bytes[torn] = 0xcd
+            try? Data(bytes).write(to: URL(fileURLWithPath: path))
+            capture.betweenReads = nil
+        }
+        let first = try #require(capture.wait(from: 0) { $0.count > 0 })
+        #expect(first.count == torn, "\(first.count) bytes trusted, the torn byte is at \(torn)")
+        let second = try #require(capture.wait(from: torn) { $0.count > torn })
+        #expect(Array(second) == bytes)
+    }
 }

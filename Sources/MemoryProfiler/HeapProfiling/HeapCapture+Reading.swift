@@ -153,6 +153,9 @@ struct HeapCaptureReader {
     /// The capture in its stored form, when the reader was asked to write it (see `init(transcribing:)`).
     private(set) var transcript: [UInt8]?
 
+    /// Told of each module, stack address and class type descriptor as they are read (see ``HeapPreNamer``).
+    private var noticing: HeapNamingQueue?
+
     init(_ bytes: UnsafeBufferPointer<UInt8>, namesOnly: Bool = false, region: UInt64? = nil) {
         self.bytes = bytes
         self.namesOnly = namesOnly
@@ -171,10 +174,19 @@ struct HeapCaptureReader {
         transcript = []
     }
 
-    /// A reader that transcribes a capture as it is written, from `source`, which it waits on.
-    init(transcribing source: GrowingCapture) {
+    /// A reader that transcribes a capture as it is written, from `source`, which it waits on, telling `noticing`
+    /// what needs a name.
+    init(transcribing source: GrowingCapture, noticing: HeapNamingQueue? = nil) {
         self.init(transcribing: source.bytes)
         self.source = source
+        self.noticing = noticing
+    }
+
+    /// A reader of a capture as it is written, from `source`, that only tells `noticing` what needs a name.
+    init(namesFollowing source: GrowingCapture, noticing: HeapNamingQueue) {
+        self.init(source.bytes, namesOnly: true)
+        self.source = source
+        self.noticing = noticing
     }
 
     /// The number of fields of the event records, by tag: what a names-only read skips.
@@ -556,8 +568,11 @@ struct HeapCaptureReader {
                     at += 1
                 }
                 guard remaining == 0 else {
-                    at = recordStart  // cut short: the capture ends before this record
-                    break recordLoop
+                    at = recordStart  // cut short: the capture ends before this record, unless more is being written
+                    let known = bytes.count
+                    guard let more = source?.wait(from: recordStart, until: { $0.count > known }) else { break recordLoop }
+                    bytes = more
+                    continue
                 }
                 capture.eventsEnd = at
                 continue
@@ -706,6 +721,7 @@ struct HeapCaptureReader {
                     depths.append(depth)
                     capture.parents.append(UInt32(parent))
                     capture.addresses.append(relocated(address))
+                    noticing?.add(.code(relocated(address)))
                 case UInt8(ascii: "H"):
                     let threadNumber = try number()
                     // Threads are numbered 1, 2, … as they first allocate: a new one is at most one more.
@@ -735,6 +751,7 @@ struct HeapCaptureReader {
                     replayBytes += 32
                     guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
                     capture.types.append(.init(metadata: metadata, kind: kind, descriptor: relocated(descriptor)))
+                    if kind == 0 { noticing?.add(.descriptor(relocated(descriptor))) }
                 case UInt8(ascii: "M"):
                     let bias = try number(), start = try number(), end = try number(), path = try string()
                     guard start <= end else { throw failure("a module ends before it starts", at: recordStart) }
@@ -756,13 +773,17 @@ struct HeapCaptureReader {
                     }
                     if shift > 0 { move(start, end, by: shift) }
                     placed.append((start..<end, path, bias, shift))
-                    capture.modules.append(.init(path: path, loadBias: bias &+ shift, addresses: (start &+ shift)..<(end &+ shift)))
+                    let module = HeapCapture.Module(path: path, loadBias: bias &+ shift, addresses: (start &+ shift)..<(end &+ shift))
+                    capture.modules.append(module)
+                    noticing?.add(.module(module))
                 case UInt8(ascii: "B"):
                     version = try number()
                     guard (1...3).contains(version) else { throw failure("capture format version \(version); this mprof reads versions 1 to 3", at: recordStart) }
                     if version == 3 && region != nil { throw failure("an aggregate capture (mprof run --heap --aggregate) has no regions", at: recordStart) }
                     // Counters updated in place are read once the program has ended, not followed.
-                    if version == 3 && source != nil { throw failure("an aggregate capture is read after the run", at: recordStart) }
+                    if version == 3 && source != nil && !namesOnly {
+                        throw failure("an aggregate capture is read after the run", at: recordStart)
+                    }
                     guard !sawBegin else { throw failure("a second begin record", at: recordStart) }
                     sawBegin = true
                     let pid = try number(), wall = try number(), page = try number()

@@ -1,5 +1,6 @@
 #if os(Linux)
 internal import MemoryProfilerSystem
+import Glibc
 import Synchronization
 
 /// Follows a heap capture while the program writes it, writing its stored form as the records come, so that when
@@ -24,8 +25,11 @@ public final class HeapCaptureFollower: @unchecked Sendable {
     /// Follows the capture at `path`, from when the hook creates it; nil when no thread can be started. Call
     /// `cancel` if the capture is not to be finished (`HeapSymbolizer.storeNames(inCaptureAt:ending:following:)`
     /// finishes it): until then the follower waits for it.
-    public init?(path: String) {
+    ///
+    /// With `prenamer`, tells it of each module, stack address and type as they are read.
+    public init?(path: String, prenamer: HeapPreNamer? = nil) {
         let capture = GrowingCapture(path: path)
+        let noticing = prenamer?.queue
         self.capture = capture
         do {
             thread = try DedicatedThread.start { [self] in
@@ -39,7 +43,7 @@ public final class HeapCaptureFollower: @unchecked Sendable {
                     }
                     if restoreNow, !thread.restore() { capture.giveUp() }
                 }
-                var reader = HeapCaptureReader(transcribing: capture)
+                var reader = HeapCaptureReader(transcribing: capture, noticing: noticing)
                 result = Result { () throws(HeapCaptureReader.Failure) in
                     let replayed = try reader.replay()
                     return (replayed, reader.transcript ?? [])
@@ -92,6 +96,10 @@ final class GrowingCapture: @unchecked Sendable {
     private var descriptor: Descriptor?
     private var storage: UnsafeMutablePointer<UInt8>
     private var capacity: Int
+    /// A piece read again, to be compared (see `agreeing`).
+    private let scratch: UnsafeMutablePointer<UInt8>
+    /// For the tests: runs between a refresh's first and second read, as the hook's writing would.
+    var betweenReads: (() -> Void)?
     private var count = 0
     private let budget = HeapCapture.readingBudget()
     private let ended = Atomic(false)
@@ -110,11 +118,13 @@ final class GrowingCapture: @unchecked Sendable {
         self.path = path
         capacity = 1 << 20
         storage = .allocate(capacity: capacity)
+        scratch = .allocate(capacity: Self.piece)
     }
 
     deinit {
         descriptor?.close()
         storage.deallocate()
+        scratch.deallocate()
     }
 
     /// The bytes read so far: valid until the next `wait`.
@@ -177,6 +187,12 @@ final class GrowingCapture: @unchecked Sendable {
             position += read
             if read < Self.piece { break }
         }
+        betweenReads?()
+        guard let checked = agreeing(from: offset, to: position, descriptor) else {
+            failed = true
+            return
+        }
+        position = checked
         // A program that execs starts its capture again from the file's start (after an exec record that this read
         // may have missed): its begin record, with its own start time, is then not the one read first.
         if count >= Self.header, offset >= Self.header {
@@ -187,7 +203,40 @@ final class GrowingCapture: @unchecked Sendable {
                 return
             }
         }
-        count = max(count, position)
+        // What this refresh read and a second read agree on: bytes past it, read before, may have been read again
+        // here in the middle of a record.
+        count = position
+    }
+
+    /// Where a second read of [start, end) first differs from the first, which is in `storage` (`end` when they
+    /// agree throughout); nil when the file cannot be read.
+    ///
+    /// The kernel copies a file's pages with string instructions, whose loads are not ordered among themselves: a
+    /// read of the capture while the hook writes it through its shared mapping can copy a record's tag as written and
+    /// a field of the same record as not yet written (it did: one byte in about 20 MB, enough to make the follower
+    /// give up on half the runs of a busy program). A record whose tag the first read saw was whole before the
+    /// second read began, so where the two agree every record with a tag is whole; where they first differ, the hook
+    /// was writing, and that part is read again later.
+    private func agreeing(from start: Int, to end: Int, _ descriptor: Descriptor) -> Int? {
+        var position = start
+        while position < end {
+            let length = min(Self.piece, end - position)
+            let read: Int
+            do {
+                read = try descriptor.read(
+                    into: UnsafeMutableRawBufferPointer(start: scratch, count: length), atOffset: position)
+            } catch {
+                return nil
+            }
+            if memcmp(scratch, storage + position, read) != 0 {
+                var index = 0
+                while scratch[index] == storage[position + index] { index += 1 }
+                return position + index
+            }
+            position += read
+            if read < length { return position }
+        }
+        return end
     }
 
     /// More room, with the first `kept` bytes (those read so far, this refresh's included).

@@ -80,8 +80,15 @@ public struct HeapSymbolizer: Sendable {
     /// Names every address in `capture`'s stacks and every Swift type: the names stored in the capture after
     /// its run (``storeNames(inCaptureAt:)``) when it has them and `usingStoredNames`, otherwise from the
     /// program's files as they are now.
-    public func symbolize(_ capture: HeapCapture, usingStoredNames: Bool = true) -> HeapSymbols {
-        if usingStoredNames, let stored = capture.embeddedSymbols { return stored }
+    ///
+    /// With `prenamed`, the names a ``HeapPreNamer`` found while the program ran are taken, and only the rest asked.
+    public func symbolize(
+        _ capture: HeapCapture, usingStoredNames: Bool = true, prenamed: HeapPreNamer? = nil
+    ) -> HeapSymbols {
+        if usingStoredNames, let stored = capture.embeddedSymbols {
+            prenamed?.cancel()
+            return stored
+        }
         var symbols = HeapSymbols(frames: [:], typeNames: [:], notes: [])
         if usingStoredNames {
             symbols.notes.append(
@@ -92,14 +99,7 @@ public struct HeapSymbolizer: Sendable {
         var latest: [UInt64: HeapCapture.Module] = [:]
         for module in capture.modules { latest[module.addresses.lowerBound] = module }
         let modules = latest.values.sorted { $0.addresses.lowerBound < $1.addresses.lowerBound }
-        func module(of address: UInt64) -> HeapCapture.Module? {
-            var low = 0, high = modules.count
-            while low < high {
-                let middle = (low + high) / 2
-                if modules[middle].addresses.upperBound <= address { low = middle + 1 } else { high = middle }
-            }
-            return low < modules.count && modules[low].addresses.contains(address) ? modules[low] : nil
-        }
+        func module(of address: UInt64) -> HeapCapture.Module? { Self.module(of: address, in: modules) }
 
         // The questions: code addresses (return addresses, so the call is one byte before) and type descriptors.
         let codeAddresses = Array(Set(capture.addresses)).sorted()
@@ -117,7 +117,7 @@ public struct HeapSymbolizer: Sendable {
         for type in capture.types where type.kind == 0 {
             questions.append(module(of: type.descriptor).map { ("DATA", $0, type.descriptor &- $0.loadBias) })
         }
-        let answers = symbolizer.flatMap { ask($0, questions, notes: &symbols.notes) }
+        let answers = symbolizer.flatMap { ask($0, questions, prenamed: prenamed, notes: &symbols.notes) }
         if symbolizer == nil {
             symbols.notes.append("llvm-symbolizer was not found (set MPROF_SYMBOLIZER): frames are shown as module+offset")
         }
@@ -177,34 +177,60 @@ public struct HeapSymbolizer: Sendable {
         var line: Int?
     }
 
-    /// Runs llvm-symbolizer once over all questions; the answers come back in order, one block each.
-    private func ask(
-        _ tool: String, _ questions: [(kind: String, module: HeapCapture.Module, offset: UInt64)?], notes: inout [String]
-    ) -> [[Answer]]? {
-        var input = ""
-        for question in questions {
-            // A question the symbolizer cannot be asked (no module, a path it cannot parse) still takes a line, so
-            // that answers stay in step: address 0 of a file that does not exist.
-            if let question, !question.module.path.contains("\""), !question.module.path.contains("\n"),
-                question.module.path.hasPrefix("/")
-            {
-                input += "\(question.kind) \"\(question.module.path)\" 0x\(String(question.offset, radix: 16))\n"
-            } else {
-                input += "CODE \"/nonexistent\" 0x0\n"
-            }
+    /// The module holding `address`, of `modules` sorted by address.
+    static func module(of address: UInt64, in modules: [HeapCapture.Module]) -> HeapCapture.Module? {
+        var low = 0, high = modules.count
+        while low < high {
+            let middle = (low + high) / 2
+            if modules[middle].addresses.upperBound <= address { low = middle + 1 } else { high = middle }
         }
+        return low < modules.count && modules[low].addresses.contains(address) ? modules[low] : nil
+    }
+
+    /// The line that asks llvm-symbolizer about `offset` in `module`'s file; nil for a file it cannot be asked about
+    /// (a path it cannot parse, or not absolute: the kernel's vDSO).
+    static func question(kind: String, module: HeapCapture.Module, offset: UInt64) -> String? {
+        let path = module.path
+        guard !path.contains("\""), !path.contains("\n"), path.hasPrefix("/") else { return nil }
+        return "\(kind) \"\(path)\" 0x\(String(offset, radix: 16))"
+    }
+
+    /// The answers to the questions, in order (none for a question that cannot be asked): those `prenamed` has,
+    /// and the rest from its running llvm-symbolizer, or from one run of `tool` over them all.
+    private func ask(
+        _ tool: String, _ questions: [(kind: String, module: HeapCapture.Module, offset: UInt64)?],
+        prenamed: HeapPreNamer?, notes: inout [String]
+    ) -> [[Answer]]? {
+        let lines = questions.map { question in
+            question.flatMap { Self.question(kind: $0.kind, module: $0.module, offset: $0.offset) }
+        }
+        var known: [String: [Substring]] = [:]
+        var live: LiveSymbolizer?
+        if let prenamed { (known, live) = prenamed.finish() }
+        defer { live?.close() }
+        let missing = Array(Set(lines.compactMap { $0 }.filter { known[$0] == nil }))
+        if !missing.isEmpty {
+            guard let blocks = live?.ask(missing) ?? askOnce(tool, missing, notes: &notes) else { return nil }
+            for (line, block) in zip(missing, blocks) { known[line] = block }
+        }
+        return zip(lines, questions).map { line, question in
+            Self.answers(line.flatMap { known[$0] } ?? [], kind: question?.kind)
+        }
+    }
+
+    /// Runs llvm-symbolizer once over `questions`; the answers come back in order, one block of lines each.
+    private func askOnce(_ tool: String, _ questions: [String], notes: inout [String]) -> [[Substring]]? {
+        let input = questions.map { $0 + "\n" }.joined()
         guard let output = run(tool, ["--inlines", "--output-style=LLVM"], input: input, notes: &notes) else {
             return nil
         }
         // Blocks separated by an empty line: CODE gives (function, file:line:column) pairs, DATA gives the
         // symbol, then "start size" (and a location line in newer versions).
-        var blocks: [[Answer]] = []
+        var blocks: [[Substring]] = []
         var lines: [Substring] = []
         for line in output.split(separator: "\n", omittingEmptySubsequences: false) {
             if line.isEmpty {
-                if !lines.isEmpty {
-                    blocks.append(Self.answers(lines, kind: questions[min(blocks.count, questions.count - 1)]?.kind))
-                }
+                if !lines.isEmpty { blocks.append(lines) }
                 lines = []
             } else {
                 lines.append(line)

@@ -60,12 +60,16 @@ extension HeapSymbolizer {
     ///     handler): stored in the capture as the reason it stops where it does. Ignored for any other capture.
     ///   - follower: What followed the capture while the program ran (its stored form so far), once the program
     ///     has ended: the capture is not replayed again. When it gave up, the capture is read from its file.
+    ///   - prenamed: What named the capture's addresses while the program ran: only the rest is asked now.
     /// - Returns: The names.
     /// - Throws: ``MemoryError``: the file is not a capture, or cannot be read or written.
     @discardableResult
     public func storeNames(
-        inCaptureAt path: String, ending: String? = nil, following follower: HeapCaptureFollower? = nil
+        inCaptureAt path: String, ending: String? = nil, following follower: HeapCaptureFollower? = nil,
+        prenamed: HeapPreNamer? = nil
     ) throws(MemoryError) -> HeapSymbols {
+        // Ended whatever happens (its tool is a process of ours); once naming has taken its names, this does nothing.
+        defer { prenamed?.cancel() }
         // Read while the program ran, when a follower could; otherwise now.
         let followed = follower?.finish()
         var bytes: [UInt8] = []
@@ -79,7 +83,9 @@ extension HeapSymbolizer {
         // Naming waits on other processes (llvm-symbolizer, swift-demangle): it runs on a thread of its own while
         // this one writes the records in their stored form and compresses them.
         let naming = Naming()
-        let namer = try? DedicatedThread.start { [self] in naming.symbols = symbolize(capture, usingStoredNames: false) }
+        let namer = try? DedicatedThread.start { [self] in
+            naming.symbols = symbolize(capture, usingStoredNames: false, prenamed: prenamed)
+        }
         // How a program whose capture has no end ended, as its parent saw it: stored where a killed program's
         // capture would say nothing.
         var endingRecord: [UInt8] = []
@@ -106,7 +112,7 @@ extension HeapSymbolizer {
         }
         var compressor = CaptureCompression.Compressor()
         if case .success(let records) = stored { compressor?.compress(records) }
-        if let namer { namer.join() } else { naming.symbols = symbolize(capture, usingStoredNames: false) }
+        if let namer { namer.join() } else { naming.symbols = symbolize(capture, usingStoredNames: false, prenamed: prenamed) }
         let symbols = naming.symbols ?? HeapSymbols(frames: [:], typeNames: [:], notes: [])
         if case .failure(let error) = stored {
             throw MemoryError(
