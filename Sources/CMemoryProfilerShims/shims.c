@@ -104,15 +104,19 @@ static int may_go_back_to(int previous) {
     return (data[CAP_SYS_NICE / 32].effective & (1u << (CAP_SYS_NICE % 32))) != 0;
 }
 
-int cmp_lower_thread_priority(int *previous) {
+int cmp_lower_task_priority(int task, int *previous) {
     // Linux keeps a nice value per thread: PRIO_PROCESS with a thread id reads and sets that thread's alone.
-    pid_t thread = (pid_t)syscall(SYS_gettid);
+    if (task <= 0) return 0;
     errno = 0;
-    int now = getpriority(PRIO_PROCESS, (id_t)thread);
+    int now = getpriority(PRIO_PROCESS, (id_t)task);
     if ((now == -1 && errno != 0) || now >= 19 || !may_go_back_to(now)) return 0;
-    if (setpriority(PRIO_PROCESS, (id_t)thread, 19) != 0) return 0;
+    if (setpriority(PRIO_PROCESS, (id_t)task, 19) != 0) return 0;
     *previous = now;
-    return (int)thread;
+    return task;
+}
+
+int cmp_lower_thread_priority(int *previous) {
+    return cmp_lower_task_priority((int)syscall(SYS_gettid), previous);
 }
 
 int cmp_restore_thread_priority(int thread, int previous) {

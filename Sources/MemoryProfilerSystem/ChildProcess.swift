@@ -305,6 +305,14 @@ public final class ChildProcess: Sendable {
         return ChildProcess(pid: pid, standardInput: launcherEnds[0], standardOutput: launcherEnds[1])
     }
 
+    /// Gives the child (its main thread: a single-threaded tool) the lowest priority, where that can be undone, as
+    /// ``DedicatedThread/lowerPriority()`` does for a thread; nil, with the priority left, where it cannot.
+    public func lowerPriority() -> DedicatedThread.LoweredPriority? {
+        var previous: Int32 = 0
+        let task = cmp_lower_task_priority(pid, &previous)
+        return task > 0 ? DedicatedThread.LoweredPriority(thread: task, previous: previous) : nil
+    }
+
     /// Reads the child's standard output to its end.
     ///
     /// - Parameter limit: The most bytes kept; the rest is read and dropped, so the child never blocks writing.

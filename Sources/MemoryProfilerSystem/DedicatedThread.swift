@@ -35,7 +35,7 @@ public struct DedicatedThread: @unchecked Sendable {
 
     /// A thread whose priority ``lowerPriority()`` lowered, and the nice value it had before.
     public struct LoweredPriority: Sendable, Hashable {
-        /// The thread's id.
+        /// The thread's id (a process's, for a child process: see ``ChildProcess/lowerPriority()``).
         public let thread: Int32
         /// Its nice value before.
         public let previous: Int32

@@ -70,6 +70,9 @@ int cmp_has_extended_attribute(const char *path, const char *name);
 /// may wait minutes to finish).
 int cmp_lower_thread_priority(int *previous);
 
+/// As `cmp_lower_thread_priority`, for the task `task` (a thread id, or a single-threaded child's process id).
+int cmp_lower_task_priority(int task, int *previous);
+
 /// Gives `thread` (an id from `cmp_lower_thread_priority`) the nice value `previous` back. Returns 0, or -1 with
 /// `errno`.
 int cmp_restore_thread_priority(int thread, int previous);

@@ -12,7 +12,8 @@ import Synchronization
 /// reader through a ``HeapNamingQueue``, or read by a reader of its own), a batch every 200 ms. At the end
 /// ``HeapSymbolizer/symbolize(_:usingStoredNames:prenamed:)`` takes the answers it has and asks the same process
 /// only about the rest. The answers are the ones a single run after the program would give: the same questions to
-/// the same tool about the same files.
+/// the same tool about the same files. While the program runs the tool runs at the lowest priority, where mprof may
+/// raise it again when the program ends (as the follower).
 public final class HeapPreNamer: @unchecked Sendable {
     let queue = HeapNamingQueue()
     private let symbolizer: HeapSymbolizer
@@ -26,6 +27,8 @@ public final class HeapPreNamer: @unchecked Sendable {
     private var answers: [String: [Substring]] = [:]
     private var modules: [HeapCapture.Module] = []
     private var waiting: [HeapNamingQueue.Item] = []
+    /// The tool failed once (it could not be started, or it stopped answering): the rest is named after the run.
+    private var failed = false
 
     /// Starts naming; with `path`, reads the capture there for what to name (for a capture nothing else follows).
     /// Nil when there is no `llvm-symbolizer`, or no thread could be started.
@@ -83,9 +86,11 @@ public final class HeapPreNamer: @unchecked Sendable {
         }
         waiting = unplaced.count < 1 << 20 ? unplaced : []
         questions = Array(Set(questions))
-        guard !questions.isEmpty else { return }
-        if live == nil { live = LiveSymbolizer(tool: tool) }
+        guard !questions.isEmpty, !failed else { return }
+        if live == nil && !failed { live = LiveSymbolizer(tool: tool) }
         guard let live, let blocks = live.ask(questions) else {
+            // Not again: the names are asked for after the run, as without a pre-namer.
+            failed = true
             self.live?.close()
             self.live = nil
             return
@@ -140,6 +145,9 @@ final class HeapNamingQueue: Sendable {
 final class LiveSymbolizer: @unchecked Sendable {
     private let process: ChildProcess
     private var pending: [UInt8] = []
+    /// While the program runs the tool runs at the lowest priority (the program comes first), where that can be
+    /// undone: the questions left at the end are answered at its normal priority (see `finishing`).
+    private var lowered: DedicatedThread.LoweredPriority?
 
     init?(tool: String) {
         guard let process = try? ChildProcess.spawn(
@@ -147,6 +155,14 @@ final class LiveSymbolizer: @unchecked Sendable {
             standardError: .null, inOwnProcessGroup: true)
         else { return nil }
         self.process = process
+        lowered = process.lowerPriority()
+    }
+
+    /// The program has ended: the tool gets its priority back (true), or it could not (false: then it is not to be
+    /// waited on, and the rest is asked of a new one).
+    func finishing() -> Bool {
+        defer { lowered = nil }
+        return lowered?.restore() ?? true
     }
 
     /// The answers to `questions` (one line each), in order, as blocks of lines; nil when the tool failed.

@@ -207,6 +207,11 @@ public struct HeapSymbolizer: Sendable {
         var known: [String: [Substring]] = [:]
         var live: LiveSymbolizer?
         if let prenamed { (known, live) = prenamed.finish() }
+        // A tool left at the lowest priority on a busy machine could keep the answers waiting: a new one asks instead.
+        if let running = live, !running.finishing() {
+            running.close()
+            live = nil
+        }
         defer { live?.close() }
         let missing = Array(Set(lines.compactMap { $0 }.filter { known[$0] == nil }))
         if !missing.isEmpty {
