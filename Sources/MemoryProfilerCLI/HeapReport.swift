@@ -50,6 +50,10 @@ struct HeapText {
         let summary = profile.summary
         var text = "Heap profile of \(TerminalText.escaped(capture.executable)) (PID \(capture.processID)), "
             + "\(seconds(summary.duration)), stacks by \(TerminalText.escaped(capture.unwinder))\n"
+        if capture.isAggregate {
+            text += "  kept as      counters per allocation site (--aggregate): the order of events is not kept, and the "
+                + "sizes are the whole program's\n"
+        }
         text += "  allocations  \(count(summary.allocations)) (\(bytes(summary.bytesAllocated)) asked for), \(count(summary.frees)) frees\n"
         text += "  peak heap    \(bytes(summary.peakBytes)) at \(seconds(summary.peakTime))\n"
         text += "  at exit      \(bytes(summary.bytesAtEnd)) in \(count(summary.blocksAtEnd)) block\(summary.blocksAtEnd == 1 ? "" : "s") not freed\n"
@@ -198,6 +202,8 @@ struct HeapReport: Encodable {
     }
 
     struct Summary: Encodable {
+        /// Counters per allocation site (`mprof run --heap --aggregate`) rather than every event.
+        var aggregate: Bool
         var allocations: Int
         var frees: Int
         var bytesAllocated: Int
@@ -251,7 +257,7 @@ struct HeapReport: Encodable {
         unwinder = capture.unwinder
         let s = profile.summary
         summary = Summary(
-            allocations: s.allocations, frees: s.frees, bytesAllocated: s.bytesAllocated, peakBytes: s.peakBytes,
+            aggregate: capture.isAggregate, allocations: s.allocations, frees: s.frees, bytesAllocated: s.bytesAllocated, peakBytes: s.peakBytes,
             peakSeconds: s.peakTime, blocksNotFreed: s.blocksAtEnd, bytesNotFreed: s.bytesAtEnd,
             temporaries: s.temporaries, seconds: s.duration, finishedNormally: s.finishedNormally,
             freesOfUnknownBlocks: s.freesOfUnknownBlocks, reachabilityScanned: s.reachabilityScanned,

@@ -147,8 +147,16 @@ struct HeapRun {
     /// rewrote it while it was still being written.)
     final class Reservation: Sendable {
         private let descriptor: Mutex<Int32?>
+        /// The file this run made at the capture's name (device, inode): the reserved one, then the one mprof stored
+        /// the names in. Only that file is ever removed by `discard`: once the run has let the name go, another
+        /// run's capture may be there.
+        let identity: Mutex<(device: UInt64, inode: UInt64)?>
 
-        init(_ descriptor: Int32) { self.descriptor = Mutex(descriptor) }
+        init(_ descriptor: Int32) {
+            self.descriptor = Mutex(descriptor)
+            let status = try? Descriptor(rawValue: descriptor).status()
+            identity = Mutex(status.map { ($0.device, $0.inode) })
+        }
 
         /// The descriptor, while it is open.
         var number: Int32? { descriptor.withLock { $0 } }
@@ -212,8 +220,12 @@ struct HeapRun {
     func discard() {
         follower?.cancel()
         prenamer?.cancel()
-        for path in [capture, childrenList] where Self.status(path)?.kind == .regular {
-            unlink(path)
+        let ours = reservation.identity.withLock { $0 }
+        if let status = Self.status(capture), status.kind == .regular, let ours, status.device == ours.device,
+            status.inode == ours.inode
+        {
+            unlink(capture)
+            if Self.status(childrenList)?.kind == .regular { unlink(childrenList) }
         }
         reservation.release()
     }
@@ -321,7 +333,9 @@ struct HeapRun {
         } catch {
             StandardError.write("mprof: warning: the capture's names were not stored: \(error.message)")
         }
-        // Finished: from here another run with the same -o may replace it.
+        // Finished: from here another run with the same -o may replace it. (What `discard` may remove is the file the
+        // names were stored in.)
+        if let stored = Self.status(capture) { reservation.identity.withLock { $0 = (stored.device, stored.inode) } }
         reservation.release()
         let size = Self.status(capture)?.size ?? status.size
         let shownSize = bytes(size)

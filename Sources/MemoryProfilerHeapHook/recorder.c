@@ -225,6 +225,8 @@ static unsigned char *put_string(unsigned char *at, const char *text, size_t lim
 /// Stops recording and says why: on standard error, and in the capture, in the room kept at its end (the mapped
 /// window covers it: see reserve), when its file is still the capture.
 static void stop_recording(const char *why, int error) {
+    // Once: the first reason is the one (a stop that follows from it would hide it, with a stale errno).
+    if (!__atomic_load_n(&hook_recording, __ATOMIC_RELAXED)) return;
     __atomic_store_n(&hook_recording, 0, __ATOMIC_RELAXED);
     complain(why, error);
     if (!began || window == NULL) return;
@@ -1266,10 +1268,14 @@ static int handed_over_output(const char *path) {
     if (digits == 0 || descriptor < 3 || descriptor > (1 << 20)) return -1;
     struct stat handed, named;
     if (fstat((int)descriptor, &handed) != 0 || lstat(path, &named) != 0) return -1;
-    if (!S_ISREG(handed.st_mode) || handed.st_size != 0 || handed.st_dev != named.st_dev || handed.st_ino != named.st_ino)
-        return -1;
+    if (!S_ISREG(handed.st_mode) || handed.st_dev != named.st_dev || handed.st_ino != named.st_ino) return -1;
+    // The capture, but not to be taken (written already, or not writable): kept from the programs this one starts.
     int flags = fcntl((int)descriptor, F_GETFL);
-    if (flags < 0 || (flags & O_ACCMODE) != O_RDWR || fcntl((int)descriptor, F_SETFD, FD_CLOEXEC) != 0) return -1;
+    if (handed.st_size != 0 || flags < 0 || (flags & O_ACCMODE) != O_RDWR) {
+        (void)fcntl((int)descriptor, F_SETFD, FD_CLOEXEC);
+        return -1;
+    }
+    if (fcntl((int)descriptor, F_SETFD, FD_CLOEXEC) != 0) return -1;
     return (int)descriptor;
 }
 
@@ -1284,8 +1290,6 @@ HOOK_HIDDEN void recorder_start(void) {
         return;
     }
     memcpy(output_path, path, strlen(path) + 1);
-    const char *aggregate = hook_getenv("MPROF_HEAP_AGGREGATE");
-    aggregating = aggregate != NULL && strcmp(aggregate, "1") == 0;
     output = handed_over_output(output_path);
     if (output < 0) output = open(output_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (output < 0 && errno == EEXIST) {
@@ -1303,6 +1307,8 @@ HOOK_HIDDEN void recorder_start(void) {
     }
     if (!identify_output()) return;
     prepare_once();
+    const char *aggregate = hook_getenv("MPROF_HEAP_AGGREGATE");
+    aggregating = aggregate != NULL && strcmp(aggregate, "1") == 0;
     start_capture();
     if (stacks_unwinder_name()[0] == 'n') complain("no unwinder found: allocations are recorded without stacks", 0);
 }
@@ -1503,6 +1509,7 @@ HOOK_EXPORT int mprof_heap_region_begin(const char *path_if_not_recording, uint6
             return 2;
         }
         prepare_once();
+        aggregating = 0;  // a region's capture is of its events
         start_capture();
         pthread_mutex_lock(&lock);
         region_started_capture = 1;

@@ -65,6 +65,11 @@ struct AggregateCaptureTests {
         // The heap over time: the aggregate capture's points are its 10 ms levels; its peak point is the peak.
         #expect(counters.heapTimeline.map(\.bytes).max() == counters.summary.peakBytes)
         #expect(counters.heapTimeline.last?.bytes == counters.summary.bytesAtEnd)
+        // Levels between points, never a fall to nothing (the reader once drew one before every point).
+        if arguments[0] == "known-sites" {
+            let afterStart = counters.heapTimeline.drop { $0.bytes == 0 }
+            #expect(afterStart.allSatisfy { $0.bytes > 0 }, "\(counters.heapTimeline.map(\.bytes))")
+        }
     }
 
     /// Two million allocations and twenty thousand leave files of about the same few kilobytes (the event capture of
@@ -120,8 +125,12 @@ struct AggregateCaptureTests {
         #expect(run.status == 0, "\(run.standardError)")
         let capture = try HeapCapture(path: "\(directory.path)/run.heap")
         #expect(capture.isAggregate && capture.embeddedSymbols != nil && capture.summary.finishedNormally)
-        let report = try runProduct("mprof", ["heap", "\(directory.path)/run.heap", "--view", "leaks", "--top", "3"])
+        let report = try runProduct("mprof", ["heap", "\(directory.path)/run.heap", "--view", "summary", "--view", "leaks", "--top", "3"])
         #expect(report.status == 0, "\(report.standardError)")
+        #expect(report.standardOutput.contains("counters per allocation site (--aggregate)"), "\(report.standardOutput)")
+        #expect(report.standardOutput.contains("LEAKS") && report.standardOutput.contains("3.1 KiB"), "\(report.standardOutput)")
+        let json = try runProduct("mprof", ["heap", "\(directory.path)/run.heap", "--json"])
+        #expect(json.standardOutput.contains("\"aggregate\" : true") || json.standardOutput.contains("\"aggregate\":true"), "\(json.standardOutput.prefix(400))")
         #expect(capture.summary.unreachableBlocks == 100, "\(capture.summary)\n\(report.standardOutput)")
         let alone = try runProduct("mprof", ["run", "--aggregate", "-o", "\(directory.path)/alone.dat", "/bin/true"])
         #expect(alone.status != 0 && alone.standardError.contains("add --heap"), "\(alone.standardError)")

@@ -183,4 +183,23 @@ struct HeapCaptureFollowerTests {
         let second = try #require(capture.wait(from: torn) { $0.count > torn })
         #expect(Array(second) == bytes)
     }
+    /// An aggregate capture's counters change under the names reader, which must not wait for them to read the same
+    /// twice: a program that allocates steadily has its addresses named while it runs (the reader once stalled at
+    /// the totals, and named nothing before the end).
+    @Test func aBusyAggregateCapturesNamesAreFoundWhileItRuns() throws {
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = "\(directory)/busy.heap"
+        let prenamer = try #require(HeapPreNamer(readingCaptureAt: path))
+        let child = try ChildProcess.spawn(
+            Self.workload, arguments: ["known-sites", "20000", "100", "400000000", "50"],
+            environment: ["LD_PRELOAD": Self.hook, "MPROF_HEAP_OUTPUT": path, "MPROF_HEAP_AGGREGATE": "1"],
+            standardInput: .null, standardOutput: .null, standardError: .null)
+        usleep(2_500_000)
+        let (answers, live) = prenamer.finish()
+        live?.close()
+        kill(child.pid, SIGKILL)
+        _ = try child.wait()
+        #expect(answers.count >= 10, "\(answers.count) addresses named while the program ran")
+    }
 }

@@ -677,12 +677,16 @@ struct HeapCaptureReader {
                     guard level <= 1 << 62 else { throw failure("a heap of more than 2^62 bytes", at: recordStart) }
                     replayBytes += 48
                     guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
-                    capture.heapTimeline.append((Double(millisecond) / 1000, Int(level)))
+                    liveBytes = Int(level)  // as the events do in the other forms: the heap from now on
+                    capture.heapTimeline.append((Double(millisecond) / 1000, liveBytes))
                 case UInt8(ascii: "Q") where version == 3:
                     let kind = try number(), first = try number(), length = try number(), padding = try number()
                     guard kind == 1 || kind == 2, length % 8 == 0, length <= 1 << 20, padding < 1 << 16 else {
                         throw failure("a counters record of kind \(kind), \(length) bytes, \(padding) bytes of padding", at: recordStart)
                     }
+                    // Counters the hook updates in place: a reader following the file must not wait for them to
+                    // read the same twice.
+                    source?.mayChange(at + Int(padding)..<(at + Int(padding) + Int(length)))
                     guard at + Int(padding) + Int(length) <= bytes.count else { throw Self.truncated }
                     let payload = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[(at + Int(padding))..<(at + Int(padding) + Int(length))]))
                     at += Int(padding) + Int(length)

@@ -100,6 +100,14 @@ final class GrowingCapture: @unchecked Sendable {
     private let scratch: UnsafeMutablePointer<UInt8>
     /// For the tests: runs between a refresh's first and second read, as the hook's writing would.
     var betweenReads: (() -> Void)?
+    /// Ranges of the file the hook updates in place (an aggregate capture's counters), which the second read does
+    /// not compare: the reader's thread's own.
+    private var changeable: [Range<Int>] = []
+
+    /// Says that `range` of the file is updated in place, so that reads of it are not compared (see `agreeing`).
+    func mayChange(_ range: Range<Int>) {
+        if !changeable.contains(range) { changeable.append(range) }
+    }
     private var count = 0
     private let budget = HeapCapture.readingBudget()
     private let ended = Atomic(false)
@@ -188,6 +196,8 @@ final class GrowingCapture: @unchecked Sendable {
             if read < Self.piece { break }
         }
         betweenReads?()
+        // The first read's loads before the second's, on processors that would let them pass each other.
+        atomicMemoryFence(ordering: .acquiring)
         guard let checked = agreeing(from: offset, to: position, descriptor) else {
             failed = true
             return
@@ -229,9 +239,11 @@ final class GrowingCapture: @unchecked Sendable {
                 return nil
             }
             if memcmp(scratch, storage + position, read) != 0 {
-                var index = 0
-                while scratch[index] == storage[position + index] { index += 1 }
-                return position + index
+                for index in 0..<read where scratch[index] != storage[position + index] {
+                    let at = position + index
+                    guard changeable.contains(where: { $0.contains(at) }) else { return at }
+                    storage[at] = scratch[index]  // counters: the later value
+                }
             }
             position += read
             if read < length { return position }

@@ -29,6 +29,9 @@ public final class HeapPreNamer: @unchecked Sendable {
     private var waiting: [HeapNamingQueue.Item] = []
     /// The tool failed once (it could not be started, or it stopped answering): the rest is named after the run.
     private var failed = false
+    /// What runs at the lowest priority while the program runs (the names reader's thread, the tool), and the tool's
+    /// process: `finish` gives them their priority back, or stops the tool where it cannot.
+    private let lowered = Mutex<(tasks: [DedicatedThread.LoweredPriority], tool: Int32?)>(([], nil))
 
     /// Starts naming; with `path`, reads the capture there for what to name (for a capture nothing else follows).
     /// Nil when there is no `llvm-symbolizer`, or no thread could be started.
@@ -41,7 +44,8 @@ public final class HeapPreNamer: @unchecked Sendable {
                 let source = GrowingCapture(path: path)
                 self.source = source
                 let queue = queue
-                reader = try DedicatedThread.start {
+                reader = try DedicatedThread.start { [self] in
+                    if let task = DedicatedThread.lowerPriority() { lowered.withLock { $0.tasks.append(task) } }
                     var reader = HeapCaptureReader(namesFollowing: source, noticing: queue)
                     _ = try? reader.replay()
                 }
@@ -87,7 +91,13 @@ public final class HeapPreNamer: @unchecked Sendable {
         waiting = unplaced.count < 1 << 20 ? unplaced : []
         questions = Array(Set(questions))
         guard !questions.isEmpty, !failed else { return }
-        if live == nil && !failed { live = LiveSymbolizer(tool: tool) }
+        if live == nil && !failed, let started = LiveSymbolizer(tool: tool) {
+            live = started
+            lowered.withLock { state in
+                if let task = started.lowered { state.tasks.append(task) }
+                state.tool = started.processID
+            }
+        }
         guard let live, let blocks = live.ask(questions) else {
             // Not again: the names are asked for after the run, as without a pre-namer.
             failed = true
@@ -100,6 +110,14 @@ public final class HeapPreNamer: @unchecked Sendable {
 
     /// Stops reading and naming, and hands over what was named, with the running `llvm-symbolizer` for the rest.
     func finish() -> (answers: [String: [Substring]], live: LiveSymbolizer?) {
+        // First their priority back: the namer thread may be waiting on the tool in the middle of a batch. Where it
+        // cannot be given back, the tool is stopped rather than waited on (the rest is then asked of a new one).
+        let (tasks, tool) = lowered.withLock { state in
+            defer { state = ([], nil) }
+            return state
+        }
+        let restored = tasks.map { $0.restore() }.allSatisfy { $0 }
+        if !restored, let tool { _ = ProcessTable.send(SIGKILL, to: tool) }
         ended.store(true, ordering: .releasing)
         source?.end()
         source?.giveUp()
@@ -109,6 +127,10 @@ public final class HeapPreNamer: @unchecked Sendable {
         thread = nil
         defer {
             answers = [:]
+            live = nil
+        }
+        if !restored {
+            live?.close()
             live = nil
         }
         return (answers, live)
@@ -146,8 +168,12 @@ final class LiveSymbolizer: @unchecked Sendable {
     private let process: ChildProcess
     private var pending: [UInt8] = []
     /// While the program runs the tool runs at the lowest priority (the program comes first), where that can be
-    /// undone: the questions left at the end are answered at its normal priority (see `finishing`).
-    private var lowered: DedicatedThread.LoweredPriority?
+    /// undone: ``HeapPreNamer`` gives it its priority back when the program ends.
+    let lowered: DedicatedThread.LoweredPriority?
+    /// The longest a batch is waited for: a tool that stops answering is a tool that failed.
+    private static let patience: Int64 = 120_000_000_000
+
+    var processID: Int32 { process.pid }
 
     init?(tool: String) {
         guard let process = try? ChildProcess.spawn(
@@ -156,13 +182,6 @@ final class LiveSymbolizer: @unchecked Sendable {
         else { return nil }
         self.process = process
         lowered = process.lowerPriority()
-    }
-
-    /// The program has ended: the tool gets its priority back (true), or it could not (false: then it is not to be
-    /// waited on, and the rest is asked of a new one).
-    func finishing() -> Bool {
-        defer { lowered = nil }
-        return lowered?.restore() ?? true
     }
 
     /// The answers to `questions` (one line each), in order, as blocks of lines; nil when the tool failed.
@@ -183,23 +202,21 @@ final class LiveSymbolizer: @unchecked Sendable {
         var blocks: [[Substring]] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         let reader = Descriptor(rawValue: output)
+        let deadline = Clocks.monotonicNanoseconds() &+ Self.patience
         while blocks.count < questions.count {
+            let remaining = (deadline &- Clocks.monotonicNanoseconds()) / 1_000_000
+            guard remaining > 0, reader.waitUntilReadable(milliseconds: Int32(min(remaining, 60_000))) else {
+                if remaining > 0 { continue }
+                _ = ProcessTable.send(SIGKILL, to: process.pid)  // the writer then fails too, and ends
+                break
+            }
             let count = chunk.withUnsafeMutableBytes { try? reader.read(into: $0) } ?? 0
             guard count > 0 else { break }
             pending += chunk[..<count]
             // Whole blocks only: each ends with an empty line.
             guard let end = Self.lastBlockEnd(pending) else { continue }
-            let text = String(decoding: pending[..<end], as: UTF8.self)
+            blocks += HeapSymbolizer.blocks(of: String(decoding: pending[..<end], as: UTF8.self))
             pending.removeSubrange(..<end)
-            var lines: [Substring] = []
-            for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-                if line.isEmpty {
-                    if !lines.isEmpty { blocks.append(lines) }
-                    lines = []
-                } else {
-                    lines.append(line)
-                }
-            }
         }
         writer.join()
         guard wrote.load(ordering: .acquiring), blocks.count == questions.count else { return nil }
@@ -216,9 +233,10 @@ final class LiveSymbolizer: @unchecked Sendable {
         return nil
     }
 
-    /// Ends the tool.
+    /// Ends the tool (killed: it keeps nothing worth a wait, and one that stopped answering would not end).
     func close() {
         process.closePipes()
+        _ = ProcessTable.send(SIGKILL, to: process.pid)
         _ = try? process.wait()
     }
 }

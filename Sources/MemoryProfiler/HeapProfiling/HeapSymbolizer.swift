@@ -207,11 +207,6 @@ public struct HeapSymbolizer: Sendable {
         var known: [String: [Substring]] = [:]
         var live: LiveSymbolizer?
         if let prenamed { (known, live) = prenamed.finish() }
-        // A tool left at the lowest priority on a busy machine could keep the answers waiting: a new one asks instead.
-        if let running = live, !running.finishing() {
-            running.close()
-            live = nil
-        }
         defer { live?.close() }
         let missing = Array(Set(lines.compactMap { $0 }.filter { known[$0] == nil }))
         if !missing.isEmpty {
@@ -229,8 +224,17 @@ public struct HeapSymbolizer: Sendable {
         guard let output = run(tool, ["--inlines", "--output-style=LLVM"], input: input, notes: &notes) else {
             return nil
         }
-        // Blocks separated by an empty line: CODE gives (function, file:line:column) pairs, DATA gives the
-        // symbol, then "start size" (and a location line in newer versions).
+        let blocks = Self.blocks(of: output)
+        guard blocks.count == questions.count else {
+            notes.append("llvm-symbolizer answered \(blocks.count) of \(questions.count) addresses: frames are shown as module+offset")
+            return nil
+        }
+        return blocks
+    }
+
+    /// llvm-symbolizer's answers in `output`: blocks of lines, each ended by an empty line. CODE gives (function,
+    /// file:line:column) pairs, DATA gives the symbol, then "start size" (and a location line in newer versions).
+    static func blocks(of output: String) -> [[Substring]] {
         var blocks: [[Substring]] = []
         var lines: [Substring] = []
         for line in output.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -240,10 +244,6 @@ public struct HeapSymbolizer: Sendable {
             } else {
                 lines.append(line)
             }
-        }
-        guard blocks.count == questions.count else {
-            notes.append("llvm-symbolizer answered \(blocks.count) of \(questions.count) addresses: frames are shown as module+offset")
-            return nil
         }
         return blocks
     }
