@@ -129,23 +129,27 @@ HOOK_HIDDEN void hook_unmap(void *memory, size_t bytes);
 HOOK_HIDDEN void hook_owned_piece(uintptr_t start, uintptr_t end, uintptr_t *piece_end, uintptr_t *next_start);
 
 // live.c
-/// The blocks still allocated: address → size (and, `with_sites`, the aggregate mode's site number). Zeroed is
-/// empty; the arrays are the hook's own mappings.
+/// What the aggregate mode keeps of a live block besides its size: its site, and the thread that allocated it.
+struct live_tag {
+    uint32_t site, thread;
+};
+/// The blocks still allocated: address → size (and, `with_sites`, the aggregate mode's tag). Zeroed is empty; the
+/// arrays are the hook's own mappings.
 struct live_table {
     uintptr_t *keys;
     uint64_t *sizes;
-    uint32_t *sites;
+    struct live_tag *tags;
     size_t mask, count;
     int with_sites;
 };
 /// Adds a block (or replaces one at the same address: then `*replaced_size`, if asked, is its size and
-/// `*replaced_site` its site; otherwise `*replaced_size` is UINT64_MAX). 0 when no memory could be mapped.
-HOOK_HIDDEN int live_insert(struct live_table *table, uintptr_t address, uint64_t size, uint32_t site,
-    uint64_t *replaced_size, uint32_t *replaced_site);
-/// Removes a block: its size (and `*site`), or UINT64_MAX when it is not there.
-HOOK_HIDDEN uint64_t live_remove(struct live_table *table, uintptr_t address, uint32_t *site);
-/// A block's size (and `*site`), or UINT64_MAX when it is not there.
-HOOK_HIDDEN uint64_t live_find(const struct live_table *table, uintptr_t address, uint32_t *site);
+/// `*replaced_tag` its tag; otherwise `*replaced_size` is UINT64_MAX). 0 when no memory could be mapped.
+HOOK_HIDDEN int live_insert(struct live_table *table, uintptr_t address, uint64_t size, struct live_tag tag,
+    uint64_t *replaced_size, struct live_tag *replaced_tag);
+/// Removes a block: its size (and `*tag`), or UINT64_MAX when it is not there.
+HOOK_HIDDEN uint64_t live_remove(struct live_table *table, uintptr_t address, struct live_tag *tag);
+/// A block's size (and `*tag`), or UINT64_MAX when it is not there.
+HOOK_HIDDEN uint64_t live_find(const struct live_table *table, uintptr_t address, struct live_tag *tag);
 /// Gives the table's memory back; the table is empty again.
 HOOK_HIDDEN void live_release(struct live_table *table);
 

@@ -14,19 +14,19 @@ static int live_grow(struct live_table *table) {
     size_t capacity = old_capacity == 0 ? 1 << 16 : old_capacity * 2;
     uintptr_t *keys = hook_map(capacity * sizeof *keys);
     uint64_t *sizes = hook_map(capacity * sizeof *sizes);
-    uint32_t *sites = table->with_sites ? hook_map(capacity * sizeof *sites) : NULL;
-    if (keys == NULL || sizes == NULL || (table->with_sites && sites == NULL)) {
+    struct live_tag *tags = table->with_sites ? hook_map(capacity * sizeof *tags) : NULL;
+    if (keys == NULL || sizes == NULL || (table->with_sites && tags == NULL)) {
         hook_unmap(keys, capacity * sizeof *keys);
         hook_unmap(sizes, capacity * sizeof *sizes);
-        hook_unmap(sites, capacity * sizeof *sites);
+        hook_unmap(tags, capacity * sizeof *tags);
         return 0;
     }
     uintptr_t *old_keys = table->keys;
     uint64_t *old_sizes = table->sizes;
-    uint32_t *old_sites = table->sites;
+    struct live_tag *old_tags = table->tags;
     table->keys = keys;
     table->sizes = sizes;
-    table->sites = sites;
+    table->tags = tags;
     table->mask = capacity - 1;
     for (size_t index = 0; index < old_capacity; index += 1) {
         if (old_keys[index] == 0) continue;
@@ -34,16 +34,16 @@ static int live_grow(struct live_table *table) {
         while (keys[slot] != 0) slot = (slot + 1) & table->mask;
         keys[slot] = old_keys[index];
         sizes[slot] = old_sizes[index];
-        if (sites != NULL) sites[slot] = old_sites[index];
+        if (tags != NULL) tags[slot] = old_tags[index];
     }
     hook_unmap(old_keys, old_capacity * sizeof *old_keys);
     hook_unmap(old_sizes, old_capacity * sizeof *old_sizes);
-    hook_unmap(old_sites, old_capacity * sizeof *old_sites);
+    hook_unmap(old_tags, old_capacity * sizeof *old_tags);
     return 1;
 }
 
-HOOK_HIDDEN int live_insert(struct live_table *table, uintptr_t address, uint64_t size, uint32_t site,
-    uint64_t *replaced_size, uint32_t *replaced_site) {
+HOOK_HIDDEN int live_insert(struct live_table *table, uintptr_t address, uint64_t size, struct live_tag tag,
+    uint64_t *replaced_size, struct live_tag *replaced_tag) {
     if ((table->count + 1) * 2 > (table->keys == NULL ? 0 : table->mask + 1) && !live_grow(table)) return 0;
     size_t slot = live_slot(table, address);
     while (table->keys[slot] != 0 && table->keys[slot] != address) slot = (slot + 1) & table->mask;
@@ -52,15 +52,15 @@ HOOK_HIDDEN int live_insert(struct live_table *table, uintptr_t address, uint64_
         if (replaced_size != NULL) *replaced_size = UINT64_MAX;
     } else {
         if (replaced_size != NULL) *replaced_size = table->sizes[slot];
-        if (replaced_site != NULL && table->sites != NULL) *replaced_site = table->sites[slot];
+        if (replaced_tag != NULL && table->tags != NULL) *replaced_tag = table->tags[slot];
     }
     table->keys[slot] = address;
     table->sizes[slot] = size;
-    if (table->sites != NULL) table->sites[slot] = site;
+    if (table->tags != NULL) table->tags[slot] = tag;
     return 1;
 }
 
-HOOK_HIDDEN uint64_t live_remove(struct live_table *table, uintptr_t address, uint32_t *site) {
+HOOK_HIDDEN uint64_t live_remove(struct live_table *table, uintptr_t address, struct live_tag *tag) {
     if (table->keys == NULL) return UINT64_MAX;
     size_t slot = live_slot(table, address);
     while (table->keys[slot] != address) {
@@ -68,14 +68,14 @@ HOOK_HIDDEN uint64_t live_remove(struct live_table *table, uintptr_t address, ui
         slot = (slot + 1) & table->mask;
     }
     uint64_t size = table->sizes[slot];
-    if (site != NULL && table->sites != NULL) *site = table->sites[slot];
+    if (tag != NULL && table->tags != NULL) *tag = table->tags[slot];
     size_t hole = slot, next = (slot + 1) & table->mask;
     while (table->keys[next] != 0) {
         size_t home = live_slot(table, table->keys[next]);
         if (((hole - home) & table->mask) < ((next - home) & table->mask)) {
             table->keys[hole] = table->keys[next];
             table->sizes[hole] = table->sizes[next];
-            if (table->sites != NULL) table->sites[hole] = table->sites[next];
+            if (table->tags != NULL) table->tags[hole] = table->tags[next];
             hole = next;
         }
         next = (next + 1) & table->mask;
@@ -85,14 +85,14 @@ HOOK_HIDDEN uint64_t live_remove(struct live_table *table, uintptr_t address, ui
     return size;
 }
 
-HOOK_HIDDEN uint64_t live_find(const struct live_table *table, uintptr_t address, uint32_t *site) {
+HOOK_HIDDEN uint64_t live_find(const struct live_table *table, uintptr_t address, struct live_tag *tag) {
     if (table->keys == NULL) return UINT64_MAX;
     size_t slot = live_slot(table, address);
     while (table->keys[slot] != address) {
         if (table->keys[slot] == 0) return UINT64_MAX;
         slot = (slot + 1) & table->mask;
     }
-    if (site != NULL && table->sites != NULL) *site = table->sites[slot];
+    if (tag != NULL && table->tags != NULL) *tag = table->tags[slot];
     return table->sizes[slot];
 }
 
@@ -101,7 +101,7 @@ HOOK_HIDDEN void live_release(struct live_table *table) {
         size_t capacity = table->mask + 1;
         hook_unmap(table->keys, capacity * sizeof *table->keys);
         hook_unmap(table->sizes, capacity * sizeof *table->sizes);
-        hook_unmap(table->sites, capacity * sizeof *table->sites);
+        hook_unmap(table->tags, capacity * sizeof *table->tags);
     }
     int with_sites = table->with_sites;
     *table = (struct live_table){0};

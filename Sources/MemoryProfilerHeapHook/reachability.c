@@ -102,7 +102,7 @@ static int replay_records(const unsigned char *bytes, size_t length, struct live
                 return 0;
             previous += (uintptr_t)((delta >> 1) ^ (0 - (delta & 1)));
             if (tag == 'O' && !skip_numbers(bytes, length, &at, 1)) return 0;
-            if (!live_insert(table, previous, size, 0, NULL, NULL)) return 0;
+            if (!live_insert(table, previous, size, (struct live_tag){0, 0}, NULL, NULL)) return 0;
             break;
         case 'F':
         case 'R':
@@ -115,7 +115,7 @@ static int replay_records(const unsigned char *bytes, size_t length, struct live
                     freed[thread][1] = removed;
                 }
             } else if (thread < MAX_REPLAY_THREADS && freed[thread][0] == previous) {
-                if (!live_insert(table, previous, freed[thread][1], 0, NULL, NULL)) return 0;  // a failed realloc kept it
+                if (!live_insert(table, previous, freed[thread][1], (struct live_tag){0, 0}, NULL, NULL)) return 0;  // a failed realloc kept it
                 freed[thread][0] = 0;
             }
             break;

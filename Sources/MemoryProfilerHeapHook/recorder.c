@@ -722,7 +722,7 @@ static __thread uint32_t last_allocated_capture __attribute__((tls_model("initia
 static __thread struct {
     uintptr_t block;
     uint64_t size;  // UINT64_MAX: a free of a block the capture never saw
-    uint32_t site, capture;
+    uint32_t site, thread, capture;
     int temporary;
 } last_freed __attribute__((tls_model("initial-exec")));
 
@@ -864,13 +864,13 @@ static void aggregate_allocation(uintptr_t block, uint64_t size, uint32_t leaf, 
         return;
     }
     uint64_t replaced_size = UINT64_MAX;
-    uint32_t replaced_site = 0;
-    if (!live_insert(&aggregate_live, block, size, site, &replaced_size, &replaced_site)) {
+    struct live_tag replaced = {0, 0};
+    if (!live_insert(&aggregate_live, block, size, (struct live_tag){site, thread_number}, &replaced_size, &replaced)) {
         stop_recording("the capture stopped early: no memory could be mapped for its table of live blocks", errno);
         return;
     }
     // Allocated over without a free the hook saw (another allocator freed it): gone, and no free is counted.
-    if (replaced_size != UINT64_MAX) remove_live(replaced_site, replaced_size);
+    if (replaced_size != UINT64_MAX) remove_live(replaced.site, replaced_size);
     uint64_t *counters = site_slot(site);
     counters[SITE_ALLOCATIONS] += 1;
     counters[SITE_BYTES] += size;
@@ -887,16 +887,20 @@ static void aggregate_allocation(uintptr_t block, uint64_t size, uint32_t leaf, 
 
 static void aggregate_free(uintptr_t block) {
     if (totals == NULL) return;
-    uint32_t site = 0;
-    uint64_t size = live_remove(&aggregate_live, block, &site);
+    struct live_tag tag = {0, 0};
+    uint64_t size = live_remove(&aggregate_live, block, &tag);
+    uint32_t site = tag.site;
     if (size == UINT64_MAX) {
         totals[TOTAL_UNKNOWN_FREES] += 1;
         last_freed.block = block;
         last_freed.size = UINT64_MAX;
         last_freed.capture = capture_number;
     } else {
-        // A temporary: freed by the thread that allocated it before it allocated or freed anything else.
-        int temporary = last_allocated_block == block && last_allocated_capture == capture_number;
+        // A temporary: freed by the thread that allocated it before it allocated or freed anything else. (The
+        // block's own thread too: this thread's last allocation at that address may have been freed by another
+        // thread since, and the address given to it again.)
+        int temporary = last_allocated_block == block && last_allocated_capture == capture_number &&
+            tag.thread == thread_number;
         remove_live(site, size);
         totals[TOTAL_FREES] += 1;
         if (temporary) {
@@ -908,6 +912,7 @@ static void aggregate_free(uintptr_t block) {
         last_freed.block = block;
         last_freed.size = size;
         last_freed.site = site;
+        last_freed.thread = tag.thread;
         last_freed.capture = capture_number;
         last_freed.temporary = temporary;
     }
@@ -922,7 +927,8 @@ static void aggregate_restore(uintptr_t block) {
         totals[TOTAL_UNKNOWN_FREES] -= 1;
         return;
     }
-    if (!live_insert(&aggregate_live, block, last_freed.size, last_freed.site, NULL, NULL)) {
+    if (!live_insert(&aggregate_live, block, last_freed.size, (struct live_tag){last_freed.site, last_freed.thread}, NULL,
+            NULL)) {
         stop_recording("the capture stopped early: no memory could be mapped for its table of live blocks", errno);
         return;
     }
@@ -940,10 +946,10 @@ static void aggregate_restore(uintptr_t block) {
 /// The exit scan's answer: the unreachable blocks' sites count them as leaked.
 static void aggregate_unreachable(const uintptr_t *blocks, size_t count) {
     for (size_t index = 0; index < count && totals != NULL; index += 1) {
-        uint32_t site = 0;
-        uint64_t size = live_find(&aggregate_live, blocks[index], &site);
+        struct live_tag tag = {0, 0};
+        uint64_t size = live_find(&aggregate_live, blocks[index], &tag);
         if (size == UINT64_MAX) continue;
-        uint64_t *counters = site_slot(site);
+        uint64_t *counters = site_slot(tag.site);
         counters[SITE_LEAKED] += 1;
         counters[SITE_LEAKED_BYTES] += size;
         totals[TOTAL_LEAKED] += 1;

@@ -8,7 +8,9 @@ import Testing
 struct AggregateCountersTests {
     /// A capture: the begin record (version 3), one stack node, the totals and `sites` (12 words each), and an end
     /// record when `finished`.
-    static func capture(totals: [Int: UInt64], sites: [[UInt64]], finished: Bool) -> [UInt8] {
+    static func capture(
+        totals: [Int: UInt64], sites: [[UInt64]], finished: Bool, levels: [(milliseconds: UInt64, bytes: UInt64)] = []
+    ) -> [UInt8] {
         var bytes = Array("MPROFHP1".utf8)
         func number(_ value: UInt64) { CaptureRecordEncoding.appendNumber(value, to: &bytes) }
         func words(_ values: [UInt64]) { for value in values { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } } }
@@ -29,6 +31,12 @@ struct AggregateCountersTests {
             bytes.append(UInt8(ascii: "Q"))
             for value: UInt64 in [2, 0, UInt64(sites.count * 96), 0] { number(value) }
             for site in sites { words(site) }
+        }
+        for level in levels {
+            bytes.append(UInt8(ascii: "T"))
+            number(level.milliseconds)
+            bytes.append(UInt8(ascii: "L"))
+            number(level.bytes)
         }
         if finished {
             bytes.append(UInt8(ascii: "X"))
@@ -70,5 +78,15 @@ struct AggregateCountersTests {
         var inflated = agreeing
         inflated[6] = 1 << 40
         #expect(throws: MemoryError.self) { try HeapCapture(bytes: Self.capture(totals: inflated, sites: sites, finished: true)) }
+    }
+    /// The heap over time is the levels and the peak: never a point at 0 the capture does not say (before its first
+    /// level the reader had none to give, and drew 0 after a peak at the very start).
+    @Test func theTimelineIsTheLevelsAndThePeak() throws {
+        let totals: [Int: UInt64] = [0: 40, 1: 100, 2: 2, 4: 1, 6: 100, 9: 1]
+        let capture = try HeapCapture(bytes: Self.capture(
+            totals: totals, sites: [Self.site(1, 100, live: 1, liveBytes: 100)], finished: false,
+            levels: [(12, 100), (30, 40)]))
+        #expect(capture.heapTimeline.map(\.bytes) == [100, 100, 40, 40], "\(capture.heapTimeline)")
+        #expect(capture.heapTimeline.map(\.time) == [0.002, 0.012, 0.030, 0.030], "\(capture.heapTimeline)")
     }
 }

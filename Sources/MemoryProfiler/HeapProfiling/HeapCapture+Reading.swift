@@ -747,7 +747,8 @@ struct HeapCaptureReader {
                     // A point of 16 bytes, and the timeline's room to grow (it doubles).
                     replayBytes += 48
                     guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
-                    capture.heapTimeline.append((Double(min(millisecond + 1, time)) / 1000, liveBytes))
+                    // (An aggregate capture's levels are its 'L' records, each right after its 'T'.)
+                    if version != 3 { capture.heapTimeline.append((Double(min(millisecond + 1, time)) / 1000, liveBytes)) }
                     millisecond = time
                 case UInt8(ascii: "Y"):
                     let typeNumber = try number(), metadata = try number(), kind = try number(), descriptor = try number()
@@ -841,7 +842,9 @@ struct HeapCaptureReader {
                     let time = try number()
                     guard time <= Self.largestMilliseconds else { throw failure("time out of range", at: recordStart) }
                     // As at a 'T': the heap since the last millisecond with events, up to the exit.
-                    if time > millisecond { capture.heapTimeline.append((Double(millisecond + 1) / 1000, liveBytes)) }
+                    if time > millisecond && version != 3 {
+                        capture.heapTimeline.append((Double(millisecond + 1) / 1000, liveBytes))
+                    }
                     millisecond = max(millisecond, time)
                     capture.summary.finishedNormally = true
                 case UInt8(ascii: "C"):
