@@ -564,6 +564,21 @@ import Testing
         #expect(capture.summary.finishedNormally && capture.summary.allocations >= 100_000, "\(capture.summary)")
     }
 
+    /// A heap capture named as a recording's -o (another run's, perhaps while its program writes it) is refused and
+    /// left as it was: samples were appended to it, inside the room the hook grows into.
+    @Test func aHeapCaptureIsNeverAppendedToAsARecording() throws {
+        let directory = try TemporaryDirectory()
+        let made = try runProduct("mprof", ["run", "--heap", "-o", "\(directory.path)/h.dat", "/bin/true"])
+        try #require(made.status == 0, "\(made.standardError)")
+        let capture = "\(directory.path)/h.heap"
+        let before = try Data(contentsOf: URL(fileURLWithPath: capture))
+        for arguments in [["run", "-o", capture, "/bin/true"], ["run", "--heap", "-o", capture, "/bin/true"]] {
+            let refused = try runProduct("mprof", arguments)
+            #expect(refused.status != 0 && refused.standardError.contains("is a heap capture"), "\(arguments): \(refused.standardError)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: capture)) == before, "\(arguments) changed the capture")
+        }
+    }
+
     private static func readLine(_ process: ChildProcess) -> String? {
         guard let descriptor = process.standardOutput else { return nil }
         var bytes: [UInt8] = []
