@@ -1,4 +1,4 @@
-// The hook's own unwinder: the unwind tables (.eh_frame) read once per return address and cached per thread.
+// The hook's own unwinder: the unwind tables (.eh_frame) read once per return address and cached (shared, and per thread).
 //
 // libunwind reads and interprets the tables' rules for every frame of every stack, about 8 ns a frame here, and it
 // was the largest part of the hook's cost. A frame's rule depends only on its return address, so this unwinder keeps
@@ -98,6 +98,23 @@ struct frame_rule {
 #define RULE_CACHE_SIZE (1 << RULE_CACHE_BITS)
 static struct frame_rule *rule_cache;
 static __thread uint32_t seen_generation __attribute__((tls_model("initial-exec")));
+
+// The shared cache is large and its slots are spread by a hash, so in a program with a working set of its own (a
+// server) almost every lookup missed the processor's caches: half of a walk's time was that load. Each thread keeps
+// the rules of the frames it walks lately in a small direct-mapped cache of its own (16 KiB: 1,024 slots of 16 bytes,
+// four to a cache line), which stays near; the shared cache is asked on a miss. Only its thread reads and writes it
+// (a signal handler that interrupts a walk never walks: the hook queues its calls), so it needs no ordering.
+#define NEAR_RULE_BITS 10
+#define NEAR_RULES (1 << NEAR_RULE_BITS)
+struct near_rule {
+    uintptr_t address;  // 0: empty
+    int32_t cfa_offset;
+    int16_t rbp_offset;
+    int8_t ra_offset;
+    uint8_t kind;  // the rule's state, | NEAR_RBP when the CFA is rbp-based
+};
+#define NEAR_RBP 4
+static __thread struct near_rule *near_rules __attribute__((tls_model("initial-exec")));
 static pthread_key_t thread_memory_key;
 
 // The thread's last walk: each frame's state (return address, stack pointer, rbp) and the two words the step from
@@ -117,7 +134,9 @@ struct walk_memory {
     uintptr_t ra_at[MAX_WALK], ra_value[MAX_WALK];
     uintptr_t rbp_at[MAX_WALK], rbp_value[MAX_WALK];  // rbp_at 0: the step read no rbp
 };
-// The thread's recent walks, the most recent at `last_walk`; a new walk replaces the oldest.
+// The thread's recent walks, the most recent at `last_walk`; a new walk replaces the oldest. They and the thread's
+// near rules are one mapping (THREAD_MEMORY bytes), made at its first walk and unmapped when it ends.
+#define THREAD_MEMORY (RECENT_WALKS * sizeof(struct walk_memory) + NEAR_RULES * sizeof(struct near_rule))
 static __thread struct walk_memory *walks __attribute__((tls_model("initial-exec")));
 static __thread int last_walk __attribute__((tls_model("initial-exec")));
 static __thread uintptr_t stack_low __attribute__((tls_model("initial-exec")));
@@ -365,8 +384,11 @@ static void release_thread_memory(void *memory) {
     int was_in_hook = hook_in_hook;
     hook_in_hook = 1;
     // Runs on the ending thread: an allocation after this (another key's destructor) sets the thread up again.
-    if (walks == memory) walks = NULL;
-    hook_unmap(memory, RECENT_WALKS * sizeof(struct walk_memory));
+    if (walks == memory) {
+        walks = NULL;
+        near_rules = NULL;
+    }
+    hook_unmap(memory, THREAD_MEMORY);
     hook_in_hook = was_in_hook;
 }
 
@@ -388,22 +410,48 @@ static int prepare_thread(void) {
         pthread_attr_destroy(&attributes);
     });
     if (!found) return 0;
-    struct walk_memory *memory = hook_map(RECENT_WALKS * sizeof *memory);
+    struct walk_memory *memory = hook_map(THREAD_MEMORY);
     if (memory == NULL) return 0;
     int set;
     HOOK_INTERNAL(set = pthread_setspecific(thread_memory_key, memory));  // may allocate (keys past the first 32)
     if (set != 0) {
-        hook_unmap(memory, RECENT_WALKS * sizeof *memory);
+        hook_unmap(memory, THREAD_MEMORY);
         return 0;
     }
     stack_low = (uintptr_t)base;
     stack_high = (uintptr_t)base + size;
+    near_rules = (struct near_rule *)(memory + RECENT_WALKS);
     walks = memory;
     return 1;
 }
 
-/// The cached rule for `address`, computed and cached when missing.
+static struct frame_rule shared_rule_for(uintptr_t address);
+
+/// The rule for `address`: from the thread's near cache, else the shared one (computed and cached when missing).
 static inline struct frame_rule rule_for(uintptr_t address) {
+    struct near_rule *near = &near_rules[(address * 0x9E3779B97F4A7C15ULL) >> (64 - NEAR_RULE_BITS)];
+    if (near->address == address)
+        return (struct frame_rule){
+            .address = address,
+            .cfa_offset = near->cfa_offset,
+            .ra_offset = near->ra_offset,
+            .rbp_offset = near->rbp_offset,
+            .cfa_register = (near->kind & NEAR_RBP) ? REGISTER_RBP : REGISTER_RSP,
+            .state = near->kind & 3,
+        };
+    struct frame_rule rule = shared_rule_for(address);
+    if (rule.ra_offset >= INT8_MIN && rule.ra_offset <= INT8_MAX) {
+        near->address = address;
+        near->cfa_offset = rule.cfa_offset;
+        near->rbp_offset = rule.rbp_offset;
+        near->ra_offset = (int8_t)rule.ra_offset;
+        near->kind = (uint8_t)(rule.state | (rule.cfa_register == REGISTER_RBP ? NEAR_RBP : 0));
+    }
+    return rule;
+}
+
+/// The rule for `address` from the shared cache, computed and cached there when missing.
+static struct frame_rule shared_rule_for(uintptr_t address) {
     struct frame_rule *slot = &rule_cache[(address * 0x9E3779B97F4A7C15ULL) >> (64 - RULE_CACHE_BITS)];
     uint32_t generation = __atomic_load_n(&hook_code_generation, __ATOMIC_ACQUIRE);
     if (__atomic_load_n(&slot->address, __ATOMIC_ACQUIRE) == address) {
@@ -466,6 +514,7 @@ __attribute__((noinline)) HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int c
     uint32_t generation = __atomic_load_n(&hook_code_generation, __ATOMIC_ACQUIRE);
     if (generation != seen_generation) {
         for (int index = 0; index < RECENT_WALKS; index += 1) walks[index].count = 0;
+        memset(near_rules, 0, NEAR_RULES * sizeof *near_rules);
         seen_generation = generation;
     }
 

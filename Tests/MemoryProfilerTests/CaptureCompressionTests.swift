@@ -33,6 +33,49 @@ struct CaptureCompressionTests {
         }
     }
 
+    /// Given a piece at a time (as the follower compresses while the program runs): the same bytes come out, repeats
+    /// are found across pieces (a piece repeating one given long before shrinks to almost nothing), and pieces of
+    /// incompressible bytes stay within the length bound `decompress` holds the first pass to.
+    @Test func inPiecesWhatGoesInComesOut() throws {
+        var generator = SystemRandomNumberGenerator()
+        let random = (0..<300_000).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        var period: [UInt8] = []
+        for index in 0..<2_000 { period += [UInt8(ascii: "a"), UInt8(1 + index % 61), 0x13, UInt8(truncatingIfNeeded: index)] }
+        let inputs: [(name: String, bytes: [UInt8])] = [
+            ("random", random), ("random, then again", random + random),
+            ("a period", Array([[UInt8]](repeating: period, count: 200).joined())),
+        ]
+        for (name, input) in inputs {
+            var whole = try #require(CaptureCompression.Compressor())
+            input.withUnsafeBufferPointer { whole.compress($0) }
+            let finishedWhole = whole.finish(with: [])
+            let wholeBytes = try #require(finishedWhole)
+            for pieceLimit in [1, 100, 5_000, 70_000] {
+                var compressor = try #require(CaptureCompression.Compressor())
+                var at = 0
+                while at < input.count {
+                    let end = min(input.count, at + Int.random(in: 1...pieceLimit, using: &generator))
+                    input[at..<end].withUnsafeBufferPointer { compressor.compress($0) }
+                    at = end
+                }
+                #expect(compressor.records == input)
+                let names: [UInt8] = Array("names".utf8)
+                let finished = compressor.finish(with: names)
+                let compressed = try #require(finished)
+                #expect(try CaptureCompression.decompress(compressed) == input + names, "\(name), pieces up to \(pieceLimit)")
+                // About as small as compressed whole (zlib frames the names as a record of their own).
+                #expect(Double(compressed.count) <= Double(wholeBytes.count) * 1.05 + 256, "\(name), pieces up to \(pieceLimit): \(compressed.count) against \(wholeBytes.count) bytes whole")
+            }
+        }
+        // Repeats across pieces: the second copy of 300 KB of random bytes costs almost nothing.
+        var twice = try #require(CaptureCompression.Compressor())
+        random.withUnsafeBufferPointer { twice.compress($0) }
+        random.withUnsafeBufferPointer { twice.compress($0) }
+        let finishedTwice = twice.finish(with: [])
+        let compressedTwice = try #require(finishedTwice)
+        #expect(compressedTwice.count < random.count + random.count / 50, "\(compressedTwice.count) bytes for two copies of \(random.count)")
+    }
+
     @Test func captureLikeRecordsShrinkByThreeOrdersOfMagnitude() throws {
         // The stored form of a loop: allocations at 61 sites in turn, each freed 1000 allocations later, with a
         // time record now and then: a period of several hundred bytes, which zlib alone gets only about 200:1.

@@ -34,105 +34,144 @@ enum CaptureCompression {
     /// `input` in compressed form, magic and lengths included; nil when zlib has no memory.
     static func compress(_ input: [UInt8]) -> [UInt8]? {
         guard var compressor = Compressor() else { return nil }
-        compressor.compress(input)
+        input.withUnsafeBufferPointer { compressor.compress($0) }
         return compressor.finish(with: [])
     }
 
-    /// Compresses a capture in two parts: its records, searched for long repeats and compressed as soon as they are
-    /// given, then a last part (the names section, made meanwhile on another thread) compressed as it is.
+    /// Compresses a capture as its stored form is made: records given a piece at a time (while the program runs,
+    /// by the follower), searched for long repeats of anything given before and compressed as they come, then a
+    /// last part (the names section) compressed as it is. What is left at the end is the last piece, not the run.
     struct Compressor {
         private let deflater: Zlib.Deflater
-        private var total = 0, streamLength = 0
+        private var repeats = LongRepeats()
+        private var streamLength = 0
 
         init?() {
             guard let deflater = Zlib.Deflater(level: 4) else { return nil }
             self.deflater = deflater
         }
 
-        mutating func compress(_ records: [UInt8]) {
-            var repeats: [UInt8] = []
-            repeats.reserveCapacity(records.count / 4 + 64)
-            records.withUnsafeBufferPointer { appendLongRepeats(of: $0, to: &repeats) }
-            repeats.withUnsafeBufferPointer { _ = deflater.write($0) }
-            total += records.count
-            streamLength += repeats.count
+        /// Every byte given so far: the records in their stored form (what a reader of the capture gets back).
+        var records: [UInt8] { repeats.history }
+
+        /// Adds the next records.
+        mutating func compress(_ records: UnsafeBufferPointer<UInt8>) {
+            repeats.append(records)
+            flush(final: false)
         }
 
         /// The whole compressed capture, `last` included; nil when zlib ran out of memory.
         mutating func finish(with last: [UInt8]) -> [UInt8]? {
+            flush(final: true)
             var sequence: [UInt8] = []
             if !last.isEmpty {
                 CaptureRecordEncoding.appendNumber(UInt64(last.count), to: &sequence)
                 sequence += last
                 CaptureRecordEncoding.appendNumber(0, to: &sequence)
             }
-            total += last.count
             streamLength += sequence.count
             guard let packed = sequence.withUnsafeBufferPointer({ deflater.finish(with: $0) }) else { return nil }
             var output = magic
-            CaptureRecordEncoding.appendNumber(UInt64(total), to: &output)
+            CaptureRecordEncoding.appendNumber(UInt64(repeats.history.count + last.count), to: &output)
             CaptureRecordEncoding.appendNumber(UInt64(streamLength), to: &output)
             return output + packed
+        }
+
+        private mutating func flush(final: Bool) {
+            var stream: [UInt8] = []
+            repeats.search(final: final, to: &stream)
+            guard !stream.isEmpty else { return }
+            stream.withUnsafeBufferPointer { _ = deflater.write($0) }
+            streamLength += stream.count
         }
     }
 
     /// The first pass: literals and long repeats, found by a rolling hash of `block` bytes at every position
-    /// against a table of earlier positions (every `anchorStep`-th).
-    fileprivate static func appendLongRepeats(of source: UnsafeBufferPointer<UInt8>, to stream: inout [UInt8]) {
-        let count = source.count
-        var literalStart = 0
-        func emit(literalsUpTo end: Int, matchLength: Int, distance: Int) {
-            CaptureRecordEncoding.appendNumber(UInt64(end - literalStart), to: &stream)
-            stream.append(contentsOf: UnsafeBufferPointer(rebasing: source[literalStart..<end]))
-            CaptureRecordEncoding.appendNumber(UInt64(matchLength), to: &stream)
-            if matchLength > 0 { CaptureRecordEncoding.appendNumber(UInt64(distance), to: &stream) }
-        }
-        if count >= minimumMatch, let base = source.baseAddress {
-            // About one slot per anchor, 4 Ki to 64 Ki slots: the table is read at every byte, and one of 256 KiB
-            // stays in the cache (an older anchor is forgotten when a newer one takes its slot). Positions past 2^31
-            // are not remembered (a capture of more than 2 GiB gains on its first 2 only).
-            let bits = min(16, max(12, Int.bitWidth - (count / anchorStep).leadingZeroBitCount))
-            var table = [Int32](repeating: -1, count: 1 << bits)
-            let multiplier: UInt64 = 0x100_0000_01B3
-            var outgoing: UInt64 = 1  // multiplier^block: the weight of the byte leaving the window
-            for _ in 0..<block { outgoing = outgoing &* multiplier }
-            func hash(at position: Int) -> UInt64 {
-                var value: UInt64 = 0
-                for index in position..<position + block { value = value &* multiplier &+ UInt64(source[index]) }
-                return value
-            }
-            var rolling = hash(at: 0)
-            var position = 0
-            while position + block <= count {
-                let slot = Int(truncatingIfNeeded: (rolling &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - bits))
-                let candidate = Int(table[slot])
-                if position % anchorStep == 0, position < Int(Int32.max) { table[slot] = Int32(position) }
-                if candidate >= 0, candidate < position, sameBlock(base + candidate, base + position) {
-                    var start = position, from = candidate
-                    while start > literalStart, from > 0, source[start - 1] == source[from - 1] {
-                        start -= 1
-                        from -= 1
+    /// against a table of earlier positions (every `anchorStep`-th), over input that may come a piece at a time: a
+    /// repeat may be of anything given before, and one that reaches the end of what is there ends there.
+    struct LongRepeats {
+        /// Every byte given.
+        private(set) var history: [UInt8] = []
+        /// 64 Ki slots (256 KiB): the table is read at every byte, and stays in the cache (an older anchor is
+        /// forgotten when a newer one takes its slot). Positions past 2^31 are not remembered (a capture of more
+        /// than 2 GiB gains on its first 2 only).
+        private static let bits = 16
+        private var table = [Int32](repeating: -1, count: 1 << bits)
+        /// Where the literals not yet written start, and the next position to look at.
+        private var literalStart = 0, position = 0
+        /// Bytes given but not yet searched (searching is done in pieces of at least `piece`).
+        private var unsearched: Int { history.count - position }
+        /// The smallest piece searched before the end: literals are written out at the end of a piece only when
+        /// there are `piece` of them, so that the stream is never more than a byte per 10 KiB longer than its input
+        /// (each such write costs a few bytes; see `decompress`).
+        static let piece = 64 << 10
+
+        mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) { history.append(contentsOf: bytes) }
+
+        /// Writes the literals and repeats found in what was given since the last search, if there is a piece of
+        /// it or this is the end (`final`: then everything is written out).
+        mutating func search(final: Bool, to stream: inout [UInt8]) {
+            guard final || unsearched >= Self.piece else { return }
+            let count = history.count
+            let bits = Self.bits
+            history.withUnsafeBufferPointer { source in
+                table.withUnsafeMutableBufferPointer { table in
+                    func emit(literalsUpTo end: Int, matchLength: Int, distance: Int) {
+                        CaptureRecordEncoding.appendNumber(UInt64(end - literalStart), to: &stream)
+                        stream.append(contentsOf: UnsafeBufferPointer(rebasing: source[literalStart..<end]))
+                        CaptureRecordEncoding.appendNumber(UInt64(matchLength), to: &stream)
+                        if matchLength > 0 { CaptureRecordEncoding.appendNumber(UInt64(distance), to: &stream) }
+                        literalStart = end + matchLength
                     }
-                    var end = position + block, fromEnd = candidate + block
-                    while end < count, source[end] == source[fromEnd] {
-                        end += 1
-                        fromEnd += 1
+                    guard let base = source.baseAddress else { return }
+                    let multiplier: UInt64 = 0x100_0000_01B3
+                    var outgoing: UInt64 = 1  // multiplier^block: the weight of the byte leaving the window
+                    for _ in 0..<block { outgoing = outgoing &* multiplier }
+                    func hash(at position: Int) -> UInt64 {
+                        var value: UInt64 = 0
+                        for index in position..<position + block { value = value &* multiplier &+ UInt64(source[index]) }
+                        return value
                     }
-                    if end - start >= minimumMatch {
-                        emit(literalsUpTo: start, matchLength: end - start, distance: start - from)
-                        literalStart = end
-                        position = end
-                        if position + block <= count { rolling = hash(at: position) }
-                        continue
+                    var rolling = position + block <= count ? hash(at: position) : 0
+                    while position + block <= count {
+                        let slot = Int(truncatingIfNeeded: (rolling &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - bits))
+                        let candidate = Int(table[slot])
+                        if position % anchorStep == 0, position < Int(Int32.max) { table[slot] = Int32(position) }
+                        if candidate >= 0, candidate < position, sameBlock(base + candidate, base + position) {
+                            var start = position, from = candidate
+                            while start > literalStart, from > 0, source[start - 1] == source[from - 1] {
+                                start -= 1
+                                from -= 1
+                            }
+                            var end = position + block, fromEnd = candidate + block
+                            while end < count, source[end] == source[fromEnd] {
+                                end += 1
+                                fromEnd += 1
+                            }
+                            if end - start >= minimumMatch {
+                                emit(literalsUpTo: start, matchLength: end - start, distance: start - from)
+                                position = end
+                                if position + block <= count { rolling = hash(at: position) }
+                                continue
+                            }
+                        }
+                        if position + block < count {
+                            rolling = rolling &* multiplier &+ UInt64(source[position + block]) &- UInt64(source[position]) &* outgoing
+                        }
+                        position += 1
+                    }
+                    // The end of what is there: the search goes on from `position` (fewer than `block` bytes
+                    // before the end) with the next piece; literals are written out when they are a piece's worth,
+                    // or at the end.
+                    if final {
+                        position = count
+                        emit(literalsUpTo: count, matchLength: 0, distance: 0)
+                    } else if position - literalStart >= Self.piece {
+                        emit(literalsUpTo: position, matchLength: 0, distance: 0)
                     }
                 }
-                if position + block < count {
-                    rolling = rolling &* multiplier &+ UInt64(source[position + block]) &- UInt64(source[position]) &* outgoing
-                }
-                position += 1
             }
         }
-        emit(literalsUpTo: count, matchLength: 0, distance: 0)
     }
 
     /// Whether the `block` bytes at `first` and `second` are the same.
@@ -177,9 +216,9 @@ enum CaptureCompression {
             guard total <= limit else {
                 throw Damaged(reason: "it would take \(total >> 20) MiB to read, more than the \(limit >> 20) MiB mprof may take (a quarter of the memory)")
             }
-            // The first pass never makes more than a few bytes over what it was given; zlib never more than about
-            // 1,032 bytes from one.
-            guard streamLength <= total + 32, streamLength <= (input.count - at) * 1100 + 1024 else {
+            // The first pass never makes more than a few bytes over what it was given (a byte per 10 KiB, see
+            // LongRepeats.piece); zlib never more than about 1,032 bytes from one.
+            guard streamLength <= total + total / 8192 + 32, streamLength <= (input.count - at) * 1100 + 1024 else {
                 throw Damaged(reason: "its lengths (\(total) and \(streamLength) bytes from \(input.count)) do not fit together")
             }
             let stream: [UInt8]

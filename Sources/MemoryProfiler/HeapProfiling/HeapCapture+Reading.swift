@@ -150,8 +150,15 @@ struct HeapCaptureReader {
     /// A region's number: only the events between its begin and end records are replayed.
     private let region: UInt64?
 
-    /// The capture in its stored form, when the reader was asked to write it (see `init(transcribing:)`).
+    /// The capture in its stored form, when the reader was asked to write it (see `init(transcribing:)`); with
+    /// `handingOff`, what was not handed off.
     private(set) var transcript: [UInt8]?
+
+    /// Given the stored form so far, a piece at a time, while a capture being written is followed, so that it can
+    /// be compressed as the program runs (see `init(transcribing:noticing:handingOff:)`).
+    private var handOff: ((UnsafeBufferPointer<UInt8>) -> Void)?
+    /// The stored form is handed off when the reader catches up with the hook and there is this much of it.
+    private static let handOffSize = 64 << 10
 
     /// Told of each module, stack address and class type descriptor as they are read (see ``HeapPreNamer``).
     private var noticing: HeapNamingQueue?
@@ -175,11 +182,15 @@ struct HeapCaptureReader {
     }
 
     /// A reader that transcribes a capture as it is written, from `source`, which it waits on, telling `noticing`
-    /// what needs a name.
-    init(transcribing source: GrowingCapture, noticing: HeapNamingQueue? = nil) {
+    /// what needs a name and giving `handingOff` the stored form a piece at a time (`transcript` is then the rest).
+    init(
+        transcribing source: GrowingCapture, noticing: HeapNamingQueue? = nil,
+        handingOff: ((UnsafeBufferPointer<UInt8>) -> Void)? = nil
+    ) {
         self.init(transcribing: source.bytes)
         self.source = source
         self.noticing = noticing
+        self.handOff = handingOff
     }
 
     /// A reader of a capture as it is written, from `source`, that only tells `noticing` what needs a name.
@@ -549,10 +560,18 @@ struct HeapCaptureReader {
         }
 
         let eventFieldCount = Self.eventFieldCount  // once, not a lazy global's check a record
+        // Caught up with the hook, which is about to be waited for: the stored form so far goes to be compressed.
+        let handOff = transcribing ? self.handOff : nil
+        func handOffTranscript() {
+            guard let handOff, written.count >= Self.handOffSize else { return }
+            written.withUnsafeBufferPointer(handOff)
+            written.removeAll(keepingCapacity: true)
+        }
         recordLoop: while true {
             if at >= bytes.count || bytes[at] == 0 {
                 // The end of the records: of the capture, unless it is being written and more come (see source).
                 let end = at
+                handOffTranscript()
                 guard let more = source?.wait(from: end, until: { $0.count > end && $0[end] != 0 }) else { break }
                 bytes = more
                 continue
@@ -857,6 +876,7 @@ struct HeapCaptureReader {
             } catch {
                 guard error.truncated else { throw error }
                 at = recordStart  // the last record was cut short: the capture ends before it
+                handOffTranscript()
                 let known = bytes.count
                 guard let more = source?.wait(from: recordStart, until: { $0.count > known }) else { break recordLoop }
                 bytes = more

@@ -94,11 +94,15 @@ extension HeapSymbolizer {
         {
             endingRecord = HeapCaptureCondition.record(kind: HeapCaptureCondition.stoppedEarly, value: 0, text: ending)
         }
-        // The stored form (allocation sites and numbers in place of addresses), compressed; then the names.
+        // The stored form (allocation sites and numbers in place of addresses), compressed (by the follower, as
+        // the program ran); then the names.
         let stored: Result<[UInt8], HeapCaptureReader.Failure>
+        var compressor: CaptureCompression.Compressor?
         if let followed {
-            stored = .success(followed.stored + endingRecord)
+            compressor = followed.stored
+            stored = .success(endingRecord)
         } else {
+            compressor = CaptureCompression.Compressor()
             bytes.removeSubrange(capture.eventsEnd...)
             bytes += endingRecord
             stored = bytes.withUnsafeBufferPointer { buffer -> Result<[UInt8], HeapCaptureReader.Failure> in
@@ -110,8 +114,7 @@ extension HeapSymbolizer {
             }
             bytes = []
         }
-        var compressor = CaptureCompression.Compressor()
-        if case .success(let records) = stored { compressor?.compress(records) }
+        if case .success(let records) = stored { records.withUnsafeBufferPointer { compressor?.compress($0) } }
         if let namer { namer.join() } else { naming.symbols = symbolize(capture, usingStoredNames: false, prenamed: prenamed) }
         let symbols = naming.symbols ?? HeapSymbols(frames: [:], typeNames: [:], notes: [])
         if case .failure(let error) = stored {
