@@ -8,17 +8,35 @@ public enum ProcessMemory {
     public static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
     /// A share of what this process may have in memory at most: `1/divisor` of the physical memory, and of the
-    /// address space `RLIMIT_AS` allows; at least 16 MiB. For sizing what is read from a file before allocating it.
+    /// address space `RLIMIT_AS` leaves it (the limit less what is mapped already: thread stacks and the
+    /// allocator's arenas take much of a small limit before anything is read); at least 16 MiB. For sizing what is
+    /// read from a file before allocating it.
     ///
-    /// The corresponding C functions are `sysconf(_SC_PHYS_PAGES)` and `getrlimit(RLIMIT_AS)`.
+    /// The corresponding C functions are `sysconf(_SC_PHYS_PAGES)` and `getrlimit(RLIMIT_AS)`; what is mapped is
+    /// the first field of `/proc/self/statm`.
     public static func budget(divisor: Int) -> Int {
         let pages = sysconf(Int32(_SC_PHYS_PAGES))
         var budget = pages > 0 ? pages.multipliedReportingOverflow(by: pageSize).partialValue / divisor : 1 << 30
         var limit = rlimit()
         if getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max {
-            budget = min(budget, Int(clamping: limit.rlim_cur / UInt(divisor)))
+            let left = Int(clamping: limit.rlim_cur) - (addressSpaceInUse() ?? 0)
+            budget = min(budget, max(left, 0) / divisor)
         }
         return max(budget, 16 << 20)
+    }
+
+    /// The bytes of address space the calling process has mapped (`/proc/self/statm`'s first field, in pages); nil
+    /// when it cannot be read.
+    public static func addressSpaceInUse() -> Int? {
+        guard let text = try? ProcessTable.readSmallFile("/proc/self/statm") else { return nil }
+        var pages = 0
+        for byte in text {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { break }
+            guard pages < Int.max / 10 - 10 else { return nil }
+            pages = pages * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        let (bytes, overflow) = pages.multipliedReportingOverflow(by: pageSize)
+        return overflow ? nil : bytes
     }
 
     /// The calling process's largest resident set so far, in KiB (`ru_maxrss` of `getrusage(RUSAGE_SELF)`).

@@ -234,6 +234,8 @@ struct HeapCaptureReader {
         private let packed = LiveBlocks()
         private var others: [Key: UInt64] = [:]
         private(set) var count: UInt64 = 0
+        /// The table could not grow (see `LiveBlocks`).
+        var outOfMemory: Bool { packed.outOfMemory }
 
         /// The site's number, and whether it is new.
         mutating func number(size: UInt64, leaf: UInt64, type: UInt64) -> (UInt64, Bool) {
@@ -258,11 +260,15 @@ struct HeapCaptureReader {
     private static let largestSize = UInt64(1) << 48
     private static let largestMilliseconds = UInt64(1) << 40
 
-    /// What the replay may build: half the memory (and of `RLIMIT_AS`), counted as about 96 bytes an allocation
-    /// (its size, group, end and flags, a slot in the live table, and the arrays' room to grow) and 16 a stack node. A capture that would need more
-    /// is refused: a few hundred kilobytes of repeated records can describe a billion allocations.
+    /// What the replay may build: half the memory (and of the address space `RLIMIT_AS` leaves), counted as about
+    /// 96 bytes an allocation (its size, group, end and flags, a slot in the live table, and the arrays' room to
+    /// grow) — 24 when the capture is only transcribed into its stored form (its thread and ordinal, a slot, and the
+    /// stored bytes) — and 16 a stack node. A capture that would need more is refused: a few hundred kilobytes of
+    /// repeated records can describe a billion allocations. (Where the estimate is short, the live table's growth
+    /// fails cleanly: see `LiveBlocks`.)
     private static let replayBudget = ProcessMemory.budget(divisor: 2)
     private static let bytesPerAllocation = 96
+    private static let bytesPerTranscribedAllocation = 24
     private static let bytesPerNode = 16
 
     private func failure(_ reason: String, at offset: Int? = nil) -> Failure {
@@ -288,11 +294,20 @@ struct HeapCaptureReader {
 
     private static let truncated = Failure(reason: "the capture ends inside a record", offset: nil, truncated: true)
 
-    private static func tooLargeToReplay(_ allocations: Int) -> Failure {
+    private static func outOfMemory(_ allocations: Int) -> Failure {
         Failure(
-            reason: "replaying it would take more than the \(replayBudget >> 20) MiB mprof may use (half the memory; "
-                + "\(allocations) allocations so far, about \(bytesPerAllocation) bytes each)", offset: nil)
+            reason: "mprof ran out of memory replaying it (\(allocations) allocations so far; the memory, or the "
+                + "address space RLIMIT_AS allows, is exhausted)", offset: nil)
     }
+
+    private func tooLargeToReplay(_ allocations: Int) -> Failure {
+        Failure(
+            reason: "replaying it would take more than the \(Self.replayBudget >> 20) MiB mprof may use (half the "
+                + "memory; \(allocations) allocations so far, about \(costOfAllocation) bytes each)", offset: nil)
+    }
+
+    /// What the replay counts for an allocation (see `replayBudget`).
+    private var costOfAllocation: Int { transcript != nil ? Self.bytesPerTranscribedAllocation : Self.bytesPerAllocation }
 
     private mutating func string() throws(Failure) -> String {
         let length = try number()
@@ -323,7 +338,8 @@ struct HeapCaptureReader {
         let live = LiveBlocks()
         // Room for as many allocations as the records can hold (about one in 10 bytes of the hook's form), so that
         // the arrays do not grow by copying; pages never written cost nothing.
-        let expected = namesOnly ? 0 : min(bytes.count / 10, Self.replayBudget / Self.bytesPerAllocation)
+        let costOfAllocation = self.costOfAllocation
+        let expected = namesOnly ? 0 : min(bytes.count / 10, Self.replayBudget / costOfAllocation)
         if transcript == nil {
             capture.sizes.reserveCapacity(expected)
             capture.groups.reserveCapacity(expected)
@@ -442,8 +458,8 @@ struct HeapCaptureReader {
             guard address != 0 else { throw failure("an allocation at address 0", at: recordStart) }
             guard allocationCount < Int(UInt32.max - 1) else { throw failure("more than 4 billion allocations", at: recordStart) }
             guard !sawUnreachable else { throw failure("an allocation after the reachability records", at: recordStart) }
-            replayBytes += Self.bytesPerAllocation
-            guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
+            replayBytes += costOfAllocation
+            guard replayBytes <= replayBudget else { throw tooLargeToReplay(allocationCount) }
             let index = allocationCount
             allocationCount += 1
             if let replaced = live.insert(address, UInt32(index)) {
@@ -458,6 +474,7 @@ struct HeapCaptureReader {
                 threadOfAllocation.append(UInt32(thread))
                 ordinalInThread.append(ownCount[thread])
                 ownCount[thread] += 1
+                guard !live.outOfMemory, !siteOf.outOfMemory else { throw Self.outOfMemory(allocationCount) }
                 return
             }
             capture.sizes.append(Int(size))
@@ -471,6 +488,7 @@ struct HeapCaptureReader {
                 capture.groupTypes.append(UInt32(type))
                 capture.groups.append(group)
             }
+            guard !live.outOfMemory, !groupOf.outOfMemory else { throw Self.outOfMemory(allocationCount) }
             capture.freedAfter.append(.max)
             capture.temporary.append(false)
             let (total, overflow) = capture.summary.bytesAllocated.addingReportingOverflow(Int(size))
@@ -619,18 +637,18 @@ struct HeapCaptureReader {
                     names.frames[address] = frames
                     sawNames = true
                     replayBytes += 64 + Int(count) * 96
-                    guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
+                    guard replayBytes <= replayBudget else { throw tooLargeToReplay(allocationCount) }
                 case UInt8(ascii: "Z"):
                     let number = try number(), name = try string()
                     guard number >= 1, number <= UInt64(capture.types.count) else { throw failure("a name for type \(number), which was never recorded", at: recordStart) }
                     names.typeNames[Int(number)] = name
                     sawNames = true
                     replayBytes += 64 + name.utf8.count
-                    guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
+                    guard replayBytes <= replayBudget else { throw tooLargeToReplay(allocationCount) }
                 case UInt8(ascii: "W"):
                     let note = try string()
                     replayBytes += 64 + note.utf8.count
-                    guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
+                    guard replayBytes <= replayBudget else { throw tooLargeToReplay(allocationCount) }
                     names.notes.append(note)
                     sawNames = true
                 case _ where capture.summary.finishedNormally && tag != 0:
@@ -656,7 +674,7 @@ struct HeapCaptureReader {
                         throw failure("an allocation site with a size, stack node or type out of range", at: recordStart)
                     }
                     replayBytes += Self.bytesPerNode
-                    guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
+                    guard replayBytes <= replayBudget else { throw tooLargeToReplay(allocationCount) }
                     sites.append((size, leaf, type))
                 case UInt8(ascii: "a") where version == 2:
                     let site = try number()
@@ -695,7 +713,7 @@ struct HeapCaptureReader {
                     let level = try number()
                     guard level <= 1 << 62 else { throw failure("a heap of more than 2^62 bytes", at: recordStart) }
                     replayBytes += 48
-                    guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
+                    guard replayBytes <= replayBudget else { throw tooLargeToReplay(allocationCount) }
                     liveBytes = Int(level)  // as the events do in the other forms: the heap from now on
                     capture.heapTimeline.append((Double(millisecond) / 1000, liveBytes))
                 case UInt8(ascii: "Q") where version == 3:
@@ -710,7 +728,7 @@ struct HeapCaptureReader {
                     let payload = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[(at + Int(padding))..<(at + Int(padding) + Int(length))]))
                     at += Int(padding) + Int(length)
                     replayBytes += Int(length) * 2
-                    guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
+                    guard replayBytes <= replayBudget else { throw tooLargeToReplay(allocationCount) }
                     let words = (0..<Int(length) / 8).map { payload.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self).littleEndian }
                     if kind == 1 {
                         guard totalCounters == nil else { throw failure("a second totals record", at: recordStart) }
@@ -737,7 +755,7 @@ struct HeapCaptureReader {
                     guard parent <= UInt64(capture.parents.count) else { throw failure("stack node \(capture.parents.count + 1) names parent \(parent), which was never recorded", at: recordStart) }
                     guard capture.parents.count < Int(UInt32.max - 1) else { throw failure("too many stack nodes", at: recordStart) }
                     replayBytes += Self.bytesPerNode
-                    guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
+                    guard replayBytes <= replayBudget else { throw tooLargeToReplay(allocationCount) }
                     // The hook keeps 64 frames; a deeper chain is damage, and would make every report walk it.
                     let depth = parent == 0 ? 1 : depths[Int(parent) - 1] + 1
                     guard depth <= 256 else { throw failure("a stack deeper than 256 frames", at: recordStart) }
@@ -752,7 +770,7 @@ struct HeapCaptureReader {
                     thread = Int(threadNumber)
                     if thread == lastAllocationOfThread.count {
                         replayBytes += 128
-                        guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
+                        guard replayBytes <= replayBudget else { throw tooLargeToReplay(allocationCount) }
                         lastAllocationOfThread.append(-1)
                         lastFreeOfThread.append(nil)
                         ownAllocations.append([])
@@ -765,7 +783,7 @@ struct HeapCaptureReader {
                     // on, not from this one's (a program idle after its frees would show them only when it wakes).
                     // A point of 16 bytes, and the timeline's room to grow (it doubles).
                     replayBytes += 48
-                    guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
+                    guard replayBytes <= replayBudget else { throw tooLargeToReplay(allocationCount) }
                     // (An aggregate capture's levels are its 'L' records, each right after its 'T'.)
                     if version != 3 { capture.heapTimeline.append((Double(min(millisecond + 1, time)) / 1000, liveBytes)) }
                     millisecond = time
@@ -773,7 +791,7 @@ struct HeapCaptureReader {
                     let typeNumber = try number(), metadata = try number(), kind = try number(), descriptor = try number()
                     guard typeNumber == UInt64(capture.types.count + 1) else { throw failure("type \(typeNumber) out of order", at: recordStart) }
                     replayBytes += 32
-                    guard replayBytes <= replayBudget else { throw Self.tooLargeToReplay(allocationCount) }
+                    guard replayBytes <= replayBudget else { throw tooLargeToReplay(allocationCount) }
                     capture.types.append(.init(metadata: metadata, kind: kind, descriptor: relocated(descriptor)))
                     if kind == 0 { noticing?.add(.descriptor(relocated(descriptor))) }
                 case UInt8(ascii: "M"):

@@ -134,14 +134,22 @@ final class GrowingCapture: @unchecked Sendable {
 
     init(path: String) {
         self.path = path
-        capacity = 1 << 20
-        storage = .allocate(capacity: capacity)
         scratch = .allocate(capacity: Self.piece)
+        // From malloc, so that it can grow without ending the process where memory runs out (see `grow`).
+        if let first = malloc(1 << 20) {
+            storage = first.assumingMemoryBound(to: UInt8.self)
+            capacity = 1 << 20
+        } else if let first = malloc(Self.piece) {
+            storage = first.assumingMemoryBound(to: UInt8.self)
+            capacity = Self.piece
+        } else {
+            preconditionFailure("no memory for 64 KiB")
+        }
     }
 
     deinit {
         descriptor?.close()
-        storage.deallocate()
+        free(storage)
         scratch.deallocate()
     }
 
@@ -186,7 +194,10 @@ final class GrowingCapture: @unchecked Sendable {
                 failed = true
                 return
             }
-            if position + Self.piece > capacity { grow(to: position + Self.piece, keeping: max(count, position)) }
+            if position + Self.piece > capacity, !grow(to: position + Self.piece) {
+                failed = true  // no memory (or address space) for more: finished after the run, or not at all
+                return
+            }
             let read: Int
             do {
                 read = try descriptor.read(
@@ -261,15 +272,15 @@ final class GrowingCapture: @unchecked Sendable {
         return end
     }
 
-    /// More room, with the first `kept` bytes (those read so far, this refresh's included).
-    private func grow(to needed: Int, keeping kept: Int) {
-        var larger = capacity
+    /// More room, keeping what was read; false when there is no memory for it (`realloc`: a Swift allocation that
+    /// fails ends the process).
+    private func grow(to needed: Int) -> Bool {
+        var larger = max(capacity, 1 << 20)
         while larger < needed { larger *= 2 }
-        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: larger)
-        grown.update(from: storage, count: kept)
-        storage.deallocate()
-        storage = grown
+        guard let grown = realloc(storage, larger) else { return false }
+        storage = grown.assumingMemoryBound(to: UInt8.self)
         capacity = larger
+        return true
     }
 }
 #endif
