@@ -44,7 +44,8 @@ static int live_grow(struct live_table *table) {
 
 HOOK_HIDDEN int live_insert(struct live_table *table, uintptr_t address, uint64_t size, struct live_tag tag,
     uint64_t *replaced_size, struct live_tag *replaced_tag) {
-    if ((table->count + 1) * 2 > (table->keys == NULL ? 0 : table->mask + 1) && !live_grow(table)) return 0;
+    // Up to three quarters full: the aggregate mode keeps this table in the program's memory for its whole run.
+    if ((table->count + 1) * 4 > (table->keys == NULL ? 0 : table->mask + 1) * 3 && !live_grow(table)) return 0;
     size_t slot = live_slot(table, address);
     while (table->keys[slot] != 0 && table->keys[slot] != address) slot = (slot + 1) & table->mask;
     if (table->keys[slot] == 0) {

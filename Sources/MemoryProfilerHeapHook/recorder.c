@@ -40,6 +40,10 @@
 //                         recorded (the queue for them was full): the counts are not exact
 //                      4  value the process's peak resident set (VmHWM) in bytes, read at exit before the hook's
 //                         own exit work (the leak scan)
+//                      5  value milliseconds since the start: when the hook began its exit work
+//                      6  value the largest size in bytes the hook's own tables (anonymous memory, counted in the
+//                         resident set) have had so far: at most that much of the peak was the hook's, not the
+//                         program's
 //                    Readers ignore kinds they do not know.
 //
 // "Previous address" is the address of the last 'A', 'O', 'F' or 'R' record (0 at the start). A realloc is a free of
@@ -101,7 +105,12 @@ HOOK_HIDDEN int hook_secure_mode(void) { return getauxval(AT_SECURE) != 0; }
 #define MAX_OWN_MAPPINGS 8192
 static struct {
     uintptr_t start, end;
+    int anonymous;  // the hook's tables, not the capture file's pages
 } own_mappings[MAX_OWN_MAPPINGS];
+// The bytes of the hook's own tables (anonymous mappings), now and at most: memory the kernel counts in the
+// program's resident set (the aggregate mode's table of live blocks is most of it), which the capture reports so
+// that mprof can say how much of a peak was the hook's.
+static uint64_t own_table_bytes, own_table_peak;
 
 /// Maps `bytes` for the hook (anonymous, or of `descriptor` at `offset`, shared) and registers the mapping; NULL
 /// when it cannot.
@@ -116,6 +125,15 @@ static void *map_registered(size_t bytes, int descriptor, off_t offset) {
         if (__atomic_compare_exchange_n(&own_mappings[index].start, &expected, (uintptr_t)memory, 0, __ATOMIC_ACQ_REL,
                 __ATOMIC_RELAXED)) {
             own_mappings[index].end = ((uintptr_t)memory + bytes + page_size - 1) & ~(uintptr_t)(page_size - 1);
+            own_mappings[index].anonymous = descriptor < 0;
+            if (descriptor < 0) {
+                uint64_t now = __atomic_add_fetch(&own_table_bytes, own_mappings[index].end - (uintptr_t)memory,
+                    __ATOMIC_RELAXED);
+                uint64_t peak = __atomic_load_n(&own_table_peak, __ATOMIC_RELAXED);
+                while (now > peak &&
+                    !__atomic_compare_exchange_n(&own_table_peak, &peak, now, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+                }
+            }
             return memory;
         }
     }
@@ -130,6 +148,8 @@ HOOK_HIDDEN void hook_unmap(void *memory, size_t bytes) {
     // Unregistered before it is unmapped: once unmapped, another thread may be given the same address.
     for (int index = 0; index < MAX_OWN_MAPPINGS; index += 1) {
         if (__atomic_load_n(&own_mappings[index].start, __ATOMIC_ACQUIRE) == (uintptr_t)memory) {
+            if (own_mappings[index].anonymous)
+                __atomic_sub_fetch(&own_table_bytes, own_mappings[index].end - (uintptr_t)memory, __ATOMIC_RELAXED);
             own_mappings[index].end = 0;
             __atomic_store_n(&own_mappings[index].start, 0, __ATOMIC_RELEASE);
             break;
@@ -1367,6 +1387,8 @@ static void finish_capture(uintptr_t stack_from) {
     // The program's peak before the hook's exit work: what mprof reports as its peak.
     uint64_t peak = stack_from != 0 ? resident_peak() : 0;
     if (peak != 0) emit_condition(4, peak, "");
+    // How much of it may have been the hook's own tables (their largest size so far; the exit work's to come).
+    emit_condition(6, __atomic_load_n(&own_table_peak, __ATOMIC_RELAXED), "");
     // When the exit work begins: the resident set sampled after this is the scan's, not the program's.
     if (stack_from != 0) emit_condition(5, milliseconds_since_start(), "");
     emit_modules();

@@ -55,6 +55,9 @@ struct AggregateCaptureTests {
         actual.exitWorkStarted = nil
         expected.residentPeakBeforeExit = nil
         actual.residentPeakBeforeExit = nil
+        // The hook's own tables: the aggregate mode's hold the live blocks (see thePeakSaysHowMuchWasTheHooksTable).
+        expected.hookTablesPeak = nil
+        actual.hookTablesPeak = nil
         // The C program's threads allocate while main does: its peak differs from run to run in either mode.
         let peakIsTheRuns = arguments == ["every-event"]
         if peakIsTheRuns { actual.peakBytes = expected.peakBytes }
@@ -115,6 +118,41 @@ struct AggregateCaptureTests {
     /// Two million allocations and twenty thousand leave files of about the same few kilobytes (the event capture of
     /// the larger grows by megabytes), and the counts are exact: heap-workload churn-only makes N allocations and
     /// frees of its own, each freed right away.
+    /// The aggregate mode keeps a table of the live blocks in the program's process (about 32 bytes a block live at
+    /// once), which the kernel counts in its resident set: `mprof run` says how much of the peak it may have been.
+    /// The witness is the program's own peak without the hook (`/usr/bin/time`): the peak less the hook's tables is
+    /// no more than it, and the peak itself no less.
+    @Test func thePeakSaysHowMuchWasTheHooksTable() throws {
+        let directory = try TemporaryDirectory()
+        let program = try HeapProfilingTests.compile("""
+            #include <stdlib.h>
+            void **kept;
+            int main(void) {
+                kept = malloc(1500000 * sizeof *kept);
+                for (long i = 0; kept && i < 1500000; i++) kept[i] = malloc(16);
+                return 0;
+            }
+            """, named: "keeps-blocks", in: directory)
+        let plain = try runCommand("/usr/bin/time", ["-f", "%M", program])
+        let plainKiB = try #require(plain.standardError.split(whereSeparator: \.isNewline).last.flatMap { Int($0) })
+        let run = try runCommand(BuiltProducts.path("mprof"), ["run", "--heap", "--aggregate", "-o", "\(directory.path)/a.dat", program])
+        try #require(run.status == 0, "\(run.standardError)")
+        func mebibytes(_ pattern: Regex<(Substring, Substring, Substring)>) -> Double? {
+            guard let match = run.standardError.firstMatch(of: pattern), let value = Double(match.1) else { return nil }
+            switch match.2 { case "KiB": return value / 1024; case "GiB": return value * 1024; default: return value }
+        }
+        let peak = try #require(mebibytes(/peak ([0-9.]+) (KiB|MiB|GiB)/), "\(run.standardError)")
+        let tables = try #require(
+            mebibytes(/up to ([0-9.]+) (KiB|MiB|GiB) of that peak was the heap hook's own tables/), "\(run.standardError)")
+        let own = Double(plainKiB) / 1024
+        // 1.5 million entries at 24 bytes, the table at most three quarters full: 48 MiB, or 96 while it grows.
+        #expect(tables >= 40 && tables <= 120, "\(tables) MiB of tables")
+        #expect(peak - tables <= own + 2, "peak \(peak) MiB less \(tables) MiB of tables, against \(own) MiB without the hook")
+        #expect(peak >= own - 2, "peak \(peak) MiB against \(own) MiB without the hook")
+        let capture = try HeapCapture(path: "\(directory.path)/a.heap")
+        #expect(capture.summary.hookTablesPeak.map { abs(Double($0) / 1048576 - tables) < 0.1 } == true)
+    }
+
     @Test func theFileDoesNotGrowWithTheAllocations() throws {
         let directory = try TemporaryDirectory()
         let small = try Self.capture(Self.workload, ["churn-only", "20000"], into: "\(directory.path)/small.heap", aggregate: true)

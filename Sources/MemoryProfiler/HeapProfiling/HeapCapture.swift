@@ -81,8 +81,13 @@ public struct HeapCapture: Sendable {
         /// be recorded: when not 0, the counts are short by up to this many.
         public var unrecordedSignalEvents: Int = 0
         /// The program's peak resident set in bytes (the kernel's VmHWM) just before the hook's work at exit, when the
-        /// hook read it: the program's own peak, without the leak scan's memory.
+        /// hook read it: the program's own peak, without the leak scan's memory (but with the hook's tables: see
+        /// ``hookTablesPeak``).
         public var residentPeakBeforeExit: Int? = nil
+        /// The largest size in bytes the hook's own tables had while the program ran, when the hook said: memory the
+        /// kernel counts in the program's resident set, so that at most this much of a peak was the hook's. Small
+        /// for an event capture (stack tables); for an aggregate one about 32 bytes per block live at once.
+        public var hookTablesPeak: Int? = nil
         /// When the hook began its work at exit (the leak scan), in seconds from the start of recording: samples of
         /// the resident set after it show the hook's work, not the program's.
         public var exitWorkStarted: Double? = nil
