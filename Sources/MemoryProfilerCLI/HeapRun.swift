@@ -86,7 +86,8 @@ struct HeapRun {
         self.hook = hook
         self.aggregate = aggregate
         // The capture goes beside the .dat file, as a regular file: a device or a FIFO (-o /dev/full) has no "beside".
-        if let status = Self.status(datPath), status.kind != .regular {
+        // A link is followed, as the recording follows it (the capture goes beside the name given, not its target).
+        if let status = try? FileStatus(path: datPath), status.kind != .regular {
             throw CLIError(
                 "--heap writes its capture beside the recording, so -o must name a regular file, and "
                     + "\(TerminalText.escaped(datPath)) is not one")

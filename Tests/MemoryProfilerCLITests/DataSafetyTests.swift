@@ -442,6 +442,10 @@ import Testing
         let device = try runProduct("mprof", ["run", "--heap", "-o", "/dev/full"] + program)
         #expect(device.status != 0 && device.standardError.contains("must name a regular file"), "\(device.standardError)")
         #expect(!FileManager.default.fileExists(atPath: "/dev/full.heap"))
+        // A link to a device is refused as the device is.
+        try FileManager.default.createSymbolicLink(atPath: "\(directory.path)/full.dat", withDestinationPath: "/dev/full")
+        let linked = try runProduct("mprof", ["run", "--heap", "-o", "\(directory.path)/full.dat"] + program)
+        #expect(linked.status != 0 && linked.standardError.contains("must name a regular file"), "\(linked.standardError)")
 
         let tiny = "\(directory.path)/tiny"
         try FileManager.default.createDirectory(atPath: tiny, withIntermediateDirectories: false)
@@ -452,6 +456,28 @@ import Testing
         #expect(full.status != 0 && full.standardError.contains("no room for the heap capture"), "\(full.standardError)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: tiny).isEmpty, "left behind in the full file system")
         #expect(!FileManager.default.fileExists(atPath: marker), "the program ran")
+    }
+
+    /// -o naming a link, to a file or to one yet to be made, is followed with --heap as without it: the recording is
+    /// written through the link and the capture goes beside the name given (it was refused with --heap alone).
+    @Test func aLinkAsOutputIsFollowedWithHeapAsWithout() throws {
+        let directory = try TemporaryDirectory()
+        let target = "\(directory.path)/target"
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: false)
+        for (name, existing) in [("existing", true), ("dangling", false)] {
+            // An existing recording is appended to, as Python's mprof does.
+            if existing { try Data("CMDLINE earlier\n".utf8).write(to: URL(fileURLWithPath: "\(target)/\(name).dat")) }
+            let link = "\(directory.path)/\(name).dat"
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "\(target)/\(name).dat")
+            let run = try runProduct("mprof", ["run", "--heap", "-o", link, "/bin/sh", "-c", "exit 0"])
+            #expect(run.status == 0, "\(name): \(run.standardError)")
+            let recording = try String(contentsOfFile: "\(target)/\(name).dat", encoding: .utf8)
+            #expect(recording.hasPrefix(existing ? "CMDLINE earlier\nCMDLINE /bin/sh" : "CMDLINE /bin/sh"), "\(name): \(recording.prefix(80))")
+            #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: link)) == "\(target)/\(name).dat")
+            let capture = try HeapCapture(path: "\(directory.path)/\(name).heap")
+            #expect(capture.summary.allocations > 0, "\(name)")
+            #expect(!FileManager.default.fileExists(atPath: "\(target)/\(name).heap"), "\(name)")
+        }
     }
 
     /// Two heap runs started at once with the same -o: one records, the other is refused with the reason, and the
