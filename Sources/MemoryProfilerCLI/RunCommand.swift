@@ -266,15 +266,15 @@ struct RunCommand: ParsableCommand {
         }
         let peak = recording.recordExitPeak(lifetime, trace: trace)
         StandardError.write(recording.summary(of: trace, peak: peak))
-        // The hook's own tables are resident in the program's process too: where they may be a visible part of the
-        // peak, say how much (an aggregate capture's table of live blocks grows with the blocks live at once).
-        if let tables = heapConditions?.hookTablesPeak, let (memory, _) = peak, tables >= 1 << 20,
-            tables * 100 >= memory.bytes
+        // The hook's own tables are resident in the program's process too, and so in its peak: where they are a
+        // visible part of it, say how much (an aggregate capture's table of live blocks grows with the blocks live at
+        // once).
+        if let tables = heapConditions?.hookTablesAtExit, let (memory, _) = peak, tables >= 1 << 20,
+            tables * 20 >= memory.bytes
         {
-            let why = heap?.aggregate == true ? " (--aggregate keeps an entry for every block live at once)" : ""
             StandardError.write(
-                "mprof: up to \(MemorySize(bytes: tables).formatted(precision: 1)) of that peak was the heap hook's own "
-                    + "tables, not the program's\(why)")
+                "mprof: the heap hook's own tables held \(MemorySize(bytes: tables).formatted(precision: 1)) of the "
+                    + "program's resident memory at its end, not the program's (the peak counts them too)")
         }
         return (termination, trace, heapConditions)
     }

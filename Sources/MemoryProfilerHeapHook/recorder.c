@@ -41,9 +41,8 @@
 //                      4  value the process's peak resident set (VmHWM) in bytes, read at exit before the hook's
 //                         own exit work (the leak scan)
 //                      5  value milliseconds since the start: when the hook began its exit work
-//                      6  value the largest size in bytes the hook's own tables (anonymous memory, counted in the
-//                         resident set) have had so far: at most that much of the peak was the hook's, not the
-//                         program's
+//                      6  value the bytes of the hook's own tables (anonymous memory) resident before its exit
+//                         work: counted in the program's resident set, and so in its peak, though not the program's
 //                    Readers ignore kinds they do not know.
 //
 // "Previous address" is the address of the last 'A', 'O', 'F' or 'R' record (0 at the start). A realloc is a free of
@@ -107,10 +106,6 @@ static struct {
     uintptr_t start, end;
     int anonymous;  // the hook's tables, not the capture file's pages
 } own_mappings[MAX_OWN_MAPPINGS];
-// The bytes of the hook's own tables (anonymous mappings), now and at most: memory the kernel counts in the
-// program's resident set (the aggregate mode's table of live blocks is most of it), which the capture reports so
-// that mprof can say how much of a peak was the hook's.
-static uint64_t own_table_bytes, own_table_peak;
 
 /// Maps `bytes` for the hook (anonymous, or of `descriptor` at `offset`, shared) and registers the mapping; NULL
 /// when it cannot.
@@ -126,14 +121,6 @@ static void *map_registered(size_t bytes, int descriptor, off_t offset) {
                 __ATOMIC_RELAXED)) {
             own_mappings[index].end = ((uintptr_t)memory + bytes + page_size - 1) & ~(uintptr_t)(page_size - 1);
             own_mappings[index].anonymous = descriptor < 0;
-            if (descriptor < 0) {
-                uint64_t now = __atomic_add_fetch(&own_table_bytes, own_mappings[index].end - (uintptr_t)memory,
-                    __ATOMIC_RELAXED);
-                uint64_t peak = __atomic_load_n(&own_table_peak, __ATOMIC_RELAXED);
-                while (now > peak &&
-                    !__atomic_compare_exchange_n(&own_table_peak, &peak, now, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-                }
-            }
             return memory;
         }
     }
@@ -143,13 +130,29 @@ static void *map_registered(size_t bytes, int descriptor, off_t offset) {
 
 HOOK_HIDDEN void *hook_map(size_t bytes) { return map_registered(bytes, -1, 0); }
 
+/// The bytes of the hook's own tables (its anonymous mappings) that are resident now (mincore): memory the kernel
+/// counts in the program's resident set, which the capture reports so that mprof can say how much was the hook's.
+/// (Mapped is not resident: the unwinder's rule cache, say, is mostly untouched.)
+static uint64_t own_tables_resident(void) {
+    uint64_t resident = 0;
+    unsigned char pages[256];
+    for (int index = 0; index < MAX_OWN_MAPPINGS; index += 1) {
+        uintptr_t start = __atomic_load_n(&own_mappings[index].start, __ATOMIC_ACQUIRE), end = own_mappings[index].end;
+        if (start == 0 || end <= start || !own_mappings[index].anonymous) continue;
+        for (uintptr_t at = start; at < end; at += sizeof pages * page_size) {
+            size_t count = (end - at) / page_size < sizeof pages ? (end - at) / page_size : sizeof pages;
+            if (count == 0 || mincore((void *)at, count * page_size, pages) != 0) break;
+            for (size_t page = 0; page < count; page += 1) resident += (pages[page] & 1) ? page_size : 0;
+        }
+    }
+    return resident;
+}
+
 HOOK_HIDDEN void hook_unmap(void *memory, size_t bytes) {
     if (memory == NULL) return;
     // Unregistered before it is unmapped: once unmapped, another thread may be given the same address.
     for (int index = 0; index < MAX_OWN_MAPPINGS; index += 1) {
         if (__atomic_load_n(&own_mappings[index].start, __ATOMIC_ACQUIRE) == (uintptr_t)memory) {
-            if (own_mappings[index].anonymous)
-                __atomic_sub_fetch(&own_table_bytes, own_mappings[index].end - (uintptr_t)memory, __ATOMIC_RELAXED);
             own_mappings[index].end = 0;
             __atomic_store_n(&own_mappings[index].start, 0, __ATOMIC_RELEASE);
             break;
@@ -1387,8 +1390,8 @@ static void finish_capture(uintptr_t stack_from) {
     // The program's peak before the hook's exit work: what mprof reports as its peak.
     uint64_t peak = stack_from != 0 ? resident_peak() : 0;
     if (peak != 0) emit_condition(4, peak, "");
-    // How much of it may have been the hook's own tables (their largest size so far; the exit work's to come).
-    emit_condition(6, __atomic_load_n(&own_table_peak, __ATOMIC_RELAXED), "");
+    // How much of the resident set is the hook's own tables now (the exit work's are to come).
+    emit_condition(6, own_tables_resident(), "");
     // When the exit work begins: the resident set sampled after this is the scan's, not the program's.
     if (stack_from != 0) emit_condition(5, milliseconds_since_start(), "");
     emit_modules();

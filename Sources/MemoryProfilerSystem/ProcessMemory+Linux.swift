@@ -17,12 +17,31 @@ public enum ProcessMemory {
     public static func budget(divisor: Int) -> Int {
         let pages = sysconf(Int32(_SC_PHYS_PAGES))
         var budget = pages > 0 ? pages.multipliedReportingOverflow(by: pageSize).partialValue / divisor : 1 << 30
+        budget = max(budget, 16 << 20)  // a machine that reports almost no memory still reads small files
         var limit = rlimit()
         if getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max {
+            // No floor here: what the limit leaves is all there is.
             let left = Int(clamping: limit.rlim_cur) - (addressSpaceInUse() ?? 0)
             budget = min(budget, max(left, 0) / divisor)
         }
-        return max(budget, 16 << 20)
+        return budget
+    }
+
+    /// Whether `bytes` more could be allocated now, with room to spare: asked before a large array grows, since a
+    /// Swift allocation that fails ends the process. Only the address space is asked (`RLIMIT_AS`): a reservation of
+    /// twice `bytes` and 8 MiB more, made and given back at once (`mmap` of `PROT_NONE`, which commits no memory, so
+    /// that without a limit this is true). Twice: other threads allocate meanwhile, and the allocator may map more
+    /// than it is asked for; a probe through `malloc` itself passed where the allocation after it failed. Under
+    /// 256 KiB nothing is asked.
+    public static func canAllocate(bytes: Int) -> Bool {
+        guard bytes >= 256 << 10 else { return true }
+        let (doubled, overflow) = bytes.multipliedReportingOverflow(by: 2)
+        guard !overflow, doubled < Int.max - (8 << 20) else { return false }
+        let length = doubled + (8 << 20)
+        let probe = mmap(nil, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard let probe, probe != MAP_FAILED else { return false }
+        munmap(probe, length)
+        return true
     }
 
     /// The bytes of address space the calling process has mapped (`/proc/self/statm`'s first field, in pages); nil

@@ -47,7 +47,7 @@ struct CaptureCompressionTests {
         ]
         for (name, input) in inputs {
             var whole = try #require(CaptureCompression.Compressor())
-            input.withUnsafeBufferPointer { whole.compress($0) }
+            _ = input.withUnsafeBufferPointer { whole.compress($0) }
             let finishedWhole = whole.finish(with: [])
             let wholeBytes = try #require(finishedWhole)
             for pieceLimit in [1, 100, 5_000, 70_000] {
@@ -55,7 +55,7 @@ struct CaptureCompressionTests {
                 var at = 0
                 while at < input.count {
                     let end = min(input.count, at + Int.random(in: 1...pieceLimit, using: &generator))
-                    input[at..<end].withUnsafeBufferPointer { compressor.compress($0) }
+                    _ = input[at..<end].withUnsafeBufferPointer { compressor.compress($0) }
                     at = end
                 }
                 #expect(compressor.records == input)
@@ -69,8 +69,8 @@ struct CaptureCompressionTests {
         }
         // Repeats across pieces: the second copy of 300 KB of random bytes costs almost nothing.
         var twice = try #require(CaptureCompression.Compressor())
-        random.withUnsafeBufferPointer { twice.compress($0) }
-        random.withUnsafeBufferPointer { twice.compress($0) }
+        _ = random.withUnsafeBufferPointer { twice.compress($0) }
+        _ = random.withUnsafeBufferPointer { twice.compress($0) }
         let finishedTwice = twice.finish(with: [])
         let compressedTwice = try #require(finishedTwice)
         #expect(compressedTwice.count < random.count + random.count / 50, "\(compressedTwice.count) bytes for two copies of \(random.count)")

@@ -34,7 +34,7 @@ enum CaptureCompression {
     /// `input` in compressed form, magic and lengths included; nil when zlib has no memory.
     static func compress(_ input: [UInt8]) -> [UInt8]? {
         guard var compressor = Compressor() else { return nil }
-        input.withUnsafeBufferPointer { compressor.compress($0) }
+        _ = input.withUnsafeBufferPointer { compressor.compress($0) }
         return compressor.finish(with: [])
     }
 
@@ -54,14 +54,23 @@ enum CaptureCompression {
         /// Every byte given so far: the records in their stored form (what a reader of the capture gets back).
         var records: [UInt8] { repeats.history }
 
-        /// Adds the next records.
-        mutating func compress(_ records: UnsafeBufferPointer<UInt8>) {
-            repeats.append(records)
+        /// There was no memory to keep what was given: the compressor takes nothing more, and `finish` fails.
+        private(set) var failed = false
+
+        /// Adds the next records; false (and nothing more is taken) when there is no memory for them.
+        @discardableResult
+        mutating func compress(_ records: UnsafeBufferPointer<UInt8>) -> Bool {
+            guard !failed, repeats.append(records) else {
+                failed = true
+                return false
+            }
             flush(final: false)
+            return true
         }
 
         /// The whole compressed capture, `last` included; nil when zlib ran out of memory.
         mutating func finish(with last: [UInt8]) -> [UInt8]? {
+            guard !failed else { return nil }
             flush(final: true)
             var sequence: [UInt8] = []
             if !last.isEmpty {
@@ -78,7 +87,14 @@ enum CaptureCompression {
         }
 
         private mutating func flush(final: Bool) {
+            // The first pass's output is never much longer than what it has not written yet.
+            let room = repeats.unwritten + 1024
+            guard !failed, ProcessMemory.canAllocate(bytes: room) else {
+                failed = true
+                return
+            }
             var stream: [UInt8] = []
+            stream.reserveCapacity(room)
             repeats.search(final: final, to: &stream)
             guard !stream.isEmpty else { return }
             stream.withUnsafeBufferPointer { _ = deflater.write($0) }
@@ -101,12 +117,23 @@ enum CaptureCompression {
         private var literalStart = 0, position = 0
         /// Bytes given but not yet searched (searching is done in pieces of at least `piece`).
         private var unsearched: Int { history.count - position }
+        /// Bytes given but not yet written out, as literals or repeats.
+        var unwritten: Int { history.count - literalStart }
         /// The smallest piece searched before the end: literals are written out at the end of a piece only when
         /// there are `piece` of them, so that the stream is never more than a byte per 10 KiB longer than its input
         /// (each such write costs a few bytes; see `decompress`).
         static let piece = 64 << 10
 
-        mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) { history.append(contentsOf: bytes) }
+        /// Adds `bytes` to what is searched; false when there is no memory for them (checked first: a Swift
+        /// allocation that fails ends the process).
+        mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+            let needed = history.count + bytes.count
+            if needed > history.capacity, !ProcessMemory.canAllocate(bytes: max(history.capacity * 2, needed) + needed / 2) {
+                return false
+            }
+            history.append(contentsOf: bytes)
+            return true
+        }
 
         /// Writes the literals and repeats found in what was given since the last search, if there is a piece of
         /// it or this is the end (`final`: then everything is written out).
@@ -214,7 +241,12 @@ enum CaptureCompression {
             let total = try number("the capture's length")
             let streamLength = try number("the length of its repeats")
             guard total <= limit else {
-                throw Damaged(reason: "it would take \(total >> 20) MiB to read, more than the \(limit >> 20) MiB mprof may take (a quarter of the memory)")
+                throw Damaged(reason: "it would take \(total >> 20) MiB to read, more than the \(limit >> 20) MiB mprof may take (a quarter of the memory, or of the address space RLIMIT_AS leaves)")
+            }
+            // The stream and the capture are made at full size: room for both first (a Swift allocation that fails
+            // ends the process).
+            guard ProcessMemory.canAllocate(bytes: streamLength + total) else {
+                throw Damaged(reason: "there is no memory to read it (\((streamLength + total) >> 20) MiB)")
             }
             // The first pass never makes more than a few bytes over what it was given (a byte per 10 KiB, see
             // LongRepeats.piece); zlib never more than about 1,032 bytes from one.

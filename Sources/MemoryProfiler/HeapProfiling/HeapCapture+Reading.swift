@@ -51,12 +51,18 @@ extension HeapCapture {
                     throw MemoryError(
                         .unexpectedFormat,
                         "\(TerminalText.escaped(path)) is larger than the \(budget >> 20) MiB mprof may take to read it "
-                            + "(a quarter of the memory)")
+                            + "(a quarter of the memory, or of the address space RLIMIT_AS leaves)")
                 }
                 let count = try chunk.withUnsafeMutableBytes { buffer throws(FileReader.Failure) in
                     try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<wanted]))
                 }
                 if count == 0 { break }
+                if bytes.count + count > bytes.capacity,
+                    !ProcessMemory.canAllocate(bytes: max(bytes.capacity * 2, bytes.count + count))
+                {
+                    throw MemoryError(
+                        .systemCall, "no memory to read \(TerminalText.escaped(path)) (\(bytes.count >> 20) MiB read so far)")
+                }
                 bytes.append(contentsOf: chunk[..<count])
                 // Not a capture at all: say so now rather than after reading the whole file. A capture as the hook
                 // writes it begins with its begin record.
@@ -303,7 +309,8 @@ struct HeapCaptureReader {
     private func tooLargeToReplay(_ allocations: Int) -> Failure {
         Failure(
             reason: "replaying it would take more than the \(Self.replayBudget >> 20) MiB mprof may use (half the "
-                + "memory; \(allocations) allocations so far, about \(costOfAllocation) bytes each)", offset: nil)
+                + "memory, or of the address space RLIMIT_AS leaves; \(allocations) allocations so far, about "
+                + "\(costOfAllocation) bytes each)", offset: nil)
     }
 
     /// What the replay counts for an allocation (see `replayBudget`).
@@ -460,6 +467,19 @@ struct HeapCaptureReader {
             guard !sawUnreachable else { throw failure("an allocation after the reachability records", at: recordStart) }
             replayBytes += costOfAllocation
             guard replayBytes <= replayBudget else { throw tooLargeToReplay(allocationCount) }
+            // The arrays an allocation grows, about to double: room for their new buffers first, since a Swift
+            // allocation that fails ends the process (the budget is an estimate; RLIMIT_AS is not).
+            if rewriting {
+                if threadOfAllocation.count == threadOfAllocation.capacity {
+                    let room = threadOfAllocation.capacity * 2 * 2 * MemoryLayout<UInt32>.stride
+                    guard ProcessMemory.canAllocate(bytes: room) else { throw Self.outOfMemory(allocationCount) }
+                }
+            } else if capture.sizes.count == capture.sizes.capacity {
+                let perAllocation = MemoryLayout<Int>.stride + 2 * MemoryLayout<UInt32>.stride + MemoryLayout<Bool>.stride
+                guard ProcessMemory.canAllocate(bytes: capture.sizes.capacity * 2 * perAllocation) else {
+                    throw Self.outOfMemory(allocationCount)
+                }
+            }
             let index = allocationCount
             allocationCount += 1
             if let replaced = live.insert(address, UInt32(index)) {
@@ -595,6 +615,15 @@ struct HeapCaptureReader {
                 continue
             }
             let recordStart = at
+            // The stored form about to grow: handed off if it can be (a follower far behind the hook reads much
+            // before it waits), or room for it made sure of first (a Swift allocation that fails ends the process).
+            if transcribing && written.count + 256 > written.capacity {
+                if handOff != nil && written.count >= Self.handOffSize {
+                    handOffTranscript()
+                } else if !ProcessMemory.canAllocate(bytes: written.capacity * 2 + 256) {
+                    throw Self.outOfMemory(allocationCount)
+                }
+            }
             let tag = bytes[at]
             at += 1
             // Naming needs no event: skip allocations, frees and restores by their bytes alone (most of a capture).

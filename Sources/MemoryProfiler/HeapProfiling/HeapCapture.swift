@@ -82,12 +82,13 @@ public struct HeapCapture: Sendable {
         public var unrecordedSignalEvents: Int = 0
         /// The program's peak resident set in bytes (the kernel's VmHWM) just before the hook's work at exit, when the
         /// hook read it: the program's own peak, without the leak scan's memory (but with the hook's tables: see
-        /// ``hookTablesPeak``).
+        /// ``hookTablesAtExit``).
         public var residentPeakBeforeExit: Int? = nil
-        /// The largest size in bytes the hook's own tables had while the program ran, when the hook said: memory the
-        /// kernel counts in the program's resident set, so that at most this much of a peak was the hook's. Small
-        /// for an event capture (stack tables); for an aggregate one about 32 bytes per block live at once.
-        public var hookTablesPeak: Int? = nil
+        /// The bytes of the hook's own tables resident in the program's process at its end (before the hook's exit
+        /// work), when the hook said: memory the kernel counts in the program's resident set, and so in its peak,
+        /// though it is not the program's. About 1 MiB for an event capture (stack tables); for an aggregate one
+        /// also about 32 bytes per block live at once. Not known for a killed program.
+        public var hookTablesAtExit: Int? = nil
         /// When the hook began its work at exit (the leak scan), in seconds from the start of recording: samples of
         /// the resident set after it show the hook's work, not the program's.
         public var exitWorkStarted: Double? = nil

@@ -7,8 +7,8 @@ enum HeapCaptureCondition {
     static let residentPeakBeforeExit: UInt64 = 4
     /// v milliseconds since the start: when the hook began its exit work.
     static let exitWorkStarted: UInt64 = 5
-    /// v bytes: the largest the hook's own tables have been (counted in the program's resident set).
-    static let hookTablesPeak: UInt64 = 6
+    /// v bytes: the hook's own tables resident at the program's end (counted in its resident set).
+    static let hookTablesAtExit: UInt64 = 6
 
     static func apply(kind: UInt64, value: UInt64, text: String, to summary: inout HeapCapture.Summary) {
         let shown = String(text.prefix(500))
@@ -19,7 +19,7 @@ enum HeapCaptureCondition {
         case unrecordedSignalEvents: summary.unrecordedSignalEvents = Int(clamping: value)
         case residentPeakBeforeExit: summary.residentPeakBeforeExit = value > 0 && value < 1 << 56 ? Int(value) : nil
         case exitWorkStarted: summary.exitWorkStarted = value < 1 << 40 ? Double(value) / 1000 : nil
-        case hookTablesPeak: summary.hookTablesPeak = value < 1 << 56 ? Int(value) : nil
+        case hookTablesAtExit: summary.hookTablesAtExit = value < 1 << 56 ? Int(value) : nil
         default: break
         }
     }

@@ -51,11 +51,13 @@ public final class HeapCaptureFollower: @unchecked Sendable {
                     result = .failure(HeapCaptureReader.Failure(reason: "zlib has no memory", offset: nil))
                     return
                 }
+                // No memory to keep the stored form: the follower gives up, and the capture is finished after the run.
                 var reader = HeapCaptureReader(
-                    transcribing: capture, noticing: noticing, handingOff: { compressor.compress($0) })
+                    transcribing: capture, noticing: noticing,
+                    handingOff: { if !compressor.compress($0) { capture.giveUp() } })
                 result = Result { () throws(HeapCaptureReader.Failure) in
                     let replayed = try reader.replay()
-                    reader.transcript?.withUnsafeBufferPointer { compressor.compress($0) }
+                    if reader.transcript?.withUnsafeBufferPointer({ compressor.compress($0) }) == false { capture.giveUp() }
                     return (replayed, compressor)
                 }
             }

@@ -114,7 +114,7 @@ extension HeapSymbolizer {
             }
             bytes = []
         }
-        if case .success(let records) = stored { records.withUnsafeBufferPointer { compressor?.compress($0) } }
+        if case .success(let records) = stored { _ = records.withUnsafeBufferPointer { compressor?.compress($0) } }
         if let namer { namer.join() } else { naming.symbols = symbolize(capture, usingStoredNames: false, prenamed: prenamed) }
         let symbols = naming.symbols ?? HeapSymbols(frames: [:], typeNames: [:], notes: [])
         if case .failure(let error) = stored {
