@@ -267,13 +267,14 @@ struct HeapCaptureReader {
     private static let largestMilliseconds = UInt64(1) << 40
 
     /// What the replay may build: half the memory (and of the address space `RLIMIT_AS` leaves), counted as about
-    /// 96 bytes an allocation (its size, group, end and flags, a slot in the live table, and the arrays' room to
-    /// grow) — 24 when the capture is only transcribed into its stored form (its thread and ordinal, a slot, and the
-    /// stored bytes) — and 16 a stack node. A capture that would need more is refused: a few hundred kilobytes of
-    /// repeated records can describe a billion allocations. (Where the estimate is short, the live table's growth
-    /// fails cleanly: see `LiveBlocks`.)
+    /// 48 bytes an allocation (its size, group, end and flags, a slot in the live table, and the arrays' room to
+    /// grow: `mprof heap` on captures of 10–12 million allocations peaked at 27–34 bytes an allocation resident and
+    /// 49 of address space) — 24 when the capture is only transcribed into its stored form (its thread and ordinal,
+    /// a slot, and the stored bytes) — and 16 a stack node. A capture that would need more is refused: a few hundred
+    /// kilobytes of repeated records can describe a billion allocations. (Where the estimate is short, the tables
+    /// and arrays ask for room before they grow, and the replay fails cleanly: see `ProcessMemory.canAllocate`.)
     private static let replayBudget = ProcessMemory.budget(divisor: 2)
-    private static let bytesPerAllocation = 96
+    private static let bytesPerAllocation = 48
     private static let bytesPerTranscribedAllocation = 24
     private static let bytesPerNode = 16
 
