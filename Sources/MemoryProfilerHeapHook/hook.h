@@ -99,8 +99,9 @@ HOOK_HIDDEN void recorder_finish(void);
 HOOK_HIDDEN void stacks_start(uintptr_t hook_text_start, uintptr_t hook_text_end);
 /// Fills `frames` with the caller's return addresses, innermost first, without the hook's own frames.
 /// `*leaf`: as unwinder_walk's, when the hook's own unwinder walked the stack; NULL otherwise. When it points to a
-/// node already (a recent stack), `frames` is left unfilled: the node is the stack.
-HOOK_HIDDEN int stacks_capture(uintptr_t *frames, int capacity, uint64_t **leaf);
+/// node of the capture being written already (a recent stack), `frames` is left unfilled, and `*filled` is 0: the
+/// node is the stack (unless a new capture began meanwhile: then the stack is not known).
+HOOK_HIDDEN int stacks_capture(uintptr_t *frames, int capacity, uint64_t **leaf, int *filled);
 /// Sets up the unwinder's shared rule cache (at start, before any thread walks).
 HOOK_HIDDEN void unwinder_start(void);
 /// Walks the caller's stack with the cached unwind rules (unwinder.c): return addresses, innermost first, the

@@ -1020,7 +1020,8 @@ HOOK_HIDDEN void recorder_allocation(const void *block, size_t size) {
     if (!recording()) return;
     uintptr_t frames[HOOK_MAX_FRAMES];
     uint64_t *walk_leaf;
-    int count = stacks_capture(frames, HOOK_MAX_FRAMES, &walk_leaf);
+    int filled;
+    int count = stacks_capture(frames, HOOK_MAX_FRAMES, &walk_leaf, &filled);
     const void *metadata = NULL;
     if (hook_pending_metadata != NULL && hook_pending_size == size) {
         metadata = hook_pending_metadata;
@@ -1031,7 +1032,11 @@ HOOK_HIDDEN void recorder_allocation(const void *block, size_t size) {
         before_event();
         // One of the thread's recent stacks again (an allocating loop): its node is known, no hashing, no lookup.
         uint64_t known = walk_leaf != NULL ? *walk_leaf : 0;
-        uint32_t leaf = known != 0 && (uint32_t)(known >> 32) == capture_number ? (uint32_t)known : intern_stack(frames, count);
+        // A node of another capture, and the frames not filled: a region began its capture on another thread
+        // between the walk and the lock. That one allocation goes without a stack rather than with a wrong one.
+        uint32_t leaf = known != 0 && (uint32_t)(known >> 32) == capture_number ? (uint32_t)known
+            : filled ? intern_stack(frames, count)
+            : 0;
         if (walk_leaf != NULL) *walk_leaf = (uint64_t)capture_number << 32 | leaf;
         uint32_t type = metadata != NULL ? intern_type(metadata) : 0;
         emit_allocation(block, size, leaf, type);

@@ -70,11 +70,13 @@ HOOK_HIDDEN void stacks_start(uintptr_t hook_text_start, uintptr_t hook_text_end
     // The first walk loads and caches what the unwinder needs (and may allocate): do it now, inside the hook.
     uintptr_t warm[HOOK_MAX_FRAMES];
     uint64_t *leaf;
-    (void)stacks_capture(warm, HOOK_MAX_FRAMES, &leaf);
+    int filled;
+    (void)stacks_capture(warm, HOOK_MAX_FRAMES, &leaf, &filled);
 }
 
-HOOK_HIDDEN int stacks_capture(uintptr_t *frames, int capacity, uint64_t **leaf) {
+HOOK_HIDDEN int stacks_capture(uintptr_t *frames, int capacity, uint64_t **leaf, int *filled) {
     *leaf = NULL;
+    *filled = 0;
     // Walk into a buffer with room for the hook's own frames, then keep the frames outside the hook.
     uintptr_t raw[HOOK_MAX_FRAMES + 8];
     int count = -1, partial = 0;
@@ -102,5 +104,6 @@ HOOK_HIDDEN int stacks_capture(uintptr_t *frames, int capacity, uint64_t **leaf)
     int kept = 0;
     for (int index = 0; index < count && kept < capacity; index += 1)
         if (raw[index] < own_start || raw[index] >= own_end) frames[kept++] = raw[index];
+    *filled = 1;
     return kept;
 }
