@@ -105,6 +105,7 @@ HOOK_HIDDEN int hook_secure_mode(void) { return getauxval(AT_SECURE) != 0; }
 static struct {
     uintptr_t start, end;
     int anonymous;  // the hook's tables, not the capture file's pages
+    off_t offset;   // where in the capture file, for the file's pages
 } own_mappings[MAX_OWN_MAPPINGS];
 
 /// Maps `bytes` for the hook (anonymous, or of `descriptor` at `offset`, shared) and registers the mapping; NULL
@@ -121,6 +122,7 @@ static void *map_registered(size_t bytes, int descriptor, off_t offset) {
                 __ATOMIC_RELAXED)) {
             own_mappings[index].end = ((uintptr_t)memory + bytes + page_size - 1) & ~(uintptr_t)(page_size - 1);
             own_mappings[index].anonymous = descriptor < 0;
+            own_mappings[index].offset = offset;
             return memory;
         }
     }
@@ -1151,8 +1153,27 @@ static void after_fork_in_parent(void) {
     holding_for_fork = 0;
     if (fork_took_lock) pthread_mutex_unlock(&lock);
 }
+/// In a child forked by a signal handler that interrupted the hook: the interrupted call goes on when the handler
+/// returns, and would finish its update of the file a second time (the aggregate mode's counters are added to in
+/// place: a test's capture read as damaged). The child's views of the file become private copies, so what it goes on
+/// writing stays its own.
+static void make_file_views_private(void) {
+    if (window != NULL &&
+        hook_mmap(window, WINDOW_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, output, (off_t)window_offset) ==
+            MAP_FAILED)
+        hook_mmap(window, WINDOW_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0);
+    for (int index = 0; index < MAX_OWN_MAPPINGS; index += 1) {
+        uintptr_t start = own_mappings[index].start, end = own_mappings[index].end;
+        if (start == 0 || end <= start || own_mappings[index].anonymous) continue;
+        if (hook_mmap((void *)start, end - start, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, output,
+                own_mappings[index].offset) == MAP_FAILED)
+            hook_mmap((void *)start, end - start, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0);
+    }
+}
+
 static void after_fork_in_child(void) {
     holding_for_fork = 0;
+    if (!fork_took_lock) make_file_views_private();
     // The child shares the file and its mapping: it must not write. Nothing of the parent's is freed here.
     int was_recording = recording();
     __atomic_store_n(&hook_recording, 0, __ATOMIC_RELAXED);

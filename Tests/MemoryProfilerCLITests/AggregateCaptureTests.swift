@@ -169,6 +169,66 @@ struct AggregateCaptureTests {
         }
     }
 
+    /// A signal handler that forks while its thread is inside the hook, and a child that goes back to what the
+    /// handler interrupted (and exits soon after): the child must not finish the interrupted update of the counters
+    /// in the shared file a second time. It did: the capture read as damaged ("site 0's counts contradict each
+    /// other", "total 1 is out of range") on every run. The event capture is the check that the counts are the
+    /// program's.
+    @Test(arguments: [true, false])
+    func aChildForkedInsideTheHookLeavesTheCountersAlone(aggregate: Bool) throws {
+        let directory = try TemporaryDirectory()
+        let program = try HeapProfilingTests.compile("""
+            #include <signal.h>
+            #include <stdio.h>
+            #include <stdlib.h>
+            #include <string.h>
+            #include <sys/time.h>
+            #include <sys/wait.h>
+            #include <unistd.h>
+            static volatile sig_atomic_t in_child = 0, forks = 0;
+            static void handler(int signal) {
+                (void)signal;
+                if (in_child || forks >= 200) return;
+                pid_t pid = fork();
+                if (pid == 0) { in_child = 1; return; }  /* back to what was interrupted, perhaps the hook */
+                if (pid > 0) forks++;
+            }
+            void *volatile sink;
+            int main(void) {
+                struct sigaction action;
+                memset(&action, 0, sizeof action);
+                action.sa_handler = handler;
+                action.sa_flags = SA_RESTART;
+                sigaction(SIGALRM, &action, NULL);
+                struct itimerval timer = {{0, 200}, {0, 200}}, off = {{0, 0}, {0, 0}};
+                setitimer(ITIMER_REAL, &timer, NULL);
+                long count = 0;
+                for (long i = 0; i < 2000000 && forks < 200; i++) {
+                    if (in_child && i % 64 == 0) _exit(0);
+                    void *block = malloc(32 + i % 64);
+                    sink = block;
+                    free(block);
+                    if (!in_child) count++;
+                }
+                setitimer(ITIMER_REAL, &off, NULL);
+                while (wait(NULL) > 0) {}
+                printf("%ld %d\\n", count, (int)forks);
+                return 0;
+            }
+            """, named: "forks-in-handler", in: directory)
+        let path = "\(directory.path)/run.heap"
+        let run = try runCommand(
+            program, [], environment: ["LD_PRELOAD": Self.hook, "MPROF_HEAP_OUTPUT": path, "MPROF_HEAP_AGGREGATE": aggregate ? "1" : "0"])
+        try #require(run.status == 0, "\(run.standardError)")
+        let fields = run.standardOutput.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let (count, forks) = try #require(fields.count == 2 ? (fields[0], fields[1]) : nil, "\(run.standardOutput)")
+        #expect(forks >= 100, "only \(forks) forks in \(count) allocations")
+        let capture = try HeapCapture(path: path)
+        // The loop's blocks, and stdio's buffer for the printf.
+        #expect(capture.summary.allocations >= count && capture.summary.allocations <= count + 4, "\(capture.summary) for \(count)")
+        #expect(capture.summary.frees >= count && capture.summary.frees <= count + 4, "\(capture.summary) for \(count)")
+    }
+
     @Test func theFileDoesNotGrowWithTheAllocations() throws {
         let directory = try TemporaryDirectory()
         let small = try Self.capture(Self.workload, ["churn-only", "20000"], into: "\(directory.path)/small.heap", aggregate: true)
