@@ -48,7 +48,14 @@ struct HeapRun {
 
     /// Refuses programs a preloaded library cannot see into, before anything runs; warns about those whose own
     /// allocations it will miss.
-    static func checkHookable(_ executable: [UInt8], name: String) throws {
+    static func checkHookable(_ executable: [UInt8], name: String, depth: Int = 0) throws {
+        // The kernel follows at most 4 levels of #! interpreters (then exec fails with ELOOP); a script that names
+        // itself must not make this recurse for ever.
+        guard depth <= 4 else {
+            throw CLIError(
+                "cannot run \(name): its #! interpreters nest more than 4 deep (a script that names itself, say), "
+                    + "which the kernel refuses to run")
+        }
         let image = ExecutableImage(path: executable)
         if image.isSetID {
             throw CLIError(
@@ -68,7 +75,9 @@ struct HeapRun {
                     + "preloaded into it. Link it dynamically (swift build without -static-executable; "
                     + "--static-swift-stdlib is fine) or profile its memory over time without --heap")
         case .script(let interpreter):
-            if interpreter.contains(UInt8(ascii: "/")) { try checkHookable(interpreter, name: name) }
+            // The kernel opens the interpreter as named: a name without a slash is in the current directory, not
+            // looked up on PATH (a set-group-ID `feederd` there would run in secure mode, and record nothing).
+            try checkHookable(interpreter, name: name, depth: depth + 1)
         case .dynamic, .other:
             break
         }

@@ -679,6 +679,20 @@ struct HeapProfilingTests {
         #expect(refusedSetID.status != 0)
         #expect(refusedSetID.standardError.contains("set-user-ID"), "\(refusedSetID.standardError)")
 
+        // A script whose #! interpreter is that set-ID program named without a slash: the kernel opens it in the
+        // current directory (it was not checked, and the run recorded nothing); and a script that names itself
+        // (mprof recursed until its stack overflowed).
+        try "#!setid\n".write(toFile: "\(directory.path)/uses-setid", atomically: true, encoding: .utf8)
+        try "#!\(directory.path)/itself\n".write(toFile: "\(directory.path)/itself", atomically: true, encoding: .utf8)
+        for script in ["uses-setid", "itself"] {
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: "\(directory.path)/\(script)")
+            let run = try runCommand(
+                "/bin/sh", ["-c", "cd '\(directory.path)' && exec '\(BuiltProducts.path("mprof"))' run --heap -o \(script).dat ./\(script)"])
+            #expect(run.status == 1, "\(script): status \(run.status): \(run.standardError)")
+            let reason = script == "itself" ? "nest more than 4 deep" : "set-user-ID"
+            #expect(run.standardError.contains(reason), "\(script): \(run.standardError)")
+        }
+
         let missingHook = try runProduct(
             "mprof", ["run", "--heap", "-o", "\(directory.path)/h.dat", "/bin/true"],
             environment: ["MPROF_HEAP_HOOK": "\(directory.path)/no-such-hook.so"])
