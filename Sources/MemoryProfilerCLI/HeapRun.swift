@@ -345,9 +345,11 @@ struct HeapRun {
         }
         // Finished: from here another run with the same -o may replace it. (What `discard` may remove is the file the
         // names were stored in.)
-        if let stored = Self.status(capture) { reservation.identity.withLock { $0 = (stored.device, stored.inode) } }
+        // Its size too, read while the run still holds it: once it lets go, the name may be another run's capture.
+        let stored = Self.status(capture)
+        if let stored { reservation.identity.withLock { $0 = (stored.device, stored.inode) } }
         reservation.release()
-        let size = Self.status(capture)?.size ?? status.size
+        let size = stored?.size ?? status.size
         let shownSize = bytes(size)
         StandardError.write(
             "mprof: heap capture in \(TerminalText.escaped(capture)) (\(shownSize)); see who allocated what with: "
