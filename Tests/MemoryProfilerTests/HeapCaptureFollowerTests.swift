@@ -165,6 +165,36 @@ struct HeapCaptureFollowerTests {
         #expect(prenamed.notes == after.notes)
         #expect(after.frames.values.contains { $0.contains { $0.function.hasPrefix("buildIndex") } }, "\(after.frames.count) frames")
     }
+
+    /// The kept-running namer against tools that misbehave: one that answers each question with a block is read
+    /// block for block; one that writes on and on without ending an answer fails within moments, its output bounded
+    /// (it used to be read into memory for the two minutes of patience); one that exits at once fails at once.
+    @Test func aLiveSymbolizerThatMisbehavesFailsQuickly() throws {
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func tool(_ name: String, _ body: String) throws -> String {
+            let path = "\(directory)/\(name)"
+            try "#!/bin/sh\n\(body)\n".write(toFile: path, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+            return path
+        }
+        let echoing = try #require(LiveSymbolizer(tool: try tool("echoing", "while read line; do echo \"$line\"; echo; done")))
+        let answers = echoing.ask(["CODE /a 0x1", "CODE /b 0x2"])
+        echoing.close()
+        #expect(answers?.count == 2, "\(String(describing: answers))")
+        #expect(answers?.first?.first == "CODE /a 0x1", "\(String(describing: answers))")
+
+        for (name, body) in [("endless", "exec yes 'a line that never ends its answer'"), ("gone", "exit 0")] {
+            let started = Clocks.monotonicNanoseconds()
+            let live = try #require(LiveSymbolizer(tool: try tool(name, body)))
+            let answer = live.ask(["CODE /a 0x1"])
+            live.close()
+            let seconds = Double(Clocks.monotonicNanoseconds() - started) / 1e9
+            #expect(answer == nil, "\(name)")
+            #expect(seconds < 20, "\(name): \(seconds) s")
+        }
+    }
+
     /// A read of the capture can copy a record's tag as written and one of its fields as not yet written (the
     /// kernel's copy does not order its loads): the follower trusts only what a second read agrees on, and reads
     /// the rest again. Here the file holds such a torn record, completed between the first read and the second.

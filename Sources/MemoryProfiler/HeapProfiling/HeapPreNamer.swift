@@ -172,6 +172,9 @@ final class LiveSymbolizer: @unchecked Sendable {
     let lowered: DedicatedThread.LoweredPriority?
     /// The longest a batch is waited for: a tool that stops answering is a tool that failed.
     private static let patience: Int64 = 120_000_000_000
+    /// The most an answer not yet ended by its empty line may take: a tool that writes on without ending its
+    /// answers is a tool that failed, not memory to fill for two minutes.
+    private static let largestPending = 64 << 20
 
     var processID: Int32 { process.pid }
 
@@ -212,9 +215,15 @@ final class LiveSymbolizer: @unchecked Sendable {
             }
             let count = chunk.withUnsafeMutableBytes { try? reader.read(into: $0) } ?? 0
             guard count > 0 else { break }
+            guard pending.count + count <= Self.largestPending else {
+                _ = ProcessTable.send(SIGKILL, to: process.pid)
+                break
+            }
+            let scanFrom = max(pending.count - 1, 0)  // a block's end may straddle the chunks
             pending += chunk[..<count]
-            // Whole blocks only: each ends with an empty line.
-            guard let end = Self.lastBlockEnd(pending) else { continue }
+            // Whole blocks only: each ends with an empty line. Only the new bytes are searched for one (searching all
+            // of a long unfinished answer at every chunk took minutes).
+            guard let end = Self.lastBlockEnd(pending, from: scanFrom) else { continue }
             blocks += HeapSymbolizer.blocks(of: String(decoding: pending[..<end], as: UTF8.self))
             pending.removeSubrange(..<end)
         }
@@ -223,10 +232,10 @@ final class LiveSymbolizer: @unchecked Sendable {
         return blocks
     }
 
-    /// Where the last complete block in `bytes` ends (after its empty line), if any block is complete.
-    private static func lastBlockEnd(_ bytes: [UInt8]) -> Int? {
+    /// Where the last complete block in `bytes` ends (after its empty line), if one ends at or after `start`.
+    private static func lastBlockEnd(_ bytes: [UInt8], from start: Int) -> Int? {
         var index = bytes.count - 1
-        while index > 0 {
+        while index > max(start, 0) {
             if bytes[index] == UInt8(ascii: "\n") && bytes[index - 1] == UInt8(ascii: "\n") { return index + 1 }
             index -= 1
         }
