@@ -27,6 +27,13 @@ struct Recording {
             sink = try ProfileFiles.createFresh(writesPeaks: writesPeaks)
         }
         path = sink.path
+        // Two recordings in one file would interleave two programs' samples into one line: the second is refused,
+        // whatever name (a link, a relative path) it was given by.
+        guard sink.claimForRecording() else {
+            throw CLIError(
+                "\(TerminalText.escaped(path)) is being written by another mprof run (or attach) now: wait for it, "
+                    + "or give this recording another file with -o")
+        }
         explainer = options.explain ? PeakExplainer(file: sink, includesChildren: options.includeChildren) : nil
         header = [.commandLine(arguments: commandLine), .reader(options.backend.reader.rawValue)]
         headerBytes = header.reduce(0) { $0 + $1.line.utf8.count + 1 }

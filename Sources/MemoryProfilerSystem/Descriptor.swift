@@ -216,6 +216,27 @@ public struct Descriptor: Hashable, Sendable {
         return true
     }
 
+    /// Takes an open-file-description write lock on the one byte at `offset` without waiting (`F_OFD_SETLK`).
+    ///
+    /// Such locks are independent of ``tryLock(exclusive:)``'s `flock` locks and never stop a read or a write; a
+    /// byte far past any real file's end marks the file as claimed by one owner (held until the descriptor is
+    /// closed). The descriptor must be open for writing.
+    ///
+    /// - Returns: False when another open file holds the byte.
+    public func tryClaimByte(at offset: Int64) throws(SystemError) -> Bool {
+        var claim = flock()
+        claim.l_type = Int16(F_WRLCK)
+        claim.l_whence = Int16(SEEK_SET)
+        claim.l_start = off_t(offset)
+        claim.l_len = 1
+        // F_OFD_SETLK (Linux 3.15; 37 in <asm-generic/fcntl.h>): Glibc's module leaves it out without _GNU_SOURCE.
+        guard fcntl(rawValue, 37, &claim) == 0 else {
+            if Glibc.errno == EAGAIN || Glibc.errno == EACCES { return false }
+            throw .current
+        }
+        return true
+    }
+
     /// Makes reads and writes wait again after an open with ``Options/nonBlocking``.
     public func setBlocking() {
         let flags = fcntl(rawValue, F_GETFL)

@@ -49,8 +49,6 @@ public final class LineAppender: Sendable {
         descriptor.close()
     }
 
-    /// True when the file has been removed (or renamed away and removed) since it was opened: records written
-    /// now go nowhere anyone can read.
     /// Whether another writer has the file open to record into it too (it holds the shared lock every appender
     /// takes): then the file is not this writer's alone to remove. Upgrading this writer's own lock to an exclusive
     /// one succeeds only when no one else holds one; it is shared again afterwards.
@@ -60,6 +58,20 @@ public final class LineAppender: Sendable {
         return false
     }
 
+    /// Claims the file as one recording's own, for as long as this appender is open: false when another
+    /// recording (in any process, under any of the file's names) holds it. Other writers, such as a profiled
+    /// program appending its own records, are not stopped. Only a regular file is claimed: `/dev/null`, a FIFO or a
+    /// terminal is anyone's, and so is a file on a file system without such locks.
+    public func claimForRecording() -> Bool {
+        guard (try? descriptor.status())?.kind == .regular else { return true }
+        return (try? descriptor.tryClaimByte(at: Self.recordingClaimOffset)) != false
+    }
+
+    /// The byte a recording's claim locks: past the end of any file a recording writes.
+    private static let recordingClaimOffset: Int64 = 1 << 62
+
+    /// True when the file has been removed (or renamed away and removed) since it was opened: records written
+    /// now go nowhere anyone can read.
     public var isUnlinked: Bool {
         (try? descriptor.status().linkCount) == 0
     }

@@ -533,6 +533,53 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/same.heap"), "the empty capture was left behind")
     }
 
+    /// A recording is one run's own while it runs, whatever name a second run gives the file (a symbolic link, a
+    /// hard link, a path through `..`) and with or without `--heap`: the second is refused before its program
+    /// starts, so one `.dat` never interleaves two programs' samples. Afterwards, runs append as always; `/dev/null`
+    /// is anyone's. (Two runs naming the file by a link and its target each took samples into it.)
+    @Test func aRecordingIsOneRunsOwnUnderAnyOfItsNames() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path
+        try FileManager.default.createDirectory(atPath: "\(path)/sub", withIntermediateDirectories: true)
+        let first = try ChildProcess.spawn(
+            BuiltProducts.path("mprof"), arguments: ["run", "-o", "\(path)/t.dat", "sleep", "3"],
+            standardInput: .null, standardOutput: .null, standardError: .null)
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, (try? MprofFile(path: "\(path)/t.dat")) == nil { usleep(20_000) }
+        try #require((try? MprofFile(path: "\(path)/t.dat")) != nil, "the first run never started its program")
+        try FileManager.default.createSymbolicLink(atPath: "\(path)/l.dat", withDestinationPath: "t.dat")
+        #expect(link("\(path)/t.dat", "\(path)/h.dat") == 0)
+
+        let marker = "\(path)/second-program-ran"
+        for (name, heap) in [("l.dat", true), ("l.dat", false), ("h.dat", false), ("sub/../t.dat", true)] {
+            let second = try runProduct(
+                "mprof", ["run"] + (heap ? ["--heap"] : []) + ["-o", "\(path)/\(name)", "sh", "-c", "touch '\(marker)'"])
+            #expect(second.status != 0, "\(name): not refused: \(second.standardError)")
+            #expect(second.standardError.contains("is being written by another mprof run"), "\(name): \(second.standardError)")
+            #expect(!FileManager.default.fileExists(atPath: marker), "\(name): the refused run started its program")
+        }
+        let sleeper = try Workload(["hold", "1"])
+        #expect(try sleeper.readLine() == "ok")
+        let attach = try runProduct("mprof", ["attach", "-o", "\(path)/l.dat", "\(sleeper.id.rawValue)", "--timeout", "0.3"])
+        #expect(attach.status != 0 && attach.standardError.contains("is being written by another"), "\(attach.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: "\(path)/l.heap"), "a refused heap run left its capture")
+
+        #expect(try first.wait() == .exited(0))
+        let text = try String(contentsOfFile: "\(path)/t.dat", encoding: .utf8)
+        #expect(text.components(separatedBy: "CMDLINE").count - 1 == 1, "\(text)")
+        #expect(try runProduct("mprof", ["run", "-o", "\(path)/l.dat", "/bin/true"]).status == 0)
+        let appended = try String(contentsOfFile: "\(path)/t.dat", encoding: .utf8)
+        #expect(appended.components(separatedBy: "CMDLINE").count - 1 == 2, "\(appended)")
+
+        // Not a regular file: anyone's, at the same time.
+        let one = try ChildProcess.spawn(
+            BuiltProducts.path("mprof"), arguments: ["run", "-o", "/dev/null", "sleep", "1"],
+            standardInput: .null, standardOutput: .null, standardError: .null)
+        usleep(300_000)
+        #expect(try runProduct("mprof", ["run", "-o", "/dev/null", "/bin/true"]).status == 0)
+        #expect(try one.wait() == .exited(0))
+    }
+
     /// A file named like the capture's list of unrecorded processes (`X.heap.children`) is replaced only when it is
     /// one (lines "exec PID PATH" or "fork PID"); anything else there is refused, untouched. (It was deleted.)
     @Test func aFileNamedLikeTheChildrenListIsReplacedOnlyWhenItIsOne() throws {

@@ -65,6 +65,11 @@ public final class DatFileSink: MemorySampleSink {
 
     /// True when the file has been removed since it was opened (by `rm`, say): what is written since is lost.
     public var fileWasRemoved: Bool { appender.isUnlinked }
+    /// Claims the file for this recording alone, as long as the sink is open; false when another recording (an
+    /// `mprof run` or `attach` in any process, under any of the file's names) has claimed it. Records the
+    /// profiled program appends itself are not stopped.
+    public func claimForRecording() -> Bool { appender.claimForRecording() }
+
     /// Whether another recording appends to the same file now (two runs with the same `-o`).
     public var fileIsSharedWithAnotherRecording: Bool { appender.isSharedWithAnotherWriter }
 
