@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "MemoryProfiler", targets: ["MemoryProfiler"]),
         .library(name: "MemoryProfilerMacros", targets: ["MemoryProfilerMacros"]),
         .library(name: "MemoryPlot", targets: ["MemoryPlot"]),
+        .library(name: "MemoryReports", targets: ["MemoryReports"]),
         .executable(name: "mprof", targets: ["mprof"]),
         // The heap profiler's malloc hook, loaded with LD_PRELOAD: libmprof-heap-hook.so.
         .library(name: "mprof-heap-hook", type: .dynamic, targets: ["MemoryProfilerHeapHook"]),
@@ -27,6 +28,10 @@ let package = Package(
         .target(name: "MemoryProfilerSystem", dependencies: ["CMemoryProfilerShims"]),
         .target(name: "MemoryProfiler", dependencies: ["MemoryProfilerSystem"]),
 
+        // Reports as text and data: the heap report, explain, the verdict, diffs, the tables and the one way numbers
+        // are written. What mprof prints, a program that links the library can print too.
+        .target(name: "MemoryReports", dependencies: ["MemoryProfiler", "MemoryProfilerSystem"]),
+
         // Plots of .dat files as SVG, HTML and terminal text, with no dependency beyond the library.
         .target(name: "MemoryPlot", dependencies: ["MemoryProfiler", "MemoryProfilerSystem"]),
 
@@ -44,7 +49,7 @@ let package = Package(
         .target(
             name: "MemoryProfilerCLI",
             dependencies: [
-                "MemoryProfiler", "MemoryPlot", "MemoryProfilerSystem",
+                "MemoryProfiler", "MemoryPlot", "MemoryReports", "MemoryProfilerSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -91,7 +96,8 @@ let package = Package(
         // The heap profiler's truth workload: allocations at known sites, in known numbers and sizes.
         .executableTarget(name: "heap-workload", path: "Tests/HeapWorkload"),
         // A program that profiles a piece of its own work (HeapRegion).
-        .executableTarget(name: "heap-region-workload", dependencies: ["MemoryProfiler"], path: "Tests/HeapRegionWorkload"),
+        .executableTarget(
+            name: "heap-region-workload", dependencies: ["MemoryProfiler", "MemoryReports"], path: "Tests/HeapRegionWorkload"),
         .target(
             name: "MemoryProfilerTestSupport", dependencies: ["MemoryProfiler", "MemoryProfilerSystem"],
             path: "Tests/TestSupport"),

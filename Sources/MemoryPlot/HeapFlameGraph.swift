@@ -48,7 +48,7 @@ public struct HeapFlameGraph: Sendable {
         self.title = title
         self.orientation = orientation
         self.width = min(max(width, 300), 20_000)
-        let byCount = view == .calls || view == .temporary
+        let byCount = view.isCounted
         unit = byCount ? "allocations" : "bytes"
         nodes = [Node(name: "all", location: "", module: "", isType: false)]
         for stack in profile.stacks(view) { add(stack, value: byCount ? stack.count : stack.bytes, after: true) }
@@ -65,7 +65,7 @@ public struct HeapFlameGraph: Sendable {
         self.title = title
         self.orientation = orientation
         self.width = min(max(width, 300), 20_000)
-        let byCount = view == .calls || view == .temporary
+        let byCount = view.isCounted
         unit = byCount ? "allocations" : "bytes"
         isDifferential = true
         nodes = [Node(name: "all", location: "", module: "", isType: false)]

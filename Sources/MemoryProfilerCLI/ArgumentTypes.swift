@@ -1,6 +1,7 @@
 import ArgumentParser
 import MemoryPlot
 import MemoryProfiler
+import MemoryReports
 import MemoryProfilerSystem
 
 /// A decimal number as people write it on a command line: `0.1`, `5`, `.5`, `1e-3`, `-2`. Hex floats, `nan`,
@@ -112,3 +113,29 @@ struct TimeWindow: Hashable, Sendable {
         return TimeWindow(range: start...end)
     }
 }
+
+/// `--fail-above`: a share (`5%`) or an amount of bytes (`10MiB`, `512KiB`, `4096`), or allocations for a counted view.
+struct GrowthLimit: ExpressibleByArgument, Sendable {
+    let limit: HeapDiffReport.Limit
+    /// As given.
+    let text: String
+
+    init?(argument: String) {
+        text = argument
+        if argument.hasSuffix("%") {
+            guard let value = Double(argument.dropLast()), value.isFinite, value >= 0, value <= 1e6 else { return nil }
+            limit = .share(value / 100)
+            return
+        }
+        let units: [(String, Double)] = [("GiB", 1_073_741_824), ("MiB", 1_048_576), ("KiB", 1024), ("B", 1), ("", 1)]
+        guard let (unit, scale) = units.first(where: { argument.hasSuffix($0.0) }),
+            let value = Double(argument.dropLast(unit.count)), value.isFinite, value >= 0, value * scale <= 1e18
+        else { return nil }
+        limit = .amount(Int(value * scale))
+    }
+}
+
+extension HeapReport.Section: ExpressibleByArgument {}
+extension HeapProfile.View: ExpressibleByArgument {}
+extension HeapProfile.Moment: ExpressibleByArgument {}
+extension HeapFlameGraph.Orientation: ExpressibleByArgument {}

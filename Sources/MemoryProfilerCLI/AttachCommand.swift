@@ -69,7 +69,7 @@ struct AttachCommand: ParsableCommand {
         StandardError.write(recording.summary(of: trace, peak: peak))
         if let explainer = recording.explainer {
             StandardError.write(explainer.report(heap: nil, peak: peak?.0), terminator: "")
-            StandardError.write(RunCommand.verdictLine(recording.path, heap: nil))
+            StandardError.write(recording.verdictLine(heap: nil))
         }
         if trace.end == .processExited { StandardError.write("mprof: process \(process) exited") }
         try recording.check(trace)

@@ -1,6 +1,7 @@
 import CMemoryProfilerShims
 import Glibc
 import MemoryProfiler
+import MemoryReports
 import MemoryProfilerSystem
 import Synchronization
 
@@ -101,8 +102,7 @@ struct HeapRun {
                 "--heap writes its capture beside the recording, so -o must name a regular file, and "
                     + "\(TerminalText.escaped(datPath)) is not one")
         }
-        let stem = datPath.hasSuffix(".dat") ? String(datPath.dropLast(4)) : datPath
-        capture = stem + ".heap"
+        capture = HeapCapture.path(besideRecording: datPath)
         for path in [capture, capture + ".children"] {
             guard let status = Self.status(path) else { continue }
             guard status.kind == .regular else {
@@ -350,7 +350,7 @@ struct HeapRun {
         if let stored { reservation.identity.withLock { $0 = (stored.device, stored.inode) } }
         reservation.release()
         let size = stored?.size ?? status.size
-        let shownSize = bytes(size)
+        let shownSize = Quantity.bytes(size)
         StandardError.write(
             "mprof: heap capture in \(TerminalText.escaped(capture)) (\(shownSize)); see who allocated what with: "
                 + "mprof heap \(TerminalText.escaped(capture))")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import MemoryProfiler
+import MemoryReports
 import MemoryProfilerSystem
 
 /// `mprof peak`: the highest memory of recorded profiles.
@@ -106,7 +107,7 @@ struct PeakCommand: ParsableCommand {
             sampledPeakMebibytes: peak.sampled?.mebibytes,
             source: sampled ? .samples : peak.source, children: children)
         if verdict {
-            result.verdict = PeakResult.Verdict(MemoryVerdict(recording: file, heap: PlotCommand.heapCapture(beside: file)))
+            result.verdict = PeakResult.Verdict(MemoryVerdict(recording: file, heap: ProfileFiles.heapCapture(besideRecording: file)))
         }
         return result
     }

@@ -1,4 +1,5 @@
 import MemoryProfiler
+import MemoryReports
 import MemoryProfilerSystem
 import Synchronization
 
@@ -94,21 +95,21 @@ final class PeakExplainer: MemorySampleSink {
             let when: String
             if let peak, peak.bytes > 0, Double(snapshot.resident.bytes) < 0.9 * Double(peak.bytes) {
                 let share = DecimalFormat.fixed(Double(snapshot.resident.bytes) / Double(peak.bytes) * 100, decimals: 0)
-                when = "the memory at \(seconds) s, \(share)% of the peak of \(ExplainCommand.bytes(peak)), which came and "
+                when = "the memory at \(seconds) s, \(share)% of the peak of \(Quantity.bytes(peak.bytes)), which came and "
                     + "went faster than a breakdown could be taken (mprof explain, taken when the resident set was "
             } else {
                 when = "the memory at \(seconds) s, near the peak (mprof explain, taken when the resident set was "
             }
             var text = "mprof: \(when)"
-                + "\(ExplainCommand.bytes(snapshot.resident))\(includesChildren ? " with its descendants; the parts are the program's own process alone" : "")):\n"
-            let table = ExplainCommand.text(snapshot.breakdown, process: snapshot.process, name: "", top: 3)
+                + "\(Quantity.bytes(snapshot.resident.bytes))\(includesChildren ? " with its descendants; the parts are the program's own process alone" : "")):\n"
+            let table = ExplainReport.text(snapshot.breakdown, process: snapshot.process, name: "", top: 3)
             // Leave out the first line (it names the PID, which is gone now).
             text += table.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).dropFirst().joined(separator: "\n")
             if let heap {
                 let at = Double(snapshot.elapsed.components.seconds) + Double(snapshot.elapsed.components.attoseconds) / 1e18
                 let inUse = heap.heapTimeline.last { $0.time <= at }?.bytes ?? 0
                 let served = snapshot.breakdown[.mallocHeap].resident.bytes + snapshot.breakdown[.otherAnonymous].resident.bytes
-                text += "\nThe heap in use then (from the capture): \(bytes(inUse)), of \(bytes(served)) in the malloc heap and "
+                text += "\nThe heap in use then (from the capture): \(Quantity.bytes(inUse)), of \(Quantity.bytes(served)) in the malloc heap and "
                     + "other anonymous memory: the rest is what the allocator keeps, and memory not from malloc.\n"
             }
             return text

@@ -3,6 +3,7 @@ import Glibc
 import FoundationEssentials
 import MemoryPlot
 import MemoryProfiler
+import MemoryReports
 import MemoryProfilerSystem
 
 /// `mprof plot`: memory over time as SVG, HTML, PNG or in the terminal.
@@ -97,13 +98,13 @@ struct PlotCommand: ParsableCommand {
         guard empty.count < files.count else {
             throw CLIError("nothing to plot: \(empty.joined(separator: ", ")) has no memory samples")
         }
-        let heaps = noHeap ? [] : files.map(Self.heapCapture(beside:))
+        let heaps = noHeap ? [] : files.map(ProfileFiles.heapCapture(besideRecording:))
         var shownTitle = title
         if verdict {
             // Each file's verdict on standard error; in the title when there is one file.
             for (index, file) in files.enumerated() {
                 let judged = MemoryVerdict(recording: file, heap: index < heaps.count ? heaps[index] : nil)
-                StandardError.write("mprof: verdict on \(TerminalText.escaped(file.path)): \(judged.kind.rawValue): \(judged.explanation)")
+                StandardError.write("mprof: verdict on \(TerminalText.escaped(file.path)): \(judged.text)")
                 if files.count == 1 {
                     let base = title ?? (file.commandLine ?? file.path).split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
                     shownTitle = base + " (verdict: \(judged.kind.rawValue))"
@@ -135,21 +136,6 @@ struct PlotCommand: ParsableCommand {
         try PictureFile.write(plot: plot, to: destination)
         StandardError.write("mprof: plot written to \(TerminalText.escaped(destination))")
     }
-
-    /// The heap capture of the same run (`mprofile_X.heap` beside `mprofile_X.dat`), if there is one that reads;
-    /// one that does not is a warning, and the plot is drawn without it.
-    static func heapCapture(beside file: MprofFile) -> HeapCapture? {
-        guard file.path.hasSuffix(".dat") else { return nil }
-        let path = String(file.path.dropLast(4)) + ".heap"
-        guard (try? FileStatus(path: path))?.kind == .regular else { return nil }
-        do {
-            return try HeapCapture(path: path)
-        } catch {
-            StandardError.write("mprof: warning: the heap in use is left out: \(error.message)")
-            return nil
-        }
-    }
-
     /// Seconds as the error messages show them: `5`, `0.25`, `1e-05`.
     private static func seconds(_ value: Double) -> String {
         Seconds.text(value)

@@ -163,4 +163,17 @@ enum ProfileFiles {
         defer { descriptor.close() }
         return (try? descriptor.tryLock(exclusive: true)) == false
     }
+
+    /// The heap capture of the same run (`mprofile_X.heap` beside `mprofile_X.dat`), if there is one that reads;
+    /// one that does not is a warning, and the plot or verdict goes on without it.
+    static func heapCapture(besideRecording file: MprofFile) -> HeapCapture? {
+        let path = HeapCapture.path(besideRecording: file.path)
+        guard (try? FileStatus(path: path))?.kind == .regular else { return nil }
+        do {
+            return try HeapCapture(path: path)
+        } catch {
+            StandardError.write("mprof: warning: the heap in use is left out: \(error.message)")
+            return nil
+        }
+    }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import MemoryProfiler
+import MemoryReports
 import MemoryProfilerSystem
 
 /// `mprof readers`: one reading of a process with every reader, and with `--bench` what each reading costs.
@@ -58,7 +59,7 @@ struct ReadersCommand: ParsableCommand {
             print(ReadersReport.Reading.table(rows, process: process, count: count, repeats: repeats, bench: bench))
             // The container's view of the same process (its cgroup), or why there is none.
             if !bench, ProcessTable.exists(process.rawValue) {
-                print(ExplainCommand.text(Result { () throws(MemoryError) in try CgroupMemory.of(process) }), terminator: "")
+                print(ExplainReport.text(Result { () throws(MemoryError) in try CgroupMemory.of(process) }), terminator: "")
             }
         }
         if rows.allSatisfy({ $0.error != nil }) { throw ExitCode.failure }

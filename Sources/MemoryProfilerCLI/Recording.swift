@@ -1,5 +1,6 @@
 import Glibc
 import MemoryProfiler
+import MemoryReports
 import MemoryProfilerSystem
 
 /// One recording into a `.dat` file: what `mprof run` and `mprof attach` share.
@@ -129,6 +130,16 @@ struct Recording {
             status.st_size <= max(headerBytes, sink.bytesWritten)
         else { return }
         unlink(path)
+    }
+
+    /// The verdict on the recording just made (with the run's heap capture, if any), as `mprof peak --verdict`
+    /// gives it.
+    func verdictLine(heap: HeapCapture?) -> String {
+        do {
+            return "mprof: verdict: \(MemoryVerdict(recording: try MprofFile(path: path), heap: heap).text)"
+        } catch {
+            return "mprof: no verdict: \(error.description)"
+        }
     }
 
     /// `mprof: peak 250.4 MiB (kernel high-water mark), 1234 samples in mprofile_….dat`.

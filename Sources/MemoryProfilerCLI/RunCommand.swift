@@ -149,7 +149,7 @@ struct RunCommand: ParsableCommand {
             let capture = heapRun.flatMap { try? HeapCapture(path: $0.capture) }
             let peak = (try? MprofFile(path: recording.path))?.peak()?.memory
             StandardError.write(explainer.report(heap: capture, peak: peak), terminator: "")
-            StandardError.write(Self.verdictLine(recording.path, heap: capture))
+            StandardError.write(recording.verdictLine(heap: capture))
         }
         // A capture cut short (the file size limit, a full disk), or none at all, is not the profile asked for,
         // whatever the program did.
@@ -277,16 +277,6 @@ struct RunCommand: ParsableCommand {
                     + "program's resident memory at its end, not the program's (the peak counts them too)")
         }
         return (termination, trace, heapConditions)
-    }
-
-    /// The verdict on the recording just made, as mprof peak --verdict gives it.
-    static func verdictLine(_ path: String, heap: HeapCapture?) -> String {
-        do {
-            let verdict = MemoryVerdict(recording: try MprofFile(path: path), heap: heap)
-            return "mprof: verdict: \(verdict.kind.rawValue): \(verdict.explanation)"
-        } catch {
-            return "mprof: no verdict: \(error.description)"
-        }
     }
 
     /// Why the program could not start, in words that point at the cause.

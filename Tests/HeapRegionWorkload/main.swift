@@ -1,9 +1,10 @@
 // heap-region-workload: a program that profiles a piece of its own work with HeapRegion, for the tests. Before the
 // region it allocates 100 Items (200-byte payloads) it keeps; inside, 1,000 Items (100-byte payloads) it keeps and
 // 500 temporary arrays of 8 Ints (with the argument `async`, in an async function profiled with the async form). It prints what the region's profile says, one line of key=value pairs, or
-// "error: …" and exits 3 when the profile cannot be made.
+// "error: …" and exits 3 when the profile cannot be made; then the profile's report, as mprof heap prints it.
 import Glibc
 import MemoryProfiler
+import MemoryReports
 
 final class Item {
     let payload: [UInt8]
@@ -41,14 +42,17 @@ do {
     }
     let items = heap.sites(.allocated).filter { $0.typeName == "Item" }
     let payloads = heap.sites(.allocated).filter { $0.typeName == nil && $0.bytes > 0 }.flatMap { site in
-        site.count >= 1000 && site.stack.contains { $0.function.hasPrefix("Item.init") } ? [site] : []
+        site.allocations >= 1000 && site.stack.contains { $0.function.hasPrefix("Item.init") } ? [site] : []
     }
     let fromPrepare = heap.sites(.allocated).filter { $0.stack.contains { $0.function.hasPrefix("prepare") } }
     print(
-        "allocations=\(heap.summary.allocations) items=\(items.reduce(0) { $0 + $1.count })",
-        "payloads=\(payloads.reduce(0) { $0 + $1.count }) payloadBytes=\(payloads.reduce(0) { $0 + $1.bytes })",
-        "temporaries=\(heap.summary.temporaries) fromPrepare=\(fromPrepare.count) notFreed=\(heap.summary.blocksAtEnd)",
+        "allocations=\(heap.summary.allocations) items=\(items.reduce(0) { $0 + $1.allocations })",
+        "payloads=\(payloads.reduce(0) { $0 + $1.allocations }) payloadBytes=\(payloads.reduce(0) { $0 + $1.bytes })",
+        "temporaries=\(heap.summary.temporaries) fromPrepare=\(fromPrepare.count) notFreed=\(heap.summary.blocksNotFreed)",
         "top=\(heap.sites(.peak).first?.frame.function ?? "-")")
+    // The report as mprof heap prints it, from the library.
+    print("--- report ---")
+    print(heap.text(sections: [.summary, .peak], top: 3, stackDepth: 1), terminator: "")
 } catch {
     print("error: \(error)")
     exit(3)

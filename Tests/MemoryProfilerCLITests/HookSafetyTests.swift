@@ -167,9 +167,9 @@ struct HookSafetyTests {
             #expect(capture.summary.leakScanFailure == nil, "\(mode)")
             let leaks = profile.sites(.leaks)
             #expect(!leaks.contains { $0.bytes >= 1 << 20 }, "\(mode): the kept block was called leaked: \(leaks.map { ($0.frame.location, $0.bytes) })")
-            let lost = leaks.filter { $0.frame.function == "lose" }.reduce(0) { $0 + $1.count }
+            let lost = leaks.filter { $0.frame.function == "lose" }.reduce(0) { $0 + $1.allocations }
             #expect(lost >= 9 && lost <= 10, "\(mode): \(lost) of 10 lost blocks found")
-            #expect(profile.sites(.notFreed).contains { $0.bytes == 1 << 20 && $0.count == 1 })
+            #expect(profile.sites(.notFreed).contains { $0.bytes == 1 << 20 && $0.allocations == 1 })
         }
     }
 
@@ -187,7 +187,7 @@ struct HookSafetyTests {
         let (recorded, profile) = try Self.read(capture)
         #expect(recorded.summary.finishedNormally, "\(how): \(recorded.summary)")
         let loop = profile.sites(.allocated).filter { $0.frame.function == "main" && $0.bytes == 32 * 20_000 }
-        #expect(loop.count == 1 && loop.first?.count == 20_000, "\(how): \(profile.sites(.allocated).map { ($0.frame.function, $0.bytes, $0.count) })")
+        #expect(loop.count == 1 && loop.first?.allocations == 20_000, "\(how): \(profile.sites(.allocated).map { ($0.frame.function, $0.bytes, $0.allocations) })")
         #expect(recorded.summary.frees >= 20_000, "\(how): \(recorded.summary)")
     }
 
@@ -233,7 +233,7 @@ struct HookSafetyTests {
             #expect(report.standardOutput.contains("exited with status 0 without running its exit handlers"), "\(report.standardOutput)")
         } else {
             #expect(capture.summary.finishedNormally && capture.summary.reachabilityScanned, "\(ending): \(capture.summary)")
-            let leaked = profile.sites(.leaks).filter { $0.frame.function == "lose" }.reduce(0) { $0 + $1.count }
+            let leaked = profile.sites(.leaks).filter { $0.frame.function == "lose" }.reduce(0) { $0 + $1.allocations }
             // Every one: the scan starts at the program's innermost frame, above the exit machinery's frames,
             // whose unwritten slots still hold the last pointers `lose` handled (they kept one or two "reachable").
             #expect(leaked == 10, "\(ending): \(leaked) of 10 lost blocks found")
@@ -251,7 +251,7 @@ struct HookSafetyTests {
             #expect(run.status == 0, "\(mode): \(run.standardError)")
             let (capture, profile) = try Self.read("\(directory.path)/header\(mode).heap")
             #expect(capture.summary.reachabilityScanned && capture.summary.leakScanFailure == nil, "\(mode): \(capture.summary)")
-            let lost = profile.sites(.leaks).filter { $0.frame.function == "lose" }.reduce(0) { $0 + $1.count }
+            let lost = profile.sites(.leaks).filter { $0.frame.function == "lose" }.reduce(0) { $0 + $1.allocations }
             #expect(lost >= 9 && lost <= 10, "\(mode): \(lost) of 10 lost blocks found")
             #expect(!profile.sites(.leaks).contains { $0.bytes >= 1 << 20 }, "\(mode): the kept block was called leaked")
         }
@@ -272,7 +272,7 @@ struct HookSafetyTests {
             let path = "\(directory.path)/tight\(room).heap"
             let (capture, profile) = try Self.read(path)
             #expect((0..<capture.allocationCount).filter { capture.size(of: $0) == 100 }.count == 2001)
-            let leaked = profile.sites(.leaks).filter { $0.frame.function == "main" }.reduce(0) { $0 + $1.count }
+            let leaked = profile.sites(.leaks).filter { $0.frame.function == "main" }.reduce(0) { $0 + $1.allocations }
             #expect(leaked == 0, "room \(room) KiB: \(leaked) of the 2,001 reachable blocks reported leaked")
             let text = try runProduct("mprof", ["heap", path, "--view", "summary", "--view", "leaks"])
             if let failure = capture.summary.leakScanFailure {

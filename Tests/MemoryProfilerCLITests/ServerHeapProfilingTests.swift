@@ -115,21 +115,21 @@ struct ServerHeapProfilingTests {
         // called from the server's route in main.swift, called from Hummingbird.
         let notFreed = profile.sites(.notFreed)
         let bodies = try #require(notFreed.first { $0.frame.function == "PageRenderer.render(id:)" }, "\(notFreed.prefix(5))")
-        #expect(bodies.count == statistics.pages && bodies.bytes == statistics.pageBytes + 32 * statistics.pages, "\(bodies)")
+        #expect(bodies.allocations == statistics.pages && bodies.bytes == statistics.pageBytes + 32 * statistics.pages, "\(bodies)")
         #expect(bodies.frame.file?.hasSuffix("Rendering/PageRenderer.swift") == true, "\(bodies.frame)")
         #expect(bodies.stack.contains { $0.function == "PageCache.page(_:)" && $0.file?.hasSuffix("PageStore/PageCache.swift") == true }, "\(bodies.stack)")
         #expect(bodies.stack.contains { $0.function.hasPrefix("closure #") && $0.function.hasSuffix("in top-level code") && $0.file?.hasSuffix("heap-server/main.swift") == true }, "\(bodies.stack)")
         let pages = notFreed.filter { $0.typeName == "CachedPage" }
-        #expect(pages.reduce(0) { $0 + $1.count } == statistics.pages, "\(pages)")
+        #expect(pages.reduce(0) { $0 + $1.allocations } == statistics.pages, "\(pages)")
         // At the heap's peak the cache was full: its bodies are the largest site.
         let peak = profile.sites(.peak)
-        #expect(peak.first?.frame.function == "PageRenderer.render(id:)" && peak.first?.count == statistics.pages, "\(peak.prefix(3))")
+        #expect(peak.first?.frame.function == "PageRenderer.render(id:)" && peak.first?.allocations == statistics.pages, "\(peak.prefix(3))")
 
         // Leaks: the sessions, each a Session and a SessionObserver that hold each other, and nothing the cache
         // still holds. The scan is conservative: a stale copy of a pointer can keep a few off the list.
         let leaks = profile.sites(.leaks)
         for type in ["Session", "SessionObserver"] {
-            let leaked = leaks.filter { $0.typeName == type }.reduce(0) { $0 + $1.count }
+            let leaked = leaks.filter { $0.typeName == type }.reduce(0) { $0 + $1.allocations }
             #expect(leaked <= statistics.sessions && Double(leaked) >= 0.95 * Double(statistics.sessions), "\(type): \(leaked) of \(statistics.sessions)")
         }
         #expect(!leaks.contains { $0.typeName == "CachedPage" || $0.frame.function == "PageRenderer.render(id:)" }, "\(leaks.prefix(5))")

@@ -56,7 +56,7 @@ struct AggregateCountersTests {
         let totals: [Int: UInt64] = [0: 100, 1: 50, 4: 1, 6: 100, 9: 1]
         let sites = [Self.site(1, 100, live: 1, liveBytes: 100)]
         let killed = try HeapCapture(bytes: Self.capture(totals: totals, sites: sites, finished: false))
-        #expect(killed.summary.peakBytes == 100 && killed.summary.bytesAtEnd == 100 && !killed.summary.finishedNormally)
+        #expect(killed.summary.peakBytes == 100 && killed.summary.bytesNotFreed == 100 && !killed.summary.finishedNormally)
         #expect(throws: MemoryError.self) { try HeapCapture(bytes: Self.capture(totals: totals, sites: sites, finished: true)) }
     }
 

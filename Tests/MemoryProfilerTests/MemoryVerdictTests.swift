@@ -81,7 +81,7 @@ struct MemoryVerdictTests {
         let heap = Self.series(seed: 2) { index, _ in 300 * Self.mebibyte + (index >= 90 ? step : 0) }
         for verdict in [
             MemoryVerdict(resident: resident), MemoryVerdict(resident: resident, heap: heap),
-            MemoryVerdict(resident: resident, heap: heap, leakScan: .init(scanned: true, unreachableBytes: 0)),
+            MemoryVerdict(resident: resident, heap: heap, leakScan: .init(scanned: true, bytesLeaked: 0)),
         ] {
             #expect(verdict.kind == .steady, "\(verdict.explanation)")
             #expect(verdict.explanation.contains("level change") && verdict.explanation.contains("rose by 99.") || verdict.explanation.contains("rose by 10"), "\(verdict.explanation)")
@@ -98,13 +98,13 @@ struct MemoryVerdictTests {
         #expect(verdict.kind == .growth, "\(verdict.explanation)")
         let resident = Self.series(seed: 4) { index, random in 500 * Self.mebibyte + Double(index) * 0.1 * Self.mebibyte + random.normal() * Self.mebibyte }
         let heap = Self.series(seed: 5) { index, _ in 100 * Self.mebibyte + Double(index) * 0.1 * Self.mebibyte }
-        let leak = MemoryVerdict(resident: resident, heap: heap, leakScan: .init(scanned: true, unreachableBytes: 20 << 20))
+        let leak = MemoryVerdict(resident: resident, heap: heap, leakScan: .init(scanned: true, bytesLeaked: 20 << 20))
         #expect(leak.kind == .leak && leak.explanation.contains("20.0 MiB unreachable at exit"), "\(leak.explanation)")
         #expect(MemoryVerdict(resident: resident, heap: heap).kind == .leak)
         // The same growth with every block still referenced at exit: growth (a cache that grows), not a leak.
-        let referenced = MemoryVerdict(resident: resident, heap: heap, leakScan: .init(scanned: true, unreachableBytes: 0))
+        let referenced = MemoryVerdict(resident: resident, heap: heap, leakScan: .init(scanned: true, bytesLeaked: 0))
         #expect(referenced.kind == .growth && referenced.explanation.contains("still referenced"), "\(referenced.explanation)")
-        let unscanned = MemoryVerdict(resident: resident, heap: heap, leakScan: .init(scanned: false, unreachableBytes: 0))
+        let unscanned = MemoryVerdict(resident: resident, heap: heap, leakScan: .init(scanned: false, bytesLeaked: 0))
         #expect(unscanned.kind == .leak && unscanned.explanation.contains("no leak scan was made"), "\(unscanned.explanation)")
     }
 

@@ -45,9 +45,9 @@ struct StoredCaptureTests {
         #expect(capture.summary.frees == 2)
         #expect(capture.summary.freesOfUnknownBlocks == 1)
         #expect(capture.summary.temporaries == 1)
-        #expect(capture.summary.blocksAtEnd == 1 && capture.summary.bytesAtEnd == 100)
+        #expect(capture.summary.blocksNotFreed == 1 && capture.summary.bytesNotFreed == 100)
         #expect(capture.summary.peakBytes == 280)
-        #expect(capture.summary.unreachableBlocks == 1 && capture.summary.unreachableBytes == 100)
+        #expect(capture.summary.blocksLeaked == 1 && capture.summary.bytesLeaked == 100)
         #expect(capture.summary.finishedNormally)
     }
 
@@ -108,6 +108,6 @@ struct StoredCaptureTests {
             Self.record("f", 1), Self.record("g", 1),  // the same block twice: the second is of no live block
             Self.record("X", 1, 2, 1))
         #expect(capture.summary.frees == 1 && capture.summary.freesOfUnknownBlocks == 1)
-        #expect(capture.summary.blocksAtEnd == 0 && capture.summary.bytesAtEnd == 0)
+        #expect(capture.summary.blocksNotFreed == 0 && capture.summary.bytesNotFreed == 0)
     }
 }

@@ -97,22 +97,22 @@ extension HeapCapture {
         capture.summary.bytesAllocated = Int(totals[Total.bytes])
         capture.summary.peakBytes = Int(totals[Total.peakBytes])
         capture.summary.peakTime = Double(totals[Total.peakMilliseconds]) / 1000
-        capture.summary.blocksAtEnd = Int(totals[Total.live])
-        capture.summary.bytesAtEnd = Int(totals[Total.liveBytes])
+        capture.summary.blocksNotFreed = Int(totals[Total.live])
+        capture.summary.bytesNotFreed = Int(totals[Total.liveBytes])
         capture.summary.temporaries = Int(totals[Total.temporaries])
         capture.summary.freesOfUnknownBlocks = Int(totals[Total.unknownFrees])
-        if capture.summary.peakBytes < capture.summary.bytesAtEnd {
+        if capture.summary.peakBytes < capture.summary.bytesNotFreed {
             // The hook raises the peak a few stores after the bytes live: a program killed in between (as it grows
             // towards the OOM killer, at a new peak on most allocations), or a capture read while it runs, is there
             // now. (Its sites agree: the one that changed last is behind the epoch, so its live counts are taken.)
             guard !capture.summary.finishedNormally else {
                 throw damaged("peak (\(capture.summary.peakBytes) bytes) is below the bytes live at its end")
             }
-            capture.summary.peakBytes = capture.summary.bytesAtEnd
+            capture.summary.peakBytes = capture.summary.bytesNotFreed
         }
         if capture.summary.reachabilityScanned {
-            capture.summary.unreachableBlocks = Int(totals[Total.leaked])
-            capture.summary.unreachableBytes = Int(totals[Total.leakedBytes])
+            capture.summary.blocksLeaked = Int(totals[Total.leaked])
+            capture.summary.bytesLeaked = Int(totals[Total.leakedBytes])
         }
     }
 }

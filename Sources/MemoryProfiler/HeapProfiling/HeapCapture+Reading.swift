@@ -6,6 +6,12 @@ extension HeapCapture {
     /// The first bytes of every capture.
     static let magic = Array("MPROFHP1".utf8)
 
+    /// Where `mprof run --heap` keeps the capture of the recording at `recording`: beside it, `X.dat` → `X.heap`
+    /// (a recording named otherwise gets `.heap` added: `run.txt` → `run.txt.heap`).
+    public static func path(besideRecording recording: String) -> String {
+        (recording.hasSuffix(".dat") ? String(recording.dropLast(4)) : recording) + ".heap"
+    }
+
     /// Whether `header`, a file's first 8 bytes, is a capture's: as the hook writes it or as mprof compresses it.
     public static func isCapture(header: some Collection<UInt8>) -> Bool {
         header.elementsEqual(magic) || header.elementsEqual(CaptureCompression.magic)
@@ -338,9 +344,9 @@ struct HeapCaptureReader {
         var capture = HeapCapture(
             processID: 0, startTime: 0, unwinder: "", executable: "", modules: [], types: [],
             summary: .init(
-                allocations: 0, frees: 0, bytesAllocated: 0, peakBytes: 0, peakTime: 0, blocksAtEnd: 0, bytesAtEnd: 0,
+                allocations: 0, frees: 0, bytesAllocated: 0, peakBytes: 0, peakTime: 0, blocksNotFreed: 0, bytesNotFreed: 0,
                 temporaries: 0, duration: 0, finishedNormally: false, reachabilityScanned: false,
-                unreachableBlocks: 0, unreachableBytes: 0, replacedBy: nil, freesOfUnknownBlocks: 0),
+                blocksLeaked: 0, bytesLeaked: 0, replacedBy: nil, freesOfUnknownBlocks: 0),
             heapTimeline: [], parents: [], addresses: [], groupLeaves: [], groupTypes: [], sizes: [], groups: [], freedAfter: [],
             temporary: [], unreachable: [], peakAllocation: -1, eventsEnd: 8, embeddedSymbols: nil)
         let live = LiveBlocks()
@@ -889,8 +895,8 @@ struct HeapCaptureReader {
                         let (word, bit) = (index / 64, UInt64(1) << UInt64(index % 64))
                         if capture.unreachable[word] & bit == 0 {
                             capture.unreachable[word] |= bit
-                            capture.summary.unreachableBlocks += 1
-                            capture.summary.unreachableBytes += capture.sizes[index]
+                            capture.summary.blocksLeaked += 1
+                            capture.summary.bytesLeaked += capture.sizes[index]
                         }
                     }
                     if rewriting {
@@ -954,13 +960,13 @@ struct HeapCaptureReader {
             capture.summary.finishedNormally = true
         }
         capture.summary.allocations = capture.sizes.count
-        capture.summary.blocksAtEnd = live.count
-        capture.summary.bytesAtEnd = liveBytes
+        capture.summary.blocksNotFreed = live.count
+        capture.summary.bytesNotFreed = liveBytes
         capture.summary.duration = Double(millisecond) / 1000
         if version == 3 {
             guard let totalCounters else { throw failure("an aggregate capture without its totals", at: nil) }
             if !namesOnly { try HeapCapture.applyCounters(totals: totalCounters, sites: siteCounters, to: &capture) }
-            liveBytes = capture.summary.bytesAtEnd
+            liveBytes = capture.summary.bytesNotFreed
         }
         if capture.peakAllocation >= 0 || (version == 3 && capture.summary.peakBytes > 0) {
             let peak = (capture.summary.peakTime, capture.summary.peakBytes)

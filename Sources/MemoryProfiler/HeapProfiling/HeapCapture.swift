@@ -35,7 +35,7 @@ public struct HeapCapture: Sendable {
     }
 
     /// What the capture says in total.
-    public struct Summary: Sendable, Hashable {
+    public struct Summary: Sendable, Hashable, Encodable {
         /// Successful allocation calls (a `realloc` counts as one, and as a free of the old block).
         public var allocations: Int
         /// Frees of blocks allocated while recording.
@@ -47,9 +47,9 @@ public struct HeapCapture: Sendable {
         /// When the heap was at its peak, in seconds from the start of recording.
         public var peakTime: Double
         /// Blocks not freed when the program ended (or when the capture ends).
-        public var blocksAtEnd: Int
+        public var blocksNotFreed: Int
         /// Their bytes.
-        public var bytesAtEnd: Int
+        public var bytesNotFreed: Int
         /// Allocations freed right away: see ``HeapCapture/isTemporary(_:)``.
         public var temporaries: Int
         /// Seconds from the start of recording to its end.
@@ -57,12 +57,12 @@ public struct HeapCapture: Sendable {
         /// False when the program was killed, or the capture stopped, before the hook could finish the file.
         public var finishedNormally: Bool
         /// True when the hook scanned the process at exit for references to the blocks not freed (a normal exit,
-        /// unless `MPROF_HEAP_REACHABILITY=0`): then ``unreachableBlocks`` are the leaks.
+        /// unless `MPROF_HEAP_REACHABILITY=0`): then ``blocksLeaked`` are the leaks.
         public var reachabilityScanned: Bool
         /// Blocks not freed that nothing in the process pointed to at exit: leaked.
-        public var unreachableBlocks: Int
+        public var blocksLeaked: Int
         /// Their bytes.
-        public var unreachableBytes: Int
+        public var bytesLeaked: Int
         /// The program the process replaced itself with (exec), when the capture ends there: what ran after is not
         /// recorded (a static or set-ID program, or one started without the hook; one the hook can see starts
         /// the capture again).

@@ -36,8 +36,8 @@ enum HeapCaptureCondition {
     /// A scan that failed may have sent a part of its answer before: it is not one.
     static func forgetScan(of capture: inout HeapCapture) {
         capture.summary.reachabilityScanned = false
-        capture.summary.unreachableBlocks = 0
-        capture.summary.unreachableBytes = 0
+        capture.summary.blocksLeaked = 0
+        capture.summary.bytesLeaked = 0
         capture.unreachable = []
     }
 }

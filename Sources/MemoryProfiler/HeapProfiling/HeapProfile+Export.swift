@@ -314,13 +314,13 @@ extension HeapProfile {
     public static func compare(
         _ before: HeapProfile, _ after: HeapProfile, view: View
     ) -> (changes: [SiteChange], before: Int, after: Int) {
-        let byCount = view == .calls || view == .temporary
+        let byCount = view.isCounted
         func values(_ profile: HeapProfile) -> [String: Int] {
             var values: [String: Int] = [:]
             for site in profile.sites(view) {
                 let file = site.frame.file.map { " (\(HeapSymbols.Frame.shortFile($0)))" } ?? " in \(site.frame.module)"
                 let key = (site.typeName.map { "\($0) from " } ?? "") + site.frame.function + file
-                values[key, default: 0] += byCount ? site.count : site.bytes
+                values[key, default: 0] += byCount ? site.allocations : site.bytes
             }
             return values
         }

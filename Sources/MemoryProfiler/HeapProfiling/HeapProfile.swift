@@ -8,7 +8,7 @@
 /// attributed to the innermost frame outside the allocator.
 public struct HeapProfile: Sendable {
     /// A question asked of the capture.
-    public enum View: String, CaseIterable, Sendable {
+    public enum View: String, CaseIterable, Sendable, Encodable {
         /// The blocks allocated at the heap's peak, by bytes.
         case peak
         /// The leaks, by bytes: blocks never freed that nothing in the process pointed to at exit (retain cycles,
@@ -23,6 +23,10 @@ public struct HeapProfile: Sendable {
         case temporary
         /// Every allocation, by number of calls.
         case calls
+
+        /// Whether the view is measured in allocations rather than bytes: ``calls`` and ``temporary`` are about how
+        /// often, the others about how much.
+        public var isCounted: Bool { self == .calls || self == .temporary }
     }
 
     /// Which allocations to keep: those with a frame whose function, or whose module, contains the text.
@@ -42,7 +46,7 @@ public struct HeapProfile: Sendable {
     }
 
     /// The allocations of one call site (and type) in a view.
-    public struct Site: Sendable, Hashable {
+    public struct Site: Sendable, Hashable, Encodable {
         /// The frame allocations are attributed to.
         public var frame: HeapSymbols.Frame
         /// The Swift type allocated, for class instances (and closure contexts) made through `swift_allocObject`.
@@ -50,17 +54,30 @@ public struct HeapProfile: Sendable {
         /// The bytes in the view.
         public var bytes: Int
         /// The allocations in the view.
-        public var count: Int
+        public var allocations: Int
         /// The stack that contributed most, innermost frame first, inlined frames included.
         public var stack: [HeapSymbols.Frame]
     }
 
     /// One bucket of the size histogram: allocations of `sizes.lowerBound` up to `sizes.upperBound` bytes.
-    public struct SizeBucket: Sendable, Hashable {
+    public struct SizeBucket: Sendable, Hashable, Encodable {
+        /// The sizes of the bucket's allocations, in bytes.
         public var sizes: ClosedRange<Int>
-        public var count: Int
+        /// Its allocations.
+        public var allocations: Int
+        /// Their bytes.
         public var bytes: Int
     }
+
+    /// The recorded program's executable.
+    public var executable: String { capture.executable }
+    /// The recorded process.
+    public var processID: Int32 { capture.processID }
+    /// How its stacks were walked.
+    public var unwinder: String { capture.unwinder }
+    /// Whether the capture holds counters per allocation site (`mprof run --heap --aggregate`) rather than every
+    /// event: the order of events is not known, and size histograms are the whole program's.
+    public var isAggregate: Bool { capture.isAggregate }
 
     /// The capture's totals (not filtered: see ``filter`` and ``total(_:)`` for what the filter keeps).
     public var summary: HeapCapture.Summary
@@ -151,7 +168,7 @@ public struct HeapProfile: Sendable {
     /// applied.
     func groupValues(_ view: View) -> [Int] {
         let (bytes, counts) = groupTotals(view)
-        let byCount = view == .calls || view == .temporary
+        let byCount = view.isCounted
         return (0..<bytes.count).map { groupKept[$0] ? (byCount ? counts[$0] : bytes[$0]) : 0 }
     }
 
@@ -225,23 +242,23 @@ public struct HeapProfile: Sendable {
             }
             sites[key] = entry
         }
-        let byCount = view == .calls || view == .temporary
+        let byCount = view.isCounted
         return sites.map { key, entry in
             Site(
                 frame: siteFrames[key.site], typeName: key.type == 0 ? nil : symbols.typeName(Int(key.type)),
-                bytes: entry.bytes, count: entry.count,
+                bytes: entry.bytes, allocations: entry.count,
                 stack: capture.stack(node: capture.groupLeaves[entry.heaviest]).flatMap { symbols.frames(at: $0) })
         }.sorted {
-            let first = byCount ? ($0.count, $0.bytes) : ($0.bytes, $0.count)
-            let second = byCount ? ($1.count, $1.bytes) : ($1.bytes, $1.count)
+            let first = byCount ? ($0.allocations, $0.bytes) : ($0.bytes, $0.allocations)
+            let second = byCount ? ($1.allocations, $1.bytes) : ($1.bytes, $1.allocations)
             if first != second { return first > second }
             return $0.frame.location < $1.frame.location
         }
     }
 
     /// Totals of a view (after the filter): bytes and allocations.
-    public func total(_ view: View) -> (bytes: Int, count: Int) {
-        sites(view).reduce((0, 0)) { ($0.0 + $1.bytes, $0.1 + $1.count) }
+    public func total(_ view: View) -> (bytes: Int, allocations: Int) {
+        sites(view).reduce((0, 0)) { ($0.0 + $1.bytes, $0.1 + $1.allocations) }
     }
 
     /// Allocations by size, in power-of-two buckets (0, 1, 2–3, 4–7, …), empty buckets left out. An aggregate
@@ -261,7 +278,7 @@ public struct HeapProfile: Sendable {
         return (0..<65).compactMap { bucket in
             guard counts[bucket] > 0 else { return nil }
             let sizes = bucket == 0 ? 0...0 : (1 << (bucket - 1))...(bucket >= 63 ? Int.max : (1 << bucket) - 1)
-            return SizeBucket(sizes: sizes, count: counts[bucket], bytes: bytes[bucket])
+            return SizeBucket(sizes: sizes, allocations: counts[bucket], bytes: bytes[bucket])
         }
     }
 }

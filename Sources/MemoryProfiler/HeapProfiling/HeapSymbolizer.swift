@@ -4,7 +4,7 @@ internal import MemoryProfilerSystem
 /// Names for the addresses of a ``HeapCapture``: functions, files and lines, and Swift type names.
 public struct HeapSymbols: Sendable {
     /// One frame of a call stack, as a person reads it.
-    public struct Frame: Sendable, Hashable {
+    public struct Frame: Sendable, Hashable, Encodable {
         /// The function: Swift names demangled in their short form (`buildIndex(count:payload:)`), C++ names
         /// demangled, C names as they are; `module+0x1a2b` when no symbol is known.
         public var function: String

@@ -238,11 +238,11 @@ public struct MemoryVerdict: Sendable, Hashable {
     /// nothing pointed to.
     public struct LeakScan: Sendable, Hashable {
         public var scanned: Bool
-        public var unreachableBytes: Int
+        public var bytesLeaked: Int
 
-        public init(scanned: Bool, unreachableBytes: Int) {
+        public init(scanned: Bool, bytesLeaked: Int) {
             self.scanned = scanned
-            self.unreachableBytes = unreachableBytes
+            self.bytesLeaked = bytesLeaked
         }
     }
 
@@ -307,17 +307,17 @@ public struct MemoryVerdict: Sendable, Hashable {
         }
         let residentGrowth = growth(resident)
         if let heapGrowth = growth(heapPoints) {
-            if let leakScan, leakScan.scanned, Double(leakScan.unreachableBytes) < 0.5 * heapGrowth.change {
+            if let leakScan, leakScan.scanned, Double(leakScan.bytesLeaked) < 0.5 * heapGrowth.change {
                 kind = .growth
                 explanation = "the heap in use grows by \(rate(heapGrowth)), but the leak scan at exit found only "
-                    + "\(mebibytes(Double(leakScan.unreachableBytes))) unreachable: the memory is still referenced "
+                    + "\(mebibytes(Double(leakScan.bytesLeaked))) unreachable: the memory is still referenced "
                     + "(a cache or a collection that grows; mprof heap --view not-freed shows where)"
             } else {
                 kind = .leak
                 explanation = "the heap in use grows by \(rate(heapGrowth)): memory is allocated and not freed"
                     + (leakScan.map { scan in
                         scan.scanned
-                            ? " (\(mebibytes(Double(scan.unreachableBytes))) unreachable at exit)"
+                            ? " (\(mebibytes(Double(scan.bytesLeaked))) unreachable at exit)"
                             : " (no leak scan was made: whether it is still referenced is unknown)"
                     } ?? "")
             }
@@ -435,7 +435,7 @@ extension MemoryVerdict {
         self.init(
             resident: resident, heap: timeline,
             leakScan: timeline == nil ? nil : heap.map {
-                LeakScan(scanned: $0.summary.reachabilityScanned, unreachableBytes: $0.summary.unreachableBytes)
+                LeakScan(scanned: $0.summary.reachabilityScanned, bytesLeaked: $0.summary.bytesLeaked)
             },
             file: files.isEmpty ? nil : files.map { (time: $0.wallClock, bytes: Double($0.memory.bytes)) })
         if heap != nil && timeline == nil {
