@@ -132,7 +132,7 @@ struct HeapRun {
                     "\(TerminalText.escaped(path)) exists and is empty: another mprof run --heap with the same -o may be "
                         + "starting; wait for it, or choose another -o (remove the file if no run is)")
             }
-            guard path == capture ? Self.startsWithCaptureMagic(path) : Self.isChildrenList(path) else {
+            guard path == capture ? HeapCapture.isCapture(at: path) : Self.isChildrenList(path) else {
                 let what = path == capture ? "a heap capture" : "a list of processes"
                 throw CLIError("\(TerminalText.escaped(path)) exists and is not \(what) mprof wrote: move it away or choose another -o")
             }
@@ -294,7 +294,7 @@ struct HeapRun {
     /// - Returns: Whether a capture was written.
     @discardableResult
     func report(name: String, conditions: HeapCapture.Summary?, termination: ChildProcess.Termination) -> Bool {
-        guard let status = Self.status(capture), status.kind == .regular, Self.startsWithCaptureMagic(capture) else {
+        guard let status = Self.status(capture), status.kind == .regular, HeapCapture.isCapture(at: capture) else {
             StandardError.write(
                 "mprof: no heap capture was written: \(name) did not load \(Self.hookName) (it may clear LD_PRELOAD, "
                     + "or end before its start-up), or the hook could not write \(TerminalText.escaped(capture)) (it says "
@@ -397,13 +397,5 @@ struct HeapRun {
             else { return false }
             return (kind.elementsEqual("exec".utf8) && fields.count == 3) || (kind.elementsEqual("fork".utf8) && fields.count == 2)
         }
-    }
-
-    private static func startsWithCaptureMagic(_ path: String) -> Bool {
-        guard let reader = try? FileReader(path: path) else { return false }
-        var head = [UInt8](repeating: 0, count: 8)
-        let count = head.withUnsafeMutableBytes { try? reader.read(into: $0) }
-        // As the hook leaves it, or as mprof finishes it (compressed).
-        return count == 8 && HeapCapture.isCapture(header: head)
     }
 }

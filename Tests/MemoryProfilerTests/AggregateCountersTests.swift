@@ -12,7 +12,7 @@ struct AggregateCountersTests {
         totals: [Int: UInt64], sites: [[UInt64]], finished: Bool, levels: [(milliseconds: UInt64, bytes: UInt64)] = []
     ) -> [UInt8] {
         var bytes = Array("MPROFHP1".utf8)
-        func number(_ value: UInt64) { CaptureRecordEncoding.appendNumber(value, to: &bytes) }
+        func number(_ value: UInt64) { LEB128.append(value, to: &bytes) }
         func words(_ values: [UInt64]) { for value in values { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } } }
         bytes.append(UInt8(ascii: "B"))
         for value: UInt64 in [3, 1, 0, 4096] { number(value) }

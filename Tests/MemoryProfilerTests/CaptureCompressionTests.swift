@@ -92,8 +92,8 @@ struct CaptureCompressionTests {
     /// A compressed capture with the given lengths and first-pass stream.
     static func made(total: Int, stream: [UInt8]) throws -> [UInt8] {
         var bytes = CaptureCompression.magic
-        CaptureRecordEncoding.appendNumber(UInt64(total), to: &bytes)
-        CaptureRecordEncoding.appendNumber(UInt64(stream.count), to: &bytes)
+        LEB128.append(UInt64(total), to: &bytes)
+        LEB128.append(UInt64(stream.count), to: &bytes)
         return bytes + (try #require(stream.withUnsafeBufferPointer { Zlib.compress($0) }))
     }
 

@@ -8,7 +8,7 @@ import Testing
 struct StoredCaptureTests {
     static func number(_ value: UInt64) -> [UInt8] {
         var bytes: [UInt8] = []
-        CaptureRecordEncoding.appendNumber(value, to: &bytes)
+        LEB128.append(value, to: &bytes)
         return bytes
     }
 
@@ -19,8 +19,8 @@ struct StoredCaptureTests {
     /// The magic and a version 2 begin record.
     static let header: [UInt8] = {
         var bytes = Array("MPROFHP1".utf8) + record("B", 2, 4242, 1_795_000_000_000_000_000, 4096)
-        CaptureRecordEncoding.appendString("none", to: &bytes)
-        CaptureRecordEncoding.appendString("/bin/true", to: &bytes)
+        LEB128.appendString("none", to: &bytes)
+        LEB128.appendString("/bin/true", to: &bytes)
         return bytes
     }()
 

@@ -50,13 +50,9 @@ public final class DatFileSink: MemorySampleSink {
         self.writesPeaks = writesPeaks
         // A heap capture is never appended to (`-o x.heap`, another run's capture while its program writes it).
         // (A regular file only: a FIFO's reader would wait for this very sink's writes.)
-        if !appender.created, (try? FileStatus(path: path))?.kind == .regular, let reader = try? FileReader(path: path) {
-            var head = [UInt8](repeating: 0, count: 8)
-            let count = head.withUnsafeMutableBytes { try? reader.read(into: $0) }
-            if count == 8, HeapCapture.isCapture(header: head) {
-                throw MemoryError(
-                    .unexpectedFormat, "cannot write \(path): it is a heap capture (mprof run --heap's), not a recording")
-            }
+        if !appender.created, HeapCapture.isCapture(at: path) {
+            throw MemoryError(
+                .unexpectedFormat, "cannot write \(path): it is a heap capture (mprof run --heap's), not a recording")
         }
     }
 

@@ -74,15 +74,15 @@ enum CaptureCompression {
             flush(final: true)
             var sequence: [UInt8] = []
             if !last.isEmpty {
-                CaptureRecordEncoding.appendNumber(UInt64(last.count), to: &sequence)
+                LEB128.append(UInt64(last.count), to: &sequence)
                 sequence += last
-                CaptureRecordEncoding.appendNumber(0, to: &sequence)
+                LEB128.append(0, to: &sequence)
             }
             streamLength += sequence.count
             guard let packed = sequence.withUnsafeBufferPointer({ deflater.finish(with: $0) }) else { return nil }
             var output = magic
-            CaptureRecordEncoding.appendNumber(UInt64(repeats.history.count + last.count), to: &output)
-            CaptureRecordEncoding.appendNumber(UInt64(streamLength), to: &output)
+            LEB128.append(UInt64(repeats.history.count + last.count), to: &output)
+            LEB128.append(UInt64(streamLength), to: &output)
             return output + packed
         }
 
@@ -144,10 +144,10 @@ enum CaptureCompression {
             history.withUnsafeBufferPointer { source in
                 table.withUnsafeMutableBufferPointer { table in
                     func emit(literalsUpTo end: Int, matchLength: Int, distance: Int) {
-                        CaptureRecordEncoding.appendNumber(UInt64(end - literalStart), to: &stream)
+                        LEB128.append(UInt64(end - literalStart), to: &stream)
                         stream.append(contentsOf: UnsafeBufferPointer(rebasing: source[literalStart..<end]))
-                        CaptureRecordEncoding.appendNumber(UInt64(matchLength), to: &stream)
-                        if matchLength > 0 { CaptureRecordEncoding.appendNumber(UInt64(distance), to: &stream) }
+                        LEB128.append(UInt64(matchLength), to: &stream)
+                        if matchLength > 0 { LEB128.append(UInt64(distance), to: &stream) }
                         literalStart = end + matchLength
                     }
                     guard let base = source.baseAddress else { return }
@@ -225,16 +225,7 @@ enum CaptureCompression {
         return try bytes.withUnsafeBufferPointer { (input) throws(Damaged) -> [UInt8] in
             var at = magic.count
             func number(_ what: String) throws(Damaged) -> Int {
-                var value: UInt64 = 0
-                var shift: UInt64 = 0
-                while true {
-                    guard at < input.count, shift < 63 else { throw Damaged(reason: "\(what) is missing or too large") }
-                    let byte = input[at]
-                    at += 1
-                    value |= UInt64(byte & 0x7F) << shift
-                    if byte < 0x80 { break }
-                    shift += 7
-                }
+                guard let value = try? LEB128.read(input, at: &at) else { throw Damaged(reason: "\(what) is missing or too large") }
                 guard value <= 1 << 40 else { throw Damaged(reason: "\(what) is out of range (\(value))") }
                 return Int(value)
             }
@@ -273,16 +264,10 @@ enum CaptureCompression {
             try output.withUnsafeMutableBufferPointer { (destination) throws(Damaged) in
                 var at = 0, written = 0
                 func number() throws(Damaged) -> Int {
-                    var value = 0
-                    var shift = 0
-                    while true {
-                        guard at < input.count, shift < 42 else { throw Damaged(reason: "a length in its repeats is missing or too large") }
-                        let byte = input[at]
-                        at += 1
-                        value |= Int(byte & 0x7F) << shift
-                        if byte < 0x80 { return value }
-                        shift += 7
+                    guard let value = try? LEB128.read(input, at: &at), value < 1 << 42 else {
+                        throw Damaged(reason: "a length in its repeats is missing or too large")
                     }
+                    return Int(value)
                 }
                 while at < input.count {
                     let literals = try number()

@@ -18,6 +18,16 @@ extension HeapCapture {
             || header.elementsEqual(CaptureCompression.formerMagic)
     }
 
+    /// Whether the regular file at `path` starts as a capture does (as the hook writes it or as mprof finishes it);
+    /// false for anything else, and for what cannot be read. Only the first 8 bytes are read (never from a FIFO or
+    /// a device, whose reads could wait or take what another reader needs).
+    public static func isCapture(at path: String) -> Bool {
+        guard (try? FileStatus(path: path))?.kind == .regular, let reader = try? FileReader(path: path) else { return false }
+        var head = [UInt8](repeating: 0, count: 8)
+        let count = head.withUnsafeMutableBytes { try? reader.read(into: $0) }
+        return count == 8 && isCapture(header: head)
+    }
+
     /// Reads and replays the capture in the file at `path`.
     ///
     /// - Throws: ``MemoryError``: ``MemoryError/Code/unexpectedFormat`` for a file that is not a capture or is
@@ -290,19 +300,14 @@ struct HeapCaptureReader {
 
     @inline(__always)
     private mutating func number() throws(Failure) -> UInt64 {
-        var value: UInt64 = 0
-        var shift: UInt64 = 0
         let start = at
-        while at < bytes.count {
-            let byte = bytes[at]
-            at += 1
-            if shift == 63 && byte > 1 { throw failure("a number does not fit in 64 bits", at: start) }
-            value |= UInt64(byte & 0x7F) << shift
-            if byte < 0x80 { return value }
-            shift += 7
-            if shift > 63 { throw failure("a number does not fit in 64 bits", at: start) }
+        do {
+            return try LEB128.read(bytes, at: &at)
+        } catch .truncated {
+            throw Self.truncated
+        } catch {
+            throw failure("a number does not fit in 64 bits", at: start)
         }
-        throw Self.truncated
     }
 
     private static let truncated = Failure(reason: "the capture ends inside a record", offset: nil, truncated: true)
@@ -456,13 +461,13 @@ struct HeapCaptureReader {
         func transcribe(_ tag: Unicode.Scalar) { written.append(UInt8(ascii: tag)) }
         func transcribe(_ tag: Unicode.Scalar, _ field: UInt64) {
             written.append(UInt8(ascii: tag))
-            CaptureRecordEncoding.appendNumber(field, to: &written)
+            LEB128.append(field, to: &written)
         }
         func transcribe(_ tag: Unicode.Scalar, _ first: UInt64, _ second: UInt64, _ third: UInt64, _ fourth: UInt64? = nil) {
             transcribe(tag, first)
-            CaptureRecordEncoding.appendNumber(second, to: &written)
-            CaptureRecordEncoding.appendNumber(third, to: &written)
-            if let fourth { CaptureRecordEncoding.appendNumber(fourth, to: &written) }
+            LEB128.append(second, to: &written)
+            LEB128.append(third, to: &written)
+            if let fourth { LEB128.append(fourth, to: &written) }
         }
 
         func allocate(size: UInt64, leaf: UInt64, type: UInt64, address: UInt64, recordStart: Int) throws(Failure) {
@@ -873,8 +878,8 @@ struct HeapCaptureReader {
                     rewriting = transcribing && version == 1
                     if transcribing {
                         transcribe("B", version == 1 ? 2 : version, pid, wall, page)
-                        CaptureRecordEncoding.appendString(capture.unwinder, to: &written)
-                        CaptureRecordEncoding.appendString(capture.executable, to: &written)
+                        LEB128.appendString(capture.unwinder, to: &written)
+                        LEB128.appendString(capture.executable, to: &written)
                     }
                 case UInt8(ascii: "U"):
                     let count = try number()
@@ -905,7 +910,7 @@ struct HeapCaptureReader {
                         transcribe("U", UInt64(found.count))
                         var previous: UInt64 = 0
                         for number in found {
-                            CaptureRecordEncoding.appendNumber(number - previous, to: &written)
+                            LEB128.append(number - previous, to: &written)
                             previous = number
                         }
                     }

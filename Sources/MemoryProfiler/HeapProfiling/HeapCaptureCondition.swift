@@ -27,9 +27,9 @@ enum HeapCaptureCondition {
     /// A condition record ('C': v kind, v value, string text), as the hook writes it.
     static func record(kind: UInt64, value: UInt64, text: String) -> [UInt8] {
         var bytes: [UInt8] = [UInt8(ascii: "C")]
-        CaptureRecordEncoding.appendNumber(kind, to: &bytes)
-        CaptureRecordEncoding.appendNumber(value, to: &bytes)
-        CaptureRecordEncoding.appendString(text, to: &bytes)
+        LEB128.append(kind, to: &bytes)
+        LEB128.append(value, to: &bytes)
+        LEB128.appendString(text, to: &bytes)
         return bytes
     }
 

@@ -239,14 +239,7 @@ extension HeapProfile {
 struct ProtobufMessage {
     var bytes: [UInt8] = []
 
-    mutating func varint(_ value: UInt64) {
-        var value = value
-        while value >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        bytes.append(UInt8(value))
-    }
+    mutating func varint(_ value: UInt64) { LEB128.append(value, to: &bytes) }
 
     /// A varint field; zero is left out, as proto3 does.
     mutating func number(_ field: UInt64, _ value: UInt64) {

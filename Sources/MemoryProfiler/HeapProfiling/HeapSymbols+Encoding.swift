@@ -15,8 +15,8 @@ extension HeapSymbols {
     /// The names section's records.
     func encoded() -> [UInt8] {
         var bytes: [UInt8] = []
-        func number(_ value: UInt64) { CaptureRecordEncoding.appendNumber(value, to: &bytes) }
-        func string(_ text: String) { CaptureRecordEncoding.appendString(text, to: &bytes) }
+        func number(_ value: UInt64) { LEB128.append(value, to: &bytes) }
+        func string(_ text: String) { LEB128.appendString(text, to: &bytes) }
         for (address, frames) in frames.sorted(by: { $0.key < $1.key }) {
             bytes.append(UInt8(ascii: "N"))
             number(address)
