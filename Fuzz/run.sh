@@ -50,8 +50,8 @@ modules_for() {
         case "$target" in
             dat) echo CMemoryProfilerShims MemoryProfilerSystem MemoryProfiler MemoryPlot ;;
             lines-json) echo CMemoryProfilerShims MemoryProfilerSystem MemoryProfiler ;;
-            plot-json) echo CMemoryProfilerShims MemoryProfilerSystem MemoryProfiler MemoryPlot ArgumentParserToolInfo ArgumentParser MemoryProfilerCLI ;;
-            capture | compressed) echo CMemoryProfilerShims MemoryProfilerSystem MemoryProfiler MemoryPlot ;;
+            plot-json) echo CMemoryProfilerShims MemoryProfilerSystem MemoryProfiler MemoryPlot MemoryReports ArgumentParserToolInfo ArgumentParser MemoryProfilerCLI ;;
+            capture | compressed) echo CMemoryProfilerShims MemoryProfilerSystem MemoryProfiler MemoryPlot MemoryReports ;;
         esac
     done
 }
@@ -65,16 +65,19 @@ extra_sources_for() {
 
 # Only what the chosen targets link: the CLI module and ArgumentParser only for plot-json.
 case " ${targets[*]} " in
-    *" plot-json "*) top=MemoryProfilerCLI ;;
-    *" dat "* | *" capture "* | *" compressed "*) top=MemoryPlot ;;
-    *) top=MemoryProfiler ;;
+    *" plot-json "*) tops=(MemoryProfilerCLI) ;;
+    *" capture "* | *" compressed "*) tops=(MemoryPlot MemoryReports) ;;
+    *" dat "*) tops=(MemoryPlot) ;;
+    *) tops=(MemoryProfiler) ;;
 esac
 
-echo "== building $top and what it depends on with -sanitize=fuzzer,address (.build-fuzz/spm)"
-# Not `--sanitize fuzzer --sanitize address`: SwiftPM passes those as two -sanitize= flags, in no fixed order,
-# and swiftc keeps only the last.
-swift build --scratch-path "$out/spm" -c release --target "$top" -Xswiftc -sanitize=fuzzer,address \
-    >"$out/logs/build.log" 2>&1 || { cat "$out/logs/build.log" >&2; exit 1; }
+for top in "${tops[@]}"; do
+    echo "== building $top and what it depends on with -sanitize=fuzzer,address (.build-fuzz/spm)"
+    # Not `--sanitize fuzzer --sanitize address`: SwiftPM passes those as two -sanitize= flags, in no fixed order,
+    # and swiftc keeps only the last.
+    swift build --scratch-path "$out/spm" -c release --target "$top" -Xswiftc -sanitize=fuzzer,address \
+        >"$out/logs/build.log" 2>&1 || { cat "$out/logs/build.log" >&2; exit 1; }
+done
 products=$out/spm/release
 
 # A module's object files, one for each of its current sources: a source removed since the last build leaves

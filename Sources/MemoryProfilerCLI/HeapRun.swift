@@ -152,9 +152,8 @@ struct HeapRun {
     ///
     /// Created here, exclusively, the name is this run's from before the program starts until its names are
     /// stored, and the shared lock says so to every other run: a second run with the same `-o` is refused whenever
-    /// it starts. (When the hook created the file, a second run that started in the instant between the first
-    /// run's check and its hook's file passed the check, and then took the first run's capture for its own and
-    /// rewrote it while it was still being written.)
+    /// it starts. (Were the file the hook's to create, a second run starting between the first run's check and the
+    /// hook's creating it would pass its check and take the first run's capture for its own.)
     final class Reservation: Sendable {
         private let descriptor: Mutex<Int32?>
         /// The file this run made at the capture's name (device, inode): the reserved one, then the one mprof stored

@@ -1,4 +1,4 @@
-// libmprof-heap-hook.so: the heap profiler's hook (issue 12), loaded with LD_PRELOAD by `mprof run --heap`. It
+// libmprof-heap-hook.so: the heap profiler's hook, loaded with LD_PRELOAD by `mprof run --heap`. It
 // interposes the whole malloc family, forwards every call to the next definition (dlsym(RTLD_NEXT): glibc's malloc
 // or a dynamically linked jemalloc alike), and tells the recorder (recorder.c) about each allocation and free. It
 // also wraps swift_allocObject, which Swift code outside the runtime calls through the PLT, to learn the type of
@@ -15,8 +15,9 @@
 //
 // Rules a malloc hook must keep:
 //   - Forward the WHOLE family to the same allocator: a block from jemalloc must not reach glibc's free, nor
-//     the reverse (forwarding to __libc_malloc crashed a jemalloc program: posix_memalign still went to
-//     jemalloc). pvalloc, which jemalloc does not define, is made from the next posix_memalign.
+//     the reverse (a hook that forwarded malloc to __libc_malloc while posix_memalign went to jemalloc would hand
+//     each allocator the other's blocks). pvalloc, which jemalloc does not define, is made from the next
+//     posix_memalign.
 //   - dlsym itself may call calloc (for its error buffer) before any real allocator is known: those calls are
 //     served from a small static buffer, and frees of its pointers are ignored.
 //   - Never call malloc from the hook, and keep errno as the allocator left it.

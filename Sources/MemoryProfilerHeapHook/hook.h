@@ -1,12 +1,18 @@
-// Internal interface between the three parts of libmprof-heap-hook.so:
+// Internal interface between the parts of libmprof-heap-hook.so:
 //
-//   family.c    the malloc family (and swift_allocObject, dlopen): forwards every call to the next allocator and
-//               tells the recorder what happened
-//   recorder.c  the capture file: one writer under one lock, records appended to a shared file mapping
-//   stacks.c    call stacks: unwinding (libunwind when present, libgcc's unwinder otherwise) and interning
+//   family.c        the malloc family (and swift_allocObject, dlopen): forwards every call to the next allocator and
+//                   tells the recorder what happened
+//   recorder.c      the capture file: one writer under one lock, records appended to a shared file mapping
+//   capture_format.h  the records' tags and shapes, and their numbers (LEB128): written by the recorder, read back
+//                   by the leak scan
+//   stacks.c        call stacks: the walk (unwinder.c first, libunwind or libgcc's unwinder where it cannot) and
+//                   interning
+//   unwinder.c      the hook's own unwinder: the unwind tables' rules, cached
+//   live.c          the table of live blocks (the aggregate mode's, and the leak scan's replay)
+//   reachability.c  the leak scan at exit
 //
-// Nothing here allocates through the functions the hook defines. The capture format is described in recorder.c
-// and, for users, in the MemoryProfiler DocC catalogue ("Heap capture format").
+// Nothing here allocates through the functions the hook defines. The capture format is described in
+// capture_format.h and, for users, in the MemoryProfiler DocC catalogue ("Heap capture format").
 #ifndef MPROF_HEAP_HOOK_INTERNAL_H
 #define MPROF_HEAP_HOOK_INTERNAL_H
 

@@ -15,6 +15,7 @@
 // look unreachable; a stale copy of a pointer in memory can make a leak look reachable.
 #define _GNU_SOURCE
 #include "hook.h"
+#include "capture_format.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,44 +46,21 @@ static inline uint64_t block_reach(const struct block *block) {
 
 // MARK: Replaying the capture
 
-static int read_number(const unsigned char *bytes, size_t length, size_t *at, uint64_t *value) {
-    uint64_t result = 0;
-    for (unsigned shift = 0; *at < length && shift < 64; shift += 7) {
-        unsigned char byte = bytes[(*at)++];
-        result |= (uint64_t)(byte & 0x7F) << shift;
-        if (!(byte & 0x80)) {
-            *value = result;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int skip_numbers(const unsigned char *bytes, size_t length, size_t *at, int count) {
-    uint64_t ignored;
-    for (int index = 0; index < count; index += 1)
-        if (!read_number(bytes, length, at, &ignored)) return 0;
-    return 1;
-}
-
-static int skip_string(const unsigned char *bytes, size_t length, size_t *at) {
-    uint64_t size;
-    if (!read_number(bytes, length, at, &size) || size > length - *at) return 0;
-    *at += size;
-    return 1;
-}
+/// How a replay ended: the capture's end reached, or why not.
+enum replay_result { REPLAYED = 0, REPLAY_NO_MEMORY = 1, REPLAY_UNREADABLE = 2 };
 
 // Live blocks while replaying: address → size, open addressing with backward-shift deletion.
 #define MAX_REPLAY_THREADS 65536
 
-/// Replays the capture's allocations and frees; 0 when it cannot (out of memory, a record it does not know).
-/// `freed` holds, per thread, the block its last free removed (address, size), for a restore record.
-/// Replays the capture mapped at `bytes` (a shared file mapping: see replay's caller). The pages read are given
+/// Replays the capture's allocations and frees into `table`; every other record is skipped by its shape
+/// (capture_format.h). `freed` holds, per thread, the block its last free removed (address, size), for a restore
+/// record. The capture is mapped at `bytes` (a shared file mapping: see replay's caller); the pages read are given
 /// back a megabyte at a time: mapped whole, a capture of 100 MB would add 100 MB to the program's resident set and its
 /// lifetime peak at exit, in the very numbers mprof reports.
-static int replay_records(const unsigned char *bytes, size_t length, struct live_table *table, uint64_t (*freed)[2]) {
+static enum replay_result replay_records(
+    const unsigned char *bytes, size_t length, struct live_table *table, uint64_t (*freed)[2]) {
     const size_t release_every = (size_t)1 << 20;
-    size_t at = 8, released = 0;
+    size_t at = CAPTURE_MAGIC_LENGTH, released = 0;
     uintptr_t previous = 0;
     uint64_t thread = 1;
     while (at < length) {
@@ -92,65 +70,55 @@ static int replay_records(const unsigned char *bytes, size_t length, struct live
             released = upto;
         }
         unsigned char tag = bytes[at++];
-        uint64_t size, delta;
+        uint64_t size, node, delta, type;
         switch (tag) {
-        case 0: return 1;
-        case 'A':
-        case 'O':
-            if (!read_number(bytes, length, &at, &size) || !skip_numbers(bytes, length, &at, 1) ||
-                !read_number(bytes, length, &at, &delta))
-                return 0;
+        case 0: return REPLAYED;  // the zeros after the last record
+        case TAG_ALLOCATION:
+        case TAG_OBJECT:
+            if (!capture_get_number(bytes, length, &at, &size) || !capture_get_number(bytes, length, &at, &node) ||
+                !capture_get_number(bytes, length, &at, &delta) ||
+                (tag == TAG_OBJECT && !capture_get_number(bytes, length, &at, &type)))
+                return REPLAY_UNREADABLE;
             previous += (uintptr_t)((delta >> 1) ^ (0 - (delta & 1)));
-            if (tag == 'O' && !skip_numbers(bytes, length, &at, 1)) return 0;
-            if (!live_insert(table, previous, size, (struct live_tag){0, 0}, NULL, NULL)) return 0;
+            if (!live_insert(table, previous, size, (struct live_tag){0, 0}, NULL, NULL)) return REPLAY_NO_MEMORY;
             break;
-        case 'F':
-        case 'R':
-            if (!read_number(bytes, length, &at, &delta)) return 0;
+        case TAG_FREE:
+        case TAG_RESTORE:
+            if (!capture_get_number(bytes, length, &at, &delta)) return REPLAY_UNREADABLE;
             previous += (uintptr_t)((delta >> 1) ^ (0 - (delta & 1)));
-            if (tag == 'F') {
+            if (tag == TAG_FREE) {
                 uint64_t removed = live_remove(table, previous, NULL);
                 if (thread < MAX_REPLAY_THREADS) {
                     freed[thread][0] = removed == UINT64_MAX ? 0 : previous;
                     freed[thread][1] = removed;
                 }
             } else if (thread < MAX_REPLAY_THREADS && freed[thread][0] == previous) {
-                if (!live_insert(table, previous, freed[thread][1], (struct live_tag){0, 0}, NULL, NULL)) return 0;  // a failed realloc kept it
+                // A failed realloc kept the block it was recorded as freeing.
+                if (!live_insert(table, previous, freed[thread][1], (struct live_tag){0, 0}, NULL, NULL)) return REPLAY_NO_MEMORY;
                 freed[thread][0] = 0;
             }
             break;
-        case 'E':
-            if (!skip_string(bytes, length, &at)) return 0;
+        case TAG_THREAD:
+            if (!capture_get_number(bytes, length, &at, &thread)) return REPLAY_UNREADABLE;
             break;
-        case 'B':
-            if (!skip_numbers(bytes, length, &at, 4) || !skip_string(bytes, length, &at) || !skip_string(bytes, length, &at))
-                return 0;
+        case TAG_UNREACHABLE: {  // a count, then that many numbers
+            uint64_t count, value;
+            if (!capture_get_number(bytes, length, &at, &count) || count > length - at) return REPLAY_UNREADABLE;
+            for (uint64_t index = 0; index < count; index += 1)
+                if (!capture_get_number(bytes, length, &at, &value)) return REPLAY_UNREADABLE;
             break;
-        case 'M':
-            if (!skip_numbers(bytes, length, &at, 3) || !skip_string(bytes, length, &at)) return 0;
+        }
+        default: {
+            struct capture_shape shape = capture_shape_of(tag);
+            if (!shape.known || !capture_skip_fields(bytes, length, &at, shape)) return REPLAY_UNREADABLE;
             break;
-        case 'S':
-            if (!skip_numbers(bytes, length, &at, 2)) return 0;
-            break;
-        case 'Y':
-            if (!skip_numbers(bytes, length, &at, 4)) return 0;
-            break;
-        case 'H':
-            if (!read_number(bytes, length, &at, &thread)) return 0;
-            break;
-        case 'T':
-            if (!skip_numbers(bytes, length, &at, 1)) return 0;
-            break;
-        case 'C':
-            if (!skip_numbers(bytes, length, &at, 2) || !skip_string(bytes, length, &at)) return 0;
-            break;
-        default: return 0;
+        }
         }
     }
-    return 1;
+    return REPLAYED;
 }
 
-static int replay(const unsigned char *bytes, size_t length, struct live_table *table);
+static enum replay_result replay(const unsigned char *bytes, size_t length, struct live_table *table);
 
 // MARK: Sorting and finding blocks
 
@@ -490,13 +458,18 @@ static const char *scan(
             *error = errno;
             return "the capture could not be mapped to be replayed (RLIMIT_AS, or the system is out of memory)";
         }
-        int replayed = replay(bytes, (size_t)length, &table);
+        int saved_errno = 0;
+        enum replay_result replayed = replay(bytes, (size_t)length, &table);
+        if (replayed == REPLAY_NO_MEMORY) saved_errno = errno;
         hook_munmap((void *)bytes, (size_t)length);
-        if (!replayed) {
-            *error = errno;
+        if (replayed != REPLAYED) {
+            *error = saved_errno;
             live_release(&table);
-            return "the capture could not be replayed: no memory could be mapped for its table (RLIMIT_AS, or the "
-                   "system is out of memory)";
+            return replayed == REPLAY_NO_MEMORY
+                ? "the capture could not be replayed: no memory could be mapped for its table (RLIMIT_AS, or the "
+                  "system is out of memory)"
+                : "the capture could not be replayed: it holds a record the scan does not read (a damaged capture, "
+                  "or a newer hook's)";
         }
     }
     size_t count = table.count;
@@ -588,10 +561,10 @@ static const char *scan(
     return failure;
 }
 
-static int replay(const unsigned char *bytes, size_t length, struct live_table *table) {
+static enum replay_result replay(const unsigned char *bytes, size_t length, struct live_table *table) {
     uint64_t (*freed)[2] = hook_map(MAX_REPLAY_THREADS * sizeof *freed);
-    if (freed == NULL) return 0;
-    int replayed = replay_records(bytes, length, table, freed);
+    if (freed == NULL) return REPLAY_NO_MEMORY;
+    enum replay_result replayed = replay_records(bytes, length, table, freed);
     hook_unmap(freed, MAX_REPLAY_THREADS * sizeof *freed);
     return replayed;
 }

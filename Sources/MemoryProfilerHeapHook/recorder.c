@@ -1,58 +1,5 @@
-// The capture: every allocation and free of the process, in order, with interned call stacks.
-//
-// File layout (version 1; version 3 is the aggregate mode's, below). The file starts with the 8 bytes "MPROFHP1". Then come records. A record is a tag
-// byte followed by fields. A field is an unsigned LEB128 number (v), or a string (a v length and that many bytes).
-//
-//   'B'  begin       v version, v pid, v wall-clock ns since 1970 at start, v page size, string unwinder,
-//                    string executable path
-//   'M'  module      v load bias, v start, v end (the span of its loadable segments, run-time addresses),
-//                    string path
-//   'S'  stack node  v parent node (0 = the root), v return address. Nodes are numbered 1, 2, 3, … in the
-//                    order they appear, so a stack is a leaf node and its chain of parents.
-//   'A'  allocation  v size, v stack node (0 = no stack), v zigzag(address - previous address)
-//   'O'  object      as 'A', then v type: an instance allocated by swift_allocObject
-//   'F'  free        v zigzag(address - previous address)
-//   'R'  restore     v zigzag(address - previous address): the block freed by the thread's last 'F' was not freed
-//                    after all (a realloc that failed keeps its block, which was recorded as freed before the call)
-//   'E'  exec        string path: the process is about to replace its program (execve and its relatives); more
-//                    records after it mean the exec failed
-//   'Y'  type        v type number (1, 2, …), v metadata address, v metadata kind (0 = class),
-//                    v nominal type descriptor address (classes; 0 otherwise)
-//   'H'  thread      v thread number (1, 2, … in the order threads first allocate); the following records are
-//                    its own
-//   'T'  time        v milliseconds since start (monotonic; 'B' gives the wall clock of 0)
-//   'U'  unreachable v count, then count numbers: addresses of blocks still allocated at exit that nothing in the
-//                    process points to, each as the difference from the one before (from 0), ascending. Written
-//                    at a normal exit by the reachability scan (reachability.c), in batches of up to 1000; at
-//                    least one record (possibly of count 0) when the scan ran.
-//   'G'  region      v 1 (begin) or 2 (end), v region number: what a program profiles of itself (see Regions)
-//   'X'  end         v allocations, v frees, v milliseconds: the process finished normally
-//   'L'  level       v bytes live (version 3 only, after a 'T'): the heap then
-//   'Q'  counters    v kind (1 totals, 2 sites), v first site, v payload bytes, v padding (3 bytes), the padding's
-//                    zeros, the payload (version 3 only: see Aggregate mode)
-//   'C'  condition   v kind, v value, string text: what the numbers need to be read right (1 leak scan failed,
-//                    2 stopped early, 3 signal-handler events missed, 4 peak resident set before the exit work,
-//                    5 milliseconds since the start when the exit work began)
-//                      1  no leak scan was made: value an errno (0: none), text why; 'U' records before it, if
-//                         any, are a part of an answer and not to be trusted
-//                      2  the capture stopped early: value an errno (0: none), text why; the last record
-//                      3  value allocations and frees made by signal handlers inside the hook that were not
-//                         recorded (the queue for them was full): the counts are not exact
-//                      4  value the process's peak resident set (VmHWM) in bytes, read at exit before the hook's
-//                         own exit work (the leak scan)
-//                      5  value milliseconds since the start: when the hook began its exit work
-//                      6  value the bytes of the hook's own tables (anonymous memory) resident before its exit
-//                         work: counted in the program's resident set, and so in its peak, though not the program's
-//                    Readers ignore kinds they do not know.
-//
-// "Previous address" is the address of the last 'A', 'O', 'F' or 'R' record (0 at the start). A realloc is a free of
-// the old block and an allocation of the new one.
-//
-// Crash safety: the records go into a shared mapping of the file, so they are in the page cache the moment they
-// are written, and survive SIGKILL and the OOM killer. The file grows in windows of 1 MiB (zero-filled); each
-// record's tag byte is stored after its fields, so a reader stops at the first zero tag: the end of a killed
-// process's capture, or of one cut short in the middle of a record. At a normal exit an 'X' record is written and
-// the file is cut to its length.
+// The capture: one writer under one lock, records appended to a shared mapping of the file (the format:
+// capture_format.h).
 //
 // Files: the capture and "<file>.children" are created 0600 (they hold the process's load addresses). A process in
 // secure mode (set-user-ID, set-group-ID, file capabilities: AT_SECURE) records nothing and creates no file, and
@@ -65,6 +12,7 @@
 // the capture again for the new program.
 #define _GNU_SOURCE
 #include "hook.h"
+#include "capture_format.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -244,7 +192,7 @@ static uint64_t writable_end;   // records may be written up to here without a c
 static uint64_t previous_address;
 static int began;               // the begin record is written: a condition record may follow
 
-static inline unsigned char *put_number(unsigned char *at, uint64_t value);
+static inline unsigned char *capture_put_number(unsigned char *at, uint64_t value);
 static unsigned char *put_string(unsigned char *at, const char *text, size_t limit);
 
 /// Stops recording and says why: on standard error, and in the capture, in the room kept at its end (the mapped
@@ -256,8 +204,8 @@ static void stop_recording(const char *why, int error) {
     complain(why, error);
     if (!began || window == NULL) return;
     unsigned char fields[600];
-    unsigned char *at = put_number(fields, 2);
-    at = put_number(at, (uint64_t)(error > 0 ? error : 0));
+    unsigned char *at = capture_put_number(fields, 2);
+    at = capture_put_number(at, (uint64_t)(error > 0 ? error : 0));
     at = put_string(at, why, 500);
     size_t length = (size_t)(at - fields);
     if (stream_end < window_offset || stream_end + 1 + length > window_offset + WINDOW_BYTES ||
@@ -265,7 +213,7 @@ static void stop_recording(const char *why, int error) {
         return;
     unsigned char *record = window + (stream_end - window_offset);
     memcpy(record + 1, fields, length);
-    __atomic_store_n(record, (unsigned char)'C', __ATOMIC_RELEASE);
+    __atomic_store_n(record, (unsigned char)TAG_CONDITION, __ATOMIC_RELEASE);
     stream_end += 1 + length;
 }
 
@@ -406,18 +354,9 @@ static void emit(unsigned char tag, const unsigned char *fields, size_t length) 
     stream_end += 1 + length;
 }
 
-static inline unsigned char *put_number(unsigned char *at, uint64_t value) {
-    while (value >= 0x80) {
-        *at++ = (unsigned char)(value | 0x80);
-        value >>= 7;
-    }
-    *at++ = (unsigned char)value;
-    return at;
-}
-
 static unsigned char *put_string(unsigned char *at, const char *text, size_t limit) {
     size_t length = strnlen(text, limit);
-    at = put_number(at, length);
+    at = capture_put_number(at, length);
     memcpy(at, text, length);
     return at + length;
 }
@@ -456,7 +395,7 @@ static void before_event(void) {
     }
     if (thread_number != current_thread && !aggregating) {
         current_thread = thread_number;
-        emit('H', fields, (size_t)(put_number(fields, thread_number) - fields));
+        emit(TAG_THREAD, fields, (size_t)(capture_put_number(fields, thread_number) - fields));
     }
     // The clock (the coarse one, from the vDSO) costs a few nanoseconds, which a churning program feels. It is read
     // at every event while time moves between events, and ever less often (down to every 32nd) while events come
@@ -471,12 +410,12 @@ static void before_event(void) {
     if (millisecond != current_millisecond) {
         current_millisecond = millisecond;
         if (!aggregating) {
-            emit('T', fields, (size_t)(put_number(fields, millisecond) - fields));
+            emit(TAG_TIME, fields, (size_t)(capture_put_number(fields, millisecond) - fields));
         } else if (millisecond >= level_millisecond + 10 && totals != NULL) {
             // The heap over time, at most every 10 ms: the bytes live as the events before this one left them.
             level_millisecond = millisecond;
-            emit('T', fields, (size_t)(put_number(fields, millisecond) - fields));
-            emit('L', fields, (size_t)(put_number(fields, totals[0]) - fields));
+            emit(TAG_TIME, fields, (size_t)(capture_put_number(fields, millisecond) - fields));
+            emit(TAG_LEVEL, fields, (size_t)(capture_put_number(fields, totals[0]) - fields));
         }
         clock_interval = 1;
     } else if (clock_interval < 32) {
@@ -524,11 +463,11 @@ static int emit_new_modules(struct dl_phdr_info *info, size_t size, void *contex
     if (start >= end || known_range(start, end) || module_range_count == MAX_MODULE_RANGES) return 0;
     module_ranges[module_range_count++] = (struct module_range){start, end};
     unsigned char fields[LARGEST_RECORD];
-    unsigned char *at = put_number(fields, info->dlpi_addr);
-    at = put_number(at, start);
-    at = put_number(at, end);
+    unsigned char *at = capture_put_number(fields, info->dlpi_addr);
+    at = capture_put_number(at, start);
+    at = capture_put_number(at, end);
     at = put_string(at, path, 4096);
-    emit('M', fields, (size_t)(at - fields));
+    emit(TAG_MODULE, fields, (size_t)(at - fields));
     return 0;
 }
 
@@ -621,9 +560,9 @@ static uint32_t intern_node(uint32_t parent, uintptr_t address) {
     node_entries += 1;
     nodes[slot] = (struct node_entry){address, parent, number};
     unsigned char fields[24];
-    unsigned char *at = put_number(fields, parent);
-    at = put_number(at, address);
-    emit('S', fields, (size_t)(at - fields));
+    unsigned char *at = capture_put_number(fields, parent);
+    at = capture_put_number(at, address);
+    emit(TAG_STACK_NODE, fields, (size_t)(at - fields));
     return number;
 }
 
@@ -691,11 +630,11 @@ static uint32_t intern_type(const void *metadata) {
             const uintptr_t *words = metadata;
             uintptr_t kind = words[0], descriptor = kind == 0 ? words[5] : 0;
             unsigned char fields[48];
-            unsigned char *at = put_number(fields, number);
-            at = put_number(at, (uintptr_t)metadata);
-            at = put_number(at, kind);
-            at = put_number(at, descriptor);
-            emit('Y', fields, (size_t)(at - fields));
+            unsigned char *at = capture_put_number(fields, number);
+            at = capture_put_number(at, (uintptr_t)metadata);
+            at = capture_put_number(at, kind);
+            at = capture_put_number(at, descriptor);
+            emit(TAG_TYPE, fields, (size_t)(at - fields));
             return number;
         }
         slot = (slot + 1) & (MAX_TYPES - 1);
@@ -755,9 +694,9 @@ static __thread struct {
 /// zeros; the payload) whose payload starts on a page of the file, and maps the payload; NULL when it cannot.
 static uint64_t *counters_record(uint64_t kind, uint64_t first) {
     unsigned char fields[40];
-    unsigned char *at = put_number(fields, kind);
-    at = put_number(at, first);
-    at = put_number(at, COUNTER_PAYLOAD);
+    unsigned char *at = capture_put_number(fields, kind);
+    at = capture_put_number(at, first);
+    at = capture_put_number(at, COUNTER_PAYLOAD);
     size_t head = 1 + (size_t)(at - fields) + 3;
     size_t padding = (size_t)((page_size - (stream_end + head) % page_size) % page_size);
     *at++ = (unsigned char)(0x80 | (padding & 0x7f));  // three bytes whatever the value, so the head's length is known
@@ -773,7 +712,7 @@ static uint64_t *counters_record(uint64_t kind, uint64_t first) {
         stop_recording("the capture stopped early: its counters cannot be mapped", errno);
         return NULL;
     }
-    __atomic_store_n(record, (unsigned char)'Q', __ATOMIC_RELEASE);
+    __atomic_store_n(record, (unsigned char)TAG_COUNTERS, __ATOMIC_RELEASE);
     stream_end = payload_offset + COUNTER_PAYLOAD;
     return payload;
 }
@@ -999,11 +938,11 @@ static void emit_allocation(const void *block, size_t size, uint32_t leaf, uint3
         return;
     }
     unsigned char fields[40];
-    unsigned char *at = put_number(fields, size);
-    at = put_number(at, leaf);
-    at = put_number(at, address_delta((uintptr_t)block));
-    if (type != 0) at = put_number(at, type);
-    emit(type != 0 ? 'O' : 'A', fields, (size_t)(at - fields));
+    unsigned char *at = capture_put_number(fields, size);
+    at = capture_put_number(at, leaf);
+    at = capture_put_number(at, address_delta((uintptr_t)block));
+    if (type != 0) at = capture_put_number(at, type);
+    emit(type != 0 ? TAG_OBJECT : TAG_ALLOCATION, fields, (size_t)(at - fields));
     allocations += 1;
 }
 
@@ -1013,7 +952,7 @@ static void emit_free(const void *block) {
         aggregate_free((uintptr_t)block);
     } else {
         unsigned char fields[16];
-        emit('F', fields, (size_t)(put_number(fields, address_delta((uintptr_t)block)) - fields));
+        emit(TAG_FREE, fields, (size_t)(capture_put_number(fields, address_delta((uintptr_t)block)) - fields));
     }
     frees += 1;
 }
@@ -1081,7 +1020,7 @@ HOOK_HIDDEN void recorder_restore(const void *block) {
             aggregate_restore((uintptr_t)block);
         } else {
             unsigned char fields[16];
-            emit('R', fields, (size_t)(put_number(fields, address_delta((uintptr_t)block)) - fields));
+            emit(TAG_RESTORE, fields, (size_t)(capture_put_number(fields, address_delta((uintptr_t)block)) - fields));
         }
         frees -= 1;
     }
@@ -1094,7 +1033,7 @@ HOOK_HIDDEN void recorder_exec(const char *path) {
     if (recording()) {
         unsigned char fields[LARGEST_RECORD];
         unsigned char *at = put_string(fields, path != NULL ? path : "", 4096);
-        emit('E', fields, (size_t)(at - fields));
+        emit(TAG_EXEC, fields, (size_t)(at - fields));
     }
     pthread_mutex_unlock(&lock);
 }
@@ -1185,18 +1124,13 @@ static void after_fork_in_child(void) {
 static long capture_owner(int descriptor) {
     unsigned char head[32];
     ssize_t count = pread(descriptor, head, sizeof head, 0);
-    if (count < 12 || memcmp(head, "MPROFHP1", 8) != 0 || head[8] != 'B') return -1;
+    if (count < 12 || memcmp(head, CAPTURE_MAGIC, CAPTURE_MAGIC_LENGTH) != 0 || head[8] != TAG_BEGIN) return -1;
     size_t at = 9;
-    for (int field = 0; field < 2; field += 1) {  // version, then pid
-        uint64_t value = 0;
-        for (int shift = 0; at < (size_t)count; shift += 7) {
-            unsigned char byte = head[at++];
-            value |= (uint64_t)(byte & 0x7f) << shift;
-            if (!(byte & 0x80) || shift > 56) break;
-        }
-        if (field == 1) return (long)value;
-    }
-    return -1;
+    uint64_t version, pid;
+    if (!capture_get_number(head, (size_t)count, &at, &version) || !capture_get_number(head, (size_t)count, &at, &pid) ||
+        pid > INT32_MAX)
+        return -1;
+    return (long)pid;
 }
 
 static uintptr_t own_start, own_end;
@@ -1289,16 +1223,16 @@ static void start_capture(void) {
     __atomic_add_fetch(&hook_code_generation, 1, __ATOMIC_RELEASE);
     __atomic_store_n(&hook_recording, 1, __ATOMIC_RELAXED);
     if (reserve(8)) {
-        memcpy(window, "MPROFHP1", 8);
+        memcpy(window, CAPTURE_MAGIC, CAPTURE_MAGIC_LENGTH);
         stream_end = 8;
         unsigned char fields[LARGEST_RECORD];
-        unsigned char *at = put_number(fields, aggregating ? 3 : 1);
-        at = put_number(at, (uint64_t)recording_pid);
-        at = put_number(at, (uint64_t)wall.tv_sec * 1000000000 + (uint64_t)wall.tv_nsec);
-        at = put_number(at, page_size);
+        unsigned char *at = capture_put_number(fields, aggregating ? 3 : 1);
+        at = capture_put_number(at, (uint64_t)recording_pid);
+        at = capture_put_number(at, (uint64_t)wall.tv_sec * 1000000000 + (uint64_t)wall.tv_nsec);
+        at = capture_put_number(at, page_size);
         at = put_string(at, stacks_unwinder_name(), 64);
         at = put_string(at, executable_path, 4096);
-        emit('B', fields, (size_t)(at - fields));
+        emit(TAG_BEGIN, fields, (size_t)(at - fields));
         began = recording();
         emit_modules();
         if (aggregating) totals = counters_record(1, 0);
@@ -1371,21 +1305,21 @@ HOOK_HIDDEN void recorder_start(void) {
 /// Records a batch of unreachable blocks ('U': v count, then each address as a difference from the one before).
 static void report_unreachable(const uintptr_t *blocks, size_t count) {
     unsigned char fields[16 + 1000 * 10];
-    unsigned char *at = put_number(fields, count);
+    unsigned char *at = capture_put_number(fields, count);
     uintptr_t previous = 0;
     for (size_t index = 0; index < count && index < 1000; index += 1) {
-        at = put_number(at, blocks[index] - previous);
+        at = capture_put_number(at, blocks[index] - previous);
         previous = blocks[index];
     }
-    emit('U', fields, (size_t)(at - fields));
+    emit(TAG_UNREACHABLE, fields, (size_t)(at - fields));
 }
 
 static void emit_condition(uint64_t kind, uint64_t value, const char *text) {
     unsigned char fields[600];
-    unsigned char *at = put_number(fields, kind);
-    at = put_number(at, value);
+    unsigned char *at = capture_put_number(fields, kind);
+    at = capture_put_number(at, value);
     at = put_string(at, text, 500);
-    emit('C', fields, (size_t)(at - fields));
+    emit(TAG_CONDITION, fields, (size_t)(at - fields));
 }
 
 /// The process's peak resident set (VmHWM) in bytes, 0 when unknown. From this thread's status: the process's
@@ -1435,10 +1369,10 @@ static void finish_capture(uintptr_t stack_from) {
         else if (aggregating) report_unreachable(NULL, 0);
     }
     unsigned char fields[40];
-    unsigned char *at = put_number(fields, allocations);
-    at = put_number(at, frees);
-    at = put_number(at, milliseconds_since_start());
-    if (recording()) emit('X', fields, (size_t)(at - fields));  // not after a stop: that record is the last
+    unsigned char *at = capture_put_number(fields, allocations);
+    at = capture_put_number(at, frees);
+    at = capture_put_number(at, milliseconds_since_start());
+    if (recording()) emit(TAG_END, fields, (size_t)(at - fields));  // not after a stop: that record is the last
     __atomic_store_n(&hook_recording, 0, __ATOMIC_RELAXED);
     if (window != NULL) hook_munmap(window, WINDOW_BYTES);
     window = NULL;
@@ -1575,9 +1509,9 @@ HOOK_EXPORT int mprof_heap_region_begin(const char *path_if_not_recording, uint6
         open_region = ++regions_begun;
         *region = open_region;
         unsigned char fields[24];
-        unsigned char *at = put_number(fields, 1);
-        at = put_number(at, open_region);
-        emit('G', fields, (size_t)(at - fields));
+        unsigned char *at = capture_put_number(fields, 1);
+        at = capture_put_number(at, open_region);
+        emit(TAG_REGION, fields, (size_t)(at - fields));
     }
     pthread_mutex_unlock(&lock);
     hook_in_hook = was_in_hook;
@@ -1594,9 +1528,9 @@ HOOK_EXPORT int mprof_heap_region_end(uint64_t region, char *path, size_t capaci
     if (region != 0 && region == open_region) {
         status = 0;
         unsigned char fields[24];
-        unsigned char *at = put_number(fields, 2);
-        at = put_number(at, region);
-        emit('G', fields, (size_t)(at - fields));
+        unsigned char *at = capture_put_number(fields, 2);
+        at = capture_put_number(at, region);
+        emit(TAG_REGION, fields, (size_t)(at - fields));
         open_region = 0;
         *own = region_started_capture;
         size_t length = strnlen(output_path, sizeof output_path);

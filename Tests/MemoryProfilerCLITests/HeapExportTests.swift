@@ -368,6 +368,8 @@ struct HeapRegionTests {
         // The run's capture holds the region's marks and reads as a whole.
         let capture = try HeapCapture(path: "\(directory.path)/run.heap")
         #expect(capture.summary.allocations > 2500 && capture.summary.finishedNormally)
+        // Its leak scan read past the region's marks.
+        #expect(capture.summary.reachabilityScanned, "\(capture.summary.leakScanFailure ?? "no reason given")")
     }
 
     @Test func aRegionRecordsIntoAFileOfItsOwnWithTheHookPreloaded() throws {

@@ -1,6 +1,7 @@
 // What the heap targets (capture, compressed) do with a capture once it is read; linked into those targets only.
 import MemoryPlot
 import MemoryProfiler
+import MemoryReports
 
 private let namer = HeapSymbolizer(symbolizer: nil, demangler: nil)
 
@@ -24,4 +25,9 @@ func exercise(_ capture: HeapCapture) {
     let graph = HeapFlameGraph(profile, view: .peak, title: "fuzz")
     _ = graph.svg()
     _ = graph.html()
+    // The report mprof heap prints: no text from the capture reaches the terminal unescaped.
+    let text = HeapReport(profile, sections: HeapReport.Section.allCases, top: 5, stackDepth: 3).text()
+    if text.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\n") || $0.value == 0x7F || $0.value == 0x1B }) {
+        fatalError("a control character in the heap report")
+    }
 }

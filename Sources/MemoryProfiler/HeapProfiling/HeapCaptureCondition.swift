@@ -1,5 +1,5 @@
 /// The hook's condition records ('C': kind, value, text): what a capture's numbers need to be read right. See
-/// recorder.c and <doc:HeapCaptureFormat>.
+/// capture_format.h (the hook's) and <doc:HeapCaptureFormat>.
 enum HeapCaptureCondition {
     static let leakScanFailed: UInt64 = 1
     static let stoppedEarly: UInt64 = 2

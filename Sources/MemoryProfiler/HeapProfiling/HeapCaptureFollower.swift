@@ -46,7 +46,7 @@ public final class HeapCaptureFollower: @unchecked Sendable {
                     if restoreNow, !thread.restore() { capture.giveUp() }
                 }
                 // The stored form is compressed as it is made, so that what is left once the program ends is the
-                // last piece: a server's few seconds made 12 MB that took 0.2 s to compress after it stopped.
+                // last piece (a server's few seconds make about 12 MB, 0.2 s of compressing if left for the end).
                 guard var compressor = CaptureCompression.Compressor() else {
                     result = .failure(HeapCaptureReader.Failure(reason: "zlib has no memory", offset: nil))
                     return
