@@ -1,5 +1,4 @@
 import ArgumentParser
-import Glibc
 import MemoryProfiler
 import MemoryProfilerSystem
 
@@ -21,82 +20,6 @@ struct AttachCommand: ParsableCommand {
     var target: String
 
     func run() throws {
-        try Self.record(target: target, options: recording.settings)
-    }
-
-    static func record(target: String, options: RecordingSettings) throws {
-        let process = try resolve(target)
-        // Fail before creating a file when the process cannot be read.
-        _ = try MemoryProbe(options.backend.reader, process: process).read()
-        if process.hasEnded {
-            throw CLIError("process \(process) has exited (a zombie, not yet reaped by its parent): nothing to record")
-        }
-        // mprof reports the end of the recording even when nobody reads its standard error any more.
-        signal(SIGPIPE, SIG_IGN)
-        let recording = try Recording(options: options, commandLine: [String(process.rawValue)])
-        try recording.writeHeader()
-        StandardError.write("mprof: Sampling memory every \(options.intervalText)")
-        StandardError.write("mprof: attaching to process \(process); recording to \(TerminalText.escaped(recording.path))")
-        // Ctrl-C (or SIGTERM) ends the recording the way the target's exit does: with the last sample and the
-        // summary. The signals are taken synchronously, so no handler runs in the middle of sampling.
-        var stopSignals = sigset_t()
-        sigemptyset(&stopSignals)
-        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&stopSignals, signal) }
-        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
-        defer { pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil) }
-        let sampler: MemorySampler?
-        do {
-            sampler = try recording.start(process)
-        } catch {
-            recording.abandon()
-            throw error
-        }
-        var interrupted = false
-        var poll = timespec(tv_sec: 0, tv_nsec: 100_000_000)
-        while let sampler, !sampler.isFinished {
-            if sigtimedwait(&stopSignals, nil, &poll) > 0 {
-                interrupted = true
-                break
-            }
-        }
-        let trace = interrupted ? sampler?.stop() : sampler?.waitUntilFinished()
-        if interrupted { StandardError.write("mprof: recording stopped") }
-        let peak = recording.recordExitPeak(nil, trace: trace)
-        guard let trace, trace.sampleCount > 0 else {
-            recording.abandon()
-            throw CLIError("process \(process) exited before the first sample: nothing recorded")
-        }
-        StandardError.write(recording.summary(of: trace, peak: peak))
-        if let explainer = recording.explainer {
-            StandardError.write(explainer.report(heap: nil, peak: peak?.0), terminator: "")
-            StandardError.write(recording.verdictLine(heap: nil))
-        }
-        if trace.end == .processExited { StandardError.write("mprof: process \(process) exited") }
-        try recording.check(trace)
-    }
-
-    /// A PID, or the one process with that exact name.
-    static func resolve(_ target: String) throws -> ProcessID {
-        if let pid = Int32(target) {
-            guard pid > 0 else { throw CLIError("\(TerminalText.escaped(target)) is not a process ID") }
-            let process = ProcessID(pid)
-            guard ProcessTable.exists(pid) else { throw CLIError("no process with PID \(process)") }
-            // /proc answers to thread IDs too, but memory and exit belong to the whole process.
-            if let group = ProcessTable.threadGroup(of: pid).map({ ProcessID($0) }), group != process {
-                throw CLIError("\(process) is a thread of process \(group): attach to \(group)")
-            }
-            return process
-        }
-        guard !target.isEmpty else { throw CLIError("the process name is empty: give a PID or a name") }
-        let matches = ProcessTable.processes(named: target).map { (process: ProcessID($0.process), commandLine: $0.commandLine) }
-        switch matches.count {
-        case 0:
-            throw CLIError("no process named \(TerminalText.escaped(target))")
-        case 1:
-            return matches[0].process
-        default:
-            let list = matches.map { "  \($0.process)\t\(TerminalText.escaped($0.commandLine))" }.joined(separator: "\n")
-            throw CLIError("\(matches.count) processes are named \(TerminalText.escaped(target)); attach to one by PID:\n\(list)")
-        }
+        try ProcessAttachment.record(target: target, options: recording.settings)
     }
 }

@@ -1,5 +1,4 @@
 import CMemoryProfilerShims
-import Glibc
 import MemoryProfiler
 import MemoryReports
 import MemoryProfilerSystem
@@ -136,8 +135,12 @@ struct HeapRun {
                 let what = path == capture ? "a heap capture" : "a list of processes"
                 throw CLIError("\(TerminalText.escaped(path)) exists and is not \(what) mprof wrote: move it away or choose another -o")
             }
-            guard unlink(path) == 0 || errno == ENOENT else {
-                throw CLIError("cannot replace \(TerminalText.escaped(path)): \(SystemError.describe(errno))")
+            do throws(SystemError) {
+                try FileSystem.removeName(path)
+            } catch {
+                guard error.isNoSuchFile else {
+                    throw CLIError("cannot replace \(TerminalText.escaped(path)): \(error.message)")
+                }
             }
         }
         reservation = try Self.reserve(capture)
@@ -155,25 +158,25 @@ struct HeapRun {
     /// it starts. (Were the file the hook's to create, a second run starting between the first run's check and the
     /// hook's creating it would pass its check and take the first run's capture for its own.)
     final class Reservation: Sendable {
-        private let descriptor: Mutex<Int32?>
+        private let descriptor: Mutex<Descriptor?>
         /// The file this run made at the capture's name (device, inode): the reserved one, then the one mprof stored
         /// the names in. Only that file is ever removed by `discard`: once the run has let the name go, another
         /// run's capture may be there.
         let identity: Mutex<(device: UInt64, inode: UInt64)?>
 
-        init(_ descriptor: Int32) {
+        init(_ descriptor: Descriptor) {
             self.descriptor = Mutex(descriptor)
-            let status = try? Descriptor(rawValue: descriptor).status()
+            let status = try? descriptor.status()
             identity = Mutex(status.map { ($0.device, $0.inode) })
         }
 
         /// The descriptor, while it is open.
-        var number: Int32? { descriptor.withLock { $0 } }
+        var number: Descriptor? { descriptor.withLock { $0 } }
 
         /// Closes the descriptor (and so lets the lock go); closing again does nothing.
         func release() {
             descriptor.withLock { number in
-                if let open = number { close(open) }
+                number?.close()
                 number = nil
             }
         }
@@ -185,43 +188,47 @@ struct HeapRun {
     /// then gives the room back: a directory the user cannot write, or a file system with no room, is an error
     /// before the program runs, not a run without a capture.
     private static func reserve(_ path: String) throws -> Reservation {
-        let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard descriptor >= 0 else {
-            if errno == EEXIST {
+        let descriptor: Descriptor
+        do throws(SystemError) {
+            descriptor = try Descriptor.open(path, .readWrite, options: [.create, .exclusive, .noFollow], permissions: 0o600)
+        } catch {
+            if error.isExisting {
                 throw CLIError(
                     "\(TerminalText.escaped(path)) was just created by another mprof run --heap with the same -o: wait for "
                         + "it, or choose another -o")
             }
-            throw CLIError("cannot create the heap capture \(TerminalText.escaped(path)): \(SystemError.describe(errno))")
+            throw CLIError("cannot create the heap capture \(TerminalText.escaped(path)): \(error.message)")
         }
         // Past a file size limit (ulimit -f) the kernel sends SIGXFSZ, which would end mprof: ignored for the check
         // (the program starts with default actions).
         let reservation = Reservation(descriptor)
-        _ = flock(descriptor, LOCK_SH | LOCK_NB)  // no other run holds a file this one just created
-        let previous = signal(SIGXFSZ, SIG_IGN)
-        let room = posix_fallocate(descriptor, 0, 1 << 20)
-        signal(SIGXFSZ, previous)
-        guard ftruncate(descriptor, 0) == 0 else {
-            let code = errno
-            reservation.release()
-            unlink(path)
-            throw CLIError("cannot prepare the heap capture \(TerminalText.escaped(path)): \(SystemError.describe(code))")
+        _ = try? descriptor.tryLock(exclusive: false)  // no other run holds a file this one just created
+        let room = Signals.ignoring(.fileSizeExceeded) { () -> SystemError? in
+            do throws(SystemError) {
+                try descriptor.reserveSpace(bytes: 1 << 20)
+                return nil
+            } catch {
+                return error
+            }
         }
-        if room == EFBIG || room == ENOSPC || room == EDQUOT {
+        do throws(SystemError) {
+            try descriptor.resize(to: 0)
+        } catch {
             reservation.release()
-            unlink(path)
+            try? FileSystem.removeName(path)
+            throw CLIError("cannot prepare the heap capture \(TerminalText.escaped(path)): \(error.message)")
         }
-        if room == EFBIG {
+        // EOPNOTSUPP/EINVAL: a file system without fallocate, where the hook grows the file another way.
+        guard let error = room, error.isFileTooLarge || error.isOutOfSpace else { return reservation }
+        reservation.release()
+        try? FileSystem.removeName(path)
+        if error.isFileTooLarge {
             throw CLIError(
                 "the file size limit (ulimit -f) is below the heap capture's first megabyte: raise it, or run without --heap")
         }
-        // EOPNOTSUPP/EINVAL: a file system without fallocate, where the hook grows the file another way.
-        if room == ENOSPC || room == EDQUOT {
-            throw CLIError(
-                "no room for the heap capture \(TerminalText.escaped(path)): \(SystemError.describe(room)) (the capture "
-                    + "needs about 4 MB per million allocations)")
-        }
-        return reservation
+        throw CLIError(
+            "no room for the heap capture \(TerminalText.escaped(path)): \(error.message) (the capture needs about 4 MB "
+                + "per million allocations)")
     }
 
     /// Removes what the run created (the capture, the list of processes not recorded), when the run recorded
@@ -233,8 +240,8 @@ struct HeapRun {
         if let status = Self.status(capture), status.kind == .regular, let ours, status.device == ours.device,
             status.inode == ours.inode
         {
-            unlink(capture)
-            if Self.status(childrenList)?.kind == .regular { unlink(childrenList) }
+            FileSystem.removeRegularFile(capture)
+            FileSystem.removeRegularFile(childrenList)
         }
         reservation.release()
     }
@@ -258,9 +265,11 @@ struct HeapRun {
                     + "\(Self.longestCapturePath - 1): choose a shorter -o")
         }
         // A number free here is one the program inherits nothing else on; the copy keeps it free until the spawn.
-        let number = fcntl(descriptor, F_DUPFD_CLOEXEC, 3)
-        guard number >= 0 else {
-            throw CLIError("cannot hand the heap capture to the program: \(SystemError.describe(errno))")
+        let number: Int32
+        do throws(SystemError) {
+            number = try descriptor.duplicate(atLeast: 3).rawValue
+        } catch {
+            throw CLIError("cannot hand the heap capture to the program: \(error.message)")
         }
         var added = [
             "LD_PRELOAD": preload, "MPROF_HEAP_OUTPUT": absoluteCapture,
@@ -268,12 +277,12 @@ struct HeapRun {
         ]
         // Said either way: a variable left in the user's environment does not choose for mprof.
         added["MPROF_HEAP_AGGREGATE"] = Array((aggregate ? "1" : "0").utf8)
-        return (environment.merging(added) { $1 }, [number: descriptor])
+        return (environment.merging(added) { $1 }, [number: descriptor.rawValue])
     }
 
     /// Closes the copies ``handOver(absoluteCapture:)`` made, once the program has its own.
     func programStarted(_ descriptors: [Int32: Int32]) {
-        for number in descriptors.keys { close(number) }
+        for number in descriptors.keys { Descriptor(rawValue: number).close() }
     }
 
     /// Whether the file has capabilities of its own (the `security.capability` extended attribute), which make the
@@ -374,10 +383,7 @@ struct HeapRun {
 
     /// The directory of the running mprof, links resolved.
     static func executableDirectory() -> String? {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = readlink("/proc/self/exe", &buffer, Int(PATH_MAX))
-        guard count > 0 else { return nil }
-        let executable = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let executable = FileSystem.ownExecutable() else { return nil }
         return executable.lastIndex(of: "/").map { String(executable[..<$0]) }
     }
 

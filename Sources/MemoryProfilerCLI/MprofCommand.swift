@@ -1,4 +1,3 @@
-import Glibc
 import MemoryProfiler
 import MemoryProfilerSystem
 
@@ -30,7 +29,7 @@ public struct MprofCommand: ParsableCommand {
         StandardStreams.openMissing()
         // A file size limit (ulimit -f) makes a write fail with EFBIG, reported like any failed write, rather than
         // killing mprof in the middle of a record. (Programs it starts get the default action back.)
-        signal(SIGXFSZ, SIG_IGN)
+        Signals.ignore(.fileSizeExceeded)
         do {
             // The parser's reflection over the options costs 1–2 ms, as much as the rest of mprof's start-up.
             // `mprof --version` and `mprof run PROGRAM…` mean to it what they mean here, so they skip it.
@@ -38,9 +37,9 @@ public struct MprofCommand: ParsableCommand {
             if arguments.count == 2 && arguments[1] == "--version" {
                 throw CleanExit.message(configuration.version)
             }
-            if let program = RunCommand.programWithoutOptions(arguments) {
+            if let program = ProgramRecording.programWithoutOptions(arguments) {
                 try Self.requireUTF8Arguments(except: program.count)
-                try RunCommand.record(program, options: RecordingSettings())
+                try ProgramRecording.record(program, options: RecordingSettings())
             } else {
                 var command = try parseAsRoot()
                 // Only a program to start is passed on byte for byte; `run -a NAME` names a process like attach.
@@ -59,7 +58,7 @@ public struct MprofCommand: ParsableCommand {
                 } catch {
                     exit(withError: CLIError(error.message))
                 }
-                Glibc.exit(0)
+                Self.exit()  // status 0, nothing printed
             }
             // The library's messages can hold paths and process names: escaped for the terminal here.
             if let error = error as? MemoryError { exit(withError: CLIError(TerminalText.escaped(error.message))) }
@@ -71,10 +70,8 @@ public struct MprofCommand: ParsableCommand {
     /// not UTF-8 would silently become another name. Only the program `mprof run` starts, and its arguments
     /// (the last `passedOn` arguments), are passed on byte for byte.
     private static func requireUTF8Arguments(except passedOn: Int) throws {
-        let count = Int(CommandLine.argc)
-        for index in 1..<max(count - passedOn, 1) {
-            guard let argument = CommandLine.unsafeArgv[index] else { continue }
-            let bytes = UnsafeRawBufferPointer(start: argument, count: strlen(argument))
+        let all = RawArguments.all
+        for bytes in all.dropFirst().prefix(max(all.count - passedOn, 1) - 1) {
             var decoder = UTF8()
             var iterator = bytes.makeIterator()
             var valid = true

@@ -1,4 +1,3 @@
-import Glibc
 import FoundationEssentials
 import MemoryPlot
 import MemoryProfiler
@@ -77,11 +76,9 @@ enum PictureFile {
     /// Throws when `destination` exists and is one of `inputs` (the same file, by device and inode: a link or
     /// another spelling of the path counts).
     static func checkNotAnInput(_ destination: String, inputs: [String]) throws {
-        var output = stat()
-        guard stat(destination, &output) == 0 else { return }
+        guard let output = try? FileStatus(path: destination) else { return }
         for input in inputs {
-            var status = stat()
-            if stat(input, &status) == 0, status.st_dev == output.st_dev, status.st_ino == output.st_ino {
+            if let status = try? FileStatus(path: input), status.isSameFile(as: output) {
                 throw CLIError(
                     "the output \(TerminalText.escaped(destination)) is the input \(TerminalText.escaped(input)): "
                         + "name another file with -o")
@@ -98,7 +95,7 @@ enum PictureFile {
         }
         // The SVG goes to a private temporary file; the PNG comes back on a pipe, so that rsvg-convert opens no
         // path of ours for writing.
-        let directory = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let directory = Environment.value("TMPDIR").flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         let source: TemporaryFile
         do throws(SystemError) {
             source = try TemporaryFile(in: directory, permissions: 0o600)
@@ -142,14 +139,18 @@ enum PictureFile {
         switch status.kind {
         case .regular:
             // rename(2) asks only for a writable directory; replacing the file asks what `>` asks.
-            guard faccessat(AT_FDCWD, destination, W_OK, AT_EACCESS) == 0 else { throw failure(destination, errno) }
+            do throws(SystemError) {
+                try FileSystem.checkWritable(destination)
+            } catch {
+                throw failure(destination, error.errno)
+            }
             guard !ProfileFiles.isBeingRecorded(destination) else {
                 throw CLIError(
                     "refusing to write \(TerminalText.escaped(destination)): a recording is writing to it (mprof run or attach)")
             }
             try replace(destination, with: bytes, existing: status)
         case .directory:
-            throw failure(destination, EISDIR)
+            throw failure(destination, SystemError.isADirectory)
         default:
             try writeThrough(destination, bytes)
         }
@@ -183,14 +184,18 @@ enum PictureFile {
             try writeThrough(destination, bytes)
             return
         }
-        guard rename(temporary.path, destination) == 0 else { throw failure(destination, errno) }
+        do throws(SystemError) {
+            try temporary.rename(to: destination)
+        } catch {
+            throw failure(destination, error.errno)
+        }
         renamed = true
     }
 
     /// Opens `destination` as `>` does, following a link, and writes `bytes` to what it reaches.
     private static func writeThrough(_ destination: String, _ bytes: UnsafeRawBufferPointer) throws {
         // A FIFO's reader may go away: that is an error to report (EPIPE), not a reason to die.
-        signal(SIGPIPE, SIG_IGN)
+        Signals.ignore(.brokenPipe)
         // Without O_NONBLOCK, opening a FIFO that nobody reads would wait for a reader for ever.
         let descriptor: Descriptor
         do throws(SystemError) {

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Glibc
 import FoundationEssentials
 import MemoryPlot
 import MemoryProfiler
@@ -127,7 +126,7 @@ struct PlotCommand: ParsableCommand {
         if terminal {
             let environment = ProcessInfo.processInfo.environment
             let columns = TerminalSize.columns(environment: environment["COLUMNS"])
-            let color = Self.usesColor(isTerminal: isatty(1) != 0, environment: environment)
+            let color = Self.usesColor(isTerminal: StandardStreams.outputIsTerminal, environment: environment)
             print(plot.terminal(columns: columns, rows: 18, color: color), terminator: "")
             return
         }

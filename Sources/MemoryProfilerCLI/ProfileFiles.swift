@@ -1,4 +1,3 @@
-import Glibc
 import MemoryProfiler
 import MemoryProfilerSystem
 
@@ -12,18 +11,18 @@ import MemoryProfilerSystem
 enum ProfileFiles {
     static let prefix = "mprofile_"
     static let suffix = ".dat"
+    /// `EEXIST`, as an exclusive create of a name that is taken fails.
+    private static let nameTaken = SystemError.nameTaken
 
     /// The timestamp part of a name for a recording starting now (local time): `20261125140207`.
-    static func timestamp(atSeconds seconds: Int = Int(time(nil))) -> String {
-        var clock = time_t(seconds)
-        var parts = tm()
-        guard localtime_r(&clock, &parts) != nil else { return "00000000000000" }
-        func digits(_ value: Int32, _ width: Int) -> String {
+    static func timestamp(atSeconds seconds: Int? = nil) -> String {
+        guard let now = seconds.map({ Clocks.localTime(seconds: $0) }) ?? Clocks.localTime() else { return "00000000000000" }
+        func digits(_ value: Int, _ width: Int) -> String {
             let text = String(max(value, 0))
             return String(repeating: "0", count: max(width - text.count, 0)) + text
         }
-        return digits(parts.tm_year + 1900, 4) + digits(parts.tm_mon + 1, 2) + digits(parts.tm_mday, 2)
-            + digits(parts.tm_hour, 2) + digits(parts.tm_min, 2) + digits(parts.tm_sec, 2)
+        return digits(now.year, 4) + digits(now.month, 2) + digits(now.day, 2) + digits(now.hour, 2)
+            + digits(now.minute, 2) + digits(now.second, 2)
     }
 
     /// Creates a new profile in the current directory under the first free name for this second.
@@ -36,23 +35,17 @@ enum ProfileFiles {
             let name = prefix + stamp + (attempt == 0 ? "" : "_\(attempt)") + suffix
             do {
                 return try DatFileSink(path: name, writesPeaks: writesPeaks, exclusive: true)
-            } catch where error.errno == EEXIST {
+            } catch where error.errno == Self.nameTaken {
                 continue
             }
         }
-        throw MemoryError(.systemCall, "no free name \(prefix)\(stamp)_N\(suffix) in this directory", errno: EEXIST)
+        throw MemoryError(.systemCall, "no free name \(prefix)\(stamp)_N\(suffix) in this directory", errno: Self.nameTaken)
     }
 
     /// The profiles in the current directory, oldest first.
     static func existing() -> [String] {
-        guard let directory = opendir(".") else { return [] }
-        defer { closedir(directory) }
-        var names: [(name: String, key: (String, Int))] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
-                String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if let key = sortKey(name) { names.append((name, key)) }
+        let names = ((try? ProcessTable.entries(ofDirectory: ".")) ?? []).compactMap { name in
+            sortKey(name).map { (name: name, key: $0) }
         }
         return names.sorted { $0.key < $1.key }.map(\.name)
     }
@@ -149,8 +142,12 @@ enum ProfileFiles {
             for file in files { print(TerminalText.escaped(file)) }
             return
         }
-        for file in files where unlink(file) != 0 {
-            throw CLIError("cannot remove \(TerminalText.escaped(file)): \(SystemError.describe(errno))")
+        for file in files {
+            do {
+                try FileSystem.removeName(file)
+            } catch {
+                throw CLIError("cannot remove \(TerminalText.escaped(file)): \(error.message)")
+            }
         }
     }
 

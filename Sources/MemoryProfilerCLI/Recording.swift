@@ -1,4 +1,3 @@
-import Glibc
 import MemoryProfiler
 import MemoryReports
 import MemoryProfilerSystem
@@ -66,9 +65,8 @@ struct Recording {
     /// name need not be UTF-8.
     var absolutePath: [UInt8] {
         if path.hasPrefix("/") { return Array(path.utf8) }
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard getcwd(&buffer, buffer.count) != nil else { return Array(path.utf8) }
-        return buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) } + Array("/\(path)".utf8)
+        guard let directory = FileSystem.currentDirectory() else { return Array(path.utf8) }
+        return directory + Array("/\(path)".utf8)
     }
 
     /// Starts sampling `process` into the file; nil when it was gone before the first sample.
@@ -125,11 +123,10 @@ struct Recording {
     func removeIfEmpty() {
         // Another run with the same -o records into it too: not this run's to remove (it lost its samples so).
         guard sink.createdFile, !sink.fileIsSharedWithAnotherRecording else { return }
-        var status = stat()
-        guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG,
-            status.st_size <= max(headerBytes, sink.bytesWritten)
+        guard let status = try? FileStatus(path: path, followingLinks: false),
+            status.size <= max(headerBytes, sink.bytesWritten)
         else { return }
-        unlink(path)
+        FileSystem.removeRegularFile(path)
     }
 
     /// The verdict on the recording just made (with the run's heap capture, if any), as `mprof peak --verdict`
@@ -181,11 +178,7 @@ struct Recording {
         if let problem = problem(of: trace) { throw CLIError(problem) }
     }
 
-    private static func wallClock() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-    }
+    private static func wallClock() -> Double { Clocks.wallClockSeconds() }
 
     private static func describe(_ source: MemoryTrace.PeakSource) -> String {
         switch source {

@@ -1,4 +1,4 @@
-import Glibc
+import MemoryProfilerSystem
 
 /// The terminal's width.
 enum TerminalSize {
@@ -10,13 +10,7 @@ enum TerminalSize {
     /// The height is fixed (18 rows): `LINES` is not read.
     static func columns(environment value: String?) -> Int {
         let requested = value.flatMap { text in text.utf8.allSatisfy { (48...57).contains($0) } ? Int(text) : nil }
-        let columns = requested.flatMap { $0 > 0 ? $0 : nil } ?? kernelColumns() ?? 100
+        let columns = requested.flatMap { $0 > 0 ? $0 : nil } ?? StandardStreams.terminalColumns() ?? 100
         return min(max(columns, 40), maximumColumns)
-    }
-
-    private static func kernelColumns() -> Int? {
-        var size = winsize()
-        guard ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
-        return Int(size.ws_col)
     }
 }

@@ -17,6 +17,20 @@ public enum Clocks {
         return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
     }
 
+    /// The local time of `seconds` since 1970 (now, by default), as year, month, day, hour, minute and second; nil
+    /// when the C library cannot tell.
+    public static func localTime(
+        seconds: Int = Int(time(nil))
+    ) -> (year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int)? {
+        var clock = time_t(seconds)
+        var parts = tm()
+        guard localtime_r(&clock, &parts) != nil else { return nil }
+        return (
+            Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min),
+            Int(parts.tm_sec)
+        )
+    }
+
     /// Sleeps the calling thread for about `milliseconds` (a signal may end it early).
     public static func sleep(milliseconds: Int) {
         var duration = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)

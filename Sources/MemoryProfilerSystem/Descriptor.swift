@@ -205,6 +205,23 @@ public struct Descriptor: Hashable, Sendable {
         guard retryingOnInterrupt({ ftruncate(rawValue, off_t(size)) }) == 0 else { throw .current }
     }
 
+    /// A copy of the descriptor at the lowest free number from `lowest` up, closed on exec (`F_DUPFD_CLOEXEC`).
+    public func duplicate(atLeast lowest: Int32) throws(SystemError) -> Descriptor {
+        let copy = fcntl(rawValue, F_DUPFD_CLOEXEC, lowest)
+        guard copy >= 0 else { throw .current }
+        return Descriptor(rawValue: copy)
+    }
+
+    /// Makes room for the file's first `bytes` bytes on disk (`posix_fallocate`), so that a full file system or a
+    /// file size limit shows now rather than at a later write.
+    ///
+    /// - Throws: ``SystemError``: `ENOSPC`, `EDQUOT`, `EFBIG` (past `ulimit -f`; `SIGXFSZ` is not sent by this
+    ///   call), or `EOPNOTSUPP`/`EINVAL` where the file system cannot.
+    public func reserveSpace(bytes: Int) throws(SystemError) {
+        let code = posix_fallocate(rawValue, 0, off_t(bytes))
+        guard code == 0 else { throw SystemError(errno: code) }
+    }
+
     /// Takes an advisory `flock` lock without waiting.
     ///
     /// - Returns: False when another open file holds a conflicting lock.
@@ -303,6 +320,16 @@ public struct FileStatus: Hashable, Sendable {
         guard (followingLinks ? stat(path, &status) : lstat(path, &status)) == 0 else { throw .current }
         self.init(status)
     }
+
+    /// What `stat` says of `path`, given as bytes (a file name need not be UTF-8).
+    public init(path: [UInt8]) throws(SystemError) {
+        var status = stat()
+        guard CString.with(path, { stat($0, &status) }) == 0 else { throw .current }
+        self.init(status)
+    }
+
+    /// Whether `other` is the same file (device and inode).
+    public func isSameFile(as other: FileStatus) -> Bool { device == other.device && inode == other.inode }
 
     /// The kind as a phrase: "a directory", "a character device".
     public var kindDescription: String {

@@ -20,6 +20,12 @@ public enum ProcessTable {
         kill(process, signal) == 0
     }
 
+    /// Reaps every child of this process that has ended, without waiting for the others (orphans adopted by a
+    /// subreaper, say).
+    public static func reapEndedChildren() {
+        while waitpid(-1, nil, WNOHANG) > 0 {}
+    }
+
     /// Raises `SIGTRAP` in the calling process: a debugger stops there; without one, the process ends.
     public static func raiseTrap() {
         raise(SIGTRAP)

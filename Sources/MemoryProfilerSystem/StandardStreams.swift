@@ -25,6 +25,16 @@ public enum StandardStreams {
         cmp_open_standard_descriptors() == 0
     }
 
+    /// Whether standard output is a terminal.
+    public static var outputIsTerminal: Bool { isatty(1) != 0 }
+
+    /// The terminal's width in columns, when standard output is one that says.
+    public static func terminalColumns() -> Int? {
+        var size = winsize()
+        guard ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        return Int(size.ws_col)
+    }
+
     /// Flushes standard output (where `print` writes).
     ///
     /// - Throws: ``SystemError`` with the error of the first write that failed (`ENOSPC` on `/dev/full`, say).

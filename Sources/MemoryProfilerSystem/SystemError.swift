@@ -28,6 +28,12 @@ public struct SystemError: Error, Hashable, Sendable, CustomStringConvertible {
         self.message = Self.describe(errno)
     }
 
+    /// `EISDIR`: a directory where a file was wanted.
+    public static let isADirectory = EISDIR
+
+    /// `EEXIST`: what an exclusive create of a name that is taken fails with.
+    public static let nameTaken = EEXIST
+
     /// `ENXIO`: what opening a FIFO without a reader for writing, without blocking, fails with.
     public static let noReader = ENXIO
 
@@ -47,6 +53,16 @@ public struct SystemError: Error, Hashable, Sendable, CustomStringConvertible {
     public var isNoSuchFile: Bool { errno == ENOENT }
     /// `ESRCH`: no such process (or, from `/proc/PID/…`, one without an address space).
     public var isNoSuchProcess: Bool { errno == ESRCH }
+    /// `EEXIST`: the file exists (an exclusive create).
+    public var isExisting: Bool { errno == EEXIST }
+    /// `ENOSPC` or `EDQUOT`: the file system, or the user's quota on it, is full.
+    public var isOutOfSpace: Bool { errno == ENOSPC || errno == EDQUOT }
+    /// `EFBIG`: past the file size limit (`ulimit -f`) or the file system's largest file.
+    public var isFileTooLarge: Bool { errno == EFBIG }
+    /// `ENOEXEC`: not a format the kernel can run.
+    public var isNotExecutableFormat: Bool { errno == ENOEXEC }
+    /// `ETXTBSY`: an executable open for writing.
+    public var isTextBusy: Bool { errno == ETXTBSY }
     /// `EACCES` or `EPERM`: the kernel refused.
     public var isPermissionDenied: Bool { errno == EACCES || errno == EPERM }
     /// `EMFILE` or `ENFILE`: out of file descriptors, this process's or the system's.

@@ -15,7 +15,7 @@ import Testing
         ["run", "help"], ["run", "run", "x"], ["run", "--", "attach", "1"], ["run", "über", "é"],
     ])
     func aRunWithoutOptionsIsWhatTheParserReads(_ arguments: [String]) throws {
-        let program = try #require(RunCommand.programWithoutOptions(["mprof"] + arguments))
+        let program = try #require(ProgramRecording.programWithoutOptions(["mprof"] + arguments))
         let parsed = try #require(try MprofCommand.parseAsRoot(arguments) as? RunCommand)
         #expect(program == parsed.program)
         #expect(parsed.recording.settings == RecordingSettings())
@@ -30,7 +30,7 @@ import Testing
         ["run", "prog", "-"], ["attach", "1"], ["peak"], ["--version"], [],
     ])
     func anyOtherCommandLineGoesThroughTheParser(_ arguments: [String]) {
-        #expect(RunCommand.programWithoutOptions(["mprof"] + arguments) == nil)
+        #expect(ProgramRecording.programWithoutOptions(["mprof"] + arguments) == nil)
     }
 
     @Test func theDefaultSettingsAreTheOptionsDefaults() throws {
