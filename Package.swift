@@ -22,6 +22,7 @@ let package = Package(
     targets: [
         // C declarations Glibc does not export (mallinfo2, prctl), and zlib (libz.a in the static mprof; zlib1g-dev
         // is one of Swift's own prerequisites on Linux).
+        // Its header also brings the heap hook's public header, its exported functions, to the library.
         .target(name: "CMemoryProfilerShims", linkerSettings: [.linkedLibrary("z")]),
         // The floor: every system call the package makes, one descriptor type, one error type. Not a product:
         // the modules above import it, users never see it.

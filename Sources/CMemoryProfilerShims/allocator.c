@@ -50,7 +50,7 @@ static void find_allocator(void) {
     }
     // Under mprof's heap hook, malloc is the hook's, which forwards to the allocator that really serves.
     // Only when malloc is the hook's: with another allocator before the hook in LD_PRELOAD, that one serves.
-    void *(*next_malloc)(void) = (void *(*)(void))dlsym(RTLD_DEFAULT, "mprof_heap_next_malloc");
+    mprof_heap_next_malloc_function next_malloc = (mprof_heap_next_malloc_function)dlsym(RTLD_DEFAULT, "mprof_heap_next_malloc");
     Dl_info hook, served;
     if (next_malloc != NULL && dladdr((void *)next_malloc, &hook) != 0 && dladdr(malloc_address, &served) != 0 &&
         hook.dli_fbase == served.dli_fbase) {

@@ -37,6 +37,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+static size_t usable_size_of(void *block);
+
 #define EXPORT HOOK_EXPORT
 
 // MARK: The next allocator
@@ -236,7 +238,7 @@ __attribute__((constructor)) static void heap_hook_start(void) {
     next_swift_allocObject =
         (swift_alloc_object_function)dlsym(RTLD_NEXT, "swift_allocObject");
     resolve_exec();
-    recorder_start();
+    recorder_start(usable_size_of);
     // quick_exit runs at_quick_exit handlers, last registered first, and no destructors: registered here, before the
     // program registers any, the hook's runs after them and finishes the capture as a normal exit does.
     at_quick_exit(recorder_finish);
@@ -439,7 +441,8 @@ EXPORT size_t malloc_usable_size(void *pointer) {
     return next_malloc_usable_size != NULL ? next_malloc_usable_size(pointer) : 0;
 }
 
-HOOK_HIDDEN size_t hook_usable_size(void *block) {
+/// The allocator's usable size of a block (the next malloc_usable_size), 0 when unknown: the leak scan's.
+static size_t usable_size_of(void *block) {
     return next_malloc_usable_size != NULL && block != NULL ? next_malloc_usable_size(block) : 0;
 }
 

@@ -2,6 +2,7 @@
 //
 //   family.c        the malloc family (and swift_allocObject, dlopen): forwards every call to the next allocator and
 //                   tells the recorder what happened
+//   pages.c         the hook's own mappings, registered so that the leak scan never takes them for the program's
 //   recorder.c      the capture file: one writer under one lock, records appended to a shared file mapping
 //   capture_format.h  the records' tags and shapes, and their numbers (LEB128): written by the recorder, read back
 //                   by the leak scan
@@ -15,6 +16,8 @@
 // capture_format.h and, for users, in the MemoryProfiler DocC catalogue ("Heap capture format").
 #ifndef MPROF_HEAP_HOOK_INTERNAL_H
 #define MPROF_HEAP_HOOK_INTERNAL_H
+
+#include "MemoryProfilerHeapHook.h"  // the exported ABI: the definitions are checked against it
 
 #include <pthread.h>
 #include <signal.h>
@@ -80,8 +83,38 @@ extern uint32_t hook_capture_number;
 /// Non-zero while the recorder records (after start, before finish, and not in a forked child).
 extern int hook_recording;
 
+// pages.c: the hook's own mappings (a leaf: it calls nothing else of the hook's)
+/// The page size (sysconf), once hook_pages_start has run.
+extern size_t hook_page_size;
+HOOK_HIDDEN void hook_pages_start(void);
+/// mmap and munmap for the hook's own use, as system calls: the hook defines mmap and munmap for the program (see
+/// recorder_address_space_changing), and its own calls must not go through them.
+HOOK_HIDDEN void *hook_mmap(void *address, size_t length, int protection, int flags, int descriptor, off_t offset);
+HOOK_HIDDEN int hook_munmap(void *address, size_t length);
+/// Memory for the hook's own tables, straight from the kernel (zeroed), and registered as the hook's; NULL when
+/// none is left (or the register is full).
+HOOK_HIDDEN void *hook_map(size_t bytes);
+/// A shared view of `bytes` of the file `descriptor` at `offset`, registered as the hook's; NULL when it cannot.
+HOOK_HIDDEN void *hook_map_file(size_t bytes, int descriptor, off_t offset);
+/// Unregisters and unmaps what hook_map or hook_map_file gave.
+HOOK_HIDDEN void hook_unmap(void *memory, size_t bytes);
+/// The hook's own module (all its loadable segments): its data is not the program's.
+HOOK_HIDDEN void hook_pages_own_module(uintptr_t start, uintptr_t end);
+/// Whether any of the hook's registered mappings overlaps [start, end).
+HOOK_HIDDEN int hook_maps_any_of(uintptr_t start, uintptr_t end);
+/// The bytes of the hook's own tables (its anonymous mappings) that are resident now (mincore): memory the kernel
+/// counts in the program's resident set, which the capture reports so that mprof can say how much was the hook's.
+/// (Mapped is not resident: the unwinder's rule cache, say, is mostly untouched.)
+HOOK_HIDDEN uint64_t hook_tables_resident(void);
+/// In a forked child: every registered view of the file `descriptor` becomes a private copy (see recorder.c).
+HOOK_HIDDEN void hook_make_file_maps_private(int descriptor);
+/// Splits [start, end) around memory the hook mapped for itself (its tables, its module: never roots): the
+/// program's first piece is [start, *piece_end), and the rest starts at *next_start (end when nothing is left).
+HOOK_HIDDEN void hook_owned_piece(uintptr_t start, uintptr_t end, uintptr_t *piece_end, uintptr_t *next_start);
+
 // recorder.c
-HOOK_HIDDEN void recorder_start(void);
+/// Starts recording; `usable_size` is the allocator's usable size of a block (0 when unknown), for the leak scan.
+HOOK_HIDDEN void recorder_start(size_t (*usable_size)(void *block));
 HOOK_HIDDEN void recorder_allocation(const void *block, size_t size);
 HOOK_HIDDEN void recorder_free(const void *block);
 /// An allocation a signal handler made while its thread was inside the hook, recorded later: its stack is the
@@ -118,22 +151,10 @@ HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int capacity, uint64_t **leaf, 
 /// The name of the unwinder in use ("mprof", "libunwind" or "libgcc"), for the capture's header.
 HOOK_HIDDEN const char *stacks_unwinder_name(void);
 
-/// mmap and munmap for the hook's own use, as system calls: the hook defines mmap and munmap for the program (see
-/// recorder_address_space_changing), and its own calls must not go through them.
-HOOK_HIDDEN void *hook_mmap(void *address, size_t length, int protection, int flags, int descriptor, off_t offset);
-HOOK_HIDDEN int hook_munmap(void *address, size_t length);
-
 /// The program is about to map over, unmap or move [start, start + length): if that is memory the hook writes (the
 /// capture's window, its tables), the hook lets it go first. Its window is mapped again elsewhere when the next
 /// record is written; its tables cannot be, so recording stops, and the capture says why.
 HOOK_HIDDEN void recorder_address_space_changing(uintptr_t start, size_t length);
-
-/// Memory for the hook's own tables, straight from the kernel (zeroed); NULL when none is left.
-HOOK_HIDDEN void *hook_map(size_t bytes);
-HOOK_HIDDEN void hook_unmap(void *memory, size_t bytes);
-/// Splits [start, end) around memory the hook mapped for itself (its tables, its module: never roots): the
-/// program's first piece is [start, *piece_end), and the rest starts at *next_start (end when nothing is left).
-HOOK_HIDDEN void hook_owned_piece(uintptr_t start, uintptr_t end, uintptr_t *piece_end, uintptr_t *next_start);
 
 // live.c
 /// What the aggregate mode keeps of a live block besides its size: its site, and the thread that allocated it.
@@ -166,9 +187,9 @@ HOOK_HIDDEN void live_release(struct live_table *table);
 /// unreachable ones, in address order, in batches (the last one possibly empty). NULL when the scan was made;
 /// otherwise why not (`*error`: an errno, or 0), and `report` may have been called with a part of the answer, which
 /// is then not to be trusted. The scan runs in a copy of the process unless `in_process`.
+/// `usable_size` is the allocator's usable size of a block (0 when unknown).
 HOOK_HIDDEN const char *reachability_scan(int capture, uint64_t length, size_t page, uintptr_t stack_from,
-    int in_process, const struct live_table *live, void (*report)(const uintptr_t *, size_t), int *error);
-/// The allocator's usable size of a block (the next malloc_usable_size), 0 when unknown.
-HOOK_HIDDEN size_t hook_usable_size(void *block);
+    int in_process, const struct live_table *live, size_t (*usable_size)(void *block),
+    void (*report)(const uintptr_t *, size_t), int *error);
 
 #endif

@@ -437,16 +437,17 @@ static void catch_usable_size_faults(void) {
 }
 
 /// The allocator's usable size of the block at `start`, or 0 when its header cannot be read (in the copy).
-static size_t usable_size_in_copy(uintptr_t start) {
+static size_t usable_size_in_copy(uintptr_t start, size_t (*usable_size)(void *)) {
     if (sigsetjmp(usable_size_fault, 1) != 0) return 0;
-    return hook_usable_size((void *)start);
+    return usable_size((void *)start);
 }
 
 /// The scan itself, in this process or in its copy (see reachability_scan). NULL when it was made, and `report`
 /// called with the unreachable blocks; otherwise why not (`*error`: errno, or 0).
 static const char *scan(
     int capture, uint64_t length, size_t page, uintptr_t stack_from, int safe_usable_size,
-    const struct live_table *live, void (*report)(const uintptr_t *, size_t, void *), void *context, int *error) {
+    const struct live_table *live, size_t (*usable_size)(void *), void (*report)(const uintptr_t *, size_t, void *),
+    void *context, int *error) {
     *error = 0;
     struct live_table table = {0};
     if (live != NULL) {
@@ -503,10 +504,10 @@ static const char *scan(
             unsigned char probe[16];
             size_t usable = 0;
             if (safe_usable_size) {
-                usable = usable_size_in_copy(start);
+                usable = usable_size_in_copy(start, usable_size);
             } else if (start >= 16 && copy_memory(marker, probe, start - 16, 16) == 16 &&
                        copy_memory(marker, probe, start + (size_t)size, 16) == 16) {
-                usable = hook_usable_size((void *)start);
+                usable = usable_size((void *)start);
             }
             // Only where the block is glibc's chunk (its header, just before it, says its size is usable + 8 and
             // it is not mapped on its own): other allocators (jemalloc) keep nothing of theirs at a block's end.
@@ -631,7 +632,7 @@ static char failure_text[512];
 
 HOOK_HIDDEN const char *reachability_scan(
     int capture, uint64_t length, size_t page, uintptr_t stack_from, int in_process, const struct live_table *live,
-    void (*report)(const uintptr_t *, size_t), int *error) {
+    size_t (*usable_size)(void *), void (*report)(const uintptr_t *, size_t), int *error) {
     *error = 0;
     int channel[2];
     if (!in_process && pipe2(channel, O_CLOEXEC) == 0) {
@@ -645,7 +646,8 @@ HOOK_HIDDEN const char *reachability_scan(
             prctl(PR_SET_PDEATHSIG, SIGKILL);
             struct pipe_report out = {channel[1], 0};
             int scan_error = 0;
-            const char *failure = scan(capture, length, page, stack_from, 1, live, report_to_pipe, &out, &scan_error);
+            const char *failure =
+                scan(capture, length, page, stack_from, 1, live, usable_size, report_to_pipe, &out, &scan_error);
             if (failure != NULL) {
                 size_t text = strlen(failure);
                 uint64_t header[2] = {'E', text}, code = (uint64_t)scan_error;
@@ -696,5 +698,5 @@ HOOK_HIDDEN const char *reachability_scan(
         // No copy (seccomp, a process limit): the scan runs here, its tables in the program's memory.
     }
     struct direct_report direct = {report};
-    return scan(capture, length, page, stack_from, 0, live, report_in_process, &direct, error);
+    return scan(capture, length, page, stack_from, 0, live, usable_size, report_in_process, &direct, error);
 }

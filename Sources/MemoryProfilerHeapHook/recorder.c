@@ -32,13 +32,15 @@
 
 int hook_recording;
 
+// The allocator's usable size of a block (family.c's), for the leak scan.
+static size_t (*allocator_usable_size)(void *block);
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char output_path[4096];
 static int output = -1;
 static pid_t recording_pid;
 // Set in the thread that forks, from fork's first handler (which takes the lock) to its last.
 static __thread int holding_for_fork __attribute__((tls_model("initial-exec")));
-static size_t page_size = 4096;
 static struct timespec started;
 
 static inline int recording(void) { return __atomic_load_n(&hook_recording, __ATOMIC_RELAXED); }
@@ -46,99 +48,6 @@ static inline int recording(void) { return __atomic_load_n(&hook_recording, __AT
 HOOK_HIDDEN int hook_secure_mode(void) { return getauxval(AT_SECURE) != 0; }
 
 // MARK: Small helpers that allocate nothing
-
-// The hook's own mappings, so that the reachability scan does not take them for the program's memory. Tables are
-// few (they grow by doubling), so a small array does.
-#define MAX_OWN_MAPPINGS 8192
-static struct {
-    uintptr_t start, end;
-    int anonymous;  // the hook's tables, not the capture file's pages
-    off_t offset;   // where in the capture file, for the file's pages
-} own_mappings[MAX_OWN_MAPPINGS];
-
-/// Maps `bytes` for the hook (anonymous, or of `descriptor` at `offset`, shared) and registers the mapping; NULL
-/// when it cannot.
-static void *map_registered(size_t bytes, int descriptor, off_t offset) {
-    void *memory = descriptor < 0
-        ? hook_mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-        : hook_mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, offset);
-    if (memory == MAP_FAILED) return NULL;
-    // Registered, or not used at all: memory the leak scan took for the program's would hide leaks.
-    for (int index = 0; index < MAX_OWN_MAPPINGS; index += 1) {
-        uintptr_t expected = 0;
-        if (__atomic_compare_exchange_n(&own_mappings[index].start, &expected, (uintptr_t)memory, 0, __ATOMIC_ACQ_REL,
-                __ATOMIC_RELAXED)) {
-            own_mappings[index].end = ((uintptr_t)memory + bytes + page_size - 1) & ~(uintptr_t)(page_size - 1);
-            own_mappings[index].anonymous = descriptor < 0;
-            own_mappings[index].offset = offset;
-            return memory;
-        }
-    }
-    hook_munmap(memory, bytes);
-    return NULL;
-}
-
-HOOK_HIDDEN void *hook_map(size_t bytes) { return map_registered(bytes, -1, 0); }
-
-/// The bytes of the hook's own tables (its anonymous mappings) that are resident now (mincore): memory the kernel
-/// counts in the program's resident set, which the capture reports so that mprof can say how much was the hook's.
-/// (Mapped is not resident: the unwinder's rule cache, say, is mostly untouched.)
-static uint64_t own_tables_resident(void) {
-    uint64_t resident = 0;
-    unsigned char pages[256];
-    for (int index = 0; index < MAX_OWN_MAPPINGS; index += 1) {
-        uintptr_t start = __atomic_load_n(&own_mappings[index].start, __ATOMIC_ACQUIRE), end = own_mappings[index].end;
-        if (start == 0 || end <= start || !own_mappings[index].anonymous) continue;
-        for (uintptr_t at = start; at < end; at += sizeof pages * page_size) {
-            size_t count = (end - at) / page_size < sizeof pages ? (end - at) / page_size : sizeof pages;
-            if (count == 0 || mincore((void *)at, count * page_size, pages) != 0) break;
-            for (size_t page = 0; page < count; page += 1) resident += (pages[page] & 1) ? page_size : 0;
-        }
-    }
-    return resident;
-}
-
-HOOK_HIDDEN void hook_unmap(void *memory, size_t bytes) {
-    if (memory == NULL) return;
-    // Unregistered before it is unmapped: once unmapped, another thread may be given the same address.
-    for (int index = 0; index < MAX_OWN_MAPPINGS; index += 1) {
-        if (__atomic_load_n(&own_mappings[index].start, __ATOMIC_ACQUIRE) == (uintptr_t)memory) {
-            own_mappings[index].end = 0;
-            __atomic_store_n(&own_mappings[index].start, 0, __ATOMIC_RELEASE);
-            break;
-        }
-    }
-    hook_munmap(memory, bytes);
-}
-
-HOOK_HIDDEN void *hook_mmap(void *address, size_t length, int protection, int flags, int descriptor, off_t offset) {
-    return (void *)syscall(SYS_mmap, address, length, protection, flags, descriptor, offset);
-}
-
-HOOK_HIDDEN int hook_munmap(void *address, size_t length) { return (int)syscall(SYS_munmap, address, length); }
-
-// The hook's own module: its data (the last address written, the unwinder's state) is not the program's.
-static uintptr_t own_module_start, own_module_end;
-
-HOOK_HIDDEN void hook_owned_piece(uintptr_t start, uintptr_t end, uintptr_t *piece_end, uintptr_t *next_start) {
-    // The first range of the hook's (its module, its mappings) that overlaps [start, end): the program's memory is
-    // [start, its start), and the next piece begins at its end. No overlap: all of it is the program's.
-    uintptr_t first_start = end, first_end = end;
-    if (own_module_start < end && start < own_module_end && own_module_start < first_start) {
-        first_start = own_module_start;
-        first_end = own_module_end;
-    }
-    for (int index = 0; index < MAX_OWN_MAPPINGS; index += 1) {
-        uintptr_t from = own_mappings[index].start, to = own_mappings[index].end;
-        if (from < end && start < to && from < first_start) {
-            first_start = from;
-            first_end = to;
-        }
-    }
-    *piece_end = first_start > start ? first_start : start;
-    *next_start = first_end > *piece_end ? first_end : end;
-    if (*next_start <= start) *next_start = end;  // never go back
-}
 
 static char *append_text(char *at, const char *end, const char *text) {
     while (*text && at < end) *at++ = *text++;
@@ -222,11 +131,7 @@ HOOK_HIDDEN void recorder_address_space_changing(uintptr_t start, size_t length)
     // hook's, while the lock is still the parent's.
     if (!recording() || length == 0 || getpid() != recording_pid) return;
     uintptr_t end = start + length < start ? UINTPTR_MAX : start + length;
-    int tables = 0;
-    for (int index = 0; index < MAX_OWN_MAPPINGS && !tables; index += 1) {
-        uintptr_t from = __atomic_load_n(&own_mappings[index].start, __ATOMIC_ACQUIRE), to = own_mappings[index].end;
-        tables = from != 0 && from < end && start < to;
-    }
+    int tables = hook_maps_any_of(start, end);
     // Signals blocked while the lock is held: a handler that maps or allocates would wait for it forever. Between
     // fork's handlers this thread holds the lock already (a library's own fork handler may unmap).
     sigset_t all, old;
@@ -289,7 +194,7 @@ static int reserve(size_t bytes) {
         stop_recording("the capture stopped early: the program closed its file", 0);
         return 0;
     }
-    uint64_t offset = stream_end & ~(uint64_t)(page_size - 1);
+    uint64_t offset = stream_end & ~(uint64_t)(hook_page_size - 1);
     // The window first, so that the room at the file's end is mapped when a stop must be written there.
     if (window == NULL || window_offset != offset) {
         void *mapped = hook_mmap(NULL, WINDOW_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, output, (off_t)offset);
@@ -309,7 +214,7 @@ static int reserve(size_t bytes) {
             int status = grow_file(offset, target);
             if (status != 0 && (errno == ENOSPC || errno == EDQUOT)) {
                 // Little room left on the disk: as much as the next records need, a window at most.
-                uint64_t needed = (stream_end + bytes + TAIL_BYTES + page_size - 1) & ~(uint64_t)(page_size - 1);
+                uint64_t needed = (stream_end + bytes + TAIL_BYTES + hook_page_size - 1) & ~(uint64_t)(hook_page_size - 1);
                 uint64_t smaller = offset + WINDOW_BYTES < target ? offset + WINDOW_BYTES : target;
                 if (smaller < needed) smaller = needed;
                 if (smaller > file_end && smaller < target && grow_file(offset, smaller) == 0) {
@@ -698,7 +603,7 @@ static uint64_t *counters_record(uint64_t kind, uint64_t first) {
     at = capture_put_number(at, first);
     at = capture_put_number(at, COUNTER_PAYLOAD);
     size_t head = 1 + (size_t)(at - fields) + 3;
-    size_t padding = (size_t)((page_size - (stream_end + head) % page_size) % page_size);
+    size_t padding = (size_t)((hook_page_size - (stream_end + head) % hook_page_size) % hook_page_size);
     *at++ = (unsigned char)(0x80 | (padding & 0x7f));  // three bytes whatever the value, so the head's length is known
     *at++ = (unsigned char)(0x80 | ((padding >> 7) & 0x7f));
     *at++ = (unsigned char)(padding >> 14);
@@ -707,7 +612,7 @@ static uint64_t *counters_record(uint64_t kind, uint64_t first) {
     memcpy(record + 1, fields, head - 1);
     memset(record + head, 0, padding + COUNTER_PAYLOAD);
     uint64_t payload_offset = stream_end + head + padding;
-    uint64_t *payload = map_registered(COUNTER_PAYLOAD, output, (off_t)payload_offset);
+    uint64_t *payload = hook_map_file(COUNTER_PAYLOAD, output, (off_t)payload_offset);
     if (payload == NULL) {
         stop_recording("the capture stopped early: its counters cannot be mapped", errno);
         return NULL;
@@ -1101,13 +1006,7 @@ static void make_file_views_private(void) {
         hook_mmap(window, WINDOW_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, output, (off_t)window_offset) ==
             MAP_FAILED)
         hook_mmap(window, WINDOW_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0);
-    for (int index = 0; index < MAX_OWN_MAPPINGS; index += 1) {
-        uintptr_t start = own_mappings[index].start, end = own_mappings[index].end;
-        if (start == 0 || end <= start || own_mappings[index].anonymous) continue;
-        if (hook_mmap((void *)start, end - start, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, output,
-                own_mappings[index].offset) == MAP_FAILED)
-            hook_mmap((void *)start, end - start, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0);
-    }
+    hook_make_file_maps_private(output);
 }
 
 static void after_fork_in_child(void) {
@@ -1146,14 +1045,15 @@ static int find_own_text(struct dl_phdr_info *info, size_t size, void *context) 
         if (probe >= start && probe < end) {
             own_start = start;
             own_end = end;
-            own_module_start = UINTPTR_MAX;
+            uintptr_t module_start = UINTPTR_MAX, module_end = 0;
             for (int other = 0; other < info->dlpi_phnum; other += 1) {
                 const ElfW(Phdr) *segment = &info->dlpi_phdr[other];
                 if (segment->p_type != PT_LOAD) continue;
                 uintptr_t from = info->dlpi_addr + segment->p_vaddr, to = from + segment->p_memsz;
-                if (from < own_module_start) own_module_start = from;
-                if (to > own_module_end) own_module_end = to;
+                if (from < module_start) module_start = from;
+                if (to > module_end) module_end = to;
             }
+            hook_pages_own_module(module_start, module_end);
             return 1;
         }
     }
@@ -1165,8 +1065,7 @@ static void prepare_once(void) {
     static int prepared;
     if (prepared) return;
     prepared = 1;
-    long page = sysconf(_SC_PAGESIZE);
-    if (page > 0) page_size = (size_t)page;
+    hook_pages_start();
     ssize_t length = readlink("/proc/self/exe", executable_path, sizeof executable_path - 1);
     executable_path[length > 0 ? length : 0] = 0;
     dl_iterate_phdr(find_own_text, NULL);
@@ -1229,7 +1128,7 @@ static void start_capture(void) {
         unsigned char *at = capture_put_number(fields, aggregating ? 3 : 1);
         at = capture_put_number(at, (uint64_t)recording_pid);
         at = capture_put_number(at, (uint64_t)wall.tv_sec * 1000000000 + (uint64_t)wall.tv_nsec);
-        at = capture_put_number(at, page_size);
+        at = capture_put_number(at, hook_page_size);
         at = put_string(at, stacks_unwinder_name(), 64);
         at = put_string(at, executable_path, 4096);
         emit(TAG_BEGIN, fields, (size_t)(at - fields));
@@ -1268,7 +1167,8 @@ static int handed_over_output(const char *path) {
     return (int)descriptor;
 }
 
-HOOK_HIDDEN void recorder_start(void) {
+HOOK_HIDDEN void recorder_start(size_t (*usable_size)(void *block)) {
+    allocator_usable_size = usable_size;
     // A set-ID or capability-raising program (the hook linked in with patchelf --add-needed, where LD_PRELOAD would
     // be ignored) obeys nothing of its caller's environment, creates no file and records nothing.
     if (hook_secure_mode()) return;
@@ -1351,7 +1251,7 @@ static void finish_capture(uintptr_t stack_from) {
     uint64_t peak = stack_from != 0 ? resident_peak() : 0;
     if (peak != 0) emit_condition(4, peak, "");
     // How much of the resident set is the hook's own tables now (the exit work's are to come).
-    emit_condition(6, own_tables_resident(), "");
+    emit_condition(6, hook_tables_resident(), "");
     // When the exit work begins: the resident set sampled after this is the scan's, not the program's.
     if (stack_from != 0) emit_condition(5, milliseconds_since_start(), "");
     emit_modules();
@@ -1361,8 +1261,8 @@ static void finish_capture(uintptr_t stack_from) {
     const char *scan = hook_getenv("MPROF_HEAP_REACHABILITY");
     if (stack_from != 0 && (scan == NULL || strcmp(scan, "0") != 0) && recording() && output_is_capture()) {
         int error = 0;
-        const char *failure = reachability_scan(output, stream_end, page_size, stack_from,
-            scan != NULL && strcmp(scan, "in-process") == 0, aggregating ? &aggregate_live : NULL,
+        const char *failure = reachability_scan(output, stream_end, hook_page_size, stack_from,
+            scan != NULL && strcmp(scan, "in-process") == 0, aggregating ? &aggregate_live : NULL, allocator_usable_size,
             aggregating ? aggregate_unreachable : report_unreachable, &error);
         if (failure != NULL) emit_condition(1, (uint64_t)error, failure);
         // The sites count the leaks: one empty 'U' says the scan was made.

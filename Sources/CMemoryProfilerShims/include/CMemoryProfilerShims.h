@@ -3,6 +3,9 @@
 
 #include <stddef.h>
 
+// The heap hook's exported functions and their pointer types: the library finds them at run time (dlsym).
+#include "../../MemoryProfilerHeapHook/include/MemoryProfilerHeapHook.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -1,4 +1,5 @@
 #if os(Linux)
+internal import CMemoryProfilerShims
 internal import MemoryProfilerSystem
 
 /// Heap profiles of a piece of the program's own work: every allocation made while `body` runs (on any thread),
@@ -16,8 +17,9 @@ internal import MemoryProfilerSystem
 ///
 /// One region at a time: a region inside another throws ``MemoryError/Code/invalidOptions``.
 public enum HeapRegion {
-    private typealias Begin = @convention(c) (UnsafePointer<CChar>?, UnsafeMutablePointer<UInt64>) -> Int32
-    private typealias End = @convention(c) (UInt64, UnsafeMutablePointer<CChar>, Int, UnsafeMutablePointer<Int32>) -> Int32
+    // The hook's exported functions, as its public header declares them.
+    private typealias Begin = mprof_heap_region_begin_function
+    private typealias End = mprof_heap_region_end_function
 
     private static func functions() -> (begin: Begin, end: End)? {
         guard let begin = DynamicSymbol.address(of: "mprof_heap_region_begin"),

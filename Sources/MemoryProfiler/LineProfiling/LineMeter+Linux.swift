@@ -1,3 +1,4 @@
+internal import CMemoryProfilerShims
 internal import MemoryProfilerSystem
 
 #if os(Linux)
@@ -19,7 +20,7 @@ struct LineMeter: Sendable {
     private let resident: MemoryProbe?
     private let peak: MemoryProbe?
     let canMeasureHeap: Bool
-    private typealias ThreadAllocated = @convention(c) (UnsafeMutablePointer<UInt64>, UnsafeMutablePointer<UInt64>) -> Void
+    private typealias ThreadAllocated = mprof_heap_thread_allocated_function  // the hook's, as its header declares it
     private let threadAllocated: ThreadAllocated?
     /// Whether the heap hook is loaded, so that each line's own allocations are counted.
     var countsAllocations: Bool { threadAllocated != nil }
