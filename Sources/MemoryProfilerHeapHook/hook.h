@@ -76,8 +76,8 @@ extern __thread size_t hook_pending_size __attribute__((tls_model("initial-exec"
 /// remembered before are stale.
 extern uint32_t hook_code_generation;
 
-/// The number of the capture being written (a process may write more than one: regions): a stack node known from a
-/// recent walk belongs to one capture.
+/// The number of the capture being written (a process may write more than one: regions): a stack node the recorder
+/// memoized with a recent walk belongs to one capture.
 extern uint32_t hook_capture_number;
 
 /// Non-zero while the recorder records (after start, before finish, and not in a forked child).
@@ -145,9 +145,12 @@ HOOK_HIDDEN int stacks_capture(uintptr_t *frames, int capacity, uint64_t **leaf,
 HOOK_HIDDEN void unwinder_start(void);
 /// Walks the caller's stack with the cached unwind rules (unwinder.c): return addresses, innermost first, the
 /// hook's own frames included; -1 when a frame needs an unwinder that follows more of DWARF.
-/// `*leaf` points to where the recorder keeps the stack's interned node for this walk (0 until it does): non-zero
-/// when the stack is one of the thread's recent ones, frame for frame. NULL when the walk failed.
-HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int capacity, uint64_t **leaf, int *partial);
+/// `*leaf` points to a memo the caller keeps with this walk (0 until it writes one; the unwinder never reads it):
+/// non-zero when the stack is one of the thread's recent ones, frame for frame. NULL when the walk failed. When the
+/// stack is a recent one whole, `frames` is left unfilled and `*recent_frames` points to them (valid until the
+/// thread's next walk).
+HOOK_HIDDEN int unwinder_walk(
+    uintptr_t *frames, int capacity, uint64_t **leaf, int *partial, const uintptr_t **recent_frames);
 /// The name of the unwinder in use ("mprof", "libunwind" or "libgcc"), for the capture's header.
 HOOK_HIDDEN const char *stacks_unwinder_name(void);
 

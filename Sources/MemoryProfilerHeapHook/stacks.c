@@ -81,9 +81,12 @@ HOOK_HIDDEN int stacks_capture(uintptr_t *frames, int capacity, uint64_t **leaf,
     uintptr_t raw[HOOK_MAX_FRAMES + 8];
     int count = -1, partial = 0;
     int room = capacity + 8 <= HOOK_MAX_FRAMES + 8 ? capacity + 8 : HOOK_MAX_FRAMES + 8;
-    if (own_unwinder) count = unwinder_walk(raw, room, leaf, &partial);
-    // A recent stack, interned in this capture: the frames are not needed.
+    const uintptr_t *recent = NULL;
+    if (own_unwinder) count = unwinder_walk(raw, room, leaf, &partial, &recent);
+    // A recent stack, interned in this capture (the recorder's memo: capture number << 32 | node): the frames are
+    // not needed.
     if (count >= 0 && *leaf != NULL && **leaf != 0 && (uint32_t)(**leaf >> 32) == hook_capture_number) return count;
+    if (count >= 0 && recent != NULL) memcpy(raw, recent, (size_t)count * sizeof *raw);
     if (count >= 0) {
         // walked
     } else if (unw_backtrace_function != NULL) {

@@ -129,7 +129,7 @@ static pthread_key_t thread_memory_key;
 struct walk_memory {
     int count;      // frames; 0: none to reuse
     int truncated;  // the walk stopped at its capacity, not at the stack's end
-    uint64_t leaf;  // the capture's number << 32 | the stack node the recorder interned this walk's stack as (0: not yet)
+    uint64_t leaf;  // the recorder's memo for this walk's stack (0: none yet): kept here, never read
     uintptr_t address[MAX_WALK], sp[MAX_WALK], rbp[MAX_WALK];
     uintptr_t ra_at[MAX_WALK], ra_value[MAX_WALK];
     uintptr_t rbp_at[MAX_WALK], rbp_value[MAX_WALK];  // rbp_at 0: the step read no rbp
@@ -500,9 +500,11 @@ static int unchanged_from(const struct walk_memory *memory) {
 /// a frame's rule is one this unwinder does not follow, so that the caller falls back, with the frames walked
 /// until then in `frames` and their number in `*partial`. `*leaf` points to where the
 /// stack's interned node is kept for this walk: non-zero when the stack is one of the thread's recent ones.
-__attribute__((noinline)) HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int capacity, uint64_t **leaf, int *partial) {
+__attribute__((noinline)) HOOK_HIDDEN int unwinder_walk(
+    uintptr_t *frames, int capacity, uint64_t **leaf, int *partial, const uintptr_t **recent_frames) {
     *leaf = NULL;
     *partial = 0;
+    *recent_frames = NULL;
     if (!prepare_thread()) return -1;
     if (capacity > MAX_WALK) capacity = MAX_WALK;
     // This function's frame: its return address, and the caller's registers as this frame's prologue saved them.
@@ -524,10 +526,9 @@ __attribute__((noinline)) HOOK_HIDDEN int unwinder_walk(uintptr_t *frames, int c
         if (recent->count == 0 || recent->count > capacity || recent->sp[0] != sp || recent->address[0] != address ||
             recent->rbp[0] != rbp || unchanged_from(recent) != 0)
             continue;
-        // Interned already: the recorder needs only the node, not the frames.
-        if (recent->leaf == 0 || (uint32_t)(recent->leaf >> 32) != hook_capture_number)
-            memcpy(frames, recent->address, (size_t)recent->count * sizeof(uintptr_t));
+        // The frames are not copied: the caller copies them from *recent if its memo does not already say the stack.
         *leaf = &recent->leaf;
+        *recent_frames = recent->address;
         return recent->count;
     }
 
