@@ -109,6 +109,8 @@ let package = Package(
                 "reader-comparison", "memory-scaling",
             ]
         ),
+        // The floor's own calls, against the kernel's answers.
+        .testTarget(name: "MemoryProfilerSystemTests", dependencies: ["MemoryProfilerSystem"]),
         .testTarget(
             name: "MemoryPlotTests",
             dependencies: ["MemoryPlot", .product(name: "PropertyBased", package: "swift-property-based")],
