@@ -86,34 +86,7 @@ struct AggregateCaptureTests {
     /// Main allocates a block and hands it to a thread, which frees it and allocates the same size (glibc gives it
     /// the same address); main frees that. A hundred times, strictly in turn (a spin on a flag: nothing allocated
     /// in between).
-    static let pingPongC = """
-        #include <pthread.h>
-        #include <stdlib.h>
-        static void *volatile shared;
-        static volatile int stage;
-        static void *worker(void *unused) {
-            for (int i = 0; i < 100; i++) {
-                while (stage != 1) {}
-                free(shared);
-                shared = malloc(48);
-                stage = 2;
-            }
-            return unused;
-        }
-        int main(void) {
-            pthread_t thread;
-            pthread_create(&thread, 0, worker, 0);
-            for (int i = 0; i < 100; i++) {
-                shared = malloc(48);
-                stage = 1;
-                while (stage != 2) {}
-                stage = 0;
-                free(shared);
-            }
-            pthread_join(thread, 0);
-            return 0;
-        }
-        """
+    static let pingPongC = HeapProfilingTests.fixture("ping-pong")
 
     /// Two million allocations and twenty thousand leave files of about the same few kilobytes (the event capture of
     /// the larger grows by megabytes), and the counts are exact: heap-workload churn-only makes N allocations and
@@ -125,16 +98,7 @@ struct AggregateCaptureTests {
     /// the tables are about what 1.5 million entries take.
     @Test func thePeakSaysHowMuchWasTheHooksTable() throws {
         let directory = try TemporaryDirectory()
-        let program = try HeapProfilingTests.compile("""
-            #include <stdlib.h>
-            void **kept;
-            int main(int argc, char **argv) {
-                long count = argc > 1 ? atol(argv[1]) : 1500000;
-                kept = malloc(count * sizeof *kept);
-                for (long i = 0; kept && i < count; i++) kept[i] = malloc(16);
-                return 0;
-            }
-            """, named: "keeps-blocks", in: directory)
+        let program = try HeapProfilingTests.compile(fixture: "keeps-blocks", in: directory)
         let plain = try runCommand("/usr/bin/time", ["-f", "%M", program])
         let plainKiB = try #require(plain.standardError.split(whereSeparator: \.isNewline).last.flatMap { Int($0) })
         let run = try runCommand(BuiltProducts.path("mprof"), ["run", "--heap", "--aggregate", "-o", "\(directory.path)/a.dat", program])
@@ -177,45 +141,7 @@ struct AggregateCaptureTests {
     @Test(arguments: [true, false])
     func aChildForkedInsideTheHookLeavesTheCountersAlone(aggregate: Bool) throws {
         let directory = try TemporaryDirectory()
-        let program = try HeapProfilingTests.compile("""
-            #include <signal.h>
-            #include <stdio.h>
-            #include <stdlib.h>
-            #include <string.h>
-            #include <sys/time.h>
-            #include <sys/wait.h>
-            #include <unistd.h>
-            static volatile sig_atomic_t in_child = 0, forks = 0;
-            static void handler(int signal) {
-                (void)signal;
-                if (in_child || forks >= 200) return;
-                pid_t pid = fork();
-                if (pid == 0) { in_child = 1; return; }  /* back to what was interrupted, perhaps the hook */
-                if (pid > 0) forks++;
-            }
-            void *volatile sink;
-            int main(void) {
-                struct sigaction action;
-                memset(&action, 0, sizeof action);
-                action.sa_handler = handler;
-                action.sa_flags = SA_RESTART;
-                sigaction(SIGALRM, &action, NULL);
-                struct itimerval timer = {{0, 200}, {0, 200}}, off = {{0, 0}, {0, 0}};
-                setitimer(ITIMER_REAL, &timer, NULL);
-                long count = 0;
-                for (long i = 0; i < 2000000 && forks < 200; i++) {
-                    if (in_child && i % 64 == 0) _exit(0);
-                    void *block = malloc(32 + i % 64);
-                    sink = block;
-                    free(block);
-                    if (!in_child) count++;
-                }
-                setitimer(ITIMER_REAL, &off, NULL);
-                while (wait(NULL) > 0) {}
-                printf("%ld %d\\n", count, (int)forks);
-                return 0;
-            }
-            """, named: "forks-in-handler", in: directory)
+        let program = try HeapProfilingTests.compile(fixture: "forks-in-handler", in: directory)
         let path = "\(directory.path)/run.heap"
         let run = try runCommand(
             program, [], environment: ["LD_PRELOAD": Self.hook, "MPROF_HEAP_OUTPUT": path, "MPROF_HEAP_AGGREGATE": aggregate ? "1" : "0"])

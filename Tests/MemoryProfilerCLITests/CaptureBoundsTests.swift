@@ -165,17 +165,7 @@ import Testing
     /// ran out of memory, and the capture stays readable with every allocation where memory allows.
     @Test func aHeapRunUnderATightAddressSpaceLimitNeverAborts() throws {
         let directory = try TemporaryDirectory()
-        let program = try HeapProfilingTests.compile("""
-            #include <stdio.h>
-            #include <stdlib.h>
-            void **kept;
-            int main(void) {
-                kept = malloc(3000000 * sizeof *kept);
-                for (long i = 0; kept && i < 3000000; i++) kept[i] = malloc(16);
-                printf("kept\\n");
-                return 0;
-            }
-            """, named: "keeps-blocks", in: directory)
+        let program = try HeapProfilingTests.compile(fixture: "keeps-blocks-2", named: "keeps-blocks", in: directory)
         var outcomes: [String] = []
         for kibibytes in [300_000, 400_000, 800_000] {
             let dat = "\(directory.path)/k\(kibibytes).dat", heap = "\(directory.path)/k\(kibibytes).heap"

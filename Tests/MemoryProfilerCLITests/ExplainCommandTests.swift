@@ -220,32 +220,7 @@ struct ExplainCommandTests {
         let mount = try runCommand("mount", ["-t", "tmpfs", "-o", "size=128m", "tmpfs", mountPoint])
         try #require(mount.status == 0, "could not mount a tmpfs: \(mount.standardError)")
         defer { _ = try? runCommand("umount", ["-l", mountPoint]) }
-        let program = try HeapProfilingTests.compile("""
-            #include <fcntl.h>
-            #include <stdio.h>
-            #include <string.h>
-            #include <sys/mman.h>
-            #include <unistd.h>
-            static volatile long sum;
-            static void map(const char *path, int flags) {
-                int file = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-                if (file < 0 || ftruncate(file, 40 << 20) != 0) _exit(3);
-                char *pages = mmap(NULL, 40 << 20, PROT_READ | PROT_WRITE, flags, file, 0);
-                if (pages == MAP_FAILED) _exit(3);
-                if (flags & MAP_SHARED) memset(pages, 1, 40 << 20);
-                else for (long at = 0; at < (40 << 20); at += 4096) sum += pages[at];
-            }
-            int main(int argc, char **argv) {
-                if (argc < 4) return 2;
-                map(argv[1], MAP_SHARED);   // a tmpfs file, shared
-                map(argv[2], MAP_PRIVATE);  // a tmpfs file, private, read
-                map(argv[3], MAP_SHARED);   // a file on disk
-                printf("ready\\n");
-                fflush(stdout);
-                pause();
-                return 0;
-            }
-            """, named: "ram-files", in: directory)
+        let program = try HeapProfilingTests.compile(fixture: "ram-files", in: directory)
         let child = try ChildProcess.spawn(
             program, arguments: ["\(mountPoint)/shared", "\(mountPoint)/private", "\(directory.path)/disk"],
             standardInput: .null, standardOutput: .pipe)
@@ -275,22 +250,7 @@ struct ExplainCommandTests {
         let reserved = try String(contentsOfFile: setting, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         try #require((Int(reserved) ?? 0) >= 2, "the kernel reserved \(reserved) huge pages of the 4 asked for")
         let directory = try TemporaryDirectory()
-        let program = try HeapProfilingTests.compile("""
-            #define _GNU_SOURCE
-            #include <stdio.h>
-            #include <string.h>
-            #include <sys/mman.h>
-            #include <unistd.h>
-            int main(void) {
-                char *pages = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
-                if (pages == MAP_FAILED) return 3;
-                memset(pages, 1, 4 << 20);
-                printf("ready\\n");
-                fflush(stdout);
-                pause();
-                return 0;
-            }
-            """, named: "huge", in: directory)
+        let program = try HeapProfilingTests.compile(fixture: "huge", in: directory)
         let child = try ChildProcess.spawn(program, arguments: [], standardInput: .null, standardOutput: .pipe)
         defer {
             kill(child.pid, SIGKILL)
@@ -310,20 +270,7 @@ struct ExplainCommandTests {
     /// the peak", and says what share of the peak it saw.
     @Test func aBreakdownFarFromThePeakSaysSo() throws {
         let directory = try TemporaryDirectory()
-        let program = try HeapProfilingTests.compile("""
-            #include <string.h>
-            #include <sys/mman.h>
-            #include <time.h>
-            int main(void) {
-                struct timespec pause = {0, 300000000};
-                nanosleep(&pause, NULL);
-                char *block = mmap(NULL, 200 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-                memset(block, 1, 200 << 20);
-                munmap(block, 200 << 20);
-                nanosleep(&pause, NULL);
-                return 0;
-            }
-            """, named: "spike", in: directory)
+        let program = try HeapProfilingTests.compile(fixture: "spike", in: directory)
         // One sample at the start, the next long after the program has ended: no sample can see the spike, however
         // slow the machine.
         let run = try runProduct("mprof", ["run", "--explain", "-T", "5", "-o", "\(directory.path)/spike.dat", program])

@@ -187,17 +187,7 @@ struct HeapExportTests {
     @Test(.enabled(if: ChromiumPage.installed, ChromiumPage.missing))
     func aDeepFlamePageOpensWhereItsBoxesAre() throws {
         let directory = try TemporaryDirectory()
-        let program = try HeapProfilingTests.compile("""
-            #include <stdlib.h>
-            void *volatile kept;
-            __attribute__((noinline)) void *deep(int depth) {
-                if (depth == 0) return malloc(100000);
-                void *block = deep(depth - 1);
-                __asm__ volatile("" ::: "memory");
-                return block;
-            }
-            int main(void) { kept = deep(90); return kept == NULL; }
-            """, named: "deep", in: directory)
+        let program = try HeapProfilingTests.compile(fixture: "deep", in: directory)
         let run = try HeapProfilingTests.record(program, [], in: directory)
         let page = "\(directory.path)/deep.html"
         let result = try runProduct("mprof", ["heap", run.capturePath, "--view", "peak", "--flame", page])

@@ -29,6 +29,26 @@ struct HeapProfilingTests {
     }
 
     /// Compiles C `source` with cc (from its own process, so no descriptor of ours is open on the executable).
+    /// Where the C programs the tests compile are (Tests/Fixtures/programs/NAME.c).
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../Fixtures/programs").standardized.path
+
+    /// The source of the C program Tests/Fixtures/programs/`name`.c ("" when it cannot be read: then its compile
+    /// fails, saying so).
+    static func fixture(_ name: String) -> String {
+        (try? String(contentsOfFile: "\(fixtures)/\(name).c", encoding: .utf8)) ?? ""
+    }
+
+    /// Compiles the C program Tests/Fixtures/programs/`fixture`.c into `directory`, as `name` (the fixture's name by
+    /// default).
+    static func compile(
+        fixture: String, named name: String? = nil, in directory: TemporaryDirectory, flags: [String] = []
+    ) throws -> String {
+        let source = Self.fixture(fixture)
+        try #require(!source.isEmpty, "no fixture \(fixtures)/\(fixture).c")
+        return try compile(source, named: name ?? fixture, in: directory, flags: flags)
+    }
+
     static func compile(_ source: String, named name: String, in directory: TemporaryDirectory, flags: [String] = []) throws -> String {
         let file = "\(directory.path)/\(name).c", program = "\(directory.path)/\(name)"
         try source.write(toFile: file, atomically: true, encoding: .utf8)
@@ -39,19 +59,7 @@ struct HeapProfilingTests {
 
     /// 1000 blocks of 100 bytes from build(), half freed; 10 of 80 bytes from calloc, 5 of them grown to 256;
     /// no stdio (printf would allocate its buffer).
-    static let knownC = """
-        #include <stdlib.h>
-        void *volatile blocks[1000], *volatile zeroed[10];
-        __attribute__((noinline)) void *make(size_t size) { return malloc(size); }
-        __attribute__((noinline)) void build(void) { for (int i = 0; i < 1000; i++) blocks[i] = make(100); }
-        int main(void) {
-            build();
-            for (int i = 0; i < 500; i++) free(blocks[i]);
-            for (int i = 0; i < 10; i++) zeroed[i] = calloc(10, 8);
-            for (int i = 0; i < 5; i++) zeroed[i] = realloc(zeroed[i], 256);
-            return zeroed[9] == NULL;
-        }
-        """
+    static let knownC = HeapProfilingTests.fixture("known")
 
     @Test func aCProgramsAllocationsAreRecordedExactlyWithTheirSites() throws {
         let directory = try TemporaryDirectory()
@@ -195,14 +203,7 @@ struct HeapProfilingTests {
 
     @Test func aKilledProgramLeavesACaptureReadableUpToItsLastRecord() throws {
         let directory = try TemporaryDirectory()
-        let program = try Self.compile("""
-            #include <stdlib.h>
-            #include <unistd.h>
-            #include <signal.h>
-            void *volatile blocks[2000];
-            __attribute__((noinline)) void hold(void) { for (int i = 0; i < 2000; i++) blocks[i] = malloc(4096); }
-            int main(void) { hold(); kill(getpid(), SIGKILL); return 0; }
-            """, named: "killed", in: directory)
+        let program = try Self.compile(fixture: "killed", in: directory)
         let result = try runProduct("mprof", ["run", "--heap", "-o", "\(directory.path)/run.dat", program])
         #expect(result.status == 128 + 9, "\(result.standardError)")
         let capture = try HeapCapture(path: "\(directory.path)/run.heap")
@@ -221,44 +222,7 @@ struct HeapProfilingTests {
     /// into the middle of a block.
     @Test func theReachabilityScanTellsLeaksFromMemoryStillReferenced() throws {
         let directory = try TemporaryDirectory()
-        let program = try Self.compile("""
-            #include <stdlib.h>
-            #include <pthread.h>
-            #include <unistd.h>
-            struct node { struct node *next; char payload[40]; };
-            struct node *list;           // 300 nodes, reachable through each other from this global
-            char *middle;                // points 100 bytes into a 1000-byte block
-            static volatile int ready;
-            __attribute__((noinline)) void lose(void) { for (int i = 0; i < 100; i++) { void *volatile lost = malloc(48); (void)lost; } }
-            static void *volatile escape;  // so the compiler cannot drop the cycle's mallocs
-            __attribute__((noinline)) void cycle(void) {
-                for (int i = 0; i < 50; i++) {
-                    struct node *a = malloc(sizeof *a), *b = malloc(sizeof *b);
-                    a->next = b; b->next = a;
-                    escape = a;
-                }
-                escape = 0;
-            }
-            __attribute__((noinline)) void chain(void) {
-                for (int i = 0; i < 300; i++) { struct node *n = malloc(sizeof *n); n->next = list; list = n; }
-            }
-            static void *holder(void *unused) {
-                void *volatile held = malloc(777);   // only on this thread's stack
-                ready = 1;
-                for (;;) pause();
-                return held;
-            }
-            int main(void) {
-                lose();
-                cycle();
-                chain();
-                middle = (char *)malloc(1000) + 100;
-                pthread_t thread;
-                pthread_create(&thread, 0, holder, 0);
-                while (!ready) usleep(1000);
-                return 0;
-            }
-            """, named: "leaky", in: directory)
+        let program = try Self.compile(fixture: "leaky", in: directory)
         let run = try Self.record(program, [], in: directory)
         let capture = run.capture
         #expect(capture.summary.reachabilityScanned)
@@ -281,18 +245,7 @@ struct HeapProfilingTests {
         // The review's cases: the lowest block of all, lost (the scan's own bookkeeping held its address); a
         // 100-byte block, into whose last bytes glibc's pointer to the next chunk falls; a block whose only
         // reference is in an anonymous mapping next to the hook's own.
-        let single = try Self.compile("""
-            #include <stdlib.h>
-            #include <string.h>
-            #include <sys/mman.h>
-            void **region;
-            __attribute__((noinline)) void lose(size_t size) { void *volatile p = malloc(size); memset(p, 1, size); }
-            __attribute__((noinline)) void keep(void) {
-                region = mmap(0, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-                region[10] = malloc(64);
-            }
-            int main(int argc, char **argv) { lose(argc > 1 ? 100 : 96); keep(); return 0; }
-            """, named: "single", in: directory)
+        let single = try Self.compile(fixture: "single", in: directory)
         for arguments in [[], ["100"]] {
             let lone = try Self.record(single, arguments, in: directory)
             let lost = lone.profile.sites(.leaks).filter { $0.frame.function == "lose" }
@@ -305,26 +258,7 @@ struct HeapProfilingTests {
         // program's, and what it points to is reachable. (The scan once took the word for the allocator's and
         // called every such target leaked: NIO's pooled buffers, swift-log's locks.) 200 chains of 5 such blocks
         // from a global, each ending in a 100-byte block; 20 chains lost, to show the scan still finds leaks.
-        let lastWord = try Self.compile("""
-            #include <stdlib.h>
-            void *chains[200];
-            __attribute__((noinline)) void *link(size_t size, void *next) {
-                void **block = malloc(size);
-                for (size_t i = 0; i < size / sizeof(void *); i++) block[i] = 0;
-                block[size / sizeof(void *) - 1] = next;
-                return block;
-            }
-            __attribute__((noinline)) void *end(void) { return malloc(100); }
-            __attribute__((noinline)) void build(void) {
-                for (int i = 0; i < 200; i++) {
-                    void *next = end();
-                    for (size_t size = 88; size >= 24; size -= 16) next = link(size, next);
-                    chains[i] = next;
-                }
-                for (int i = 180; i < 200; i++) chains[i] = 0;
-            }
-            int main(void) { build(); return 0; }
-            """, named: "last-word", in: directory)
+        let lastWord = try Self.compile(fixture: "last-word", in: directory)
         let chained = try Self.record(lastWord, [], in: directory)
         let chainLeaks = chained.profile.sites(.leaks).filter { ["end", "link"].contains($0.frame.function) }
         let lostEnds = chainLeaks.filter { $0.frame.function == "end" }.reduce(0) { $0 + $1.allocations }
@@ -338,19 +272,7 @@ struct HeapProfilingTests {
     @Test func signalHandlersExecFailedReallocAndHeaderCodeAreToldRight() throws {
         let directory = try TemporaryDirectory()
         // An _exit from a signal handler that interrupts the hook (which holds its lock) must not deadlock.
-        let alarm = try Self.compile("""
-            #include <signal.h>
-            #include <stdlib.h>
-            #include <sys/time.h>
-            #include <unistd.h>
-            static void on_alarm(int s) { (void)s; _exit(0); }
-            int main(void) {
-                signal(SIGALRM, on_alarm);
-                struct itimerval t = {{0, 0}, {0, 2000}};
-                setitimer(ITIMER_REAL, &t, NULL);
-                for (;;) { void *volatile p = malloc(64); free(p); }
-            }
-            """, named: "alarm", in: directory)
+        let alarm = try Self.compile(fixture: "alarm", in: directory)
         for round in 0..<20 {
             let capture = "\(directory.path)/alarm-\(round).heap"
             let result = try runCommand(
@@ -359,16 +281,7 @@ struct HeapProfilingTests {
         }
 
         // A realloc that fails keeps its block: one allocation of 10 bytes, freed by free, not a temporary.
-        let failing = try Self.compile("""
-            #include <stdint.h>
-            #include <stdlib.h>
-            int main(void) {
-                void *volatile p = malloc(10);
-                void *volatile q = realloc(p, SIZE_MAX / 2);
-                free(p);
-                return q != NULL;
-            }
-            """, named: "failing", in: directory)
+        let failing = try Self.compile(fixture: "failing", in: directory)
         let failed = try Self.record(failing, [], in: directory)
         let sizes = (0..<failed.capture.allocationCount).map { failed.capture.size(of: $0) }
         #expect(sizes.filter { $0 == 10 }.count == 1, "\(sizes)")
@@ -378,15 +291,7 @@ struct HeapProfilingTests {
 
         // A program that replaces itself with one the hook cannot follow: the capture says so.
         let staticProgram = try Self.compile("int main(void) { return 0; }", named: "static", in: directory, flags: ["-static"])
-        let execs = try Self.compile("""
-            #include <stdlib.h>
-            #include <unistd.h>
-            int main(int argc, char **argv) {
-                for (int i = 0; i < 100; i++) { void *volatile p = malloc(1000); free(p); }
-                execl(argv[1], argv[1], (char *)NULL);
-                return 1;
-            }
-            """, named: "execs", in: directory)
+        let execs = try Self.compile(fixture: "execs", in: directory)
         let replaced = try Self.record(execs, [staticProgram], in: directory)
         #expect(replaced.capture.summary.replacedBy == staticProgram)
         let text = try runProduct("mprof", ["heap", replaced.capturePath, "--view", "summary"])
@@ -466,29 +371,9 @@ struct HeapProfilingTests {
         let directory = try TemporaryDirectory()
         // Depths up and down across the 64 frames kept: a stack cut at its capacity must not be reused for a
         // shallower one that meets it nearer the top (it ended too soon, before the review).
-        let recursive = try Self.compile("""
-            #include <stdlib.h>
-            void *volatile kept[300];
-            __attribute__((noinline)) int down(int depth, int slot) {
-                if (depth == 0) { kept[slot] = malloc(16 + slot); return slot; }
-                return down(depth - 1, slot) + 1;
-            }
-            int main(void) {
-                for (int i = 0; i < 150; i++) down(i % 90, i);
-                for (int i = 150; i < 300; i++) down(100 - i % 45, i);
-                return 0;
-            }
-            """, named: "recursive", in: directory, flags: ["-O0"])
+        let recursive = try Self.compile(fixture: "recursive", in: directory, flags: ["-O0"])
         // Threads that come and go: each sets up its walk memory and gives it back when it ends.
-        let threadChurn = try Self.compile("""
-            #include <pthread.h>
-            #include <stdlib.h>
-            static void *work(void *unused) { for (int i = 0; i < 50; i++) { void *volatile p = malloc(32 + i); free(p); } return unused; }
-            int main(void) {
-                for (int round = 0; round < 400; round++) { pthread_t t; pthread_create(&t, 0, work, 0); pthread_join(t, 0); }
-                return 0;
-            }
-            """, named: "thread-churn", in: directory)
+        let threadChurn = try Self.compile(fixture: "thread-churn", in: directory)
         let programs: [(String, [String])] = [
             (threadChurn, []),
             (BuiltProducts.path("heap-workload"), ["known-sites", "3000", "100", "5000", "50"]),
@@ -520,34 +405,7 @@ struct HeapProfilingTests {
     /// address must not be walked with the first one's rules; threads that come and go must not pile up memory.
     @Test func jitFramesReloadedLibrariesAndThreadChurnAreSafe() throws {
         let directory = try TemporaryDirectory()
-        let registering = try Self.compile("""
-            #define _GNU_SOURCE
-            #include <execinfo.h>
-            #include <link.h>
-            #include <string.h>
-            #include <stdint.h>
-            extern void __register_frame(void *);
-            extern void __deregister_frame(void *);
-            static void *eh_frame;
-            static int find(struct dl_phdr_info *info, size_t size, void *data) {
-                for (int i = 0; i < info->dlpi_phnum && !eh_frame; i++)
-                    if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME) {
-                        unsigned char *header = (unsigned char *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
-                        int32_t offset; memcpy(&offset, header + 4, 4);
-                        eh_frame = header + 4 + offset;
-                    }
-                return 1;
-            }
-            int main(void) {
-                void *frames[32];
-                backtrace(frames, 32);
-                dl_iterate_phdr(find, 0);
-                __register_frame(eh_frame);
-                int count = backtrace(frames, 32);
-                __deregister_frame(eh_frame);
-                return count > 0 ? 0 : 1;
-            }
-            """, named: "registering", in: directory)
+        let registering = try Self.compile(fixture: "registering", in: directory)
         for unwinder in ["", "libunwind"] {
             let capture = "\(directory.path)/registering-\(unwinder).heap"
             let result = try runCommand(
@@ -579,19 +437,7 @@ struct HeapProfilingTests {
             let build = try runCommand("cc", ["-shared", "-o", "\(directory.path)/\(name).so", "\(directory.path)/\(name).S"])
             try #require(build.status == 0, "\(build.standardError)")
         }
-        let loader = try Self.compile("""
-            #include <dlfcn.h>
-            #include <stdlib.h>
-            __attribute__((noinline)) void *callf(const char *path) {
-                void *library = dlopen(path, RTLD_NOW);
-                if (!library) exit(1);
-                void *(*f)(void) = (void *(*)(void))dlsym(library, "f");
-                void *block = f();
-                dlclose(library);
-                return block;
-            }
-            int main(int argc, char **argv) { for (int i = 1; i < argc; i++) free(callf(argv[i])); return 0; }
-            """, named: "loader", in: directory)
+        let loader = try Self.compile(fixture: "loader", in: directory)
         let reloaded = try Self.record(loader, ["\(directory.path)/libB.so", "\(directory.path)/libA.so", "\(directory.path)/libB.so"], in: directory)
         let symbols = HeapSymbolizer().symbolize(reloaded.capture)
         for index in 0..<reloaded.capture.allocationCount where [111, 222].contains(reloaded.capture.size(of: index)) {
@@ -604,20 +450,7 @@ struct HeapProfilingTests {
         }
 
         // 3,000 threads, one after another, each allocating: the hook gives back each thread's memory.
-        let churn = try Self.compile("""
-            #include <pthread.h>
-            #include <stdio.h>
-            #include <stdlib.h>
-            #include <string.h>
-            static void *work(void *unused) { void *volatile p = malloc(100); free(p); return unused; }
-            int main(void) {
-                for (int i = 0; i < 3000; i++) { pthread_t t; pthread_create(&t, 0, work, 0); pthread_join(t, 0); }
-                FILE *status = fopen("/proc/self/status", "r");
-                char line[256];
-                while (fgets(line, sizeof line, status)) if (!strncmp(line, "VmRSS:", 6)) printf("%ld\\n", atol(line + 6));
-                return 0;
-            }
-            """, named: "churn", in: directory)
+        let churn = try Self.compile(fixture: "churn", in: directory)
         let churned = try Self.record(churn, [], in: directory)
         let residentKiB = try #require(Int(churned.result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(residentKiB < 32 * 1024, "\(residentKiB) KiB resident after 3,000 threads")
@@ -638,22 +471,7 @@ struct HeapProfilingTests {
 
     @Test func childrenTheProgramStartsAreListedAsNotRecorded() throws {
         let directory = try TemporaryDirectory()
-        let program = try Self.compile("""
-            #include <stdlib.h>
-            #include <unistd.h>
-            #include <sys/wait.h>
-            int main(void) {
-                void *volatile block = malloc(1000);
-                pid_t child = fork();
-                if (child == 0) { execl("/bin/true", "true", (char *)0); _exit(127); }
-                waitpid(child, 0, 0);
-                pid_t plain = fork();
-                if (plain == 0) { void *volatile small = malloc(10); free(small); _exit(0); }
-                waitpid(plain, 0, 0);
-                free(block);
-                return 0;
-            }
-            """, named: "parent", in: directory)
+        let program = try Self.compile(fixture: "parent", in: directory)
         let run = try Self.record(program, [], in: directory)
         let list = try String(contentsOfFile: run.capturePath + ".children", encoding: .utf8)
         #expect(list.contains("exec ") && list.contains("true"), "\(list)")
@@ -708,13 +526,7 @@ struct HeapProfilingTests {
     @Test(.enabled(if: jemallocInstalled, "libjemalloc-dev is not installed (apt-get install libjemalloc-dev; .ci/run does)"))
     func aPointerIntoALastWordKeepsItsBlockUnderEveryAllocator() throws {
         let directory = try TemporaryDirectory()
-        let program = try Self.compile("""
-            #include <stdlib.h>
-            char *interior;
-            __attribute__((noinline)) void keep(void) { char *a = malloc(32); a[0] = 1; interior = a + 24; }
-            __attribute__((noinline)) void lose(void) { for (int i = 0; i < 10; i++) { char *volatile p = malloc(32); p[0] = 1; } }
-            int main(void) { keep(); lose(); return 0; }
-            """, named: "last-word-pointer", in: directory)
+        let program = try Self.compile(fixture: "last-word-pointer", in: directory)
         for allocator in ["", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"] {
             let run = try Self.record(program, [], in: directory, environment: allocator.isEmpty ? [:] : ["LD_PRELOAD": allocator])
             let leaks = run.profile.sites(.leaks)
@@ -813,38 +625,7 @@ struct HeapProfilingTests {
     /// A program whose capture holds every kind of event the stored form rewrites: a realloc that fails (a restore),
     /// a free the hook does not see and a block allocated again at its address (a replaced block), a free of a block
     /// the hook never saw allocated, threads, and leaks.
-    static let everyEventC = """
-        #include <pthread.h>
-        #include <stdint.h>
-        #include <stdlib.h>
-        extern void *__libc_malloc(size_t);
-        extern void __libc_free(void *);
-        void *volatile kept[300], *volatile lost;
-        static void *work(void *unused) {
-            for (int i = 0; i < 20000; i++) { void *volatile p = malloc(16 + i % 40); free(p); }
-            return unused;
-        }
-        int main(void) {
-            pthread_t threads[3];
-            for (int i = 0; i < 3; i++) pthread_create(&threads[i], 0, work, 0);
-            void *volatile grown = malloc(64);
-            void *volatile failed = realloc(grown, SIZE_MAX / 2);
-            if (failed) return 1;
-            void *volatile unseen = malloc(200);
-            __libc_free(unseen);
-            void *volatile again = malloc(200);
-            free(again);
-            void *volatile foreign = __libc_malloc(48);
-            free(foreign);
-            for (int i = 0; i < 300; i++) kept[i] = malloc(24 + i);
-            for (int i = 0; i < 300; i += 2) free(kept[i]);
-            for (int i = 0; i < 50; i++) { lost = malloc(40); }
-            lost = 0;
-            free(grown);
-            for (int i = 0; i < 3; i++) pthread_join(threads[i], 0);
-            return 0;
-        }
-        """
+    static let everyEventC = HeapProfilingTests.fixture("every-event")
 
     /// The leak scan at exit replays the capture the hook wrote, so it must read every record the hook writes: a
     /// region's marks, an exec that failed, threads, a failed realloc's restore, conditions. (It stopped at a
@@ -852,40 +633,7 @@ struct HeapProfilingTests {
     /// reason that blamed memory.) The 40 blocks of 48 bytes the program loses must come out as leaks.
     @Test func theLeakScanReadsEveryRecordTheHookWrites() throws {
         let directory = try TemporaryDirectory()
-        let program = try Self.compile("""
-            #define _GNU_SOURCE
-            #include <dlfcn.h>
-            #include <pthread.h>
-            #include <stdint.h>
-            #include <stdlib.h>
-            #include <unistd.h>
-            void *volatile kept[100], *volatile lost;
-            static void *work(void *unused) {
-                for (int i = 0; i < 1000; i++) { void *volatile p = malloc(32); free(p); }
-                return unused;
-            }
-            int main(void) {
-                uint64_t region = 0;
-                char path[4096];
-                int own = 0;
-                // The hook's exported region calls, as HeapRegion makes them.
-                int (*begin)(const char *, uint64_t *) = (int (*)(const char *, uint64_t *))dlsym(RTLD_DEFAULT, "mprof_heap_region_begin");
-                int (*end)(uint64_t, char *, size_t, int *) = (int (*)(uint64_t, char *, size_t, int *))dlsym(RTLD_DEFAULT, "mprof_heap_region_end");
-                if (begin == 0 || end == 0 || begin("", &region) != 0) return 2;
-                for (int i = 0; i < 100; i++) kept[i] = malloc(64);
-                if (end(region, path, sizeof path, &own) != 0) return 3;
-                pthread_t thread;
-                pthread_create(&thread, 0, work, 0);
-                pthread_join(thread, 0);
-                execl("/nonexistent/program", "program", (char *)0);  // fails: the capture goes on
-                void *volatile grown = malloc(64);
-                if (realloc(grown, SIZE_MAX / 2)) return 1;
-                for (int i = 0; i < 40; i++) lost = malloc(48);
-                lost = 0;
-                free(grown);
-                return 0;
-            }
-            """, named: "every-record", in: directory)
+        let program = try Self.compile(fixture: "every-record", in: directory)
         let run = try runProduct("mprof", ["run", "--heap", "-o", "\(directory.path)/run.dat", program])
         #expect(run.status == 0, "\(run.standardError)")
         let capture = try HeapCapture(path: "\(directory.path)/run.heap")
@@ -960,58 +708,7 @@ struct HeapProfilingTests {
     /// as it is, under `mprof run --heap`, and with AddressSanitizer, whose LeakSanitizer is the witness. Per function,
     /// the blocks each calls leaked agree (both scans are conservative: a stale copy of a pointer can keep a lost
     /// block off either list, so a few may differ).
-    static let leakShapesC = """
-        #include <pthread.h>
-        #include <stdlib.h>
-        #include <unistd.h>
-        struct node { struct node *next; char payload[40]; };
-        struct node *list;
-        char *middle;
-        void *chains[200];
-        static volatile int ready;
-        static void *volatile escape;
-        __attribute__((noinline)) void lose(void) { for (int i = 0; i < 100; i++) { void *volatile lost = malloc(48); (void)lost; } }
-        __attribute__((noinline)) void cycle(void) {
-            for (int i = 0; i < 50; i++) {
-                struct node *a = malloc(sizeof *a), *b = malloc(sizeof *b);
-                a->next = b; b->next = a;
-                escape = a;
-            }
-            escape = 0;
-        }
-        __attribute__((noinline)) void chain(void) {
-            for (int i = 0; i < 300; i++) { struct node *n = malloc(sizeof *n); n->next = list; list = n; }
-        }
-        __attribute__((noinline)) void *linked(size_t size, void *next) {
-            void **block = malloc(size);
-            for (size_t i = 0; i < size / sizeof(void *); i++) block[i] = 0;
-            block[size / sizeof(void *) - 1] = next;
-            return block;
-        }
-        __attribute__((noinline)) void *end(void) { char *block = malloc(100); block[0] = 1; return block; }
-        __attribute__((noinline)) void build(void) {
-            for (int i = 0; i < 200; i++) {
-                void *next = end();
-                for (size_t size = 88; size >= 24; size -= 16) next = linked(size, next);
-                chains[i] = next;
-            }
-            for (int i = 180; i < 200; i++) chains[i] = 0;
-        }
-        __attribute__((noinline)) void inside(void) { middle = (char *)malloc(1000) + 100; }
-        static void *holder(void *unused) {
-            void *volatile held = malloc(777);
-            ready = 1;
-            for (;;) pause();
-            return held;
-        }
-        int main(void) {
-            lose(); cycle(); chain(); build(); inside();
-            pthread_t thread;
-            pthread_create(&thread, 0, holder, 0);
-            while (!ready) usleep(1000);
-            return 0;
-        }
-        """
+    static let leakShapesC = HeapProfilingTests.fixture("leak-shapes")
 
     static let clangPath = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
         .map { "\($0)/clang" }.first { FileManager.default.isExecutableFile(atPath: $0) }
