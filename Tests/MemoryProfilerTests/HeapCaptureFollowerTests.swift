@@ -172,10 +172,13 @@ struct HeapCaptureFollowerTests {
     @Test func aLiveSymbolizerThatMisbehavesFailsQuickly() throws {
         let directory = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
+        // Written through a close-on-exec descriptor: a program another test starts meanwhile must not inherit the
+        // script open for writing, or running it fails with ETXTBSY while that program runs.
         func tool(_ name: String, _ body: String) throws -> String {
             let path = "\(directory)/\(name)"
-            try "#!/bin/sh\n\(body)\n".write(toFile: path, atomically: true, encoding: .utf8)
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+            let descriptor = try Descriptor.open(path, .writeOnly, options: [.create, .exclusive], permissions: 0o755)
+            defer { descriptor.close() }
+            try descriptor.writeAll("#!/bin/sh\n\(body)\n")
             return path
         }
         let echoing = try #require(LiveSymbolizer(tool: try tool("echoing", "while read line; do echo \"$line\"; echo; done")))
