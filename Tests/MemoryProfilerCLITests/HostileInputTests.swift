@@ -185,6 +185,20 @@ import Glibc
     /// PNG through a stand-in `rsvg-convert` on `PATH`: the picture comes back on a pipe, and whether the
     /// converter succeeds or fails, no temporary file is left (`TMPDIR` is the test directory); a failure
     /// leaves the picture already there alone.
+    /// A value the parser refuses is repeated in its message: a control character in it reaches the terminal
+    /// escaped, as in every other message (raw, it cleared the screen and set the window title). The status is
+    /// still the parser's (64).
+    @Test(arguments: [
+        ["heap", "--view", HostileCase.escapes, "x.heap"], ["heap", "diff", "--fail-above", HostileCase.escapes, "a", "b"],
+        ["run", "-T", HostileCase.escapes, "true"], [HostileCase.escapes],
+    ])
+    func aRefusedArgumentIsEscaped(arguments: [String]) throws {
+        let result = try runProduct("mprof", arguments)
+        #expect(result.status == 64, "\(result.standardError)")
+        #expect(result.standardError.contains(#"\x1B]0;pwned"#), "\(result.standardError)")
+        #expect(!result.standardError.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x9B })
+    }
+
     @Test func aPNGLeavesNoTemporaryFile() throws {
         let directory = try TemporaryDirectory()
         let path = directory.path

@@ -62,7 +62,16 @@ public struct MprofCommand: ParsableCommand {
             }
             // The library's messages can hold paths and process names: escaped for the terminal here.
             if let error = error as? MemoryError { exit(withError: CLIError(TerminalText.escaped(error.message))) }
-            exit(withError: error)
+            // ArgumentParser's messages repeat the value given ("The value '…' is invalid for '--view <view>'"):
+            // a control character in it is escaped too. (Backslashes are kept: CLIError's text is escaped already.)
+            let message = Self.fullMessage(for: error)
+            if !message.isEmpty {
+                StandardError.write(
+                    message.split(separator: "\n", omittingEmptySubsequences: false)
+                        .map { TerminalText.escaped(String($0), keepingTabs: true, keepingBackslashes: true) }
+                        .joined(separator: "\n"))
+            }
+            exit(withError: ExitCode(Self.exitCode(for: error).rawValue))
         }
     }
 
