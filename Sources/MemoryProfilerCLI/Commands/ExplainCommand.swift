@@ -61,9 +61,7 @@ struct ExplainCommand: ParsableCommand {
         let cgroup: Result<CgroupMemory, MemoryError> = Result { () throws(MemoryError) in try CgroupMemory.of(process) }
         let report = ExplainReport(process: process, name: name, breakdown: breakdown, top: top, cgroup: cgroup)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try JSONOutput.print(report)
         } else {
             print(report.text(), terminator: "")
         }

@@ -105,9 +105,7 @@ struct HeapReportCommand: ParsableCommand {
         let report = HeapReport(
             profile, sections: sections, top: top, stackDepth: stackDepth, capture: path, isBeingWritten: beingWritten)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try JSONOutput.print(report)
         } else {
             print(report.text(), terminator: "")
         }

@@ -19,9 +19,7 @@ struct ListCommand: ParsableCommand {
                 var started: String
             }
             let entries = files.enumerated().map { Entry(index: $0, file: $1, started: ProfileFiles.startText(of: $1)) }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(entries), as: UTF8.self))
+            try JSONOutput.print(entries)
             return
         }
         for (index, file) in files.enumerated() {

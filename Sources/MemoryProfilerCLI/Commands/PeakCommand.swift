@@ -59,9 +59,7 @@ struct PeakCommand: ParsableCommand {
         }
         // All or nothing: a script reading the JSON sees every file's peak, or no JSON and a failing status.
         if json && !failed {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(results), as: UTF8.self))
+            try JSONOutput.print(results)
         }
         if failed { throw ExitCode.failure }
     }

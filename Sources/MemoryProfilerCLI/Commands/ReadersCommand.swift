@@ -51,10 +51,8 @@ struct ReadersCommand: ParsableCommand {
         }
         switch format {
         case .json:
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             let report = ReadersReport(pid: process, readings: rows)
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try JSONOutput.print(report)
         case .table:
             print(ReadersReport.Reading.table(rows, process: process, count: count, repeats: repeats, bench: bench))
             // The container's view of the same process (its cgroup), or why there is none.
