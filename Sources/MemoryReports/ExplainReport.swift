@@ -5,10 +5,10 @@ internal import MemoryProfilerSystem
 /// is this value encoded) and as text (``text()``).
 public struct ExplainReport: Sendable, Encodable {
     public struct Part: Sendable, Encodable {
-        public var part: String
-        public var residentBytes: Int
-        public var proportionalBytes: Int
-        public var swappedBytes: Int
+        public var category: String
+        public var resident: Int
+        public var proportional: Int
+        public var swapped: Int
         public var mappings: Int
         public var meaning: String
     }
@@ -18,52 +18,53 @@ public struct ExplainReport: Sendable, Encodable {
         public var end: String
         public var permissions: String
         public var path: String
-        public var part: String
-        public var residentBytes: Int
+        /// The part it counts in: `other-anonymous` for a private file mapping the process wrote entirely.
+        public var category: String
+        public var resident: Int
         /// Pages of a file mapped privately that the process wrote: other anonymous memory in the parts.
-        public var writtenCopyBytes: Int
+        public var writtenCopies: Int
     }
 
     /// `CgroupMemory` as JSON: bytes, nil where the kernel does not say.
     public struct Cgroup: Sendable, Encodable {
         public var version: String
         public var path: String
-        public var currentBytes: Int
-        public var limitBytes: Int?
-        public var headroomBytes: Int?
-        public var peakBytes: Int?
-        public var anonymousBytes: Int?
-        public var fileBytes: Int?
-        public var kernelBytes: Int?
-        public var socketBytes: Int?
+        public var current: Int
+        public var limit: Int?
+        public var headroom: Int?
+        public var peak: Int?
+        public var anonymous: Int?
+        public var file: Int?
+        public var kernel: Int?
+        public var socketBuffers: Int?
         public var outOfMemoryEvents: Int?
         public var outOfMemoryKills: Int?
 
         public init(_ memory: CgroupMemory) {
             version = memory.version.rawValue
             path = memory.path
-            currentBytes = memory.current.bytes
-            limitBytes = memory.limit?.bytes
-            headroomBytes = memory.headroom?.bytes
-            peakBytes = memory.peak?.bytes
-            anonymousBytes = memory.anonymous?.bytes
-            fileBytes = memory.file?.bytes
-            kernelBytes = memory.kernel?.bytes
-            socketBytes = memory.socketBuffers?.bytes
+            current = memory.current.bytes
+            limit = memory.limit?.bytes
+            headroom = memory.headroom?.bytes
+            peak = memory.peak?.bytes
+            anonymous = memory.anonymous?.bytes
+            file = memory.file?.bytes
+            kernel = memory.kernel?.bytes
+            socketBuffers = memory.socketBuffers?.bytes
             outOfMemoryEvents = memory.outOfMemoryEvents
             outOfMemoryKills = memory.outOfMemoryKills
         }
     }
 
-    public var pid: Int32
+    public var processID: Int32
     public var command: String
     public var cgroup: Cgroup?
     public var cgroupUnavailable: String?
-    public var residentBytes: Int
-    public var proportionalBytes: Int
-    public var swappedBytes: Int
+    public var resident: Int
+    public var proportional: Int
+    public var swapped: Int
     /// Huge pages mapped (hugetlbfs, MAP_HUGETLB): in no part and no resident set.
-    public var hugePageBytes: Int
+    public var hugePages: Int
     public var threads: Int
     public var allocatorLibrary: String?
     public var parts: [Part]
@@ -74,7 +75,7 @@ public struct ExplainReport: Sendable, Encodable {
     private let cgroupText: String?
 
     private enum CodingKeys: String, CodingKey {
-        case pid, command, cgroup, cgroupUnavailable, residentBytes, proportionalBytes, swappedBytes, hugePageBytes, threads
+        case processID, command, cgroup, cgroupUnavailable, resident, proportional, swapped, hugePages, threads
         case allocatorLibrary, parts, largestMappings
     }
 
@@ -91,18 +92,18 @@ public struct ExplainReport: Sendable, Encodable {
         case .failure(let error): cgroupUnavailable = error.message
         case nil: break
         }
-        pid = process.rawValue
+        processID = process.rawValue
         command = name
-        residentBytes = breakdown.resident.bytes
-        proportionalBytes = breakdown.proportional.bytes
-        swappedBytes = breakdown.swapped.bytes
-        hugePageBytes = breakdown.hugePages.bytes
+        resident = breakdown.resident.bytes
+        proportional = breakdown.proportional.bytes
+        swapped = breakdown.swapped.bytes
+        hugePages = breakdown.hugePages.bytes
         threads = breakdown.threads
         allocatorLibrary = breakdown.allocatorLibrary
         parts = breakdown.parts.map {
             Part(
-                part: $0.category.rawValue, residentBytes: $0.resident.bytes, proportionalBytes: $0.proportional.bytes,
-                swappedBytes: $0.swapped.bytes, mappings: $0.mappings, meaning: $0.category.meaning)
+                category: $0.category.rawValue, resident: $0.resident.bytes, proportional: $0.proportional.bytes,
+                swapped: $0.swapped.bytes, mappings: $0.mappings, meaning: $0.category.meaning)
         }
         largestMappings = breakdown.mappings.filter { $0.resident.bytes > 0 }
             .sorted { $0.resident != $1.resident ? $0.resident > $1.resident : $0.start < $1.start }.prefix(top)
@@ -110,9 +111,9 @@ public struct ExplainReport: Sendable, Encodable {
                 Mapping(
                     start: "0x" + String($0.start, radix: 16), end: "0x" + String($0.end, radix: 16),
                     permissions: $0.permissions, path: $0.path,
-                    part: $0.writtenCopies.bytes >= $0.resident.bytes && $0.resident.bytes > 0
+                    category: $0.writtenCopies.bytes >= $0.resident.bytes && $0.resident.bytes > 0
                         ? MemoryBreakdown.Category.otherAnonymous.rawValue : $0.category.rawValue,
-                    residentBytes: $0.resident.bytes, writtenCopyBytes: $0.writtenCopies.bytes)
+                    resident: $0.resident.bytes, writtenCopies: $0.writtenCopies.bytes)
             }
     }
 

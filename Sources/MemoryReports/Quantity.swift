@@ -1,15 +1,10 @@
+import MemoryProfiler
 internal import MemoryProfilerSystem
 
 /// How every report writes a quantity: the one place a byte count, a count, a share or a duration becomes text.
 public enum Quantity {
     /// A byte count as a person reads it: `512 B`, `12.5 KiB`, `41.2 MiB`, `1.30 GiB`.
-    public static func bytes(_ value: Int) -> String {
-        let magnitude = Double(value)
-        if value.magnitude < 1024 { return "\(value) B" }
-        if abs(magnitude) < 1_048_576 { return DecimalFormat.fixed(magnitude / 1024, decimals: 1) + " KiB" }
-        if abs(magnitude) < 1_073_741_824 { return DecimalFormat.fixed(magnitude / 1_048_576, decimals: 1) + " MiB" }
-        return DecimalFormat.fixed(magnitude / 1_073_741_824, decimals: 2) + " GiB"
-    }
+    public static func bytes(_ value: Int) -> String { MemorySize(bytes: value).readable }
 
     /// A count with its thousands separated: `1,231,034`.
     public static func count(_ value: Int) -> String {

@@ -14,14 +14,14 @@ struct ExplainCommandTests {
 
     struct Report: Decodable {
         struct Part: Decodable {
-            var part: String
-            var residentBytes: Int
-            var proportionalBytes: Int
+            var category: String
+            var resident: Int
+            var proportional: Int
         }
-        var pid: Int32
+        var processID: Int32
         var command: String
-        var residentBytes: Int
-        var proportionalBytes: Int
+        var resident: Int
+        var proportional: Int
         var threads: Int
         var parts: [Part]
     }
@@ -60,11 +60,11 @@ struct ExplainCommandTests {
         let status = try String(contentsOfFile: "/proc/\(child.pid)/status", encoding: .utf8)
         let vmRSS = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
             .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) }) * 1024
-        #expect(abs(Double(report.residentBytes - vmRSS)) <= 0.01 * Double(vmRSS), "parts \(report.residentBytes), VmRSS \(vmRSS)")
-        #expect(report.parts.reduce(0) { $0 + $1.residentBytes } == report.residentBytes)
+        #expect(abs(Double(report.resident - vmRSS)) <= 0.01 * Double(vmRSS), "parts \(report.resident), VmRSS \(vmRSS)")
+        #expect(report.parts.reduce(0) { $0 + $1.resident } == report.resident)
         #expect(report.threads == 9 && report.command == "composition", "\(report.threads) \(report.command)")
 
-        func part(_ name: String) -> Int { report.parts.first { $0.part == name }?.residentBytes ?? -1 }
+        func part(_ name: String) -> Int { report.parts.first { $0.category == name }?.resident ?? -1 }
         func near(_ name: String, _ truth: Int) {
             #expect(abs(Double(part(name) - truth)) <= 0.05 * Double(truth), "\(name): \(part(name)) for \(truth)")
         }
@@ -78,10 +78,10 @@ struct ExplainCommandTests {
         // The largest mappings name the written private copy's part as the totals count it: other anonymous.
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
         let mappings = try #require(json["largestMappings"] as? [[String: Any]])
-        let copy = mappings.first { ($0["writtenCopyBytes"] as? Int ?? 0) > 0 }
-        #expect(copy?["part"] as? String == "other-anonymous", "\(mappings.prefix(6))")
-        #expect(abs((copy?["writtenCopyBytes"] as? Int ?? 0) - 16 * Self.mebibyte) <= Self.mebibyte, "\(String(describing: copy))")
-        #expect(mappings.contains { $0["part"] as? String == "mapped-files" && ($0["residentBytes"] as? Int ?? 0) >= 95 * Self.mebibyte })
+        let copy = mappings.first { ($0["writtenCopies"] as? Int ?? 0) > 0 }
+        #expect(copy?["category"] as? String == "other-anonymous", "\(mappings.prefix(6))")
+        #expect(abs((copy?["writtenCopies"] as? Int ?? 0) - 16 * Self.mebibyte) <= Self.mebibyte, "\(String(describing: copy))")
+        #expect(mappings.contains { $0["category"] as? String == "mapped-files" && ($0["resident"] as? Int ?? 0) >= 95 * Self.mebibyte })
 
         // The picture: one bar, a part per category with its bytes.
         let picture = "\(directory.path)/parts.svg"
@@ -159,7 +159,7 @@ struct ExplainCommandTests {
         #expect(after.status == 0, "\(after.standardError)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(after.standardOutput.utf8)) as? [String: Any])
         let cgroup = try #require(json["cgroup"] as? [String: Any], "\(after.standardOutput.prefix(800))")
-        #expect(cgroup["outOfMemoryKills"] as? Int == 1 && cgroup["limitBytes"] as? Int == limit, "\(cgroup)")
+        #expect(cgroup["outOfMemoryKills"] as? Int == 1 && cgroup["limit"] as? Int == limit, "\(cgroup)")
         let text = try runProduct("mprof", ["explain", String(holder.id.rawValue), "--top", "0"])
         #expect(text.standardOutput.contains("of a 256.0 MiB limit") && text.standardOutput.contains("OOM kills 1"), "\(text.standardOutput)")
         _ = try holder.finish()
@@ -233,7 +233,7 @@ struct ExplainCommandTests {
         let result = try runProduct("mprof", ["explain", String(child.pid), "--json"])
         #expect(result.status == 0, "\(result.standardError)")
         let report = try JSONDecoder().decode(Report.self, from: Data(result.standardOutput.utf8))
-        func part(_ name: String) -> Int { report.parts.first { $0.part == name }?.residentBytes ?? -1 }
+        func part(_ name: String) -> Int { report.parts.first { $0.category == name }?.resident ?? -1 }
         // 80 MiB of tmpfs pages, 40 of the disk file's.
         #expect(part("shared-memory") >= 79 * Self.mebibyte && part("shared-memory") <= 82 * Self.mebibyte, "\(report.parts)")
         #expect(part("mapped-files") >= 39 * Self.mebibyte && part("mapped-files") <= 42 * Self.mebibyte, "\(report.parts)")
@@ -261,7 +261,7 @@ struct ExplainCommandTests {
         let result = try runProduct("mprof", ["explain", String(child.pid), "--json"])
         #expect(result.status == 0, "\(result.standardError)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
-        #expect(json["hugePageBytes"] as? Int == 4 << 20, "\(json["hugePageBytes"] ?? "none")")
+        #expect(json["hugePages"] as? Int == 4 << 20, "\(json["hugePages"] ?? "none")")
         let text = try runProduct("mprof", ["explain", String(child.pid)])
         #expect(text.standardOutput.contains("Huge pages: 4.0 MiB more"), "\(text.standardOutput)")
     }

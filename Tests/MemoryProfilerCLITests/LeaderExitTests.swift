@@ -70,7 +70,7 @@ import Testing
         let explain = try runProduct("mprof", ["explain", String(child.pid), "--json"])
         #expect(explain.status == 0, "\(explain.standardError)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(explain.standardOutput.utf8)) as? [String: Any])
-        let resident = try #require(report["residentBytes"] as? Int, "\(explain.standardOutput.prefix(400))")
+        let resident = try #require(report["resident"] as? Int, "\(explain.standardOutput.prefix(400))")
         #expect(resident >= 100 << 20, "explain saw \(resident) bytes for 100 MiB touched")
         let peak = try runProduct("mprof", ["attach", "-T", "0.05", "-o", "\(directory.path)/attach.dat", "--timeout", "0.5", String(child.pid)])
         #expect(peak.status == 0, "\(peak.standardError)")

@@ -39,4 +39,14 @@ import MemoryProfilerSystem
     func decimalFormat(value: Double, decimals: Int, expected: String) {
         #expect(DecimalFormat.fixed(value, decimals: decimals) == expected)
     }
+
+    /// The one way reports write bytes: each unit up to just below the next, negative amounts alike.
+    @Test(arguments: [
+        (0, "0 B"), (1023, "1023 B"), (-1023, "-1023 B"), (1024, "1.0 KiB"), (12_800, "12.5 KiB"),
+        (1_048_575, "1024.0 KiB"), (1_048_576, "1.0 MiB"), (-3_355_443, "-3.2 MiB"),
+        (1_073_741_823, "1024.0 MiB"), (1_073_741_824, "1.00 GiB"), (1_395_864_371, "1.30 GiB"),
+    ])
+    func readable(bytes: Int, expected: String) {
+        #expect(MemorySize(bytes: bytes).readable == expected)
+    }
 }

@@ -95,4 +95,14 @@ extension MemorySize: CustomStringConvertible {
     public func formatted(precision: Int) -> String {
         "\(DecimalFormat.fixed(mebibytes, decimals: precision)) MiB"
     }
+
+    /// The amount as a person reads it, in the largest binary unit that keeps it at 1 or more: `512 B`,
+    /// `12.5 KiB`, `41.2 MiB`, `1.30 GiB`. Every report writes bytes this way.
+    public var readable: String {
+        let value = Double(bytes)
+        if bytes.magnitude < 1024 { return "\(bytes) B" }
+        if abs(value) < 1_048_576 { return DecimalFormat.fixed(value / 1024, decimals: 1) + " KiB" }
+        if abs(value) < 1_073_741_824 { return DecimalFormat.fixed(value / 1_048_576, decimals: 1) + " MiB" }
+        return DecimalFormat.fixed(value / 1_073_741_824, decimals: 2) + " GiB"
+    }
 }

@@ -57,7 +57,7 @@ extension FunctionLineProfile {
                     line.heapIncrement.map { Self.mebibytes($0, precision) } ?? "")
             }
             if counted {
-                row += Self.allocationColumns(line.allocated.map(Self.bytes) ?? "", line.allocations.map(String.init) ?? "")
+                row += Self.allocationColumns(line.allocated.map(\.readable) ?? "", line.allocations.map(String.init) ?? "")
             }
             output += row + "   " + Self.sourceLine(line.contents) + "\n"
         }
@@ -80,14 +80,6 @@ extension FunctionLineProfile {
 
     private static func allocationColumns(_ allocated: String, _ allocations: String) -> String {
         " " + padded(allocated, 12) + " " + padded(allocations, 10)
-    }
-
-    /// Bytes as a person reads them: `512 B`, `12.5 KiB`, `3.2 MiB`.
-    private static func bytes(_ size: MemorySize) -> String {
-        let value = Double(size.bytes)
-        if abs(size.bytes) < 1024 { return "\(size.bytes) B" }
-        if abs(value) < 1_048_576 { return DecimalFormat.fixed(value / 1024, decimals: 1) + " KiB" }
-        return DecimalFormat.fixed(value / 1_048_576, decimals: 1) + " MiB"
     }
 
     /// memory_profiler's `{:(p+4).pf} MiB`.

@@ -284,7 +284,7 @@ public struct MemoryVerdict: Sendable, Hashable {
         self.resident = residentTrend
         self.heap = heapTrend
         self.file = fileTrend
-        func mebibytes(_ bytes: Double) -> String { DecimalFormat.fixed(bytes / 1_048_576, decimals: 1) + " MiB" }
+        func mebibytes(_ bytes: Double) -> String { MemorySize(bytes: Int(bytes.rounded())).description }
         func signed(_ bytes: Double) -> String { (bytes >= 0 ? "+" : "") + mebibytes(bytes) }
         func rate(_ trend: MemoryTrend) -> String {
             signed(trend.change) + " over the last " + DecimalFormat.fixed(trend.duration, decimals: 1) + " s (p "
