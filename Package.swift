@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "MemoryProfilerMacros", targets: ["MemoryProfilerMacros"]),
         .library(name: "MemoryPlot", targets: ["MemoryPlot"]),
         .library(name: "MemoryReports", targets: ["MemoryReports"]),
+        .library(name: "MemoryProfilerTesting", targets: ["MemoryProfilerTesting"]),
         .executable(name: "mprof", targets: ["mprof"]),
         // The heap profiler's malloc hook, loaded with LD_PRELOAD: libmprof-heap-hook.so.
         .library(name: "mprof-heap-hook", type: .dynamic, targets: ["MemoryProfilerHeapHook"]),
@@ -32,6 +33,9 @@ let package = Package(
         // Reports as text and data: the heap report, explain, the verdict, diffs, the tables and the one way numbers
         // are written. What mprof prints, a program that links the library can print too.
         .target(name: "MemoryReports", dependencies: ["MemoryProfiler", "MemoryProfilerSystem"]),
+
+        // Memory budgets for Swift Testing: traits that fail a test crossing its limits, measured per test.
+        .target(name: "MemoryProfilerTesting", dependencies: ["MemoryProfiler", "MemoryReports", "MemoryProfilerSystem"]),
 
         // Plots of .dat files as SVG, HTML and terminal text, with no dependency beyond the library.
         .target(name: "MemoryPlot", dependencies: ["MemoryProfiler", "MemoryProfilerSystem"]),

@@ -109,12 +109,14 @@ static inline void count_allocation(const void *block, size_t size) {
     thread_allocated_bytes += size;
     thread_allocations += 1;
     int saved = errno;
+    scopes_allocation(block, size);
     recorder_allocation(block, size);
     errno = saved;
 }
 
 static inline void count_free(const void *block) {
     int saved = errno;
+    scopes_free(block);
     recorder_free(block);
     errno = saved;
 }
@@ -238,6 +240,7 @@ __attribute__((constructor)) static void heap_hook_start(void) {
     next_swift_allocObject =
         (swift_alloc_object_function)dlsym(RTLD_NEXT, "swift_allocObject");
     resolve_exec();
+    scopes_start();
     recorder_start(usable_size_of);
     // quick_exit runs at_quick_exit handlers, last registered first, and no destructors: registered here, before the
     // program registers any, the hook's runs after them and finishes the capture as a normal exit does.
@@ -334,6 +337,7 @@ EXPORT void *realloc(void *pointer, size_t size) {
         count_allocation(block, size);
     } else if (pointer != NULL && size != 0) {
         int saved = errno;
+        scopes_restore(pointer);
         recorder_restore(pointer);
         errno = saved;
     }

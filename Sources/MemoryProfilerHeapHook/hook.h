@@ -9,7 +9,8 @@
 //   stacks.c        call stacks: the walk (unwinder.c first, libunwind or libgcc's unwinder where it cannot) and
 //                   interning
 //   unwinder.c      the hook's own unwinder: the unwind tables' rules, cached
-//   live.c          the table of live blocks (the aggregate mode's, and the leak scan's replay)
+//   live.c          the table of live blocks (the aggregate mode's, the leak scan's replay, the scopes')
+//   scopes.c        scopes: what the threads in one allocate, block by block (mprof_heap_scope_*)
 //   reachability.c  the leak scan at exit
 //
 // Nothing here allocates through the functions the hook defines. The capture format is described in
@@ -183,6 +184,16 @@ HOOK_HIDDEN uint64_t live_remove(struct live_table *table, uintptr_t address, st
 HOOK_HIDDEN uint64_t live_find(const struct live_table *table, uintptr_t address, struct live_tag *tag);
 /// Gives the table's memory back; the table is empty again.
 HOOK_HIDDEN void live_release(struct live_table *table);
+
+// scopes.c: what a piece of the program allocates on the threads in it (a leaf beside live.c)
+/// Registers the scopes' fork handlers (the constructor, once).
+HOOK_HIDDEN void scopes_start(void);
+/// An allocation by this thread: its scope's, if the thread is in one.
+HOOK_HIDDEN void scopes_allocation(const void *block, size_t size);
+/// A free, on any thread: of a scope's block, if it is one.
+HOOK_HIDDEN void scopes_free(const void *block);
+/// Undoes this thread's last scopes_free of `block` (a realloc that failed kept it).
+HOOK_HIDDEN void scopes_restore(const void *block);
 
 // reachability.c
 /// Finds the blocks still allocated — in `live` when given (the aggregate mode's table), else by replaying the

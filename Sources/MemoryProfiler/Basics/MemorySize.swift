@@ -54,6 +54,19 @@ public struct MemorySize: Hashable, Comparable, Sendable, Codable {
     /// No memory at all.
     public static let zero = MemorySize(bytes: 0)
 
+    /// An amount of `count` bytes: `.bytes(4096)`.
+    @inlinable
+    public static func bytes(_ count: Int) -> MemorySize { MemorySize(bytes: count) }
+
+    /// An amount in kibibytes (2^10 bytes), rounded to the nearest byte: `.kibibytes(64)`.
+    public static func kibibytes(_ amount: Double) -> MemorySize { MemorySize(mebibytes: amount / 1024) }
+
+    /// An amount in mebibytes (2^20 bytes), rounded to the nearest byte: `.mebibytes(200)`.
+    public static func mebibytes(_ amount: Double) -> MemorySize { MemorySize(mebibytes: amount) }
+
+    /// An amount in gibibytes (2^30 bytes), rounded to the nearest byte: `.gibibytes(1.5)`.
+    public static func gibibytes(_ amount: Double) -> MemorySize { MemorySize(mebibytes: amount * 1024) }
+
     @inlinable
     public static func < (lhs: MemorySize, rhs: MemorySize) -> Bool { lhs.bytes < rhs.bytes }
 

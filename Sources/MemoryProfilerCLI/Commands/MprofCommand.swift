@@ -15,7 +15,7 @@ public struct MprofCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             RunCommand.self, AttachCommand.self, PlotCommand.self, PeakCommand.self, ListCommand.self, RmCommand.self,
-            CleanCommand.self,
+            CleanCommand.self, TestCommand.self,
             ReadersCommand.self, LinesCommand.self, HeapCommand.self, ExplainCommand.self,
         ]
     )

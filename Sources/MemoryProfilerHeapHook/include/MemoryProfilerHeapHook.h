@@ -37,6 +37,40 @@ typedef int (*mprof_heap_region_end_function)(uint64_t, char *MPROF_NONNULL, siz
 void mprof_heap_thread_allocated(uint64_t *MPROF_NONNULL bytes, uint64_t *MPROF_NONNULL allocations);
 typedef void (*mprof_heap_thread_allocated_function)(uint64_t *MPROF_NONNULL, uint64_t *MPROF_NONNULL);
 
+/// What a scope's threads allocated while they were in it, and what became of those blocks (freed on any thread).
+/// Sizes are the sizes asked for, as the capture records them.
+struct mprof_heap_scope_totals {
+    uint64_t allocated_bytes, allocations;
+    /// Of the scope's blocks, those freed since (by any thread).
+    uint64_t freed_bytes, frees;
+    /// Its blocks still allocated when the totals were read.
+    uint64_t bytes_in_use, blocks_in_use;
+    /// The most bytes of its blocks that were allocated at one time.
+    uint64_t peak_bytes;
+    /// Allocations it could not keep track of (the hook's table could not grow): the other numbers are then low.
+    uint64_t untracked;
+};
+
+/// Opens a scope: what threads allocate while they are in it (mprof_heap_scope_enter) is counted as its, block by
+/// block, until it ends, while other threads allocate what they like. Works recording or not. 0 when it opened,
+/// with its identifier in `*scope`; 1 when as many scopes are open as the hook keeps (64).
+int mprof_heap_scope_begin(uint64_t *MPROF_NONNULL scope);
+typedef int (*mprof_heap_scope_begin_function)(uint64_t *MPROF_NONNULL);
+
+/// Puts the calling thread in scope `scope` (0: in none) and returns the scope it was in (0: none); UINT64_MAX,
+/// changing nothing, when `scope` is not open.
+uint64_t mprof_heap_scope_enter(uint64_t scope);
+typedef uint64_t (*mprof_heap_scope_enter_function)(uint64_t);
+
+/// The totals of open scope `scope` so far: 0, or 1 when it is not open.
+int mprof_heap_scope_read(uint64_t scope, struct mprof_heap_scope_totals *MPROF_NONNULL totals);
+typedef int (*mprof_heap_scope_read_function)(uint64_t, struct mprof_heap_scope_totals *MPROF_NONNULL);
+
+/// Ends scope `scope`, with its final totals in `*totals`: 0, or 1 when it is not open. Threads still in it are
+/// in none from then on; its blocks are forgotten.
+int mprof_heap_scope_end(uint64_t scope, struct mprof_heap_scope_totals *MPROF_NONNULL totals);
+typedef int (*mprof_heap_scope_end_function)(uint64_t, struct mprof_heap_scope_totals *MPROF_NONNULL);
+
 /// The malloc the hook forwards to (the allocator that really serves the program), for allocator readings that
 /// would otherwise find the hook's.
 void *MPROF_NULLABLE mprof_heap_next_malloc(void);

@@ -1,0 +1,166 @@
+#if os(Linux)
+internal import CMemoryProfilerShims
+internal import MemoryProfilerSystem
+
+/// Exact heap figures for one piece of work while the rest of the process goes on allocating: a test among tests
+/// running in parallel, a request among requests.
+///
+/// The heap hook (`libmprof-heap-hook.so`, under `mprof run --heap` or preloaded) counts every allocation a thread
+/// in a scope makes as the scope's, block by block, and every free of such a block — on whatever thread — as the
+/// scope's too. So the peak is the most the work itself had allocated at one time, not the process's, and nothing
+/// another thread allocates meanwhile is in it. No capture is needed.
+///
+/// ```swift
+/// let (index, totals) = try await HeapScope.measure { await buildIndex(of: documents) }
+/// print(totals.peakBytes, totals.bytesNotFreed)
+/// ```
+///
+/// What is the scope's: the synchronous ``measure(_:)-(()->T)`` counts what its body allocates on the calling
+/// thread. The asynchronous ``measure(_:)-(()async->T)`` runs its body on a thread of the scope's own, which it
+/// asks to be the task's executor (`withTaskExecutorPreference`): the body, its child tasks (`async let`, task
+/// groups) and the default actors they call all run there. Work the body hands elsewhere is not counted: the main
+/// actor, actors with executors of their own, `Task.detached`, Dispatch queues, threads it starts.
+public enum HeapScope {
+    /// What a scope's work allocated, and what became of it. Sizes are the sizes asked for, as in a capture.
+    public struct Totals: Sendable, Hashable, Codable {
+        /// Allocations made in the scope (a `realloc` counts as one, and as a free of the old block).
+        public var allocations: Int
+        /// The bytes they asked for.
+        public var bytesAllocated: Int
+        /// Of those blocks, the ones freed before the scope ended (by any thread).
+        public var frees: Int
+        /// Their bytes.
+        public var bytesFreed: Int
+        /// The scope's blocks still allocated when it ended.
+        public var blocksNotFreed: Int
+        /// Their bytes: what the work left behind.
+        public var bytesNotFreed: Int
+        /// The most bytes of the scope's blocks allocated at one time.
+        public var peakBytes: Int
+        /// Allocations the hook could not keep track of (no memory left for its table): when not 0, the other
+        /// numbers are too low.
+        public var untrackedAllocations: Int
+
+        public init(
+            allocations: Int = 0, bytesAllocated: Int = 0, frees: Int = 0, bytesFreed: Int = 0,
+            blocksNotFreed: Int = 0, bytesNotFreed: Int = 0, peakBytes: Int = 0, untrackedAllocations: Int = 0
+        ) {
+            self.allocations = allocations
+            self.bytesAllocated = bytesAllocated
+            self.frees = frees
+            self.bytesFreed = bytesFreed
+            self.blocksNotFreed = blocksNotFreed
+            self.bytesNotFreed = bytesNotFreed
+            self.peakBytes = peakBytes
+            self.untrackedAllocations = untrackedAllocations
+        }
+
+        init(_ totals: mprof_heap_scope_totals) {
+            func clamped(_ value: UInt64) -> Int { Int(clamping: value) }
+            self.init(
+                allocations: clamped(totals.allocations), bytesAllocated: clamped(totals.allocated_bytes),
+                frees: clamped(totals.frees), bytesFreed: clamped(totals.freed_bytes),
+                blocksNotFreed: clamped(totals.blocks_in_use), bytesNotFreed: clamped(totals.bytes_in_use),
+                peakBytes: clamped(totals.peak_bytes), untrackedAllocations: clamped(totals.untracked))
+        }
+    }
+
+    /// Whether the heap hook is loaded in this process, so that scopes can be measured.
+    public static var isAvailable: Bool { Hook.functions != nil }
+
+    /// How to load the hook, for messages that need it.
+    public static let howToLoadTheHook =
+        "run under `mprof run --heap`, or preload the hook (LD_PRELOAD=…/libmprof-heap-hook.so)"
+
+    /// Runs `body` on the calling thread and returns its result with what it allocated there.
+    ///
+    /// - Throws: ``MemoryError`` (``MemoryError/Code/unavailable`` without the hook), or what `body` throws.
+    public static func measure<T>(_ body: () throws -> T) throws -> (result: T, totals: Totals) {
+        let hook = try Hook.loaded()
+        let scope = try Scope(hook)
+        let previous = hook.enter(scope.identifier)
+        let result: T
+        do {
+            result = try body()
+        } catch {
+            _ = hook.enter(previous)
+            _ = try? scope.end()
+            throw error
+        }
+        _ = hook.enter(previous)
+        return (result, try scope.end())
+    }
+
+    /// Runs `body` on a thread of the scope's own (its task executor) and returns its result with what it, its
+    /// child tasks and the default actors they called allocated.
+    ///
+    /// - Throws: ``MemoryError`` (``MemoryError/Code/unavailable`` without the hook), or what `body` throws.
+    public static func measure<T>(_ body: () async throws -> T) async throws -> (result: T, totals: Totals) {
+        let hook = try Hook.loaded()
+        let scope = try Scope(hook)
+        let executor = try ScopeExecutor.take(hook)
+        executor.join(scope.identifier)
+        defer {
+            executor.join(0)
+            ScopeExecutor.give(executor)
+        }
+        let result: T
+        do {
+            result = try await withTaskExecutorPreference(executor, isolation: nil) { try await body() }
+        } catch {
+            _ = try? scope.end()
+            throw error
+        }
+        return (result, try scope.end())
+    }
+
+    /// A scope open in the hook.
+    private struct Scope {
+        let hook: Hook
+        let identifier: UInt64
+
+        init(_ hook: Hook) throws(MemoryError) {
+            var identifier: UInt64 = 0
+            guard hook.begin(&identifier) == 0 else {
+                throw MemoryError(.unavailable, "64 heap scopes are open already: the hook keeps no more at once")
+            }
+            self.hook = hook
+            self.identifier = identifier
+        }
+
+        func end() throws(MemoryError) -> Totals {
+            var totals = mprof_heap_scope_totals()
+            guard hook.end(identifier, &totals) == 0 else {
+                throw MemoryError(.invalidOptions, "heap scope \(identifier) was not open")
+            }
+            return Totals(totals)
+        }
+    }
+
+    /// The hook's exported scope functions, as its public header declares them.
+    struct Hook: @unchecked Sendable {
+        let begin: mprof_heap_scope_begin_function
+        let enter: mprof_heap_scope_enter_function
+        let end: mprof_heap_scope_end_function
+
+        static let functions: Hook? = {
+            guard let begin = DynamicSymbol.address(of: "mprof_heap_scope_begin"),
+                let enter = DynamicSymbol.address(of: "mprof_heap_scope_enter"),
+                let end = DynamicSymbol.address(of: "mprof_heap_scope_end")
+            else { return nil }
+            return Hook(
+                begin: unsafeBitCast(begin, to: mprof_heap_scope_begin_function.self),
+                enter: unsafeBitCast(enter, to: mprof_heap_scope_enter_function.self),
+                end: unsafeBitCast(end, to: mprof_heap_scope_end_function.self))
+        }()
+
+        static func loaded() throws(MemoryError) -> Hook {
+            guard let functions else {
+                throw MemoryError(
+                    .unavailable, "heap scopes need libmprof-heap-hook.so in the process: " + HeapScope.howToLoadTheHook)
+            }
+            return functions
+        }
+    }
+}
+#endif

@@ -1,0 +1,116 @@
+#if os(Linux)
+internal import MemoryProfilerSystem
+import Glibc
+
+/// A thread that runs a scope's jobs, as the task executor its work prefers: what runs on it is counted as the
+/// scope's (the hook counts per thread), and nothing else runs on it.
+///
+/// Executors are kept in a pool and never deallocated: a task refers to its preferred executor unowned, and a pool
+/// spares a thread's start for every scope. One executor serves one scope at a time.
+final class ScopeExecutor: TaskExecutor, @unchecked Sendable {
+    // pthread objects must not move: they live in allocations of their own. Everything below is guarded by `mutex`.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var jobs: [UnownedJob] = []
+    private var nextJob = 0
+    /// The scope its thread is to be in (0: none), applied before the next job.
+    private var scope: UInt64 = 0
+    private let hook: HeapScope.Hook
+
+    private init(_ hook: HeapScope.Hook) {
+        self.hook = hook
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+        // Room enough that a scope's own jobs never make the queue grow (which allocates) in the common case.
+        jobs.reserveCapacity(4096)
+    }
+
+    private static let pool = PoolOfExecutors()
+
+    /// An executor of the pool, started if none is free.
+    static func take(_ hook: HeapScope.Hook) throws(MemoryError) -> ScopeExecutor {
+        if let executor = pool.take() { return executor }
+        let executor = ScopeExecutor(hook)
+        do {
+            let thread = try DedicatedThread.start { executor.run() }
+            thread.detach()
+        } catch {
+            throw MemoryError(.systemCall, "cannot start a heap scope's thread: \(error.message)", errno: error.errno)
+        }
+        return executor
+    }
+
+    /// Puts `executor` back in the pool.
+    static func give(_ executor: ScopeExecutor) { pool.give(executor) }
+
+    /// Puts the executor's thread in `scope` (0: in none) before it runs another job.
+    func join(_ scope: UInt64) {
+        pthread_mutex_lock(mutex)
+        self.scope = scope
+        pthread_cond_signal(condition)
+        pthread_mutex_unlock(mutex)
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        pthread_mutex_lock(mutex)
+        if jobs.count == jobs.capacity {
+            // Growing the queue allocates: that is the executor's, not the work of whatever scope this thread is in.
+            let previous = hook.enter(0)
+            jobs.append(job)
+            _ = hook.enter(previous)
+        } else {
+            jobs.append(job)
+        }
+        pthread_cond_signal(condition)
+        pthread_mutex_unlock(mutex)
+    }
+
+    private func run() {
+        var applied: UInt64 = 0
+        pthread_mutex_lock(mutex)
+        while true {
+            if scope != applied {
+                let wanted = scope
+                pthread_mutex_unlock(mutex)
+                // A scope that has ended meanwhile is refused (UINT64_MAX): the thread is then in none.
+                if hook.enter(wanted) == .max { _ = hook.enter(0) }
+                applied = wanted
+                pthread_mutex_lock(mutex)
+            } else if nextJob < jobs.count {
+                let job = jobs[nextJob]
+                nextJob += 1
+                if nextJob == jobs.count {
+                    jobs.removeAll(keepingCapacity: true)
+                    nextJob = 0
+                }
+                pthread_mutex_unlock(mutex)
+                job.runSynchronously(on: asUnownedTaskExecutor())
+                pthread_mutex_lock(mutex)
+            } else {
+                pthread_cond_wait(condition, mutex)
+            }
+        }
+    }
+}
+
+/// The executors not serving a scope now.
+private final class PoolOfExecutors: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private var free: [ScopeExecutor] = []
+
+    init() { pthread_mutex_init(mutex, nil) }
+
+    func take() -> ScopeExecutor? {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return free.popLast()
+    }
+
+    func give(_ executor: ScopeExecutor) {
+        pthread_mutex_lock(mutex)
+        free.append(executor)
+        pthread_mutex_unlock(mutex)
+    }
+}
+#endif

@@ -1,0 +1,190 @@
+// Scopes: what one piece of the program allocates, exactly, while the rest of it goes on allocating — a test among
+// tests running in parallel, say. A scope is joined per thread (mprof_heap_scope_enter): each allocation a thread
+// in a scope makes is the scope's, and goes into one table of blocks (address → size, the scope's slot as tag), so
+// that its free — on whatever thread, in a scope or not — is the scope's too. The counts need no capture: they work
+// whether the process is recording or not.
+//
+// Cost: a thread in no scope pays one thread-local load per allocation; every free pays one relaxed atomic load
+// while no scope is open, and a lock and a table lookup while one is.
+#define _GNU_SOURCE
+#include "hook.h"
+
+#include <errno.h>
+
+#define SCOPE_SLOTS 64
+
+struct scope {
+    uint64_t identifier;  // 0: the slot is free; else slot + 1 in the low bits, a generation above
+    struct mprof_heap_scope_totals totals;
+};
+
+static pthread_mutex_t scope_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct scope scopes[SCOPE_SLOTS];
+static struct live_table scope_blocks = {.with_sites = 1};  // tag.site: the scope's slot + 1
+static uint64_t scope_generation;
+static uint32_t scopes_open;  // read without the lock on every free
+
+static __thread uint64_t thread_scope __attribute__((tls_model("initial-exec")));
+// The block this thread's last free took out of a scope, should a failed realloc put it back (scopes_restore).
+static __thread struct {
+    uintptr_t block;
+    uint64_t size;
+    uint32_t slot;
+} thread_last_freed __attribute__((tls_model("initial-exec")));
+
+static struct scope *scope_named(uint64_t identifier) {
+    uint64_t slot = (identifier & 0xFF) - 1;
+    if (identifier == 0 || slot >= SCOPE_SLOTS || scopes[slot].identifier != identifier) return NULL;
+    return &scopes[slot];
+}
+
+HOOK_EXPORT int mprof_heap_scope_begin(uint64_t *scope) {
+    pthread_mutex_lock(&scope_lock);
+    int status = 1;
+    for (uint64_t slot = 0; slot < SCOPE_SLOTS; slot += 1) {
+        if (scopes[slot].identifier != 0) continue;
+        scope_generation += 1;
+        scopes[slot] = (struct scope){.identifier = (scope_generation << 8) | (slot + 1)};
+        *scope = scopes[slot].identifier;
+        __atomic_add_fetch(&scopes_open, 1, __ATOMIC_RELAXED);
+        status = 0;
+        break;
+    }
+    pthread_mutex_unlock(&scope_lock);
+    return status;
+}
+
+HOOK_EXPORT uint64_t mprof_heap_scope_enter(uint64_t scope) {
+    if (scope != 0) {
+        pthread_mutex_lock(&scope_lock);
+        int open = scope_named(scope) != NULL;
+        pthread_mutex_unlock(&scope_lock);
+        if (!open) return UINT64_MAX;
+    }
+    uint64_t previous = thread_scope;
+    thread_scope = scope;
+    return previous;
+}
+
+HOOK_EXPORT int mprof_heap_scope_read(uint64_t scope, struct mprof_heap_scope_totals *totals) {
+    pthread_mutex_lock(&scope_lock);
+    struct scope *open = scope_named(scope);
+    if (open != NULL) *totals = open->totals;
+    pthread_mutex_unlock(&scope_lock);
+    return open != NULL ? 0 : 1;
+}
+
+HOOK_EXPORT int mprof_heap_scope_end(uint64_t scope, struct mprof_heap_scope_totals *totals) {
+    pthread_mutex_lock(&scope_lock);
+    struct scope *open = scope_named(scope);
+    if (open != NULL) {
+        *totals = open->totals;
+        uint32_t tag = (uint32_t)(open - scopes) + 1;
+        // Its blocks leave the table. A removal shifts later entries of the run back, into this slot or ones not
+        // yet visited (or, past the end, ones visited already, none of them this scope's by then): look again at
+        // the same slot until it holds another scope's block or none.
+        if (scope_blocks.keys != NULL) {
+            for (size_t slot = 0; slot <= scope_blocks.mask; slot += 1) {
+                while (scope_blocks.keys[slot] != 0 && scope_blocks.tags[slot].site == tag)
+                    live_remove(&scope_blocks, scope_blocks.keys[slot], NULL);
+            }
+        }
+        open->identifier = 0;
+        if (__atomic_sub_fetch(&scopes_open, 1, __ATOMIC_RELAXED) == 0) live_release(&scope_blocks);
+    }
+    pthread_mutex_unlock(&scope_lock);
+    return open != NULL ? 0 : 1;
+}
+
+HOOK_HIDDEN void scopes_allocation(const void *block, size_t size) {
+    if (__builtin_expect(thread_scope == 0, 1)) return;
+    pthread_mutex_lock(&scope_lock);
+    struct scope *scope = scope_named(thread_scope);
+    if (scope == NULL) {
+        thread_scope = 0;  // ended while this thread was in it
+    } else {
+        struct mprof_heap_scope_totals *totals = &scope->totals;
+        totals->allocated_bytes += size;
+        totals->allocations += 1;
+        uint64_t replaced_size;
+        struct live_tag replaced_tag;
+        struct live_tag tag = {.site = (uint32_t)(scope - scopes) + 1, .thread = 0};
+        if (!live_insert(&scope_blocks, (uintptr_t)block, size, tag, &replaced_size, &replaced_tag)) {
+            totals->untracked += 1;
+        } else {
+            // A block at this address still in the table was freed where the hook could not see it (by a signal
+            // handler inside the hook): it is gone.
+            if (replaced_size != UINT64_MAX && replaced_tag.site >= 1 && replaced_tag.site <= SCOPE_SLOTS) {
+                struct mprof_heap_scope_totals *owner = &scopes[replaced_tag.site - 1].totals;
+                owner->bytes_in_use -= replaced_size;
+                owner->blocks_in_use -= 1;
+            }
+            totals->bytes_in_use += size;
+            totals->blocks_in_use += 1;
+            if (totals->bytes_in_use > totals->peak_bytes) totals->peak_bytes = totals->bytes_in_use;
+        }
+    }
+    pthread_mutex_unlock(&scope_lock);
+}
+
+HOOK_HIDDEN void scopes_free(const void *block) {
+    thread_last_freed.block = 0;
+    if (__builtin_expect(__atomic_load_n(&scopes_open, __ATOMIC_RELAXED) == 0, 1)) return;
+    pthread_mutex_lock(&scope_lock);
+    struct live_tag tag;
+    uint64_t size = live_remove(&scope_blocks, (uintptr_t)block, &tag);
+    if (size != UINT64_MAX && tag.site >= 1 && tag.site <= SCOPE_SLOTS) {
+        struct mprof_heap_scope_totals *totals = &scopes[tag.site - 1].totals;
+        totals->freed_bytes += size;
+        totals->frees += 1;
+        totals->bytes_in_use -= size;
+        totals->blocks_in_use -= 1;
+        thread_last_freed.block = (uintptr_t)block;
+        thread_last_freed.size = size;
+        thread_last_freed.slot = tag.site;
+    }
+    pthread_mutex_unlock(&scope_lock);
+}
+
+HOOK_HIDDEN void scopes_restore(const void *block) {
+    if (thread_last_freed.block != (uintptr_t)block) return;
+    thread_last_freed.block = 0;
+    pthread_mutex_lock(&scope_lock);
+    struct scope *scope = &scopes[thread_last_freed.slot - 1];
+    if (scope->identifier != 0) {
+        struct live_tag tag = {.site = thread_last_freed.slot, .thread = 0};
+        if (live_insert(&scope_blocks, (uintptr_t)block, thread_last_freed.size, tag, NULL, NULL)) {
+            scope->totals.freed_bytes -= thread_last_freed.size;
+            scope->totals.frees -= 1;
+            scope->totals.bytes_in_use += thread_last_freed.size;
+            scope->totals.blocks_in_use += 1;
+        } else {
+            scope->totals.untracked += 1;
+        }
+    }
+    pthread_mutex_unlock(&scope_lock);
+}
+
+// fork: the child must not find the lock held by a thread that is not there. The parent holds it across the fork
+// (unless this thread is inside the hook already: a fork from a signal handler; then the child starts afresh).
+static __thread int fork_took_scope_lock __attribute__((tls_model("initial-exec")));
+static void scopes_before_fork(void) {
+    fork_took_scope_lock = !hook_in_hook;
+    if (fork_took_scope_lock) pthread_mutex_lock(&scope_lock);
+}
+static void scopes_after_fork_in_parent(void) {
+    if (fork_took_scope_lock) pthread_mutex_unlock(&scope_lock);
+}
+static void scopes_after_fork_in_child(void) {
+    // The child is not the scopes' program: it forgets them (their table's memory with them, when it is whole).
+    if (fork_took_scope_lock) live_release(&scope_blocks);
+    scope_blocks = (struct live_table){.with_sites = 1};
+    for (int slot = 0; slot < SCOPE_SLOTS; slot += 1) scopes[slot].identifier = 0;
+    __atomic_store_n(&scopes_open, 0, __ATOMIC_RELAXED);
+    pthread_mutex_init(&scope_lock, NULL);
+    thread_scope = 0;
+}
+
+HOOK_HIDDEN void scopes_start(void) {
+    pthread_atfork(scopes_before_fork, scopes_after_fork_in_parent, scopes_after_fork_in_child);
+}
