@@ -32,6 +32,9 @@
 //                    at a normal exit by the reachability scan (reachability.c), in batches of up to 1000; at
 //                    least one record (possibly of count 0) when the scan ran.
 //   'G'  region      v 1 (begin) or 2 (end), v region number: what a program profiles of itself (see Regions)
+//   'K'  scope       v scope identifier, v 1 (this thread enters it), 2 (this thread leaves it) or 3 (it ends): see
+//                    scopes.c. A capture made for scopes alone (mprof_heap_scopes_record) holds only what threads
+//                    in a scope allocated and the frees of those blocks
 //   'X'  end         v allocations, v frees, v milliseconds: the process finished normally
 //   'L'  level       v bytes live (version 3 only, after a 'T'): the heap then
 //   'Q'  counters    v kind (1 totals, 2 sites), v first site, v payload bytes, v padding (3 bytes), the padding's
@@ -85,6 +88,7 @@ enum capture_tag {
     TAG_TIME = 'T',
     TAG_UNREACHABLE = 'U',
     TAG_REGION = 'G',
+    TAG_SCOPE = 'K',
     TAG_END = 'X',
     TAG_LEVEL = 'L',
     TAG_COUNTERS = 'Q',
@@ -108,7 +112,7 @@ static inline struct capture_shape capture_shape_of(unsigned char tag) {
     case TAG_EXEC: return (struct capture_shape){1, 0, 1};
     case TAG_TYPE: return (struct capture_shape){1, 4, 0};
     case TAG_THREAD: case TAG_TIME: case TAG_LEVEL: return (struct capture_shape){1, 1, 0};
-    case TAG_REGION: return (struct capture_shape){1, 2, 0};
+    case TAG_REGION: case TAG_SCOPE: return (struct capture_shape){1, 2, 0};
     case TAG_END: return (struct capture_shape){1, 3, 0};
     case TAG_CONDITION: return (struct capture_shape){1, 2, 1};
     default: return (struct capture_shape){0, 0, 0};

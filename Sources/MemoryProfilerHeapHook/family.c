@@ -109,15 +109,15 @@ static inline void count_allocation(const void *block, size_t size) {
     thread_allocated_bytes += size;
     thread_allocations += 1;
     int saved = errno;
-    scopes_allocation(block, size);
-    recorder_allocation(block, size);
+    int in_scope = scopes_allocation(block, size);
+    recorder_allocation(block, size, in_scope);
     errno = saved;
 }
 
 static inline void count_free(const void *block) {
     int saved = errno;
-    scopes_free(block);
-    recorder_free(block);
+    int in_scope = scopes_free(block);
+    recorder_free(block, in_scope);
     errno = saved;
 }
 
@@ -168,7 +168,7 @@ static void drain_queue(void) {
             if (done >= QUEUE_SIZE) {
                 __atomic_add_fetch(&hook_signal_events_missed, 1, __ATOMIC_RELAXED);
             } else if (queued[done].size == QUEUED_FREE) {
-                recorder_free((const void *)queued[done].block);
+                recorder_free((const void *)queued[done].block, 0);
             } else {
                 recorder_late_allocation((const void *)queued[done].block, queued[done].size, queued[done].caller);
             }
@@ -337,8 +337,8 @@ EXPORT void *realloc(void *pointer, size_t size) {
         count_allocation(block, size);
     } else if (pointer != NULL && size != 0) {
         int saved = errno;
-        scopes_restore(pointer);
-        recorder_restore(pointer);
+        int in_scope = scopes_restore(pointer);
+        recorder_restore(pointer, in_scope);
         errno = saved;
     }
     leave_hook();

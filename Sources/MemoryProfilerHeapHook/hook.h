@@ -116,8 +116,10 @@ HOOK_HIDDEN void hook_owned_piece(uintptr_t start, uintptr_t end, uintptr_t *pie
 // recorder.c
 /// Starts recording; `usable_size` is the allocator's usable size of a block (0 when unknown), for the leak scan.
 HOOK_HIDDEN void recorder_start(size_t (*usable_size)(void *block));
-HOOK_HIDDEN void recorder_allocation(const void *block, size_t size);
-HOOK_HIDDEN void recorder_free(const void *block);
+/// An allocation, and a free, of the program's; `in_scope` when it is a scope's (see scopes.c): a capture made for
+/// scopes alone records nothing else.
+HOOK_HIDDEN void recorder_allocation(const void *block, size_t size, int in_scope);
+HOOK_HIDDEN void recorder_free(const void *block, int in_scope);
 /// An allocation a signal handler made while its thread was inside the hook, recorded later: its stack is the
 /// caller's address alone (the unwinder may be in the middle of a walk on this thread).
 HOOK_HIDDEN void recorder_late_allocation(const void *block, size_t size, uintptr_t caller);
@@ -126,7 +128,9 @@ HOOK_HIDDEN void recorder_late_allocation(const void *block, size_t size, uintpt
 /// perhaps), and nothing was done.
 HOOK_HIDDEN int recorder_try_record(const void *block, size_t size, uintptr_t caller);
 /// Undoes the thread's last recorded free of `block`: a realloc that failed left it allocated.
-HOOK_HIDDEN void recorder_restore(const void *block);
+HOOK_HIDDEN void recorder_restore(const void *block, int in_scope);
+/// Marks in the capture that this thread enters (kind 1) or leaves (2) scope `scope`, or that it ends (3).
+HOOK_HIDDEN void recorder_scope_mark(uint64_t scope, uint64_t kind);
 /// Notes that the process is about to exec `path`.
 HOOK_HIDDEN void recorder_exec(const char *path);
 HOOK_HIDDEN void recorder_modules_changed(void);
@@ -185,15 +189,15 @@ HOOK_HIDDEN uint64_t live_find(const struct live_table *table, uintptr_t address
 /// Gives the table's memory back; the table is empty again.
 HOOK_HIDDEN void live_release(struct live_table *table);
 
-// scopes.c: what a piece of the program allocates on the threads in it (a leaf beside live.c)
+// scopes.c: what a piece of the program allocates on the threads in it (above the recorder, which it marks)
 /// Registers the scopes' fork handlers (the constructor, once).
 HOOK_HIDDEN void scopes_start(void);
-/// An allocation by this thread: its scope's, if the thread is in one.
-HOOK_HIDDEN void scopes_allocation(const void *block, size_t size);
-/// A free, on any thread: of a scope's block, if it is one.
-HOOK_HIDDEN void scopes_free(const void *block);
-/// Undoes this thread's last scopes_free of `block` (a realloc that failed kept it).
-HOOK_HIDDEN void scopes_restore(const void *block);
+/// An allocation by this thread: its scope's, if the thread is in one (then 1).
+HOOK_HIDDEN int scopes_allocation(const void *block, size_t size);
+/// A free, on any thread: of a scope's block, if it is one (then 1).
+HOOK_HIDDEN int scopes_free(const void *block);
+/// Undoes this thread's last scopes_free of `block` (a realloc that failed kept it): 1 when it did.
+HOOK_HIDDEN int scopes_restore(const void *block);
 
 // reachability.c
 /// Finds the blocks still allocated — in `live` when given (the aggregate mode's table), else by replaying the

@@ -862,8 +862,11 @@ static void emit_free(const void *block) {
     frees += 1;
 }
 
-HOOK_HIDDEN void recorder_allocation(const void *block, size_t size) {
-    if (!recording()) return;
+// A capture made for scopes alone (mprof_heap_scopes_record) records only their events.
+static int scopes_only;
+
+HOOK_HIDDEN void recorder_allocation(const void *block, size_t size, int in_scope) {
+    if (!recording() || (scopes_only && !in_scope)) return;
     uintptr_t frames[HOOK_MAX_FRAMES];
     uint64_t *walk_leaf;
     int filled;
@@ -891,7 +894,7 @@ HOOK_HIDDEN void recorder_allocation(const void *block, size_t size) {
 }
 
 HOOK_HIDDEN void recorder_late_allocation(const void *block, size_t size, uintptr_t caller) {
-    if (!recording()) return;
+    if (!recording() || scopes_only) return;  // a signal handler's: no scope's
     pthread_mutex_lock(&lock);
     if (recording()) {
         before_event();
@@ -901,7 +904,7 @@ HOOK_HIDDEN void recorder_late_allocation(const void *block, size_t size, uintpt
 }
 
 HOOK_HIDDEN int recorder_try_record(const void *block, size_t size, uintptr_t caller) {
-    if (!recording()) return 1;
+    if (!recording() || scopes_only) return 1;
     // Never waits: the lock may be held by the very call this handler interrupted.
     if (pthread_mutex_trylock(&lock) != 0) return 0;
     if (recording()) {
@@ -916,8 +919,8 @@ HOOK_HIDDEN int recorder_try_record(const void *block, size_t size, uintptr_t ca
     return 1;
 }
 
-HOOK_HIDDEN void recorder_restore(const void *block) {
-    if (!recording()) return;
+HOOK_HIDDEN void recorder_restore(const void *block, int in_scope) {
+    if (!recording() || (scopes_only && !in_scope)) return;
     pthread_mutex_lock(&lock);
     if (recording()) {
         before_event();
@@ -943,8 +946,8 @@ HOOK_HIDDEN void recorder_exec(const char *path) {
     pthread_mutex_unlock(&lock);
 }
 
-HOOK_HIDDEN void recorder_free(const void *block) {
-    if (!recording()) return;
+HOOK_HIDDEN void recorder_free(const void *block, int in_scope) {
+    if (!recording() || (scopes_only && !in_scope)) return;
     pthread_mutex_lock(&lock);
     if (recording()) {
         before_event();
@@ -1259,7 +1262,8 @@ static void finish_capture(uintptr_t stack_from) {
     if (missed != 0) emit_condition(3, missed, "");
     // Which blocks still allocated are unreachable. Under the lock, so no thread frees one meanwhile.
     const char *scan = hook_getenv("MPROF_HEAP_REACHABILITY");
-    if (stack_from != 0 && (scan == NULL || strcmp(scan, "0") != 0) && recording() && output_is_capture()) {
+    // (Not for a capture of scopes alone: their leaks are found when each ends, and nobody reads it after the exit.)
+    if (stack_from != 0 && !scopes_only && (scan == NULL || strcmp(scan, "0") != 0) && recording() && output_is_capture()) {
         int error = 0;
         const char *failure = reachability_scan(output, stream_end, hook_page_size, stack_from,
             scan != NULL && strcmp(scan, "in-process") == 0, aggregating ? &aggregate_live : NULL, allocator_usable_size,
@@ -1443,6 +1447,71 @@ HOOK_EXPORT int mprof_heap_region_end(uint64_t region, char *path, size_t capaci
         region_started_capture = 0;
     }
     pthread_mutex_unlock(&lock);
+    hook_in_hook = was_in_hook;
+    return status;
+}
+
+// Scopes (scopes.c) count on their own; a capture says where their blocks came from. Under `mprof run --heap` their
+// marks go into the run's capture; otherwise mprof_heap_scopes_record starts one of their own, which records only
+// what threads in a scope allocate and the frees of those blocks, until the process ends.
+
+HOOK_HIDDEN void recorder_scope_mark(uint64_t scope, uint64_t kind) {
+    if (!recording()) return;
+    pthread_mutex_lock(&lock);
+    if (recording() && !aggregating) {
+        before_event();
+        unsigned char fields[24];
+        unsigned char *at = capture_put_number(fields, scope);
+        at = capture_put_number(at, kind);
+        emit(TAG_SCOPE, fields, (size_t)(at - fields));
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+/// Makes sure scopes are recorded: 0, with the capture's path in `path`, and in `*own` whether it is the scopes' own
+/// (opened here, or by an earlier call); 2 when no capture could be started (errno says why: EPERM in secure mode,
+/// EBUSY when the run's capture is an aggregate one, which keeps no events).
+HOOK_EXPORT int mprof_heap_scopes_record(const char *path_if_not_recording, char *path, size_t capacity, int *own) {
+    int was_in_hook = hook_in_hook;
+    hook_in_hook = 1;
+    int status = 0;
+    pthread_mutex_lock(&lock);
+    if (recording() && getpid() == recording_pid) {
+        if (aggregating) {
+            errno = EBUSY;
+            status = 2;
+        }
+        pthread_mutex_unlock(&lock);
+    } else {
+        pthread_mutex_unlock(&lock);
+        if (hook_secure_mode()) {
+            errno = EPERM;
+            status = 2;
+        } else if (path_if_not_recording == NULL || strlen(path_if_not_recording) >= sizeof output_path - 16) {
+            errno = EINVAL;
+            status = 2;
+        } else {
+            memcpy(output_path, path_if_not_recording, strlen(path_if_not_recording) + 1);
+            output = open(output_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+            if (output < 0 || !identify_output()) {
+                status = 2;
+            } else {
+                prepare_once();
+                aggregating = 0;
+                scopes_only = 1;
+                start_capture();
+            }
+        }
+    }
+    if (status == 0) {
+        *own = scopes_only;
+        size_t length = strnlen(output_path, sizeof output_path);
+        if (capacity > 0) {
+            size_t copied = length < capacity - 1 ? length : capacity - 1;
+            memcpy(path, output_path, copied);
+            path[copied] = 0;
+        }
+    }
     hook_in_hook = was_in_hook;
     return status;
 }

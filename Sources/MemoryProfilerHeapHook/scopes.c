@@ -4,6 +4,10 @@
 // that its free — on whatever thread, in a scope or not — is the scope's too. The counts need no capture: they work
 // whether the process is recording or not.
 //
+// When a capture is recorded, each thread's entering and leaving a scope, and its end, are marked in it ('K'), so
+// that a reader can tell which allocations were whose and name their sites; mprof_heap_scopes_record (recorder.c)
+// records a capture of the scopes' events alone.
+//
 // Cost: a thread in no scope pays one thread-local load per allocation; every free pays one relaxed atomic load
 // while no scope is open, and a lock and a table lookup while one is.
 #define _GNU_SOURCE
@@ -62,7 +66,14 @@ HOOK_EXPORT uint64_t mprof_heap_scope_enter(uint64_t scope) {
         if (!open) return UINT64_MAX;
     }
     uint64_t previous = thread_scope;
+    if (previous == scope) return previous;
+    // Marked in the capture, if one is recorded, so that a reader knows whose the thread's allocations are.
+    int was_in_hook = hook_in_hook;
+    hook_in_hook = 1;
+    if (previous != 0) recorder_scope_mark(previous, 2);
     thread_scope = scope;
+    if (scope != 0) recorder_scope_mark(scope, 1);
+    hook_in_hook = was_in_hook;
     return previous;
 }
 
@@ -93,11 +104,17 @@ HOOK_EXPORT int mprof_heap_scope_end(uint64_t scope, struct mprof_heap_scope_tot
         if (__atomic_sub_fetch(&scopes_open, 1, __ATOMIC_RELAXED) == 0) live_release(&scope_blocks);
     }
     pthread_mutex_unlock(&scope_lock);
-    return open != NULL ? 0 : 1;
+    if (open == NULL) return 1;
+    int was_in_hook = hook_in_hook;
+    hook_in_hook = 1;
+    recorder_scope_mark(scope, 3);
+    hook_in_hook = was_in_hook;
+    return 0;
 }
 
-HOOK_HIDDEN void scopes_allocation(const void *block, size_t size) {
-    if (__builtin_expect(thread_scope == 0, 1)) return;
+HOOK_HIDDEN int scopes_allocation(const void *block, size_t size) {
+    if (__builtin_expect(thread_scope == 0, 1)) return 0;
+    int in_scope = 0;
     pthread_mutex_lock(&scope_lock);
     struct scope *scope = scope_named(thread_scope);
     if (scope == NULL) {
@@ -122,14 +139,16 @@ HOOK_HIDDEN void scopes_allocation(const void *block, size_t size) {
             totals->bytes_in_use += size;
             totals->blocks_in_use += 1;
             if (totals->bytes_in_use > totals->peak_bytes) totals->peak_bytes = totals->bytes_in_use;
+            in_scope = 1;
         }
     }
     pthread_mutex_unlock(&scope_lock);
+    return in_scope;
 }
 
-HOOK_HIDDEN void scopes_free(const void *block) {
+HOOK_HIDDEN int scopes_free(const void *block) {
     thread_last_freed.block = 0;
-    if (__builtin_expect(__atomic_load_n(&scopes_open, __ATOMIC_RELAXED) == 0, 1)) return;
+    if (__builtin_expect(__atomic_load_n(&scopes_open, __ATOMIC_RELAXED) == 0, 1)) return 0;
     pthread_mutex_lock(&scope_lock);
     struct live_tag tag;
     uint64_t size = live_remove(&scope_blocks, (uintptr_t)block, &tag);
@@ -144,11 +163,13 @@ HOOK_HIDDEN void scopes_free(const void *block) {
         thread_last_freed.slot = tag.site;
     }
     pthread_mutex_unlock(&scope_lock);
+    return thread_last_freed.block != 0;
 }
 
-HOOK_HIDDEN void scopes_restore(const void *block) {
-    if (thread_last_freed.block != (uintptr_t)block) return;
+HOOK_HIDDEN int scopes_restore(const void *block) {
+    if (thread_last_freed.block != (uintptr_t)block) return 0;
     thread_last_freed.block = 0;
+    int restored = 0;
     pthread_mutex_lock(&scope_lock);
     struct scope *scope = &scopes[thread_last_freed.slot - 1];
     if (scope->identifier != 0) {
@@ -158,11 +179,13 @@ HOOK_HIDDEN void scopes_restore(const void *block) {
             scope->totals.frees -= 1;
             scope->totals.bytes_in_use += thread_last_freed.size;
             scope->totals.blocks_in_use += 1;
+            restored = 1;
         } else {
             scope->totals.untracked += 1;
         }
     }
     pthread_mutex_unlock(&scope_lock);
+    return restored;
 }
 
 // fork: the child must not find the lock held by a thread that is not there. The parent holds it across the fork

@@ -47,7 +47,8 @@ final class MemoryBudgets: Sendable {
             }
             return
         }
-        let (failure, totals) = try await HeapScope.measure { () async -> (any Error)? in
+        let stacks = Self.recordStacks()
+        let (failure, scope) = try await HeapScope.measure { () async -> (any Error)? in
             do {
                 try await function()
                 return nil
@@ -55,9 +56,11 @@ final class MemoryBudgets: Sendable {
                 return error
             }
         }
+        let totals = scope.totals
         let (budgets, mistakes) = state.withLock { ($0.budgets, $0.mistakes) }
         report(mistakes)
         var kept = true
+        var profile: Result<HeapProfile, MemoryError>?
         if totals.untrackedAllocations > 0, let first = budgets.first {
             kept = false
             Issue.record(
@@ -71,11 +74,64 @@ final class MemoryBudgets: Sendable {
                 let value = budget.figure.value(totals)
                 guard value > budget.limit else { continue }
                 kept = false
-                Issue.record(Comment(rawValue: Self.overrun(budget, value: value, totals: totals)), sourceLocation: budget.sourceLocation)
+                var text = Self.overrun(budget, value: value, totals: totals)
+                if case .failure(let why) = stacks {
+                    text += "\n(no sites: \(why.message))"
+                } else {
+                    if profile == nil { profile = Result { () throws(MemoryError) in try scope.profile() } }
+                    switch profile {
+                    case .success(let heap): text += Self.sites(heap, budget.figure)
+                    case .failure(let why): text += "\n(no sites: \(why.message))"
+                    case nil: break
+                    }
+                }
+                Issue.record(Comment(rawValue: text), sourceLocation: budget.sourceLocation)
             }
         }
         writeReport(test: test, totals: totals, budgets: budgets, kept: kept && mistakes.isEmpty)
         if let failure { throw failure }
+    }
+
+    /// The environment variables that say where the scopes' capture is kept (a directory), and that stacks are not
+    /// to be recorded (`0`).
+    static let capturesVariable = "MPROF_TEST_CAPTURES"
+    static let stacksVariable = "MPROF_TEST_STACKS"
+
+    /// Starts recording the tests' stacks, once, unless told not to: the capture a failure's sites are read from.
+    static func recordStacks() -> Result<String, MemoryError> {
+        if Environment.value(stacksVariable) == "0" {
+            return .failure(MemoryError(.unavailable, "\(stacksVariable)=0"))
+        }
+        let directory = Environment.value(capturesVariable).flatMap { $0.isEmpty ? nil : $0 }
+        return Result { () throws(MemoryError) in try HeapScope.recordStacks(keepingCaptureIn: directory) }
+    }
+
+    /// The three sites that weigh most in `figure`, one line each: bytes, allocations, the Swift type, where, and
+    /// the first caller in the program's own code.
+    static func sites(_ heap: HeapProfile, _ figure: MemoryLimitTrait.Figure) -> String {
+        let view: HeapProfile.View =
+            switch figure {
+            case .peak: .peak
+            case .increment: .notFreed
+            case .bytesAllocated: .allocated
+            case .allocations: .calls
+            }
+        // The sites that matter: the first, and those after it with at least 1% of the figure (the test's own
+        // bookkeeping, a few hundred bytes of closure contexts, is noise beside a budget).
+        let sites = heap.sites(view)
+        let total = sites.reduce(0) { $0 + (view.isCounted ? $1.allocations : $1.bytes) }
+        var text = ""
+        for (index, site) in sites.prefix(3).enumerated()
+        where index == 0 || (view.isCounted ? site.allocations : site.bytes) * 100 >= total {
+            let what = site.typeName.map { "\(TerminalText.escaped($0)) from " } ?? ""
+            text += "\n  \(Quantity.bytes(site.bytes)) in \(plural(site.allocations, "allocation")): \(what)" + TerminalText.escaped(site.frame.location)
+            if let position = site.stack.firstIndex(of: site.frame),
+                let caller = site.stack[(position + 1)...].first(where: { !$0.isSystem && !HeapProfile.isPlumbingFrame($0) })
+            {
+                text += " ← " + TerminalText.escaped(caller.location)
+            }
+        }
+        return text.isEmpty ? "\n(no sites: the capture holds none of the test's allocations)" : text
     }
 
     private func report(_ mistakes: [Issue.Mistake]) {
@@ -93,8 +149,8 @@ final class MemoryBudgets: Sendable {
             : "+\(Quantity.count(over)) (\(percent)) over the \(budget.figure.limitName) of \(Quantity.count(budget.limit)): "
                 + Quantity.count(value)
         return text + " — the test's heap: peak \(Quantity.bytes(totals.peakBytes)), "
-            + "\(Quantity.count(totals.allocations)) allocations of \(Quantity.bytes(totals.bytesAllocated)), "
-            + "\(Quantity.bytes(totals.bytesNotFreed)) in \(Quantity.count(totals.blocksNotFreed)) blocks not freed"
+            + "\(plural(totals.allocations, "allocation")) of \(Quantity.bytes(totals.bytesAllocated)), "
+            + "\(Quantity.bytes(totals.bytesNotFreed)) in \(plural(totals.blocksNotFreed, "block")) not freed"
     }
 
     private func writeReport(test: Test, totals: HeapScope.Totals, budgets: [MemoryLimitTrait.Budget], kept: Bool) {
@@ -111,4 +167,9 @@ final class MemoryBudgets: Sendable {
             Issue.record(Comment(rawValue: "cannot write the memory report to \(path) (\(Self.reportVariable)): \(error.message)"))
         }
     }
+}
+
+/// `1 block`, `2 blocks`, `1,024 blocks`.
+func plural(_ count: Int, _ noun: String) -> String {
+    "\(Quantity.count(count)) \(noun)\(count == 1 ? "" : "s")"
 }

@@ -134,11 +134,11 @@ extension HeapCapture {
     }
 
     /// Reads a capture; with `namesOnly`, only what naming needs (no replay: no sizes, no summary); with `region`,
-    /// only the events of that region (see ``HeapRegion``).
-    init(bytes: [UInt8], name: String, namesOnly: Bool, region: UInt64? = nil) throws(MemoryError) {
+    /// only the events of that region (see ``HeapRegion``); with `scope`, only that scope's (see ``HeapScope``).
+    init(bytes: [UInt8], name: String, namesOnly: Bool, region: UInt64? = nil, scope: UInt64? = nil) throws(MemoryError) {
         do {
             self = try bytes.withUnsafeBufferPointer { buffer throws(HeapCaptureReader.Failure) in
-                var reader = HeapCaptureReader(buffer, namesOnly: namesOnly, region: region)
+                var reader = HeapCaptureReader(buffer, namesOnly: namesOnly, region: region, scope: scope)
                 return try reader.replay()
             }
         } catch {
@@ -171,6 +171,9 @@ struct HeapCaptureReader {
 
     /// A region's number: only the events between its begin and end records are replayed.
     private let region: UInt64?
+    /// A scope's identifier: only the allocations its threads made while in it, and the frees of those blocks, up
+    /// to its end, are replayed.
+    private let scope: UInt64?
 
     /// The capture in its stored form, when the reader was asked to write it (see `init(transcribing:)`); with
     /// `handingOff`, what was not handed off.
@@ -185,10 +188,11 @@ struct HeapCaptureReader {
     /// Told of each module, stack address and class type descriptor as they are read (see ``HeapPreNamer``).
     private var noticing: HeapNamingQueue?
 
-    init(_ bytes: UnsafeBufferPointer<UInt8>, namesOnly: Bool = false, region: UInt64? = nil) {
+    init(_ bytes: UnsafeBufferPointer<UInt8>, namesOnly: Bool = false, region: UInt64? = nil, scope: UInt64? = nil) {
         self.bytes = bytes
         self.namesOnly = namesOnly
         self.region = region
+        self.scope = scope
     }
 
     /// A reader that, as it replays a capture as the hook wrote it (version 1), writes it in its stored form
@@ -230,7 +234,7 @@ struct HeapCaptureReader {
         case UInt8(ascii: "F"), UInt8(ascii: "R"), UInt8(ascii: "H"), UInt8(ascii: "T"): 1
         case UInt8(ascii: "a"), UInt8(ascii: "f"), UInt8(ascii: "g"), UInt8(ascii: "k"): 1
         case UInt8(ascii: "r"): 0
-        case UInt8(ascii: "G"): 2
+        case UInt8(ascii: "G"), UInt8(ascii: "K"): 2
         case UInt8(ascii: "P"): 3
         default: nil
         }
@@ -379,6 +383,8 @@ struct HeapCaptureReader {
         // Whether events count: always, or only inside the region asked for.
         var counting = region == nil
         var regionEnded = false
+        // Per thread, the scope it is in (0: none).
+        var scopeOfThread: [UInt64] = [0]
         var sawBegin = false
         // (stack, type) → group, keyed by leaf << 32 | type, + 1 (0 marks an empty slot; leaf < 2^32 - 2).
         let groupOf = LiveBlocks()
@@ -565,7 +571,8 @@ struct HeapCaptureReader {
                 lastFreeOfThread[thread] = (address, index, isTemporary)
             } else {
                 if rewriting { transcribe("g", 0) }
-                capture.summary.freesOfUnknownBlocks += 1
+                // (In a scope's replay, every other block's free is another scope's, or nobody's.)
+                if scope == nil { capture.summary.freesOfUnknownBlocks += 1 }
                 lastFreeOfThread[thread] = (address, -1, false)
             }
             lastAllocationOfThread[thread] = -1
@@ -584,7 +591,7 @@ struct HeapCaptureReader {
             }
             guard freed.index >= 0 else {
                 // The free of a block the capture never saw did not happen after all.
-                capture.summary.freesOfUnknownBlocks -= 1
+                if scope == nil { capture.summary.freesOfUnknownBlocks -= 1 }
                 return
             }
             live.insert(freed.address, UInt32(freed.index))
@@ -697,7 +704,7 @@ struct HeapCaptureReader {
                 case UInt8(ascii: "A") where version == 1, UInt8(ascii: "O") where version == 1:
                     let size = try number(), leaf = try number(), address = decodeAddress(try number())
                     let type = tag == UInt8(ascii: "O") ? try number() : 0
-                    guard counting else { break }
+                    guard counting, scope == nil || scopeOfThread[thread] == scope else { break }
                     try allocate(size: size, leaf: leaf, type: type, address: address, recordStart: recordStart)
                 case UInt8(ascii: "F") where version == 1:
                     guard !sawUnreachable else { throw failure("a free after the reachability records", at: recordStart) }
@@ -791,6 +798,14 @@ struct HeapCaptureReader {
                         counting = kind == 1
                         if kind == 2 { regionEnded = true }
                     }
+                case UInt8(ascii: "K"):
+                    let identifier = try number(), kind = try number()
+                    guard kind >= 1 && kind <= 3 else { throw failure("a scope record of kind \(kind)", at: recordStart) }
+                    switch kind {
+                    case 1: scopeOfThread[thread] = identifier
+                    case 2: scopeOfThread[thread] = 0
+                    default: if identifier == scope { regionEnded = true }
+                    }
                 case UInt8(ascii: "S"):
                     let parent = try number(), address = try number()
                     guard parent <= UInt64(capture.parents.count) else { throw failure("stack node \(capture.parents.count + 1) names parent \(parent), which was never recorded", at: recordStart) }
@@ -814,6 +829,7 @@ struct HeapCaptureReader {
                         guard replayBytes <= replayBudget else { throw tooLargeToReplay(allocationCount) }
                         lastAllocationOfThread.append(-1)
                         lastFreeOfThread.append(nil)
+                        scopeOfThread.append(0)
                         ownAllocations.append([])
                         ownCount.append(0)
                     }
@@ -962,6 +978,10 @@ struct HeapCaptureReader {
         guard sawBegin else { throw failure("no begin record: the program ended before the hook started", at: 8) }
         if let region {
             guard regionEnded else { throw failure("region \(region) does not end in the capture", at: nil) }
+            capture.summary.finishedNormally = true
+        }
+        if let scope {
+            guard regionEnded else { throw failure("scope \(scope) does not end in the capture", at: nil) }
             capture.summary.finishedNormally = true
         }
         capture.summary.allocations = capture.sizes.count

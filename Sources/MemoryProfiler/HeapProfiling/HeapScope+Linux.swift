@@ -1,6 +1,7 @@
 #if os(Linux)
 internal import CMemoryProfilerShims
 internal import MemoryProfilerSystem
+import Synchronization
 
 /// Exact heap figures for one piece of work while the rest of the process goes on allocating: a test among tests
 /// running in parallel, a request among requests.
@@ -11,9 +12,12 @@ internal import MemoryProfilerSystem
 /// another thread allocates meanwhile is in it. No capture is needed.
 ///
 /// ```swift
-/// let (index, totals) = try await HeapScope.measure { await buildIndex(of: documents) }
-/// print(totals.peakBytes, totals.bytesNotFreed)
+/// let (index, scope) = try await HeapScope.measure { await buildIndex(of: documents) }
+/// print(scope.totals.peakBytes, scope.totals.bytesNotFreed)
 /// ```
+///
+/// Where the blocks came from is known once ``recordStacks(keepingCaptureIn:)`` has been called: every scope's
+/// allocations are then recorded with their stacks, and ``Measurement/profile()`` gives a scope's ``HeapProfile``.
 ///
 /// What is the scope's: the synchronous ``measure(_:)-(()->T)`` counts what its body allocates on the calling
 /// thread. The asynchronous ``measure(_:)-(()async->T)`` runs its body on a thread of the scope's own, which it
@@ -65,8 +69,73 @@ public enum HeapScope {
         }
     }
 
+    /// What a scope measured: its totals, and, when stacks are recorded, where to find its events.
+    public struct Measurement: Sendable {
+        /// The totals, exact, counted by the hook as the work ran.
+        public var totals: Totals
+        /// The scope's identifier (in the hook, and in the capture's `K` records).
+        public var identifier: UInt64
+        /// The capture the scope's events were recorded in; nil when stacks were not being recorded.
+        public var capturePath: String?
+
+        /// The scope's heap profile: its allocations with their stacks and Swift types, read from the capture.
+        ///
+        /// - Throws: ``MemoryError``: ``MemoryError/Code/unavailable`` when stacks were not recorded for it (see
+        ///   ``HeapScope/recordStacks(keepingCaptureIn:)``), or what reading the capture found.
+        public func profile() throws(MemoryError) -> HeapProfile {
+            guard let capturePath else {
+                throw MemoryError(
+                    .unavailable, "the scope's stacks were not recorded: call HeapScope.recordStacks() before it begins")
+            }
+            let bytes = try HeapCapture.readBytes(capturePath)
+            let capture = try HeapCapture(bytes: bytes, name: capturePath, namesOnly: false, scope: identifier)
+            return HeapProfile(capture, symbols: HeapSymbolizer().symbolize(capture, usingStoredNames: false))
+        }
+    }
+
     /// Whether the heap hook is loaded in this process, so that scopes can be measured.
     public static var isAvailable: Bool { Hook.functions != nil }
+
+    /// The capture scopes are recorded in, once ``recordStacks(keepingCaptureIn:)`` has started it.
+    private static let stackCapture = Mutex<String?>(nil)
+
+    /// Records, from now on, every scope's allocations with their stacks and types, and the frees of those
+    /// blocks, so that ``Measurement/profile()`` can say where a scope's memory came from. Nothing else the process
+    /// does is recorded, and scopes that have begun are recorded only from now on. Once per process: later calls
+    /// return the same capture.
+    ///
+    /// Under `mprof run --heap`, scopes are marked in the run's capture (unless it is an aggregate one). Otherwise
+    /// the capture is a file of their own, written until the process ends: in `directory` when given (to be read
+    /// later with `mprof heap`), else in `TMPDIR` (or `/tmp`), removed when the process exits normally.
+    ///
+    /// - Returns: The capture's path.
+    /// - Throws: ``MemoryError``: ``MemoryError/Code/unavailable`` without the hook, or why the capture could not
+    ///   be started (secure mode, a directory that cannot be written).
+    @discardableResult
+    public static func recordStacks(keepingCaptureIn directory: String? = nil) throws(MemoryError) -> String {
+        guard let record = DynamicSymbol.address(of: "mprof_heap_scopes_record") else {
+            throw MemoryError(.unavailable, "heap scopes need libmprof-heap-hook.so in the process: " + howToLoadTheHook)
+        }
+        let start = unsafeBitCast(record, to: mprof_heap_scopes_record_function.self)
+        return try stackCapture.withLock { (path: inout String?) throws(MemoryError) -> String in
+            if let path { return path }
+            let kept = directory != nil
+            let folder = directory ?? Environment.value("TMPDIR").flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "/tmp"
+            var random = SystemRandomNumberGenerator()
+            let file = "\(folder)/mprof-scopes-\(ProcessTable.currentProcess)-\(String(random.next(), radix: 36)).heap"
+            var written = [CChar](repeating: 0, count: 4200)
+            var own: Int32 = 0
+            guard file.withCString({ start($0, &written, written.count, &own) }) == 0 else {
+                let error = SystemError.current
+                throw MemoryError(
+                    .systemCall, "cannot record the scopes' stacks in \(file): \(error.message)", errno: error.errno)
+            }
+            let started = String(decoding: written.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if own != 0 && !kept { RemoveAtExit.register(started) }
+            path = started
+            return started
+        }
+    }
 
     /// How to load the hook, for messages that need it.
     public static let howToLoadTheHook =
@@ -75,7 +144,7 @@ public enum HeapScope {
     /// Runs `body` on the calling thread and returns its result with what it allocated there.
     ///
     /// - Throws: ``MemoryError`` (``MemoryError/Code/unavailable`` without the hook), or what `body` throws.
-    public static func measure<T>(_ body: () throws -> T) throws -> (result: T, totals: Totals) {
+    public static func measure<T>(_ body: () throws -> T) throws -> (result: T, scope: Measurement) {
         let hook = try Hook.loaded()
         let scope = try Scope(hook)
         let previous = hook.enter(scope.identifier)
@@ -95,7 +164,7 @@ public enum HeapScope {
     /// child tasks and the default actors they called allocated.
     ///
     /// - Throws: ``MemoryError`` (``MemoryError/Code/unavailable`` without the hook), or what `body` throws.
-    public static func measure<T>(_ body: () async throws -> T) async throws -> (result: T, totals: Totals) {
+    public static func measure<T>(_ body: () async throws -> T) async throws -> (result: T, scope: Measurement) {
         let hook = try Hook.loaded()
         let scope = try Scope(hook)
         let executor = try ScopeExecutor.take(hook)
@@ -114,6 +183,24 @@ public enum HeapScope {
         return (result, try scope.end())
     }
 
+    /// Files to remove when the process exits normally: the scopes' own capture, which is read while the process
+    /// runs and is of no use after it.
+    private enum RemoveAtExit {
+        private static let paths = Mutex<[String]?>(nil)
+
+        static func register(_ path: String) {
+            let first = paths.withLock { paths in
+                defer { paths = (paths ?? []) + [path] }
+                return paths == nil
+            }
+            if first { ProcessTable.atExit { RemoveAtExit.removeAll() } }
+        }
+
+        static func removeAll() {
+            for path in paths.withLock({ $0 ?? [] }) { TextFile.removeRegularFile(path) }
+        }
+    }
+
     /// A scope open in the hook.
     private struct Scope {
         let hook: Hook
@@ -128,12 +215,13 @@ public enum HeapScope {
             self.identifier = identifier
         }
 
-        func end() throws(MemoryError) -> Totals {
+        func end() throws(MemoryError) -> Measurement {
             var totals = mprof_heap_scope_totals()
             guard hook.end(identifier, &totals) == 0 else {
                 throw MemoryError(.invalidOptions, "heap scope \(identifier) was not open")
             }
-            return Totals(totals)
+            return Measurement(
+                totals: Totals(totals), identifier: identifier, capturePath: HeapScope.stackCapture.withLock { $0 })
         }
     }
 

@@ -11,8 +11,12 @@ final class ScopeExecutor: TaskExecutor, @unchecked Sendable {
     // pthread objects must not move: they live in allocations of their own. Everything below is guarded by `mutex`.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var jobs: [UnownedJob] = []
-    private var nextJob = 0
+    // The jobs waiting, in a ring: taking one and adding one never allocates (an Array's bookkeeping did, on the
+    // scope's thread), and it grows, outside any scope, only when full.
+    private var ring: UnsafeMutablePointer<UnownedJob>
+    private var capacity = 1024
+    private var first = 0
+    private var count = 0
     /// The scope its thread is to be in (0: none), applied before the next job.
     private var scope: UInt64 = 0
     private let hook: HeapScope.Hook
@@ -21,8 +25,7 @@ final class ScopeExecutor: TaskExecutor, @unchecked Sendable {
         self.hook = hook
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
-        // Room enough that a scope's own jobs never make the queue grow (which allocates) in the common case.
-        jobs.reserveCapacity(4096)
+        ring = .allocate(capacity: capacity)
     }
 
     private static let pool = PoolOfExecutors()
@@ -54,14 +57,19 @@ final class ScopeExecutor: TaskExecutor, @unchecked Sendable {
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         pthread_mutex_lock(mutex)
-        if jobs.count == jobs.capacity {
-            // Growing the queue allocates: that is the executor's, not the work of whatever scope this thread is in.
+        if count == capacity {
+            // Growing the ring allocates: that is the executor's, not the work of whatever scope this thread is in.
             let previous = hook.enter(0)
-            jobs.append(job)
+            let larger = UnsafeMutablePointer<UnownedJob>.allocate(capacity: capacity * 2)
+            for index in 0..<count { (larger + index).initialize(to: ring[(first + index) % capacity]) }
+            ring.deallocate()
+            ring = larger
+            first = 0
+            capacity *= 2
             _ = hook.enter(previous)
-        } else {
-            jobs.append(job)
         }
+        (ring + (first + count) % capacity).initialize(to: job)
+        count += 1
         pthread_cond_signal(condition)
         pthread_mutex_unlock(mutex)
     }
@@ -77,13 +85,10 @@ final class ScopeExecutor: TaskExecutor, @unchecked Sendable {
                 if hook.enter(wanted) == .max { _ = hook.enter(0) }
                 applied = wanted
                 pthread_mutex_lock(mutex)
-            } else if nextJob < jobs.count {
-                let job = jobs[nextJob]
-                nextJob += 1
-                if nextJob == jobs.count {
-                    jobs.removeAll(keepingCapacity: true)
-                    nextJob = 0
-                }
+            } else if count > 0 {
+                let job = (ring + first).move()
+                first = (first + 1) % capacity
+                count -= 1
                 pthread_mutex_unlock(mutex)
                 job.runSynchronously(on: asUnownedTaskExecutor())
                 pthread_mutex_lock(mutex)

@@ -71,6 +71,15 @@ typedef int (*mprof_heap_scope_read_function)(uint64_t, struct mprof_heap_scope_
 int mprof_heap_scope_end(uint64_t scope, struct mprof_heap_scope_totals *MPROF_NONNULL totals);
 typedef int (*mprof_heap_scope_end_function)(uint64_t, struct mprof_heap_scope_totals *MPROF_NONNULL);
 
+/// Makes sure scopes are recorded in a capture, which says where their blocks came from: the one being recorded
+/// (under `mprof run --heap`), or one of their own, started at `path_if_not_recording` and written until the process
+/// ends, of what threads in a scope allocate and the frees of those blocks. 0, with the capture's path in `path` (of
+/// `capacity` bytes) and in `*own` whether it is the scopes' own; 2 when none could be started (errno: EPERM in
+/// secure mode, EBUSY when the run's capture is an aggregate one).
+int mprof_heap_scopes_record(const char *MPROF_NULLABLE path_if_not_recording, char *MPROF_NONNULL path, size_t capacity,
+    int *MPROF_NONNULL own);
+typedef int (*mprof_heap_scopes_record_function)(const char *MPROF_NULLABLE, char *MPROF_NONNULL, size_t, int *MPROF_NONNULL);
+
 /// The malloc the hook forwards to (the allocator that really serves the program), for allocator readings that
 /// would otherwise find the hook's.
 void *MPROF_NULLABLE mprof_heap_next_malloc(void);
