@@ -1,0 +1,154 @@
+import Foundation
+import MemoryProfiler
+import MemoryProfilerSystem
+import MemoryProfilerTestSupport
+import Testing
+
+/// Memory budgets in a user's tests (MemoryProfilerTesting), as a user meets them: `Examples/BudgetedTests`, a
+/// package that depends on the profiler by path, built and tested with `swift test` under `mprof test`. Its tests
+/// allocate known amounts: the budgets they keep must pass, those they break must fail with the figure, the limit
+/// and the site, and each of eight tests running at once must report its own peak.
+@Suite(.serialized)
+struct MemoryBudgetTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized.path
+    static let package = "\(root)/Examples/BudgetedTests"
+    static let scratch = "\(root)/.build-budgets"
+    static let mebibyte = 1 << 20
+
+    /// Builds the client's tests (about a minute the first time: the profiler's modules in a build of their own).
+    static func buildClient() throws {
+        let build = try runCommand("swift", ["build", "--build-tests", "--package-path", package, "--scratch-path", scratch])
+        try #require(build.status == 0, "\(build.standardOutput.suffix(3000))\(build.standardError.suffix(2000))")
+    }
+
+    /// What `swift test` said about each test: its issues' texts (the headline's comment and the lines after it),
+    /// and whether it passed.
+    struct Outcome {
+        var issues: [String: [String]] = [:]
+        var passed: Set<String> = []
+
+        init(_ output: String) {
+            let lines = output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            var index = 0
+            while index < lines.count {
+                let line = lines[index]
+                index += 1
+                if line.hasPrefix("✔ Test "), let name = line.dropFirst(7).split(separator: " ").first {
+                    passed.insert(String(name))
+                }
+                guard line.hasPrefix("✘ Test "), line.contains(" recorded an issue at "),
+                    let name = line.dropFirst(7).split(separator: " ").first
+                else { continue }
+                var text = line
+                while index < lines.count, lines[index].hasPrefix("↳ ") || lines[index].hasPrefix("    ") {
+                    text += "\n" + lines[index]
+                    index += 1
+                }
+                issues[String(name), default: []].append(text)
+            }
+        }
+
+        func text(of test: String) -> String { issues[test, default: []].joined(separator: "\n") }
+    }
+
+    struct ReportLine: Decodable {
+        var name: String
+        var keptBudgets: Bool
+        var peakBytes: Int
+        var bytesAllocated: Int
+        var bytesNotFreed: Int
+        var allocations: Int
+        var untrackedAllocations: Int
+    }
+
+    @Test func budgetsPassAndFailWithTheirFiguresAndSitesAlsoInParallel() throws {
+        try Self.buildClient()
+        let directory = try TemporaryDirectory()
+        let report = directory.path + "/report.jsonl"
+        let captures = directory.path + "/captures"
+        try FileManager.default.createDirectory(atPath: captures, withIntermediateDirectories: false)
+        let run = try runProduct(
+            "mprof", ["test", "--skip-build", "--package-path", Self.package, "--scratch-path", Self.scratch],
+            environment: ["MPROF_TEST_REPORT": report, "MPROF_TEST_CAPTURES": captures])
+        let output = run.standardOutput + run.standardError
+        #expect(run.status != 0, "tests over their budgets fail the run")
+        let outcome = Outcome(output)
+
+        // Within their budgets: they pass (the eight parallel cases too).
+        for name in ["holdsLessThanItsPeakLimit()", "allocatesLessThanItsLimits()", "childTasksAreCounted()", "keepsItsOwnLargerLimit()", "holdsItsOwnShare(step:)"] {
+            #expect(outcome.passed.contains(name) && outcome.issues[name] == nil, "\(name): \(outcome.text(of: name))\n\(output.suffix(4000))")
+        }
+        // Over them: one issue each, with the measured value, the limit, by how much, and the site in the user's
+        // code with its caller, the test.
+        let expected: [(test: String, figure: String, site: String)] = [
+            ("holdsMoreThanItsPeakLimit()", "+16.0 MiB (50.0%) over the peak limit of 32.0 MiB: 48.0 MiB",
+             "48.0 MiB in 1 allocation: filledBuffer(bytes:) at Indexing/Indexing.swift:21 ← OverBudgets.holdsMoreThanItsPeakLimit()"),
+            ("childTasksCrossTheLimit()", "+20.0 MiB (50.0%) over the peak limit of 40.0 MiB: 60.0 MiB",
+             "60.0 MiB in 2 allocations: filledBuffer(bytes:) at Indexing/Indexing.swift:21"),
+            ("leavesMoreBehindThanItsLimit()", "+3.0 MiB (300.0%) over the limit on memory left allocated of 1.0 MiB: 4.0 MiB",
+             "4.0 MiB in 1 allocation: filledBuffer(bytes:) at Indexing/Indexing.swift:21 ← OverBudgets.leavesMoreBehindThanItsLimit()"),
+            ("crossesTheSuiteLimit()", "+8.0 MiB (50.0%) over the peak limit of 16.0 MiB: 24.0 MiB",
+             "24.0 MiB in 1 allocation: filledBuffer(bytes:) at Indexing/Indexing.swift:21 ← SuiteBudgets.crossesTheSuiteLimit()"),
+            ("makesMoreAllocationsThanItsLimit()", "over the allocation count limit of 1,000: 15,",
+             "Node from closure #1 in buildIndex(count:payloadBytes:) at Indexing/Indexing.swift:16"),
+            ("throwsAfterCrossingTheLimit()", "+7.0 MiB (700.", "8.0 MiB in 1 allocation: filledBuffer(bytes:)"),
+        ]
+        for (test, figure, site) in expected {
+            let text = outcome.text(of: test)
+            #expect(text.contains(figure) && text.contains(site), "\(test):\n\(text)")
+        }
+        #expect(outcome.text(of: "throwsAfterCrossingTheLimit()").contains("Caught error: Failure()"), "its own error is reported too")
+        // Limits written wrong: each fails, saying why.
+        for (test, why) in [
+            ("zeroLimit()", "the peak limit of 0 bytes can never be kept"),
+            ("negativeLimit()", "the allocation count limit of -3 can never be kept"),
+            ("absurdLimit()", "is beyond any machine"),
+            ("noLimitGiven()", ".allocationLimit() names no limit"),
+        ] {
+            #expect(outcome.text(of: test).contains(why), "\(test): \(outcome.text(of: test))")
+        }
+
+        // The report: one line per test with a budget; each parallel test's peak is its own 20 MiB × step, within
+        // 64 KiB (the test's own bookkeeping), though the eight held 720 MiB between them at once.
+        let lines = try String(contentsOfFile: report, encoding: .utf8).split(separator: "\n")
+            .map { try JSONDecoder().decode(ReportLine.self, from: Data($0.utf8)) }
+        #expect(lines.count == 22, "\(lines.map(\.name))")
+        #expect(lines.allSatisfy { $0.untrackedAllocations == 0 })
+        let parallel = lines.filter { $0.name == "holdsItsOwnShare(step:)" }.map(\.peakBytes).sorted()
+        #expect(parallel.count == 8)
+        for (step, peak) in zip(1...8, parallel) {
+            let exact = step * 20 * Self.mebibyte
+            #expect(peak >= exact && peak - exact <= 64 << 10, "step \(step): peak \(peak), allocated \(exact)")
+        }
+        let within = try #require(lines.first { $0.name == "holdsLessThanItsPeakLimit()" })
+        #expect(within.peakBytes >= 48 * Self.mebibyte && within.peakBytes - 48 * Self.mebibyte <= 64 << 10)
+        #expect(within.bytesNotFreed < 64 << 10, "the buffer was freed when the test returned")
+        let left = try #require(lines.first { $0.name == "leavesMoreBehindThanItsLimit()" })
+        #expect(left.bytesNotFreed >= 4 * Self.mebibyte && left.bytesNotFreed - 4 * Self.mebibyte <= 64 << 10)
+        let count = try #require(lines.first { $0.name == "makesMoreAllocationsThanItsLimit()" })
+        // 5,000 nodes, each a Node object, its payload array and the closure's own: at least 15,000.
+        #expect(count.allocations >= 15_000 && count.allocations <= 15_100, "\(count.allocations)")
+
+        // The capture kept where MPROF_TEST_CAPTURES says reads as any other.
+        let kept = try FileManager.default.contentsOfDirectory(atPath: captures).filter { $0.hasSuffix(".heap") }
+        #expect(kept.count == 1, "\(kept)")
+        if let capture = kept.first {
+            let heap = try runProduct("mprof", ["heap", "\(captures)/\(capture)", "--view", "peak"])
+            #expect(heap.status == 0 && heap.standardOutput.contains("filledBuffer(bytes:)"), "\(heap.standardOutput.prefix(2000))\(heap.standardError)")
+        }
+    }
+
+    /// Without the hook every budget fails, saying how to load it: a budget never passes on a number it did not
+    /// measure.
+    @Test func withoutTheHookEveryBudgetFailsAndSaysHowToLoadIt() throws {
+        try Self.buildClient()
+        let run = try runCommand(
+            "swift", ["test", "--skip-build", "--package-path", Self.package, "--scratch-path", Self.scratch, "--filter", "WithinBudgets"])
+        let outcome = Outcome(run.standardOutput + run.standardError)
+        #expect(run.status != 0)
+        for name in ["holdsLessThanItsPeakLimit()", "allocatesLessThanItsLimits()", "childTasksAreCounted()"] {
+            #expect(!outcome.passed.contains(name))
+            #expect(outcome.text(of: name).contains("was not checked: the heap hook is not loaded in the test process. Run the tests with `mprof test`"), "\(name): \(outcome.text(of: name))")
+        }
+    }
+}
