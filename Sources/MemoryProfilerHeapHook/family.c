@@ -240,7 +240,7 @@ __attribute__((constructor)) static void heap_hook_start(void) {
     next_swift_allocObject =
         (swift_alloc_object_function)dlsym(RTLD_NEXT, "swift_allocObject");
     resolve_exec();
-    scopes_start();
+    scopes_start(usable_size_of);
     recorder_start(usable_size_of);
     // quick_exit runs at_quick_exit handlers, last registered first, and no destructors: registered here, before the
     // program registers any, the hook's runs after them and finishes the capture as a normal exit does.

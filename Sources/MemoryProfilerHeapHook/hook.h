@@ -190,8 +190,9 @@ HOOK_HIDDEN uint64_t live_find(const struct live_table *table, uintptr_t address
 HOOK_HIDDEN void live_release(struct live_table *table);
 
 // scopes.c: what a piece of the program allocates on the threads in it (above the recorder, which it marks)
-/// Registers the scopes' fork handlers (the constructor, once).
-HOOK_HIDDEN void scopes_start(void);
+/// Registers the scopes' fork handlers and reads MPROF_HEAP_TRACK_BLOCKS (the constructor, once); `usable_size` is
+/// the allocator's, for leak scans.
+HOOK_HIDDEN void scopes_start(size_t (*usable_size)(void *block));
 /// An allocation by this thread: its scope's, if the thread is in one (then 1).
 HOOK_HIDDEN int scopes_allocation(const void *block, size_t size);
 /// A free, on any thread: of a scope's block, if it is one (then 1).

@@ -8,12 +8,18 @@
 // that a reader can tell which allocations were whose and name their sites; mprof_heap_scopes_record (recorder.c)
 // records a capture of the scopes' events alone.
 //
+// Leaks: with MPROF_HEAP_TRACK_BLOCKS=1 (mprof test sets it), the table holds every block the process allocates from
+// its start, a scope's or not, so that a scope's blocks can be scanned for reachability while the program runs
+// (mprof_heap_scope_leaks): the scan needs every live block, to follow the references the rest of the heap holds.
+//
 // Cost: a thread in no scope pays one thread-local load per allocation; every free pays one relaxed atomic load
-// while no scope is open, and a lock and a table lookup while one is.
+// while no scope is open, and a lock and a table lookup while one is. Tracking every block costs a lock and a table
+// update per allocation and free.
 #define _GNU_SOURCE
 #include "hook.h"
 
 #include <errno.h>
+#include <string.h>
 
 #define SCOPE_SLOTS 64
 
@@ -27,6 +33,8 @@ static struct scope scopes[SCOPE_SLOTS];
 static struct live_table scope_blocks = {.with_sites = 1};  // tag.site: the scope's slot + 1
 static uint64_t scope_generation;
 static uint32_t scopes_open;  // read without the lock on every free
+static int tracking_all;      // MPROF_HEAP_TRACK_BLOCKS=1: every block is in the table (tag 0 when no scope's)
+static size_t (*allocator_usable_size)(void *block);
 
 static __thread uint64_t thread_scope __attribute__((tls_model("initial-exec")));
 // The block this thread's last free took out of a scope, should a failed realloc put it back (scopes_restore).
@@ -94,14 +102,18 @@ HOOK_EXPORT int mprof_heap_scope_end(uint64_t scope, struct mprof_heap_scope_tot
         // Its blocks leave the table. A removal shifts later entries of the run back, into this slot or ones not
         // yet visited (or, past the end, ones visited already, none of them this scope's by then): look again at
         // the same slot until it holds another scope's block or none.
-        if (scope_blocks.keys != NULL) {
+        if (scope_blocks.keys != NULL && tracking_all) {
+            // Still the process's blocks: they stay, as no scope's.
+            for (size_t slot = 0; slot <= scope_blocks.mask; slot += 1)
+                if (scope_blocks.keys[slot] != 0 && scope_blocks.tags[slot].site == tag) scope_blocks.tags[slot].site = 0;
+        } else if (scope_blocks.keys != NULL) {
             for (size_t slot = 0; slot <= scope_blocks.mask; slot += 1) {
                 while (scope_blocks.keys[slot] != 0 && scope_blocks.tags[slot].site == tag)
                     live_remove(&scope_blocks, scope_blocks.keys[slot], NULL);
             }
         }
         open->identifier = 0;
-        if (__atomic_sub_fetch(&scopes_open, 1, __ATOMIC_RELAXED) == 0) live_release(&scope_blocks);
+        if (__atomic_sub_fetch(&scopes_open, 1, __ATOMIC_RELAXED) == 0 && !tracking_all) live_release(&scope_blocks);
     }
     pthread_mutex_unlock(&scope_lock);
     if (open == NULL) return 1;
@@ -112,13 +124,32 @@ HOOK_EXPORT int mprof_heap_scope_end(uint64_t scope, struct mprof_heap_scope_tot
     return 0;
 }
 
+/// Tracks a block of no scope's (tracking every block), under the lock.
+static void track_unscoped(const void *block, size_t size) {
+    uint64_t replaced_size;
+    struct live_tag replaced_tag;
+    if (live_insert(&scope_blocks, (uintptr_t)block, size, (struct live_tag){0, 0}, &replaced_size, &replaced_tag) &&
+        replaced_size != UINT64_MAX && replaced_tag.site >= 1 && replaced_tag.site <= SCOPE_SLOTS) {
+        struct mprof_heap_scope_totals *owner = &scopes[replaced_tag.site - 1].totals;
+        owner->bytes_in_use -= replaced_size;
+        owner->blocks_in_use -= 1;
+    }
+}
+
 HOOK_HIDDEN int scopes_allocation(const void *block, size_t size) {
-    if (__builtin_expect(thread_scope == 0, 1)) return 0;
+    if (__builtin_expect(thread_scope == 0, 1)) {
+        if (__builtin_expect(!tracking_all, 1)) return 0;
+        pthread_mutex_lock(&scope_lock);
+        track_unscoped(block, size);
+        pthread_mutex_unlock(&scope_lock);
+        return 0;
+    }
     int in_scope = 0;
     pthread_mutex_lock(&scope_lock);
     struct scope *scope = scope_named(thread_scope);
     if (scope == NULL) {
         thread_scope = 0;  // ended while this thread was in it
+        if (tracking_all) track_unscoped(block, size);
     } else {
         struct mprof_heap_scope_totals *totals = &scope->totals;
         totals->allocated_bytes += size;
@@ -148,7 +179,7 @@ HOOK_HIDDEN int scopes_allocation(const void *block, size_t size) {
 
 HOOK_HIDDEN int scopes_free(const void *block) {
     thread_last_freed.block = 0;
-    if (__builtin_expect(__atomic_load_n(&scopes_open, __ATOMIC_RELAXED) == 0, 1)) return 0;
+    if (__builtin_expect(__atomic_load_n(&scopes_open, __ATOMIC_RELAXED) == 0 && !tracking_all, 1)) return 0;
     pthread_mutex_lock(&scope_lock);
     struct live_tag tag;
     uint64_t size = live_remove(&scope_blocks, (uintptr_t)block, &tag);
@@ -208,6 +239,65 @@ static void scopes_after_fork_in_child(void) {
     thread_scope = 0;
 }
 
-HOOK_HIDDEN void scopes_start(void) {
+HOOK_HIDDEN void scopes_start(size_t (*usable_size)(void *block)) {
+    allocator_usable_size = usable_size;
     pthread_atfork(scopes_before_fork, scopes_after_fork_in_parent, scopes_after_fork_in_child);
+    const char *track = hook_getenv("MPROF_HEAP_TRACK_BLOCKS");
+    tracking_all = track != NULL && strcmp(track, "1") == 0;
+}
+
+// MARK: Leaks
+
+/// What a leak scan of one scope found: the unreachable blocks among its own, under the scope lock.
+static struct {
+    uint32_t tag;
+    uintptr_t *addresses;
+    size_t capacity, count;
+    uint64_t bytes;
+} leak_search;
+
+static void collect_scope_leaks(const uintptr_t *blocks, size_t count) {
+    for (size_t index = 0; index < count; index += 1) {
+        struct live_tag tag;
+        uint64_t size = live_find(&scope_blocks, blocks[index], &tag);
+        if (size == UINT64_MAX || tag.site != leak_search.tag) continue;
+        if (leak_search.count < leak_search.capacity) leak_search.addresses[leak_search.count] = blocks[index];
+        leak_search.count += 1;
+        leak_search.bytes += size;
+    }
+}
+
+HOOK_EXPORT int mprof_heap_scope_leaks(
+    uint64_t scope, uintptr_t *addresses, size_t capacity, uint64_t *count, uint64_t *bytes, const char **failure) {
+    *failure = NULL;
+    if (!tracking_all) {
+        *failure = "the hook does not track every block (MPROF_HEAP_TRACK_BLOCKS=1 in the environment it was loaded "
+                   "with, as mprof test sets it), and a scan needs them all";
+        return 2;
+    }
+    int was_in_hook = hook_in_hook;
+    hook_in_hook = 1;
+    // Every other thread that allocates or frees waits while the table is copied (the scan runs in a copy of the
+    // process, which sees this moment) and read.
+    pthread_mutex_lock(&scope_lock);
+    struct scope *open = scope_named(scope);
+    int status = 1;
+    if (open != NULL) {
+        leak_search.tag = (uint32_t)(open - scopes) + 1;
+        leak_search.addresses = addresses;
+        leak_search.capacity = capacity;
+        leak_search.count = 0;
+        leak_search.bytes = 0;
+        int error = 0;
+        uintptr_t stack_from = (uintptr_t)__builtin_frame_address(0);
+        *failure = reachability_scan(
+            -1, 0, hook_page_size, stack_from, 0, &scope_blocks, allocator_usable_size, collect_scope_leaks, &error);
+        if (*failure != NULL) errno = error;
+        *count = leak_search.count;
+        *bytes = leak_search.bytes;
+        status = *failure == NULL ? 0 : 2;
+    }
+    pthread_mutex_unlock(&scope_lock);
+    hook_in_hook = was_in_hook;
+    return status;
 }

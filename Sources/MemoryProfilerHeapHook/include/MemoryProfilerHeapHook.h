@@ -66,6 +66,16 @@ typedef uint64_t (*mprof_heap_scope_enter_function)(uint64_t);
 int mprof_heap_scope_read(uint64_t scope, struct mprof_heap_scope_totals *MPROF_NONNULL totals);
 typedef int (*mprof_heap_scope_read_function)(uint64_t, struct mprof_heap_scope_totals *MPROF_NONNULL);
 
+/// Scans the process for references to the blocks of open scope `scope` still allocated (as the leak scan at exit
+/// does, in a copy of the process made now): 0, with how many are unreachable in `*count` and their bytes in
+/// `*bytes`, and the first `capacity` of their addresses in `addresses`; 1 when the scope is not open; 2 when no
+/// scan was made, with why in `*failure` (and errno): the hook must track every block (MPROF_HEAP_TRACK_BLOCKS=1).
+int mprof_heap_scope_leaks(uint64_t scope, uintptr_t *MPROF_NULLABLE addresses, size_t capacity,
+    uint64_t *MPROF_NONNULL count, uint64_t *MPROF_NONNULL bytes, const char *MPROF_NULLABLE *MPROF_NONNULL failure);
+typedef int (*mprof_heap_scope_leaks_function)(
+    uint64_t, uintptr_t *MPROF_NULLABLE, size_t, uint64_t *MPROF_NONNULL, uint64_t *MPROF_NONNULL,
+    const char *MPROF_NULLABLE *MPROF_NONNULL);
+
 /// Ends scope `scope`, with its final totals in `*totals`: 0, or 1 when it is not open. Threads still in it are
 /// in none from then on; its blocks are forgotten.
 int mprof_heap_scope_end(uint64_t scope, struct mprof_heap_scope_totals *MPROF_NONNULL totals);

@@ -31,3 +31,25 @@ public enum SharedCache {
 
     public static var count: Int { entries.withLock { $0.count } }
 }
+
+/// A session and its observer, each holding the other strongly: once the caller lets go, a retain cycle.
+public final class Session {
+    public var observer: SessionObserver?
+    public let name: String
+
+    public init(name: String) { self.name = name }
+}
+
+public final class SessionObserver {
+    public var session: Session?
+}
+
+/// Opens a session with an observer that refers back to it (the mistake: `session` should be weak).
+@discardableResult
+public func openObservedSession(name: String) -> Int {
+    let session = Session(name: name)
+    let observer = SessionObserver()
+    session.observer = observer
+    observer.session = session
+    return session.name.count
+}

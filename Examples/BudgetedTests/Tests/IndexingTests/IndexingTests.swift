@@ -107,3 +107,26 @@ struct SuiteBudgets {
         #expect(buffer.count == step * 20 * mebibyte)
     }
 }
+
+/// Leaks: blocks of the test's that nothing points to at its end.
+@Suite struct Leaks {
+    /// A retain cycle: the session and its observer keep each other alive, and nothing else has them.
+    @Test(.noLeaks)
+    func leavesARetainCycle() {
+        #expect(openObservedSession(name: "cycle") == 5)
+    }
+
+    /// What a global cache keeps is reachable: not a leak.
+    @Test(.noLeaks)
+    func keepsItsResultInAGlobalCache() {
+        SharedCache.keep(filledBuffer(bytes: 1 << 20))
+        #expect(SharedCache.count >= 1)
+    }
+
+    /// Everything freed: nothing to report.
+    @Test(.noLeaks, .memoryLimit(peak: .mebibytes(8)))
+    func freesWhatItAllocates() {
+        let index = buildIndex(count: 1_000, payloadBytes: 64)
+        #expect(index.count == 1_000)
+    }
+}
