@@ -126,8 +126,7 @@ final class MemoryBudgets: Sendable {
         return Result { () throws(MemoryError) in try HeapScope.recordStacks(keepingCaptureIn: directory) }
     }
 
-    /// The three sites that weigh most in `figure`, one line each: bytes, allocations, the Swift type, where, and
-    /// the first caller in the program's own code.
+    /// The sites that weigh most in `figure` (HeapReport.siteLines), one line each.
     static func sites(_ heap: HeapProfile, _ figure: MemoryLimitTrait.Figure) -> String {
         let view: HeapProfile.View =
             switch figure {
@@ -137,30 +136,8 @@ final class MemoryBudgets: Sendable {
             case .allocations: .calls
             case .leaks: .leaks
             }
-        // The sites that matter: the first, and those after it with at least 1% of the figure (the test's own
-        // bookkeeping, a few hundred bytes of closure contexts, is noise beside a budget).
-        let sites = heap.sites(view)
-        let total = sites.reduce(0) { $0 + (view.isCounted ? $1.allocations : $1.bytes) }
-        var text = ""
-        for (index, site) in sites.prefix(3).enumerated()
-        where index == 0 || (view.isCounted ? site.allocations : site.bytes) * 100 >= total {
-            let what = site.typeName.map { "\(TerminalText.escaped($0)) from " } ?? ""
-            text += "\n  \(Quantity.bytes(site.bytes)) in \(plural(site.allocations, "allocation")): \(what)" + TerminalText.escaped(site.frame.location)
-            if let position = site.stack.firstIndex(of: site.frame),
-                let caller = site.stack[(position + 1)...].first(where: Self.isCallerWorthNaming)
-            {
-                text += " ← " + TerminalText.escaped(caller.location)
-            }
-        }
+        let text = HeapReport.siteLines(heap, view).map { "\n  " + $0 }.joined()
         return text.isEmpty ? "\n(no sites: the capture holds none of the test's allocations)" : text
-    }
-
-    /// A frame that says who called: the program's own code, not a thunk or the code a macro (`#expect`) expanded
-    /// to, which names a file the user never wrote.
-    static func isCallerWorthNaming(_ frame: HeapSymbols.Frame) -> Bool {
-        !frame.isSystem && !HeapProfile.isPlumbingFrame(frame) && !(frame.file ?? "").contains("swift-generated-sources")
-            && !frame.function.hasPrefix("partial apply") && !frame.function.hasPrefix("freestanding macro expansion")
-            && !frame.function.contains("thunk")
     }
 
     private func report(_ mistakes: [Issue.Mistake], _ test: Test) {

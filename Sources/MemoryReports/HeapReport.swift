@@ -253,6 +253,37 @@ public struct HeapReport: Sendable, Encodable {
         return text + "\n"
     }
 
+    /// The sites that weigh most in `view`, one line each, as a budget's failure lists them: the first, and after it
+    /// up to `top` with at least 1% of the view's total (a few hundred bytes of bookkeeping are noise beside a
+    /// budget). Each line: bytes, allocations, the Swift type, where, and the first caller in the program's own code
+    /// (`48.0 MiB in 1 allocation: filledBuffer(bytes:) at Indexing.swift:21 ← holdsMore() at Tests.swift:35`).
+    public static func siteLines(_ heap: HeapProfile, _ view: HeapProfile.View, top: Int = 3) -> [String] {
+        let sites = heap.sites(view)
+        let total = sites.reduce(0) { $0 + (view.isCounted ? $1.allocations : $1.bytes) }
+        var lines: [String] = []
+        for (index, site) in sites.prefix(top).enumerated()
+        where index == 0 || (view.isCounted ? site.allocations : site.bytes) * 100 >= total {
+            let what = site.typeName.map { "\(TerminalText.escaped($0)) from " } ?? ""
+            let allocations = "\(Quantity.count(site.allocations)) allocation\(site.allocations == 1 ? "" : "s")"
+            var line = "\(Quantity.bytes(site.bytes)) in \(allocations): \(what)" + TerminalText.escaped(site.frame.location)
+            if let position = site.stack.firstIndex(of: site.frame),
+                let caller = site.stack[(position + 1)...].first(where: isCallerWorthNaming)
+            {
+                line += " ← " + TerminalText.escaped(caller.location)
+            }
+            lines.append(line)
+        }
+        return lines
+    }
+
+    /// A frame that says who called: the program's own code, not a thunk or the code a macro (`#expect`) expanded
+    /// to, which names a file nobody wrote.
+    static func isCallerWorthNaming(_ frame: HeapSymbols.Frame) -> Bool {
+        !frame.isSystem && !HeapProfile.isPlumbingFrame(frame) && !(frame.file ?? "").contains("swift-generated-sources")
+            && !frame.function.hasPrefix("partial apply") && !frame.function.hasPrefix("freestanding macro expansion")
+            && !frame.function.contains("thunk") && frame.function != "_start"
+    }
+
     /// A filter in `mprof heap`'s words: `--function X --module Y`, quoted and escaped.
     public static func describe(_ filter: HeapProfile.Filter) -> String {
         [filter.function.map { "--function \(TerminalText.quoted($0, limit: 80))" }, filter.module.map { "--module \(TerminalText.quoted($0, limit: 80))" }]

@@ -14,7 +14,9 @@ struct RunCommand: ParsableCommand {
             killed. MPROF_OUTPUT_FILE names the file in the program's environment: programs using \
             swift-memory-profiler add their function records (FUNC) to it. mprof exits with the program's \
             status (128+N when a signal N killed it). Python scripts run as ordinary programs: \
-            mprof run python3 script.py.
+            mprof run python3 script.py. With budgets (--max-peak, --max-heap, --no-leaks), each one crossed is \
+            a line on standard error after the program ends, and mprof exits with status 3 when the program \
+            itself succeeded (with the program's own status when it did not).
             """
     )
 
@@ -41,6 +43,21 @@ struct RunCommand: ParsableCommand {
             """)
     var aggregate = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Fail (exit status 3) when the program's peak memory (as mprof peak prints it) is above this: 200MiB, 1.5GiB.",
+            valueName: "size"))
+    var maxPeak: MemoryAmount?
+
+    @Option(
+        help: ArgumentHelp(
+            "Fail (exit status 3) when the heap's peak (the bytes allocated and not freed at the worst moment) is above this; implies --heap.",
+            valueName: "size"))
+    var maxHeap: MemoryAmount?
+
+    @Flag(help: "Fail (exit status 3) when the program leaks: blocks nothing points to at its exit; implies --heap.")
+    var noLeaks = false
+
     @Flag(help: "memory_profiler's Python mode: not supported (Python scripts run as ordinary programs).")
     var python = false
 
@@ -63,15 +80,21 @@ struct RunCommand: ParsableCommand {
                 "--python (memory_profiler's Python mode) is not supported; run the script as a program: mprof run python3 script.py")
         }
         if attach && program.count != 1 { throw ValidationError("--attach takes one PID or process name") }
-        if attach && heap { throw ValidationError("--heap records from a program's start: it cannot attach to a running process") }
-        if aggregate && !heap { throw ValidationError("--aggregate is a form of --heap's capture: add --heap") }
+        if attach && (heap || gate.needsHeap) {
+            throw ValidationError("--heap (and --max-heap, --no-leaks) record from a program's start: they cannot attach to a running process")
+        }
+        if aggregate && !heap && !gate.needsHeap { throw ValidationError("--aggregate is a form of --heap's capture: add --heap") }
     }
+
+    /// The budgets to check once the program has ended.
+    var gate: MemoryGate { MemoryGate(maxPeak: maxPeak?.size, maxHeap: maxHeap?.size, noLeaks: noLeaks) }
 
     func run() throws {
         if attach {
-            try ProcessAttachment.record(target: program[0], options: recording.settings)
+            try ProcessAttachment.record(target: program[0], options: recording.settings, gate: gate)
             return
         }
-        try ProgramRecording.record(program, options: recording.settings, heap: heap, aggregate: aggregate)
+        try ProgramRecording.record(
+            program, options: recording.settings, heap: heap || gate.needsHeap, aggregate: aggregate, gate: gate)
     }
 }

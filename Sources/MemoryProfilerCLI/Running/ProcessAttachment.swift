@@ -5,7 +5,7 @@ import MemoryProfilerSystem
 /// What `mprof attach` (and `mprof run --attach`) does: finds the process, records it into a `.dat` file until it
 /// exits or the recording is stopped, and reports the recording.
 enum ProcessAttachment {
-    static func record(target: String, options: RecordingSettings) throws {
+    static func record(target: String, options: RecordingSettings, gate: MemoryGate = MemoryGate()) throws {
         let process = try resolve(target)
         // Fail before creating a file when the process cannot be read.
         _ = try MemoryProbe(options.backend.reader, process: process).read()
@@ -51,6 +51,9 @@ enum ProcessAttachment {
         }
         if trace.end == .processExited { StandardError.write("mprof: process \(process) exited") }
         try recording.check(trace)
+        let crossed = gate.check(recording: recording.path, heapCapture: nil)
+        for line in crossed { StandardError.write("mprof: over budget: \(line)") }
+        if !crossed.isEmpty { throw ExitCode(MemoryGate.exitStatus) }
     }
 
     /// A PID, or the one process with that exact name.

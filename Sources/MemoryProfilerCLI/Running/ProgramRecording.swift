@@ -35,7 +35,10 @@ enum ProgramRecording {
     }
 
     /// Runs `program` (the program and its arguments) and records its memory into a `.dat` file.
-    static func record(_ program: [String], options: RecordingSettings, heap: Bool = false, aggregate: Bool = false) throws {
+    static func record(
+        _ program: [String], options: RecordingSettings, heap: Bool = false, aggregate: Bool = false,
+        gate: MemoryGate = MemoryGate()
+    ) throws {
         // mprof reports how the program ended even when nobody reads its standard error any more.
         Signals.ignore(.brokenPipe)
         let arguments = programBytes(program)
@@ -80,6 +83,9 @@ enum ProgramRecording {
         // A capture cut short (the file size limit, a full disk), or none at all, is not the profile asked for,
         // whatever the program did.
         let captureCutShort = heapConditions?.stoppedEarlyBecause != nil || !captureWritten
+        // The budgets: reported whatever the program did; they decide the status only when it succeeded.
+        let crossed = gate.isEmpty ? [] : gate.check(recording: recording.path, heapCapture: captureWritten ? heapRun?.capture : nil)
+        for line in crossed { StandardError.write("mprof: over budget: \(line)") }
         switch termination {
         case .exited(0) where captureCutShort:
             StandardError.write(
@@ -92,6 +98,7 @@ enum ProgramRecording {
                 heapRun?.discard()  // nothing recorded: no capture of a run that is not there either
                 throw error
             }
+            if !crossed.isEmpty { throw ExitCode(MemoryGate.exitStatus) }
             return
         case .exited(let code):
             StandardError.write("mprof: \(name) exited with status \(code)")
