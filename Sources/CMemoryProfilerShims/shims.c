@@ -123,3 +123,33 @@ int cmp_restore_thread_priority(int thread, int previous) {
     return thread > 0 ? setpriority(PRIO_PROCESS, (id_t)thread, previous) : 0;
 }
 #endif
+
+#include <alloca.h>
+#include <pthread.h>
+#include <string.h>
+
+__attribute__((noinline)) static void scrub_below(size_t bytes) {
+    unsigned char *area = alloca(bytes);
+    explicit_bzero(area, bytes);
+    __asm__ volatile("" : : "r"(area) : "memory");
+}
+
+void cmp_scrub_stack(size_t bytes) {
+    pthread_attr_t attributes;
+    void *low = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attributes) != 0) return;
+    int found = pthread_attr_getstack(&attributes, &low, &size);
+    pthread_attr_destroy(&attributes);
+    if (found != 0 || low == NULL) return;
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0), bottom = (uintptr_t)low + 32768;
+    if (here <= bottom) return;
+    scrub_below(bytes < here - bottom ? bytes : here - bottom);
+}
+
+void cmp_call_below_pad(size_t pad, void (*function)(void *), void *context) {
+    unsigned char *area = alloca(pad);
+    __asm__ volatile("" : : "r"(area) : "memory");
+    function(context);
+    __asm__ volatile("" : : "r"(area) : "memory");
+}

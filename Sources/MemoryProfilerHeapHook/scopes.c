@@ -241,6 +241,7 @@ static void scopes_after_fork_in_child(void) {
 
 HOOK_HIDDEN void scopes_start(size_t (*usable_size)(void *block)) {
     allocator_usable_size = usable_size;
+    hook_pages_start();  // the page size, for the leak scan
     pthread_atfork(scopes_before_fork, scopes_after_fork_in_parent, scopes_after_fork_in_child);
     const char *track = hook_getenv("MPROF_HEAP_TRACK_BLOCKS");
     tracking_all = track != NULL && strcmp(track, "1") == 0;

@@ -73,43 +73,55 @@ final class MemoryBudgets: Sendable {
         let (budgets, mistakes) = state.withLock { ($0.budgets, $0.mistakes) }
         report(mistakes, test)
         var kept = true
-        var profile: Result<HeapProfile, MemoryError>?
-        if totals.untrackedAllocations > 0, let first = budgets.first {
+        let failures = Self.failures(of: budgets.filter { $0.mistake == nil }, in: scope, stacks: stacks)
+        for (budget, text) in failures {
             kept = false
-            Issue.record(
-                Comment(
-                    rawValue: "the memory budgets were not checked: the hook could not keep track of "
-                        + "\(Quantity.count(totals.untrackedAllocations)) of the test's allocations (it ran out of "
-                        + "memory for its table), so every figure is too low"),
-                sourceLocation: first.sourceLocation ?? test.sourceLocation)
-        } else {
-            for budget in budgets where budget.mistake == nil {
-                guard let value = budget.figure.value(scope) else {
-                    kept = false
-                    let why = (scope.leaks.flatMap { result -> MemoryError? in
-                        if case .failure(let error) = result { return error } else { return nil }
-                    })?.message ?? "no leak scan was made"
-                    Issue.record(Comment(rawValue: "the leak limit was not checked: \(why)"), sourceLocation: budget.sourceLocation ?? test.sourceLocation)
-                    continue
-                }
-                guard value > budget.limit else { continue }
-                kept = false
-                var text = Self.overrun(budget, value: value, scope: scope)
-                if case .failure(let why) = stacks {
-                    text += "\n(no sites: \(why.message))"
-                } else {
-                    if profile == nil { profile = Result { () throws(MemoryError) in try scope.profile() } }
-                    switch profile {
-                    case .success(let heap): text += Self.sites(heap, budget.figure)
-                    case .failure(let why): text += "\n(no sites: \(why.message))"
-                    case nil: break
-                    }
-                }
-                Issue.record(Comment(rawValue: text), sourceLocation: budget.sourceLocation ?? test.sourceLocation)
-            }
+            Issue.record(Comment(rawValue: text), sourceLocation: budget.sourceLocation ?? test.sourceLocation)
         }
         writeReport(test: test, totals: totals, budgets: budgets, kept: kept && mistakes.isEmpty)
         if let failure { throw failure }
+    }
+
+    /// Each budget `scope` crossed, or could not be checked against, with its failure's text: the figure, the
+    /// limit, by how much and the sites (read from the capture once, for all of them).
+    static func failures(
+        of budgets: [MemoryLimitTrait.Budget], in scope: HeapScope.Measurement, stacks: Result<String, MemoryError>
+    ) -> [(MemoryLimitTrait.Budget, String)] {
+        let totals = scope.totals
+        if totals.untrackedAllocations > 0, let first = budgets.first {
+            return [
+                (
+                    first,
+                    "the memory budgets were not checked: the hook could not keep track of "
+                        + "\(Quantity.count(totals.untrackedAllocations)) of the allocations (it ran out of memory for "
+                        + "its table), so every figure is too low"
+                )
+            ]
+        }
+        var profile: Result<HeapProfile, MemoryError>?
+        var failures: [(MemoryLimitTrait.Budget, String)] = []
+        for budget in budgets {
+            guard let value = budget.figure.value(scope) else {
+                var why = "no leak scan was made"
+                if case .failure(let error)? = scope.leaks { why = error.message }
+                failures.append((budget, "the leak limit was not checked: \(why)"))
+                continue
+            }
+            guard value > budget.limit else { continue }
+            var text = overrun(budget, value: value, scope: scope)
+            if case .failure(let why) = stacks {
+                text += "\n(no sites: \(why.message))"
+            } else {
+                if profile == nil { profile = Result { () throws(MemoryError) in try scope.profile() } }
+                switch profile {
+                case .success(let heap): text += sites(heap, budget.figure)
+                case .failure(let why): text += "\n(no sites: \(why.message))"
+                case nil: break
+                }
+            }
+            failures.append((budget, text))
+        }
+        return failures
     }
 
     /// The environment variables that say where the scopes' capture is kept (a directory), and that stacks are not

@@ -108,6 +108,15 @@ struct MemoryBudgetTests {
             #expect(text.contains(figure) && text.contains(site), "\(test):\n\(text)")
         }
         #expect(outcome.text(of: "throwsAfterCrossingTheLimit()").contains("Caught error: Failure()"), "its own error is reported too")
+        // XCTest's assertMemory: the same figures, as XCTest failures at the call.
+        #expect(output.contains("Test Case 'LegacyTests.testHoldsLessThanItsPeakLimit' passed"), "\(output.suffix(3000))")
+        #expect(
+            output.contains("LegacyTests.swift:13: error: LegacyTests.testHoldsMoreThanItsPeakLimit : failed - ")
+                && output.contains("over the peak limit of 16.0 MiB: 24.0 MiB"), "\(output.suffix(3000))")
+        #expect(
+            output.contains("LegacyTests.testLeavesARetainCycle : failed - 64 B leaked in 2 blocks")
+                && output.contains("Session from openObservedSession(name:) at Indexing/Indexing.swift:50 ← closure #1 in LegacyTests.testLeavesARetainCycle()"),
+            "\(output.suffix(3000))")
         // Limits written wrong: each fails, saying why.
         for (test, why) in [
             ("zeroLimit()", "the peak limit of 0 bytes can never be kept"),
@@ -139,13 +148,17 @@ struct MemoryBudgetTests {
         // 5,000 nodes, each a Node object, its payload array and the closure's own: at least 15,000.
         #expect(count.allocations >= 15_000 && count.allocations <= 15_100, "\(count.allocations)")
 
-        // The capture kept where MPROF_TEST_CAPTURES says reads as any other.
+        // The captures kept where MPROF_TEST_CAPTURES says (one per test process: swift test runs XCTest's tests and
+        // Swift Testing's in two) read as any other.
         let kept = try FileManager.default.contentsOfDirectory(atPath: captures).filter { $0.hasSuffix(".heap") }
-        #expect(kept.count == 1, "\(kept)")
-        if let capture = kept.first {
+        #expect(kept.count == 2, "\(kept)")
+        var named = 0
+        for capture in kept {
             let heap = try runProduct("mprof", ["heap", "\(captures)/\(capture)", "--view", "peak"])
-            #expect(heap.status == 0 && heap.standardOutput.contains("filledBuffer(bytes:)"), "\(heap.standardOutput.prefix(2000))\(heap.standardError)")
+            #expect(heap.status == 0, "\(heap.standardError)")
+            if heap.standardOutput.contains("filledBuffer(bytes:)") { named += 1 }
         }
+        #expect(named == 2, "both hold the tests' buffers with their sites")
     }
 
     /// Without the hook every budget fails, saying how to load it: a budget never passes on a number it did not

@@ -73,6 +73,15 @@ int cmp_has_extended_attribute(const char *path, const char *name);
 /// may wait minutes to finish).
 int cmp_lower_thread_priority(int *previous);
 
+/// Writes zeros over up to `bytes` of the calling thread's stack below the caller's frame (never closer than 32 KiB
+/// to its end): what returned functions left there is gone, so a leak scan from here finds no stale copy of a
+/// pointer in it.
+void cmp_scrub_stack(size_t bytes);
+
+/// Calls `function(context)` with `pad` bytes of the stack left untouched above its frames: a leak scan made from
+/// the caller afterwards, whose frames fit in the pad, lies over none of what `function` left on the stack.
+void cmp_call_below_pad(size_t pad, void (*function)(void *), void *context);
+
 /// As `cmp_lower_thread_priority`, for the task `task` (a thread id, or a single-threaded child's process id).
 int cmp_lower_task_priority(int task, int *previous);
 

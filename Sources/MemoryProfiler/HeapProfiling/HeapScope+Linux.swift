@@ -79,15 +79,36 @@ public enum HeapScope {
         /// Their addresses (the first 100,000).
         public var addresses: [UInt64]
 
+        /// How much of the stack below a scan's caller is cleared before it (see `cmp_scrub_stack`).
+        static let scrubbedStack = 256 << 10
+
+        /// Runs `body` with `scanPad` bytes of stack untouched above it (`cmp_call_below_pad`): the scan made after
+        /// it, from this frame, lies over none of its dead frames.
+        static func belowPad<T>(_ body: () throws -> T) throws -> T {
+            var outcome: Result<T, any Error>?
+            withoutActuallyEscaping({ outcome = Result { try body() } }) { run in
+                var call = run
+                withUnsafeMutablePointer(to: &call) { pointer in
+                    cmp_call_below_pad(scanPad, { context in
+                        context?.assumingMemoryBound(to: (() -> Void).self).pointee()
+                    }, pointer)
+                }
+            }
+            guard let outcome else { preconditionFailure("cmp_call_below_pad did not call its function") }
+            return try outcome.get()
+        }
+
+        /// Room for the scan's own frames, above any the measured work leaves.
+        static let scanPad = 16 << 10
+
         /// The largest number of addresses kept.
         static let addressLimit = 100_000
 
         /// Scans for scope `scope`'s leaks now.
         static func scan(_ scope: UInt64) -> Result<Leaks, MemoryError> {
-            guard let symbol = DynamicSymbol.address(of: "mprof_heap_scope_leaks") else {
+            guard let leaks = Hook.functions?.leaks else {
                 return .failure(MemoryError(.unavailable, "the loaded heap hook cannot scan scopes for leaks"))
             }
-            let leaks = unsafeBitCast(symbol, to: mprof_heap_scope_leaks_function.self)
             var addresses = [UInt](repeating: 0, count: addressLimit)
             var count: UInt64 = 0, bytes: UInt64 = 0
             var failure: UnsafePointer<CChar>?
@@ -191,17 +212,21 @@ public enum HeapScope {
     public static func measure<T>(findingLeaks: Bool = false, _ body: () throws -> T) throws -> (result: T, scope: Measurement) {
         let hook = try Hook.loaded()
         let scope = try Scope(hook)
-        let previous = hook.enter(scope.identifier)
         let result: T
         do {
-            result = try body()
+            // The scope is entered below the pad, after whatever running the body through it allocates.
+            result = try Leaks.belowPad {
+                let previous = hook.enter(scope.identifier)
+                defer { _ = hook.enter(previous) }
+                return try body()
+            }
         } catch {
-            _ = hook.enter(previous)
             _ = try? scope.end()
             throw error
         }
-        _ = hook.enter(previous)
-        // From here: the body's frames are below this one, where the scan does not look.
+        // The body's frames are below this one, dead; the scan's own frames will lie over them, and a slot of theirs
+        // not yet written would hold a stale copy of a pointer that hides a leak: they are cleared first.
+        if findingLeaks { cmp_scrub_stack(Leaks.scrubbedStack) }
         let leaks = findingLeaks ? Leaks.scan(scope.identifier) : nil
         var measurement = try scope.end()
         measurement.leaks = leaks
@@ -289,7 +314,10 @@ public enum HeapScope {
         let begin: mprof_heap_scope_begin_function
         let enter: mprof_heap_scope_enter_function
         let end: mprof_heap_scope_end_function
+        /// Nil in a hook older than leak scans.
+        let leaks: mprof_heap_scope_leaks_function?
 
+        // Every function is looked up at once, before any scope: a lookup (dlsym) allocates on its first call.
         static let functions: Hook? = {
             guard let begin = DynamicSymbol.address(of: "mprof_heap_scope_begin"),
                 let enter = DynamicSymbol.address(of: "mprof_heap_scope_enter"),
@@ -298,7 +326,10 @@ public enum HeapScope {
             return Hook(
                 begin: unsafeBitCast(begin, to: mprof_heap_scope_begin_function.self),
                 enter: unsafeBitCast(enter, to: mprof_heap_scope_enter_function.self),
-                end: unsafeBitCast(end, to: mprof_heap_scope_end_function.self))
+                end: unsafeBitCast(end, to: mprof_heap_scope_end_function.self),
+                leaks: DynamicSymbol.address(of: "mprof_heap_scope_leaks").map {
+                    unsafeBitCast($0, to: mprof_heap_scope_leaks_function.self)
+                })
         }()
 
         static func loaded() throws(MemoryError) -> Hook {

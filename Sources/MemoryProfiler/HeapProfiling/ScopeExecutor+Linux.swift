@@ -1,4 +1,5 @@
 #if os(Linux)
+internal import CMemoryProfilerShims
 internal import MemoryProfilerSystem
 import Glibc
 
@@ -100,6 +101,8 @@ final class ScopeExecutor: TaskExecutor, @unchecked Sendable {
                 pthread_mutex_unlock(mutex)
                 // A scope that has ended meanwhile is refused (UINT64_MAX): the thread is then in none.
                 if hook.enter(wanted) == .max { _ = hook.enter(0) }
+                // The work's frames lay below this one: cleared, so that the scan's own frames hold nothing of theirs.
+                if scan != 0 { cmp_scrub_stack(HeapScope.Leaks.scrubbedStack) }
                 let leaks = scan != 0 ? HeapScope.Leaks.scan(scan) : nil
                 pthread_mutex_lock(mutex)
                 applied = wanted
