@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "MemoryPlot", targets: ["MemoryPlot"]),
         .library(name: "MemoryReports", targets: ["MemoryReports"]),
         .library(name: "MemoryProfilerTesting", targets: ["MemoryProfilerTesting"]),
+        // `swift package mprof …`: profile a product, run the tests with budgets, and mprof's other commands.
+        .plugin(name: "MemoryProfilerCommand", targets: ["MemoryProfilerCommand"]),
         .executable(name: "mprof", targets: ["mprof"]),
         // The heap profiler's malloc hook, loaded with LD_PRELOAD: libmprof-heap-hook.so.
         .library(name: "mprof-heap-hook", type: .dynamic, targets: ["MemoryProfilerHeapHook"]),
@@ -36,6 +38,14 @@ let package = Package(
 
         // Memory budgets for Swift Testing: traits that fail a test crossing its limits, measured per test.
         .target(name: "MemoryProfilerTesting", dependencies: ["MemoryProfiler", "MemoryReports", "MemoryProfilerSystem"]),
+
+        .plugin(
+            name: "MemoryProfilerCommand",
+            capability: .command(
+                intent: .custom(verb: "mprof", description: "Profile a product's memory with mprof, or run the tests with memory budgets"),
+                permissions: [
+                    .writeToPackageDirectory(reason: "mprof leaves its recordings and plots in .mprof/ of the package")
+                ])),
 
         // Plots of .dat files as SVG, HTML and terminal text, with no dependency beyond the library.
         .target(name: "MemoryPlot", dependencies: ["MemoryProfiler", "MemoryProfilerSystem"]),

@@ -13,6 +13,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "Indexing"),
+        // A program to profile with `swift package mprof run indexer`.
+        .executableTarget(name: "indexer", dependencies: ["Indexing"]),
         .testTarget(
             name: "IndexingTests",
             dependencies: ["Indexing", .product(name: "MemoryProfilerTesting", package: "swift-memory-profiler")]

@@ -190,4 +190,37 @@ struct MemoryBudgetTests {
         }
         #expect(!outcome.text(of: "freesWhatItAllocates()").contains("peak limit"), "its peak budget was checked, and kept")
     }
+
+    /// `swift package mprof`, as a user of the package runs it: a product built in release with debug information,
+    /// profiled, plotted, its heap named to the line; the tests run with their budgets.
+    @Test func theCommandPluginProfilesAProductAndRunsTheTestsWithBudgets() throws {
+        let output = "\(Self.package)/.mprof"
+        defer {
+            // Only what the plugin made: regular files, then the directory if empty.
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: output)) ?? [] where name.hasPrefix("indexer-") {
+                TextFile.removeRegularFile("\(output)/\(name)")
+            }
+            _ = try? FileManager.default.removeItem(atPath: output)
+        }
+        let environment = ["MPROF": BuiltProducts.path("mprof")]
+        let package = ["package", "--package-path", Self.package, "--scratch-path", Self.scratch, "--allow-writing-to-package-directory", "mprof"]
+        let run = try runCommand("swift", package + ["run", "indexer", "--heap", "--max-peak", "1GiB"], environment: environment)
+        #expect(run.status == 0, "\(run.standardOutput.suffix(3000))\(run.standardError.suffix(3000))")
+        let made = try FileManager.default.contentsOfDirectory(atPath: output).sorted()
+        let recording = try #require(made.first { $0.hasSuffix(".dat") }, "\(made)")
+        let stem = String(recording.dropLast(4))
+        #expect(made == [recording, stem + ".heap", stem + ".svg"], "\(made)")
+        // The SVG is a plot; the heap's peak is the index (20,000 nodes of 1 KiB) and the 32 MiB buffer, named to the
+        // line of Indexing.swift they were made at (a release build with debug information).
+        let svg = try String(contentsOfFile: "\(output)/\(stem).svg", encoding: .utf8)
+        #expect(svg.contains("<svg") && svg.contains("</svg>"))
+        let capture = try HeapCapture(path: "\(output)/\(stem).heap")
+        let expected = 32 * Self.mebibyte + 20_000 * 1024
+        #expect(capture.summary.peakBytes >= expected && capture.summary.peakBytes <= expected + 2 * Self.mebibyte, "\(capture.summary.peakBytes)")
+        let heap = try runProduct("mprof", ["heap", "\(output)/\(stem).heap", "--view", "peak"])
+        #expect(heap.standardOutput.contains("32.0 MiB   60.") && heap.standardOutput.contains("filledBuffer(bytes:) at Indexing/Indexing.swift:21"), "\(heap.standardOutput.prefix(1500))")
+
+        let test = try runCommand("swift", package + ["test", "--filter", "WithinBudgets"], environment: environment)
+        #expect(test.status == 0 && test.standardOutput.contains("Test run with 3 tests in 1 suite passed"), "\(test.standardOutput.suffix(3000))\(test.standardError.suffix(2000))")
+    }
 }
