@@ -18,6 +18,11 @@ let package = Package(
         ),
         .executableTarget(name: "mprof-benchmark", dependencies: ["BenchmarkSupport"], path: "Sources/MprofBenchmark"),
         .executableTarget(
+            name: "budget-benchmark",
+            dependencies: ["BenchmarkSupport", .product(name: "MemoryProfiler", package: "swift-memory-profiler")],
+            path: "Sources/BudgetBenchmark"
+        ),
+        .executableTarget(
             name: "line-profiler-benchmark",
             dependencies: [
                 "BenchmarkSupport", .product(name: "MemoryProfilerMacros", package: "swift-memory-profiler"),
