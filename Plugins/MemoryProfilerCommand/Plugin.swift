@@ -46,17 +46,19 @@ struct MemoryProfilerCommand: CommandPlugin {
         let programArguments = separator.map { Array(arguments[($0 + 1)...]) } ?? []
         guard context.package.products.contains(where: { $0.name == product && $0 is ExecutableProduct }) else {
             let names = context.package.products.compactMap { $0 is ExecutableProduct ? $0.name : nil }
-            throw Failure(description: "no executable product \(product) in this package (its executables: \(names.joined(separator: ", ")))")
+            throw Failure(
+                description: "no executable product \(Self.escaped(product)) in this package (its executables: "
+                    + names.map(Self.escaped).joined(separator: ", ") + ")")
         }
         var parameters = PackageManager.BuildParameters(configuration: .release, logging: .concise)
         parameters.otherSwiftcFlags = ["-g"]
         parameters.otherCFlags = ["-g"]
         let build = try packageManager.build(.product(product), parameters: parameters)
         guard build.succeeded else {
-            throw Failure(description: "building \(product) failed:\n\(build.logText)")
+            throw Failure(description: "building \(Self.escaped(product)) failed:\n\(build.logText)")
         }
         guard let executable = build.builtArtifacts.first(where: { $0.kind == .executable })?.url else {
-            throw Failure(description: "building \(product) made no executable")
+            throw Failure(description: "building \(Self.escaped(product)) made no executable")
         }
         let directory = context.package.directoryURL.appendingPathComponent(".mprof")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -66,9 +68,14 @@ struct MemoryProfilerCommand: CommandPlugin {
         let status = try Self.launch(mprof, ["run", "-o", recording] + options + [executable.path] + programArguments)
         if FileManager.default.fileExists(atPath: recording) {
             _ = try Self.launch(mprof, ["plot", "-o", picture, recording])
-            print("mprof: \(product)'s memory is in \(recording), plotted in \(picture)")
+            print("mprof: \(Self.escaped(product))'s memory is in \(Self.escaped(recording)), plotted in \(Self.escaped(picture))")
         }
-        guard status == 0 else { throw Failure(description: "mprof run exited with status \(status)") }
+        guard status == 0 else {
+            throw Failure(
+                description: status == 3
+                    ? "\(Self.escaped(product)) crossed a memory budget (mprof run exited with status 3; see above)"
+                    : "mprof run exited with status \(status)")
+        }
     }
 
     /// mprof: `MPROF`, or the first on `PATH`.
@@ -76,7 +83,7 @@ struct MemoryProfilerCommand: CommandPlugin {
         let environment = ProcessInfo.processInfo.environment
         if let named = environment["MPROF"], !named.isEmpty {
             guard FileManager.default.isExecutableFile(atPath: named) else {
-                throw Failure(description: "MPROF names \(named), which is not an executable file")
+                throw Failure(description: "MPROF names \(Self.escaped(named)), which is not an executable file")
             }
             return URL(fileURLWithPath: named)
         }
@@ -87,6 +94,20 @@ struct MemoryProfilerCommand: CommandPlugin {
         throw Failure(
             description: "mprof is not on PATH: build it in swift-memory-profiler with `swift build -c release --product mprof "
                 + "--product mprof-heap-hook` and put its .build/release on PATH, or name it with MPROF=/path/to/mprof")
+    }
+
+    /// `text` with every control character and other unprintable scalar written as `\u{…}`, for the terminal.
+    static func escaped(_ text: String) -> String {
+        var result = ""
+        for scalar in text.unicodeScalars {
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .privateUse, .unassigned:
+                result += "\\u{" + String(scalar.value, radix: 16) + "}"
+            default:
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
     }
 
     /// Runs `executable` with the plugin's standard streams; its exit status.
@@ -102,6 +123,8 @@ struct MemoryProfilerCommand: CommandPlugin {
     /// Runs `executable`, and fails as it does.
     static func execute(_ executable: URL, _ arguments: [String]) throws {
         let status = try launch(executable, arguments)
-        guard status == 0 else { throw Failure(description: "mprof \(arguments.first ?? "") exited with status \(status)") }
+        guard status == 0 else {
+            throw Failure(description: "mprof \(escaped(arguments.first ?? "")) exited with status \(status)")
+        }
     }
 }

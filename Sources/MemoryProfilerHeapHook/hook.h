@@ -122,7 +122,7 @@ HOOK_HIDDEN void recorder_allocation(const void *block, size_t size, int in_scop
 HOOK_HIDDEN void recorder_free(const void *block, int in_scope);
 /// An allocation a signal handler made while its thread was inside the hook, recorded later: its stack is the
 /// caller's address alone (the unwinder may be in the middle of a walk on this thread).
-HOOK_HIDDEN void recorder_late_allocation(const void *block, size_t size, uintptr_t caller);
+HOOK_HIDDEN void recorder_late_allocation(const void *block, size_t size, uintptr_t caller, int in_scope);
 /// From a signal handler that interrupted the hook: records an allocation (or, with `size` SIZE_MAX, a free) at once
 /// when the recorder's lock is free, as recorder_late_allocation would; 0 when it is held (by the interrupted call,
 /// perhaps), and nothing was done.
@@ -199,6 +199,8 @@ HOOK_HIDDEN int scopes_allocation(const void *block, size_t size);
 HOOK_HIDDEN int scopes_free(const void *block);
 /// Undoes this thread's last scopes_free of `block` (a realloc that failed kept it): 1 when it did.
 HOOK_HIDDEN int scopes_restore(const void *block);
+/// Whether a scope is open or every block is tracked: then every event must reach scopes.c.
+HOOK_HIDDEN int scopes_active(void);
 
 // reachability.c
 /// Finds the blocks still allocated — in `live` when given (the aggregate mode's table), else by replaying the

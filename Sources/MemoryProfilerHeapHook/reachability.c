@@ -27,6 +27,9 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <poll.h>
+#include <time.h>
 #include <unistd.h>
 
 struct block {
@@ -608,9 +611,22 @@ static void report_to_pipe(const uintptr_t *blocks, size_t count, void *context)
     write_all(context, blocks, count * sizeof *blocks);
 }
 
-static int read_all(int descriptor, void *bytes, size_t length) {
+/// How long the scan's copy may take to answer, at most, before it is given up: a copy that hangs must not hang
+/// the program (a leak scan of a scope runs while the program goes on, and holds its allocations up).
+#define SCAN_ANSWER_SECONDS 300
+
+/// Reads `length` bytes, waiting for them until `deadline` (CLOCK_MONOTONIC seconds): 1, or 0 at the end of the
+/// pipe, an error, or the deadline.
+static int read_all(int descriptor, void *bytes, size_t length, time_t deadline) {
     unsigned char *at = bytes;
     while (length > 0) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec >= deadline) return 0;
+        struct pollfd wait = {.fd = descriptor, .events = POLLIN};
+        int ready = poll(&wait, 1, (int)((deadline - now.tv_sec) * 1000));
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0) return 0;
         ssize_t count = read(descriptor, at, length);
         if (count < 0 && errno == EINTR) continue;
         if (count <= 0) return 0;
@@ -667,18 +683,22 @@ HOOK_HIDDEN const char *reachability_scan(
             uintptr_t batch[1000];
             const char *failure = NULL;
             int finished = 0;
+            struct timespec started;
+            clock_gettime(CLOCK_MONOTONIC, &started);
+            time_t deadline = started.tv_sec + SCAN_ANSWER_SECONDS;
             while (failure == NULL && !finished) {
                 uint64_t header[2];
-                if (!read_all(channel[0], header, sizeof header)) {
-                    failure = "the scan's copy of the process ended before it finished";
+                if (!read_all(channel[0], header, sizeof header, deadline)) {
+                    failure = "the scan's copy of the process ended, or took more than 5 minutes, before it finished";
                 } else if (header[0] == 'U' && header[1] <= 1000) {
-                    if (!read_all(channel[0], batch, header[1] * sizeof *batch))
-                        failure = "the scan's copy of the process ended before it finished";
+                    if (!read_all(channel[0], batch, header[1] * sizeof *batch, deadline))
+                        failure = "the scan's copy of the process ended, or took more than 5 minutes, before it finished";
                     else
                         report(batch, (size_t)header[1]);
                 } else if (header[0] == 'E' && header[1] < sizeof failure_text) {
                     uint64_t code = 0;
-                    if (read_all(channel[0], failure_text, (size_t)header[1]) && read_all(channel[0], &code, sizeof code)) {
+                    if (read_all(channel[0], failure_text, (size_t)header[1], deadline) &&
+                        read_all(channel[0], &code, sizeof code, deadline)) {
                         failure_text[header[1]] = 0;
                         failure = failure_text;
                         *error = (int)code;
@@ -692,6 +712,10 @@ HOOK_HIDDEN const char *reachability_scan(
                 }
             }
             close(channel[0]);
+            // The copy is this process's child (a clone without an exit signal): ended, and waited for, so that no
+            // zombie is left for each scan of a program that goes on.
+            if (failure != NULL) kill((pid_t)child, SIGKILL);
+            while (waitpid((pid_t)child, NULL, __WALL) < 0 && errno == EINTR) {}
             return failure;
         }
         close(channel[0]);

@@ -893,8 +893,8 @@ HOOK_HIDDEN void recorder_allocation(const void *block, size_t size, int in_scop
     pthread_mutex_unlock(&lock);
 }
 
-HOOK_HIDDEN void recorder_late_allocation(const void *block, size_t size, uintptr_t caller) {
-    if (!recording() || scopes_only) return;  // a signal handler's: no scope's
+HOOK_HIDDEN void recorder_late_allocation(const void *block, size_t size, uintptr_t caller, int in_scope) {
+    if (!recording() || (scopes_only && !in_scope)) return;
     pthread_mutex_lock(&lock);
     if (recording()) {
         before_event();
@@ -1371,6 +1371,11 @@ __attribute__((destructor)) HOOK_HIDDEN void recorder_finish(void) {
 // end, 'G' records mark where it starts and ends (v 1 or 2, v region number). Under `mprof run --heap` they go into
 // the run's capture; otherwise the region starts a capture of its own in the file it names, and ends it.
 
+static int region_begin(const char *path_if_not_recording, uint64_t *region);
+
+// Starting a capture of a region's or the scopes' own is one step at a time: both fill output_path and output.
+static pthread_mutex_t capture_start_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static uint64_t open_region;          // the region being recorded (0: none)
 static uint64_t regions_begun;
 static int region_started_capture;    // the open region's capture is its own (ended with it)
@@ -1380,6 +1385,14 @@ static int region_started_capture;    // the open region's capture is its own (e
 HOOK_EXPORT int mprof_heap_region_begin(const char *path_if_not_recording, uint64_t *region) {
     int was_in_hook = hook_in_hook;
     hook_in_hook = 1;
+    pthread_mutex_lock(&capture_start_lock);
+    int status = region_begin(path_if_not_recording, region);
+    pthread_mutex_unlock(&capture_start_lock);
+    hook_in_hook = was_in_hook;
+    return status;
+}
+
+static int region_begin(const char *path_if_not_recording, uint64_t *region) {
     int status = 0;
     pthread_mutex_lock(&lock);
     if (open_region != 0) {
@@ -1387,22 +1400,17 @@ HOOK_EXPORT int mprof_heap_region_begin(const char *path_if_not_recording, uint6
     } else if (!recording() || getpid() != recording_pid) {
         pthread_mutex_unlock(&lock);
         if (hook_secure_mode()) {  // a set-ID program creates no file for anyone
-            hook_in_hook = was_in_hook;
             errno = EPERM;
             return 2;
         }
         // A capture of the region's own.
         if (path_if_not_recording == NULL || strlen(path_if_not_recording) >= sizeof output_path - 16) {
-            hook_in_hook = was_in_hook;
             errno = EINVAL;
             return 2;
         }
         memcpy(output_path, path_if_not_recording, strlen(path_if_not_recording) + 1);
         output = open(output_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (output < 0 || !identify_output()) {
-            hook_in_hook = was_in_hook;
-            return 2;
-        }
+        if (output < 0 || !identify_output()) return 2;
         prepare_once();
         aggregating = 0;  // a region's capture is of its events
         start_capture();
@@ -1418,7 +1426,6 @@ HOOK_EXPORT int mprof_heap_region_begin(const char *path_if_not_recording, uint6
         emit(TAG_REGION, fields, (size_t)(at - fields));
     }
     pthread_mutex_unlock(&lock);
-    hook_in_hook = was_in_hook;
     return status;
 }
 
@@ -1474,6 +1481,7 @@ HOOK_HIDDEN void recorder_scope_mark(uint64_t scope, uint64_t kind) {
 HOOK_EXPORT int mprof_heap_scopes_record(const char *path_if_not_recording, char *path, size_t capacity, int *own) {
     int was_in_hook = hook_in_hook;
     hook_in_hook = 1;
+    pthread_mutex_lock(&capture_start_lock);
     int status = 0;
     pthread_mutex_lock(&lock);
     if (recording() && getpid() == recording_pid) {
@@ -1512,6 +1520,7 @@ HOOK_EXPORT int mprof_heap_scopes_record(const char *path_if_not_recording, char
             path[copied] = 0;
         }
     }
+    pthread_mutex_unlock(&capture_start_lock);
     hook_in_hook = was_in_hook;
     return status;
 }

@@ -8,9 +8,13 @@
 // that a reader can tell which allocations were whose and name their sites; mprof_heap_scopes_record (recorder.c)
 // records a capture of the scopes' events alone.
 //
-// Leaks: with MPROF_HEAP_TRACK_BLOCKS=1 (mprof test sets it), the table holds every block the process allocates from
-// its start, a scope's or not, so that a scope's blocks can be scanned for reachability while the program runs
-// (mprof_heap_scope_leaks): the scan needs every live block, to follow the references the rest of the heap holds.
+// Leaks: with MPROF_HEAP_TRACK_BLOCKS=1 (or a pattern the executable's file name matches, as `*.xctest`, which mprof
+// test sets), the table holds every block the process allocates from its start, a scope's or not, so that a
+// scope's blocks can be scanned for reachability while the program runs (mprof_heap_scope_leaks): the scan needs
+// every live block, to follow the references the rest of the heap holds.
+//
+// The exported functions take the lock with hook_in_hook set, as every path into the hook does: a signal handler
+// that allocates meanwhile is queued (family.c), never waits for the lock its own thread holds.
 //
 // Cost: a thread in no scope pays one thread-local load per allocation; every free pays one relaxed atomic load
 // while no scope is open, and a lock and a table lookup while one is. Tracking every block costs a lock and a table
@@ -19,9 +23,14 @@
 #include "hook.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <string.h>
+#include <unistd.h>
 
-#define SCOPE_SLOTS 64
+/// Scopes open at once, at most: tests running at the same time, say.
+#define SCOPE_SLOTS 1024
+/// An identifier: the slot + 1 in its low 16 bits, a generation above (so that an identifier is never reused).
+#define SLOT_BITS 16
 
 struct scope {
     uint64_t identifier;  // 0: the slot is free; else slot + 1 in the low bits, a generation above
@@ -37,40 +46,56 @@ static int tracking_all;      // MPROF_HEAP_TRACK_BLOCKS=1: every block is in th
 static size_t (*allocator_usable_size)(void *block);
 
 static __thread uint64_t thread_scope __attribute__((tls_model("initial-exec")));
-// The block this thread's last free took out of a scope, should a failed realloc put it back (scopes_restore).
+// The block this thread's last free took out of the table, should a failed realloc put it back (scopes_restore): its
+// size and its scope (0: none, tracked). A realloc is a free of the old block and an allocation of the new one, as in
+// a capture (so a scope's peak and mprof heap's agree): the peak does not hold both at once (glibc moves a large
+// block with mremap, and never holds both; a small one is copied, and for that moment does).
 static __thread struct {
     uintptr_t block;
     uint64_t size;
-    uint32_t slot;
+    uint64_t scope;
 } thread_last_freed __attribute__((tls_model("initial-exec")));
 
 static struct scope *scope_named(uint64_t identifier) {
-    uint64_t slot = (identifier & 0xFF) - 1;
+    uint64_t slot = (identifier & ((1 << SLOT_BITS) - 1)) - 1;
     if (identifier == 0 || slot >= SCOPE_SLOTS || scopes[slot].identifier != identifier) return NULL;
     return &scopes[slot];
 }
 
-HOOK_EXPORT int mprof_heap_scope_begin(uint64_t *scope) {
+/// Takes the scopes' lock from the program's own call (see the top).
+static int lock_from_program(void) {
+    int was_in_hook = hook_in_hook;
+    hook_in_hook = 1;
     pthread_mutex_lock(&scope_lock);
+    return was_in_hook;
+}
+
+static void unlock_to_program(int was_in_hook) {
+    pthread_mutex_unlock(&scope_lock);
+    hook_in_hook = was_in_hook;
+}
+
+HOOK_EXPORT int mprof_heap_scope_begin(uint64_t *scope) {
+    int was_in_hook = lock_from_program();
     int status = 1;
     for (uint64_t slot = 0; slot < SCOPE_SLOTS; slot += 1) {
         if (scopes[slot].identifier != 0) continue;
         scope_generation += 1;
-        scopes[slot] = (struct scope){.identifier = (scope_generation << 8) | (slot + 1)};
+        scopes[slot] = (struct scope){.identifier = (scope_generation << SLOT_BITS) | (slot + 1)};
         *scope = scopes[slot].identifier;
         __atomic_add_fetch(&scopes_open, 1, __ATOMIC_RELAXED);
         status = 0;
         break;
     }
-    pthread_mutex_unlock(&scope_lock);
+    unlock_to_program(was_in_hook);
     return status;
 }
 
 HOOK_EXPORT uint64_t mprof_heap_scope_enter(uint64_t scope) {
     if (scope != 0) {
-        pthread_mutex_lock(&scope_lock);
+        int was_in_hook = lock_from_program();
         int open = scope_named(scope) != NULL;
-        pthread_mutex_unlock(&scope_lock);
+        unlock_to_program(was_in_hook);
         if (!open) return UINT64_MAX;
     }
     uint64_t previous = thread_scope;
@@ -86,15 +111,15 @@ HOOK_EXPORT uint64_t mprof_heap_scope_enter(uint64_t scope) {
 }
 
 HOOK_EXPORT int mprof_heap_scope_read(uint64_t scope, struct mprof_heap_scope_totals *totals) {
-    pthread_mutex_lock(&scope_lock);
+    int was_in_hook = lock_from_program();
     struct scope *open = scope_named(scope);
     if (open != NULL) *totals = open->totals;
-    pthread_mutex_unlock(&scope_lock);
+    unlock_to_program(was_in_hook);
     return open != NULL ? 0 : 1;
 }
 
 HOOK_EXPORT int mprof_heap_scope_end(uint64_t scope, struct mprof_heap_scope_totals *totals) {
-    pthread_mutex_lock(&scope_lock);
+    int was_in_hook = lock_from_program();
     struct scope *open = scope_named(scope);
     if (open != NULL) {
         *totals = open->totals;
@@ -116,12 +141,9 @@ HOOK_EXPORT int mprof_heap_scope_end(uint64_t scope, struct mprof_heap_scope_tot
         if (__atomic_sub_fetch(&scopes_open, 1, __ATOMIC_RELAXED) == 0 && !tracking_all) live_release(&scope_blocks);
     }
     pthread_mutex_unlock(&scope_lock);
-    if (open == NULL) return 1;
-    int was_in_hook = hook_in_hook;
-    hook_in_hook = 1;
-    recorder_scope_mark(scope, 3);
+    if (open != NULL) recorder_scope_mark(scope, 3);
     hook_in_hook = was_in_hook;
-    return 0;
+    return open != NULL ? 0 : 1;
 }
 
 /// Tracks a block of no scope's (tracking every block), under the lock.
@@ -180,21 +202,26 @@ HOOK_HIDDEN int scopes_allocation(const void *block, size_t size) {
 HOOK_HIDDEN int scopes_free(const void *block) {
     thread_last_freed.block = 0;
     if (__builtin_expect(__atomic_load_n(&scopes_open, __ATOMIC_RELAXED) == 0 && !tracking_all, 1)) return 0;
+    int in_scope = 0;
     pthread_mutex_lock(&scope_lock);
     struct live_tag tag;
     uint64_t size = live_remove(&scope_blocks, (uintptr_t)block, &tag);
-    if (size != UINT64_MAX && tag.site >= 1 && tag.site <= SCOPE_SLOTS) {
-        struct mprof_heap_scope_totals *totals = &scopes[tag.site - 1].totals;
-        totals->freed_bytes += size;
-        totals->frees += 1;
-        totals->bytes_in_use -= size;
-        totals->blocks_in_use -= 1;
+    if (size != UINT64_MAX) {
         thread_last_freed.block = (uintptr_t)block;
         thread_last_freed.size = size;
-        thread_last_freed.slot = tag.site;
+        thread_last_freed.scope = 0;
+        if (tag.site >= 1 && tag.site <= SCOPE_SLOTS) {
+            struct scope *scope = &scopes[tag.site - 1];
+            scope->totals.freed_bytes += size;
+            scope->totals.frees += 1;
+            scope->totals.bytes_in_use -= size;
+            scope->totals.blocks_in_use -= 1;
+            thread_last_freed.scope = scope->identifier;
+            in_scope = 1;
+        }
     }
     pthread_mutex_unlock(&scope_lock);
-    return thread_last_freed.block != 0;
+    return in_scope;
 }
 
 HOOK_HIDDEN int scopes_restore(const void *block) {
@@ -202,21 +229,27 @@ HOOK_HIDDEN int scopes_restore(const void *block) {
     thread_last_freed.block = 0;
     int restored = 0;
     pthread_mutex_lock(&scope_lock);
-    struct scope *scope = &scopes[thread_last_freed.slot - 1];
-    if (scope->identifier != 0) {
-        struct live_tag tag = {.site = thread_last_freed.slot, .thread = 0};
-        if (live_insert(&scope_blocks, (uintptr_t)block, thread_last_freed.size, tag, NULL, NULL)) {
+    // Back in the table as it was: its scope's, if that scope is still the one open in its slot; else no scope's.
+    struct scope *scope = scope_named(thread_last_freed.scope);
+    struct live_tag tag = {.site = scope != NULL ? (uint32_t)(scope - scopes) + 1 : 0, .thread = 0};
+    if (scope != NULL || tracking_all) {
+        int inserted = live_insert(&scope_blocks, (uintptr_t)block, thread_last_freed.size, tag, NULL, NULL);
+        if (scope != NULL && inserted) {
             scope->totals.freed_bytes -= thread_last_freed.size;
             scope->totals.frees -= 1;
             scope->totals.bytes_in_use += thread_last_freed.size;
             scope->totals.blocks_in_use += 1;
             restored = 1;
-        } else {
+        } else if (scope != NULL) {
             scope->totals.untracked += 1;
         }
     }
     pthread_mutex_unlock(&scope_lock);
     return restored;
+}
+
+HOOK_HIDDEN int scopes_active(void) {
+    return __atomic_load_n(&scopes_open, __ATOMIC_RELAXED) != 0 || tracking_all;
 }
 
 // fork: the child must not find the lock held by a thread that is not there. The parent holds it across the fork
@@ -243,8 +276,20 @@ HOOK_HIDDEN void scopes_start(size_t (*usable_size)(void *block)) {
     allocator_usable_size = usable_size;
     hook_pages_start();  // the page size, for the leak scan
     pthread_atfork(scopes_before_fork, scopes_after_fork_in_parent, scopes_after_fork_in_child);
+    // "1": track in this process; a pattern: only when the executable's file name matches it (`*.xctest`: the
+    // tests `swift test` runs, not the compilers it builds them with).
     const char *track = hook_getenv("MPROF_HEAP_TRACK_BLOCKS");
-    tracking_all = track != NULL && strcmp(track, "1") == 0;
+    if (track != NULL && strcmp(track, "1") == 0) {
+        tracking_all = 1;
+    } else if (track != NULL && track[0] != 0) {
+        char executable[4096];
+        ssize_t length = readlink("/proc/self/exe", executable, sizeof executable - 1);
+        if (length > 0) {
+            executable[length] = 0;
+            const char *name = strrchr(executable, '/');
+            tracking_all = fnmatch(track, name != NULL ? name + 1 : executable, 0) == 0;
+        }
+    }
 }
 
 // MARK: Leaks
@@ -268,19 +313,27 @@ static void collect_scope_leaks(const uintptr_t *blocks, size_t count) {
     }
 }
 
-HOOK_EXPORT int mprof_heap_scope_leaks(
-    uint64_t scope, uintptr_t *addresses, size_t capacity, uint64_t *count, uint64_t *bytes, const char **failure) {
-    *failure = NULL;
+/// Copies `text` into `buffer` of `capacity` bytes, cut to fit, terminated.
+static void copy_text(char *buffer, size_t capacity, const char *text) {
+    if (capacity == 0) return;
+    size_t length = strnlen(text, capacity - 1);
+    memcpy(buffer, text, length);
+    buffer[length] = 0;
+}
+
+HOOK_EXPORT int mprof_heap_scope_leaks(uint64_t scope, uintptr_t *addresses, size_t capacity, uint64_t *count,
+    uint64_t *bytes, char *failure, size_t failure_capacity) {
+    if (failure_capacity > 0) failure[0] = 0;
     if (!tracking_all) {
-        *failure = "the hook does not track every block (MPROF_HEAP_TRACK_BLOCKS=1 in the environment it was loaded "
-                   "with, as mprof test sets it), and a scan needs them all";
+        if (failure_capacity > 0)
+            copy_text(failure, failure_capacity,
+                "the hook does not track every block (MPROF_HEAP_TRACK_BLOCKS=1 in the environment it was loaded "
+                "with, as mprof test sets it), and a scan needs them all");
         return 2;
     }
-    int was_in_hook = hook_in_hook;
-    hook_in_hook = 1;
     // Every other thread that allocates or frees waits while the table is copied (the scan runs in a copy of the
     // process, which sees this moment) and read.
-    pthread_mutex_lock(&scope_lock);
+    int was_in_hook = lock_from_program();
     struct scope *open = scope_named(scope);
     int status = 1;
     if (open != NULL) {
@@ -291,14 +344,16 @@ HOOK_EXPORT int mprof_heap_scope_leaks(
         leak_search.bytes = 0;
         int error = 0;
         uintptr_t stack_from = (uintptr_t)__builtin_frame_address(0);
-        *failure = reachability_scan(
+        const char *why = reachability_scan(
             -1, 0, hook_page_size, stack_from, 0, &scope_blocks, allocator_usable_size, collect_scope_leaks, &error);
-        if (*failure != NULL) errno = error;
         *count = leak_search.count;
         *bytes = leak_search.bytes;
-        status = *failure == NULL ? 0 : 2;
+        status = why == NULL ? 0 : 2;
+        if (why != NULL) copy_text(failure, failure_capacity, why);  // copied under the lock: the scan's text is reused
+        if (why != NULL) errno = error;
     }
-    pthread_mutex_unlock(&scope_lock);
-    hook_in_hook = was_in_hook;
+    int saved = errno;
+    unlock_to_program(was_in_hook);
+    errno = saved;
     return status;
 }

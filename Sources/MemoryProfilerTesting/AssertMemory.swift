@@ -47,6 +47,10 @@ public func assertMemory<T>(
             file: file, line: line)
         return try body()
     }
+    guard HeapScope.seesAllocations else {
+        XCTFail("the memory budgets were not checked: " + MemoryBudgets.blindHook, file: file, line: line)
+        return try body()
+    }
     let stacks = MemoryBudgets.recordStacks()
     var outcome: Result<T, any Error>?
     let scope: HeapScope.Measurement

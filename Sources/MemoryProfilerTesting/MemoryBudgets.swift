@@ -50,7 +50,19 @@ final class MemoryBudgets: Sendable {
             }
             return
         }
+        if !HeapScope.seesAllocations {
+            try await function()
+            let (budgets, mistakes) = state.withLock { ($0.budgets, $0.mistakes) }
+            report(mistakes, test)
+            for budget in budgets where budget.mistake == nil {
+                Issue.record(
+                    Comment(rawValue: "the \(budget.figure.limitName) was not checked: " + Self.blindHook),
+                    sourceLocation: budget.sourceLocation ?? test.sourceLocation)
+            }
+            return
+        }
         let stacks = Self.recordStacks()
+        let mainThreadBefore = HeapScope.mainThreadAllocations
         // The test runs as a child task of its own, whose frames are gone when it ends: a stale copy of a pointer in
         // them would hide a leak from the scan.
         let (failure, scope) = try await HeapScope.measure(findingLeaksIf: { self.wantsLeaks }) { () async -> (any Error)? in
@@ -73,6 +85,22 @@ final class MemoryBudgets: Sendable {
         let (budgets, mistakes) = state.withLock { ($0.budgets, $0.mistakes) }
         report(mistakes, test)
         var kept = true
+        // Work on the main thread is no scope's: if the test's ran there (a main-actor test), its figures miss it.
+        if let before = mainThreadBefore, let after = HeapScope.mainThreadAllocations, after != before,
+            let first = budgets.first(where: { $0.mistake == nil })
+        {
+            kept = false
+            Issue.record(
+                Comment(
+                    rawValue: "the memory budgets were not checked: the main thread allocated "
+                        + "\(plural(Int(clamping: after &- before), "time")) while this test ran, and work on the main "
+                        + "actor is no test's to count (a @MainActor test, or another one running meanwhile): give "
+                        + "main-actor tests no memory budget, or run them serialized apart from the others"),
+                sourceLocation: first.sourceLocation ?? test.sourceLocation)
+            writeReport(test: test, totals: totals, budgets: budgets, kept: false)
+            if let failure { throw failure }
+            return
+        }
         let failures = Self.failures(of: budgets.filter { $0.mistake == nil }, in: scope, stacks: stacks)
         for (budget, text) in failures {
             kept = false
@@ -123,6 +151,11 @@ final class MemoryBudgets: Sendable {
         }
         return failures
     }
+
+    /// Why no budget can be checked when the hook is loaded but blind.
+    static let blindHook =
+        "the heap hook is loaded but sees none of this process's allocations: another allocator comes before it "
+        + "(LD_PRELOAD lists the hook after it?), or the program allocates through one linked into it"
 
     /// The environment variables that say where the scopes' capture is kept (a directory), and that stacks are not
     /// to be recorded (`0`).

@@ -150,7 +150,8 @@ extension MemoryLimitTrait.Budget {
         let unit = figure.isBytes ? " bytes" : ""
         if limit < 0 || (limit == 0 && figure != .leaks) {
             return .init(
-                text: "the \(figure.limitName) of \(limit)\(unit) can never be kept: give a limit above 0", at: sourceLocation)
+                text: "the \(figure.limitName) of \(limit)\(unit) can never be kept (a test's own machinery allocates a few "
+                    + "hundred bytes in it): give a limit above 0", at: sourceLocation)
         }
         if limit > MemoryLimitTrait.largestLimit {
             return .init(

@@ -22,7 +22,7 @@ struct MemoryGateTests {
         #expect(peak >= 64 && peak < 72, "\(peak)")
         #expect(line.hasSuffix("over --max-peak 32.0 MiB"), "\(line)")
 
-        let within = try Self.run(["--max-peak", "0.25GiB"], ["64", "0", "0"], in: directory)
+        let within = try Self.run(["--max-peak", "0.25GiB"], ["64", "0", "0"], in: try TemporaryDirectory())
         #expect(within.status == 0 && !within.standardError.contains("over budget"), "\(within.standardError)")
     }
 

@@ -111,9 +111,11 @@ public enum HeapScope {
             }
             var addresses = [UInt](repeating: 0, count: addressLimit)
             var count: UInt64 = 0, bytes: UInt64 = 0
-            var failure: UnsafePointer<CChar>?
-            let status = addresses.withUnsafeMutableBufferPointer {
-                leaks(scope, $0.baseAddress, $0.count, &count, &bytes, &failure)
+            var failure = [CChar](repeating: 0, count: 600)
+            let status = addresses.withUnsafeMutableBufferPointer { addresses in
+                failure.withUnsafeMutableBufferPointer { failure in
+                    leaks(scope, addresses.baseAddress, addresses.count, &count, &bytes, failure.baseAddress!, failure.count)
+                }
             }
             switch status {
             case 0:
@@ -123,8 +125,8 @@ public enum HeapScope {
                         addresses: addresses.prefix(Int(min(count, UInt64(addressLimit)))).map { UInt64($0) }))
             case 1: return .failure(MemoryError(.invalidOptions, "heap scope \(scope) was not open"))
             default:
-                let why = failure.map { String(cString: $0) } ?? "the scan failed"
-                return .failure(MemoryError(.unavailable, "no leak scan: \(why)"))
+                let why = String(decoding: failure.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                return .failure(MemoryError(.unavailable, "no leak scan: \(why.isEmpty ? "the scan failed" : why)"))
             }
         }
     }
@@ -161,6 +163,31 @@ public enum HeapScope {
     /// Whether the heap hook is loaded in this process, so that scopes can be measured.
     public static var isAvailable: Bool { Hook.functions != nil }
 
+    /// Whether the hook, loaded, sees this process's allocations: not when another allocator was preloaded before
+    /// it (`LD_PRELOAD=libjemalloc.so:libmprof-heap-hook.so`: malloc is jemalloc's, and the hook never called), or
+    /// the program allocates through an allocator linked into it. Checked once, with a block allocated in a scope.
+    public static let seesAllocations: Bool = {
+        guard let hook = Hook.functions, let scope = try? Scope(hook) else { return false }
+        let previous = hook.enter(scope.identifier)
+        let probe = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 8)
+        _ = hook.enter(previous)
+        probe.deallocate()
+        return ((try? scope.end())?.totals.allocations ?? 0) >= 1
+    }()
+
+    /// How many allocations the process's main thread has made (the hook counts them): a measurement that should
+    /// have none of its work there (a test's, whose main-actor work its scope cannot count) can tell that some was.
+    /// Nil without the hook.
+    public static var mainThreadAllocations: UInt64? { Hook.functions?.mainThreadAllocations?() }
+
+    /// The scope the current task's work is measured in (0: none).
+    @TaskLocal static var current: UInt64?
+
+    static let nested = MemoryError(
+        .invalidOptions,
+        "heap scopes do not nest: this work is measured by a scope already (a memory budget on the test?), and a "
+            + "scope inside it would take its allocations from it")
+
     /// The capture scopes are recorded in, once ``recordStacks(keepingCaptureIn:)`` has started it.
     private static let stackCapture = Mutex<String?>(nil)
 
@@ -193,7 +220,8 @@ public enum HeapScope {
             guard file.withCString({ start($0, &written, written.count, &own) }) == 0 else {
                 let error = SystemError.current
                 throw MemoryError(
-                    .systemCall, "cannot record the scopes' stacks in \(file): \(error.message)", errno: error.errno)
+                    .systemCall, "cannot record the scopes' stacks in \(TerminalText.escaped(file)): \(error.message)",
+                    errno: error.errno)
             }
             let started = String(decoding: written.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if own != 0 && !kept { RemoveAtExit.register(started) }
@@ -215,9 +243,12 @@ public enum HeapScope {
         let result: T
         do {
             // The scope is entered below the pad, after whatever running the body through it allocates.
-            result = try Leaks.belowPad {
+            result = try Leaks.belowPad { () throws -> T in
                 let previous = hook.enter(scope.identifier)
                 defer { _ = hook.enter(previous) }
+                // Inside another scope (this thread is one's, or this task runs on one's thread), this one would
+                // take its allocations from it: scopes do not nest.
+                guard previous == 0 && Self.current == nil else { throw Self.nested }
                 return try body()
             }
         } catch {
@@ -248,13 +279,22 @@ public enum HeapScope {
         findingLeaksIf findingLeaks: () -> Bool, _ body: () async throws -> T
     ) async throws -> (result: T, scope: Measurement) {
         let hook = try Hook.loaded()
+        guard Self.current == nil else { throw Self.nested }
         let scope = try Scope(hook)
-        let executor = try ScopeExecutor.take(hook)
+        let executor: ScopeExecutor
+        do {
+            executor = try ScopeExecutor.take(hook)
+        } catch {
+            _ = try? scope.end()
+            throw error
+        }
         executor.join(scope.identifier)
         defer { ScopeExecutor.give(executor) }
         let result: T
         do {
-            result = try await withTaskExecutorPreference(executor, isolation: nil) { try await body() }
+            result = try await Self.$current.withValue(scope.identifier) {
+                try await withTaskExecutorPreference(executor, isolation: nil) { try await body() }
+            }
         } catch {
             _ = executor.leave()
             _ = try? scope.end()
@@ -292,7 +332,7 @@ public enum HeapScope {
         init(_ hook: Hook) throws(MemoryError) {
             var identifier: UInt64 = 0
             guard hook.begin(&identifier) == 0 else {
-                throw MemoryError(.unavailable, "64 heap scopes are open already: the hook keeps no more at once")
+                throw MemoryError(.unavailable, "1024 heap scopes are open already: the hook keeps no more at once")
             }
             self.hook = hook
             self.identifier = identifier
@@ -316,6 +356,7 @@ public enum HeapScope {
         let end: mprof_heap_scope_end_function
         /// Nil in a hook older than leak scans.
         let leaks: mprof_heap_scope_leaks_function?
+        let mainThreadAllocations: mprof_heap_main_thread_allocations_function?
 
         // Every function is looked up at once, before any scope: a lookup (dlsym) allocates on its first call.
         static let functions: Hook? = {
@@ -329,6 +370,9 @@ public enum HeapScope {
                 end: unsafeBitCast(end, to: mprof_heap_scope_end_function.self),
                 leaks: DynamicSymbol.address(of: "mprof_heap_scope_leaks").map {
                     unsafeBitCast($0, to: mprof_heap_scope_leaks_function.self)
+                },
+                mainThreadAllocations: DynamicSymbol.address(of: "mprof_heap_main_thread_allocations").map {
+                    unsafeBitCast($0, to: mprof_heap_main_thread_allocations_function.self)
                 })
         }()
 

@@ -22,7 +22,7 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var recording: RecordingOptions
 
-    @Flag(name: [.customShort("E"), .customLong("exit-code")], help: "Accepted for memory_profiler's scripts; mprof always exits with the program's status.")
+    @Flag(name: [.customShort("E"), .customLong("exit-code")], help: "Accepted for memory_profiler's scripts; mprof always exits with the program's status (3 when it succeeded but crossed a budget).")
     var exitCode = false
 
     @Flag(name: [.customShort("a"), .long], help: "Attach to a running process (the program is a PID or a name), as mprof attach.")

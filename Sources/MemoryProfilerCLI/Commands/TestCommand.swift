@@ -11,7 +11,7 @@ struct TestCommand: ParsableCommand {
         discussion: """
             Every argument goes to `swift test` (`mprof test --filter Parser --parallel`). The hook \
             (libmprof-heap-hook.so, found as `mprof run --heap` finds it) is preloaded into `swift test` and what it \
-            runs, and keeps track of every block (MPROF_HEAP_TRACK_BLOCKS=1) so that .noLeaks can scan for \
+            runs, and in the test processes (*.xctest) keeps track of every block so that .noLeaks can scan for \
             leaks; it records stacks only of tests with budgets. The exit status is swift test's. \
             MPROF_TEST_REPORT=FILE makes every test with a budget append one JSON line to FILE with its figures.
             """)
@@ -27,14 +27,16 @@ struct TestCommand: ParsableCommand {
         guard let executable = swift.contains("/") ? swift : ExecutableLookup.find(swift) else {
             throw CLIError("cannot run \(TerminalText.quoted(swift)): it is not on PATH (name it with --swift)")
         }
+        // The hook first: a library preloaded before it (an allocator) would serve malloc, and the hook see nothing.
         var preload = hook
-        if let existing = Environment.value("LD_PRELOAD"), !existing.isEmpty { preload = existing + ":" + hook }
+        if let existing = Environment.value("LD_PRELOAD"), !existing.isEmpty { preload = hook + ":" + existing }
         SignalForwarding.holdSignals()
         let child: ChildProcess
         do {
             child = try ChildProcess.spawn(
                 executable, arguments: ["test"] + arguments,
-                environment: ["LD_PRELOAD": preload, "MPROF_HEAP_TRACK_BLOCKS": "1"])
+                // Every block tracked only in the test processes (`*.xctest`), not in the compilers swift test runs.
+                environment: ["LD_PRELOAD": preload, "MPROF_HEAP_TRACK_BLOCKS": "*.xctest"])
         } catch {
             SignalForwarding.stop()
             throw CLIError("cannot run \(TerminalText.quoted(executable)): \(error.message)")

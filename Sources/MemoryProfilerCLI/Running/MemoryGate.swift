@@ -20,7 +20,10 @@ struct MemoryGate: Sendable {
 
     /// What crossed its budget, one line each (empty: all kept, or no budgets). A budget that could not be checked
     /// (no samples, no capture, no leak scan) is crossed, with the reason: it never passes on a number it lacks.
-    func check(recording path: String, heapCapture: String?) -> [String] {
+    ///
+    /// `kernelWatched`: whether the recording watched the kernel's high-water mark between samples (its `PEAK`
+    /// records are written only where the mark rose above the samples); without it the peak is the samples'.
+    func check(recording path: String, heapCapture: String?, kernelWatched: Bool) -> [String] {
         var crossed: [String] = []
         if let maxPeak {
             switch Result(catching: { try MprofFile(path: path) }) {
@@ -31,6 +34,11 @@ struct MemoryGate: Sendable {
                         crossed.append(
                             "peak \(bytes.readable) is \(MemorySize(bytes: bytes.bytes - maxPeak.bytes).readable) over "
                                 + "--max-peak \(maxPeak.readable)")
+                    } else if file.intervalPeaks.isEmpty && !kernelWatched {
+                        // Samples only: a spike between two of them is not in the number, which may be too low.
+                        crossed.append(
+                            "--max-peak was not checked: the recording has samples only, no kernel high-water mark "
+                                + "(is mprof-spawn beside mprof?), and a spike between samples would be missed")
                     }
                 } else {
                     crossed.append("--max-peak was not checked: \(TerminalText.escaped(path)) has no memory samples")
@@ -40,9 +48,20 @@ struct MemoryGate: Sendable {
             }
         }
         guard needsHeap else { return crossed }
-        guard let heapCapture, let capture = try? HeapCapture(path: heapCapture) else {
-            let what = [maxHeap != nil ? "--max-heap" : nil, noLeaks ? "--no-leaks" : nil].compactMap { $0 }
-            return crossed + ["\(what.joined(separator: " and ")) not checked: no readable heap capture (see above)"]
+        let what = [maxHeap != nil ? "--max-heap" : nil, noLeaks ? "--no-leaks" : nil].compactMap { $0 }.joined(separator: " and ")
+        guard let heapCapture else { return crossed + ["\(what) not checked: no heap capture was written (see above)"] }
+        let capture: HeapCapture
+        do {
+            capture = try HeapCapture(path: heapCapture)
+        } catch {
+            return crossed + ["\(what) not checked: \(error.message)"]
+        }
+        // A program that replaced itself (exec: a wrapper script, `bash -c`) was recorded only up to there.
+        if let replacement = capture.summary.replacedBy {
+            return crossed + [
+                "\(what) not checked: the program replaced itself with \(TerminalText.escaped(replacement)), whose heap "
+                    + "was not recorded (profile that program itself)"
+            ]
         }
         var profile: HeapProfile?
         func sites(_ view: HeapProfile.View) -> String {

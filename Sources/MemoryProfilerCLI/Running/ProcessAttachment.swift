@@ -51,7 +51,7 @@ enum ProcessAttachment {
         }
         if trace.end == .processExited { StandardError.write("mprof: process \(process) exited") }
         try recording.check(trace)
-        let crossed = gate.check(recording: recording.path, heapCapture: nil)
+        let crossed = gate.check(recording: recording.path, heapCapture: nil, kernelWatched: trace.peakSource != .samples)
         for line in crossed { StandardError.write("mprof: over budget: \(line)") }
         if !crossed.isEmpty { throw ExitCode(MemoryGate.exitStatus) }
     }

@@ -84,7 +84,12 @@ enum ProgramRecording {
         // whatever the program did.
         let captureCutShort = heapConditions?.stoppedEarlyBecause != nil || !captureWritten
         // The budgets: reported whatever the program did; they decide the status only when it succeeded.
-        let crossed = gate.isEmpty ? [] : gate.check(recording: recording.path, heapCapture: captureWritten ? heapRun?.capture : nil)
+        let crossed =
+            gate.isEmpty
+            ? []
+            : gate.check(
+                recording: recording.path, heapCapture: captureWritten ? heapRun?.capture : nil,
+                kernelWatched: trace.map { $0.peakSource != .samples } ?? false)
         for line in crossed { StandardError.write("mprof: over budget: \(line)") }
         switch termination {
         case .exited(0) where captureCutShort:

@@ -53,7 +53,7 @@ struct mprof_heap_scope_totals {
 
 /// Opens a scope: what threads allocate while they are in it (mprof_heap_scope_enter) is counted as its, block by
 /// block, until it ends, while other threads allocate what they like. Works recording or not. 0 when it opened,
-/// with its identifier in `*scope`; 1 when as many scopes are open as the hook keeps (64).
+/// with its identifier in `*scope`; 1 when as many scopes are open as the hook keeps (1024).
 int mprof_heap_scope_begin(uint64_t *MPROF_NONNULL scope);
 typedef int (*mprof_heap_scope_begin_function)(uint64_t *MPROF_NONNULL);
 
@@ -69,12 +69,12 @@ typedef int (*mprof_heap_scope_read_function)(uint64_t, struct mprof_heap_scope_
 /// Scans the process for references to the blocks of open scope `scope` still allocated (as the leak scan at exit
 /// does, in a copy of the process made now): 0, with how many are unreachable in `*count` and their bytes in
 /// `*bytes`, and the first `capacity` of their addresses in `addresses`; 1 when the scope is not open; 2 when no
-/// scan was made, with why in `*failure` (and errno): the hook must track every block (MPROF_HEAP_TRACK_BLOCKS=1).
+/// scan was made, with why in `failure` (of `failure_capacity` bytes) and errno: the hook must track every block
+/// (MPROF_HEAP_TRACK_BLOCKS).
 int mprof_heap_scope_leaks(uint64_t scope, uintptr_t *MPROF_NULLABLE addresses, size_t capacity,
-    uint64_t *MPROF_NONNULL count, uint64_t *MPROF_NONNULL bytes, const char *MPROF_NULLABLE *MPROF_NONNULL failure);
-typedef int (*mprof_heap_scope_leaks_function)(
-    uint64_t, uintptr_t *MPROF_NULLABLE, size_t, uint64_t *MPROF_NONNULL, uint64_t *MPROF_NONNULL,
-    const char *MPROF_NULLABLE *MPROF_NONNULL);
+    uint64_t *MPROF_NONNULL count, uint64_t *MPROF_NONNULL bytes, char *MPROF_NONNULL failure, size_t failure_capacity);
+typedef int (*mprof_heap_scope_leaks_function)(uint64_t, uintptr_t *MPROF_NULLABLE, size_t, uint64_t *MPROF_NONNULL,
+    uint64_t *MPROF_NONNULL, char *MPROF_NONNULL, size_t);
 
 /// Ends scope `scope`, with its final totals in `*totals`: 0, or 1 when it is not open. Threads still in it are
 /// in none from then on; its blocks are forgotten.
@@ -89,6 +89,10 @@ typedef int (*mprof_heap_scope_end_function)(uint64_t, struct mprof_heap_scope_t
 int mprof_heap_scopes_record(const char *MPROF_NULLABLE path_if_not_recording, char *MPROF_NONNULL path, size_t capacity,
     int *MPROF_NONNULL own);
 typedef int (*mprof_heap_scopes_record_function)(const char *MPROF_NULLABLE, char *MPROF_NONNULL, size_t, int *MPROF_NONNULL);
+
+/// How many allocations the process's main thread has made since the hook was loaded.
+uint64_t mprof_heap_main_thread_allocations(void);
+typedef uint64_t (*mprof_heap_main_thread_allocations_function)(void);
 
 /// The malloc the hook forwards to (the allocator that really serves the program), for allocator readings that
 /// would otherwise find the hook's.
