@@ -328,6 +328,23 @@ static uintptr_t parse_hex(const char **text) {
 
 /// Scans one line of the maps file, if it is a root: readable, writable and private, holding no block, not the
 /// hook's own memory nor the kernel's ([vvar], [vsyscall]). 1 when the line was understood.
+/// Whether [start, end) is a heap of one of glibc's malloc arenas other than the main one (the arenas threads
+/// allocate from): a mapping aligned to HEAP_MAX_SIZE (64 MiB) that starts with a heap_info — its arena (in the first
+/// page of the arena's first heap), the previous heap, its size and its protected size. That is the allocator's own
+/// memory, scanned only through the blocks in it: its free chunks, and the caches (tcache) of threads — living or
+/// exited — hold stale addresses of blocks since handed out again, which would make a leak look reachable. Its live
+/// blocks are read when something reaches them. (It usually holds blocks, and is left out for that; one whose
+/// blocks were all freed does not.)
+static int is_malloc_arena(struct marker *marker, uintptr_t start, uintptr_t end) {
+    const uintptr_t heap_max = (uintptr_t)64 << 20;
+    if ((start & (heap_max - 1)) != 0 || end - start > heap_max) return 0;
+    uint64_t heap_info[4];
+    if (copy_memory(marker, heap_info, start, sizeof heap_info) != (ssize_t)sizeof heap_info) return 0;
+    uint64_t arena = heap_info[0], size = heap_info[2], protected_size = heap_info[3];
+    return (arena & (heap_max - 1)) < 4096 && arena != 0 && size >= 4096 && size <= heap_max &&
+        protected_size <= heap_max;
+}
+
 static int scan_mapping(struct marker *marker, const char *line, size_t length, uintptr_t stack_pointer) {
     const char *text = line;
     uintptr_t start = parse_hex(&text);
@@ -347,7 +364,7 @@ static int scan_mapping(struct marker *marker, const char *line, size_t length, 
         else high = middle;
     }
     int holds_block = first >= 0 || (low < marker->count && marker->blocks[low].start < end);
-    if (holds_block) return 1;
+    if (holds_block || is_malloc_arena(marker, start, end)) return 1;
     // This thread's stack only from where it is now: below lie dead frames (and the scan's own), whose stale
     // pointers would keep leaks "reachable". (Other threads' stacks are scanned whole: their stack pointers are
     // unknown.)

@@ -99,9 +99,9 @@ struct MemoryBudgetTests {
             // A retain cycle: both objects, named by type, made where the cycle was made; the issue is at the test,
             // as `.noLeaks` is a property and knows no caller.
             ("leavesARetainCycle()", "64 B leaked in 2 blocks",
-             "40 B in 1 allocation: Session from openObservedSession(name:) at Indexing/Indexing.swift:50 ← Leaks.leavesARetainCycle()"),
+             "40 B in 1 allocation: Session from openObservedSession(name:) at Indexing/Indexing.swift:52 ← Leaks.leavesARetainCycle()"),
             ("leavesARetainCycle()", "IndexingTests.swift:114:6",
-             "24 B in 1 allocation: SessionObserver from openObservedSession(name:) at Indexing/Indexing.swift:51"),
+             "24 B in 1 allocation: SessionObserver from openObservedSession(name:) at Indexing/Indexing.swift:53"),
         ]
         for (test, figure, site) in expected {
             let text = outcome.text(of: test)
@@ -115,7 +115,7 @@ struct MemoryBudgetTests {
                 && output.contains("over the peak limit of 16.0 MiB: 24.0 MiB"), "\(output.suffix(3000))")
         #expect(
             output.contains("LegacyTests.testLeavesARetainCycle : failed - 64 B leaked in 2 blocks")
-                && output.contains("Session from openObservedSession(name:) at Indexing/Indexing.swift:50 ← closure #1 in LegacyTests.testLeavesARetainCycle()"),
+                && output.contains("Session from openObservedSession(name:) at Indexing/Indexing.swift:52 ← closure #1 in LegacyTests.testLeavesARetainCycle()"),
             "\(output.split(separator: "\n").filter { $0.contains("Legacy") || $0.hasPrefix("  ") }.joined(separator: "\n"))")
         // Limits written wrong: each fails, saying why.
         for (test, why) in [

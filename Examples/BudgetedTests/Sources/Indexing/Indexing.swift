@@ -42,6 +42,8 @@ public final class Session {
 
 public final class SessionObserver {
     public var session: Session?
+
+    public init() {}
 }
 
 /// Opens a session with an observer that refers back to it (the mistake: `session` should be weak).
