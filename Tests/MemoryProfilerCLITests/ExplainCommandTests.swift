@@ -297,6 +297,9 @@ struct ExplainCommandTests {
             #expect(peak.status == 0, "\(peak.standardError)")
             let results = try #require(try JSONSerialization.jsonObject(with: Data(peak.standardOutput.utf8)) as? [[String: Any]])
             let judged = try #require(results.first?["verdict"] as? [String: Any], "\(peak.standardOutput)")
+            // The trend in MemoryTrend's own names.
+            let resident = judged["resident"] as? [String: Any] ?? [:]
+            #expect(Set(resident.keys) == ["slope", "change", "duration", "samples", "pValue", "driftPValue", "isSignificant"], "\(resident.keys)")
             return (judged["kind"] as? String ?? "", judged["explanation"] as? String ?? "")
         }
         let leak = try verdict("leak", heap: true)

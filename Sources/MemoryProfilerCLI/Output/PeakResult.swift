@@ -23,24 +23,26 @@ struct PeakResult: Codable {
 
     /// `MemoryVerdict` as JSON and text.
     struct Verdict: Codable {
+        /// A `MemoryTrend` in its own names (bytes and seconds), with the two tests' answers for a rise.
         struct Trend: Codable {
-            var bytesPerSecond: Double
-            var changeBytes: Double
-            var seconds: Double
+            var slope: Double
+            var change: Double
+            var duration: Double
             var samples: Int
             var pValue: Double
-            /// The drift test's one-sided p (see MemoryTrend).
+            /// The drift test's one-sided p for a rise (`MemoryTrend.driftPValue(upward:)`).
             var driftPValue: Double
-            var significant: Bool
+            /// `MemoryTrend.isSignificant(upward:)` for a rise.
+            var isSignificant: Bool
 
             init(_ trend: MemoryTrend) {
-                bytesPerSecond = trend.slope
-                changeBytes = trend.change
-                seconds = trend.duration
+                slope = trend.slope
+                change = trend.change
+                duration = trend.duration
                 samples = trend.samples
                 pValue = trend.pValue
                 driftPValue = trend.driftPValue(upward: true)
-                significant = trend.isSignificant(upward: true)
+                isSignificant = trend.isSignificant(upward: true)
             }
         }
 
