@@ -91,16 +91,6 @@ static int resolving;  // set while dlsym runs, in the constructor (or the first
 static __thread uint64_t thread_allocated_bytes __attribute__((tls_model("initial-exec")));
 static __thread uint64_t thread_allocations __attribute__((tls_model("initial-exec")));
 
-// The main thread's allocations (the process's first thread): a test's memory budget cannot count work the test
-// hands to the main actor, and says so when the main thread allocated while the test ran. Written by the main
-// thread only (a plain store: one writer), read by any.
-static uint64_t main_thread_allocations;
-static __thread int thread_kind __attribute__((tls_model("initial-exec")));  // 0 not known yet, 1 main, 2 another
-
-HOOK_EXPORT uint64_t mprof_heap_main_thread_allocations(void) {
-    return __atomic_load_n(&main_thread_allocations, __ATOMIC_RELAXED);
-}
-
 HOOK_EXPORT void mprof_heap_thread_allocated(uint64_t *bytes, uint64_t *allocations) {
     *bytes = thread_allocated_bytes;
     *allocations = thread_allocations;
@@ -118,14 +108,13 @@ HOOK_EXPORT void *mprof_heap_next_malloc(void) {
 static inline void count_allocation(const void *block, size_t size) {
     thread_allocated_bytes += size;
     thread_allocations += 1;
-    if (__builtin_expect(thread_kind != 2, 0)) {
-        if (thread_kind == 0) thread_kind = syscall(SYS_gettid) == getpid() ? 1 : 2;
-        if (thread_kind == 1)
-            __atomic_store_n(&main_thread_allocations, main_thread_allocations + 1, __ATOMIC_RELAXED);
-    }
     int saved = errno;
-    int in_scope = scopes_allocation(block, size);
+    uint64_t task_scope;
+    int in_scope = scopes_allocation(block, size, &task_scope);
+    // A task's allocation on a thread of no scope's: marked as the scope's in the capture, for this record alone.
+    if (__builtin_expect(task_scope != 0, 0)) recorder_scope_mark(task_scope, 1);
     recorder_allocation(block, size, in_scope);
+    if (__builtin_expect(task_scope != 0, 0)) recorder_scope_mark(task_scope, 2);
     errno = saved;
 }
 
@@ -187,7 +176,8 @@ static void drain_queue(void) {
                 int in_scope = scopes_free((const void *)queued[done].block);
                 recorder_free((const void *)queued[done].block, in_scope);
             } else {
-                int in_scope = scopes_allocation((const void *)queued[done].block, queued[done].size);
+                uint64_t task_scope;
+                int in_scope = scopes_allocation((const void *)queued[done].block, queued[done].size, &task_scope);
                 recorder_late_allocation((const void *)queued[done].block, queued[done].size, queued[done].caller, in_scope);
             }
         }

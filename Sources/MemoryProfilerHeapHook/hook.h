@@ -193,8 +193,9 @@ HOOK_HIDDEN void live_release(struct live_table *table);
 /// Registers the scopes' fork handlers and reads MPROF_HEAP_TRACK_BLOCKS (the constructor, once); `usable_size` is
 /// the allocator's, for leak scans.
 HOOK_HIDDEN void scopes_start(size_t (*usable_size)(void *block));
-/// An allocation by this thread: its scope's, if the thread is in one (then 1).
-HOOK_HIDDEN int scopes_allocation(const void *block, size_t size);
+/// An allocation by this thread: its scope's, if the thread is in one, or the task running on it belongs to one
+/// (then 1; and for a task's, that scope in `*task_scope`, for the capture's marks).
+HOOK_HIDDEN int scopes_allocation(const void *block, size_t size, uint64_t *task_scope);
 /// A free, on any thread: of a scope's block, if it is one (then 1).
 HOOK_HIDDEN int scopes_free(const void *block);
 /// Undoes this thread's last scopes_free of `block` (a realloc that failed kept it): 1 when it did.

@@ -345,6 +345,64 @@ static int is_malloc_arena(struct marker *marker, uintptr_t start, uintptr_t end
         protected_size <= heap_max;
 }
 
+// Other threads' stack pointers, read just before the copy of the process is made, for the threads that were
+// blocked (in a system call: /proc/self/task/TID/syscall gives its stack pointer; a running thread's is not known).
+// Their stacks are scanned from there up: below lie dead frames, whose stale copies of pointers would hide leaks —
+// those of a thread that ran a scope's work and waits for more, say.
+#define MAX_KNOWN_STACK_POINTERS 1024
+static uintptr_t known_stack_pointers[MAX_KNOWN_STACK_POINTERS];
+static size_t known_stack_pointer_count;
+
+/// Reads the stack pointers of this process's blocked threads into known_stack_pointers (the calling thread's
+/// says "running" and is left out: the scan knows its own).
+static void read_stack_pointers(void) {
+    known_stack_pointer_count = 0;
+    int directory = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (directory < 0) return;
+    char entries[4096];
+    for (;;) {
+        long count = syscall(SYS_getdents64, directory, entries, sizeof entries);
+        if (count <= 0) break;
+        for (long at = 0; at < count;) {
+            struct {
+                uint64_t inode;
+                int64_t offset;
+                unsigned short length;
+                unsigned char type;
+                char name[];
+            } *entry = (void *)(entries + at);
+            at += entry->length;
+            if (entry->name[0] < '0' || entry->name[0] > '9') continue;
+            char path[64] = "/proc/self/task/";
+            size_t used = strlen(path), name_length = strnlen(entry->name, 20);
+            memcpy(path + used, entry->name, name_length);
+            memcpy(path + used + name_length, "/syscall", 9);
+            int file = open(path, O_RDONLY | O_CLOEXEC);
+            if (file < 0) continue;
+            char text[256];
+            ssize_t read_length = read(file, text, sizeof text - 1);
+            close(file);
+            if (read_length <= 0 || text[0] == 'r') continue;  // "running": not known
+            text[read_length] = 0;
+            // "NR ARG1 … ARG6 SP PC" (or "-1 SP PC" between system calls): the next-to-last field.
+            char *fields[10];
+            int field_count = 0;
+            for (char *at_text = text; *at_text && field_count < 10;) {
+                while (*at_text == ' ' || *at_text == '\n') at_text += 1;
+                if (!*at_text) break;
+                fields[field_count++] = at_text;
+                while (*at_text && *at_text != ' ' && *at_text != '\n') at_text += 1;
+            }
+            if (field_count < 3 || known_stack_pointer_count == MAX_KNOWN_STACK_POINTERS) continue;
+            const char *sp_text = fields[field_count - 2];
+            if (sp_text[0] != '0' || sp_text[1] != 'x') continue;
+            sp_text += 2;
+            known_stack_pointers[known_stack_pointer_count++] = parse_hex(&sp_text);
+        }
+    }
+    close(directory);
+}
+
 static int scan_mapping(struct marker *marker, const char *line, size_t length, uintptr_t stack_pointer) {
     const char *text = line;
     uintptr_t start = parse_hex(&text);
@@ -368,7 +426,17 @@ static int scan_mapping(struct marker *marker, const char *line, size_t length, 
     // This thread's stack only from where it is now: below lie dead frames (and the scan's own), whose stale
     // pointers would keep leaks "reachable". (Other threads' stacks are scanned whole: their stack pointers are
     // unknown.)
-    if (stack_pointer >= start && stack_pointer < end) start = stack_pointer & ~(uintptr_t)(sizeof(uintptr_t) - 1);
+    if (stack_pointer >= start && stack_pointer < end) {
+        start = stack_pointer & ~(uintptr_t)(sizeof(uintptr_t) - 1);
+    } else {
+        // Another thread's stack, when it was blocked: from its stack pointer up (the lowest one in the mapping).
+        uintptr_t lowest = 0;
+        for (size_t index = 0; index < known_stack_pointer_count; index += 1) {
+            uintptr_t known = known_stack_pointers[index];
+            if (known >= start && known < end && (lowest == 0 || known < lowest)) lowest = known;
+        }
+        if (lowest != 0) start = lowest & ~(uintptr_t)(sizeof(uintptr_t) - 1);
+    }
     // The kernel merges neighbouring anonymous mappings into one line: the hook's tables may share a line with the
     // program's memory. Only the hook's own parts are left out.
     while (start < end) {
@@ -673,6 +741,7 @@ HOOK_HIDDEN const char *reachability_scan(
         sigset_t all, old;
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
+        read_stack_pointers();  // the copy sees the stacks as they are now
         long child = syscall(SYS_clone, 0UL, NULL, NULL, NULL, 0UL);
         if (child == 0) {
             close(channel[0]);
@@ -729,6 +798,10 @@ HOOK_HIDDEN const char *reachability_scan(
                 }
             }
             close(channel[0]);
+            // The batch held the addresses of every unreachable block of the process, other scopes' too: left on
+            // this thread's stack, they would be found by the next scan (this thread's stack is read whole by a
+            // scan made while it runs) and keep those blocks "reachable".
+            explicit_bzero(batch, sizeof batch);
             // The copy is this process's child (a clone without an exit signal): ended, and waited for, so that no
             // zombie is left for each scan of a program that goes on.
             if (failure != NULL) kill((pid_t)child, SIGKILL);

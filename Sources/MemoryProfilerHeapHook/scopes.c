@@ -16,12 +16,18 @@
 // The exported functions take the lock with hook_in_hook set, as every path into the hook does: a signal handler
 // that allocates meanwhile is queued (family.c), never waits for the lock its own thread holds.
 //
+// Tasks: a Swift task that belongs to a scope (mprof_heap_scope_add_task) may run some of its work on a thread of
+// no scope's — a test on the main actor hops to the main actor's thread. While any task is registered, an
+// allocation by a thread in no scope asks the Swift runtime for the current task (swift_task_getCurrent), and counts
+// for that task's scope, if it has one.
+//
 // Cost: a thread in no scope pays one thread-local load per allocation; every free pays one relaxed atomic load
 // while no scope is open, and a lock and a table lookup while one is. Tracking every block costs a lock and a table
 // update per allocation and free.
 #define _GNU_SOURCE
 #include "hook.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <string.h>
@@ -46,6 +52,18 @@ static int tracking_all;      // MPROF_HEAP_TRACK_BLOCKS=1: every block is in th
 static size_t (*allocator_usable_size)(void *block);
 
 static __thread uint64_t thread_scope __attribute__((tls_model("initial-exec")));
+
+static void forget_tasks(uint64_t scope, const void *task);
+
+// Tasks registered with a scope (a few: the tests running), under the lock; `tasks_registered` read without it.
+#define TASK_SLOTS 4096
+static struct {
+    const void *task;
+    uint64_t scope;
+} scope_tasks[TASK_SLOTS];
+static uint32_t tasks_registered;
+typedef const void *(*current_task_function)(void) __attribute__((swiftcall));
+static current_task_function current_task;
 // The block this thread's last free took out of the table, should a failed realloc put it back (scopes_restore): its
 // size and its scope (0: none, tracked). A realloc is a free of the old block and an allocation of the new one, as in
 // a capture (so a scope's peak and mprof heap's agree): the peak does not hold both at once (glibc moves a large
@@ -137,6 +155,7 @@ HOOK_EXPORT int mprof_heap_scope_end(uint64_t scope, struct mprof_heap_scope_tot
                     live_remove(&scope_blocks, scope_blocks.keys[slot], NULL);
             }
         }
+        forget_tasks(scope, NULL);
         open->identifier = 0;
         if (__atomic_sub_fetch(&scopes_open, 1, __ATOMIC_RELAXED) == 0 && !tracking_all) live_release(&scope_blocks);
     }
@@ -144,6 +163,60 @@ HOOK_EXPORT int mprof_heap_scope_end(uint64_t scope, struct mprof_heap_scope_tot
     if (open != NULL) recorder_scope_mark(scope, 3);
     hook_in_hook = was_in_hook;
     return open != NULL ? 0 : 1;
+}
+
+HOOK_EXPORT int mprof_heap_scope_add_task(uint64_t scope, const void *task) {
+    if (task == NULL) return 1;
+    if (__atomic_load_n(&current_task, __ATOMIC_ACQUIRE) == NULL) {
+        void *found;
+        HOOK_INTERNAL(found = dlsym(RTLD_DEFAULT, "swift_task_getCurrent"));  // dlsym may allocate
+        if (found == NULL) return 2;
+        __atomic_store_n(&current_task, (current_task_function)found, __ATOMIC_RELEASE);
+    }
+    int was_in_hook = lock_from_program();
+    int status = 1;
+    if (scope_named(scope) != NULL) {
+        for (size_t slot = 0; slot < TASK_SLOTS; slot += 1) {
+            if (scope_tasks[slot].task != NULL) continue;
+            scope_tasks[slot].task = task;
+            scope_tasks[slot].scope = scope;
+            __atomic_add_fetch(&tasks_registered, 1, __ATOMIC_RELAXED);
+            status = 0;
+            break;
+        }
+    }
+    unlock_to_program(was_in_hook);
+    return status;
+}
+
+/// Forgets the registrations of `task` (NULL: any) with `scope`, under the lock.
+static void forget_tasks(uint64_t scope, const void *task) {
+    for (size_t slot = 0; slot < TASK_SLOTS && __atomic_load_n(&tasks_registered, __ATOMIC_RELAXED) > 0; slot += 1) {
+        if (scope_tasks[slot].task == NULL || scope_tasks[slot].scope != scope) continue;
+        if (task != NULL && scope_tasks[slot].task != task) continue;
+        scope_tasks[slot].task = NULL;
+        __atomic_sub_fetch(&tasks_registered, 1, __ATOMIC_RELAXED);
+    }
+}
+
+HOOK_EXPORT void mprof_heap_scope_remove_task(uint64_t scope, const void *task) {
+    int was_in_hook = lock_from_program();
+    forget_tasks(scope, task);
+    unlock_to_program(was_in_hook);
+}
+
+/// The scope of the task running on this thread, when tasks are registered: 0 for none. Under the lock.
+static uint64_t scope_of_current_task(void) {
+    current_task_function current = __atomic_load_n(&current_task, __ATOMIC_ACQUIRE);
+    const void *task = current != NULL ? current() : NULL;
+    if (task == NULL) return 0;
+    uint32_t remaining = __atomic_load_n(&tasks_registered, __ATOMIC_RELAXED);
+    for (size_t slot = 0; slot < TASK_SLOTS && remaining > 0; slot += 1) {
+        if (scope_tasks[slot].task == NULL) continue;
+        remaining -= 1;
+        if (scope_tasks[slot].task == task) return scope_tasks[slot].scope;
+    }
+    return 0;
 }
 
 /// Tracks a block of no scope's (tracking every block), under the lock.
@@ -158,19 +231,22 @@ static void track_unscoped(const void *block, size_t size) {
     }
 }
 
-HOOK_HIDDEN int scopes_allocation(const void *block, size_t size) {
+HOOK_HIDDEN int scopes_allocation(const void *block, size_t size, uint64_t *task_scope) {
+    *task_scope = 0;
     if (__builtin_expect(thread_scope == 0, 1)) {
-        if (__builtin_expect(!tracking_all, 1)) return 0;
-        pthread_mutex_lock(&scope_lock);
-        track_unscoped(block, size);
-        pthread_mutex_unlock(&scope_lock);
-        return 0;
+        if (__builtin_expect(!tracking_all && __atomic_load_n(&tasks_registered, __ATOMIC_RELAXED) == 0, 1)) return 0;
     }
     int in_scope = 0;
     pthread_mutex_lock(&scope_lock);
-    struct scope *scope = scope_named(thread_scope);
+    uint64_t owner = thread_scope;
+    if (owner == 0 && __atomic_load_n(&tasks_registered, __ATOMIC_RELAXED) > 0) {
+        owner = scope_of_current_task();
+        *task_scope = owner;
+    }
+    struct scope *scope = owner != 0 ? scope_named(owner) : NULL;
     if (scope == NULL) {
-        thread_scope = 0;  // ended while this thread was in it
+        if (owner != 0 && owner == thread_scope) thread_scope = 0;  // ended while this thread was in it
+        *task_scope = 0;
         if (tracking_all) track_unscoped(block, size);
     } else {
         struct mprof_heap_scope_totals *totals = &scope->totals;

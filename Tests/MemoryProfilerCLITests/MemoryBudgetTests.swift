@@ -96,6 +96,9 @@ struct MemoryBudgetTests {
             ("makesMoreAllocationsThanItsLimit()", "over the allocation count limit of 1,000: 15,",
              "Node from closure #1 in buildIndex(count:payloadBytes:) at Indexing/Indexing.swift:16"),
             ("throwsAfterCrossingTheLimit()", "+7.0 MiB (", "8.0 MiB in 1 allocation: filledBuffer(bytes:)"),
+            // On the main actor, on a thread not the scope's: counted through its task.
+            ("allocatesOnTheMainActor()", "over the peak limit of 512.0 KiB: 1.0 MiB",
+             "1.0 MiB in 1 allocation: filledBuffer(bytes:) at Indexing/Indexing.swift:21 ← OnTheMainActor.allocatesOnTheMainActor()"),
             // A retain cycle: both objects, named by type, made where the cycle was made; the issue is at the test,
             // as `.noLeaks` is a property and knows no caller.
             ("leavesARetainCycle()", "64 B leaked in 2 blocks",
@@ -131,7 +134,7 @@ struct MemoryBudgetTests {
         // 64 KiB (the test's own bookkeeping), though the eight held 720 MiB between them at once.
         let lines = try String(contentsOfFile: report, encoding: .utf8).split(separator: "\n")
             .map { try JSONDecoder().decode(ReportLine.self, from: Data($0.utf8)) }
-        #expect(lines.count == 25, "\(lines.map(\.name))")
+        #expect(lines.count == 26, "\(lines.map(\.name))")
         #expect(lines.allSatisfy { $0.untrackedAllocations == 0 })
         let parallel = lines.filter { $0.name == "holdsItsOwnShare(step:)" }.map(\.peakBytes).sorted()
         #expect(parallel.count == 8)

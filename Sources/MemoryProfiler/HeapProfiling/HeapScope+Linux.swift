@@ -175,10 +175,18 @@ public enum HeapScope {
         return ((try? scope.end())?.totals.allocations ?? 0) >= 1
     }()
 
-    /// How many allocations the process's main thread has made (the hook counts them): a measurement that should
-    /// have none of its work there (a test's, whose main-actor work its scope cannot count) can tell that some was.
-    /// Nil without the hook.
-    public static var mainThreadAllocations: UInt64? { Hook.functions?.mainThreadAllocations?() }
+    /// Runs `body` with the current task's work counted as the enclosing measurement's wherever it runs: a task
+    /// made inside a measurement (a child task, which runs on the scope's thread) that hops to the main actor or to
+    /// an actor with an executor of its own goes on allocating for the scope there. ``measure(findingLeaks:_:)-(_,()async->T)``
+    /// does this for the task that calls it. Outside a measurement, `body` just runs.
+    public static func countingCurrentTask<T>(_ body: () async throws -> T) async rethrows -> T {
+        guard let scope = current, let hook = Hook.functions, let add = hook.addTask, let remove = hook.removeTask,
+            let task = withUnsafeCurrentTask(body: { $0.map { unsafeBitCast($0, to: UnsafeRawPointer.self) } })
+        else { return try await body() }
+        let added = add(scope, task) == 0
+        defer { if added { remove(scope, task) } }
+        return try await body()
+    }
 
     /// The scope the current task's work is measured in (0: none).
     @TaskLocal static var current: UInt64?
@@ -293,7 +301,9 @@ public enum HeapScope {
         let result: T
         do {
             result = try await Self.$current.withValue(scope.identifier) {
-                try await withTaskExecutorPreference(executor, isolation: nil) { try await body() }
+                try await withTaskExecutorPreference(executor, isolation: nil) {
+                    try await countingCurrentTask { try await body() }
+                }
             }
         } catch {
             _ = executor.leave()
@@ -354,9 +364,10 @@ public enum HeapScope {
         let begin: mprof_heap_scope_begin_function
         let enter: mprof_heap_scope_enter_function
         let end: mprof_heap_scope_end_function
-        /// Nil in a hook older than leak scans.
+        /// Nil in a hook older than leak scans and tasks.
         let leaks: mprof_heap_scope_leaks_function?
-        let mainThreadAllocations: mprof_heap_main_thread_allocations_function?
+        let addTask: mprof_heap_scope_add_task_function?
+        let removeTask: mprof_heap_scope_remove_task_function?
 
         // Every function is looked up at once, before any scope: a lookup (dlsym) allocates on its first call.
         static let functions: Hook? = {
@@ -371,8 +382,11 @@ public enum HeapScope {
                 leaks: DynamicSymbol.address(of: "mprof_heap_scope_leaks").map {
                     unsafeBitCast($0, to: mprof_heap_scope_leaks_function.self)
                 },
-                mainThreadAllocations: DynamicSymbol.address(of: "mprof_heap_main_thread_allocations").map {
-                    unsafeBitCast($0, to: mprof_heap_main_thread_allocations_function.self)
+                addTask: DynamicSymbol.address(of: "mprof_heap_scope_add_task").map {
+                    unsafeBitCast($0, to: mprof_heap_scope_add_task_function.self)
+                },
+                removeTask: DynamicSymbol.address(of: "mprof_heap_scope_remove_task").map {
+                    unsafeBitCast($0, to: mprof_heap_scope_remove_task_function.self)
                 })
         }()
 

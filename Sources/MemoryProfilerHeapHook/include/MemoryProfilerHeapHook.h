@@ -66,6 +66,16 @@ typedef uint64_t (*mprof_heap_scope_enter_function)(uint64_t);
 int mprof_heap_scope_read(uint64_t scope, struct mprof_heap_scope_totals *MPROF_NONNULL totals);
 typedef int (*mprof_heap_scope_read_function)(uint64_t, struct mprof_heap_scope_totals *MPROF_NONNULL);
 
+/// Makes Swift task `task` (an AsyncTask: what swift_task_getCurrent returns) one of scope `scope`'s: what it
+/// allocates on a thread in no scope (a hop to the main actor, whose thread is its own) is the scope's too. 0; 1 when
+/// the scope is not open or 4096 tasks are registered; 2 when this process has no Swift concurrency runtime.
+int mprof_heap_scope_add_task(uint64_t scope, const void *MPROF_NULLABLE task);
+typedef int (*mprof_heap_scope_add_task_function)(uint64_t, const void *MPROF_NULLABLE);
+
+/// Forgets what mprof_heap_scope_add_task registered (the scope's end forgets its tasks too).
+void mprof_heap_scope_remove_task(uint64_t scope, const void *MPROF_NULLABLE task);
+typedef void (*mprof_heap_scope_remove_task_function)(uint64_t, const void *MPROF_NULLABLE);
+
 /// Scans the process for references to the blocks of open scope `scope` still allocated (as the leak scan at exit
 /// does, in a copy of the process made now): 0, with how many are unreachable in `*count` and their bytes in
 /// `*bytes`, and the first `capacity` of their addresses in `addresses`; 1 when the scope is not open; 2 when no
@@ -89,10 +99,6 @@ typedef int (*mprof_heap_scope_end_function)(uint64_t, struct mprof_heap_scope_t
 int mprof_heap_scopes_record(const char *MPROF_NULLABLE path_if_not_recording, char *MPROF_NONNULL path, size_t capacity,
     int *MPROF_NONNULL own);
 typedef int (*mprof_heap_scopes_record_function)(const char *MPROF_NULLABLE, char *MPROF_NONNULL, size_t, int *MPROF_NONNULL);
-
-/// How many allocations the process's main thread has made since the hook was loaded.
-uint64_t mprof_heap_main_thread_allocations(void);
-typedef uint64_t (*mprof_heap_main_thread_allocations_function)(void);
 
 /// The malloc the hook forwards to (the allocator that really serves the program), for allocator readings that
 /// would otherwise find the hook's.

@@ -130,3 +130,14 @@ struct SuiteBudgets {
         #expect(index.count == 1_000)
     }
 }
+
+/// A test on the main actor: its work runs on the main actor's thread, not the scope's, and is counted all the same
+/// (the hook asks which task allocates): over its limit, it fails like any other.
+@Suite struct OnTheMainActor {
+    @Test(.memoryLimit(peak: .kibibytes(512)))
+    @MainActor
+    func allocatesOnTheMainActor() {
+        let buffer = filledBuffer(bytes: 1 << 20)
+        #expect(buffer.count == 1 << 20)
+    }
+}
