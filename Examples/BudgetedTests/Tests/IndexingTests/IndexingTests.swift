@@ -116,6 +116,12 @@ struct SuiteBudgets {
         #expect(openObservedSession(name: "cycle") == 5)
     }
 
+    /// Six tests at once, each leaving a cycle: each scan, made while the others run, finds its own.
+    @Test(.noLeaks, arguments: 1...6)
+    func leavesACycleWhileOthersRun(round: Int) {
+        #expect(openObservedSession(name: "round \(round)") > 0)
+    }
+
     /// What a global cache keeps is reachable: not a leak.
     @Test(.noLeaks)
     func keepsItsResultInAGlobalCache() {
