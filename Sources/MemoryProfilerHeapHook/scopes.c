@@ -343,6 +343,8 @@ static void scopes_after_fork_in_child(void) {
     if (fork_took_scope_lock) live_release(&scope_blocks);
     scope_blocks = (struct live_table){.with_sites = 1};
     for (int slot = 0; slot < SCOPE_SLOTS; slot += 1) scopes[slot].identifier = 0;
+    for (int slot = 0; slot < TASK_SLOTS; slot += 1) scope_tasks[slot].task = NULL;
+    __atomic_store_n(&tasks_registered, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&scopes_open, 0, __ATOMIC_RELAXED);
     pthread_mutex_init(&scope_lock, NULL);
     thread_scope = 0;
