@@ -148,7 +148,19 @@ void cmp_scrub_stack(size_t bytes) {
 }
 
 void cmp_call_below_pad(size_t pad, void (*function)(void *), void *context) {
-    unsigned char *area = alloca(pad);
+    // Never closer than 64 KiB to the stack's end: a thread with a small stack gets a smaller pad (or none), not a
+    // fault in its guard page.
+    pthread_attr_t attributes;
+    void *low = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attributes) == 0) {
+        if (pthread_attr_getstack(&attributes, &low, &size) != 0) low = NULL;
+        pthread_attr_destroy(&attributes);
+    }
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0), floor = (uintptr_t)low + (64 << 10);
+    if (low == NULL || here <= floor) pad = 0;
+    else if (pad > here - floor) pad = here - floor;
+    unsigned char *area = alloca(pad > 0 ? pad : 1);
     __asm__ volatile("" : : "r"(area) : "memory");
     function(context);
     __asm__ volatile("" : : "r"(area) : "memory");

@@ -208,7 +208,10 @@ final class MemoryBudgets: Sendable {
         do {
             try LineAppender(path: path).append(line)
         } catch {
-            Issue.record(Comment(rawValue: "cannot write the memory report to \(path) (\(Self.reportVariable)): \(error.message)"))
+            Issue.record(
+                Comment(
+                    rawValue: "cannot write the memory report to \(TerminalText.escaped(path)) (\(Self.reportVariable)): "
+                        + error.message))
         }
     }
 }

@@ -229,4 +229,18 @@ struct MemoryBudgetTests {
         let test = try runCommand("swift", package + ["test", "--filter", "WithinBudgets"], environment: environment)
         #expect(test.status == 0 && test.standardOutput.contains("Test run with 3 tests in 1 suite passed"), "\(test.standardOutput.suffix(3000))\(test.standardError.suffix(2000))")
     }
+
+    /// Where the report or the tools cannot be had: a clear failure, never a quiet pass.
+    @Test func aReportThatCannotBeWrittenOrASwiftThatIsNotThereFailsClearly() throws {
+        try Self.buildClient()
+        let full = try runProduct(
+            "mprof", ["test", "--skip-build", "--package-path", Self.package, "--scratch-path", Self.scratch, "--filter", "holdsLessThanItsPeakLimit"],
+            environment: ["MPROF_TEST_REPORT": "/dev/full"])
+        #expect(full.status != 0)
+        #expect(
+            full.standardOutput.contains("cannot write the memory report to /dev/full (MPROF_TEST_REPORT): No space left on device"),
+            "\(full.standardOutput.suffix(2000))")
+        let missing = try runProduct("mprof", ["test", "--swift", "/nonexistent/swift"])
+        #expect(missing.status == 1 && missing.standardError.contains("cannot run /nonexistent/swift: No such file or directory"), "\(missing.standardError)")
+    }
 }

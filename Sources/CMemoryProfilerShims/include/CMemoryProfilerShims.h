@@ -80,6 +80,7 @@ void cmp_scrub_stack(size_t bytes);
 
 /// Calls `function(context)` with `pad` bytes of the stack left untouched above its frames: a leak scan made from
 /// the caller afterwards, whose frames fit in the pad, lies over none of what `function` left on the stack.
+/// The pad is smaller (or none) where the stack has less than 64 KiB more to give.
 void cmp_call_below_pad(size_t pad, void (*function)(void *), void *context);
 
 /// As `cmp_lower_thread_priority`, for the task `task` (a thread id, or a single-threaded child's process id).

@@ -39,7 +39,8 @@ struct TestCommand: ParsableCommand {
                 environment: ["LD_PRELOAD": preload, "MPROF_HEAP_TRACK_BLOCKS": "*.xctest"])
         } catch {
             SignalForwarding.stop()
-            throw CLIError("cannot run \(TerminalText.quoted(executable)): \(error.message)")
+            // The error's own text names the file already; only the C library's words are kept.
+            throw CLIError("cannot run \(TerminalText.quoted(executable)): \(SystemError(errno: error.errno).message)")
         }
         SignalForwarding.start(forwardingTo: child.pid)
         defer { SignalForwarding.stop() }
